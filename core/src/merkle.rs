@@ -1,0 +1,1 @@
+//! The Merkle log (RFC 9162 shape). Being written.
