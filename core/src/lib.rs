@@ -4,11 +4,31 @@
 //!
 //! This crate does no I/O beyond hashing a file or reader, reads no clock and spawns nothing
 //! (the multi-threaded file hasher aside), so the same code runs in a node, a client and an
-//! offline verifier.
+//! offline verifier. SPEC.md at the repository root defines every format byte for byte.
 
+pub mod certificate;
+pub mod checkpoint;
 pub mod digest;
+pub mod domain;
 pub mod encoding;
+pub mod entry;
+pub mod header;
+pub mod keys;
 pub mod merkle;
+pub mod receipt;
+pub mod validators;
+pub mod verify;
 
+pub use certificate::{CertificateError, CommitCertificate, CommitSignature};
+pub use checkpoint::{Checkpoint, TrustAnchor, VerifiedCheckpoint};
 pub use digest::{Digest, HashAlgorithm};
 pub use encoding::{Decode, DecodeError, Encode, Reader, Writer};
+pub use entry::{
+    AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, RevocationBody, SignedBatch,
+    SignedRevocation,
+};
+pub use header::{BlockHeader, VoteKind};
+pub use keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
+pub use receipt::{Receipt, Verdict, Verifier, verify_receipt};
+pub use validators::{Validator, ValidatorSet};
+pub use verify::VerifyError;

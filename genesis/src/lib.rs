@@ -1,1 +1,550 @@
-//! placeholder
+//! The consortium genesis file: chain id, algorithm suite, members, validators, filers and
+//! write policy; its validation, its hash, key files, and the default four-member consortium.
+//!
+//! The genesis file is the only thing an offline verifier trusts. Every member's node starts
+//! from the same file, and its hash is the parent of block 1.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::domain;
+use evidence_core::encoding::{Encode, Writer};
+use evidence_core::entry::{BATCH_LEN_MAX, ID_LEN_MAX};
+use evidence_core::keys::{KeyError, PublicKey, SignatureAlgorithm, SigningKey};
+use evidence_core::{TrustAnchor, Validator, ValidatorSet};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The `type` field of every genesis file.
+pub const GENESIS_TYPE: &str = "evidence-genesis";
+/// The genesis format version this build reads and writes.
+pub const GENESIS_VERSION: u32 = 1;
+
+/// Kinds of document the default consortium knows, with the member allowed to anchor each.
+pub const DEFAULT_KINDS: &[(&str, &str, &str)] = &[
+    ("completion-drawing", "bureau", "completion drawing (竣工图)"),
+    ("inspection-report", "bureau", "inspection or test report (检测报告)"),
+    ("acceptance-report", "bureau", "acceptance report (验收报告)"),
+    ("change-record", "bureau", "design or construction change record"),
+    ("fund-transfer", "finance", "payment into a project or wage account"),
+    ("archive-record", "archive", "archival transfer record"),
+];
+
+/// The genesis file, as read from and written to JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    #[serde(rename = "type")]
+    pub file_type: String,
+    pub version: u32,
+    pub chain_id: String,
+    /// When the consortium was formed, in Unix milliseconds; block 1's time must be later.
+    pub genesis_time_ms: u64,
+    pub suite: Suite,
+    pub members: Vec<Member>,
+    pub validators: Vec<GenesisValidator>,
+    pub filers: Vec<Filer>,
+    pub policy: Policy,
+}
+
+/// The algorithms fixed for the life of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Hashes the log, headers, validator sets and document digests.
+    pub digest: HashAlgorithm,
+    pub signature: SignatureAlgorithm,
+}
+
+/// A member organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Short identifier used everywhere else (`bureau`, `finance`, `court`, `archive`).
+    pub id: String,
+    /// Full name, for people.
+    pub name: String,
+}
+
+/// A member's voting node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisValidator {
+    pub member: String,
+    pub public_key: PublicKey,
+    pub voting_power: u64,
+    /// Where peers may reach this validator (a libp2p multiaddress); a hint, not trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A key allowed to anchor documents for a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filer {
+    /// A name for people, e.g. `bureau-filing-system`.
+    pub name: String,
+    pub member: String,
+    pub public_key: PublicKey,
+    /// The kinds this filer may anchor; each must be allowed to its member by the policy.
+    pub kinds: Vec<String>,
+}
+
+/// Who may write what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Every document kind the chain accepts, with the members whose filers may anchor it.
+    pub kinds: Vec<KindPolicy>,
+    /// Members whose filers may register project contracts and milestones.
+    pub project_registrars: Vec<String>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindPolicy {
+    pub kind: String,
+    #[serde(default)]
+    pub description: String,
+    pub members: Vec<String>,
+}
+
+/// Bounds every node enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most anchors under one filer signature.
+    pub batch_len_max: u32,
+    /// Largest encoded transaction, in bytes.
+    pub transaction_bytes_max: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            batch_len_max: 4096,
+            transaction_bytes_max: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What is wrong with a genesis file. `field` is a path into the JSON such as
+/// `validators[2].voting_power`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GenesisError {
+    #[error("genesis file is not valid: {0}")]
+    NotJson(String),
+    #[error("genesis field `{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> GenesisError {
+    GenesisError::Invalid {
+        field: field.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Checks an identifier: 1 to 64 bytes of lower-case ASCII letters, digits, `-`, `_` or `.`.
+fn check_id(field: &str, id: &str) -> Result<(), GenesisError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!(
+                "{id:?} is not an identifier (1 to 64 of a-z, 0-9, '-', '_', '.')"
+            ),
+        ))
+    }
+}
+
+impl Genesis {
+    /// Parses and validates a genesis file.
+    ///
+    /// # Errors
+    /// Not JSON, a missing or unknown field, or a validation error naming the field.
+    pub fn from_json(text: &str) -> Result<Self, GenesisError> {
+        let genesis: Self =
+            serde_json::from_str(text).map_err(|e| GenesisError::NotJson(e.to_string()))?;
+        genesis.validate()?;
+        Ok(genesis)
+    }
+
+    /// Reads and validates the genesis file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be read, or as [`Genesis::from_json`].
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GenesisError::Read {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Self::from_json(&text)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Checks every rule of SPEC.md §10.
+    ///
+    /// # Errors
+    /// The first rule broken, naming the field.
+    pub fn validate(&self) -> Result<(), GenesisError> {
+        if self.file_type != GENESIS_TYPE {
+            return Err(invalid("type", format!("must be {GENESIS_TYPE:?}")));
+        }
+        if self.version != GENESIS_VERSION {
+            return Err(invalid(
+                "version",
+                format!("version {} is not supported (this build reads {GENESIS_VERSION})", self.version),
+            ));
+        }
+        check_id("chain_id", &self.chain_id)?;
+        if self.suite.digest != HashAlgorithm::Blake3
+            && self.suite.digest != HashAlgorithm::Sha256
+            && self.suite.digest != HashAlgorithm::Sm3
+        {
+            return Err(invalid("suite.digest", "unsupported"));
+        }
+        let mut members = BTreeSet::new();
+        for (i, member) in self.members.iter().enumerate() {
+            check_id(&format!("members[{i}].id"), &member.id)?;
+            if !members.insert(member.id.as_str()) {
+                return Err(invalid(format!("members[{i}].id"), format!("{:?} is listed twice", member.id)));
+            }
+            if member.name.trim().is_empty() || member.name.len() > ID_LEN_MAX as usize {
+                return Err(invalid(format!("members[{i}].name"), "must be 1 to 256 bytes"));
+            }
+        }
+        if members.is_empty() {
+            return Err(invalid("members", "at least one member is needed"));
+        }
+        let known_member = |field: String, id: &str| -> Result<(), GenesisError> {
+            if members.contains(id) {
+                Ok(())
+            } else {
+                Err(invalid(field, format!("{id:?} is not a member")))
+            }
+        };
+        if self.validators.is_empty() {
+            return Err(invalid("validators", "at least one validator is needed"));
+        }
+        let mut keys = BTreeSet::new();
+        for (i, validator) in self.validators.iter().enumerate() {
+            known_member(format!("validators[{i}].member"), &validator.member)?;
+            if validator.voting_power == 0 {
+                return Err(invalid(format!("validators[{i}].voting_power"), "must be at least 1"));
+            }
+            if !keys.insert(validator.public_key) {
+                return Err(invalid(
+                    format!("validators[{i}].public_key"),
+                    format!("{} is used twice", validator.public_key),
+                ));
+            }
+        }
+        self.validator_set()
+            .map_err(|e| invalid("validators", e))?;
+        let mut kinds = BTreeSet::new();
+        for (i, kind) in self.policy.kinds.iter().enumerate() {
+            check_id(&format!("policy.kinds[{i}].kind"), &kind.kind)?;
+            if !kinds.insert(kind.kind.as_str()) {
+                return Err(invalid(format!("policy.kinds[{i}].kind"), format!("{:?} is listed twice", kind.kind)));
+            }
+            for (j, member) in kind.members.iter().enumerate() {
+                known_member(format!("policy.kinds[{i}].members[{j}]"), member)?;
+            }
+        }
+        for (i, member) in self.policy.project_registrars.iter().enumerate() {
+            known_member(format!("policy.project_registrars[{i}]"), member)?;
+        }
+        let limits = self.policy.limits;
+        if limits.batch_len_max == 0 || limits.batch_len_max as usize > BATCH_LEN_MAX {
+            return Err(invalid("policy.limits.batch_len_max", format!("must be 1 to {BATCH_LEN_MAX}")));
+        }
+        if limits.transaction_bytes_max < 1024 || limits.transaction_bytes_max > 64 * 1024 * 1024 {
+            return Err(invalid("policy.limits.transaction_bytes_max", "must be 1 KiB to 64 MiB"));
+        }
+        for (i, filer) in self.filers.iter().enumerate() {
+            if filer.name.trim().is_empty() || filer.name.len() > ID_LEN_MAX as usize {
+                return Err(invalid(format!("filers[{i}].name"), "must be 1 to 256 bytes"));
+            }
+            known_member(format!("filers[{i}].member"), &filer.member)?;
+            if !keys.insert(filer.public_key) {
+                return Err(invalid(
+                    format!("filers[{i}].public_key"),
+                    format!("{} is already used by a validator or another filer", filer.public_key),
+                ));
+            }
+            for (j, kind) in filer.kinds.iter().enumerate() {
+                let field = format!("filers[{i}].kinds[{j}]");
+                let Some(policy) = self.kind_policy(kind) else {
+                    return Err(invalid(field, format!("{kind:?} is not a kind in policy.kinds")));
+                };
+                if !policy.members.contains(&filer.member) {
+                    return Err(invalid(
+                        field,
+                        format!("policy does not allow member {:?} to anchor {kind:?}", filer.member),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The validator set, in canonical order.
+    ///
+    /// # Errors
+    /// The validators do not form a valid set.
+    pub fn validator_set(&self) -> Result<ValidatorSet, evidence_core::validators::ValidatorSetError> {
+        ValidatorSet::new(
+            self.validators
+                .iter()
+                .map(|v| Validator {
+                    public_key: v.public_key,
+                    voting_power: v.voting_power,
+                })
+                .collect(),
+        )
+    }
+
+    /// The genesis hash: `H(prefix || canonical encoding)` under the chain's digest algorithm
+    /// (SPEC.md §10.2). It is the parent hash of block 1.
+    pub fn hash(&self) -> Digest {
+        let mut writer = Writer::with_domain(domain::GENESIS);
+        writer.put(self);
+        self.suite.digest.hash(writer.as_slice())
+    }
+
+    /// The trust anchor an offline verifier uses.
+    ///
+    /// # Errors
+    /// The validators do not form a valid set (a genesis that passed validation always does).
+    pub fn trust_anchor(&self) -> Result<TrustAnchor, GenesisError> {
+        let validators = self.validator_set().map_err(|e| invalid("validators", e))?;
+        Ok(TrustAnchor::new(
+            self.chain_id.clone(),
+            self.hash(),
+            self.suite.digest,
+            self.suite.signature,
+            validators,
+        ))
+    }
+
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
+
+    pub fn filer(&self, key: &PublicKey) -> Option<&Filer> {
+        self.filers.iter().find(|f| f.public_key == *key)
+    }
+
+    pub fn kind_policy(&self, kind: &str) -> Option<&KindPolicy> {
+        self.policy.kinds.iter().find(|k| k.kind == kind)
+    }
+
+    pub fn validator_of(&self, member: &str) -> Option<&GenesisValidator> {
+        self.validators.iter().find(|v| v.member == member)
+    }
+}
+
+impl Encode for Genesis {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.file_type)
+            .u32(self.version)
+            .str(&self.chain_id)
+            .u64(self.genesis_time_ms)
+            .u8(self.suite.digest.tag())
+            .u8(self.suite.signature.tag())
+            .seq(&self.members, |w, m| {
+                w.str(&m.id).str(&m.name);
+            })
+            .seq(&self.validators, |w, v| {
+                w.str(&v.member)
+                    .put(&v.public_key)
+                    .u64(v.voting_power)
+                    .option(v.address.as_ref(), |w, a| {
+                        w.str(a);
+                    });
+            })
+            .seq(&self.filers, |w, f| {
+                w.str(&f.name).str(&f.member).put(&f.public_key).seq(&f.kinds, |w, k| {
+                    w.str(k);
+                });
+            })
+            .seq(&self.policy.kinds, |w, k| {
+                w.str(&k.kind).str(&k.description).seq(&k.members, |w, m| {
+                    w.str(m);
+                });
+            })
+            .seq(&self.policy.project_registrars, |w, m| {
+                w.str(m);
+            })
+            .u32(self.policy.limits.batch_len_max)
+            .u32(self.policy.limits.transaction_bytes_max);
+    }
+}
+
+/// A generated consortium: the genesis file and every secret key it names.
+#[derive(Debug, Clone)]
+pub struct Consortium {
+    pub genesis: Genesis,
+    /// (member, validator key), in genesis order.
+    pub validator_keys: Vec<(String, SigningKey)>,
+    /// (member, filer key), in genesis order.
+    pub filer_keys: Vec<(String, SigningKey)>,
+}
+
+/// The four default members.
+pub const DEFAULT_MEMBERS: &[(&str, &str)] = &[
+    ("bureau", "Housing and Construction Bureau (住建局)"),
+    ("finance", "Finance Bureau (财政局)"),
+    ("court", "People's Court (法院)"),
+    ("archive", "City Construction Archives (城建档案馆)"),
+];
+
+/// Generates the default four-member consortium (`bureau`, `finance`, `court`, `archive`):
+/// one validator per member with voting power 1, one filer per member (bureau:
+/// `completion-drawing` and `inspection-report`; finance: `fund-transfer`; court and archive:
+/// no kinds), and the default policy. `rng` supplies every key.
+pub fn default_consortium(
+    chain_id: &str,
+    genesis_time_ms: u64,
+    rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
+) -> Consortium {
+    let mut validator_keys = Vec::new();
+    let mut filer_keys = Vec::new();
+    let mut validators = Vec::new();
+    let mut filers = Vec::new();
+    for (member, _) in DEFAULT_MEMBERS {
+        let validator_key = SigningKey::generate_with(rng);
+        let filer_key = SigningKey::generate_with(rng);
+        validators.push(GenesisValidator {
+            member: (*member).to_owned(),
+            public_key: validator_key.public_key(),
+            voting_power: 1,
+            address: None,
+        });
+        let kinds: &[&str] = match *member {
+            "bureau" => &["completion-drawing", "inspection-report"],
+            "finance" => &["fund-transfer"],
+            _ => &[],
+        };
+        filers.push(Filer {
+            name: format!("{member}-filing-system"),
+            member: (*member).to_owned(),
+            public_key: filer_key.public_key(),
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+        });
+        validator_keys.push(((*member).to_owned(), validator_key));
+        filer_keys.push(((*member).to_owned(), filer_key));
+    }
+    let genesis = Genesis {
+        file_type: GENESIS_TYPE.to_owned(),
+        version: GENESIS_VERSION,
+        chain_id: chain_id.to_owned(),
+        genesis_time_ms,
+        suite: Suite {
+            digest: HashAlgorithm::Blake3,
+            signature: SignatureAlgorithm::Ed25519,
+        },
+        members: DEFAULT_MEMBERS
+            .iter()
+            .map(|(id, name)| Member {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+            })
+            .collect(),
+        validators,
+        filers,
+        policy: Policy {
+            kinds: DEFAULT_KINDS
+                .iter()
+                .map(|(kind, member, description)| KindPolicy {
+                    kind: (*kind).to_owned(),
+                    description: (*description).to_owned(),
+                    members: vec![(*member).to_owned()],
+                })
+                .collect(),
+            project_registrars: vec!["bureau".to_owned()],
+            limits: Limits::default(),
+        },
+    };
+    Consortium {
+        genesis,
+        validator_keys,
+        filer_keys,
+    }
+}
+
+/// Why a key file could not be read or written.
+#[derive(Debug, Error)]
+pub enum KeyFileError {
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write key file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path}: {source}")]
+    Invalid { path: PathBuf, source: KeyError },
+}
+
+/// Writes `key` to a new file at `path`, readable by its owner only (mode 0600 on Unix).
+/// An existing file is never overwritten.
+///
+/// # Errors
+/// The file exists or cannot be created or written.
+pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyFileError> {
+    let wrap = |source| KeyFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(wrap)?;
+    file.write_all(key.to_key_file().as_bytes()).map_err(wrap)?;
+    file.sync_all().map_err(wrap)
+}
+
+/// Reads a key file written by [`write_key_file`].
+///
+/// # Errors
+/// The file cannot be read, or is not a valid, undamaged key file.
+pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    SigningKey::from_key_file(&text).map_err(|source| KeyFileError::Invalid {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;

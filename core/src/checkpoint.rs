@@ -1,0 +1,194 @@
+//! Checkpoints (a header with its commit certificate), the trust anchor taken from genesis,
+//! and checkpoint verification.
+
+use serde::{Deserialize, Serialize};
+
+use crate::certificate::CommitCertificate;
+use crate::digest::{Digest, HashAlgorithm};
+use crate::encoding::{Decode, Encode};
+use crate::header::BlockHeader;
+use crate::keys::SignatureAlgorithm;
+use crate::validators::ValidatorSet;
+use crate::verify::VerifyError;
+
+/// What an offline verifier trusts: the chain's identity, its algorithm suite and the validator
+/// set, all taken from the genesis file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustAnchor {
+    pub chain_id: String,
+    pub genesis_hash: Digest,
+    pub digest_algorithm: HashAlgorithm,
+    pub signature_algorithm: SignatureAlgorithm,
+    validators: ValidatorSet,
+    validator_set_hash: Digest,
+}
+
+impl TrustAnchor {
+    pub fn new(
+        chain_id: String,
+        genesis_hash: Digest,
+        digest_algorithm: HashAlgorithm,
+        signature_algorithm: SignatureAlgorithm,
+        validators: ValidatorSet,
+    ) -> Self {
+        let validator_set_hash = validators.hash(digest_algorithm);
+        Self {
+            chain_id,
+            genesis_hash,
+            digest_algorithm,
+            signature_algorithm,
+            validators,
+            validator_set_hash,
+        }
+    }
+
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    pub fn validator_set_hash(&self) -> &Digest {
+        &self.validator_set_hash
+    }
+}
+
+/// A signed log head: a block header and the certificate that commits it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub header: BlockHeader,
+    pub certificate: CommitCertificate,
+}
+
+/// What a verified checkpoint establishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCheckpoint {
+    pub header_hash: Digest,
+    pub height: u64,
+    pub time_ms: u64,
+    pub log_size: u64,
+    pub log_root: Digest,
+    pub signed_power: u64,
+    pub total_power: u64,
+}
+
+impl Checkpoint {
+    /// The header hash under the chain's algorithm.
+    pub fn header_hash(&self, algorithm: HashAlgorithm) -> Digest {
+        self.header.hash(algorithm)
+    }
+
+    /// Verifies the checkpoint against `anchor`: right chain, right validator set, the
+    /// certificate is for this header, and its signers hold a quorum (SPEC.md §9, steps 2–5).
+    ///
+    /// # Errors
+    /// The first check that fails, in that order.
+    pub fn verify(&self, anchor: &TrustAnchor) -> Result<VerifiedCheckpoint, VerifyError> {
+        let header_hash = self.check_binding(anchor)?;
+        let signed_power = self
+            .certificate
+            .verify(&anchor.chain_id, anchor.validators())?;
+        Ok(self.verified(header_hash, signed_power, anchor))
+    }
+
+    /// Steps 2–4: chain, validator set, and that the certificate names this header.
+    pub(crate) fn check_binding(&self, anchor: &TrustAnchor) -> Result<Digest, VerifyError> {
+        if self.header.chain_id != anchor.chain_id {
+            return Err(VerifyError::WrongChain {
+                expected: anchor.chain_id.clone(),
+                found: self.header.chain_id.clone(),
+            });
+        }
+        if self.header.validator_set_hash != *anchor.validator_set_hash() {
+            return Err(VerifyError::UnknownValidatorSet {
+                expected: *anchor.validator_set_hash(),
+                found: self.header.validator_set_hash,
+            });
+        }
+        let header_hash = self.header.hash(anchor.digest_algorithm);
+        if self.certificate.height != self.header.height || self.certificate.block_hash != header_hash
+        {
+            return Err(VerifyError::CertificateForOtherBlock {
+                header_height: self.header.height,
+                header_hash,
+                certified_height: self.certificate.height,
+                certified_hash: self.certificate.block_hash,
+            });
+        }
+        Ok(header_hash)
+    }
+
+    pub(crate) fn verified(
+        &self,
+        header_hash: Digest,
+        signed_power: u64,
+        anchor: &TrustAnchor,
+    ) -> VerifiedCheckpoint {
+        VerifiedCheckpoint {
+            header_hash,
+            height: self.header.height,
+            time_ms: self.header.time_ms,
+            log_size: self.header.log_size,
+            log_root: self.header.log_root,
+            signed_power,
+            total_power: anchor.validators().total_power(),
+        }
+    }
+
+    /// The JSON form (SPEC.md §8.2).
+    pub fn to_json(&self) -> String {
+        let file = CheckpointJson {
+            kind: CHECKPOINT_TYPE.to_owned(),
+            version: 1,
+            header: hex::encode(self.header.to_canonical_bytes()),
+            certificate: hex::encode(self.certificate.to_canonical_bytes()),
+        };
+        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Reads the JSON form.
+    ///
+    /// # Errors
+    /// Not JSON, the wrong type or version, bad hex, or bytes that do not decode.
+    pub fn from_json(text: &str) -> Result<Self, VerifyError> {
+        let file: CheckpointJson =
+            serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        if file.kind != CHECKPOINT_TYPE {
+            return Err(VerifyError::WrongFileType {
+                expected: CHECKPOINT_TYPE,
+                found: file.kind,
+            });
+        }
+        if file.version != 1 {
+            return Err(VerifyError::UnsupportedVersion {
+                what: "checkpoint file",
+                version: file.version,
+            });
+        }
+        Ok(Self {
+            header: decode_hex_field(&file.header, "header")?,
+            certificate: decode_hex_field(&file.certificate, "certificate")?,
+        })
+    }
+}
+
+const CHECKPOINT_TYPE: &str = "evidence-checkpoint";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointJson {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    header: String,
+    certificate: String,
+}
+
+/// Decodes a hex field of a JSON file into a canonical structure.
+pub(crate) fn decode_hex_field<T: Decode>(text: &str, field: &'static str) -> Result<T, VerifyError> {
+    let bytes = hex::decode(text).map_err(|e| VerifyError::BadHex {
+        field,
+        reason: e.to_string(),
+    })?;
+    T::from_canonical_bytes(&bytes).map_err(|error| VerifyError::Malformed { field, error })
+}

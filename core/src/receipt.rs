@@ -1,0 +1,236 @@
+//! Receipts — the self-contained evidence for one document — and their offline verification.
+//!
+//! A receipt holds the log entry, its inclusion proof, and the checkpoint (header and commit
+//! certificate) whose log root the proof leads to. With nothing but the genesis file's trust
+//! anchor, [`verify_receipt`] establishes that the document with the given digest was anchored
+//! by the stated filer and sequenced by a quorum of the consortium (SPEC.md §9).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Checkpoint, TrustAnchor, VerifiedCheckpoint, decode_hex_field};
+use crate::digest::Digest;
+use crate::encoding::Encode;
+use crate::entry::{AnchorBody, Entry};
+use crate::keys::PublicKey;
+use crate::merkle::{self, InclusionProof, NodeHash};
+use crate::verify::VerifyError;
+
+const RECEIPT_TYPE: &str = "evidence-receipt";
+const RECEIPT_VERSION: u32 = 1;
+
+/// The evidence for one log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub entry: Entry,
+    /// Proof that the entry is leaf `entry.index` of the log at the checkpoint's size.
+    pub inclusion_proof: InclusionProof,
+    pub checkpoint: Checkpoint,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReceiptJson {
+    #[serde(rename = "type")]
+    kind: String,
+    version: u32,
+    entry: String,
+    inclusion_proof: String,
+    header: String,
+    certificate: String,
+}
+
+impl Receipt {
+    /// The JSON form (SPEC.md §8.1): each part as the hex of its canonical bytes.
+    pub fn to_json(&self) -> String {
+        let file = ReceiptJson {
+            kind: RECEIPT_TYPE.to_owned(),
+            version: RECEIPT_VERSION,
+            entry: hex::encode(self.entry.to_canonical_bytes()),
+            inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
+            header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
+            certificate: hex::encode(self.checkpoint.certificate.to_canonical_bytes()),
+        };
+        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Reads the JSON form.
+    ///
+    /// # Errors
+    /// Not JSON, unknown fields, the wrong type or version, bad hex, or bytes that do not decode.
+    pub fn from_json(text: &str) -> Result<Self, VerifyError> {
+        let file: ReceiptJson =
+            serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        if file.kind != RECEIPT_TYPE {
+            return Err(VerifyError::WrongFileType {
+                expected: RECEIPT_TYPE,
+                found: file.kind,
+            });
+        }
+        if file.version != RECEIPT_VERSION {
+            return Err(VerifyError::UnsupportedVersion {
+                what: "receipt",
+                version: file.version,
+            });
+        }
+        Ok(Self {
+            entry: decode_hex_field(&file.entry, "entry")?,
+            inclusion_proof: decode_hex_field(&file.inclusion_proof, "inclusion_proof")?,
+            checkpoint: Checkpoint {
+                header: decode_hex_field(&file.header, "header")?,
+                certificate: decode_hex_field(&file.certificate, "certificate")?,
+            },
+        })
+    }
+}
+
+/// What a valid receipt establishes, for a verdict a court clerk can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The anchor as filed and signed: document, project, kind, filer, member, source system,
+    /// capture time, version and what it supersedes.
+    pub anchor: AnchorBody,
+    pub entry_index: u64,
+    /// The block that sequenced the entry, and its time.
+    pub sequenced_height: u64,
+    pub sequenced_at_ms: u64,
+    /// The checkpoint the receipt is verified against.
+    pub checkpoint: VerifiedCheckpoint,
+    /// The validators whose signatures certify the checkpoint.
+    pub signers: Vec<PublicKey>,
+}
+
+/// Verifies `receipt` for a document whose digest is `document_digest`, against the genesis
+/// trust anchor, with no network and no other input (SPEC.md §9 gives the steps and order).
+///
+/// # Errors
+/// A [`VerifyError`] naming the first check that failed.
+pub fn verify_receipt(
+    document_digest: &Digest,
+    receipt: &Receipt,
+    anchor: &TrustAnchor,
+) -> Result<Verdict, VerifyError> {
+    let checkpoint = receipt.checkpoint.verify(anchor)?;
+    verify_against_checkpoint(document_digest, receipt, anchor, checkpoint)
+}
+
+/// Steps 6–9: the entry is in the certified log, it is an anchor for this chain, the filer
+/// signed it, and it anchors this document.
+fn verify_against_checkpoint(
+    document_digest: &Digest,
+    receipt: &Receipt,
+    anchor: &TrustAnchor,
+    checkpoint: VerifiedCheckpoint,
+) -> Result<Verdict, VerifyError> {
+    let algorithm = anchor.digest_algorithm;
+    let proof = &receipt.inclusion_proof;
+    let header = &receipt.checkpoint.header;
+    if proof.tree_size != header.log_size {
+        return Err(VerifyError::LogSizeMismatch {
+            proof_size: proof.tree_size,
+            header_size: header.log_size,
+        });
+    }
+    if proof.leaf_index != receipt.entry.index {
+        return Err(VerifyError::EntryIndexMismatch {
+            entry_index: receipt.entry.index,
+            proof_index: proof.leaf_index,
+        });
+    }
+    let leaf: NodeHash = receipt.entry.leaf_hash(algorithm);
+    let computed =
+        merkle::root_from_inclusion(algorithm, &leaf, proof).map_err(VerifyError::BadInclusionProof)?;
+    if header.log_root.algorithm != algorithm || computed != header.log_root.bytes {
+        return Err(VerifyError::HeaderRootMismatch {
+            computed: Digest::new(algorithm, computed),
+            expected: header.log_root,
+        });
+    }
+    let document = receipt.entry.anchor().ok_or(VerifyError::NotAnAnchor)?;
+    if document.body.chain_id != anchor.chain_id {
+        return Err(VerifyError::EntryWrongChain {
+            expected: anchor.chain_id.clone(),
+            found: document.body.chain_id.clone(),
+        });
+    }
+    document.verify_filer_signature(algorithm)?;
+    if document.body.digest != *document_digest {
+        return Err(VerifyError::DigestMismatch {
+            anchored: document.body.digest,
+            actual: *document_digest,
+        });
+    }
+    Ok(Verdict {
+        anchor: document.body.clone(),
+        entry_index: receipt.entry.index,
+        sequenced_height: receipt.entry.height,
+        sequenced_at_ms: receipt.entry.sequenced_at_ms,
+        checkpoint,
+        signers: receipt.checkpoint.certificate.signers(),
+    })
+}
+
+/// Verifies many receipts against one trust anchor, remembering checkpoints it has already
+/// verified so that receipts sharing a checkpoint pay for its signatures once.
+///
+/// The cache holds at most `capacity` checkpoints; when full it is cleared and refilled, which
+/// keeps memory bounded without any clock.
+#[derive(Debug)]
+pub struct Verifier {
+    anchor: TrustAnchor,
+    verified: HashMap<Digest, VerifiedCheckpoint>,
+    capacity: usize,
+}
+
+impl Verifier {
+    /// Default number of checkpoints remembered.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
+    pub fn new(anchor: TrustAnchor) -> Self {
+        Self::with_capacity(anchor, Self::DEFAULT_CAPACITY)
+    }
+
+    pub fn with_capacity(anchor: TrustAnchor, capacity: usize) -> Self {
+        Self {
+            anchor,
+            verified: HashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn trust_anchor(&self) -> &TrustAnchor {
+        &self.anchor
+    }
+
+    /// Verifies a checkpoint, or finds it already verified.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::verify`].
+    pub fn verify_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<VerifiedCheckpoint, VerifyError> {
+        let header_hash = checkpoint.check_binding(&self.anchor)?;
+        if let Some(known) = self.verified.get(&header_hash) {
+            return Ok(known.clone());
+        }
+        let signed_power = checkpoint
+            .certificate
+            .verify(&self.anchor.chain_id, self.anchor.validators())?;
+        let verified = checkpoint.verified(header_hash, signed_power, &self.anchor);
+        if self.verified.len() >= self.capacity {
+            self.verified.clear();
+        }
+        self.verified.insert(header_hash, verified.clone());
+        Ok(verified)
+    }
+
+    /// As [`verify_receipt`], with the checkpoint cache.
+    ///
+    /// # Errors
+    /// As [`verify_receipt`].
+    pub fn verify_receipt(&mut self, document_digest: &Digest, receipt: &Receipt) -> Result<Verdict, VerifyError> {
+        let checkpoint = self.verify_checkpoint(&receipt.checkpoint)?;
+        verify_against_checkpoint(document_digest, receipt, &self.anchor, checkpoint)
+    }
+}

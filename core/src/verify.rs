@@ -1,0 +1,143 @@
+//! Why a receipt or checkpoint does not verify. Each variant names the check that failed and
+//! carries the values involved, so a verdict can say exactly what is wrong.
+
+use thiserror::Error;
+
+use crate::certificate::CertificateError;
+use crate::digest::Digest;
+use crate::encoding::DecodeError;
+use crate::entry::BatchError;
+use crate::keys::PublicKey;
+use crate::merkle::ProofError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VerifyError {
+    #[error("not valid JSON: {0}")]
+    NotJson(String),
+    #[error("wrong file type: expected {expected:?}, found {found:?}")]
+    WrongFileType {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("unsupported {what} version {version}")]
+    UnsupportedVersion { what: &'static str, version: u32 },
+    #[error("field `{field}` is not hex: {reason}")]
+    BadHex { field: &'static str, reason: String },
+    #[error("field `{field}` is malformed: {error}")]
+    Malformed {
+        field: &'static str,
+        error: DecodeError,
+    },
+    #[error("wrong chain: the trust anchor is for {expected:?}, this is for {found:?}")]
+    WrongChain { expected: String, found: String },
+    #[error(
+        "unknown validator set {found}: the trust anchor's validator set hashes to {expected}"
+    )]
+    UnknownValidatorSet { expected: Digest, found: Digest },
+    #[error(
+        "the certificate is for block {certified_height} ({certified_hash}), not for this header \
+         at height {header_height} ({header_hash})"
+    )]
+    CertificateForOtherBlock {
+        header_height: u64,
+        header_hash: Digest,
+        certified_height: u64,
+        certified_hash: Digest,
+    },
+    #[error("signer {0} is not in the validator set")]
+    UnknownSigner(PublicKey),
+    #[error("validator {0} signed more than once")]
+    DuplicateSigner(PublicKey),
+    #[error("signature of validator {0} does not verify")]
+    BadValidatorSignature(PublicKey),
+    #[error(
+        "too little voting power: signers hold {signed} of {total}; more than two thirds \
+         ({needed}) is needed"
+    )]
+    InsufficientPower { signed: u64, total: u64, needed: u64 },
+    #[error(
+        "the inclusion proof is for a log of {proof_size} entries but the header's log has \
+         {header_size}"
+    )]
+    LogSizeMismatch { proof_size: u64, header_size: u64 },
+    #[error("the entry says it is leaf {entry_index} but the proof is for leaf {proof_index}")]
+    EntryIndexMismatch { entry_index: u64, proof_index: u64 },
+    #[error("bad inclusion proof: {0}")]
+    BadInclusionProof(ProofError),
+    #[error("the inclusion proof leads to root {computed}, but the certified header has {expected}")]
+    HeaderRootMismatch { computed: Digest, expected: Digest },
+    #[error("the entry is not a document anchor (it records a revocation)")]
+    NotAnAnchor,
+    #[error("the entry is for chain {found:?}, the trust anchor for {expected:?}")]
+    EntryWrongChain { expected: String, found: String },
+    #[error("the filer's batch has {len} anchors; 1 to {max} are allowed")]
+    BadBatchLength { len: u64, max: u64 },
+    #[error("the filer's batch path is bad: {0}")]
+    BadBatchProof(ProofError),
+    #[error("the filer signature of {0} does not verify")]
+    BadFilerSignature(PublicKey),
+    #[error("digest mismatch: the receipt anchors {anchored}, the document hashes to {actual}")]
+    DigestMismatch { anchored: Digest, actual: Digest },
+}
+
+impl From<CertificateError> for VerifyError {
+    fn from(error: CertificateError) -> Self {
+        match error {
+            CertificateError::UnknownSigner(key) => Self::UnknownSigner(key),
+            CertificateError::DuplicateSigner(key) => Self::DuplicateSigner(key),
+            CertificateError::BadSignature(key) => Self::BadValidatorSignature(key),
+            CertificateError::InsufficientPower {
+                signed,
+                total,
+                needed,
+            } => Self::InsufficientPower {
+                signed,
+                total,
+                needed,
+            },
+        }
+    }
+}
+
+impl VerifyError {
+    /// A stable, machine-readable name for the failed check (used in JSON output and tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotJson(_) => "not-json",
+            Self::WrongFileType { .. } => "wrong-file-type",
+            Self::UnsupportedVersion { .. } => "unsupported-version",
+            Self::BadHex { .. } => "bad-hex",
+            Self::Malformed { .. } => "malformed",
+            Self::WrongChain { .. } => "wrong-chain",
+            Self::UnknownValidatorSet { .. } => "unknown-validator-set",
+            Self::CertificateForOtherBlock { .. } => "certificate-for-other-block",
+            Self::UnknownSigner(_) => "unknown-signer",
+            Self::DuplicateSigner(_) => "duplicate-signer",
+            Self::BadValidatorSignature(_) => "bad-validator-signature",
+            Self::InsufficientPower { .. } => "insufficient-power",
+            Self::LogSizeMismatch { .. } => "log-size-mismatch",
+            Self::EntryIndexMismatch { .. } => "entry-index-mismatch",
+            Self::BadInclusionProof(_) => "bad-inclusion-proof",
+            Self::HeaderRootMismatch { .. } => "header-root-mismatch",
+            Self::NotAnAnchor => "not-an-anchor",
+            Self::EntryWrongChain { .. } => "entry-wrong-chain",
+            Self::BadBatchLength { .. } => "bad-batch-length",
+            Self::BadBatchProof(_) => "bad-batch-proof",
+            Self::BadFilerSignature(_) => "bad-filer-signature",
+            Self::DigestMismatch { .. } => "digest-mismatch",
+        }
+    }
+}
+
+impl From<BatchError> for VerifyError {
+    fn from(error: BatchError) -> Self {
+        match error {
+            BatchError::BadPath(proof) => Self::BadBatchProof(proof),
+            BatchError::BadSignature(e) => Self::BadFilerSignature(e.signer),
+            BatchError::BadLength { len, max } => Self::BadBatchLength {
+                len: len as u64,
+                max: max as u64,
+            },
+        }
+    }
+}

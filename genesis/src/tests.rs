@@ -1,0 +1,171 @@
+use rand_core::SeedableRng as _;
+
+use super::*;
+
+fn consortium() -> Consortium {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+    default_consortium("evidence-test", 1_700_000_000_000, &mut rng)
+}
+
+#[test]
+fn default_consortium_is_valid_and_round_trips() {
+    let c = consortium();
+    c.genesis.validate().unwrap();
+    let text = c.genesis.to_json();
+    let back = Genesis::from_json(&text).unwrap();
+    assert_eq!(back, c.genesis);
+    assert_eq!(back.hash(), c.genesis.hash());
+    assert_eq!(c.genesis.validators.len(), 4);
+    let set = c.genesis.validator_set().unwrap();
+    assert_eq!(set.total_power(), 4);
+    assert!(set.is_quorum(3) && !set.is_quorum(2));
+}
+
+#[test]
+fn default_filers_follow_the_issue_policy() {
+    let g = consortium().genesis;
+    let kinds = |member: &str| -> Vec<String> {
+        g.filers.iter().find(|f| f.member == member).unwrap().kinds.clone()
+    };
+    assert_eq!(kinds("bureau"), ["completion-drawing", "inspection-report"]);
+    assert_eq!(kinds("finance"), ["fund-transfer"]);
+    assert!(kinds("court").is_empty() && kinds("archive").is_empty());
+}
+
+#[test]
+fn hash_depends_on_every_part_and_is_deterministic() {
+    let c = consortium();
+    let h = c.genesis.hash();
+    assert_eq!(consortium().genesis.hash(), h, "same seed, same genesis, same hash");
+    let mut other = c.genesis.clone();
+    other.chain_id = "evidence-other".into();
+    assert_ne!(other.hash(), h);
+    let mut other = c.genesis.clone();
+    other.policy.kinds[0].members.push("court".into());
+    assert_ne!(other.hash(), h);
+    let mut other = c.genesis;
+    other.validators[0].voting_power = 2;
+    assert_ne!(other.hash(), h);
+}
+
+fn expect_invalid(genesis: &Genesis, field: &str) {
+    match genesis.validate() {
+        Err(GenesisError::Invalid { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected an error in {field}, got {other:?}"),
+    }
+}
+
+#[test]
+fn validation_names_the_wrong_field() {
+    let good = consortium().genesis;
+
+    let mut g = good.clone();
+    g.file_type = "something-else".into();
+    expect_invalid(&g, "type");
+
+    let mut g = good.clone();
+    g.version = 2;
+    expect_invalid(&g, "version");
+
+    let mut g = good.clone();
+    g.chain_id = "Has Spaces".into();
+    expect_invalid(&g, "chain_id");
+
+    let mut g = good.clone();
+    g.members[1].id = "bureau".into();
+    expect_invalid(&g, "members[1].id");
+
+    let mut g = good.clone();
+    g.validators[2].member = "nobody".into();
+    expect_invalid(&g, "validators[2].member");
+
+    let mut g = good.clone();
+    g.validators[3].voting_power = 0;
+    expect_invalid(&g, "validators[3].voting_power");
+
+    let mut g = good.clone();
+    g.validators[1].public_key = g.validators[0].public_key;
+    expect_invalid(&g, "validators[1].public_key");
+
+    let mut g = good.clone();
+    g.filers[0].kinds.push("fund-transfer".into());
+    expect_invalid(&g, "filers[0].kinds[2]");
+
+    let mut g = good.clone();
+    g.filers[1].kinds.push("no-such-kind".into());
+    expect_invalid(&g, "filers[1].kinds[1]");
+
+    let mut g = good.clone();
+    g.filers[1].public_key = g.validators[0].public_key;
+    expect_invalid(&g, "filers[1].public_key");
+
+    let mut g = good.clone();
+    g.policy.project_registrars.push("mayor".into());
+    expect_invalid(&g, "policy.project_registrars[1]");
+
+    let mut g = good.clone();
+    g.policy.limits.batch_len_max = 0;
+    expect_invalid(&g, "policy.limits.batch_len_max");
+
+    let mut g = good;
+    g.validators.clear();
+    expect_invalid(&g, "validators");
+}
+
+#[test]
+fn malformed_json_is_rejected_with_a_reason() {
+    let text = consortium().genesis.to_json();
+    for bad in [
+        "",
+        "{",
+        "[]",
+        &text.replace("\"chain_id\"", "\"chain\""),
+        &text.replace("\"blake3\"", "\"md5\""),
+        &text.replace("ed25519:", "rsa:"),
+        &text.replacen("\"voting_power\": 1", "\"voting_power\": -1", 1),
+        &text.replacen("\"members\": [", "\"surprise\": 1, \"members\": [", 1),
+    ] {
+        assert!(
+            matches!(Genesis::from_json(bad), Err(GenesisError::NotJson(_))),
+            "accepted {bad:.60}"
+        );
+    }
+}
+
+#[test]
+fn trust_anchor_carries_the_validator_set_and_hash() {
+    let g = consortium().genesis;
+    let anchor = g.trust_anchor().unwrap();
+    assert_eq!(anchor.chain_id, g.chain_id);
+    assert_eq!(anchor.genesis_hash, g.hash());
+    assert_eq!(anchor.validators().len(), 4);
+}
+
+#[test]
+fn key_files_are_private_never_overwritten_and_checked_on_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bureau.key");
+    let key = consortium().filer_keys.remove(0).1;
+    write_key_file(&path, &key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(matches!(
+        write_key_file(&path, &key),
+        Err(KeyFileError::Write { .. })
+    ));
+    assert_eq!(read_key_file(&path).unwrap().public_key(), key.public_key());
+
+    std::fs::write(dir.path().join("garbage.key"), b"\x00\x01garbage").unwrap();
+    assert!(matches!(
+        read_key_file(&dir.path().join("garbage.key")),
+        Err(KeyFileError::Invalid { .. })
+    ));
+    assert!(matches!(
+        read_key_file(&dir.path().join("missing.key")),
+        Err(KeyFileError::Read { .. })
+    ));
+}
