@@ -39,7 +39,11 @@ pub enum CertificateError {
     #[error(
         "signers hold voting power {signed} of {total}; more than two thirds ({needed}) is needed"
     )]
-    InsufficientPower { signed: u64, total: u64, needed: u64 },
+    InsufficientPower {
+        signed: u64,
+        total: u64,
+        needed: u64,
+    },
 }
 
 impl CommitCertificate {
@@ -51,8 +55,13 @@ impl CommitCertificate {
         block_hash: Digest,
         keys: &[&SigningKey],
     ) -> Self {
-        let message =
-            vote_signing_bytes(chain_id, VoteKind::Precommit, height, round, Some(&block_hash));
+        let message = vote_signing_bytes(
+            chain_id,
+            VoteKind::Precommit,
+            height,
+            round,
+            Some(&block_hash),
+        );
         let signatures = keys
             .iter()
             .map(|key| CommitSignature {
@@ -74,7 +83,11 @@ impl CommitCertificate {
     /// # Errors
     /// The first unknown signer, duplicate signer or bad signature in list order; otherwise
     /// too little power.
-    pub fn verify(&self, chain_id: &str, validators: &ValidatorSet) -> Result<u64, CertificateError> {
+    pub fn verify(
+        &self,
+        chain_id: &str,
+        validators: &ValidatorSet,
+    ) -> Result<u64, CertificateError> {
         let message = vote_signing_bytes(
             chain_id,
             VoteKind::Precommit,

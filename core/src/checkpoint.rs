@@ -104,7 +104,8 @@ impl Checkpoint {
             });
         }
         let header_hash = self.header.hash(anchor.digest_algorithm);
-        if self.certificate.height != self.header.height || self.certificate.block_hash != header_hash
+        if self.certificate.height != self.header.height
+            || self.certificate.block_hash != header_hash
         {
             return Err(VerifyError::CertificateForOtherBlock {
                 header_height: self.header.height,
@@ -185,7 +186,10 @@ struct CheckpointJson {
 }
 
 /// Decodes a hex field of a JSON file into a canonical structure.
-pub(crate) fn decode_hex_field<T: Decode>(text: &str, field: &'static str) -> Result<T, VerifyError> {
+pub(crate) fn decode_hex_field<T: Decode>(
+    text: &str,
+    field: &'static str,
+) -> Result<T, VerifyError> {
     let bytes = hex::decode(text).map_err(|e| VerifyError::BadHex {
         field,
         reason: e.to_string(),

@@ -355,7 +355,11 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let path = dir.path().join(format!("f{len}"));
             std::fs::write(&path, &data).unwrap();
-            for algorithm in [HashAlgorithm::Blake3, HashAlgorithm::Sha256, HashAlgorithm::Sm3] {
+            for algorithm in [
+                HashAlgorithm::Blake3,
+                HashAlgorithm::Sha256,
+                HashAlgorithm::Sm3,
+            ] {
                 assert_eq!(hash_file(algorithm, &path).unwrap(), algorithm.hash(&data));
             }
         }

@@ -35,7 +35,11 @@ pub enum DecodeError {
     UnknownTag { what: &'static str, tag: u8 },
     /// A length or count prefix was larger than allowed.
     #[error("{what} length {len} exceeds the limit {max}")]
-    TooLong { what: &'static str, len: u64, max: u64 },
+    TooLong {
+        what: &'static str,
+        len: u64,
+        max: u64,
+    },
     /// A string was not valid UTF-8.
     #[error("{what} is not valid UTF-8")]
     InvalidUtf8 { what: &'static str },
@@ -350,7 +354,10 @@ mod tests {
     #[test]
     fn integers_are_big_endian_and_fixed_width() {
         let mut w = Writer::new();
-        w.u8(1).u16(0x0203).u32(0x0405_0607).u64(0x0809_0a0b_0c0d_0e0f);
+        w.u8(1)
+            .u16(0x0203)
+            .u32(0x0405_0607)
+            .u64(0x0809_0a0b_0c0d_0e0f);
         assert_eq!(
             w.as_slice(),
             &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
@@ -380,7 +387,11 @@ mod tests {
         let mut r = Reader::new(&[0, 0, 0, 9, 1, 2]);
         assert!(matches!(
             r.bytes("field"),
-            Err(DecodeError::UnexpectedEnd { needed: 9, remaining: 2, .. })
+            Err(DecodeError::UnexpectedEnd {
+                needed: 9,
+                remaining: 2,
+                ..
+            })
         ));
     }
 

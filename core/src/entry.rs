@@ -46,7 +46,10 @@ pub enum MilestoneClaim {
     /// An inspection or acceptance report for `milestone`; `passed` is its conclusion.
     Inspection { milestone: String, passed: bool },
     /// A payment of `amount_minor` (minor currency units, e.g. fen) for `milestone`.
-    Payment { milestone: String, amount_minor: u64 },
+    Payment {
+        milestone: String,
+        amount_minor: u64,
+    },
 }
 
 impl Encode for MilestoneClaim {
@@ -240,7 +243,10 @@ impl SignedBatch {
     ///
     /// # Errors
     /// The batch is empty or too long.
-    pub fn into_documents(self, algorithm: HashAlgorithm) -> Result<Vec<AnchoredDocument>, BatchError> {
+    pub fn into_documents(
+        self,
+        algorithm: HashAlgorithm,
+    ) -> Result<Vec<AnchoredDocument>, BatchError> {
         let log = batch_tree(algorithm, &self.anchors)?;
         let size = log.size();
         let mut documents = Vec::with_capacity(self.anchors.len());
@@ -262,7 +268,10 @@ impl SignedBatch {
 ///
 /// # Errors
 /// The batch is empty or too long.
-pub fn batch_root(algorithm: HashAlgorithm, anchors: &[AnchorBody]) -> Result<NodeHash, BatchError> {
+pub fn batch_root(
+    algorithm: HashAlgorithm,
+    anchors: &[AnchorBody],
+) -> Result<NodeHash, BatchError> {
     let log = batch_tree(algorithm, anchors)?;
     Ok(log.root())
 }
@@ -310,13 +319,15 @@ impl AnchoredDocument {
     /// A bad path or a signature that does not verify against `body.filer`.
     pub fn verify_filer_signature(&self, algorithm: HashAlgorithm) -> Result<(), BatchError> {
         let root = self.batch_root(algorithm)?;
-        let batch_len = u32::try_from(self.batch_proof.tree_size).map_err(|_| BatchError::BadLength {
-            len: usize::MAX,
-            max: BATCH_LEN_MAX,
-        })?;
-        self.body
-            .filer
-            .verify(&batch_signing_bytes(algorithm, batch_len, &root), &self.signature)?;
+        let batch_len =
+            u32::try_from(self.batch_proof.tree_size).map_err(|_| BatchError::BadLength {
+                len: usize::MAX,
+                max: BATCH_LEN_MAX,
+            })?;
+        self.body.filer.verify(
+            &batch_signing_bytes(algorithm, batch_len, &root),
+            &self.signature,
+        )?;
         Ok(())
     }
 
@@ -332,14 +343,21 @@ impl AnchoredDocument {
                 max: BATCH_LEN_MAX,
             });
         }
-        merkle::root_from_inclusion(algorithm, &self.body.batch_leaf_hash(algorithm), &self.batch_proof)
-            .map_err(BatchError::BadPath)
+        merkle::root_from_inclusion(
+            algorithm,
+            &self.body.batch_leaf_hash(algorithm),
+            &self.batch_proof,
+        )
+        .map_err(BatchError::BadPath)
     }
 }
 
 impl Encode for AnchoredDocument {
     fn encode(&self, writer: &mut Writer) {
-        writer.put(&self.body).put(&self.batch_proof).put(&self.signature);
+        writer
+            .put(&self.body)
+            .put(&self.batch_proof)
+            .put(&self.signature);
     }
 }
 
@@ -413,7 +431,9 @@ impl Decode for RevocationBody {
             document_id: read_id(reader, "document id")?,
             version: reader.u32("document version")?,
             digest: reader.get()?,
-            reason: reader.str_max(REASON_LEN_MAX, "revocation reason")?.to_owned(),
+            reason: reader
+                .str_max(REASON_LEN_MAX, "revocation reason")?
+                .to_owned(),
             revoked_at_ms: reader.u64("revocation time")?,
         })
     }
@@ -430,7 +450,9 @@ impl SignedRevocation {
     /// # Errors
     /// The signature does not verify against `body.filer`.
     pub fn verify(&self) -> Result<(), SignatureError> {
-        self.body.filer.verify(&self.body.signing_bytes(), &self.signature)
+        self.body
+            .filer
+            .verify(&self.body.signing_bytes(), &self.signature)
     }
 }
 
@@ -449,6 +471,131 @@ impl Decode for SignedRevocation {
     }
 }
 
+/// One milestone of a project contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Milestone {
+    pub id: String,
+    /// The most that may be paid against this milestone, in minor currency units.
+    pub amount_minor: u64,
+}
+
+/// Most milestones one project contract may have.
+pub const MILESTONES_MAX: usize = 256;
+
+const REGISTRATION_BODY_VERSION: u8 = 1;
+
+/// A registrar's statement of a project's contract value and payment milestones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRegistrationBody {
+    pub chain_id: String,
+    pub registrar: PublicKey,
+    pub member: String,
+    pub project_id: String,
+    /// The contract's total value, in minor currency units (for CNY, fen).
+    pub total_value_minor: u64,
+    pub milestones: Vec<Milestone>,
+    /// When the registrar signed, in Unix milliseconds (the registrar's claim).
+    pub registered_at_ms: u64,
+}
+
+impl ProjectRegistrationBody {
+    /// The bytes the registrar signs.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        let mut writer = Writer::with_domain(domain::PROJECT_REGISTRATION);
+        writer.put(self);
+        writer.into_bytes()
+    }
+
+    pub fn sign(self, key: &SigningKey) -> SignedRegistration {
+        let signature = key.sign(&self.signing_bytes());
+        SignedRegistration {
+            body: self,
+            signature,
+        }
+    }
+}
+
+impl Encode for ProjectRegistrationBody {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .u8(REGISTRATION_BODY_VERSION)
+            .str(&self.chain_id)
+            .put(&self.registrar)
+            .str(&self.member)
+            .str(&self.project_id)
+            .u64(self.total_value_minor)
+            .seq(&self.milestones, |w, m| {
+                w.str(&m.id).u64(m.amount_minor);
+            })
+            .u64(self.registered_at_ms);
+    }
+}
+
+impl Decode for ProjectRegistrationBody {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        read_version(reader, "project registration", REGISTRATION_BODY_VERSION)?;
+        let chain_id = read_id(reader, "chain id")?;
+        let registrar = reader.get()?;
+        let member = read_id(reader, "member")?;
+        let project_id = read_id(reader, "project id")?;
+        let total_value_minor = reader.u64("total value")?;
+        let milestones = reader.seq("milestones", |r| {
+            Ok(Milestone {
+                id: read_id(r, "milestone id")?,
+                amount_minor: r.u64("milestone amount")?,
+            })
+        })?;
+        if milestones.len() > MILESTONES_MAX {
+            return Err(DecodeError::TooLong {
+                what: "milestones",
+                len: milestones.len() as u64,
+                max: MILESTONES_MAX as u64,
+            });
+        }
+        Ok(Self {
+            chain_id,
+            registrar,
+            member,
+            project_id,
+            total_value_minor,
+            milestones,
+            registered_at_ms: reader.u64("registration time")?,
+        })
+    }
+}
+
+/// A project registration with its registrar's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRegistration {
+    pub body: ProjectRegistrationBody,
+    pub signature: Signature,
+}
+
+impl SignedRegistration {
+    /// # Errors
+    /// The signature does not verify against `body.registrar`.
+    pub fn verify(&self) -> Result<(), SignatureError> {
+        self.body
+            .registrar
+            .verify(&self.body.signing_bytes(), &self.signature)
+    }
+}
+
+impl Encode for SignedRegistration {
+    fn encode(&self, writer: &mut Writer) {
+        writer.put(&self.body).put(&self.signature);
+    }
+}
+
+impl Decode for SignedRegistration {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            body: reader.get()?,
+            signature: reader.get()?,
+        })
+    }
+}
+
 /// What a log entry records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -456,6 +603,8 @@ pub enum Record {
     Anchor(AnchoredDocument),
     /// A document version was revoked (tag 2).
     Revocation(SignedRevocation),
+    /// A project contract and its milestones were registered (tag 3).
+    Registration(SignedRegistration),
 }
 
 impl Encode for Record {
@@ -463,6 +612,7 @@ impl Encode for Record {
         match self {
             Self::Anchor(document) => writer.u8(1).put(document),
             Self::Revocation(revocation) => writer.u8(2).put(revocation),
+            Self::Registration(registration) => writer.u8(3).put(registration),
         };
     }
 }
@@ -472,7 +622,11 @@ impl Decode for Record {
         match reader.u8("record")? {
             1 => Ok(Self::Anchor(reader.get()?)),
             2 => Ok(Self::Revocation(reader.get()?)),
-            tag => Err(DecodeError::UnknownTag { what: "record", tag }),
+            3 => Ok(Self::Registration(reader.get()?)),
+            tag => Err(DecodeError::UnknownTag {
+                what: "record",
+                tag,
+            }),
         }
     }
 }
@@ -499,7 +653,7 @@ impl Entry {
     pub fn anchor(&self) -> Option<&AnchoredDocument> {
         match &self.record {
             Record::Anchor(document) => Some(document),
-            Record::Revocation(_) => None,
+            Record::Revocation(_) | Record::Registration(_) => None,
         }
     }
 }

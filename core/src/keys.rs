@@ -438,14 +438,7 @@ pub fn verify_batch(
     let mut signatures = Vec::with_capacity(items.len());
     let mut keys = Vec::with_capacity(items.len());
     for (index, (message, signature, key)) in items.iter().enumerate() {
-        let bad = || {
-            (
-                index,
-                SignatureError {
-                    signer: **key,
-                },
-            )
-        };
+        let bad = || (index, SignatureError { signer: **key });
         if key.key.is_weak() || !strict_signature_shape(signature) {
             return Err(bad());
         }
@@ -461,7 +454,12 @@ pub fn verify_batch(
     }
     // The batch failed yet every signature verified alone: cannot happen for well-formed
     // input, but report the first item rather than accept.
-    Err((0, SignatureError { signer: *items[0].2 }))
+    Err((
+        0,
+        SignatureError {
+            signer: *items[0].2,
+        },
+    ))
 }
 
 /// Checks the parts of strict verification that concern the signature bytes alone: `S` is
@@ -512,8 +510,18 @@ mod tests {
     #[test]
     fn wrong_message_or_key_is_rejected() {
         let signature = key(1).sign(b"evidence/v1/test\nhello");
-        assert!(key(1).public_key().verify(b"evidence/v1/test\nhellO", &signature).is_err());
-        assert!(key(2).public_key().verify(b"evidence/v1/test\nhello", &signature).is_err());
+        assert!(
+            key(1)
+                .public_key()
+                .verify(b"evidence/v1/test\nhellO", &signature)
+                .is_err()
+        );
+        assert!(
+            key(2)
+                .public_key()
+                .verify(b"evidence/v1/test\nhello", &signature)
+                .is_err()
+        );
     }
 
     #[test]
@@ -526,9 +534,9 @@ mod tests {
             0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
         ];
         let mut carry = 0u16;
-        for i in 0..32 {
-            let sum = u16::from(signature.bytes[32 + i]) + u16::from(order[i]) + carry;
-            signature.bytes[32 + i] = sum as u8;
+        for (s_byte, order_byte) in signature.bytes[32..].iter_mut().zip(order) {
+            let sum = u16::from(*s_byte) + u16::from(order_byte) + carry;
+            *s_byte = sum as u8;
             carry = sum >> 8;
         }
         assert!(k.public_key().verify(b"m", &signature).is_err());
@@ -543,7 +551,9 @@ mod tests {
             keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
         let publics: Vec<PublicKey> = keys.iter().map(SigningKey::public_key).collect();
         let items = |sigs: &[Signature]| -> Vec<(Vec<u8>, Signature, PublicKey)> {
-            (0..8).map(|i| (messages[i].clone(), sigs[i], publics[i])).collect()
+            (0..8)
+                .map(|i| (messages[i].clone(), sigs[i], publics[i]))
+                .collect()
         };
         let owned = items(&signatures);
         let refs: Vec<(&[u8], &Signature, &PublicKey)> =
@@ -582,7 +592,11 @@ mod tests {
         // Flip one hex digit of the secret: the stated public key no longer matches.
         let secret_at = text.find("secret_key").unwrap() + 14;
         let mut damaged = text.clone().into_bytes();
-        damaged[secret_at] = if damaged[secret_at] == b'0' { b'1' } else { b'0' };
+        damaged[secret_at] = if damaged[secret_at] == b'0' {
+            b'1'
+        } else {
+            b'0'
+        };
         assert!(matches!(
             SigningKey::from_key_file(std::str::from_utf8(&damaged).unwrap()),
             Err(KeyError::KeyFileDamaged { .. })
@@ -598,7 +612,10 @@ mod tests {
     fn public_key_text_and_bytes_are_validated() {
         let k = key(9).public_key();
         assert_eq!(k.to_string().parse::<PublicKey>().unwrap(), k);
-        assert!(matches!("abc".parse::<PublicKey>(), Err(KeyError::MissingAlgorithm(_))));
+        assert!(matches!(
+            "abc".parse::<PublicKey>(),
+            Err(KeyError::MissingAlgorithm(_))
+        ));
         assert!(matches!(
             "sm2:00".parse::<PublicKey>(),
             Err(KeyError::UnknownAlgorithm(_))

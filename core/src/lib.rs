@@ -24,8 +24,8 @@ pub use checkpoint::{Checkpoint, TrustAnchor, VerifiedCheckpoint};
 pub use digest::{Digest, HashAlgorithm};
 pub use encoding::{Decode, DecodeError, Encode, Reader, Writer};
 pub use entry::{
-    AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, RevocationBody, SignedBatch,
-    SignedRevocation,
+    AnchorBody, AnchoredDocument, Entry, Milestone, MilestoneClaim, ProjectRegistrationBody,
+    Record, RevocationBody, SignedBatch, SignedRegistration, SignedRevocation,
 };
 pub use header::{BlockHeader, VoteKind};
 pub use keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};

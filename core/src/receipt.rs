@@ -141,8 +141,8 @@ fn verify_against_checkpoint(
         });
     }
     let leaf: NodeHash = receipt.entry.leaf_hash(algorithm);
-    let computed =
-        merkle::root_from_inclusion(algorithm, &leaf, proof).map_err(VerifyError::BadInclusionProof)?;
+    let computed = merkle::root_from_inclusion(algorithm, &leaf, proof)
+        .map_err(VerifyError::BadInclusionProof)?;
     if header.log_root.algorithm != algorithm || computed != header.log_root.bytes {
         return Err(VerifyError::HeaderRootMismatch {
             computed: Digest::new(algorithm, computed),
@@ -209,7 +209,10 @@ impl Verifier {
     ///
     /// # Errors
     /// As [`Checkpoint::verify`].
-    pub fn verify_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<VerifiedCheckpoint, VerifyError> {
+    pub fn verify_checkpoint(
+        &mut self,
+        checkpoint: &Checkpoint,
+    ) -> Result<VerifiedCheckpoint, VerifyError> {
         let header_hash = checkpoint.check_binding(&self.anchor)?;
         if let Some(known) = self.verified.get(&header_hash) {
             return Ok(known.clone());
@@ -229,7 +232,11 @@ impl Verifier {
     ///
     /// # Errors
     /// As [`verify_receipt`].
-    pub fn verify_receipt(&mut self, document_digest: &Digest, receipt: &Receipt) -> Result<Verdict, VerifyError> {
+    pub fn verify_receipt(
+        &mut self,
+        document_digest: &Digest,
+        receipt: &Receipt,
+    ) -> Result<Verdict, VerifyError> {
         let checkpoint = self.verify_checkpoint(&receipt.checkpoint)?;
         verify_against_checkpoint(document_digest, receipt, &self.anchor, checkpoint)
     }

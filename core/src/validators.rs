@@ -57,7 +57,7 @@ impl ValidatorSet {
                 max: VALIDATORS_MAX,
             });
         }
-        validators.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        validators.sort_by_key(|v| v.public_key);
         let mut total_power: u64 = 0;
         for (i, validator) in validators.iter().enumerate() {
             if i > 0 && validators[i - 1].public_key == validator.public_key {

@@ -30,9 +30,7 @@ pub enum VerifyError {
     },
     #[error("wrong chain: the trust anchor is for {expected:?}, this is for {found:?}")]
     WrongChain { expected: String, found: String },
-    #[error(
-        "unknown validator set {found}: the trust anchor's validator set hashes to {expected}"
-    )]
+    #[error("unknown validator set {found}: the trust anchor's validator set hashes to {expected}")]
     UnknownValidatorSet { expected: Digest, found: Digest },
     #[error(
         "the certificate is for block {certified_height} ({certified_hash}), not for this header \
@@ -54,7 +52,11 @@ pub enum VerifyError {
         "too little voting power: signers hold {signed} of {total}; more than two thirds \
          ({needed}) is needed"
     )]
-    InsufficientPower { signed: u64, total: u64, needed: u64 },
+    InsufficientPower {
+        signed: u64,
+        total: u64,
+        needed: u64,
+    },
     #[error(
         "the inclusion proof is for a log of {proof_size} entries but the header's log has \
          {header_size}"
@@ -64,9 +66,13 @@ pub enum VerifyError {
     EntryIndexMismatch { entry_index: u64, proof_index: u64 },
     #[error("bad inclusion proof: {0}")]
     BadInclusionProof(ProofError),
-    #[error("the inclusion proof leads to root {computed}, but the certified header has {expected}")]
+    #[error(
+        "the inclusion proof leads to root {computed}, but the certified header has {expected}"
+    )]
     HeaderRootMismatch { computed: Digest, expected: Digest },
-    #[error("the entry is not a document anchor (it records a revocation)")]
+    #[error(
+        "the entry is not a document anchor (it records a revocation or a project registration)"
+    )]
     NotAnAnchor,
     #[error("the entry is for chain {found:?}, the trust anchor for {expected:?}")]
     EntryWrongChain { expected: String, found: String },

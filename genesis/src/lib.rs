@@ -25,11 +25,31 @@ pub const GENESIS_VERSION: u32 = 1;
 
 /// Kinds of document the default consortium knows, with the member allowed to anchor each.
 pub const DEFAULT_KINDS: &[(&str, &str, &str)] = &[
-    ("completion-drawing", "bureau", "completion drawing (竣工图)"),
-    ("inspection-report", "bureau", "inspection or test report (检测报告)"),
-    ("acceptance-report", "bureau", "acceptance report (验收报告)"),
-    ("change-record", "bureau", "design or construction change record"),
-    ("fund-transfer", "finance", "payment into a project or wage account"),
+    (
+        "completion-drawing",
+        "bureau",
+        "completion drawing (竣工图)",
+    ),
+    (
+        "inspection-report",
+        "bureau",
+        "inspection or test report (检测报告)",
+    ),
+    (
+        "acceptance-report",
+        "bureau",
+        "acceptance report (验收报告)",
+    ),
+    (
+        "change-record",
+        "bureau",
+        "design or construction change record",
+    ),
+    (
+        "fund-transfer",
+        "finance",
+        "payment into a project or wage account",
+    ),
     ("archive-record", "archive", "archival transfer record"),
 ];
 
@@ -155,17 +175,15 @@ fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> GenesisError 
 fn check_id(field: &str, id: &str) -> Result<(), GenesisError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        });
     if ok {
         Ok(())
     } else {
         Err(invalid(
             field,
-            format!(
-                "{id:?} is not an identifier (1 to 64 of a-z, 0-9, '-', '_', '.')"
-            ),
+            format!("{id:?} is not an identifier (1 to 64 of a-z, 0-9, '-', '_', '.')"),
         ))
     }
 }
@@ -211,7 +229,10 @@ impl Genesis {
         if self.version != GENESIS_VERSION {
             return Err(invalid(
                 "version",
-                format!("version {} is not supported (this build reads {GENESIS_VERSION})", self.version),
+                format!(
+                    "version {} is not supported (this build reads {GENESIS_VERSION})",
+                    self.version
+                ),
             ));
         }
         check_id("chain_id", &self.chain_id)?;
@@ -225,10 +246,16 @@ impl Genesis {
         for (i, member) in self.members.iter().enumerate() {
             check_id(&format!("members[{i}].id"), &member.id)?;
             if !members.insert(member.id.as_str()) {
-                return Err(invalid(format!("members[{i}].id"), format!("{:?} is listed twice", member.id)));
+                return Err(invalid(
+                    format!("members[{i}].id"),
+                    format!("{:?} is listed twice", member.id),
+                ));
             }
             if member.name.trim().is_empty() || member.name.len() > ID_LEN_MAX as usize {
-                return Err(invalid(format!("members[{i}].name"), "must be 1 to 256 bytes"));
+                return Err(invalid(
+                    format!("members[{i}].name"),
+                    "must be 1 to 256 bytes",
+                ));
             }
         }
         if members.is_empty() {
@@ -248,7 +275,10 @@ impl Genesis {
         for (i, validator) in self.validators.iter().enumerate() {
             known_member(format!("validators[{i}].member"), &validator.member)?;
             if validator.voting_power == 0 {
-                return Err(invalid(format!("validators[{i}].voting_power"), "must be at least 1"));
+                return Err(invalid(
+                    format!("validators[{i}].voting_power"),
+                    "must be at least 1",
+                ));
             }
             if !keys.insert(validator.public_key) {
                 return Err(invalid(
@@ -257,13 +287,15 @@ impl Genesis {
                 ));
             }
         }
-        self.validator_set()
-            .map_err(|e| invalid("validators", e))?;
+        self.validator_set().map_err(|e| invalid("validators", e))?;
         let mut kinds = BTreeSet::new();
         for (i, kind) in self.policy.kinds.iter().enumerate() {
             check_id(&format!("policy.kinds[{i}].kind"), &kind.kind)?;
             if !kinds.insert(kind.kind.as_str()) {
-                return Err(invalid(format!("policy.kinds[{i}].kind"), format!("{:?} is listed twice", kind.kind)));
+                return Err(invalid(
+                    format!("policy.kinds[{i}].kind"),
+                    format!("{:?} is listed twice", kind.kind),
+                ));
             }
             for (j, member) in kind.members.iter().enumerate() {
                 known_member(format!("policy.kinds[{i}].members[{j}]"), member)?;
@@ -274,31 +306,49 @@ impl Genesis {
         }
         let limits = self.policy.limits;
         if limits.batch_len_max == 0 || limits.batch_len_max as usize > BATCH_LEN_MAX {
-            return Err(invalid("policy.limits.batch_len_max", format!("must be 1 to {BATCH_LEN_MAX}")));
+            return Err(invalid(
+                "policy.limits.batch_len_max",
+                format!("must be 1 to {BATCH_LEN_MAX}"),
+            ));
         }
         if limits.transaction_bytes_max < 1024 || limits.transaction_bytes_max > 64 * 1024 * 1024 {
-            return Err(invalid("policy.limits.transaction_bytes_max", "must be 1 KiB to 64 MiB"));
+            return Err(invalid(
+                "policy.limits.transaction_bytes_max",
+                "must be 1 KiB to 64 MiB",
+            ));
         }
         for (i, filer) in self.filers.iter().enumerate() {
             if filer.name.trim().is_empty() || filer.name.len() > ID_LEN_MAX as usize {
-                return Err(invalid(format!("filers[{i}].name"), "must be 1 to 256 bytes"));
+                return Err(invalid(
+                    format!("filers[{i}].name"),
+                    "must be 1 to 256 bytes",
+                ));
             }
             known_member(format!("filers[{i}].member"), &filer.member)?;
             if !keys.insert(filer.public_key) {
                 return Err(invalid(
                     format!("filers[{i}].public_key"),
-                    format!("{} is already used by a validator or another filer", filer.public_key),
+                    format!(
+                        "{} is already used by a validator or another filer",
+                        filer.public_key
+                    ),
                 ));
             }
             for (j, kind) in filer.kinds.iter().enumerate() {
                 let field = format!("filers[{i}].kinds[{j}]");
                 let Some(policy) = self.kind_policy(kind) else {
-                    return Err(invalid(field, format!("{kind:?} is not a kind in policy.kinds")));
+                    return Err(invalid(
+                        field,
+                        format!("{kind:?} is not a kind in policy.kinds"),
+                    ));
                 };
                 if !policy.members.contains(&filer.member) {
                     return Err(invalid(
                         field,
-                        format!("policy does not allow member {:?} to anchor {kind:?}", filer.member),
+                        format!(
+                            "policy does not allow member {:?} to anchor {kind:?}",
+                            filer.member
+                        ),
                     ));
                 }
             }
@@ -310,7 +360,9 @@ impl Genesis {
     ///
     /// # Errors
     /// The validators do not form a valid set.
-    pub fn validator_set(&self) -> Result<ValidatorSet, evidence_core::validators::ValidatorSetError> {
+    pub fn validator_set(
+        &self,
+    ) -> Result<ValidatorSet, evidence_core::validators::ValidatorSetError> {
         ValidatorSet::new(
             self.validators
                 .iter()
@@ -383,9 +435,12 @@ impl Encode for Genesis {
                     });
             })
             .seq(&self.filers, |w, f| {
-                w.str(&f.name).str(&f.member).put(&f.public_key).seq(&f.kinds, |w, k| {
-                    w.str(k);
-                });
+                w.str(&f.name)
+                    .str(&f.member)
+                    .put(&f.public_key)
+                    .seq(&f.kinds, |w, k| {
+                        w.str(k);
+                    });
             })
             .seq(&self.policy.kinds, |w, k| {
                 w.str(&k.kind).str(&k.description).seq(&k.members, |w, m| {

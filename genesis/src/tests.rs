@@ -25,7 +25,12 @@ fn default_consortium_is_valid_and_round_trips() {
 fn default_filers_follow_the_issue_policy() {
     let g = consortium().genesis;
     let kinds = |member: &str| -> Vec<String> {
-        g.filers.iter().find(|f| f.member == member).unwrap().kinds.clone()
+        g.filers
+            .iter()
+            .find(|f| f.member == member)
+            .unwrap()
+            .kinds
+            .clone()
     };
     assert_eq!(kinds("bureau"), ["completion-drawing", "inspection-report"]);
     assert_eq!(kinds("finance"), ["fund-transfer"]);
@@ -36,7 +41,11 @@ fn default_filers_follow_the_issue_policy() {
 fn hash_depends_on_every_part_and_is_deterministic() {
     let c = consortium();
     let h = c.genesis.hash();
-    assert_eq!(consortium().genesis.hash(), h, "same seed, same genesis, same hash");
+    assert_eq!(
+        consortium().genesis.hash(),
+        h,
+        "same seed, same genesis, same hash"
+    );
     let mut other = c.genesis.clone();
     other.chain_id = "evidence-other".into();
     assert_ne!(other.hash(), h);

@@ -1,0 +1,193 @@
+//! Why a transaction was rejected. Each variant names the rule broken and carries the values.
+
+use evidence_core::digest::Digest;
+use evidence_core::keys::PublicKey;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TxError {
+    #[error("transaction of {size} bytes exceeds the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("batch of {len} anchors is outside 1 to {max}")]
+    BadBatchLength { len: usize, max: usize },
+    #[error("transaction {tx_id} was already applied at height {height}")]
+    Replayed { tx_id: Digest, height: u64 },
+    #[error("signer {0} is not a filer registered in genesis")]
+    UnknownFiler(PublicKey),
+    #[error("signature by {0} does not verify")]
+    BadSignature(PublicKey),
+    #[error("anchors in one batch must share one filer: {first} and {other}")]
+    MixedFilers { first: PublicKey, other: PublicKey },
+    #[error("wrong chain: this chain is {expected:?}, the transaction is for {found:?}")]
+    WrongChain { expected: String, found: String },
+    #[error("filer {filer} belongs to member {registered:?}, not {claimed:?}")]
+    MemberMismatch {
+        filer: PublicKey,
+        registered: String,
+        claimed: String,
+    },
+    #[error("field `{field}` must not be empty")]
+    EmptyField { field: &'static str },
+    #[error("unknown document kind {0:?}")]
+    UnknownKind(String),
+    #[error("policy does not allow member {member:?} to anchor {kind:?}")]
+    KindNotAllowedForMember { member: String, kind: String },
+    #[error("filer {filer} is not allowed to anchor {kind:?}")]
+    KindNotAllowedForFiler { filer: PublicKey, kind: String },
+    #[error(
+        "document {document_id:?} is new, so its version must be 1 with nothing superseded, got version {version}"
+    )]
+    NotAFirstVersion { document_id: String, version: u32 },
+    #[error(
+        "document {document_id:?} is at version {latest}; the next version is {expected}, got {found}"
+    )]
+    VersionConflict {
+        document_id: String,
+        latest: u32,
+        expected: u32,
+        found: u32,
+    },
+    #[error(
+        "version {version} of {document_id:?} must name the digest it supersedes, {latest_digest}, got {found:?}"
+    )]
+    SupersedesMismatch {
+        document_id: String,
+        version: u32,
+        latest_digest: Digest,
+        found: Option<Digest>,
+    },
+    #[error(
+        "document {document_id:?} is a {existing:?}; a new version cannot change it to {found:?}"
+    )]
+    KindChanged {
+        document_id: String,
+        existing: String,
+        found: String,
+    },
+    #[error("document {document_id:?} belongs to member {owner:?}; {member:?} may not change it")]
+    NotDocumentOwner {
+        document_id: String,
+        owner: String,
+        member: String,
+    },
+    #[error("a {kind:?} anchor may not carry {claim}")]
+    ClaimNotAllowed { kind: String, claim: &'static str },
+    #[error("a fund-transfer anchor must name a milestone and an amount")]
+    MissingPayment,
+    #[error("payment amount must be more than zero")]
+    ZeroAmount,
+    #[error("fund-transfer records cannot be superseded or revoked; record a new payment instead")]
+    PaymentRecordImmutable,
+    #[error("project {0:?} has no registered contract")]
+    UnknownProject(String),
+    #[error("project {project_id:?} has no milestone {milestone:?}")]
+    UnknownMilestone {
+        project_id: String,
+        milestone: String,
+    },
+    #[error(
+        "no accepted inspection report for milestone {milestone:?} of project {project_id:?}: \
+         payments follow milestones"
+    )]
+    MilestoneNotInspected {
+        project_id: String,
+        milestone: String,
+    },
+    #[error(
+        "overpayment of milestone {milestone:?}: {paid} already paid + {amount} exceeds its {limit}"
+    )]
+    MilestoneOverpayment {
+        milestone: String,
+        paid: u64,
+        amount: u64,
+        limit: u64,
+    },
+    #[error(
+        "overpayment of project {project_id:?}: {paid} already paid + {amount} exceeds the contract \
+         value {limit}"
+    )]
+    ContractOverpayment {
+        project_id: String,
+        paid: u64,
+        amount: u64,
+        limit: u64,
+    },
+    #[error("member {0:?} may not register project contracts")]
+    NotARegistrar(String),
+    #[error("project {0:?} is already registered")]
+    ProjectAlreadyRegistered(String),
+    #[error("invalid project contract: {0}")]
+    InvalidContract(String),
+    #[error("document {document_id:?} version {version} does not exist")]
+    UnknownVersion { document_id: String, version: u32 },
+    #[error("document {document_id:?} version {version} has digest {stored}, not {stated}")]
+    RevokedDigestMismatch {
+        document_id: String,
+        version: u32,
+        stored: Digest,
+        stated: Digest,
+    },
+    #[error("document {document_id:?} version {version} is already revoked")]
+    AlreadyRevoked { document_id: String, version: u32 },
+    #[error("anchor {position} of the batch: {error}")]
+    InBatch {
+        position: usize,
+        error: Box<TxError>,
+    },
+}
+
+impl TxError {
+    /// A stable, machine-readable name of the rule broken (the API's error reason).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too-large",
+            Self::BadBatchLength { .. } => "bad-batch-length",
+            Self::Replayed { .. } => "replayed",
+            Self::UnknownFiler(_) => "unknown-filer",
+            Self::BadSignature(_) => "bad-signature",
+            Self::MixedFilers { .. } => "mixed-filers",
+            Self::WrongChain { .. } => "wrong-chain",
+            Self::MemberMismatch { .. } => "member-mismatch",
+            Self::EmptyField { .. } => "empty-field",
+            Self::UnknownKind(_) => "unknown-kind",
+            Self::KindNotAllowedForMember { .. } => "kind-not-allowed-for-member",
+            Self::KindNotAllowedForFiler { .. } => "kind-not-allowed-for-filer",
+            Self::NotAFirstVersion { .. } => "not-a-first-version",
+            Self::VersionConflict { .. } => "version-conflict",
+            Self::SupersedesMismatch { .. } => "supersedes-mismatch",
+            Self::KindChanged { .. } => "kind-changed",
+            Self::NotDocumentOwner { .. } => "not-document-owner",
+            Self::ClaimNotAllowed { .. } => "claim-not-allowed",
+            Self::MissingPayment => "missing-payment",
+            Self::ZeroAmount => "zero-amount",
+            Self::PaymentRecordImmutable => "payment-record-immutable",
+            Self::UnknownProject(_) => "unknown-project",
+            Self::UnknownMilestone { .. } => "unknown-milestone",
+            Self::MilestoneNotInspected { .. } => "milestone-not-inspected",
+            Self::MilestoneOverpayment { .. } => "milestone-overpayment",
+            Self::ContractOverpayment { .. } => "contract-overpayment",
+            Self::NotARegistrar(_) => "not-a-registrar",
+            Self::ProjectAlreadyRegistered(_) => "project-already-registered",
+            Self::InvalidContract(_) => "invalid-contract",
+            Self::UnknownVersion { .. } => "unknown-version",
+            Self::RevokedDigestMismatch { .. } => "revoked-digest-mismatch",
+            Self::AlreadyRevoked { .. } => "already-revoked",
+            Self::InBatch { error, .. } => error.code(),
+        }
+    }
+
+    /// True when the rejection is about who may do what (the API maps these to "permission
+    /// denied" rather than "invalid argument").
+    pub fn is_policy_violation(&self) -> bool {
+        match self {
+            Self::UnknownFiler(_)
+            | Self::MemberMismatch { .. }
+            | Self::KindNotAllowedForMember { .. }
+            | Self::KindNotAllowedForFiler { .. }
+            | Self::NotDocumentOwner { .. }
+            | Self::NotARegistrar(_) => true,
+            Self::InBatch { error, .. } => error.is_policy_violation(),
+            _ => false,
+        }
+    }
+}

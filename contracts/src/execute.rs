@@ -1,0 +1,678 @@
+//! The state machine: `apply(state, transaction, block context)` and whole-block execution.
+//!
+//! Execution is deterministic: it reads only the state, the transaction and the block context
+//! (never a clock or a random source), iterates only ordered collections, and every validator
+//! that executes the same block over the same state reaches the same writes, entries and state
+//! root. A rejected transaction leaves no write behind: its writes go to an overlay that is
+//! merged only when every rule passed.
+
+use std::collections::BTreeMap;
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::encoding::Encode;
+use evidence_core::entry::{
+    AnchorBody, BATCH_LEN_MAX, Entry, MILESTONES_MAX, MilestoneClaim, Record, SignedBatch,
+    SignedRegistration, SignedRevocation,
+};
+use evidence_core::keys::PublicKey;
+use evidence_genesis::{Filer, Genesis};
+
+use crate::error::TxError;
+use crate::state::{
+    AppliedTransaction, DocumentRecord, MilestoneAccount, MilestoneEvidence, Overlay,
+    ProjectRecord, StateStore, StoreError, VersionRecord, VersionStatus, applied_transaction_key,
+    document_key, milestone_evidence_key, next_state_root, project_key, version_key,
+};
+use crate::transaction::Transaction;
+
+/// The kind whose anchors are payments.
+pub const FUND_TRANSFER: &str = "fund-transfer";
+/// The kind whose anchors may unlock milestone payments.
+pub const INSPECTION_REPORT: &str = "inspection-report";
+
+/// What the block being executed tells each transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockContext<'a> {
+    pub genesis: &'a Genesis,
+    pub height: u64,
+    /// The block's timestamp (the proposer's clock), in Unix milliseconds.
+    pub time_ms: u64,
+    /// Entries in the log before this block; the block's first entry gets this index.
+    pub log_size: u64,
+}
+
+impl BlockContext<'_> {
+    fn algorithm(&self) -> HashAlgorithm {
+        self.genesis.suite.digest
+    }
+}
+
+/// What one applied transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub tx_id: Digest,
+    /// The log entries it appends, in order, with their indices already assigned.
+    pub entries: Vec<Entry>,
+}
+
+/// Why `apply` stopped: the transaction broke a rule, or the store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "rejections carry the offending keys as evidence; they are built once per failure"
+)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Rejected(#[from] TxError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies one transaction to `state`. On success its writes are in `state` and its entries
+/// are returned; on rejection `state` is unchanged.
+///
+/// `next_index` is the log index the transaction's first entry gets.
+///
+/// # Errors
+/// [`ApplyError::Rejected`] with the rule broken, or [`ApplyError::Store`].
+pub fn apply<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    transaction: &Transaction,
+    context: &BlockContext<'_>,
+    next_index: u64,
+) -> Result<Applied, ApplyError> {
+    let algorithm = context.algorithm();
+    let size = transaction.to_canonical_bytes().len();
+    let max = context.genesis.policy.limits.transaction_bytes_max as usize;
+    if size > max {
+        return Err(TxError::TooLarge { size, max }.into());
+    }
+    if let Transaction::Anchor(batch) = transaction {
+        let max = (context.genesis.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
+        if batch.anchors.is_empty() || batch.anchors.len() > max {
+            return Err(TxError::BadBatchLength {
+                len: batch.anchors.len(),
+                max,
+            }
+            .into());
+        }
+    }
+    let Some(tx_id) = transaction.id(algorithm) else {
+        return Err(TxError::BadBatchLength {
+            len: 0,
+            max: BATCH_LEN_MAX,
+        }
+        .into());
+    };
+    let replay_key = applied_transaction_key(&tx_id);
+    if let Some(applied) = state.get_record::<AppliedTransaction>(&replay_key)? {
+        return Err(TxError::Replayed {
+            tx_id,
+            height: applied.height,
+        }
+        .into());
+    }
+
+    // Rules run against a transaction-local overlay, merged only on success.
+    let mut local = Overlay::new(&*state);
+    let records = match transaction {
+        Transaction::Anchor(batch) => apply_anchor_batch(&mut local, batch, context, next_index)?,
+        Transaction::Revoke(revocation) => {
+            vec![apply_revocation(
+                &mut local, revocation, context, next_index,
+            )?]
+        }
+        Transaction::RegisterProject(registration) => {
+            vec![apply_registration(&mut local, registration, context)?]
+        }
+    };
+    local.put_record(
+        replay_key,
+        &AppliedTransaction {
+            height: context.height,
+        },
+    );
+    let writes = local.into_writes();
+    state.merge(writes);
+    let entries = records
+        .into_iter()
+        .zip(next_index..)
+        .map(|(record, index)| Entry {
+            index,
+            height: context.height,
+            sequenced_at_ms: context.time_ms,
+            record,
+        })
+        .collect();
+    Ok(Applied { tx_id, entries })
+}
+
+/// The outcome of executing a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One result per transaction, in block order.
+    pub results: Vec<Result<Applied, TxError>>,
+    /// Every entry the block appends to the log, in order.
+    pub entries: Vec<Entry>,
+    /// Every state write, to be committed atomically with the block.
+    pub writes: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The state root after the block.
+    pub state_root: Digest,
+}
+
+/// Executes `transactions` in order over `state`: each is applied or rejected on its own, the
+/// accepted ones' writes are collected, and the new state root is computed from
+/// `parent_state_root` (the genesis hash before block 1).
+///
+/// # Errors
+/// Only a store failure; rejected transactions are reported in `results`.
+pub fn execute_block<S: StateStore + ?Sized>(
+    state: &S,
+    context: &BlockContext<'_>,
+    parent_state_root: &Digest,
+    transactions: &[Transaction],
+) -> Result<BlockOutcome, StoreError> {
+    let mut overlay = Overlay::new(state);
+    let mut results = Vec::with_capacity(transactions.len());
+    let mut entries = Vec::new();
+    let mut next_index = context.log_size;
+    for transaction in transactions {
+        match apply(&mut overlay, transaction, context, next_index) {
+            Ok(applied) => {
+                next_index += applied.entries.len() as u64;
+                entries.extend(applied.entries.iter().cloned());
+                results.push(Ok(applied));
+            }
+            Err(ApplyError::Rejected(error)) => results.push(Err(error)),
+            Err(ApplyError::Store(error)) => return Err(error),
+        }
+    }
+    let writes = overlay.into_writes();
+    let state_root = next_state_root(
+        context.algorithm(),
+        parent_state_root,
+        context.height,
+        &writes,
+    );
+    Ok(BlockOutcome {
+        results,
+        entries,
+        writes,
+        state_root,
+    })
+}
+
+fn registered_filer<'g>(genesis: &'g Genesis, key: &PublicKey) -> Result<&'g Filer, TxError> {
+    genesis.filer(key).ok_or(TxError::UnknownFiler(*key))
+}
+
+fn check_chain(context: &BlockContext<'_>, chain_id: &str) -> Result<(), TxError> {
+    if chain_id == context.genesis.chain_id {
+        Ok(())
+    } else {
+        Err(TxError::WrongChain {
+            expected: context.genesis.chain_id.clone(),
+            found: chain_id.to_owned(),
+        })
+    }
+}
+
+fn check_member(filer: &Filer, claimed: &str) -> Result<(), TxError> {
+    if filer.member == claimed {
+        Ok(())
+    } else {
+        Err(TxError::MemberMismatch {
+            filer: filer.public_key,
+            registered: filer.member.clone(),
+            claimed: claimed.to_owned(),
+        })
+    }
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), TxError> {
+    if value.trim().is_empty() {
+        Err(TxError::EmptyField { field })
+    } else {
+        Ok(())
+    }
+}
+
+/// The write policy: the kind exists, the member may anchor it, and so may this filer.
+fn check_kind_allowed(genesis: &Genesis, filer: &Filer, kind: &str) -> Result<(), TxError> {
+    let policy = genesis
+        .kind_policy(kind)
+        .ok_or_else(|| TxError::UnknownKind(kind.to_owned()))?;
+    if !policy.members.contains(&filer.member) {
+        return Err(TxError::KindNotAllowedForMember {
+            member: filer.member.clone(),
+            kind: kind.to_owned(),
+        });
+    }
+    if !filer.kinds.iter().any(|k| k == kind) {
+        return Err(TxError::KindNotAllowedForFiler {
+            filer: filer.public_key,
+            kind: kind.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn apply_anchor_batch<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    batch: &SignedBatch,
+    context: &BlockContext<'_>,
+    first_index: u64,
+) -> Result<Vec<Record>, ApplyError> {
+    let filer_key = batch.anchors[0].filer;
+    if let Some(other) = batch.anchors.iter().find(|a| a.filer != filer_key) {
+        return Err(TxError::MixedFilers {
+            first: filer_key,
+            other: other.filer,
+        }
+        .into());
+    }
+    let filer = registered_filer(context.genesis, &filer_key)?;
+    batch
+        .verify(context.algorithm(), &filer_key)
+        .map_err(|_| TxError::BadSignature(filer_key))?;
+    for (position, body) in batch.anchors.iter().enumerate() {
+        let index = first_index + position as u64;
+        apply_anchor(state, body, filer, context, index).map_err(|error| match error {
+            ApplyError::Rejected(error) if batch.anchors.len() > 1 => {
+                ApplyError::Rejected(TxError::InBatch {
+                    position,
+                    error: Box::new(error),
+                })
+            }
+            other => other,
+        })?;
+    }
+    let documents = batch
+        .clone()
+        .into_documents(context.algorithm())
+        .map_err(|_| TxError::BadBatchLength {
+            len: batch.anchors.len(),
+            max: BATCH_LEN_MAX,
+        })?;
+    Ok(documents.into_iter().map(Record::Anchor).collect())
+}
+
+/// The rules for one anchor: provenance, policy, lineage, and the milestone rules.
+fn apply_anchor<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    body: &AnchorBody,
+    filer: &Filer,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<(), ApplyError> {
+    check_chain(context, &body.chain_id)?;
+    check_member(filer, &body.member)?;
+    non_empty("project_id", &body.project_id)?;
+    non_empty("document_id", &body.document_id)?;
+    non_empty("source_system", &body.source_system)?;
+    check_kind_allowed(context.genesis, filer, &body.kind)?;
+
+    let is_payment = body.kind == FUND_TRANSFER;
+    match (&body.claim, body.kind.as_str()) {
+        (None, FUND_TRANSFER) => return Err(TxError::MissingPayment.into()),
+        (Some(MilestoneClaim::Payment { .. }), FUND_TRANSFER) => {}
+        (Some(MilestoneClaim::Inspection { .. }), INSPECTION_REPORT) => {}
+        (None, _) => {}
+        (Some(MilestoneClaim::Payment { .. }), kind) => {
+            return Err(TxError::ClaimNotAllowed {
+                kind: kind.to_owned(),
+                claim: "a payment",
+            }
+            .into());
+        }
+        (Some(MilestoneClaim::Inspection { .. }), kind) => {
+            return Err(TxError::ClaimNotAllowed {
+                kind: kind.to_owned(),
+                claim: "an inspection result",
+            }
+            .into());
+        }
+    }
+
+    // Lineage.
+    let doc_key = document_key(&body.project_id, &body.document_id);
+    let existing = state.get_record::<DocumentRecord>(&doc_key)?;
+    let previous_passing = match &existing {
+        None => {
+            if body.version != 1 || body.supersedes.is_some() {
+                return Err(TxError::NotAFirstVersion {
+                    document_id: body.document_id.clone(),
+                    version: body.version,
+                }
+                .into());
+            }
+            None
+        }
+        Some(document) => {
+            if document.member != body.member {
+                return Err(TxError::NotDocumentOwner {
+                    document_id: body.document_id.clone(),
+                    owner: document.member.clone(),
+                    member: body.member.clone(),
+                }
+                .into());
+            }
+            if document.kind != body.kind {
+                return Err(TxError::KindChanged {
+                    document_id: body.document_id.clone(),
+                    existing: document.kind.clone(),
+                    found: body.kind.clone(),
+                }
+                .into());
+            }
+            if is_payment {
+                return Err(TxError::PaymentRecordImmutable.into());
+            }
+            let expected = document.latest_version.saturating_add(1);
+            if body.version != expected {
+                return Err(TxError::VersionConflict {
+                    document_id: body.document_id.clone(),
+                    latest: document.latest_version,
+                    expected,
+                    found: body.version,
+                }
+                .into());
+            }
+            if body.supersedes != Some(document.latest_digest) {
+                return Err(TxError::SupersedesMismatch {
+                    document_id: body.document_id.clone(),
+                    version: body.version,
+                    latest_digest: document.latest_digest,
+                    found: body.supersedes,
+                }
+                .into());
+            }
+            document.passing_milestone.clone()
+        }
+    };
+
+    // Milestone rules.
+    let mut passing_milestone = None;
+    match &body.claim {
+        Some(MilestoneClaim::Payment {
+            milestone,
+            amount_minor,
+        }) => apply_payment(state, &body.project_id, milestone, *amount_minor)?,
+        Some(MilestoneClaim::Inspection { milestone, passed }) => {
+            if let Some(project) =
+                state.get_record::<ProjectRecord>(&project_key(&body.project_id))?
+                && project.milestone(milestone).is_none()
+            {
+                return Err(TxError::UnknownMilestone {
+                    project_id: body.project_id.clone(),
+                    milestone: milestone.clone(),
+                }
+                .into());
+            }
+            if *passed {
+                passing_milestone = Some(milestone.clone());
+            }
+        }
+        None => {}
+    }
+    // The latest version of a report decides: withdraw the previous version's pass, then
+    // record this version's.
+    if let Some(milestone) = &previous_passing {
+        update_evidence(state, &body.project_id, milestone, |e| {
+            e.remove(&body.document_id)
+        })?;
+    }
+    if let Some(milestone) = &passing_milestone {
+        update_evidence(state, &body.project_id, milestone, |e| {
+            e.add(&body.document_id)
+        })?;
+    }
+
+    // Record the version, and mark the one it supersedes.
+    if let Some(document) = &existing {
+        let old_key = version_key(&body.project_id, &body.document_id, document.latest_version);
+        if let Some(mut old) = state.get_record::<VersionRecord>(&old_key)? {
+            if old.status == VersionStatus::Current {
+                old.status = VersionStatus::SupersededBy {
+                    version: body.version,
+                    digest: body.digest,
+                };
+            }
+            state.put_record(old_key, &old);
+        }
+    }
+    state.put_record(
+        version_key(&body.project_id, &body.document_id, body.version),
+        &VersionRecord {
+            digest: body.digest,
+            entry_index,
+            height: context.height,
+            status: VersionStatus::Current,
+        },
+    );
+    state.put_record(
+        doc_key,
+        &DocumentRecord {
+            kind: body.kind.clone(),
+            member: body.member.clone(),
+            latest_version: body.version,
+            latest_digest: body.digest,
+            passing_milestone,
+        },
+    );
+    Ok(())
+}
+
+fn update_evidence<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    project_id: &str,
+    milestone: &str,
+    change: impl FnOnce(&mut MilestoneEvidence),
+) -> Result<(), StoreError> {
+    let key = milestone_evidence_key(project_id, milestone);
+    let mut evidence = state
+        .get_record::<MilestoneEvidence>(&key)?
+        .unwrap_or_default();
+    change(&mut evidence);
+    state.put_record(key, &evidence);
+    Ok(())
+}
+
+/// 按节点拨付 and 超付预警: a payment needs a passed inspection of its milestone, and may not
+/// take the milestone or the contract past its value.
+fn apply_payment<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    project_id: &str,
+    milestone: &str,
+    amount: u64,
+) -> Result<(), ApplyError> {
+    if amount == 0 {
+        return Err(TxError::ZeroAmount.into());
+    }
+    let key = project_key(project_id);
+    let mut project = state
+        .get_record::<ProjectRecord>(&key)?
+        .ok_or_else(|| TxError::UnknownProject(project_id.to_owned()))?;
+    let total = project.total_value_minor;
+    let project_paid = project.paid_minor;
+    let account = project
+        .milestone_mut(milestone)
+        .ok_or_else(|| TxError::UnknownMilestone {
+            project_id: project_id.to_owned(),
+            milestone: milestone.to_owned(),
+        })?;
+    let evidence = state
+        .get_record::<MilestoneEvidence>(&milestone_evidence_key(project_id, milestone))?
+        .unwrap_or_default();
+    if evidence.passing_reports.is_empty() {
+        return Err(TxError::MilestoneNotInspected {
+            project_id: project_id.to_owned(),
+            milestone: milestone.to_owned(),
+        }
+        .into());
+    }
+    let milestone_paid = account
+        .paid_minor
+        .checked_add(amount)
+        .filter(|paid| *paid <= account.amount_minor)
+        .ok_or_else(|| TxError::MilestoneOverpayment {
+            milestone: milestone.to_owned(),
+            paid: account.paid_minor,
+            amount,
+            limit: account.amount_minor,
+        })?;
+    let contract_paid = project_paid
+        .checked_add(amount)
+        .filter(|paid| *paid <= total)
+        .ok_or_else(|| TxError::ContractOverpayment {
+            project_id: project_id.to_owned(),
+            paid: project_paid,
+            amount,
+            limit: total,
+        })?;
+    account.paid_minor = milestone_paid;
+    project.paid_minor = contract_paid;
+    state.put_record(key, &project);
+    Ok(())
+}
+
+fn apply_revocation<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    revocation: &SignedRevocation,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<Record, ApplyError> {
+    let body = &revocation.body;
+    let filer = registered_filer(context.genesis, &body.filer)?;
+    revocation
+        .verify()
+        .map_err(|_| TxError::BadSignature(body.filer))?;
+    check_chain(context, &body.chain_id)?;
+    check_member(filer, &body.member)?;
+    non_empty("reason", &body.reason)?;
+    let doc_key = document_key(&body.project_id, &body.document_id);
+    let unknown = || TxError::UnknownVersion {
+        document_id: body.document_id.clone(),
+        version: body.version,
+    };
+    let mut document = state
+        .get_record::<DocumentRecord>(&doc_key)?
+        .ok_or_else(unknown)?;
+    if document.member != body.member {
+        return Err(TxError::NotDocumentOwner {
+            document_id: body.document_id.clone(),
+            owner: document.member.clone(),
+            member: body.member.clone(),
+        }
+        .into());
+    }
+    check_kind_allowed(context.genesis, filer, &document.kind)?;
+    if document.kind == FUND_TRANSFER {
+        return Err(TxError::PaymentRecordImmutable.into());
+    }
+    let key = version_key(&body.project_id, &body.document_id, body.version);
+    let mut version = state
+        .get_record::<VersionRecord>(&key)?
+        .ok_or_else(unknown)?;
+    if version.digest != body.digest {
+        return Err(TxError::RevokedDigestMismatch {
+            document_id: body.document_id.clone(),
+            version: body.version,
+            stored: version.digest,
+            stated: body.digest,
+        }
+        .into());
+    }
+    if matches!(version.status, VersionStatus::Revoked { .. }) {
+        return Err(TxError::AlreadyRevoked {
+            document_id: body.document_id.clone(),
+            version: body.version,
+        }
+        .into());
+    }
+    version.status = VersionStatus::Revoked {
+        reason: body.reason.clone(),
+        entry_index,
+    };
+    state.put_record(key, &version);
+    // Revoking the latest version of a passing report withdraws its pass.
+    if body.version == document.latest_version
+        && let Some(milestone) = document.passing_milestone.take()
+    {
+        update_evidence(state, &body.project_id, &milestone, |e| {
+            e.remove(&body.document_id)
+        })?;
+        state.put_record(doc_key, &document);
+    }
+    Ok(Record::Revocation(revocation.clone()))
+}
+
+fn apply_registration<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    registration: &SignedRegistration,
+    context: &BlockContext<'_>,
+) -> Result<Record, ApplyError> {
+    let body = &registration.body;
+    let filer = registered_filer(context.genesis, &body.registrar)?;
+    registration
+        .verify()
+        .map_err(|_| TxError::BadSignature(body.registrar))?;
+    check_chain(context, &body.chain_id)?;
+    check_member(filer, &body.member)?;
+    if !context
+        .genesis
+        .policy
+        .project_registrars
+        .contains(&body.member)
+    {
+        return Err(TxError::NotARegistrar(body.member.clone()).into());
+    }
+    non_empty("project_id", &body.project_id)?;
+    let key = project_key(&body.project_id);
+    if state.get(&key)?.is_some() {
+        return Err(TxError::ProjectAlreadyRegistered(body.project_id.clone()).into());
+    }
+    let invalid = |reason: String| ApplyError::Rejected(TxError::InvalidContract(reason));
+    if body.total_value_minor == 0 {
+        return Err(invalid("the total value must be more than zero".to_owned()));
+    }
+    if body.milestones.is_empty() || body.milestones.len() > MILESTONES_MAX {
+        return Err(invalid(format!(
+            "a contract has 1 to {MILESTONES_MAX} milestones, got {}",
+            body.milestones.len()
+        )));
+    }
+    let mut milestones: Vec<MilestoneAccount> = Vec::with_capacity(body.milestones.len());
+    for milestone in &body.milestones {
+        if milestone.id.trim().is_empty() {
+            return Err(invalid("a milestone id is empty".to_owned()));
+        }
+        if milestones.iter().any(|m| m.id == milestone.id) {
+            return Err(invalid(format!(
+                "milestone {:?} is listed twice",
+                milestone.id
+            )));
+        }
+        if milestone.amount_minor == 0 || milestone.amount_minor > body.total_value_minor {
+            return Err(invalid(format!(
+                "milestone {:?} amount {} must be between 1 and the total value {}",
+                milestone.id, milestone.amount_minor, body.total_value_minor
+            )));
+        }
+        milestones.push(MilestoneAccount {
+            id: milestone.id.clone(),
+            amount_minor: milestone.amount_minor,
+            paid_minor: 0,
+        });
+    }
+    state.put_record(
+        key,
+        &ProjectRecord {
+            registrar_member: body.member.clone(),
+            total_value_minor: body.total_value_minor,
+            paid_minor: 0,
+            milestones,
+        },
+    );
+    Ok(Record::Registration(registration.clone()))
+}

@@ -1,0 +1,426 @@
+//! Contract state: a key-value view the node backs with RocksDB, an in-memory store for tests
+//! and light use, the write overlay that makes a rejected transaction leave no trace, and the
+//! typed records stored under each key (SPEC.md §11).
+//!
+//! Nothing is ever deleted: every write is a put, and history lives in the log.
+
+use std::collections::BTreeMap;
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::domain;
+use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use evidence_core::entry::ID_LEN_MAX;
+use thiserror::Error;
+
+/// A storage failure. Execution stops on it: it says nothing about the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("state store failed: {0}")]
+pub struct StoreError(pub String);
+
+/// Read access to committed state.
+pub trait StateStore {
+    /// The value stored under `key`, if any.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// State held in memory, ordered by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryState {
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemoryState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a block's writes.
+    pub fn apply(&mut self, writes: &BTreeMap<Vec<u8>, Vec<u8>>) {
+        for (key, value) in writes {
+            self.entries.insert(key.clone(), value.clone());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl StateStore for MemoryState {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries.get(key).cloned())
+    }
+}
+
+/// Buffered writes over a base store; reads see the buffer first.
+#[derive(Debug)]
+pub struct Overlay<'a, S: StateStore + ?Sized> {
+    base: &'a S,
+    writes: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl<'a, S: StateStore + ?Sized> Overlay<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Self {
+            base,
+            writes: BTreeMap::new(),
+        }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.writes.insert(key, value);
+    }
+
+    pub fn writes(&self) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        &self.writes
+    }
+
+    pub fn into_writes(self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.writes
+    }
+
+    /// Moves `writes` into this overlay (a transaction's writes into its block's).
+    pub fn merge(&mut self, writes: BTreeMap<Vec<u8>, Vec<u8>>) {
+        self.writes.extend(writes);
+    }
+
+    /// Reads and decodes a typed record.
+    ///
+    /// # Errors
+    /// The store failed, or the stored bytes do not decode (corruption, reported as a store
+    /// error because it says nothing about the transaction).
+    pub fn get_record<T: Decode>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => T::from_canonical_bytes(&bytes).map(Some).map_err(|e| {
+                StoreError(format!(
+                    "stored value under key {} is corrupt: {e}",
+                    hex_key(key)
+                ))
+            }),
+        }
+    }
+
+    pub fn put_record<T: Encode>(&mut self, key: Vec<u8>, value: &T) {
+        self.put(key, value.to_canonical_bytes());
+    }
+}
+
+impl<S: StateStore + ?Sized> StateStore for Overlay<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.writes.get(key) {
+            Some(value) => Ok(Some(value.clone())),
+            None => self.base.get(key),
+        }
+    }
+}
+
+fn hex_key(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The next state root: `H(prefix || parent root || height || writes in key order)` (SPEC.md
+/// §11.3). For height 1 the parent root is the genesis hash.
+pub fn next_state_root(
+    algorithm: HashAlgorithm,
+    parent: &Digest,
+    height: u64,
+    writes: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Digest {
+    let mut writer = Writer::with_domain(domain::STATE);
+    writer.put(parent).u64(height).u32(writes.len() as u32);
+    let mut hasher = algorithm.hasher();
+    hasher.update(writer.as_slice());
+    // Stream the writes rather than building one large buffer.
+    for (key, value) in writes {
+        let mut item = Writer::new();
+        item.bytes(key).bytes(value);
+        hasher.update(item.as_slice());
+    }
+    hasher.finalize()
+}
+
+/// Key tags. Every key is a tag byte followed by canonically encoded parts, so no two
+/// distinct keys can collide.
+mod tag {
+    pub(super) const APPLIED_TRANSACTION: u8 = b't';
+    pub(super) const DOCUMENT: u8 = b'd';
+    pub(super) const VERSION: u8 = b'v';
+    pub(super) const PROJECT: u8 = b'p';
+    pub(super) const MILESTONE_EVIDENCE: u8 = b'm';
+}
+
+pub fn applied_transaction_key(tx_id: &Digest) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::APPLIED_TRANSACTION).put(tx_id);
+    w.into_bytes()
+}
+
+pub fn document_key(project_id: &str, document_id: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::DOCUMENT).str(project_id).str(document_id);
+    w.into_bytes()
+}
+
+pub fn version_key(project_id: &str, document_id: &str, version: u32) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::VERSION)
+        .str(project_id)
+        .str(document_id)
+        .u32(version);
+    w.into_bytes()
+}
+
+pub fn project_key(project_id: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::PROJECT).str(project_id);
+    w.into_bytes()
+}
+
+pub fn milestone_evidence_key(project_id: &str, milestone: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::MILESTONE_EVIDENCE).str(project_id).str(milestone);
+    w.into_bytes()
+}
+
+fn read_id(reader: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
+    Ok(reader.str_max(ID_LEN_MAX, what)?.to_owned())
+}
+
+/// When a transaction was applied (under [`applied_transaction_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedTransaction {
+    pub height: u64,
+}
+
+impl Encode for AppliedTransaction {
+    fn encode(&self, writer: &mut Writer) {
+        writer.u64(self.height);
+    }
+}
+
+impl Decode for AppliedTransaction {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            height: reader.u64("height")?,
+        })
+    }
+}
+
+/// A document's lineage head (under [`document_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    pub kind: String,
+    /// The member that filed version 1; only its filers may add versions or revoke.
+    pub member: String,
+    pub latest_version: u32,
+    pub latest_digest: Digest,
+    /// The milestone the latest version's inspection claim names, if it passed.
+    pub passing_milestone: Option<String>,
+}
+
+impl Encode for DocumentRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.kind)
+            .str(&self.member)
+            .u32(self.latest_version)
+            .put(&self.latest_digest)
+            .option(self.passing_milestone.as_ref(), |w, m| {
+                w.str(m);
+            });
+    }
+}
+
+impl Decode for DocumentRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            kind: read_id(reader, "kind")?,
+            member: read_id(reader, "member")?,
+            latest_version: reader.u32("latest version")?,
+            latest_digest: reader.get()?,
+            passing_milestone: reader.option("passing milestone", |r| read_id(r, "milestone"))?,
+        })
+    }
+}
+
+/// The status of one document version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionStatus {
+    /// The newest version, not revoked (tag 1).
+    Current,
+    /// A later version replaced it (tag 2).
+    SupersededBy { version: u32, digest: Digest },
+    /// Withdrawn (tag 3) by the revocation at log index `entry_index`.
+    Revoked { reason: String, entry_index: u64 },
+}
+
+/// One document version (under [`version_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    pub digest: Digest,
+    /// The log index of the entry that anchored this version.
+    pub entry_index: u64,
+    pub height: u64,
+    pub status: VersionStatus,
+}
+
+impl Encode for VersionRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .put(&self.digest)
+            .u64(self.entry_index)
+            .u64(self.height);
+        match &self.status {
+            VersionStatus::Current => {
+                writer.u8(1);
+            }
+            VersionStatus::SupersededBy { version, digest } => {
+                writer.u8(2).u32(*version).put(digest);
+            }
+            VersionStatus::Revoked {
+                reason,
+                entry_index,
+            } => {
+                writer.u8(3).str(reason).u64(*entry_index);
+            }
+        }
+    }
+}
+
+impl Decode for VersionRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let digest = reader.get()?;
+        let entry_index = reader.u64("entry index")?;
+        let height = reader.u64("height")?;
+        let status = match reader.u8("version status")? {
+            1 => VersionStatus::Current,
+            2 => VersionStatus::SupersededBy {
+                version: reader.u32("superseding version")?,
+                digest: reader.get()?,
+            },
+            3 => VersionStatus::Revoked {
+                reason: reader.string("revocation reason")?,
+                entry_index: reader.u64("revocation entry index")?,
+            },
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "version status",
+                    tag,
+                });
+            }
+        };
+        Ok(Self {
+            digest,
+            entry_index,
+            height,
+            status,
+        })
+    }
+}
+
+/// A milestone of a registered project, with what has been paid against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MilestoneAccount {
+    pub id: String,
+    pub amount_minor: u64,
+    pub paid_minor: u64,
+}
+
+/// A registered project contract (under [`project_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    pub registrar_member: String,
+    pub total_value_minor: u64,
+    pub paid_minor: u64,
+    pub milestones: Vec<MilestoneAccount>,
+}
+
+impl ProjectRecord {
+    pub fn milestone_mut(&mut self, id: &str) -> Option<&mut MilestoneAccount> {
+        self.milestones.iter_mut().find(|m| m.id == id)
+    }
+
+    pub fn milestone(&self, id: &str) -> Option<&MilestoneAccount> {
+        self.milestones.iter().find(|m| m.id == id)
+    }
+}
+
+impl Encode for ProjectRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.registrar_member)
+            .u64(self.total_value_minor)
+            .u64(self.paid_minor)
+            .seq(&self.milestones, |w, m| {
+                w.str(&m.id).u64(m.amount_minor).u64(m.paid_minor);
+            });
+    }
+}
+
+impl Decode for ProjectRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            registrar_member: read_id(reader, "registrar member")?,
+            total_value_minor: reader.u64("total value")?,
+            paid_minor: reader.u64("paid")?,
+            milestones: reader.seq("milestones", |r| {
+                Ok(MilestoneAccount {
+                    id: read_id(r, "milestone id")?,
+                    amount_minor: r.u64("milestone amount")?,
+                    paid_minor: r.u64("milestone paid")?,
+                })
+            })?,
+        })
+    }
+}
+
+/// The inspection reports whose current version passed a milestone (under
+/// [`milestone_evidence_key`]), as sorted document ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MilestoneEvidence {
+    pub passing_reports: Vec<String>,
+}
+
+impl MilestoneEvidence {
+    pub fn add(&mut self, document_id: &str) {
+        if let Err(at) = self
+            .passing_reports
+            .binary_search_by(|d| d.as_str().cmp(document_id))
+        {
+            self.passing_reports.insert(at, document_id.to_owned());
+        }
+    }
+
+    pub fn remove(&mut self, document_id: &str) {
+        if let Ok(at) = self
+            .passing_reports
+            .binary_search_by(|d| d.as_str().cmp(document_id))
+        {
+            self.passing_reports.remove(at);
+        }
+    }
+}
+
+impl Encode for MilestoneEvidence {
+    fn encode(&self, writer: &mut Writer) {
+        writer.seq(&self.passing_reports, |w, d| {
+            w.str(d);
+        });
+    }
+}
+
+impl Decode for MilestoneEvidence {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            passing_reports: reader.seq("passing reports", |r| read_id(r, "document id"))?,
+        })
+    }
+}

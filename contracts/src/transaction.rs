@@ -1,0 +1,87 @@
+//! Transactions: what a filer or registrar submits, their canonical encoding and identifiers.
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::domain;
+use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use evidence_core::entry::{
+    SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes,
+};
+
+const TRANSACTION_VERSION: u8 = 1;
+
+/// A signed request to change the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transaction {
+    /// Anchor one or more documents under one filer signature (tag 1).
+    Anchor(SignedBatch),
+    /// Revoke one document version (tag 2).
+    Revoke(SignedRevocation),
+    /// Register a project contract and its milestones (tag 3).
+    RegisterProject(SignedRegistration),
+}
+
+impl Transaction {
+    const fn tag(&self) -> u8 {
+        match self {
+            Self::Anchor(_) => 1,
+            Self::Revoke(_) => 2,
+            Self::RegisterProject(_) => 3,
+        }
+    }
+
+    /// A short name for logs and errors.
+    pub const fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Anchor(_) => "anchor",
+            Self::Revoke(_) => "revoke",
+            Self::RegisterProject(_) => "register-project",
+        }
+    }
+
+    /// The transaction identifier: `H(prefix || tag || signed bytes)`, over what the signer
+    /// signed and not the signature itself, so it is also the replay-protection key (SPEC.md
+    /// §7.2). `None` for an anchor batch that is empty or too long, which no chain accepts.
+    pub fn id(&self, algorithm: HashAlgorithm) -> Option<Digest> {
+        let signed = match self {
+            Self::Anchor(batch) => {
+                let root = batch_root(algorithm, &batch.anchors).ok()?;
+                batch_signing_bytes(algorithm, batch.anchors.len() as u32, &root)
+            }
+            Self::Revoke(revocation) => revocation.body.signing_bytes(),
+            Self::RegisterProject(registration) => registration.body.signing_bytes(),
+        };
+        Some(algorithm.hash_parts(&[domain::TRANSACTION_ID, &[self.tag()], &signed]))
+    }
+}
+
+impl Encode for Transaction {
+    fn encode(&self, writer: &mut Writer) {
+        writer.u8(TRANSACTION_VERSION).u8(self.tag());
+        match self {
+            Self::Anchor(batch) => writer.put(batch),
+            Self::Revoke(revocation) => writer.put(revocation),
+            Self::RegisterProject(registration) => writer.put(registration),
+        };
+    }
+}
+
+impl Decode for Transaction {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let version = reader.u8("transaction version")?;
+        if version != TRANSACTION_VERSION {
+            return Err(DecodeError::UnsupportedVersion {
+                what: "transaction",
+                version,
+            });
+        }
+        match reader.u8("transaction kind")? {
+            1 => Ok(Self::Anchor(reader.get()?)),
+            2 => Ok(Self::Revoke(reader.get()?)),
+            3 => Ok(Self::RegisterProject(reader.get()?)),
+            tag => Err(DecodeError::UnknownTag {
+                what: "transaction kind",
+                tag,
+            }),
+        }
+    }
+}
