@@ -1,11 +1,14 @@
 //! Why a transaction was rejected. Each variant names the rule broken and carries the values.
 
 use evidence_core::digest::Digest;
+use evidence_core::encoding::DecodeError;
 use evidence_core::keys::PublicKey;
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TxError {
+    #[error("malformed transaction: {0}")]
+    Malformed(DecodeError),
     #[error("transaction of {size} bytes exceeds the limit of {max}")]
     TooLarge { size: usize, max: usize },
     #[error("batch of {len} anchors is outside 1 to {max}")]
@@ -140,6 +143,7 @@ impl TxError {
     /// A stable, machine-readable name of the rule broken (the API's error reason).
     pub fn code(&self) -> &'static str {
         match self {
+            Self::Malformed(_) => "malformed",
             Self::TooLarge { .. } => "too-large",
             Self::BadBatchLength { .. } => "bad-batch-length",
             Self::Replayed { .. } => "replayed",

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use evidence_core::digest::{Digest, HashAlgorithm};
-use evidence_core::encoding::Encode;
+use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
     AnchorBody, BATCH_LEN_MAX, Entry, MILESTONES_MAX, MilestoneClaim, Record, SignedBatch,
     SignedRegistration, SignedRevocation,
@@ -82,10 +82,14 @@ pub fn apply<S: StateStore + ?Sized>(
     next_index: u64,
 ) -> Result<Applied, ApplyError> {
     let algorithm = context.algorithm();
-    let size = transaction.to_canonical_bytes().len();
+    let bytes = transaction.to_canonical_bytes();
     let max = context.genesis.policy.limits.transaction_bytes_max as usize;
-    if size > max {
-        return Err(TxError::TooLarge { size, max }.into());
+    if bytes.len() > max {
+        return Err(TxError::TooLarge {
+            size: bytes.len(),
+            max,
+        }
+        .into());
     }
     if let Transaction::Anchor(batch) = transaction {
         let max = (context.genesis.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
@@ -96,6 +100,12 @@ pub fn apply<S: StateStore + ?Sized>(
             }
             .into());
         }
+    }
+    // A transaction built in memory rather than decoded may hold values the encoding's limits
+    // forbid (an over-long identifier, say). Its entries could then never be decoded from the
+    // log, so it must be refused exactly as its bytes would be.
+    if let Err(error) = Transaction::from_canonical_bytes(&bytes) {
+        return Err(TxError::Malformed(error).into());
     }
     let Some(tx_id) = transaction.id(algorithm) else {
         return Err(TxError::BadBatchLength {

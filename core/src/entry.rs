@@ -43,7 +43,7 @@ fn read_version(reader: &mut Reader<'_>, what: &'static str, known: u8) -> Resul
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum MilestoneClaim {
-    /// An inspection or acceptance report for `milestone`; `passed` is its conclusion.
+    /// An inspection report's result for `milestone`; `passed` is its conclusion.
     Inspection { milestone: String, passed: bool },
     /// A payment of `amount_minor` (minor currency units, e.g. fen) for `milestone`.
     Payment {

@@ -1,0 +1,319 @@
+//! Block execution: atomic batches, isolated rejections, and deterministic writes and roots.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use evidence_contracts::state::next_state_root;
+use evidence_contracts::{BlockOutcome, Transaction, TxError, execute_block};
+
+// Atomicity.
+
+#[test]
+fn batch_breaking_a_rule_at_its_second_anchor_is_rejected_whole() {
+    let mut ledger = Ledger::new();
+    ledger.register_standard_project(PROJECT);
+    let state_before = ledger.state.clone();
+    let log_before = ledger.log_size;
+
+    // The first anchor is a passing inspection, so a leaked write would unlock a payment.
+    let mut report = ledger.body(BUREAU, INSPECTION_REPORT, PROJECT, "rpt-001");
+    report.claim = inspection("foundation", true);
+    let mut bad = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-001");
+    bad.version = 2;
+    let drawing = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-002");
+    let outcome =
+        ledger.execute(&[ledger.signed(vec![report.clone(), bad.clone(), drawing.clone()])]);
+
+    let error = outcome.results[0].clone().expect_err("rejected");
+    assert_eq!(
+        error,
+        TxError::InBatch {
+            position: 1,
+            error: Box::new(TxError::NotAFirstVersion {
+                document_id: "dwg-001".to_owned(),
+                version: 2,
+            }),
+        }
+    );
+    assert_eq!(error.code(), "not-a-first-version");
+    assert!(outcome.writes.is_empty(), "no writes: {:?}", outcome.writes);
+    assert!(outcome.entries.is_empty());
+    assert_eq!(ledger.state, state_before);
+    assert_eq!(ledger.log_size, log_before);
+    assert_eq!(ledger.document(PROJECT, "rpt-001"), None);
+    assert!(
+        ledger
+            .evidence(PROJECT, "foundation")
+            .passing_reports
+            .is_empty()
+    );
+
+    // A later, valid block still works and numbers its entries from where the log stands.
+    bad.version = 1;
+    let applied = ledger.accept(&ledger.signed(vec![report, bad, drawing]));
+    let indices: Vec<_> = applied.entries.iter().map(|e| e.index).collect();
+    assert_eq!(indices, [log_before, log_before + 1, log_before + 2]);
+    ledger.accept(&ledger.pay(PROJECT, "pay-001", "foundation", 100));
+}
+
+#[test]
+fn batch_error_names_the_position_of_the_offending_anchor() {
+    let mut ledger = Ledger::new();
+    for position in 0..3 {
+        let mut anchors: Vec<_> = (0..3)
+            .map(|i| {
+                ledger.body(
+                    BUREAU,
+                    COMPLETION_DRAWING,
+                    PROJECT,
+                    &format!("dwg-{position}-{i}"),
+                )
+            })
+            .collect();
+        anchors[position].kind = "blueprint".to_owned();
+        let error = ledger.reject(&ledger.signed(anchors));
+        assert_eq!(
+            in_batch(error, position),
+            TxError::UnknownKind("blueprint".to_owned())
+        );
+    }
+    // A batch of one reports the bare error.
+    let mut single = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-single");
+    single.kind = "blueprint".to_owned();
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&single)),
+        TxError::UnknownKind("blueprint".to_owned())
+    );
+}
+
+#[test]
+fn rejected_transaction_between_two_accepted_ones_leaves_no_trace() {
+    let block = |ledger: &Ledger, with_rejected: bool| {
+        let first = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-001");
+        let mut rejected = ledger.body(BUREAU, FUND_TRANSFER, PROJECT, "pay-001");
+        rejected.claim = payment("foundation", 100);
+        let third = ledger.body(BUREAU, INSPECTION_REPORT, PROJECT, "rpt-001");
+        let mut txs = vec![ledger.anchor(&first)];
+        if with_rejected {
+            txs.push(ledger.anchor(&rejected));
+        }
+        txs.push(ledger.anchor(&third));
+        txs
+    };
+    let mut ledger = Ledger::new();
+    ledger.register_standard_project(PROJECT); // entry 0
+    let txs = block(&ledger, true);
+    let outcome = ledger.execute(&txs);
+    assert!(outcome.results[0].is_ok());
+    assert_eq!(
+        outcome.results[1],
+        Err(TxError::KindNotAllowedForMember {
+            member: BUREAU.to_owned(),
+            kind: FUND_TRANSFER.to_owned(),
+        })
+    );
+    let third = outcome.results[2].as_ref().expect("accepted");
+    assert_eq!(
+        third.entries[0].index, 2,
+        "no index is spent on the rejection"
+    );
+    let indices: Vec<_> = outcome.entries.iter().map(|e| e.index).collect();
+    assert_eq!(indices, [1, 2]);
+    assert_eq!(ledger.version(PROJECT, "dwg-001", 1).entry_index, 1);
+    assert_eq!(ledger.version(PROJECT, "rpt-001", 1).entry_index, 2);
+
+    // The same block without the rejected transaction has the same entries, writes and root.
+    let mut without = Ledger::new();
+    without.register_standard_project(PROJECT);
+    let txs = block(&without, false);
+    let clean = without.execute(&txs);
+    assert_eq!(clean.entries, outcome.entries);
+    assert_eq!(clean.writes, outcome.writes);
+    assert_eq!(clean.state_root, outcome.state_root);
+}
+
+#[test]
+fn transactions_in_one_block_see_the_writes_of_those_before_them() {
+    let mut ledger = Ledger::new();
+    let registration =
+        ledger.register(ledger.registration(BUREAU, PROJECT, CONTRACT_TOTAL, CONTRACT_MILESTONES));
+    let mut report = ledger.body(BUREAU, INSPECTION_REPORT, PROJECT, "rpt-001");
+    report.claim = inspection("foundation", true);
+    let v2 = next_version(&report);
+    let txs = [
+        ledger.pay(PROJECT, "pay-000", "foundation", 100), // too early
+        registration,
+        ledger.anchor(&report),
+        ledger.pay(PROJECT, "pay-001", "foundation", 300_000),
+        ledger.pay(PROJECT, "pay-002", "foundation", 200_000), // over the milestone
+        ledger.anchor(&v2),
+    ];
+    let outcome = ledger.execute(&txs);
+    let verdicts: Vec<_> = outcome
+        .results
+        .iter()
+        .map(|r| r.as_ref().map(|_| ()).map_err(TxError::code))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            Err("unknown-project"),
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err("milestone-overpayment"),
+            Ok(()),
+        ]
+    );
+    assert_eq!(outcome.entries.len(), 4);
+    assert_eq!(ledger.paid(PROJECT, "foundation"), (300_000, 300_000));
+}
+
+// Determinism.
+
+/// A few blocks exercising every transaction type, accepted and rejected.
+fn history(ledger: &Ledger) -> Vec<Vec<Transaction>> {
+    let registration =
+        ledger.register(ledger.registration(BUREAU, PROJECT, CONTRACT_TOTAL, CONTRACT_MILESTONES));
+    let mut report = ledger.body(BUREAU, INSPECTION_REPORT, PROJECT, "rpt-001");
+    report.claim = inspection("foundation", true);
+    let drawings: Vec<_> = (0..4)
+        .map(|i| ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, &format!("dwg-{i}")))
+        .collect();
+    let v2 = next_version(&drawings[0]);
+    vec![
+        vec![registration, ledger.anchor(&report)],
+        vec![
+            ledger.signed(drawings.clone()),
+            ledger.pay(PROJECT, "pay-001", "foundation", 250_000),
+            ledger.pay(PROJECT, "pay-002", "foundation", 250_000),
+        ],
+        vec![],
+        vec![
+            ledger.anchor(&v2),
+            ledger.revoke(ledger.revocation(&drawings[1], "wrong sheet")),
+            ledger.anchor(&drawings[2]),
+        ],
+    ]
+}
+
+fn run_history(ledger: &mut Ledger) -> Vec<BlockOutcome> {
+    history(ledger)
+        .iter()
+        .map(|block| ledger.execute(block))
+        .collect()
+}
+
+#[test]
+fn same_blocks_on_two_fresh_states_give_identical_writes_entries_and_roots() {
+    let mut a = Ledger::new();
+    let mut b = Ledger::new();
+    let outcomes_a = run_history(&mut a);
+    let outcomes_b = run_history(&mut b);
+    assert_eq!(outcomes_a, outcomes_b);
+    assert_eq!(a.state, b.state);
+    assert_eq!(a.state_root, b.state_root);
+    assert_eq!(a.log, b.log);
+    // The history has both outcomes, so the comparison covers rejections too.
+    let results: Vec<_> = outcomes_a.iter().flat_map(|o| &o.results).collect();
+    assert!(results.iter().any(|r| r.is_ok()));
+    assert!(results.iter().any(|r| r.is_err()));
+}
+
+#[test]
+fn executing_a_block_does_not_change_the_state_it_reads() {
+    let mut ledger = Ledger::new();
+    let blocks = history(&ledger);
+    ledger.execute(&blocks[0]);
+    let context = ledger.next_context();
+    let first = execute_block(&ledger.state, &context, &ledger.state_root, &blocks[1])
+        .expect("memory store");
+    let second = execute_block(&ledger.state, &context, &ledger.state_root, &blocks[1])
+        .expect("memory store");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn block_state_root_hashes_the_parent_the_height_and_the_writes() {
+    let mut ledger = Ledger::new();
+    let parent = ledger.state_root;
+    assert_eq!(
+        parent,
+        ledger.genesis.hash(),
+        "block 1's parent is the genesis hash"
+    );
+    let blocks = history(&ledger);
+    let outcome = ledger.execute(&blocks[0]);
+    assert!(!outcome.writes.is_empty());
+    assert_eq!(
+        outcome.state_root,
+        next_state_root(ALG, &parent, 1, &outcome.writes)
+    );
+    assert_ne!(
+        outcome.state_root,
+        next_state_root(ALG, &parent, 2, &outcome.writes)
+    );
+}
+
+#[test]
+fn different_block_order_gives_a_different_state_root() {
+    let mut forward = Ledger::new();
+    let mut backward = Ledger::new();
+    let a = forward.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
+    let b = forward.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-b");
+    let (tx_a, tx_b) = (forward.anchor(&a), forward.anchor(&b));
+    let one = forward.execute(&[tx_a.clone(), tx_b.clone()]);
+    let two = backward.execute(&[tx_b, tx_a]);
+    assert!(one.results.iter().chain(&two.results).all(Result::is_ok));
+    assert_ne!(one.state_root, two.state_root);
+    assert_ne!(one.writes, two.writes);
+    assert_eq!(forward.version(PROJECT, "dwg-a", 1).entry_index, 0);
+    assert_eq!(backward.version(PROJECT, "dwg-a", 1).entry_index, 1);
+}
+
+#[test]
+fn same_transactions_split_over_two_blocks_give_a_different_state_root() {
+    let mut together = Ledger::new();
+    let mut apart = Ledger::new();
+    let a = together.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
+    let b = together.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-b");
+    let (tx_a, tx_b) = (together.anchor(&a), together.anchor(&b));
+    together.execute(&[tx_a.clone(), tx_b.clone()]);
+    together.execute(&[]);
+    apart.execute(&[tx_a]);
+    apart.execute(&[tx_b]);
+    assert_eq!(together.log_size, apart.log_size);
+    assert_ne!(together.state_root, apart.state_root);
+}
+
+#[test]
+fn empty_block_still_advances_the_state_root() {
+    let mut ledger = Ledger::new();
+    let mut roots = vec![ledger.state_root];
+    for height in 1..=3 {
+        let parent = ledger.state_root;
+        let outcome = ledger.execute(&[]);
+        assert!(outcome.results.is_empty() && outcome.entries.is_empty());
+        assert!(outcome.writes.is_empty());
+        assert_eq!(
+            outcome.state_root,
+            next_state_root(ALG, &parent, height, &BTreeMap::new())
+        );
+        roots.push(outcome.state_root);
+    }
+    let distinct: std::collections::BTreeSet<_> = roots.iter().collect();
+    assert_eq!(distinct.len(), roots.len(), "every block moves the root");
+    assert!(ledger.state.is_empty());
+
+    // A block of only rejected transactions is like an empty one.
+    let parent = ledger.state_root;
+    let mut bad = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
+    bad.version = 9;
+    let outcome = ledger.execute(&[ledger.anchor(&bad)]);
+    assert_eq!(
+        outcome.state_root,
+        next_state_root(ALG, &parent, 4, &BTreeMap::new())
+    );
+}

@@ -1,0 +1,452 @@
+//! Document lineage (versions, supersession, ownership) and revocation.
+
+mod common;
+
+use common::*;
+use evidence_contracts::TxError;
+use evidence_contracts::state::{DocumentRecord, VersionStatus};
+use evidence_core::entry::{AnchorBody, Record};
+
+const DOC: &str = "dwg-001";
+
+/// A ledger holding version 1 of the bureau's drawing `DOC`.
+fn ledger_with_v1() -> (Ledger, AnchorBody) {
+    let mut ledger = Ledger::new();
+    let v1 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    ledger.accept(&ledger.anchor(&v1));
+    (ledger, v1)
+}
+
+// Lineage.
+
+#[test]
+fn version_1_of_a_new_document_is_accepted_and_current() {
+    let (ledger, v1) = ledger_with_v1();
+    let version = ledger.version(PROJECT, DOC, 1);
+    assert_eq!(version.digest, v1.digest);
+    assert_eq!(version.status, VersionStatus::Current);
+    assert_eq!((version.entry_index, version.height), (0, 1));
+    assert_eq!(
+        ledger.document(PROJECT, DOC),
+        Some(DocumentRecord {
+            kind: COMPLETION_DRAWING.to_owned(),
+            member: BUREAU.to_owned(),
+            latest_version: 1,
+            latest_digest: v1.digest,
+            passing_milestone: None,
+        })
+    );
+}
+
+#[test]
+fn version_1_again_is_a_version_conflict() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut again = v1.clone();
+    again.digest = digest_of("another drawing under the same id");
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&again)),
+        TxError::VersionConflict {
+            document_id: DOC.to_owned(),
+            latest: 1,
+            expected: 2,
+            found: 1,
+        }
+    );
+    assert_eq!(ledger.version(PROJECT, DOC, 1).digest, v1.digest);
+}
+
+#[test]
+fn skipping_to_version_3_is_a_version_conflict() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut v3 = next_version(&v1);
+    v3.version = 3;
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&v3)),
+        TxError::VersionConflict {
+            document_id: DOC.to_owned(),
+            latest: 1,
+            expected: 2,
+            found: 3,
+        }
+    );
+}
+
+#[test]
+fn version_2_without_or_with_the_wrong_supersedes_is_refused() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let wrong = digest_of("some other version");
+    for found in [None, Some(wrong)] {
+        let mut v2 = next_version(&v1);
+        v2.supersedes = found;
+        assert_eq!(
+            ledger.reject(&ledger.anchor(&v2)),
+            TxError::SupersedesMismatch {
+                document_id: DOC.to_owned(),
+                version: 2,
+                latest_digest: v1.digest,
+                found,
+            }
+        );
+    }
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::Current
+    );
+}
+
+#[test]
+fn version_2_supersedes_version_1_which_stays_readable() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let v2 = next_version(&v1);
+    let applied = ledger.accept(&ledger.anchor(&v2));
+    assert_eq!(applied.entries[0].index, 1);
+
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::SupersededBy {
+            version: 2,
+            digest: v2.digest,
+        }
+    );
+    let version2 = ledger.version(PROJECT, DOC, 2);
+    assert_eq!(version2.status, VersionStatus::Current);
+    assert_eq!(
+        (version2.digest, version2.entry_index, version2.height),
+        (v2.digest, 1, 2)
+    );
+    let document = ledger.document(PROJECT, DOC).expect("document");
+    assert_eq!(
+        (document.latest_version, document.latest_digest),
+        (2, v2.digest)
+    );
+
+    // v3 now supersedes v2, and v1 keeps pointing at v2.
+    let v3 = next_version(&v2);
+    ledger.accept(&ledger.anchor(&v3));
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::SupersededBy {
+            version: 2,
+            digest: v2.digest,
+        }
+    );
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 2).status,
+        VersionStatus::SupersededBy {
+            version: 3,
+            digest: v3.digest,
+        }
+    );
+}
+
+#[test]
+fn two_versions_of_a_document_in_one_batch_are_chained() {
+    let mut ledger = Ledger::new();
+    let v1 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    let v2 = next_version(&v1);
+    let applied = ledger.accept(&ledger.signed(vec![v1, v2.clone()]));
+    assert_eq!(applied.entries.len(), 2);
+    assert_eq!(ledger.version(PROJECT, DOC, 2).entry_index, 1);
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::SupersededBy {
+            version: 2,
+            digest: v2.digest,
+        }
+    );
+}
+
+#[test]
+fn new_version_may_not_change_the_kind() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut v2 = next_version(&v1);
+    v2.kind = INSPECTION_REPORT.to_owned();
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&v2)),
+        TxError::KindChanged {
+            document_id: DOC.to_owned(),
+            existing: COMPLETION_DRAWING.to_owned(),
+            found: INSPECTION_REPORT.to_owned(),
+        }
+    );
+}
+
+#[test]
+fn another_members_filer_may_not_reuse_a_document_id() {
+    let (mut ledger, v1) = ledger_with_v1();
+    // Finance files under the bureau's document id, as a first version and as a next one.
+    let first = ledger.payment_body(PROJECT, DOC, "foundation", 100);
+    let mut next = first.clone();
+    next.version = 2;
+    next.supersedes = Some(v1.digest);
+    for body in [&first, &next] {
+        let error = ledger.reject(&ledger.anchor(body));
+        assert_eq!(
+            error,
+            TxError::NotDocumentOwner {
+                document_id: DOC.to_owned(),
+                owner: BUREAU.to_owned(),
+                member: FINANCE.to_owned(),
+            }
+        );
+        assert!(error.is_policy_violation());
+    }
+}
+
+#[test]
+fn same_document_id_in_another_project_is_another_document() {
+    let (mut ledger, _) = ledger_with_v1();
+    let elsewhere = ledger.body(BUREAU, COMPLETION_DRAWING, "proj-harbour-bridge", DOC);
+    ledger.accept(&ledger.anchor(&elsewhere));
+    assert_eq!(
+        ledger
+            .document("proj-harbour-bridge", DOC)
+            .expect("document")
+            .latest_version,
+        1
+    );
+}
+
+#[test]
+fn new_document_must_start_at_version_1_with_nothing_superseded() {
+    let mut ledger = Ledger::new();
+    let mut v2 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    v2.version = 2;
+    v2.supersedes = Some(digest_of("never anchored"));
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&v2)),
+        TxError::NotAFirstVersion {
+            document_id: DOC.to_owned(),
+            version: 2,
+        }
+    );
+
+    let mut v1 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    v1.supersedes = Some(digest_of("never anchored"));
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&v1)),
+        TxError::NotAFirstVersion {
+            document_id: DOC.to_owned(),
+            version: 1,
+        }
+    );
+
+    let mut v0 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    v0.version = 0;
+    assert_eq!(
+        ledger.reject(&ledger.anchor(&v0)),
+        TxError::NotAFirstVersion {
+            document_id: DOC.to_owned(),
+            version: 0,
+        }
+    );
+    assert_eq!(ledger.document(PROJECT, DOC), None);
+}
+
+// Revocation.
+
+#[test]
+fn revocation_is_recorded_as_an_entry_and_marks_the_version_revoked() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let tx = ledger.revoke(ledger.revocation(&v1, "drawn on the wrong grid"));
+    let applied = ledger.accept(&tx);
+    assert_eq!(applied.entries.len(), 1);
+    let entry = &applied.entries[0];
+    assert_eq!((entry.index, entry.height), (1, 2));
+    let evidence_contracts::Transaction::Revoke(signed) = &tx else {
+        unreachable!()
+    };
+    assert_eq!(entry.record, Record::Revocation(signed.clone()));
+
+    let version = ledger.version(PROJECT, DOC, 1);
+    assert_eq!(
+        version.status,
+        VersionStatus::Revoked {
+            reason: "drawn on the wrong grid".to_owned(),
+            entry_index: 1,
+        }
+    );
+    // The version keeps where it was anchored.
+    assert_eq!(
+        (version.digest, version.entry_index, version.height),
+        (v1.digest, 0, 1)
+    );
+}
+
+#[test]
+fn revoking_twice_is_refused() {
+    let (mut ledger, v1) = ledger_with_v1();
+    ledger.accept(&ledger.revoke(ledger.revocation(&v1, "first reason")));
+    let mut again = ledger.revocation(&v1, "second reason");
+    again.revoked_at_ms += 1;
+    assert_eq!(
+        ledger.reject(&ledger.revoke(again)),
+        TxError::AlreadyRevoked {
+            document_id: DOC.to_owned(),
+            version: 1,
+        }
+    );
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::Revoked {
+            reason: "first reason".to_owned(),
+            entry_index: 1,
+        }
+    );
+}
+
+#[test]
+fn revocation_naming_the_wrong_digest_is_refused() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut revocation = ledger.revocation(&v1, "withdrawn");
+    revocation.digest = digest_of("not what was anchored");
+    assert_eq!(
+        ledger.reject(&ledger.revoke(revocation)),
+        TxError::RevokedDigestMismatch {
+            document_id: DOC.to_owned(),
+            version: 1,
+            stored: v1.digest,
+            stated: digest_of("not what was anchored"),
+        }
+    );
+}
+
+#[test]
+fn revoking_an_unknown_version_or_document_is_refused() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut revocation = ledger.revocation(&v1, "withdrawn");
+    revocation.version = 2;
+    assert_eq!(
+        ledger.reject(&ledger.revoke(revocation)),
+        TxError::UnknownVersion {
+            document_id: DOC.to_owned(),
+            version: 2,
+        }
+    );
+    let mut revocation = ledger.revocation(&v1, "withdrawn");
+    revocation.document_id = "dwg-404".to_owned();
+    assert_eq!(
+        ledger.reject(&ledger.revoke(revocation)),
+        TxError::UnknownVersion {
+            document_id: "dwg-404".to_owned(),
+            version: 1,
+        }
+    );
+}
+
+#[test]
+fn another_member_may_not_revoke_a_document() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut revocation = ledger.revocation(&v1, "withdrawn");
+    revocation.filer = ledger.filer(FINANCE);
+    revocation.member = FINANCE.to_owned();
+    let error = ledger.reject(&ledger.revoke(revocation));
+    assert_eq!(
+        error,
+        TxError::NotDocumentOwner {
+            document_id: DOC.to_owned(),
+            owner: BUREAU.to_owned(),
+            member: FINANCE.to_owned(),
+        }
+    );
+    assert!(error.is_policy_violation());
+}
+
+#[test]
+fn revocation_without_a_reason_is_refused() {
+    let (mut ledger, v1) = ledger_with_v1();
+    for reason in ["", "   "] {
+        assert_eq!(
+            ledger.reject(&ledger.revoke(ledger.revocation(&v1, reason))),
+            TxError::EmptyField { field: "reason" },
+            "reason {reason:?}"
+        );
+    }
+}
+
+#[test]
+fn revoking_a_fund_transfer_is_refused() {
+    let mut ledger = Ledger::new();
+    ledger.register_standard_project(PROJECT);
+    ledger.file_inspection(PROJECT, "rpt-001", "foundation", true);
+    let transfer = ledger.payment_body(PROJECT, "pay-001", "foundation", 100_000);
+    ledger.accept(&ledger.anchor(&transfer));
+    let error = ledger.reject(&ledger.revoke(ledger.revocation(&transfer, "paid twice")));
+    assert_eq!(error, TxError::PaymentRecordImmutable);
+    assert_eq!(
+        ledger.version(PROJECT, "pay-001", 1).status,
+        VersionStatus::Current
+    );
+    assert_eq!(ledger.paid(PROJECT, "foundation"), (100_000, 100_000));
+}
+
+#[test]
+fn revocation_deletes_nothing() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let v2 = next_version(&v1);
+    ledger.accept(&ledger.anchor(&v2));
+    ledger.accept(&ledger.revoke(ledger.revocation(&v2, "wrong sheet")));
+    ledger.accept(&ledger.revoke(ledger.revocation(&v1, "also wrong")));
+
+    let version1 = ledger.version(PROJECT, DOC, 1);
+    let version2 = ledger.version(PROJECT, DOC, 2);
+    assert_eq!(
+        (version1.digest, version1.entry_index),
+        (v1.digest, 0),
+        "version 1 is still readable"
+    );
+    assert_eq!((version2.digest, version2.entry_index), (v2.digest, 1));
+    assert!(matches!(
+        version1.status,
+        VersionStatus::Revoked { entry_index: 3, .. }
+    ));
+    assert!(matches!(
+        version2.status,
+        VersionStatus::Revoked { entry_index: 2, .. }
+    ));
+    // The lineage head is unchanged: the next version still supersedes version 2.
+    let document = ledger.document(PROJECT, DOC).expect("document");
+    assert_eq!(
+        (document.latest_version, document.latest_digest),
+        (2, v2.digest)
+    );
+    ledger.accept(&ledger.anchor(&next_version(&v2)));
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 3).status,
+        VersionStatus::Current
+    );
+    // Every anchor and revocation stays in the log.
+    let kinds: Vec<_> = ledger
+        .log
+        .iter()
+        .map(|e| match e.record {
+            Record::Anchor(_) => "anchor",
+            Record::Revocation(_) => "revocation",
+            Record::Registration(_) => "registration",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["anchor", "anchor", "revocation", "revocation", "anchor"]
+    );
+    let indices: Vec<_> = ledger.log.iter().map(|e| e.index).collect();
+    assert_eq!(indices, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn court_filer_may_not_revoke_even_with_a_matching_digest() {
+    // The court's filer files nothing, so it owns nothing; a revocation in its own name is
+    // refused as not the owner's.
+    let (mut ledger, v1) = ledger_with_v1();
+    let mut revocation = ledger.revocation(&v1, "court order");
+    revocation.filer = ledger.filer(COURT);
+    revocation.member = COURT.to_owned();
+    assert_eq!(
+        ledger.reject(&ledger.revoke(revocation)),
+        TxError::NotDocumentOwner {
+            document_id: DOC.to_owned(),
+            owner: BUREAU.to_owned(),
+            member: COURT.to_owned(),
+        }
+    );
+}
