@@ -92,7 +92,7 @@ pub enum KeyError {
     MissingAlgorithm(String),
     #[error("bad hex in {what}: {reason}")]
     BadHex { what: &'static str, reason: String },
-    #[error("{0} is not a valid Ed25519 public key (not a curve point)")]
+    #[error("{0} is not a valid Ed25519 public key (not the canonical encoding of a curve point)")]
     NotACurvePoint(String),
     #[error("key file is not valid JSON: {0}")]
     KeyFileNotJson(String),
@@ -131,6 +131,15 @@ impl PublicKey {
     /// # Errors
     /// The bytes are not the encoding of a curve point.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, KeyError> {
+        // RFC 8032 §5.1.3 decoding: the bytes must be the canonical encoding of a point
+        // (y < p, and not x = 0 with the sign bit set). Re-encoding the decoded point and
+        // comparing catches every non-canonical form.
+        let canonical = CompressedEdwardsY(*bytes)
+            .decompress()
+            .is_some_and(|point| point.compress().as_bytes() == bytes);
+        if !canonical {
+            return Err(KeyError::NotACurvePoint(hex::encode(bytes)));
+        }
         ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map(|key| Self { key })
             .map_err(|_| KeyError::NotACurvePoint(hex::encode(bytes)))
@@ -463,7 +472,7 @@ pub fn verify_batch(
 }
 
 /// Checks the parts of strict verification that concern the signature bytes alone: `S` is
-/// a canonical scalar and `R` decodes to a point that is not of small order.
+/// a canonical scalar and `R` is the canonical encoding of a point that is not of small order.
 fn strict_signature_shape(signature: &Signature) -> bool {
     let mut r_bytes = [0u8; 32];
     let mut s_bytes = [0u8; 32];
@@ -472,7 +481,7 @@ fn strict_signature_shape(signature: &Signature) -> bool {
     let canonical_s = bool::from(Scalar::from_canonical_bytes(s_bytes).is_some());
     let r_ok = CompressedEdwardsY(r_bytes)
         .decompress()
-        .is_some_and(|point| !point.is_small_order());
+        .is_some_and(|point| !point.is_small_order() && point.compress().0 == r_bytes);
     canonical_s && r_ok
 }
 
@@ -636,6 +645,35 @@ mod tests {
         assert!(matches!(
             PublicKey::from_canonical_bytes(&[5u8; 33]),
             Err(DecodeError::UnknownTag { tag: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn non_canonical_public_key_encodings_are_rejected() {
+        // For a small y on the curve, y + p (p = 2^255 - 19) still fits in 255 bits and names
+        // the same point to a reader that does not insist on y < p.
+        let y = (2u8..18)
+            .find(|y| {
+                let mut bytes = [0u8; 32];
+                bytes[0] = *y;
+                CompressedEdwardsY(bytes).decompress().is_some()
+            })
+            .unwrap();
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xed + y;
+        non_canonical[31] = 0x7f;
+        assert!(CompressedEdwardsY(non_canonical).decompress().is_some());
+        assert!(matches!(
+            PublicKey::from_bytes(&non_canonical),
+            Err(KeyError::NotACurvePoint(_))
+        ));
+        // x = 0 with the sign bit set: the point y = 1 (the identity) written with sign 1.
+        let mut negative_zero = [0u8; 32];
+        negative_zero[0] = 1;
+        negative_zero[31] = 0x80;
+        assert!(matches!(
+            PublicKey::from_bytes(&negative_zero),
+            Err(KeyError::NotACurvePoint(_))
         ));
     }
 

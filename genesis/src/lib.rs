@@ -298,11 +298,19 @@ impl Genesis {
                 ));
             }
             for (j, member) in kind.members.iter().enumerate() {
-                known_member(format!("policy.kinds[{i}].members[{j}]"), member)?;
+                let field = format!("policy.kinds[{i}].members[{j}]");
+                known_member(field.clone(), member)?;
+                if kind.members[..j].contains(member) {
+                    return Err(invalid(field, format!("{member:?} is listed twice")));
+                }
             }
         }
         for (i, member) in self.policy.project_registrars.iter().enumerate() {
-            known_member(format!("policy.project_registrars[{i}]"), member)?;
+            let field = format!("policy.project_registrars[{i}]");
+            known_member(field.clone(), member)?;
+            if self.policy.project_registrars[..i].contains(member) {
+                return Err(invalid(field, format!("{member:?} is listed twice")));
+            }
         }
         let limits = self.policy.limits;
         if limits.batch_len_max == 0 || limits.batch_len_max as usize > BATCH_LEN_MAX {
@@ -336,6 +344,9 @@ impl Genesis {
             }
             for (j, kind) in filer.kinds.iter().enumerate() {
                 let field = format!("filers[{i}].kinds[{j}]");
+                if filer.kinds[..j].contains(kind) {
+                    return Err(invalid(field, format!("{kind:?} is listed twice")));
+                }
                 let Some(policy) = self.kind_policy(kind) else {
                     return Err(invalid(
                         field,

@@ -116,6 +116,18 @@ fn validation_names_the_wrong_field() {
     g.policy.limits.batch_len_max = 0;
     expect_invalid(&g, "policy.limits.batch_len_max");
 
+    let mut g = good.clone();
+    g.filers[0].kinds.push("completion-drawing".into());
+    expect_invalid(&g, "filers[0].kinds[2]");
+
+    let mut g = good.clone();
+    g.policy.project_registrars.push("bureau".into());
+    expect_invalid(&g, "policy.project_registrars[1]");
+
+    let mut g = good.clone();
+    g.policy.kinds[0].members.push("bureau".into());
+    expect_invalid(&g, "policy.kinds[0].members[1]");
+
     let mut g = good;
     g.validators.clear();
     expect_invalid(&g, "validators");
