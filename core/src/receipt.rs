@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::certificate::CommitCertificate;
 use crate::checkpoint::{Checkpoint, TrustAnchor, VerifiedCheckpoint, decode_hex_field};
 use crate::digest::Digest;
 use crate::encoding::Encode;
@@ -181,7 +182,9 @@ fn verify_against_checkpoint(
 #[derive(Debug)]
 pub struct Verifier {
     anchor: TrustAnchor,
-    verified: HashMap<Digest, VerifiedCheckpoint>,
+    /// Keyed by header hash; the certificate that was verified is kept with it, so that only
+    /// that very certificate is taken as verified, never another one for the same header.
+    verified: HashMap<Digest, (CommitCertificate, VerifiedCheckpoint)>,
     capacity: usize,
 }
 
@@ -205,6 +208,11 @@ impl Verifier {
         &self.anchor
     }
 
+    /// How many verified checkpoints the cache holds now (at most its capacity).
+    pub fn cached_checkpoints(&self) -> usize {
+        self.verified.len()
+    }
+
     /// Verifies a checkpoint, or finds it already verified.
     ///
     /// # Errors
@@ -214,7 +222,10 @@ impl Verifier {
         checkpoint: &Checkpoint,
     ) -> Result<VerifiedCheckpoint, VerifyError> {
         let header_hash = checkpoint.check_binding(&self.anchor)?;
-        if let Some(known) = self.verified.get(&header_hash) {
+        let cached = self.verified.get(&header_hash);
+        if let Some((_, known)) =
+            cached.filter(|(certificate, _)| *certificate == checkpoint.certificate)
+        {
             return Ok(known.clone());
         }
         let signed_power = checkpoint
@@ -224,7 +235,10 @@ impl Verifier {
         if self.verified.len() >= self.capacity {
             self.verified.clear();
         }
-        self.verified.insert(header_hash, verified.clone());
+        self.verified.insert(
+            header_hash,
+            (checkpoint.certificate.clone(), verified.clone()),
+        );
         Ok(verified)
     }
 

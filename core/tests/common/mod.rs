@@ -6,7 +6,10 @@
 use evidence_core::certificate::CommitCertificate;
 use evidence_core::checkpoint::{Checkpoint, TrustAnchor};
 use evidence_core::digest::{Digest, HashAlgorithm};
-use evidence_core::entry::{AnchorBody, Entry, MilestoneClaim, Record, SignedBatch};
+use evidence_core::entry::{
+    AnchorBody, Entry, Milestone, MilestoneClaim, ProjectRegistrationBody, Record, RevocationBody,
+    SignedBatch,
+};
 use evidence_core::header::BlockHeader;
 use evidence_core::keys::SigningKey;
 use evidence_core::merkle::{self, MemoryStore, MerkleLog};
@@ -16,10 +19,14 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
 
 pub const CHAIN_ID: &str = "evidence-vectors";
+/// The project every anchor body of [`TestChain::anchor_body`] is filed under.
+pub const PROJECT_ID: &str = "luohu-2026-001";
 pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 /// A chain under construction.
 pub struct TestChain {
+    /// The chain id of the genesis, of every header and of every anchor body this builder makes.
+    pub chain_id: String,
     pub consortium: Consortium,
     pub trust_anchor: TrustAnchor,
     pub algorithm: HashAlgorithm,
@@ -33,12 +40,30 @@ pub struct TestChain {
 impl TestChain {
     /// A fresh chain whose every key comes from `seed`.
     pub fn new(seed: u64) -> Self {
+        Self::with_options(seed, CHAIN_ID, HashAlgorithm::Blake3)
+    }
+
+    /// As [`Self::new`], for another chain id. The keys depend on `seed` only, so two chains
+    /// built from one seed have the same validators and filers.
+    pub fn with_chain_id(seed: u64, chain_id: &str) -> Self {
+        Self::with_options(seed, chain_id, HashAlgorithm::Blake3)
+    }
+
+    /// As [`Self::new`], with `algorithm` as the chain's hash algorithm (`suite.digest`).
+    pub fn with_algorithm(seed: u64, algorithm: HashAlgorithm) -> Self {
+        Self::with_options(seed, CHAIN_ID, algorithm)
+    }
+
+    /// A fresh chain with the given chain id and hash algorithm, every key from `seed`.
+    pub fn with_options(seed: u64, chain_id: &str, algorithm: HashAlgorithm) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let consortium = default_consortium(CHAIN_ID, GENESIS_TIME_MS, &mut rng);
+        let mut consortium = default_consortium(chain_id, GENESIS_TIME_MS, &mut rng);
+        consortium.genesis.suite.digest = algorithm;
+        consortium.genesis.validate().expect("valid genesis");
         let trust_anchor = consortium.genesis.trust_anchor().expect("valid genesis");
-        let algorithm = consortium.genesis.suite.digest;
         let parent_hash = consortium.genesis.hash();
         Self {
+            chain_id: chain_id.to_owned(),
             consortium,
             trust_anchor,
             algorithm,
@@ -61,18 +86,28 @@ impl TestChain {
     }
 
     pub fn validator_keys(&self) -> Vec<&SigningKey> {
-        self.consortium.validator_keys.iter().map(|(_, k)| k).collect()
+        self.consortium
+            .validator_keys
+            .iter()
+            .map(|(_, k)| k)
+            .collect()
     }
 
     /// An anchor body for `document` filed by `member`'s filer.
-    pub fn anchor_body(&self, member: &str, kind: &str, document_id: &str, document: &[u8]) -> AnchorBody {
+    pub fn anchor_body(
+        &self,
+        member: &str,
+        kind: &str,
+        document_id: &str,
+        document: &[u8],
+    ) -> AnchorBody {
         AnchorBody {
-            chain_id: CHAIN_ID.to_owned(),
+            chain_id: self.chain_id.clone(),
             filer: self.filer_key(member).public_key(),
             member: member.to_owned(),
             source_system: format!("{member}-filing-system"),
             captured_at_ms: self.time_ms + 500,
-            project_id: "luohu-2026-001".to_owned(),
+            project_id: PROJECT_ID.to_owned(),
             document_id: document_id.to_owned(),
             version: 1,
             kind: kind.to_owned(),
@@ -95,7 +130,11 @@ impl TestChain {
 
     /// Appends `records` as one block and certifies it with the validators at `signers`
     /// (indices into the genesis validator list). Returns the checkpoint.
-    pub fn commit_block_signed_by(&mut self, records: Vec<Record>, signers: &[usize]) -> Checkpoint {
+    pub fn commit_block_signed_by(
+        &mut self,
+        records: Vec<Record>,
+        signers: &[usize],
+    ) -> Checkpoint {
         self.time_ms += 1000;
         let height = self.checkpoints.len() as u64 + 1;
         let mut tx_log = MerkleLog::new(self.algorithm, MemoryStore::default());
@@ -106,15 +145,22 @@ impl TestChain {
                 sequenced_at_ms: self.time_ms,
                 record,
             };
-            self.log.append(entry.leaf_hash(self.algorithm)).expect("memory log");
+            self.log
+                .append(entry.leaf_hash(self.algorithm))
+                .expect("memory log");
             tx_log
-                .append(merkle::leaf_hash(self.algorithm, &entry.record_bytes_for_tx_root()))
+                .append(merkle::leaf_hash(
+                    self.algorithm,
+                    &entry.record_bytes_for_tx_root(),
+                ))
                 .expect("memory log");
             self.entries.push(entry);
         }
-        let proposer = self.consortium.validator_keys[(height as usize) % 4].1.public_key();
+        let proposer = self.consortium.validator_keys[(height as usize) % 4]
+            .1
+            .public_key();
         let header = BlockHeader {
-            chain_id: CHAIN_ID.to_owned(),
+            chain_id: self.chain_id.clone(),
             height,
             time_ms: self.time_ms,
             parent_hash: self.parent_hash,
@@ -122,7 +168,9 @@ impl TestChain {
             transaction_count: tx_log.size() as u32,
             log_size: self.log.size(),
             log_root: Digest::new(self.algorithm, self.log.root()),
-            state_root: self.algorithm.hash_parts(&[b"fixture state", &height.to_be_bytes()]),
+            state_root: self
+                .algorithm
+                .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
             validator_set_hash: *self.trust_anchor.validator_set_hash(),
             proposer,
         };
@@ -131,7 +179,7 @@ impl TestChain {
             .iter()
             .map(|i| &self.consortium.validator_keys[*i].1)
             .collect();
-        let certificate = CommitCertificate::sign(CHAIN_ID, height, 0, block_hash, &keys);
+        let certificate = CommitCertificate::sign(&self.chain_id, height, 0, block_hash, &keys);
         self.parent_hash = block_hash;
         let checkpoint = Checkpoint {
             header,
@@ -157,6 +205,58 @@ impl TestChain {
                 .expect("entry is in the log"),
             checkpoint: checkpoint.clone(),
         }
+    }
+
+    /// The time of the last block committed (the genesis time before the first).
+    pub fn time_ms(&self) -> u64 {
+        self.time_ms
+    }
+
+    /// The validator key of genesis validator `index`.
+    pub fn validator_key(&self, index: usize) -> &SigningKey {
+        &self.consortium.validator_keys[index].1
+    }
+
+    /// A record revoking the document version `anchored`, signed by `member`'s filer.
+    pub fn revocation(&self, member: &str, anchored: &AnchorBody, reason: &str) -> Record {
+        let body = RevocationBody {
+            chain_id: self.chain_id.clone(),
+            filer: self.filer_key(member).public_key(),
+            member: member.to_owned(),
+            project_id: anchored.project_id.clone(),
+            document_id: anchored.document_id.clone(),
+            version: anchored.version,
+            digest: anchored.digest,
+            reason: reason.to_owned(),
+            revoked_at_ms: self.time_ms + 500,
+        };
+        Record::Revocation(body.sign(self.filer_key(member)))
+    }
+
+    /// A record registering `project_id` with `milestones` (id, amount), whose total is the
+    /// contract value, signed by `member`'s filer.
+    pub fn registration(
+        &self,
+        member: &str,
+        project_id: &str,
+        milestones: &[(&str, u64)],
+    ) -> Record {
+        let body = ProjectRegistrationBody {
+            chain_id: self.chain_id.clone(),
+            registrar: self.filer_key(member).public_key(),
+            member: member.to_owned(),
+            project_id: project_id.to_owned(),
+            total_value_minor: milestones.iter().map(|(_, amount)| amount).sum(),
+            milestones: milestones
+                .iter()
+                .map(|(id, amount_minor)| Milestone {
+                    id: (*id).to_owned(),
+                    amount_minor: *amount_minor,
+                })
+                .collect(),
+            registered_at_ms: self.time_ms + 500,
+        };
+        Record::Registration(body.sign(self.filer_key(member)))
     }
 
     /// A payment claim, for fund-transfer bodies.

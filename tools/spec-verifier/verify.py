@@ -1,0 +1,1032 @@
+#!/usr/bin/env python3
+"""Independent receipt verifier for the evidence ledger, written from SPEC.md alone.
+
+Standard library only (Python 3.11). BLAKE3 and Ed25519 are implemented here;
+SHA-256, SHA-512 and (where the local OpenSSL provides it) SM3 come from hashlib.
+
+Usage:
+    verify.py --genesis G --receipt R --document FILE
+    verify.py --vectors DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import struct
+import sys
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+
+
+class VerifyError(Exception):
+    """A verification failure carrying a machine-readable code (SPEC §9)."""
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class DecodeError(Exception):
+    """Strict decoding failure (SPEC §2)."""
+
+
+class GenesisError(Exception):
+    """The genesis file is not acceptable (SPEC §10)."""
+
+
+# ---------------------------------------------------------------------------
+# BLAKE3 (default hash mode, 32-byte output), from the BLAKE3 specification
+# ---------------------------------------------------------------------------
+
+_B3_IV = (
+    0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
+    0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19,
+)
+_B3_PERM = (2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8)
+_B3_CHUNK_START = 1
+_B3_CHUNK_END = 2
+_B3_PARENT = 4
+_B3_ROOT = 8
+_B3_CHUNK_LEN = 1024
+_B3_BLOCK_LEN = 64
+_M32 = 0xFFFFFFFF
+
+
+def _b3_compress(cv, block_words, counter, block_len, flags):
+    s = [
+        cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7],
+        _B3_IV[0], _B3_IV[1], _B3_IV[2], _B3_IV[3],
+        counter & _M32, (counter >> 32) & _M32, block_len, flags,
+    ]
+    m = list(block_words)
+
+    def g(a, b, c, d, x, y):
+        s[a] = (s[a] + s[b] + x) & _M32
+        t = s[d] ^ s[a]
+        s[d] = ((t >> 16) | (t << 16)) & _M32
+        s[c] = (s[c] + s[d]) & _M32
+        t = s[b] ^ s[c]
+        s[b] = ((t >> 12) | (t << 20)) & _M32
+        s[a] = (s[a] + s[b] + y) & _M32
+        t = s[d] ^ s[a]
+        s[d] = ((t >> 8) | (t << 24)) & _M32
+        s[c] = (s[c] + s[d]) & _M32
+        t = s[b] ^ s[c]
+        s[b] = ((t >> 7) | (t << 25)) & _M32
+
+    for r in range(7):
+        g(0, 4, 8, 12, m[0], m[1])
+        g(1, 5, 9, 13, m[2], m[3])
+        g(2, 6, 10, 14, m[4], m[5])
+        g(3, 7, 11, 15, m[6], m[7])
+        g(0, 5, 10, 15, m[8], m[9])
+        g(1, 6, 11, 12, m[10], m[11])
+        g(2, 7, 8, 13, m[12], m[13])
+        g(3, 4, 9, 14, m[14], m[15])
+        if r < 6:
+            m = [m[i] for i in _B3_PERM]
+    for i in range(8):
+        s[i] ^= s[i + 8]
+        s[i + 8] ^= cv[i]
+    return s
+
+
+def _b3_words(block: bytes):
+    block = block + b"\x00" * (_B3_BLOCK_LEN - len(block))
+    return struct.unpack("<16I", block)
+
+
+class _B3Output:
+    __slots__ = ("cv", "words", "counter", "block_len", "flags")
+
+    def __init__(self, cv, words, counter, block_len, flags):
+        self.cv, self.words, self.counter = cv, words, counter
+        self.block_len, self.flags = block_len, flags
+
+    def chaining_value(self):
+        return _b3_compress(self.cv, self.words, self.counter, self.block_len, self.flags)[:8]
+
+    def root_hash(self) -> bytes:
+        out = _b3_compress(self.cv, self.words, 0, self.block_len, self.flags | _B3_ROOT)
+        return struct.pack("<8I", *out[:8])
+
+
+def _b3_chunk_output(chunk: bytes, chunk_counter: int) -> _B3Output:
+    cv = list(_B3_IV)
+    blocks = [chunk[i:i + _B3_BLOCK_LEN] for i in range(0, len(chunk), _B3_BLOCK_LEN)] or [b""]
+    for i, block in enumerate(blocks):
+        flags = _B3_CHUNK_START if i == 0 else 0
+        if i == len(blocks) - 1:
+            flags |= _B3_CHUNK_END
+            return _B3Output(cv, _b3_words(block), chunk_counter, len(block), flags)
+        cv = _b3_compress(cv, _b3_words(block), chunk_counter, _B3_BLOCK_LEN, flags)[:8]
+    raise AssertionError("unreachable")
+
+
+def _b3_subtree(data: bytes, first_chunk: int, n_chunks: int) -> _B3Output:
+    if n_chunks == 1:
+        start = first_chunk * _B3_CHUNK_LEN
+        return _b3_chunk_output(data[start:start + _B3_CHUNK_LEN], first_chunk)
+    left_n = 1 << ((n_chunks - 1).bit_length() - 1)  # largest power of two < n_chunks
+    left = _b3_subtree(data, first_chunk, left_n).chaining_value()
+    right = _b3_subtree(data, first_chunk + left_n, n_chunks - left_n).chaining_value()
+    return _B3Output(list(_B3_IV), tuple(left) + tuple(right), 0, _B3_BLOCK_LEN, _B3_PARENT)
+
+
+def blake3(data: bytes) -> bytes:
+    n_chunks = max(1, (len(data) + _B3_CHUNK_LEN - 1) // _B3_CHUNK_LEN)
+    return _b3_subtree(bytes(data), 0, n_chunks).root_hash()
+
+
+# ---------------------------------------------------------------------------
+# Digests (SPEC §3)
+# ---------------------------------------------------------------------------
+
+DIGEST_TAGS = {1: "blake3", 2: "sha256", 3: "sm3"}
+DIGEST_NAMES = {v: k for k, v in DIGEST_TAGS.items()}
+
+
+def hash_with(tag: int, data: bytes) -> bytes:
+    if tag == 1:
+        return blake3(data)
+    if tag == 2:
+        return hashlib.sha256(data).digest()
+    if tag == 3:
+        try:
+            return hashlib.new("sm3", data).digest()
+        except (ValueError, TypeError) as e:
+            raise RuntimeError("SM3 is not supported by this Python's hashlib") from e
+    raise ValueError(f"unknown digest tag {tag}")
+
+
+def digest_text(d) -> str:
+    return f"{DIGEST_TAGS[d[0]]}:{d[1].hex()}"
+
+
+# ---------------------------------------------------------------------------
+# Ed25519 (RFC 8032 arithmetic) with the strict rule of SPEC §4.2
+# ---------------------------------------------------------------------------
+
+_P = 2 ** 255 - 19
+_L = 2 ** 252 + 27742317777372353535851937790883648493
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+_IDENT = (0, 1, 1, 0)
+
+
+def _pt_add(P, Q):
+    x1, y1, z1, t1 = P
+    x2, y2, z2, t2 = Q
+    a = (y1 - x1) * (y2 - x2) % _P
+    b = (y1 + x1) * (y2 + x2) % _P
+    c = 2 * t1 * t2 * _D % _P
+    d = 2 * z1 * z2 % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _pt_mul(s: int, P):
+    Q = _IDENT
+    while s > 0:
+        if s & 1:
+            Q = _pt_add(Q, P)
+        P = _pt_add(P, P)
+        s >>= 1
+    return Q
+
+
+def _pt_encode(P) -> bytes:
+    x, y, z, _ = P
+    zi = pow(z, _P - 2, _P)
+    x, y = x * zi % _P, y * zi % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _pt_is_identity(P) -> bool:
+    x, y, z, _ = P
+    return x % _P == 0 and (y - z) % _P == 0
+
+
+def pt_decode(s: bytes):
+    """RFC 8032 §5.1.3 decoding; returns None when the bytes are not a point."""
+    if len(s) != 32:
+        return None
+    v = int.from_bytes(s, "little")
+    y = v & ((1 << 255) - 1)
+    sign = v >> 255
+    if y >= _P:
+        return None
+    u = (y * y - 1) % _P
+    w = (_D * y * y + 1) % _P
+    x = (u * pow(w, 3, _P) * pow(u * pow(w, 7, _P), (_P - 5) // 8, _P)) % _P
+    vx2 = w * x * x % _P
+    if vx2 == u:
+        pass
+    elif vx2 == (-u) % _P:
+        x = x * _SQRT_M1 % _P
+    else:
+        return None
+    if x == 0 and sign == 1:
+        return None
+    if (x & 1) != sign:
+        x = _P - x
+    return (x, y, 1, x * y % _P)
+
+
+_BY = 4 * pow(5, _P - 2, _P) % _P
+_BASE = pt_decode(_BY.to_bytes(32, "little"))
+
+
+def ed25519_verify_strict(pub: bytes, msg: bytes, sig: bytes) -> bool:
+    if len(pub) != 32 or len(sig) != 64:
+        return False
+    r_bytes, s_bytes = sig[:32], sig[32:]
+    s = int.from_bytes(s_bytes, "little")
+    if s >= _L:
+        return False
+    A = pt_decode(pub)
+    R = pt_decode(r_bytes)
+    if A is None or R is None:
+        return False
+    if _pt_is_identity(_pt_mul(8, A)) or _pt_is_identity(_pt_mul(8, R)):
+        return False
+    k = int.from_bytes(hashlib.sha512(r_bytes + pub + msg).digest(), "little") % _L
+    lhs = _pt_encode(_pt_mul(s, _BASE))
+    rhs = _pt_encode(_pt_add(R, _pt_mul(k, A)))
+    return lhs == rhs
+
+
+# ---------------------------------------------------------------------------
+# Canonical encoding (SPEC §2)
+# ---------------------------------------------------------------------------
+
+BYTES_MAX = 16 * 1024 * 1024
+SEQ_MAX = 1 << 20
+ID_LEN_MAX = 256
+
+
+def e_u8(v): return struct.pack(">B", v)
+def e_u32(v): return struct.pack(">I", v)
+def e_u64(v): return struct.pack(">Q", v)
+def e_bytes(b): return e_u32(len(b)) + b
+def e_str(s): return e_bytes(s.encode("utf-8"))
+def e_digest(d): return e_u8(d[0]) + d[1]
+def e_key(k): return e_u8(k[0]) + k[1]
+
+
+def e_seq(items, f):
+    return e_u32(len(items)) + b"".join(f(x) for x in items)
+
+
+def e_opt(v, f):
+    return b"\x00" if v is None else b"\x01" + f(v)
+
+
+class Reader:
+    def __init__(self, data: bytes):
+        self.d = data
+        self.i = 0
+
+    def remaining(self) -> int:
+        return len(self.d) - self.i
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.remaining() < n:
+            raise DecodeError(f"truncated: need {n} bytes at offset {self.i}")
+        b = self.d[self.i:self.i + n]
+        self.i += n
+        return b
+
+    def u8(self): return self.take(1)[0]
+    def u16(self): return struct.unpack(">H", self.take(2))[0]
+    def u32(self): return struct.unpack(">I", self.take(4))[0]
+    def u64(self): return struct.unpack(">Q", self.take(8))[0]
+
+    def boolean(self):
+        b = self.u8()
+        if b not in (0, 1):
+            raise DecodeError(f"bad bool byte {b:#04x}")
+        return b == 1
+
+    def bytes_(self, limit=BYTES_MAX):
+        n = self.u32()
+        if n > BYTES_MAX or n > limit:
+            raise DecodeError(f"length {n} above limit {min(limit, BYTES_MAX)}")
+        return self.take(n)
+
+    def string(self, limit=BYTES_MAX):
+        b = self.bytes_(limit)
+        try:
+            return b.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise DecodeError("invalid UTF-8") from e
+
+    def seq(self, f, limit=SEQ_MAX):
+        n = self.u32()
+        if n > SEQ_MAX or n > limit or n > self.remaining():
+            raise DecodeError(f"sequence count {n} above limit")
+        return [f(self) for _ in range(n)]
+
+    def option(self, f):
+        t = self.u8()
+        if t == 0:
+            return None
+        if t == 1:
+            return f(self)
+        raise DecodeError(f"bad option tag {t:#04x}")
+
+    def version1(self, what):
+        v = self.u8()
+        if v != 1:
+            raise DecodeError(f"unknown {what} version {v}")
+        return v
+
+    def finish(self):
+        if self.remaining():
+            raise DecodeError(f"{self.remaining()} trailing bytes")
+
+
+def d_digest(r: Reader):
+    tag = r.u8()
+    if tag not in DIGEST_TAGS:
+        raise DecodeError(f"unknown digest algorithm {tag}")
+    return (tag, r.take(32))
+
+
+def d_pubkey(r: Reader):
+    tag = r.u8()
+    if tag != 1:
+        # Tag 2 (SM2) is reserved; no encoding of an SM2 key is defined, so only Ed25519 decodes.
+        raise DecodeError(f"unsupported public key algorithm {tag}")
+    raw = r.take(32)
+    if pt_decode(raw) is None:
+        raise DecodeError("public key is not a curve point")
+    return (tag, raw)
+
+
+def d_signature(r: Reader):
+    tag = r.u8()
+    if tag != 1:
+        raise DecodeError(f"unsupported signature algorithm {tag}")
+    return (tag, r.take(64))
+
+
+def d_id(r: Reader):
+    return r.string(ID_LEN_MAX)
+
+
+# ---- structures ------------------------------------------------------------
+
+
+def d_claim(r: Reader):
+    tag = r.u8()
+    if tag == 1:
+        return {"type": "inspection", "milestone": d_id(r), "passed": r.boolean()}
+    if tag == 2:
+        return {"type": "payment", "milestone": d_id(r), "amount_minor": r.u64()}
+    raise DecodeError(f"unknown claim tag {tag}")
+
+
+def d_anchor_body(r: Reader):
+    start = r.i
+    r.version1("anchor body")
+    b = {
+        "chain_id": d_id(r),
+        "filer": d_pubkey(r),
+        "member": d_id(r),
+        "source_system": d_id(r),
+        "captured_at_ms": r.u64(),
+        "project_id": d_id(r),
+        "document_id": d_id(r),
+        "document_version": r.u32(),
+        "kind": d_id(r),
+        "digest": d_digest(r),
+        "supersedes": r.option(d_digest),
+        "claim": r.option(d_claim),
+    }
+    b["_enc"] = r.d[start:r.i]
+    return b
+
+
+PATH_MAX = 64
+
+
+def d_inclusion_proof(r: Reader):
+    leaf_index = r.u64()
+    tree_size = r.u64()
+    count = r.u32()
+    if count > PATH_MAX:
+        raise DecodeError(f"inclusion path of {count} elements (max {PATH_MAX})")
+    path = [r.take(32) for _ in range(count)]
+    return {"leaf_index": leaf_index, "tree_size": tree_size, "path": path}
+
+
+def d_anchored_document(r: Reader):
+    return {
+        "body": d_anchor_body(r),
+        "batch_proof": d_inclusion_proof(r),
+        "signature": d_signature(r),
+    }
+
+
+def d_revocation(r: Reader):
+    r.version1("revocation")
+    body = {
+        "chain_id": d_id(r), "filer": d_pubkey(r), "member": d_id(r),
+        "project_id": d_id(r), "document_id": d_id(r), "document_version": r.u32(),
+        "digest": d_digest(r), "reason": r.string(4096), "revoked_at_ms": r.u64(),
+    }
+    return {"body": body, "signature": d_signature(r)}
+
+
+def d_registration(r: Reader):
+    r.version1("project registration")
+    body = {
+        "chain_id": d_id(r), "registrar": d_pubkey(r), "member": d_id(r),
+        "project_id": d_id(r), "total_value_minor": r.u64(),
+        "milestones": r.seq(lambda q: {"id": d_id(q), "amount_minor": q.u64()}, 256),
+        "registered_at_ms": r.u64(),
+    }
+    return {"body": body, "signature": d_signature(r)}
+
+
+def d_record(r: Reader):
+    tag = r.u8()
+    if tag == 1:
+        return ("anchor", d_anchored_document(r))
+    if tag == 2:
+        return ("revocation", d_revocation(r))
+    if tag == 3:
+        return ("registration", d_registration(r))
+    raise DecodeError(f"unknown record tag {tag}")
+
+
+def d_entry(r: Reader):
+    r.version1("entry")
+    return {
+        "index": r.u64(), "height": r.u64(), "sequenced_at_ms": r.u64(),
+        "record": d_record(r),
+    }
+
+
+def d_header(r: Reader):
+    r.version1("block header")
+    return {
+        "chain_id": d_id(r), "height": r.u64(), "time_ms": r.u64(),
+        "parent_hash": d_digest(r), "transactions_root": d_digest(r),
+        "transaction_count": r.u32(), "log_size": r.u64(), "log_root": d_digest(r),
+        "state_root": d_digest(r), "validator_set_hash": d_digest(r),
+        "proposer": d_pubkey(r),
+    }
+
+
+def d_certificate(r: Reader):
+    r.version1("commit certificate")
+    return {
+        "height": r.u64(), "round": r.u32(), "block_hash": d_digest(r),
+        "signatures": r.seq(lambda q: {"validator": d_pubkey(q), "signature": d_signature(q)}, 256),
+    }
+
+
+def decode_top(data: bytes, f):
+    r = Reader(data)
+    v = f(r)
+    r.finish()
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Merkle (SPEC §12)
+# ---------------------------------------------------------------------------
+
+
+def leaf_hash(alg: int, data: bytes) -> bytes:
+    return hash_with(alg, b"\x00" + data)
+
+
+def node_hash(alg: int, left: bytes, right: bytes) -> bytes:
+    return hash_with(alg, b"\x01" + left + right)
+
+
+def inclusion_root(alg: int, lh: bytes, leaf_index: int, tree_size: int, path):
+    """SPEC §12.5: returns the computed root, or None when the proof's shape is wrong."""
+    if tree_size == 0 or tree_size > 2 ** 63 or leaf_index >= tree_size:
+        return None
+    fn, sn, r = leaf_index, tree_size - 1, lh
+    for p in path:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(alg, p, r)
+            if not fn & 1:
+                while not (fn & 1 or fn == 0):
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(alg, r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        return None
+    return r
+
+
+# ---------------------------------------------------------------------------
+# Domain prefixes (SPEC §5)
+# ---------------------------------------------------------------------------
+
+P_ANCHOR_BATCH = b"evidence/v1/anchor-batch\n"
+P_BLOCK_HEADER = b"evidence/v1/block-header\n"
+P_VOTE = b"evidence/v1/vote\n"
+P_VALIDATOR_SET = b"evidence/v1/validator-set\n"
+P_GENESIS = b"evidence/v1/genesis\n"
+
+VOTE_PRECOMMIT = 2
+
+
+def vote_signing_bytes(chain_id: str, kind: int, height: int, rnd: int, block_hash):
+    return (P_VOTE + e_u8(kind) + e_str(chain_id) + e_u64(height) + e_u32(rnd)
+            + e_opt(block_hash, e_digest))
+
+
+# ---------------------------------------------------------------------------
+# Strict JSON
+# ---------------------------------------------------------------------------
+
+
+def _no_dupes(pairs):
+    obj = {}
+    for k, v in pairs:
+        if k in obj:
+            raise ValueError(f"duplicate key {k!r}")
+        obj[k] = v
+    return obj
+
+
+def _no_constants(name):
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def strict_json(text: str):
+    return json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constants)
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_HEX_RE = re.compile(r"\A(?:[0-9a-fA-F]{2})*\Z")
+
+
+def parse_hex(s) -> bytes:
+    if not isinstance(s, str) or not _HEX_RE.match(s):
+        raise ValueError("malformed hex")
+    return bytes.fromhex(s)
+
+
+# ---------------------------------------------------------------------------
+# Genesis (SPEC §10) and trust anchor (SPEC §9.1, §13.2)
+# ---------------------------------------------------------------------------
+
+_NAME_RE = re.compile(r"\A[a-z0-9\-_.]{1,64}\Z")
+SIG_TAGS = {"ed25519": 1, "sm2": 2}
+U64_MAX = 2 ** 64 - 1
+
+
+def _exact_fields(obj, required, optional=(), what="object"):
+    if not isinstance(obj, dict):
+        raise GenesisError(f"{what} is not a JSON object")
+    keys = set(obj)
+    missing = set(required) - keys
+    unknown = keys - set(required) - set(optional)
+    if missing:
+        raise GenesisError(f"{what}: missing field(s) {sorted(missing)}")
+    if unknown:
+        raise GenesisError(f"{what}: unknown field(s) {sorted(unknown)}")
+
+
+def _str(v, what, limit=ID_LEN_MAX):
+    if not isinstance(v, str):
+        raise GenesisError(f"{what} is not a string")
+    if len(v.encode("utf-8")) > limit:
+        raise GenesisError(f"{what} is longer than {limit} bytes")
+    return v
+
+
+def _name(v, what):
+    _str(v, what)
+    if not _NAME_RE.match(v):
+        raise GenesisError(f"{what} {v!r} is not 1-64 characters of a-z 0-9 - _ .")
+    return v
+
+
+def _uint(v, what, bits):
+    if not is_int(v) or v < 0 or v >= 2 ** bits:
+        raise GenesisError(f"{what} is not a u{bits}")
+    return v
+
+
+def _list(v, what):
+    if not isinstance(v, list):
+        raise GenesisError(f"{what} is not a JSON array")
+    return v
+
+
+def parse_pubkey_text(s, what):
+    if not isinstance(s, str) or not s.startswith("ed25519:"):
+        raise GenesisError(f"{what} is not of the form ed25519:<hex>")
+    try:
+        raw = parse_hex(s[len("ed25519:"):])
+    except ValueError:
+        raise GenesisError(f"{what}: malformed hex") from None
+    if len(raw) != 32:
+        raise GenesisError(f"{what}: key is not 32 bytes")
+    if pt_decode(raw) is None:
+        raise GenesisError(f"{what}: key is not a curve point")
+    return (1, raw)
+
+
+class Genesis:
+    pass
+
+
+def load_genesis(text: str) -> Genesis:
+    try:
+        g = strict_json(text)
+    except ValueError as e:
+        raise GenesisError(f"not JSON: {e}") from None
+    _exact_fields(g, ["type", "version", "chain_id", "genesis_time_ms", "suite", "members",
+                      "validators", "filers", "policy"], what="genesis")
+    if g["type"] != "evidence-genesis":
+        raise GenesisError(f"type is {g['type']!r}, expected 'evidence-genesis'")
+    if not is_int(g["version"]) or g["version"] != 1:
+        raise GenesisError(f"unsupported genesis version {g['version']!r}")
+    G = Genesis()
+    G.chain_id = _name(g["chain_id"], "chain_id")
+    G.genesis_time_ms = _uint(g["genesis_time_ms"], "genesis_time_ms", 64)
+
+    suite = g["suite"]
+    _exact_fields(suite, ["digest", "signature"], what="suite")
+    if suite["digest"] not in DIGEST_NAMES:
+        raise GenesisError(f"unknown suite.digest {suite['digest']!r}")
+    if suite["signature"] not in SIG_TAGS:
+        raise GenesisError(f"unknown suite.signature {suite['signature']!r}")
+    if suite["signature"] != "ed25519":
+        raise GenesisError("only the ed25519 signature suite is supported")
+    G.alg = DIGEST_NAMES[suite["digest"]]
+    G.sig_tag = SIG_TAGS[suite["signature"]]
+
+    members = _list(g["members"], "members")
+    G.members = []
+    for i, m in enumerate(members):
+        _exact_fields(m, ["id", "name"], what=f"members[{i}]")
+        G.members.append((_name(m["id"], f"members[{i}].id"),
+                          _str(m["name"], f"members[{i}].name", BYTES_MAX)))
+    member_ids = [m[0] for m in G.members]
+    if not member_ids:
+        raise GenesisError("there must be at least one member")
+    if len(set(member_ids)) != len(member_ids):
+        raise GenesisError("member ids are not unique")
+
+    def member_ref(v, what):
+        _str(v, what)
+        if v not in member_ids:
+            raise GenesisError(f"{what} {v!r} names no member")
+        return v
+
+    vals = _list(g["validators"], "validators")
+    G.validators = []
+    for i, v in enumerate(vals):
+        _exact_fields(v, ["member", "public_key", "voting_power"], ["address"],
+                      what=f"validators[{i}]")
+        addr = v.get("address")
+        if "address" in v:
+            _str(addr, f"validators[{i}].address", BYTES_MAX)
+        power = _uint(v["voting_power"], f"validators[{i}].voting_power", 64)
+        if power < 1:
+            raise GenesisError(f"validators[{i}].voting_power is below 1")
+        G.validators.append({
+            "member": member_ref(v["member"], f"validators[{i}].member"),
+            "key": parse_pubkey_text(v["public_key"], f"validators[{i}].public_key"),
+            "power": power,
+            "address": addr,
+        })
+    if not G.validators:
+        raise GenesisError("there must be at least one validator")
+    vkeys = [v["key"] for v in G.validators]
+    if len(set(vkeys)) != len(vkeys):
+        raise GenesisError("validator keys are not unique")
+    if len(G.validators) > 256:
+        raise GenesisError("more than 256 validators")
+    G.total_power = sum(v["power"] for v in G.validators)
+    if G.total_power > U64_MAX // 3:
+        raise GenesisError("total voting power above (2^64-1)/3")
+
+    pol = g["policy"]
+    _exact_fields(pol, ["kinds", "project_registrars", "limits"], what="policy")
+    G.kinds = []
+    for i, k in enumerate(_list(pol["kinds"], "policy.kinds")):
+        _exact_fields(k, ["kind", "members"], ["description"], what=f"policy.kinds[{i}]")
+        desc = _str(k["description"], f"policy.kinds[{i}].description", BYTES_MAX) \
+            if "description" in k else ""
+        kms = [member_ref(m, f"policy.kinds[{i}].members[]")
+               for m in _list(k["members"], f"policy.kinds[{i}].members")]
+        G.kinds.append((_name(k["kind"], f"policy.kinds[{i}].kind"), desc, kms))
+    kind_names = [k[0] for k in G.kinds]
+    if len(set(kind_names)) != len(kind_names):
+        raise GenesisError("policy kinds are not unique")
+    kind_members = {k[0]: k[2] for k in G.kinds}
+    G.registrars = [member_ref(m, "policy.project_registrars[]")
+                    for m in _list(pol["project_registrars"], "policy.project_registrars")]
+    lim = pol["limits"]
+    _exact_fields(lim, ["batch_len_max", "transaction_bytes_max"], what="policy.limits")
+    G.batch_len_max = _uint(lim["batch_len_max"], "batch_len_max", 32)
+    G.tx_bytes_max = _uint(lim["transaction_bytes_max"], "transaction_bytes_max", 32)
+    if not 1 <= G.batch_len_max <= 65536:
+        raise GenesisError("batch_len_max outside 1..65536")
+    if not 1024 <= G.tx_bytes_max <= 64 * 1024 * 1024:
+        raise GenesisError("transaction_bytes_max outside 1 KiB..64 MiB")
+
+    G.filers = []
+    for i, f in enumerate(_list(g["filers"], "filers")):
+        _exact_fields(f, ["name", "member", "public_key", "kinds"], what=f"filers[{i}]")
+        fm = member_ref(f["member"], f"filers[{i}].member")
+        fk = []
+        for kd in _list(f["kinds"], f"filers[{i}].kinds"):
+            _str(kd, f"filers[{i}].kinds[]")
+            if kd not in kind_members:
+                raise GenesisError(f"filers[{i}] kind {kd!r} is not a policy kind")
+            if fm not in kind_members[kd]:
+                raise GenesisError(f"filers[{i}] kind {kd!r} is not allowed for member {fm!r}")
+            fk.append(kd)
+        G.filers.append({
+            "name": _str(f["name"], f"filers[{i}].name", BYTES_MAX), "member": fm,
+            "key": parse_pubkey_text(f["public_key"], f"filers[{i}].public_key"), "kinds": fk,
+        })
+    fkeys = [f["key"] for f in G.filers]
+    if len(set(fkeys)) != len(fkeys):
+        raise GenesisError("filer keys are not unique")
+    if set(fkeys) & set(vkeys):
+        raise GenesisError("a filer key is also a validator key")
+
+    # §10.2 genesis hash, lists in file order.
+    enc = (e_str(g["type"]) + e_u32(g["version"]) + e_str(G.chain_id) + e_u64(G.genesis_time_ms)
+           + e_u8(G.alg) + e_u8(G.sig_tag)
+           + e_seq(G.members, lambda m: e_str(m[0]) + e_str(m[1]))
+           + e_seq(G.validators, lambda v: e_str(v["member"]) + e_key(v["key"])
+                   + e_u64(v["power"]) + e_opt(v["address"], e_str))
+           + e_seq(G.filers, lambda f: e_str(f["name"]) + e_str(f["member"]) + e_key(f["key"])
+                   + e_seq(f["kinds"], e_str))
+           + e_seq(G.kinds, lambda k: e_str(k[0]) + e_str(k[1]) + e_seq(k[2], e_str))
+           + e_seq(G.registrars, e_str)
+           + e_u32(G.batch_len_max) + e_u32(G.tx_bytes_max))
+    G.genesis_hash = (G.alg, hash_with(G.alg, P_GENESIS + enc))
+
+    # §13.2 validator set: sorted by the 32 key bytes.
+    vset = sorted(((v["key"], v["power"]) for v in G.validators), key=lambda kv: kv[0][1])
+    G.vset_power = {k: p for k, p in vset}
+    G.vs_hash = (G.alg, hash_with(G.alg, P_VALIDATOR_SET
+                                  + e_seq(vset, lambda kv: e_key(kv[0]) + e_u64(kv[1]))))
+    return G
+
+
+# ---------------------------------------------------------------------------
+# Receipt verification (SPEC §9.3)
+# ---------------------------------------------------------------------------
+
+RECEIPT_FIELDS = ("type", "version", "entry", "inclusion_proof", "header", "certificate")
+
+
+def parse_receipt(text: str):
+    """Step 0 of §9.3."""
+    try:
+        obj = strict_json(text)
+    except ValueError as e:
+        raise VerifyError("not-json", str(e)) from None
+    if not isinstance(obj, dict):
+        raise VerifyError("not-json", "top level is not a JSON object")
+    if obj.get("type") != "evidence-receipt":
+        raise VerifyError("wrong-file-type", f"type is {obj.get('type')!r}")
+    v = obj.get("version")
+    if not is_int(v) or v != 1:
+        raise VerifyError("unsupported-version", f"version is {v!r}")
+    keys = set(obj)
+    if keys != set(RECEIPT_FIELDS):
+        missing = sorted(set(RECEIPT_FIELDS) - keys)
+        unknown = sorted(keys - set(RECEIPT_FIELDS))
+        raise VerifyError("malformed", f"missing fields {missing}, unknown fields {unknown}")
+    parts = {}
+    for name in RECEIPT_FIELDS[2:]:
+        try:
+            parts[name] = parse_hex(obj[name])
+        except ValueError:
+            raise VerifyError("bad-hex", f"{name} is not hex") from None
+    decoders = {"entry": d_entry, "inclusion_proof": d_inclusion_proof,
+                "header": d_header, "certificate": d_certificate}
+    out = {}
+    for name in RECEIPT_FIELDS[2:]:
+        try:
+            out[name] = decode_top(parts[name], decoders[name])
+        except DecodeError as e:
+            raise VerifyError("malformed", f"{name}: {e}") from None
+    out["_entry_bytes"] = parts["entry"]
+    out["_header_bytes"] = parts["header"]
+    return out
+
+
+def verify_checkpoint(G: Genesis, h: dict, header_bytes: bytes, c: dict):
+    """§9.2 steps 1-5."""
+    if h["chain_id"] != G.chain_id:
+        raise VerifyError("wrong-chain", f"header chain {h['chain_id']!r}, trusted {G.chain_id!r}")
+    if h["validator_set_hash"] != G.vs_hash:
+        raise VerifyError("unknown-validator-set",
+                          f"header names {digest_text(h['validator_set_hash'])}, "
+                          f"trusted {digest_text(G.vs_hash)}")
+    hh = (G.alg, hash_with(G.alg, P_BLOCK_HEADER + header_bytes))
+    if c["height"] != h["height"] or c["block_hash"] != hh:
+        raise VerifyError("certificate-for-other-block",
+                          f"certificate for height {c['height']} {digest_text(c['block_hash'])}, "
+                          f"header height {h['height']} {digest_text(hh)}")
+    msg = vote_signing_bytes(G.chain_id, VOTE_PRECOMMIT, c["height"], c["round"], c["block_hash"])
+    seen = set()
+    signed = 0
+    for i, s in enumerate(c["signatures"]):
+        key = s["validator"]
+        if key not in G.vset_power:
+            raise VerifyError("unknown-signer", f"signature {i}: ed25519:{key[1].hex()}")
+        if key in seen:
+            raise VerifyError("duplicate-signer", f"signature {i}: ed25519:{key[1].hex()}")
+        seen.add(key)
+        if s["signature"][0] != key[0] or not ed25519_verify_strict(key[1], msg, s["signature"][1]):
+            raise VerifyError("bad-validator-signature", f"signature {i}: ed25519:{key[1].hex()}")
+        signed += G.vset_power[key]
+    if not 3 * signed > 2 * G.total_power:
+        raise VerifyError("insufficient-power", f"signed power {signed} of {G.total_power}")
+    return hh, signed
+
+
+def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
+    rc = parse_receipt(receipt_text)
+    entry, proof, h, c = rc["entry"], rc["inclusion_proof"], rc["header"], rc["certificate"]
+    # Step 1
+    hh, signed = verify_checkpoint(G, h, rc["_header_bytes"], c)
+    # Step 2
+    if proof["tree_size"] != h["log_size"]:
+        raise VerifyError("log-size-mismatch",
+                          f"proof tree size {proof['tree_size']}, header log size {h['log_size']}")
+    # Step 3
+    if proof["leaf_index"] != entry["index"]:
+        raise VerifyError("entry-index-mismatch",
+                          f"proof leaf index {proof['leaf_index']}, entry index {entry['index']}")
+    # Step 4
+    root = inclusion_root(G.alg, leaf_hash(G.alg, rc["_entry_bytes"]),
+                          proof["leaf_index"], proof["tree_size"], proof["path"])
+    if root is None:
+        raise VerifyError("bad-inclusion-proof", "the inclusion proof has the wrong shape")
+    if h["log_root"] != (G.alg, root):
+        raise VerifyError("header-root-mismatch",
+                          f"computed {DIGEST_TAGS[G.alg]}:{root.hex()}, "
+                          f"header {digest_text(h['log_root'])}")
+    # Step 5
+    kind, rec = entry["record"]
+    if kind != "anchor":
+        raise VerifyError("not-an-anchor", f"the entry's record is a {kind}")
+    body = rec["body"]
+    if body["chain_id"] != G.chain_id:
+        raise VerifyError("entry-wrong-chain", f"anchor chain {body['chain_id']!r}")
+    # Step 6
+    bp = rec["batch_proof"]
+    if not 1 <= bp["tree_size"] <= 65536:
+        raise VerifyError("bad-batch-length", f"batch length {bp['tree_size']}")
+    broot = inclusion_root(G.alg, leaf_hash(G.alg, body["_enc"]),
+                           bp["leaf_index"], bp["tree_size"], bp["path"])
+    if broot is None:
+        raise VerifyError("bad-batch-proof", "the batch proof has the wrong shape")
+    sbytes = P_ANCHOR_BATCH + e_u32(bp["tree_size"]) + e_u8(G.alg) + broot
+    sig = rec["signature"]
+    if sig[0] != body["filer"][0] or not ed25519_verify_strict(body["filer"][1], sbytes, sig[1]):
+        raise VerifyError("bad-filer-signature", f"filer ed25519:{body['filer'][1].hex()}")
+    # Step 7
+    dalg = body["digest"][0]
+    try:
+        D = (dalg, hash_with(dalg, document))
+    except RuntimeError as e:
+        raise VerifyError("digest-mismatch", f"cannot compute the document digest: {e}") from None
+    if body["digest"] != D:
+        raise VerifyError("digest-mismatch",
+                          f"document {digest_text(D)}, anchored {digest_text(body['digest'])}")
+    return (f"valid: {digest_text(D)} anchored by ed25519:{body['filer'][1].hex()} "
+            f"(member {body['member']!r}, project {body['project_id']!r}, document "
+            f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
+            f"at log index {entry['index']} (block {entry['height']}); "
+            f"log size {h['log_size']} certified at height {h['height']} "
+            f"by power {signed}/{G.total_power}")
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def read_text(path: str) -> str:
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Not UTF-8, hence not JSON (RFC 8259 §8.1); let the JSON step report it.
+        return "\x00"
+
+
+def run_one(genesis_path, receipt_path, document_path) -> int:
+    try:
+        G = load_genesis(read_text(genesis_path))
+    except GenesisError as e:
+        print(f"invalid: invalid-genesis: {e}")
+        return 2
+    try:
+        verdict = verify_receipt(G, read_text(receipt_path), read_bytes(document_path))
+    except VerifyError as e:
+        print(f"invalid: {e.code}: {e.detail}")
+        return 1
+    print(verdict)
+    return 0
+
+
+def run_vectors(directory: str) -> int:
+    """Run every entry of DIR/manifest.json: {"genesis": path, "vectors": [{"receipt",
+    "document", "expected" ("valid" or a §9 code), optional "document_digest"}]}."""
+    with open(os.path.join(directory, "manifest.json"), "rb") as f:
+        manifest = strict_json(f.read().decode("utf-8"))
+    G = load_genesis(read_text(os.path.join(directory, manifest.get("genesis", "genesis.json"))))
+    passed = failed = 0
+    for i, v in enumerate(manifest["vectors"]):
+        name = v.get("receipt", f"#{i}")
+        problems = []
+        try:
+            expected = v["expected"]
+            document = read_bytes(os.path.join(directory, v["document"]))
+            try:
+                verify_receipt(G, read_text(os.path.join(directory, v["receipt"])), document)
+                got, detail = "valid", ""
+            except VerifyError as e:
+                got, detail = e.code, e.detail
+            if got != expected:
+                problems.append(f"expected {expected}, got {got}" + (f" ({detail})" if detail else ""))
+            # Cross-check of the hashing step (§3) against the digest the manifest states.
+            if "document_digest" in v:
+                alg_name, _, hexd = v["document_digest"].partition(":")
+                mine = hash_with(DIGEST_NAMES[alg_name], document).hex()
+                if mine != hexd.lower():
+                    problems.append(f"document digest {alg_name}:{mine}, manifest says {v['document_digest']}")
+        except Exception as e:  # a broken vector or manifest entry counts as a failure
+            problems.append(f"{type(e).__name__}: {e}")
+            got = "error"
+        if problems:
+            failed += 1
+            print(f"FAIL {name}: " + "; ".join(problems))
+        else:
+            passed += 1
+            print(f"ok   {name}: {got}")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier (SPEC.md v1).")
+    ap.add_argument("--genesis")
+    ap.add_argument("--receipt")
+    ap.add_argument("--document")
+    ap.add_argument("--vectors", metavar="DIR")
+    ap.add_argument("--genesis-hash", action="store_true",
+                    help="print the genesis hash and validator-set hash of --genesis and exit")
+    a = ap.parse_args(argv)
+    if a.vectors:
+        return run_vectors(a.vectors)
+    if a.genesis and a.genesis_hash:
+        try:
+            G = load_genesis(read_text(a.genesis))
+        except GenesisError as e:
+            print(f"invalid: invalid-genesis: {e}")
+            return 2
+        print(f"genesis_hash {digest_text(G.genesis_hash)}")
+        print(f"validator_set_hash {digest_text(G.vs_hash)}")
+        return 0
+    if not (a.genesis and a.receipt and a.document):
+        ap.error("give --genesis, --receipt and --document, or --vectors DIR")
+    return run_one(a.genesis, a.receipt, a.document)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
