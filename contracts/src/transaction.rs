@@ -1,10 +1,10 @@
 //! Transactions: what a filer or registrar submits, their canonical encoding and identifiers.
 
 use evidence_core::digest::{Digest, HashAlgorithm};
-use evidence_core::domain;
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{
     SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes,
+    transaction_id, transaction_kind,
 };
 
 const TRANSACTION_VERSION: u8 = 1;
@@ -23,9 +23,9 @@ pub enum Transaction {
 impl Transaction {
     const fn tag(&self) -> u8 {
         match self {
-            Self::Anchor(_) => 1,
-            Self::Revoke(_) => 2,
-            Self::RegisterProject(_) => 3,
+            Self::Anchor(_) => transaction_kind::ANCHOR,
+            Self::Revoke(_) => transaction_kind::REVOKE,
+            Self::RegisterProject(_) => transaction_kind::REGISTER_PROJECT,
         }
     }
 
@@ -50,7 +50,7 @@ impl Transaction {
             Self::Revoke(revocation) => revocation.body.signing_bytes(),
             Self::RegisterProject(registration) => registration.body.signing_bytes(),
         };
-        Some(algorithm.hash_parts(&[domain::TRANSACTION_ID, &[self.tag()], &signed]))
+        Some(transaction_id(algorithm, self.tag(), &signed))
     }
 }
 

@@ -596,6 +596,21 @@ impl Decode for SignedRegistration {
     }
 }
 
+/// Transaction kind tags (SPEC.md §7.1), also hashed into transaction identifiers.
+pub mod transaction_kind {
+    /// An anchor batch.
+    pub const ANCHOR: u8 = 1;
+    /// A revocation.
+    pub const REVOKE: u8 = 2;
+    /// A project registration.
+    pub const REGISTER_PROJECT: u8 = 3;
+}
+
+/// A transaction identifier: `H(prefix || kind || signed bytes)` (SPEC.md §7.2).
+pub fn transaction_id(algorithm: HashAlgorithm, kind: u8, signed_bytes: &[u8]) -> Digest {
+    algorithm.hash_parts(&[domain::TRANSACTION_ID, &[kind], signed_bytes])
+}
+
 /// What a log entry records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -605,6 +620,38 @@ pub enum Record {
     Revocation(SignedRevocation),
     /// A project contract and its milestones were registered (tag 3).
     Registration(SignedRegistration),
+}
+
+impl Record {
+    /// The identifier of the transaction that produced this record. For an anchored document
+    /// it is computed from the document's path to its batch root, so any one document of a
+    /// batch yields the batch's identifier.
+    ///
+    /// # Errors
+    /// An anchored document whose batch path does not fit its stated position and length.
+    pub fn transaction_id(&self, algorithm: HashAlgorithm) -> Result<Digest, BatchError> {
+        Ok(match self {
+            Self::Anchor(document) => {
+                let root = document.batch_root(algorithm)?;
+                let batch_len = document.batch_proof.tree_size as u32;
+                transaction_id(
+                    algorithm,
+                    transaction_kind::ANCHOR,
+                    &batch_signing_bytes(algorithm, batch_len, &root),
+                )
+            }
+            Self::Revocation(revocation) => transaction_id(
+                algorithm,
+                transaction_kind::REVOKE,
+                &revocation.body.signing_bytes(),
+            ),
+            Self::Registration(registration) => transaction_id(
+                algorithm,
+                transaction_kind::REGISTER_PROJECT,
+                &registration.body.signing_bytes(),
+            ),
+        })
+    }
 }
 
 impl Encode for Record {

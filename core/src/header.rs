@@ -7,6 +7,7 @@ use crate::domain;
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::entry::ID_LEN_MAX;
 use crate::keys::PublicKey;
+use crate::merkle::{self, MemoryStore, MerkleLog};
 
 const HEADER_VERSION: u8 = 1;
 
@@ -86,6 +87,19 @@ impl Decode for BlockHeader {
             proposer: reader.get()?,
         })
     }
+}
+
+/// The transactions root of a header: the Merkle root (SPEC.md §12) whose leaf data are the
+/// 32 bytes of each transaction identifier, in block order; the empty-tree root for none.
+pub fn transactions_root(algorithm: HashAlgorithm, transaction_ids: &[Digest]) -> Digest {
+    let mut log = MerkleLog::new(algorithm, MemoryStore::default());
+    for id in transaction_ids {
+        // A memory store cannot fail, and a block holds far fewer than 2^63 transactions.
+        let Ok(_) = log.append(merkle::leaf_hash(algorithm, &id.bytes)) else {
+            unreachable!("memory log append failed");
+        };
+    }
+    Digest::new(algorithm, log.root())
 }
 
 /// The two kinds of consensus vote.
