@@ -85,3 +85,62 @@ impl Decode for Transaction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use evidence_core::digest::HashAlgorithm;
+    use evidence_core::entry::{AnchorBody, Record, RevocationBody, SignedBatch};
+    use evidence_core::keys::SigningKey;
+
+    use super::Transaction;
+
+    fn body(key: &SigningKey, document_id: &str) -> AnchorBody {
+        AnchorBody {
+            chain_id: "evidence-test".into(),
+            filer: key.public_key(),
+            member: "bureau".into(),
+            source_system: "filing".into(),
+            captured_at_ms: 1,
+            project_id: "p".into(),
+            document_id: document_id.into(),
+            version: 1,
+            kind: "completion-drawing".into(),
+            digest: HashAlgorithm::Blake3.hash(document_id.as_bytes()),
+            supersedes: None,
+            claim: None,
+        }
+    }
+
+    #[test]
+    fn every_record_of_a_transaction_names_its_id() {
+        let algorithm = HashAlgorithm::Blake3;
+        let key = SigningKey::from_seed(&[5; 32]);
+        let bodies = (0..5).map(|i| body(&key, &format!("d{i}"))).collect();
+        let batch = SignedBatch::sign(algorithm, bodies, &key).unwrap();
+        let id = Transaction::Anchor(batch.clone()).id(algorithm).unwrap();
+        for document in batch.into_documents(algorithm).unwrap() {
+            assert_eq!(
+                Record::Anchor(document).transaction_id(algorithm).unwrap(),
+                id
+            );
+        }
+        let revocation = RevocationBody {
+            chain_id: "evidence-test".into(),
+            filer: key.public_key(),
+            member: "bureau".into(),
+            project_id: "p".into(),
+            document_id: "d0".into(),
+            version: 1,
+            digest: HashAlgorithm::Blake3.hash(b"d0"),
+            reason: "wrong sheet".into(),
+            revoked_at_ms: 2,
+        }
+        .sign(&key);
+        assert_eq!(
+            Record::Revocation(revocation.clone())
+                .transaction_id(algorithm)
+                .unwrap(),
+            Transaction::Revoke(revocation).id(algorithm).unwrap()
+        );
+    }
+}
