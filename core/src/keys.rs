@@ -132,12 +132,8 @@ impl PublicKey {
     /// The bytes are not the encoding of a curve point.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, KeyError> {
         // RFC 8032 §5.1.3 decoding: the bytes must be the canonical encoding of a point
-        // (y < p, and not x = 0 with the sign bit set). Re-encoding the decoded point and
-        // comparing catches every non-canonical form.
-        let canonical = CompressedEdwardsY(*bytes)
-            .decompress()
-            .is_some_and(|point| point.compress().as_bytes() == bytes);
-        if !canonical {
+        // (y < p, and not x = 0 with the sign bit set); the curve-point check follows.
+        if !is_canonical_encoding(bytes) {
             return Err(KeyError::NotACurvePoint(hex::encode(bytes)));
         }
         ed25519_dalek::VerifyingKey::from_bytes(bytes)
@@ -471,6 +467,27 @@ pub fn verify_batch(
     ))
 }
 
+/// True unless `bytes` is a non-canonical point encoding (RFC 8032 §5.1.3): a y-coordinate
+/// of `p = 2^255 - 19` or more, or `x = 0` (which happens exactly when `y = 1` or `y = p - 1`)
+/// with the sign bit set. Whether `y` is on the curve at all is left to decompression; this
+/// check reads the bytes only, so it costs nothing next to it.
+fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
+    let sign = bytes[31] >> 7;
+    let mut y = *bytes;
+    y[31] &= 0x7f;
+    // y >= p exactly when y is one of p .. 2^255 - 1: bytes ed..ff, then thirty ff, then 7f.
+    let at_least_p = y[0] >= 0xed && y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f;
+    if at_least_p {
+        return false;
+    }
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut p_minus_one = [0xffu8; 32];
+    p_minus_one[0] = 0xec;
+    p_minus_one[31] = 0x7f;
+    !(sign == 1 && (y == one || y == p_minus_one))
+}
+
 /// Checks the parts of strict verification that concern the signature bytes alone: `S` is
 /// a canonical scalar and `R` is the canonical encoding of a point that is not of small order.
 fn strict_signature_shape(signature: &Signature) -> bool {
@@ -481,7 +498,8 @@ fn strict_signature_shape(signature: &Signature) -> bool {
     let canonical_s = bool::from(Scalar::from_canonical_bytes(s_bytes).is_some());
     let r_ok = CompressedEdwardsY(r_bytes)
         .decompress()
-        .is_some_and(|point| !point.is_small_order() && point.compress().0 == r_bytes);
+        .is_some_and(|point| !point.is_small_order());
+    let r_ok = r_ok && is_canonical_encoding(&r_bytes);
     canonical_s && r_ok
 }
 
@@ -675,6 +693,36 @@ mod tests {
             PublicKey::from_bytes(&negative_zero),
             Err(KeyError::NotACurvePoint(_))
         ));
+    }
+
+    #[test]
+    fn the_byte_level_canonical_check_agrees_with_re_encoding() {
+        let mut candidates: Vec<[u8; 32]> = Vec::new();
+        for low in 0u8..=255 {
+            for high in [0x00u8, 0x7f, 0x80, 0xff] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = low;
+                bytes[31] = high;
+                candidates.push(bytes);
+                let mut bytes = [0u8; 32];
+                bytes[0] = low;
+                bytes[31] = high;
+                candidates.push(bytes);
+            }
+        }
+        for seed in 0u8..64 {
+            candidates.push(*SigningKey::from_seed(&[seed; 32]).public_key().as_bytes());
+        }
+        for bytes in candidates {
+            if let Some(point) = CompressedEdwardsY(bytes).decompress() {
+                assert_eq!(
+                    is_canonical_encoding(&bytes),
+                    point.compress().0 == bytes,
+                    "{}",
+                    hex::encode(bytes)
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! anchor, [`verify_receipt`] establishes that the document with the given digest was anchored
 //! by the stated filer and sequenced by a quorum of the consortium (SPEC.md §9).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,7 @@ pub fn verify_receipt(
     anchor: &TrustAnchor,
 ) -> Result<Verdict, VerifyError> {
     let checkpoint = receipt.checkpoint.verify(anchor)?;
-    verify_against_checkpoint(document_digest, receipt, anchor, checkpoint)
+    verify_against_checkpoint(document_digest, receipt, anchor, checkpoint, None)
 }
 
 /// Steps 6–9: the entry is in the certified log, it is an anchor for this chain, the filer
@@ -125,6 +125,7 @@ fn verify_against_checkpoint(
     receipt: &Receipt,
     anchor: &TrustAnchor,
     checkpoint: VerifiedCheckpoint,
+    filer_signatures: Option<&mut BoundedSet>,
 ) -> Result<Verdict, VerifyError> {
     let algorithm = anchor.digest_algorithm;
     let proof = &receipt.inclusion_proof;
@@ -157,7 +158,24 @@ fn verify_against_checkpoint(
             found: document.body.chain_id.clone(),
         });
     }
-    document.verify_filer_signature(algorithm)?;
+    match filer_signatures {
+        None => document.verify_filer_signature(algorithm)?,
+        Some(cache) => {
+            // The same filer, message and signature verify the same way every time, so a
+            // batch's signature is checked once for all of its documents.
+            let root = document.batch_root(algorithm)?;
+            let key = algorithm.hash_parts(&[
+                document.body.filer.as_bytes(),
+                &document.batch_proof.tree_size.to_be_bytes(),
+                &root,
+                &document.signature.bytes,
+            ]);
+            if !cache.contains(&key) {
+                document.verify_filer_signature(algorithm)?;
+                cache.insert(key);
+            }
+        }
+    }
     if document.body.digest != *document_digest {
         return Err(VerifyError::DigestMismatch {
             anchored: document.body.digest,
@@ -174,8 +192,9 @@ fn verify_against_checkpoint(
     })
 }
 
-/// Verifies many receipts against one trust anchor, remembering checkpoints it has already
-/// verified so that receipts sharing a checkpoint pay for its signatures once.
+/// Verifies many receipts against one trust anchor, remembering checkpoints and filer batch
+/// signatures it has already verified, so that receipts sharing a checkpoint pay for its
+/// validator signatures once, and documents of one batch pay for their filer signature once.
 ///
 /// The cache holds at most `capacity` checkpoints; when full it is cleared and refilled, which
 /// keeps memory bounded without any clock.
@@ -185,7 +204,37 @@ pub struct Verifier {
     /// Keyed by header hash; the certificate that was verified is kept with it, so that only
     /// that very certificate is taken as verified, never another one for the same header.
     verified: HashMap<Digest, (CommitCertificate, VerifiedCheckpoint)>,
+    /// Filer batch signatures already verified, keyed by a digest of (filer, batch length,
+    /// batch root, signature).
+    filer_signatures: BoundedSet,
     capacity: usize,
+}
+
+/// A set of digests that is cleared when it reaches its capacity: bounded memory, no clock.
+#[derive(Debug)]
+struct BoundedSet {
+    items: HashSet<Digest>,
+    capacity: usize,
+}
+
+impl BoundedSet {
+    fn new(capacity: usize) -> Self {
+        Self {
+            items: HashSet::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn contains(&self, item: &Digest) -> bool {
+        self.items.contains(item)
+    }
+
+    fn insert(&mut self, item: Digest) {
+        if self.items.len() >= self.capacity {
+            self.items.clear();
+        }
+        self.items.insert(item);
+    }
 }
 
 impl Verifier {
@@ -196,10 +245,13 @@ impl Verifier {
         Self::with_capacity(anchor, Self::DEFAULT_CAPACITY)
     }
 
+    /// A verifier remembering at most `capacity` checkpoints and `capacity` filer batch
+    /// signatures.
     pub fn with_capacity(anchor: TrustAnchor, capacity: usize) -> Self {
         Self {
             anchor,
             verified: HashMap::new(),
+            filer_signatures: BoundedSet::new(capacity),
             capacity: capacity.max(1),
         }
     }
@@ -252,6 +304,12 @@ impl Verifier {
         receipt: &Receipt,
     ) -> Result<Verdict, VerifyError> {
         let checkpoint = self.verify_checkpoint(&receipt.checkpoint)?;
-        verify_against_checkpoint(document_digest, receipt, &self.anchor, checkpoint)
+        verify_against_checkpoint(
+            document_digest,
+            receipt,
+            &self.anchor,
+            checkpoint,
+            Some(&mut self.filer_signatures),
+        )
     }
 }
