@@ -450,3 +450,40 @@ fn court_filer_may_not_revoke_even_with_a_matching_digest() {
         }
     );
 }
+
+#[test]
+fn queries_report_every_version_with_its_status() {
+    use evidence_contracts::query;
+    use evidence_contracts::state::VersionStatus;
+
+    let mut ledger = Ledger::new();
+    let v1 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-q");
+    ledger.accept(&ledger.anchor(&v1));
+    let v2 = next_version(&v1);
+    ledger.accept(&ledger.anchor(&v2));
+    ledger.accept(&ledger.revoke(ledger.revocation(&v2, "wrong scale")));
+
+    let versions = query::versions(&ledger.state, PROJECT, "dwg-q").unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(
+        versions[0].1.status,
+        VersionStatus::SupersededBy {
+            version: 2,
+            digest: v2.digest
+        }
+    );
+    assert!(matches!(
+        &versions[1].1.status,
+        VersionStatus::Revoked { reason, .. } if reason == "wrong scale"
+    ));
+    let head = query::document(&ledger.state, PROJECT, "dwg-q")
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.latest_version, 2);
+    assert!(
+        query::versions(&ledger.state, PROJECT, "no-such")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(query::project(&ledger.state, PROJECT).unwrap().is_none());
+}

@@ -1,0 +1,84 @@
+//! Read-only questions about the contract state, for the node's lookups and for auditors:
+//! where a document's lineage stands, the status of one version, a project's payments.
+
+use crate::state::{
+    DocumentRecord, MilestoneEvidence, Overlay, ProjectRecord, StateStore, StoreError,
+    VersionRecord, document_key, milestone_evidence_key, project_key, version_key,
+};
+
+/// The head of a document's lineage, if the document exists.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn document<S: StateStore + ?Sized>(
+    state: &S,
+    project_id: &str,
+    document_id: &str,
+) -> Result<Option<DocumentRecord>, StoreError> {
+    Overlay::new(state).get_record(&document_key(project_id, document_id))
+}
+
+/// One version of a document: its digest, the entry that anchored it, and whether it is
+/// current, superseded (and by what) or revoked (and why).
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn version<S: StateStore + ?Sized>(
+    state: &S,
+    project_id: &str,
+    document_id: &str,
+    version: u32,
+) -> Result<Option<VersionRecord>, StoreError> {
+    Overlay::new(state).get_record(&version_key(project_id, document_id, version))
+}
+
+/// Every version of a document, oldest first (empty if the document does not exist).
+///
+/// # Errors
+/// The store failed, holds a corrupt record, or lacks a version its lineage head names.
+pub fn versions<S: StateStore + ?Sized>(
+    state: &S,
+    project_id: &str,
+    document_id: &str,
+) -> Result<Vec<(u32, VersionRecord)>, StoreError> {
+    let Some(head) = document(state, project_id, document_id)? else {
+        return Ok(Vec::new());
+    };
+    (1..=head.latest_version)
+        .map(|number| {
+            version(state, project_id, document_id, number)?
+                .map(|record| (number, record))
+                .ok_or_else(|| {
+                    StoreError(format!(
+                        "document {document_id:?} of project {project_id:?} names version \
+                         {number} but it is not stored"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// A registered project's contract value, milestones and what has been paid.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn project<S: StateStore + ?Sized>(
+    state: &S,
+    project_id: &str,
+) -> Result<Option<ProjectRecord>, StoreError> {
+    Overlay::new(state).get_record(&project_key(project_id))
+}
+
+/// The inspection reports whose current version passed `milestone`.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn milestone_evidence<S: StateStore + ?Sized>(
+    state: &S,
+    project_id: &str,
+    milestone: &str,
+) -> Result<MilestoneEvidence, StoreError> {
+    Ok(Overlay::new(state)
+        .get_record(&milestone_evidence_key(project_id, milestone))?
+        .unwrap_or_default())
+}
