@@ -1,0 +1,208 @@
+//! Receipt verification, cold (the checkpoint's certificate checked every time), warm (the
+//! checkpoint already verified and cached, the filer signature checked), and warm with the
+//! filer's batch signature also cached (another document of the same batch verified before);
+//! and the Ed25519 verification that dominates.
+//!
+//! Run with `cargo bench -p evidence-core --bench receipt`. Every figure is for one thread.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use common::TestChain;
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use evidence_core::digest::Digest;
+use evidence_core::keys::{self, PublicKey, Signature, SigningKey};
+use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng as _;
+
+/// Documents filed under one filer signature in the large-batch case.
+const LARGE_BATCH: usize = 4096;
+
+/// Signatures in the batch-verification reference case.
+const SIGNATURE_BATCH: usize = 64;
+
+struct Fixture {
+    chain: TestChain,
+    /// A document filed alone (a batch of one), and its digest.
+    single: (Receipt, Digest),
+    /// A document in the middle of a batch of [`LARGE_BATCH`], and its digest.
+    batched: (Receipt, Digest),
+    /// The next document of the same batch, under the same filer signature.
+    neighbour: (Receipt, Digest),
+}
+
+/// A chain of three blocks: a single document, a batch of [`LARGE_BATCH`] documents, and
+/// another single document; receipts are against the last checkpoint (certified by three of the
+/// four validators).
+fn fixture() -> Fixture {
+    let mut chain = TestChain::new(2026);
+    let single_doc = b"completion drawing, sheet 1".to_vec();
+    let body = chain.anchor_body("bureau", "completion-drawing", "DRW-0001", &single_doc);
+    let records = chain.batch("bureau", vec![body]);
+    chain.commit_block(records);
+
+    let documents: Vec<Vec<u8>> = (0..LARGE_BATCH)
+        .map(|i| format!("inspection report {i}").into_bytes())
+        .collect();
+    let bodies = documents
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| chain.anchor_body("bureau", "inspection-report", &format!("INS-{i}"), doc))
+        .collect();
+    let records = chain.batch("bureau", bodies);
+    chain.commit_block(records);
+
+    let body = chain.anchor_body("bureau", "completion-drawing", "DRW-0002", b"sheet 2");
+    let records = chain.batch("bureau", vec![body]);
+    let checkpoint = chain.commit_block(records);
+
+    let single = (
+        chain.receipt(0, &checkpoint),
+        chain.algorithm.hash(&single_doc),
+    );
+    let middle = LARGE_BATCH / 2 + 1;
+    let batched = (
+        chain.receipt(1 + middle as u64, &checkpoint),
+        chain.algorithm.hash(&documents[middle]),
+    );
+    let neighbour = (
+        chain.receipt(2 + middle as u64, &checkpoint),
+        chain.algorithm.hash(&documents[middle + 1]),
+    );
+    for (receipt, digest) in [&single, &batched, &neighbour] {
+        verify_receipt(digest, receipt, &chain.trust_anchor).expect("fixture receipt verifies");
+    }
+    assert_eq!(
+        batched.0.entry.anchor().unwrap().batch_proof.tree_size,
+        LARGE_BATCH as u64
+    );
+    Fixture {
+        chain,
+        single,
+        batched,
+        neighbour,
+    }
+}
+
+fn receipts(c: &mut Criterion) {
+    let fixture = fixture();
+    let anchor = &fixture.chain.trust_anchor;
+    let mut group = c.benchmark_group("receipt");
+    group
+        .throughput(Throughput::Elements(1))
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+
+    for (name, (receipt, digest)) in [
+        ("single_document", &fixture.single),
+        ("batch_of_4096", &fixture.batched),
+    ] {
+        // Cold: the certificate's three validator signatures and the filer signature.
+        group.bench_function(BenchmarkId::new("verify_cold", name), |b| {
+            b.iter(|| verify_receipt(black_box(digest), black_box(receipt), anchor).unwrap());
+        });
+        // Warm: a verifier that has verified the checkpoint and nothing else, leaving the
+        // inclusion proof, the batch path and the filer signature. (Verifying the same receipt
+        // again would also find its filer signature cached.)
+        group.bench_function(BenchmarkId::new("verify_warm", name), |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut verifier = Verifier::new(anchor.clone());
+                    verifier.verify_checkpoint(&receipt.checkpoint).unwrap();
+                    verifier
+                },
+                |verifier| {
+                    verifier
+                        .verify_receipt(black_box(digest), black_box(receipt))
+                        .unwrap()
+                },
+                BatchSize::SmallInput,
+            );
+        });
+        // The filer-signature step alone: the batch path to the signed root, then one strict
+        // Ed25519 verification.
+        let document = receipt.entry.anchor().unwrap();
+        let algorithm = anchor.digest_algorithm;
+        group.bench_function(BenchmarkId::new("filer_signature", name), |b| {
+            b.iter(|| {
+                black_box(document)
+                    .verify_filer_signature(algorithm)
+                    .unwrap()
+            });
+        });
+    }
+
+    // Warm with the batch's filer signature cached too: another document of the same batch
+    // was verified first, so this one costs hashing only.
+    let (receipt, digest) = &fixture.batched;
+    let (neighbour, neighbour_digest) = &fixture.neighbour;
+    let mut verifier = Verifier::new(anchor.clone());
+    verifier
+        .verify_receipt(neighbour_digest, neighbour)
+        .unwrap();
+    group.bench_function(
+        BenchmarkId::new("verify_warm_batch_signature_cached", "batch_of_4096"),
+        |b| {
+            b.iter(|| {
+                verifier
+                    .verify_receipt(black_box(digest), black_box(receipt))
+                    .unwrap()
+            });
+        },
+    );
+
+    // The certificate check alone, and reading a receipt from its JSON form.
+    let (receipt, _) = &fixture.single;
+    group.bench_function("checkpoint_verify", |b| {
+        b.iter(|| black_box(&receipt.checkpoint).verify(anchor).unwrap());
+    });
+    let json = receipt.to_json();
+    group.bench_function("from_json", |b| {
+        b.iter(|| Receipt::from_json(black_box(&json)).unwrap());
+    });
+    group.finish();
+}
+
+/// One strict Ed25519 verification, and a batch of [`SIGNATURE_BATCH`] through
+/// `keys::verify_batch`, per signature.
+fn ed25519(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(25519);
+    let signed: Vec<(Vec<u8>, Signature, PublicKey)> = (0..SIGNATURE_BATCH)
+        .map(|i| {
+            let key = SigningKey::generate_with(&mut rng);
+            // About the size of a precommit vote or a batch signing message.
+            let message = format!("{i:0>96}").into_bytes();
+            let signature = key.sign(&message);
+            (message, signature, key.public_key())
+        })
+        .collect();
+    let items: Vec<(&[u8], &Signature, &PublicKey)> = signed
+        .iter()
+        .map(|(message, signature, key)| (message.as_slice(), signature, key))
+        .collect();
+
+    let mut group = c.benchmark_group("ed25519");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    group.throughput(Throughput::Elements(1));
+    let (message, signature, key) = &signed[0];
+    group.bench_function("verify_strict", |b| {
+        b.iter(|| {
+            key.verify(black_box(message), black_box(signature))
+                .unwrap()
+        });
+    });
+    group.throughput(Throughput::Elements(SIGNATURE_BATCH as u64));
+    group.bench_function(format!("verify_batch_{SIGNATURE_BATCH}"), |b| {
+        b.iter(|| keys::verify_batch(black_box(&items)).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receipts, ed25519);
+criterion_main!(benches);
