@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs any missing system package, then runs every test of the workspace.
-# Long property and simulation runs take their case counts from the environment
-# (PROPTEST_CASES); CI runs the bounded defaults.
+# Property tests run a bounded number of cases by default (what CI runs); the long form sets
+# PROPTEST_CASES, e.g. `PROPTEST_CASES=5000 scripts/test.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh

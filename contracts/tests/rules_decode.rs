@@ -258,7 +258,7 @@ fn make_body(template: &AnchorBody, fields: &BodyFields) -> AnchorBody {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(common::proptest_cases(256)))]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

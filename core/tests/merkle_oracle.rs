@@ -126,7 +126,7 @@ fn agrees_with_the_oracle_on_every_proof_of_small_trees() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_cases(96), ..ProptestConfig::default() })]
 
     /// Random trees up to 3000 leaves, compared at random earlier sizes and at the full size.
     #[test]
@@ -273,4 +273,13 @@ proptest! {
 /// Every (path element, bit) position of a path of `len` hashes.
 fn all_hash_bits(len: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..len).flat_map(|k| (0..256).map(move |bit| (k, bit)))
+}
+
+/// The number of property-test cases: `default`, or `PROPTEST_CASES` from the environment when
+/// set (for the long runs; CI uses the defaults).
+fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
 }

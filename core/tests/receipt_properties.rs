@@ -162,7 +162,7 @@ fn receipt_pairs(chain: &TestChain) -> Vec<(u64, usize)> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: common::proptest_cases(64),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -328,7 +328,7 @@ proptest! {
     // Each case tries every bit of a receipt (about 10,000 flips, a few thousand of them with
     // signature checks), so fewer cases.
     #![proptest_config(ProptestConfig {
-        cases: 12,
+        cases: common::proptest_cases(12),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

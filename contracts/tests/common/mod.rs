@@ -431,3 +431,12 @@ pub(crate) fn in_batch(error: TxError, expected_position: usize) -> TxError {
         other => panic!("expected InBatch at {expected_position}, got {other:?}"),
     }
 }
+
+/// The number of property-test cases: `default`, or `PROPTEST_CASES` from the environment when
+/// set (for the long runs; CI uses the defaults).
+pub(crate) fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}

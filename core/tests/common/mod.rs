@@ -271,3 +271,12 @@ impl TestChain {
         })
     }
 }
+
+/// The number of property-test cases: `default`, or `PROPTEST_CASES` from the environment when
+/// set (for the long runs; CI uses the defaults).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(default)
+}
