@@ -152,19 +152,12 @@ impl Decode for CommitCertificate {
         let height = reader.u64("certificate height")?;
         let round = reader.u32("certificate round")?;
         let block_hash = reader.get()?;
-        let signatures = reader.seq("certificate signatures", |r| {
+        let signatures = reader.seq_max(VALIDATORS_MAX as u32, "certificate signatures", |r| {
             Ok(CommitSignature {
                 validator: r.get()?,
                 signature: r.get()?,
             })
         })?;
-        if signatures.len() > VALIDATORS_MAX {
-            return Err(DecodeError::TooLong {
-                what: "certificate signatures",
-                len: signatures.len() as u64,
-                max: VALIDATORS_MAX as u64,
-            });
-        }
         Ok(Self {
             height,
             round,

@@ -138,7 +138,7 @@ impl Checkpoint {
     pub fn to_json(&self) -> String {
         let file = CheckpointJson {
             kind: CHECKPOINT_TYPE.to_owned(),
-            version: 1,
+            version: 1.into(),
             header: hex::encode(self.header.to_canonical_bytes()),
             certificate: hex::encode(self.certificate.to_canonical_bytes()),
         };
@@ -154,16 +154,17 @@ impl Checkpoint {
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         let file: CheckpointJson =
             serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        let version = integer_version(&file.version)?;
         if file.kind != CHECKPOINT_TYPE {
             return Err(VerifyError::WrongFileType {
                 expected: CHECKPOINT_TYPE,
                 found: file.kind,
             });
         }
-        if file.version != 1 {
+        if version != 1 {
             return Err(VerifyError::UnsupportedVersion {
                 what: "checkpoint file",
-                version: file.version,
+                version,
             });
         }
         Ok(Self {
@@ -180,9 +181,23 @@ const CHECKPOINT_TYPE: &str = "evidence-checkpoint";
 struct CheckpointJson {
     #[serde(rename = "type")]
     kind: String,
-    version: u32,
+    version: serde_json::Number,
     header: String,
     certificate: String,
+}
+
+/// A file's `version` field, which must be a JSON integer: anything else means the file is
+/// not in the format at all (SPEC.md §9.3 step 0, `not-json`).
+pub(crate) fn integer_version(version: &serde_json::Number) -> Result<i128, VerifyError> {
+    if let Some(value) = version.as_u64() {
+        Ok(i128::from(value))
+    } else if let Some(value) = version.as_i64() {
+        Ok(i128::from(value))
+    } else {
+        Err(VerifyError::NotJson(format!(
+            "`version` must be an integer, got {version}"
+        )))
+    }
 }
 
 /// Decodes a hex field of a JSON file into a canonical structure.

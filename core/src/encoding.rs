@@ -273,10 +273,24 @@ impl<'a> Reader<'a> {
     pub fn seq<T>(
         &mut self,
         what: &'static str,
+        each: impl FnMut(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        self.seq_max(SEQUENCE_LEN_MAX, what, each)
+    }
+
+    /// A sequence of at most `max` elements. The count is checked against `max`, against
+    /// [`SEQUENCE_LEN_MAX`] and against the bytes left *before* anything is decoded or
+    /// allocated, so a forged count costs nothing.
+    pub fn seq_max<T>(
+        &mut self,
+        max: u32,
+        what: &'static str,
         mut each: impl FnMut(&mut Self) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
         let count = self.u32(what)?;
-        let bound = SEQUENCE_LEN_MAX.min(u32::try_from(self.remaining()).unwrap_or(u32::MAX));
+        let bound = max
+            .min(SEQUENCE_LEN_MAX)
+            .min(u32::try_from(self.remaining()).unwrap_or(u32::MAX));
         if count > bound {
             return Err(DecodeError::TooLong {
                 what,
@@ -284,7 +298,9 @@ impl<'a> Reader<'a> {
                 max: u64::from(bound),
             });
         }
-        let mut items = Vec::with_capacity(count as usize);
+        // Elements may be much larger in memory than their minimum encoding, so grow as they
+        // arrive rather than trusting the count for the whole allocation.
+        let mut items = Vec::with_capacity((count as usize).min(1024));
         for _ in 0..count {
             items.push(each(self)?);
         }
@@ -402,6 +418,29 @@ mod tests {
             r.seq("items", |r| r.u8("item")),
             Err(DecodeError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn a_count_above_the_field_limit_is_rejected_before_any_element_is_read() {
+        // The count (300) fits in the input but exceeds the field's limit (256); the elements
+        // that follow are garbage that would fail if they were read.
+        let mut bytes = vec![0, 0, 1, 44];
+        bytes.extend_from_slice(&[0xff; 400]);
+        let mut reader = Reader::new(&bytes);
+        let mut elements_read = 0;
+        let result = reader.seq_max(256, "items", |r| {
+            elements_read += 1;
+            r.u8("item")
+        });
+        assert!(matches!(
+            result,
+            Err(DecodeError::TooLong {
+                len: 300,
+                max: 256,
+                ..
+            })
+        ));
+        assert_eq!(elements_read, 0);
     }
 
     #[test]

@@ -287,12 +287,11 @@ impl Encode for SignedBatch {
 
 impl Decode for SignedBatch {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let anchors = reader.seq("batch anchors", Reader::get)?;
-        if anchors.is_empty() || anchors.len() > BATCH_LEN_MAX {
-            return Err(DecodeError::TooLong {
+        let anchors = reader.seq_max(BATCH_LEN_MAX as u32, "batch anchors", Reader::get)?;
+        if anchors.is_empty() {
+            return Err(DecodeError::InvalidValue {
                 what: "batch anchors",
-                len: anchors.len() as u64,
-                max: BATCH_LEN_MAX as u64,
+                reason: format!("a batch holds 1 to {BATCH_LEN_MAX} anchors, got none"),
             });
         }
         Ok(Self {
@@ -539,19 +538,12 @@ impl Decode for ProjectRegistrationBody {
         let member = read_id(reader, "member")?;
         let project_id = read_id(reader, "project id")?;
         let total_value_minor = reader.u64("total value")?;
-        let milestones = reader.seq("milestones", |r| {
+        let milestones = reader.seq_max(MILESTONES_MAX as u32, "milestones", |r| {
             Ok(Milestone {
                 id: read_id(r, "milestone id")?,
                 amount_minor: r.u64("milestone amount")?,
             })
         })?;
-        if milestones.len() > MILESTONES_MAX {
-            return Err(DecodeError::TooLong {
-                what: "milestones",
-                len: milestones.len() as u64,
-                max: MILESTONES_MAX as u64,
-            });
-        }
         Ok(Self {
             chain_id,
             registrar,

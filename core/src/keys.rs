@@ -146,6 +146,9 @@ impl PublicKey {
     /// # Errors
     /// [`SignatureError`] when the signature does not verify or is not an Ed25519 signature.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        if signature.algorithm != self.algorithm() {
+            return Err(SignatureError { signer: *self });
+        }
         let signature = ed25519_dalek::Signature::from_bytes(&signature.bytes);
         self.key
             .verify_strict(message, &signature)
@@ -409,18 +412,24 @@ impl SigningKey {
             reason: e.to_string(),
         })?;
         let key = Self::from_seed(&seed);
-        let derived = key.public_key().to_string();
-        if derived != file.public_key {
+        let derived = key.public_key();
+        // Compare keys, not text, so that upper-case hex is read like lower-case.
+        let matches = file
+            .public_key
+            .parse::<PublicKey>()
+            .is_ok_and(|stated| stated == derived);
+        if !matches {
             return Err(KeyError::KeyFileDamaged {
                 stated: file.public_key,
-                derived,
+                derived: derived.to_string(),
             });
         }
         Ok(key)
     }
 }
 
-/// Verifies many signatures at once, under the same strict rule as [`PublicKey::verify`].
+/// Verifies many signatures at once, for bulk admission checks: the per-signature parts of
+/// the strict rule of [`PublicKey::verify`], then one randomised batch equation.
 ///
 /// Each item is first checked against the parts of the strict rule a batch equation cannot
 /// express (canonical `S`, no small-order key or `R`); the rest is one batched multi-scalar
@@ -591,6 +600,21 @@ mod tests {
         let refs: Vec<(&[u8], &Signature, &PublicKey)> =
             owned.iter().map(|(m, s, k)| (m.as_slice(), s, k)).collect();
         assert_eq!(verify_batch(&refs).unwrap_err().0, 5);
+    }
+
+    #[test]
+    fn key_files_with_upper_case_hex_are_read() {
+        let text = key(7).to_key_file();
+        let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let public = file["public_key"].as_str().unwrap();
+        let secret = file["secret_key"].as_str().unwrap();
+        let upper = text
+            .replace(public, &format!("ed25519:{}", public[8..].to_uppercase()))
+            .replace(secret, &secret.to_uppercase());
+        assert_eq!(
+            SigningKey::from_key_file(&upper).unwrap().public_key(),
+            key(7).public_key()
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::certificate::CommitCertificate;
-use crate::checkpoint::{Checkpoint, TrustAnchor, VerifiedCheckpoint, decode_hex_field};
+use crate::checkpoint::{
+    Checkpoint, TrustAnchor, VerifiedCheckpoint, decode_hex_field, integer_version,
+};
 use crate::digest::Digest;
 use crate::encoding::Encode;
 use crate::entry::{AnchorBody, Entry};
@@ -35,7 +37,7 @@ pub struct Receipt {
 struct ReceiptJson {
     #[serde(rename = "type")]
     kind: String,
-    version: u32,
+    version: serde_json::Number,
     entry: String,
     inclusion_proof: String,
     header: String,
@@ -47,7 +49,7 @@ impl Receipt {
     pub fn to_json(&self) -> String {
         let file = ReceiptJson {
             kind: RECEIPT_TYPE.to_owned(),
-            version: RECEIPT_VERSION,
+            version: RECEIPT_VERSION.into(),
             entry: hex::encode(self.entry.to_canonical_bytes()),
             inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
             header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
@@ -65,16 +67,17 @@ impl Receipt {
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         let file: ReceiptJson =
             serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        let version = integer_version(&file.version)?;
         if file.kind != RECEIPT_TYPE {
             return Err(VerifyError::WrongFileType {
                 expected: RECEIPT_TYPE,
                 found: file.kind,
             });
         }
-        if file.version != RECEIPT_VERSION {
+        if version != i128::from(RECEIPT_VERSION) {
             return Err(VerifyError::UnsupportedVersion {
                 what: "receipt",
-                version: file.version,
+                version,
             });
         }
         Ok(Self {

@@ -138,7 +138,7 @@ impl Encode for ValidatorSet {
 
 impl Decode for ValidatorSet {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let validators = reader.seq("validators", |r| {
+        let validators = reader.seq_max(VALIDATORS_MAX as u32, "validators", |r| {
             Ok(Validator {
                 public_key: r.get()?,
                 voting_power: r.u64("voting power")?,

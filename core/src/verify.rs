@@ -20,7 +20,7 @@ pub enum VerifyError {
         found: String,
     },
     #[error("unsupported {what} version {version}")]
-    UnsupportedVersion { what: &'static str, version: u32 },
+    UnsupportedVersion { what: &'static str, version: i128 },
     #[error("field `{field}` is not hex: {reason}")]
     BadHex { field: &'static str, reason: String },
     #[error("field `{field}` is malformed: {error}")]

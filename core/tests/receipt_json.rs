@@ -164,8 +164,9 @@ fn fields_of_the_wrong_type_are_not_json() {
         fields.extend(format.parts.iter().map(|(name, _)| *name));
         for field in fields {
             for value in &wrong_values {
-                // A number is the right type for the version, so only its bad numbers.
-                if field == "version" && (value == &json!(1)) {
+                // An integer is the right type for the version (other integers are tested
+                // below as unsupported versions).
+                if field == "version" && (value == &json!(1) || value == &json!(-1)) {
                     continue;
                 }
                 let text = format.with(field, value.clone());
@@ -177,9 +178,18 @@ fn fields_of_the_wrong_type_are_not_json() {
                 );
             }
         }
-        for version in [json!("1"), json!(1.0), json!(-1), json!(4_294_967_296_u64)] {
+        for version in [json!("1"), json!(1.0), json!(true), json!(null)] {
             let text = format.with("version", version.clone());
             assert_eq!(format.code(&text), "not-json", "version {version}");
+        }
+        // Any other JSON integer is a version this build does not know.
+        for version in [json!(-1), json!(0), json!(2), json!(4_294_967_297_u64)] {
+            let text = format.with("version", version.clone());
+            assert_eq!(
+                format.code(&text),
+                "unsupported-version",
+                "version {version}"
+            );
         }
     }
 }
