@@ -74,7 +74,8 @@ pub struct Genesis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
-    /// Hashes the log, headers, validator sets and document digests.
+    /// Hashes the log, headers, validator sets, transaction ids, the genesis and state roots.
+    /// (A document digest names its own algorithm.)
     pub digest: HashAlgorithm,
     pub signature: SignatureAlgorithm,
 }
@@ -97,8 +98,20 @@ pub struct GenesisValidator {
     pub public_key: PublicKey,
     pub voting_power: u64,
     /// Where peers may reach this validator (a libp2p multiaddress); a hint, not trusted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_string"
+    )]
     pub address: Option<String>,
+}
+
+/// An optional string field that, when present, must be a string: `null` is refused rather
+/// than read as absent, so that two readers of one file never disagree about it.
+fn present_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 /// A key allowed to anchor documents for a member.

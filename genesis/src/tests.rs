@@ -128,6 +128,30 @@ fn validation_names_the_wrong_field() {
     g.policy.kinds[0].members.push("bureau".into());
     expect_invalid(&g, "policy.kinds[0].members[1]");
 
+    let mut g = good.clone();
+    g.members[2].name = " \t".into();
+    expect_invalid(&g, "members[2].name");
+
+    let mut g = good.clone();
+    g.filers[3].name = "n".repeat(257);
+    expect_invalid(&g, "filers[3].name");
+
+    let mut g = good.clone();
+    g.policy.limits.transaction_bytes_max = 1023;
+    expect_invalid(&g, "policy.limits.transaction_bytes_max");
+
+    let mut g = good.clone();
+    g.policy.limits.transaction_bytes_max = 64 * 1024 * 1024 + 1;
+    expect_invalid(&g, "policy.limits.transaction_bytes_max");
+
+    let mut g = good.clone();
+    g.policy.kinds[1].kind = g.policy.kinds[0].kind.clone();
+    expect_invalid(&g, "policy.kinds[1].kind");
+
+    let mut g = good.clone();
+    g.validators[0].voting_power = u64::MAX / 3;
+    expect_invalid(&g, "validators");
+
     let mut g = good;
     g.validators.clear();
     expect_invalid(&g, "validators");
@@ -145,12 +169,29 @@ fn malformed_json_is_rejected_with_a_reason() {
         &text.replace("ed25519:", "rsa:"),
         &text.replacen("\"voting_power\": 1", "\"voting_power\": -1", 1),
         &text.replacen("\"members\": [", "\"surprise\": 1, \"members\": [", 1),
+        &text.replacen(
+            "\"voting_power\": 1",
+            "\"voting_power\": 1, \"address\": null",
+            1,
+        ),
+        &text.replacen("\"name\": \"bureau-filing-system\"", "\"name\": null", 1),
+        &text.replacen("\"voting_power\": 1", "\"voting_power\": 1.0", 1),
     ] {
         assert!(
             matches!(Genesis::from_json(bad), Err(GenesisError::NotJson(_))),
             "accepted {bad:.60}"
         );
     }
+}
+
+#[test]
+fn an_address_when_present_round_trips_and_changes_the_hash() {
+    let mut g = consortium().genesis;
+    let before = g.hash();
+    g.validators[0].address = Some("/ip4/127.0.0.1/tcp/26656".into());
+    let back = Genesis::from_json(&g.to_json()).unwrap();
+    assert_eq!(back, g);
+    assert_ne!(back.hash(), before);
 }
 
 #[test]
