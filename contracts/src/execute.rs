@@ -68,8 +68,15 @@ pub enum ApplyError {
     Store(#[from] StoreError),
 }
 
-/// Applies one transaction to `state`. On success its writes are in `state` and its entries
-/// are returned; on rejection `state` is unchanged.
+/// Applies one transaction to `state`.
+///
+/// On success its writes are in `state` and its entries are returned. On rejection, `state`
+/// holds nothing of it — except that an *authentic* transaction (its signer is a genesis filer
+/// and its signature verifies) that broke a later rule is marked as consumed, so that the same
+/// signed bytes can never be applied later, when circumstances have changed (a payment
+/// refused for want of an inspection must be signed again, knowingly, to be filed). An
+/// unauthenticated transaction leaves no mark: otherwise anyone could burn a filer's
+/// transaction id with a forged signature.
 ///
 /// `next_index` is the log index the transaction's first entry gets.
 ///
@@ -123,23 +130,41 @@ pub fn apply<S: StateStore + ?Sized>(
         .into());
     }
 
+    let signer = authenticate(transaction, context)?;
+
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
-    let records = match transaction {
-        Transaction::Anchor(batch) => apply_anchor_batch(&mut local, batch, context, next_index)?,
+    let outcome = match transaction {
+        Transaction::Anchor(batch) => {
+            apply_anchor_batch(&mut local, batch, signer, context, next_index)
+        }
         Transaction::Revoke(revocation) => {
-            vec![apply_revocation(
-                &mut local, revocation, context, next_index,
-            )?]
+            apply_revocation(&mut local, revocation, signer, context, next_index).map(|r| vec![r])
         }
         Transaction::RegisterProject(registration) => {
-            vec![apply_registration(&mut local, registration, context)?]
+            apply_registration(&mut local, registration, signer, context).map(|r| vec![r])
         }
+    };
+    let records = match outcome {
+        Ok(records) => records,
+        Err(ApplyError::Rejected(error)) => {
+            drop(local);
+            state.put_record(
+                replay_key,
+                &AppliedTransaction {
+                    height: context.height,
+                    accepted: false,
+                },
+            );
+            return Err(error.into());
+        }
+        Err(store) => return Err(store),
     };
     local.put_record(
         replay_key,
         &AppliedTransaction {
             height: context.height,
+            accepted: true,
         },
     );
     let writes = local.into_writes();
@@ -164,7 +189,8 @@ pub struct BlockOutcome {
     pub results: Vec<Result<Applied, TxError>>,
     /// Every entry the block appends to the log, in order.
     pub entries: Vec<Entry>,
-    /// Every state write, to be committed atomically with the block.
+    /// Every key whose value the block changed, with its new value, to be committed
+    /// atomically with the block.
     pub writes: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The state root after the block.
     pub state_root: Digest,
@@ -197,7 +223,18 @@ pub fn execute_block<S: StateStore + ?Sized>(
             Err(ApplyError::Store(error)) => return Err(error),
         }
     }
-    let writes = overlay.into_writes();
+    let mut writes = overlay.into_writes();
+    // Only changes count: a put that leaves a value as it was is not a write, so the state
+    // root depends on the state alone and not on how an implementation reached it.
+    let mut unchanged = Vec::new();
+    for (key, value) in &writes {
+        if state.get(key)?.as_ref() == Some(value) {
+            unchanged.push(key.clone());
+        }
+    }
+    for key in unchanged {
+        writes.remove(&key);
+    }
     let state_root = next_state_root(
         context.algorithm(),
         parent_state_root,
@@ -214,6 +251,46 @@ pub fn execute_block<S: StateStore + ?Sized>(
 
 fn registered_filer<'g>(genesis: &'g Genesis, key: &PublicKey) -> Result<&'g Filer, TxError> {
     genesis.filer(key).ok_or(TxError::UnknownFiler(*key))
+}
+
+/// Who signed the transaction: a genesis filer whose signature verifies. Checked before any
+/// rule, in this order: unknown signer, mixed filers in a batch, bad signature.
+fn authenticate<'g>(
+    transaction: &Transaction,
+    context: &BlockContext<'g>,
+) -> Result<&'g Filer, TxError> {
+    match transaction {
+        Transaction::Anchor(batch) => {
+            let filer_key = batch.anchors[0].filer;
+            let filer = registered_filer(context.genesis, &filer_key)?;
+            if let Some(other) = batch.anchors.iter().find(|a| a.filer != filer_key) {
+                return Err(TxError::MixedFilers {
+                    first: filer_key,
+                    other: other.filer,
+                });
+            }
+            batch
+                .verify(context.algorithm(), &filer_key)
+                .map_err(|_| TxError::BadSignature(filer_key))?;
+            Ok(filer)
+        }
+        Transaction::Revoke(revocation) => {
+            let key = revocation.body.filer;
+            let filer = registered_filer(context.genesis, &key)?;
+            revocation
+                .verify()
+                .map_err(|_| TxError::BadSignature(key))?;
+            Ok(filer)
+        }
+        Transaction::RegisterProject(registration) => {
+            let key = registration.body.registrar;
+            let filer = registered_filer(context.genesis, &key)?;
+            registration
+                .verify()
+                .map_err(|_| TxError::BadSignature(key))?;
+            Ok(filer)
+        }
+    }
 }
 
 fn check_chain(context: &BlockContext<'_>, chain_id: &str) -> Result<(), TxError> {
@@ -239,12 +316,18 @@ fn check_member(filer: &Filer, claimed: &str) -> Result<(), TxError> {
     }
 }
 
+/// A required field is empty when it has no bytes or only ASCII white space (tab, line feed,
+/// form feed, carriage return, space): a byte-level rule every implementation can follow.
 fn non_empty(field: &'static str, value: &str) -> Result<(), TxError> {
-    if value.trim().is_empty() {
+    if is_blank(value) {
         Err(TxError::EmptyField { field })
     } else {
         Ok(())
     }
+}
+
+fn is_blank(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_whitespace())
 }
 
 /// The write policy: the kind exists, the member may anchor it, and so may this filer.
@@ -270,21 +353,10 @@ fn check_kind_allowed(genesis: &Genesis, filer: &Filer, kind: &str) -> Result<()
 fn apply_anchor_batch<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     batch: &SignedBatch,
+    filer: &Filer,
     context: &BlockContext<'_>,
     first_index: u64,
 ) -> Result<Vec<Record>, ApplyError> {
-    let filer_key = batch.anchors[0].filer;
-    if let Some(other) = batch.anchors.iter().find(|a| a.filer != filer_key) {
-        return Err(TxError::MixedFilers {
-            first: filer_key,
-            other: other.filer,
-        }
-        .into());
-    }
-    let filer = registered_filer(context.genesis, &filer_key)?;
-    batch
-        .verify(context.algorithm(), &filer_key)
-        .map_err(|_| TxError::BadSignature(filer_key))?;
     for (position, body) in batch.anchors.iter().enumerate() {
         let index = first_index + position as u64;
         apply_anchor(state, body, filer, context, index).map_err(|error| match error {
@@ -549,14 +621,11 @@ fn apply_payment<S: StateStore + ?Sized>(
 fn apply_revocation<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     revocation: &SignedRevocation,
+    filer: &Filer,
     context: &BlockContext<'_>,
     entry_index: u64,
 ) -> Result<Record, ApplyError> {
     let body = &revocation.body;
-    let filer = registered_filer(context.genesis, &body.filer)?;
-    revocation
-        .verify()
-        .map_err(|_| TxError::BadSignature(body.filer))?;
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
     non_empty("reason", &body.reason)?;
@@ -620,13 +689,10 @@ fn apply_revocation<S: StateStore + ?Sized>(
 fn apply_registration<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     registration: &SignedRegistration,
+    filer: &Filer,
     context: &BlockContext<'_>,
 ) -> Result<Record, ApplyError> {
     let body = &registration.body;
-    let filer = registered_filer(context.genesis, &body.registrar)?;
-    registration
-        .verify()
-        .map_err(|_| TxError::BadSignature(body.registrar))?;
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
     if !context
@@ -654,7 +720,7 @@ fn apply_registration<S: StateStore + ?Sized>(
     }
     let mut milestones: Vec<MilestoneAccount> = Vec::with_capacity(body.milestones.len());
     for milestone in &body.milestones {
-        if milestone.id.trim().is_empty() {
+        if is_blank(&milestone.id) {
             return Err(invalid("a milestone id is empty".to_owned()));
         }
         if milestones.iter().any(|m| m.id == milestone.id) {

@@ -194,15 +194,17 @@ fn read_id(reader: &mut Reader<'_>, what: &'static str) -> Result<String, Decode
     Ok(reader.str_max(ID_LEN_MAX, what)?.to_owned())
 }
 
-/// When a transaction was applied (under [`applied_transaction_key`]).
+/// A consumed transaction id (under [`applied_transaction_key`]): the block that carried the
+/// authentic transaction, and whether its rules passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppliedTransaction {
     pub height: u64,
+    pub accepted: bool,
 }
 
 impl Encode for AppliedTransaction {
     fn encode(&self, writer: &mut Writer) {
-        writer.u64(self.height);
+        writer.u64(self.height).bool(self.accepted);
     }
 }
 
@@ -210,6 +212,7 @@ impl Decode for AppliedTransaction {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             height: reader.u64("height")?,
+            accepted: reader.bool("accepted")?,
         })
     }
 }

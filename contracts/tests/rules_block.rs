@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use evidence_contracts::state::next_state_root;
+use evidence_contracts::state::{applied_transaction_key, next_state_root};
 use evidence_contracts::{BlockOutcome, Transaction, TxError, execute_block};
 
 // Atomicity.
@@ -38,9 +38,20 @@ fn batch_breaking_a_rule_at_its_second_anchor_is_rejected_whole() {
         }
     );
     assert_eq!(error.code(), "not-a-first-version");
-    assert!(outcome.writes.is_empty(), "no writes: {:?}", outcome.writes);
+    // The only write is the mark that consumes the authentic transaction's id.
+    let tx = ledger.signed(vec![report.clone(), bad.clone(), drawing.clone()]);
+    let consumed = applied_transaction_key(&tx.id(ALG).unwrap());
+    assert_eq!(
+        outcome.writes.keys().collect::<Vec<_>>(),
+        [&consumed],
+        "no writes but the consumed id: {:?}",
+        outcome.writes
+    );
     assert!(outcome.entries.is_empty());
-    assert_eq!(ledger.state, state_before);
+    let mut expected_state = state_before.clone();
+    expected_state.apply(&outcome.writes);
+    assert_eq!(ledger.state, expected_state);
+    assert!(matches!(ledger.submit(&tx), Err(TxError::Replayed { .. })));
     assert_eq!(ledger.log_size, log_before);
     assert_eq!(ledger.document(PROJECT, "rpt-001"), None);
     assert!(
@@ -124,14 +135,18 @@ fn rejected_transaction_between_two_accepted_ones_leaves_no_trace() {
     assert_eq!(ledger.version(PROJECT, "dwg-001", 1).entry_index, 1);
     assert_eq!(ledger.version(PROJECT, "rpt-001", 1).entry_index, 2);
 
-    // The same block without the rejected transaction has the same entries, writes and root.
+    // The same block without the rejected transaction has the same entries, and the same
+    // writes but for the mark that consumes the rejected transaction's id.
     let mut without = Ledger::new();
     without.register_standard_project(PROJECT);
     let txs = block(&without, false);
     let clean = without.execute(&txs);
     assert_eq!(clean.entries, outcome.entries);
-    assert_eq!(clean.writes, outcome.writes);
-    assert_eq!(clean.state_root, outcome.state_root);
+    let rejected_mark = applied_transaction_key(&block(&ledger, true)[1].id(ALG).unwrap());
+    let mut writes = outcome.writes.clone();
+    assert!(writes.remove(&rejected_mark).is_some());
+    assert_eq!(clean.writes, writes);
+    assert_ne!(clean.state_root, outcome.state_root);
 }
 
 #[test]
@@ -307,11 +322,14 @@ fn empty_block_still_advances_the_state_root() {
     assert_eq!(distinct.len(), roots.len(), "every block moves the root");
     assert!(ledger.state.is_empty());
 
-    // A block of only rejected transactions is like an empty one.
+    // A block of only unauthenticated transactions is like an empty one.
     let parent = ledger.state_root;
-    let mut bad = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
-    bad.version = 9;
-    let outcome = ledger.execute(&[ledger.anchor(&bad)]);
+    let mut forged = ledger.anchor(&ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a"));
+    if let Transaction::Anchor(batch) = &mut forged {
+        batch.signature.bytes[0] ^= 1;
+    }
+    let outcome = ledger.execute(&[forged]);
+    assert!(matches!(outcome.results[0], Err(TxError::BadSignature(_))));
     assert_eq!(
         outcome.state_root,
         next_state_root(ALG, &parent, 4, &BTreeMap::new())

@@ -163,9 +163,8 @@ fn garbage_is_refused() {
     empty_batch.extend_from_slice(&[0; 64]);
     assert!(matches!(
         decode(&empty_batch),
-        Err(DecodeError::TooLong {
+        Err(DecodeError::InvalidValue {
             what: "batch anchors",
-            len: 0,
             ..
         })
     ));

@@ -449,7 +449,13 @@ fn failing_new_version_of_a_passing_report_withdraws_the_pass() {
     let mut v3 = next_version(&v2);
     v3.claim = inspection("foundation", true);
     ledger.accept(&ledger.anchor(&v3));
-    ledger.accept(&ledger.pay(PROJECT, "pay-001", "foundation", 100));
+    // The refused payment's id is consumed; the finance bureau files it again, signed anew.
+    ledger.accept(&ledger.anchor(&signed_again(&ledger.payment_body(
+        PROJECT,
+        "pay-001",
+        "foundation",
+        100,
+    ))));
 }
 
 #[test]
@@ -569,7 +575,12 @@ fn inspection_filed_before_registration_counts_once_the_project_is_registered() 
         TxError::UnknownProject(PROJECT.to_owned())
     );
     ledger.register_standard_project(PROJECT);
-    ledger.accept(&ledger.pay(PROJECT, "pay-001", "foundation", 100));
+    ledger.accept(&ledger.anchor(&signed_again(&ledger.payment_body(
+        PROJECT,
+        "pay-001",
+        "foundation",
+        100,
+    ))));
 }
 
 #[test]
@@ -597,13 +608,25 @@ fn fund_transfer_records_cannot_be_superseded() {
 }
 
 #[test]
-fn refused_payment_can_be_submitted_again_once_the_milestone_is_inspected() {
-    // A rejected transaction is not recorded as applied, so it is not a replay later.
+fn refused_payment_is_consumed_and_must_be_signed_again() {
+    // An authentic transaction that breaks a rule is consumed: the same signed bytes cannot be
+    // applied later, when the milestone happens to be inspected. The filer signs it again,
+    // knowingly, with a new capture time.
     let mut ledger = registered();
     let transfer = ledger.pay(PROJECT, "pay-001", "foundation", 100);
     assert_eq!(ledger.reject(&transfer), not_inspected("foundation"));
     ledger.file_inspection(PROJECT, "rpt-001", "foundation", true);
-    ledger.accept(&transfer);
     assert!(matches!(ledger.reject(&transfer), TxError::Replayed { .. }));
+    assert_eq!(ledger.paid(PROJECT, "foundation"), (0, 0));
+    let again = signed_again(&ledger.payment_body(PROJECT, "pay-001", "foundation", 100));
+    ledger.accept(&ledger.anchor(&again));
     assert_eq!(ledger.paid(PROJECT, "foundation"), (100, 100));
+}
+
+/// The same statement signed again later: a new capture time, so a new transaction id.
+fn signed_again(body: &AnchorBody) -> AnchorBody {
+    AnchorBody {
+        captured_at_ms: body.captured_at_ms + 60_000,
+        ..body.clone()
+    }
 }

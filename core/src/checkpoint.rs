@@ -77,7 +77,7 @@ impl Checkpoint {
     }
 
     /// Verifies the checkpoint against `anchor`: right chain, right validator set, the
-    /// certificate is for this header, and its signers hold a quorum (SPEC.md §9, steps 2–5).
+    /// certificate is for this header, and its signers hold a quorum (SPEC.md §9.2).
     ///
     /// # Errors
     /// The first check that fails, in that order.
@@ -89,7 +89,7 @@ impl Checkpoint {
         Ok(self.verified(header_hash, signed_power, anchor))
     }
 
-    /// Steps 2–4: chain, validator set, and that the certificate names this header.
+    /// SPEC.md §9.2 steps 1–3: chain, validator set, and that the certificate names this header.
     pub(crate) fn check_binding(&self, anchor: &TrustAnchor) -> Result<Digest, VerifyError> {
         if self.header.chain_id != anchor.chain_id {
             return Err(VerifyError::WrongChain {

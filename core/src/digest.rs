@@ -183,15 +183,6 @@ impl Digest {
         Self { algorithm, bytes }
     }
 
-    /// The all-zero digest of `algorithm`, used where a field must hold a digest but nothing
-    /// precedes it (SPEC.md names each such place).
-    pub const fn zero(algorithm: HashAlgorithm) -> Self {
-        Self {
-            algorithm,
-            bytes: [0; DIGEST_LEN],
-        }
-    }
-
     pub fn to_hex(&self) -> String {
         hex::encode(self.bytes)
     }

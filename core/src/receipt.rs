@@ -121,7 +121,7 @@ pub fn verify_receipt(
     verify_against_checkpoint(document_digest, receipt, anchor, checkpoint, None)
 }
 
-/// Steps 6–9: the entry is in the certified log, it is an anchor for this chain, the filer
+/// SPEC.md §9.3 steps 2–7: the entry is in the certified log, it is an anchor for this chain, the filer
 /// signed it, and it anchors this document.
 fn verify_against_checkpoint(
     document_digest: &Digest,

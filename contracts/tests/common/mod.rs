@@ -209,7 +209,8 @@ impl Ledger {
     }
 
     /// Executes `transaction` alone in the next block; it must be rejected. Checks that the
-    /// rejected block appended nothing.
+    /// rejected block appended nothing and wrote nothing but, for an authentic transaction,
+    /// the mark that consumes its id.
     #[track_caller]
     pub(crate) fn reject(&mut self, transaction: &Transaction) -> TxError {
         let outcome = self.execute(std::slice::from_ref(transaction));
@@ -217,9 +218,15 @@ impl Ledger {
             outcome.entries.is_empty(),
             "a rejected transaction appended entries"
         );
+        let consumed = transaction
+            .id(ALG)
+            .map(|id| evidence_contracts::state::applied_transaction_key(&id));
         assert!(
-            outcome.writes.is_empty(),
-            "a rejected transaction left writes"
+            outcome
+                .writes
+                .keys()
+                .all(|key| Some(key) == consumed.as_ref()),
+            "a rejected transaction left writes other than its consumed id"
         );
         match outcome.results.into_iter().next() {
             Some(Err(error)) => error,
