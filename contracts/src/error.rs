@@ -67,12 +67,6 @@ pub enum TxError {
         existing: String,
         found: String,
     },
-    #[error("document {document_id:?} belongs to member {owner:?}; {member:?} may not change it")]
-    NotDocumentOwner {
-        document_id: String,
-        owner: String,
-        member: String,
-    },
     #[error("a {kind:?} anchor may not carry {claim}")]
     ClaimNotAllowed { kind: String, claim: &'static str },
     #[error("a fund-transfer anchor must name a milestone and an amount")]
@@ -160,7 +154,6 @@ impl TxError {
             Self::VersionConflict { .. } => "version-conflict",
             Self::SupersedesMismatch { .. } => "supersedes-mismatch",
             Self::KindChanged { .. } => "kind-changed",
-            Self::NotDocumentOwner { .. } => "not-document-owner",
             Self::ClaimNotAllowed { .. } => "claim-not-allowed",
             Self::MissingPayment => "missing-payment",
             Self::ZeroAmount => "zero-amount",
@@ -188,7 +181,6 @@ impl TxError {
             | Self::MemberMismatch { .. }
             | Self::KindNotAllowedForMember { .. }
             | Self::KindNotAllowedForFiler { .. }
-            | Self::NotDocumentOwner { .. }
             | Self::NotARegistrar(_) => true,
             Self::InBatch { error, .. } => error.is_policy_violation(),
             _ => false,

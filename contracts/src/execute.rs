@@ -20,8 +20,9 @@ use evidence_genesis::{Filer, Genesis};
 use crate::error::TxError;
 use crate::state::{
     AppliedTransaction, DocumentRecord, MilestoneAccount, MilestoneEvidence, Overlay,
-    ProjectRecord, StateStore, StoreError, VersionRecord, VersionStatus, applied_transaction_key,
-    document_key, milestone_evidence_key, next_state_root, project_key, version_key,
+    ProjectRecord, ReportRef, StateStore, StoreError, VersionRecord, VersionStatus,
+    applied_transaction_key, document_key, milestone_evidence_key, next_state_root, project_key,
+    version_key,
 };
 use crate::transaction::Transaction;
 
@@ -417,7 +418,7 @@ fn apply_anchor<S: StateStore + ?Sized>(
     }
 
     // Lineage.
-    let doc_key = document_key(&body.project_id, &body.document_id);
+    let doc_key = document_key(&body.member, &body.project_id, &body.document_id);
     let existing = state.get_record::<DocumentRecord>(&doc_key)?;
     let previous_passing = match &existing {
         None => {
@@ -431,14 +432,6 @@ fn apply_anchor<S: StateStore + ?Sized>(
             None
         }
         Some(document) => {
-            if document.member != body.member {
-                return Err(TxError::NotDocumentOwner {
-                    document_id: body.document_id.clone(),
-                    owner: document.member.clone(),
-                    member: body.member.clone(),
-                }
-                .into());
-            }
             if document.kind != body.kind {
                 return Err(TxError::KindChanged {
                     document_id: body.document_id.clone(),
@@ -501,18 +494,23 @@ fn apply_anchor<S: StateStore + ?Sized>(
     // record this version's.
     if let Some(milestone) = &previous_passing {
         update_evidence(state, &body.project_id, milestone, |e| {
-            e.remove(&body.document_id)
+            e.remove(&report_ref(&body.member, &body.document_id))
         })?;
     }
     if let Some(milestone) = &passing_milestone {
         update_evidence(state, &body.project_id, milestone, |e| {
-            e.add(&body.document_id)
+            e.add(report_ref(&body.member, &body.document_id))
         })?;
     }
 
     // Record the version, and mark the one it supersedes.
     if let Some(document) = &existing {
-        let old_key = version_key(&body.project_id, &body.document_id, document.latest_version);
+        let old_key = version_key(
+            &body.member,
+            &body.project_id,
+            &body.document_id,
+            document.latest_version,
+        );
         if let Some(mut old) = state.get_record::<VersionRecord>(&old_key)? {
             if old.status == VersionStatus::Current {
                 old.status = VersionStatus::SupersededBy {
@@ -524,7 +522,12 @@ fn apply_anchor<S: StateStore + ?Sized>(
         }
     }
     state.put_record(
-        version_key(&body.project_id, &body.document_id, body.version),
+        version_key(
+            &body.member,
+            &body.project_id,
+            &body.document_id,
+            body.version,
+        ),
         &VersionRecord {
             digest: body.digest,
             entry_index,
@@ -543,6 +546,13 @@ fn apply_anchor<S: StateStore + ?Sized>(
         },
     );
     Ok(())
+}
+
+fn report_ref(member: &str, document_id: &str) -> ReportRef {
+    ReportRef {
+        member: member.to_owned(),
+        document_id: document_id.to_owned(),
+    }
 }
 
 fn update_evidence<S: StateStore + ?Sized>(
@@ -629,7 +639,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
     non_empty("reason", &body.reason)?;
-    let doc_key = document_key(&body.project_id, &body.document_id);
+    let doc_key = document_key(&body.member, &body.project_id, &body.document_id);
     let unknown = || TxError::UnknownVersion {
         document_id: body.document_id.clone(),
         version: body.version,
@@ -637,19 +647,16 @@ fn apply_revocation<S: StateStore + ?Sized>(
     let mut document = state
         .get_record::<DocumentRecord>(&doc_key)?
         .ok_or_else(unknown)?;
-    if document.member != body.member {
-        return Err(TxError::NotDocumentOwner {
-            document_id: body.document_id.clone(),
-            owner: document.member.clone(),
-            member: body.member.clone(),
-        }
-        .into());
-    }
     check_kind_allowed(context.genesis, filer, &document.kind)?;
     if document.kind == FUND_TRANSFER {
         return Err(TxError::PaymentRecordImmutable.into());
     }
-    let key = version_key(&body.project_id, &body.document_id, body.version);
+    let key = version_key(
+        &body.member,
+        &body.project_id,
+        &body.document_id,
+        body.version,
+    );
     let mut version = state
         .get_record::<VersionRecord>(&key)?
         .ok_or_else(unknown)?;
@@ -679,7 +686,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
         && let Some(milestone) = document.passing_milestone.take()
     {
         update_evidence(state, &body.project_id, &milestone, |e| {
-            e.remove(&body.document_id)
+            e.remove(&report_ref(&body.member, &body.document_id))
         })?;
         state.put_record(doc_key, &document);
     }

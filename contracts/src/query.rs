@@ -6,16 +6,17 @@ use crate::state::{
     VersionRecord, document_key, milestone_evidence_key, project_key, version_key,
 };
 
-/// The head of a document's lineage, if the document exists.
+/// The head of a member's document's lineage, if the document exists.
 ///
 /// # Errors
 /// The store failed or holds a corrupt record.
 pub fn document<S: StateStore + ?Sized>(
     state: &S,
+    member: &str,
     project_id: &str,
     document_id: &str,
 ) -> Result<Option<DocumentRecord>, StoreError> {
-    Overlay::new(state).get_record(&document_key(project_id, document_id))
+    Overlay::new(state).get_record(&document_key(member, project_id, document_id))
 }
 
 /// One version of a document: its digest, the entry that anchored it, and whether it is
@@ -25,11 +26,12 @@ pub fn document<S: StateStore + ?Sized>(
 /// The store failed or holds a corrupt record.
 pub fn version<S: StateStore + ?Sized>(
     state: &S,
+    member: &str,
     project_id: &str,
     document_id: &str,
     version: u32,
 ) -> Result<Option<VersionRecord>, StoreError> {
-    Overlay::new(state).get_record(&version_key(project_id, document_id, version))
+    Overlay::new(state).get_record(&version_key(member, project_id, document_id, version))
 }
 
 /// Every version of a document, oldest first (empty if the document does not exist).
@@ -38,15 +40,16 @@ pub fn version<S: StateStore + ?Sized>(
 /// The store failed, holds a corrupt record, or lacks a version its lineage head names.
 pub fn versions<S: StateStore + ?Sized>(
     state: &S,
+    member: &str,
     project_id: &str,
     document_id: &str,
 ) -> Result<Vec<(u32, VersionRecord)>, StoreError> {
-    let Some(head) = document(state, project_id, document_id)? else {
+    let Some(head) = document(state, member, project_id, document_id)? else {
         return Ok(Vec::new());
     };
     (1..=head.latest_version)
         .map(|number| {
-            version(state, project_id, document_id, number)?
+            version(state, member, project_id, document_id, number)?
                 .map(|record| (number, record))
                 .ok_or_else(|| {
                     StoreError(format!(

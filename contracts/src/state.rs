@@ -163,15 +163,22 @@ pub fn applied_transaction_key(tx_id: &Digest) -> Vec<u8> {
     w.into_bytes()
 }
 
-pub fn document_key(project_id: &str, document_id: &str) -> Vec<u8> {
+/// Document ids are a member's own: each member's filing system numbers its documents, so
+/// lineage is keyed by member as well as project and id, and no member can take (or block)
+/// another's ids.
+pub fn document_key(member: &str, project_id: &str, document_id: &str) -> Vec<u8> {
     let mut w = Writer::new();
-    w.u8(tag::DOCUMENT).str(project_id).str(document_id);
+    w.u8(tag::DOCUMENT)
+        .str(member)
+        .str(project_id)
+        .str(document_id);
     w.into_bytes()
 }
 
-pub fn version_key(project_id: &str, document_id: &str, version: u32) -> Vec<u8> {
+pub fn version_key(member: &str, project_id: &str, document_id: &str, version: u32) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(tag::VERSION)
+        .str(member)
         .str(project_id)
         .str(document_id)
         .u32(version);
@@ -385,37 +392,46 @@ impl Decode for ProjectRecord {
     }
 }
 
+/// An inspection report, named by its filing member and document id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ReportRef {
+    pub member: String,
+    pub document_id: String,
+}
+
 /// The inspection reports whose current version passed a milestone (under
-/// [`milestone_evidence_key`]), as sorted document ids.
+/// [`milestone_evidence_key`]), sorted by member, then document id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MilestoneEvidence {
-    pub passing_reports: Vec<String>,
+    pub passing_reports: Vec<ReportRef>,
 }
 
 impl MilestoneEvidence {
-    pub fn add(&mut self, document_id: &str) {
-        if let Err(at) = self
-            .passing_reports
-            .binary_search_by(|d| d.as_str().cmp(document_id))
-        {
-            self.passing_reports.insert(at, document_id.to_owned());
+    pub fn add(&mut self, report: ReportRef) {
+        if let Err(at) = self.passing_reports.binary_search(&report) {
+            self.passing_reports.insert(at, report);
         }
     }
 
-    pub fn remove(&mut self, document_id: &str) {
-        if let Ok(at) = self
-            .passing_reports
-            .binary_search_by(|d| d.as_str().cmp(document_id))
-        {
+    pub fn remove(&mut self, report: &ReportRef) {
+        if let Ok(at) = self.passing_reports.binary_search(report) {
             self.passing_reports.remove(at);
         }
+    }
+
+    /// The passing reports' document ids, in order.
+    pub fn document_ids(&self) -> Vec<&str> {
+        self.passing_reports
+            .iter()
+            .map(|r| r.document_id.as_str())
+            .collect()
     }
 }
 
 impl Encode for MilestoneEvidence {
     fn encode(&self, writer: &mut Writer) {
-        writer.seq(&self.passing_reports, |w, d| {
-            w.str(d);
+        writer.seq(&self.passing_reports, |w, r| {
+            w.str(&r.member).str(&r.document_id);
         });
     }
 }
@@ -423,7 +439,12 @@ impl Encode for MilestoneEvidence {
 impl Decode for MilestoneEvidence {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
-            passing_reports: reader.seq("passing reports", |r| read_id(r, "document id"))?,
+            passing_reports: reader.seq("passing reports", |r| {
+                Ok(ReportRef {
+                    member: read_id(r, "member")?,
+                    document_id: read_id(r, "document id")?,
+                })
+            })?,
         })
     }
 }

@@ -172,25 +172,44 @@ fn new_version_may_not_change_the_kind() {
 }
 
 #[test]
-fn another_members_filer_may_not_reuse_a_document_id() {
-    let (mut ledger, v1) = ledger_with_v1();
-    // Finance files under the bureau's document id, as a first version and as a next one.
-    let first = ledger.payment_body(PROJECT, DOC, "foundation", 100);
-    let mut next = first.clone();
-    next.version = 2;
-    next.supersedes = Some(v1.digest);
-    for body in [&first, &next] {
-        let error = ledger.reject(&ledger.anchor(body));
-        assert_eq!(
-            error,
-            TxError::NotDocumentOwner {
-                document_id: DOC.to_owned(),
-                owner: BUREAU.to_owned(),
-                member: FINANCE.to_owned(),
-            }
-        );
-        assert!(error.is_policy_violation());
-    }
+fn document_ids_are_each_members_own() {
+    // Finance may also anchor drawings here; its "dwg-001" is its own document, and neither
+    // member can block or continue the other's.
+    let mut ledger = Ledger::with_genesis(|genesis| {
+        let kind = genesis
+            .policy
+            .kinds
+            .iter_mut()
+            .find(|k| k.kind == COMPLETION_DRAWING)
+            .unwrap();
+        kind.members.push(FINANCE.to_owned());
+        let filer = genesis
+            .filers
+            .iter_mut()
+            .find(|f| f.member == FINANCE)
+            .unwrap();
+        filer.kinds.push(COMPLETION_DRAWING.to_owned());
+    });
+    let bureau_v1 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
+    ledger.accept(&ledger.anchor(&bureau_v1));
+    let mut finance_v1 = ledger.body(FINANCE, COMPLETION_DRAWING, PROJECT, DOC);
+    finance_v1.digest = digest_of("finance's own drawing");
+    ledger.accept(&ledger.anchor(&finance_v1));
+    // Finance cannot continue the bureau's lineage: for finance, its own v1 is the latest.
+    let mut takeover = next_version(&bureau_v1);
+    takeover.filer = ledger.filer(FINANCE);
+    takeover.member = FINANCE.to_owned();
+    assert!(matches!(
+        ledger.reject(&ledger.anchor(&takeover)),
+        TxError::SupersedesMismatch { .. }
+    ));
+    // The bureau's lineage goes on untouched.
+    ledger.accept(&ledger.anchor(&next_version(&bureau_v1)));
+    let bureau = evidence_contracts::query::versions(&ledger.state, BUREAU, PROJECT, DOC).unwrap();
+    let finance =
+        evidence_contracts::query::versions(&ledger.state, FINANCE, PROJECT, DOC).unwrap();
+    assert_eq!((bureau.len(), finance.len()), (2, 1));
+    assert_eq!(finance[0].1.digest, finance_v1.digest);
 }
 
 #[test]
@@ -335,21 +354,23 @@ fn revoking_an_unknown_version_or_document_is_refused() {
 }
 
 #[test]
-fn another_member_may_not_revoke_a_document() {
+fn another_member_cannot_revoke_a_document() {
+    // Finance has no document of that id, so there is nothing of its own to revoke.
     let (mut ledger, v1) = ledger_with_v1();
     let mut revocation = ledger.revocation(&v1, "withdrawn");
     revocation.filer = ledger.filer(FINANCE);
     revocation.member = FINANCE.to_owned();
-    let error = ledger.reject(&ledger.revoke(revocation));
     assert_eq!(
-        error,
-        TxError::NotDocumentOwner {
+        ledger.reject(&ledger.revoke(revocation)),
+        TxError::UnknownVersion {
             document_id: DOC.to_owned(),
-            owner: BUREAU.to_owned(),
-            member: FINANCE.to_owned(),
+            version: 1,
         }
     );
-    assert!(error.is_policy_violation());
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 1).status,
+        VersionStatus::Current
+    );
 }
 
 #[test]
@@ -435,18 +456,16 @@ fn revocation_deletes_nothing() {
 
 #[test]
 fn court_filer_may_not_revoke_even_with_a_matching_digest() {
-    // The court's filer files nothing, so it owns nothing; a revocation in its own name is
-    // refused as not the owner's.
+    // The court's filer files nothing, so it has nothing to revoke.
     let (mut ledger, v1) = ledger_with_v1();
     let mut revocation = ledger.revocation(&v1, "court order");
     revocation.filer = ledger.filer(COURT);
     revocation.member = COURT.to_owned();
     assert_eq!(
         ledger.reject(&ledger.revoke(revocation)),
-        TxError::NotDocumentOwner {
+        TxError::UnknownVersion {
             document_id: DOC.to_owned(),
-            owner: BUREAU.to_owned(),
-            member: COURT.to_owned(),
+            version: 1,
         }
     );
 }
@@ -463,7 +482,7 @@ fn queries_report_every_version_with_its_status() {
     ledger.accept(&ledger.anchor(&v2));
     ledger.accept(&ledger.revoke(ledger.revocation(&v2, "wrong scale")));
 
-    let versions = query::versions(&ledger.state, PROJECT, "dwg-q").unwrap();
+    let versions = query::versions(&ledger.state, BUREAU, PROJECT, "dwg-q").unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(
         versions[0].1.status,
@@ -476,12 +495,12 @@ fn queries_report_every_version_with_its_status() {
         &versions[1].1.status,
         VersionStatus::Revoked { reason, .. } if reason == "wrong scale"
     ));
-    let head = query::document(&ledger.state, PROJECT, "dwg-q")
+    let head = query::document(&ledger.state, BUREAU, PROJECT, "dwg-q")
         .unwrap()
         .unwrap();
     assert_eq!(head.latest_version, 2);
     assert!(
-        query::versions(&ledger.state, PROJECT, "no-such")
+        query::versions(&ledger.state, BUREAU, PROJECT, "no-such")
             .unwrap()
             .is_empty()
     );

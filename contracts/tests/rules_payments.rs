@@ -232,7 +232,7 @@ fn passed_inspection_unlocks_only_its_own_milestone() {
 fn passed_inspection_unlocks_payment_within_limits() {
     let (mut ledger, report) = inspected("foundation");
     assert_eq!(
-        ledger.evidence(PROJECT, "foundation").passing_reports,
+        ledger.evidence(PROJECT, "foundation").document_ids(),
         [report.document_id.as_str()]
     );
     assert_eq!(
@@ -524,12 +524,12 @@ fn revoking_one_of_two_passing_reports_leaves_the_other() {
     let (mut ledger, first) = inspected("foundation");
     let second = ledger.file_inspection(PROJECT, "rpt-second-lab", "foundation", true);
     assert_eq!(
-        ledger.evidence(PROJECT, "foundation").passing_reports,
+        ledger.evidence(PROJECT, "foundation").document_ids(),
         [first.document_id.as_str(), second.document_id.as_str()]
     );
     ledger.accept(&ledger.revoke(ledger.revocation(&first, "withdrawn")));
     assert_eq!(
-        ledger.evidence(PROJECT, "foundation").passing_reports,
+        ledger.evidence(PROJECT, "foundation").document_ids(),
         [second.document_id.as_str()]
     );
     ledger.accept(&ledger.pay(PROJECT, "pay-001", "foundation", 100));
@@ -561,7 +561,7 @@ fn inspection_naming_a_milestone_the_project_does_not_have_is_refused() {
         TxError::UnknownMilestone { .. }
     ));
     assert_eq!(
-        ledger.evidence(PROJECT, "foundation").passing_reports,
+        ledger.evidence(PROJECT, "foundation").document_ids(),
         ["rpt-002"]
     );
 }
