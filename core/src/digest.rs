@@ -276,6 +276,11 @@ pub fn hash_reader(algorithm: HashAlgorithm, mut reader: impl Read) -> std::io::
 /// Hashes the file at `path`. BLAKE3 files of [`PARALLEL_HASH_THRESHOLD_BYTES`] or more are
 /// memory-mapped and hashed on all cores; other files are streamed.
 ///
+/// The file must not change while it is hashed: a memory-mapped file that another process
+/// truncates meanwhile can end the process with a bus error, and one modified meanwhile
+/// hashes to neither version. Hash a copy the caller controls (as a filing system does with
+/// an upload it has just stored), or use [`hash_reader`] on a file that others may write.
+///
 /// # Errors
 /// The file cannot be opened or read.
 pub fn hash_file(algorithm: HashAlgorithm, path: &Path) -> std::io::Result<Digest> {
