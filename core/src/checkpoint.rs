@@ -138,7 +138,7 @@ impl Checkpoint {
     pub fn to_json(&self) -> String {
         let file = CheckpointJson {
             kind: CHECKPOINT_TYPE.to_owned(),
-            version: 1.into(),
+            version: version_one(),
             header: hex::encode(self.header.to_canonical_bytes()),
             certificate: hex::encode(self.certificate.to_canonical_bytes()),
         };
@@ -154,19 +154,16 @@ impl Checkpoint {
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         let file: CheckpointJson =
             serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
-        let version = integer_version(&file.version)?;
-        if file.kind != CHECKPOINT_TYPE {
-            return Err(VerifyError::WrongFileType {
-                expected: CHECKPOINT_TYPE,
-                found: file.kind,
-            });
-        }
-        if version != 1 {
-            return Err(VerifyError::UnsupportedVersion {
-                what: "checkpoint file",
-                version,
-            });
-        }
+        check_version_literal(&file.version, "checkpoint file", || {
+            if file.kind == CHECKPOINT_TYPE {
+                Ok(())
+            } else {
+                Err(VerifyError::WrongFileType {
+                    expected: CHECKPOINT_TYPE,
+                    found: file.kind.clone(),
+                })
+            }
+        })?;
         Ok(Self {
             header: decode_hex_field(&file.header, "header")?,
             certificate: decode_hex_field(&file.certificate, "certificate")?,
@@ -181,23 +178,46 @@ const CHECKPOINT_TYPE: &str = "evidence-checkpoint";
 struct CheckpointJson {
     #[serde(rename = "type")]
     kind: String,
-    version: serde_json::Number,
+    version: Box<serde_json::value::RawValue>,
     header: String,
     certificate: String,
 }
 
-/// A file's `version` field, which must be a JSON integer: anything else means the file is
-/// not in the format at all (SPEC.md §9.3 step 0, `not-json`).
-pub(crate) fn integer_version(version: &serde_json::Number) -> Result<i128, VerifyError> {
-    if let Some(value) = version.as_u64() {
-        Ok(i128::from(value))
-    } else if let Some(value) = version.as_i64() {
-        Ok(i128::from(value))
-    } else {
-        Err(VerifyError::NotJson(format!(
-            "`version` must be an integer, got {version}"
-        )))
+/// Checks a file's `version` field as written: a JSON integer literal (an optional `-`, then
+/// `0` or a digit string not starting with `0`; no fraction, no exponent) of any size, else the
+/// file is not in the format at all (`not-json`); then it must be exactly `1`
+/// (`unsupported-version`). SPEC.md §9.3 step 0. `kind_checked` runs between the two, because
+/// the file's type is checked before its version.
+pub(crate) fn check_version_literal(
+    version: &serde_json::value::RawValue,
+    what: &'static str,
+    kind_checked: impl FnOnce() -> Result<(), VerifyError>,
+) -> Result<(), VerifyError> {
+    let literal = version.get().trim();
+    let digits = literal.strip_prefix('-').unwrap_or(literal);
+    let is_integer = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if !is_integer {
+        return Err(VerifyError::NotJson(format!(
+            "`version` must be a JSON integer, got {literal}"
+        )));
     }
+    kind_checked()?;
+    if literal == "1" {
+        Ok(())
+    } else {
+        Err(VerifyError::UnsupportedVersion {
+            what,
+            version: literal.to_owned(),
+        })
+    }
+}
+
+/// The `version` field of a file this build writes.
+pub(crate) fn version_one() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("1".to_owned())
+        .unwrap_or_else(|_| unreachable!("1 is valid JSON"))
 }
 
 /// Decodes a hex field of a JSON file into a canonical structure.

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::certificate::CommitCertificate;
 use crate::checkpoint::{
-    Checkpoint, TrustAnchor, VerifiedCheckpoint, decode_hex_field, integer_version,
+    Checkpoint, TrustAnchor, VerifiedCheckpoint, check_version_literal, decode_hex_field,
+    version_one,
 };
 use crate::digest::Digest;
 use crate::encoding::Encode;
@@ -21,7 +22,6 @@ use crate::merkle::{self, InclusionProof, NodeHash};
 use crate::verify::VerifyError;
 
 const RECEIPT_TYPE: &str = "evidence-receipt";
-const RECEIPT_VERSION: u32 = 1;
 
 /// The evidence for one log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct Receipt {
 struct ReceiptJson {
     #[serde(rename = "type")]
     kind: String,
-    version: serde_json::Number,
+    version: Box<serde_json::value::RawValue>,
     entry: String,
     inclusion_proof: String,
     header: String,
@@ -49,7 +49,7 @@ impl Receipt {
     pub fn to_json(&self) -> String {
         let file = ReceiptJson {
             kind: RECEIPT_TYPE.to_owned(),
-            version: RECEIPT_VERSION.into(),
+            version: version_one(),
             entry: hex::encode(self.entry.to_canonical_bytes()),
             inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
             header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
@@ -67,19 +67,16 @@ impl Receipt {
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         let file: ReceiptJson =
             serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
-        let version = integer_version(&file.version)?;
-        if file.kind != RECEIPT_TYPE {
-            return Err(VerifyError::WrongFileType {
-                expected: RECEIPT_TYPE,
-                found: file.kind,
-            });
-        }
-        if version != i128::from(RECEIPT_VERSION) {
-            return Err(VerifyError::UnsupportedVersion {
-                what: "receipt",
-                version,
-            });
-        }
+        check_version_literal(&file.version, "receipt", || {
+            if file.kind == RECEIPT_TYPE {
+                Ok(())
+            } else {
+                Err(VerifyError::WrongFileType {
+                    expected: RECEIPT_TYPE,
+                    found: file.kind.clone(),
+                })
+            }
+        })?;
         Ok(Self {
             entry: decode_hex_field(&file.entry, "entry")?,
             inclusion_proof: decode_hex_field(&file.inclusion_proof, "inclusion_proof")?,

@@ -19,8 +19,9 @@ pub enum VerifyError {
         expected: &'static str,
         found: String,
     },
+    /// `version` is the JSON integer literal as written in the file.
     #[error("unsupported {what} version {version}")]
-    UnsupportedVersion { what: &'static str, version: i128 },
+    UnsupportedVersion { what: &'static str, version: String },
     #[error("field `{field}` is not hex: {reason}")]
     BadHex { field: &'static str, reason: String },
     #[error("field `{field}` is malformed: {error}")]

@@ -191,6 +191,21 @@ fn fields_of_the_wrong_type_are_not_json() {
                 "version {version}"
             );
         }
+        // Integer literals beyond every machine integer, and minus zero, are still integers.
+        let one = format.with("version", json!(1));
+        for literal in ["-0", "18446744073709551617", "-99999999999999999999999"] {
+            let text = one.replacen("\"version\":1", &format!("\"version\":{literal}"), 1);
+            assert_ne!(text, one, "the version field was found");
+            assert_eq!(
+                format.code(&text),
+                "unsupported-version",
+                "version {literal}"
+            );
+        }
+        for literal in ["1e0", "01", "+1", "1.5", "1E0"] {
+            let text = one.replacen("\"version\":1", &format!("\"version\":{literal}"), 1);
+            assert_eq!(format.code(&text), "not-json", "version {literal}");
+        }
     }
 }
 

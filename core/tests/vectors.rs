@@ -19,20 +19,23 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{CHAIN_ID, PROJECT_ID, TestChain};
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
 use evidence_core::certificate::{CommitCertificate, CommitSignature};
 use evidence_core::digest::{HashAlgorithm, hash_file};
 use evidence_core::encoding::Encode;
 use evidence_core::entry::{
-    AnchorBody, AnchoredDocument, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
+    AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
 use evidence_core::header::{VoteKind, vote_signing_bytes};
-use evidence_core::keys::SigningKey;
+use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
 use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
 use evidence_genesis::Genesis;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha512};
 
 /// Seed of every key of the vectors' consortium.
 const SEED: u64 = 2026;
@@ -217,6 +220,111 @@ fn with_signatures(receipt: &Receipt, signatures: Vec<CommitSignature>) -> Recei
     receipt
 }
 
+/// ℓ, the order of the Ed25519 base point (SPEC.md §4.2), little-endian.
+const GROUP_ORDER: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+/// The identity point, canonically encoded (y = 1): a point of small order.
+const IDENTITY: [u8; 32] = {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 1;
+    bytes
+};
+/// The identity point written with y = p + 1 (p = 2^255 - 19): not a canonical encoding.
+const IDENTITY_PLUS_P: [u8; 32] = {
+    let mut bytes = [0xffu8; 32];
+    bytes[0] = 0xee;
+    bytes[31] = 0x7f;
+    bytes
+};
+/// The point with y = 3 (on the curve, not of small order) written with y = p + 3: not a
+/// canonical encoding.
+const THREE_PLUS_P: [u8; 32] = {
+    let mut bytes = [0xffu8; 32];
+    bytes[0] = 0xf0;
+    bytes[31] = 0x7f;
+    bytes
+};
+
+/// `signature` with ℓ added to its `S`: a scalar of the same value mod ℓ, so the same
+/// equation holds, but not the canonical `S < ℓ`.
+fn s_plus_order(signature: &Signature) -> Signature {
+    let mut out = *signature;
+    let mut carry = 0u16;
+    for (byte, order) in out.bytes[32..].iter_mut().zip(GROUP_ORDER) {
+        let sum = u16::from(*byte) + u16::from(order) + carry;
+        *byte = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&out.bytes[32..]);
+    assert!(bool::from(Scalar::from_canonical_bytes(s).is_none()));
+    out
+}
+
+fn sha512_scalar(parts: &[&[u8]]) -> Scalar {
+    let mut hasher = Sha512::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&hasher.finalize());
+    Scalar::from_bytes_mod_order_wide(&wide)
+}
+
+/// The secret scalar `a` of `key` (RFC 8032 §5.1.5: the clamped first half of SHA-512(seed)).
+fn secret_scalar(key: &SigningKey) -> Scalar {
+    let hash = Sha512::digest(key.seed());
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&hash[..32]);
+    bytes[0] &= 248;
+    bytes[31] &= 127;
+    bytes[31] |= 64;
+    let scalar = Scalar::from_bytes_mod_order(bytes);
+    assert_eq!(
+        EdwardsPoint::mul_base(&scalar).compress().to_bytes(),
+        key.public_key().to_bytes()
+    );
+    scalar
+}
+
+fn ed25519_signature(r: [u8; 32], s: &Scalar) -> Signature {
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(&r);
+    bytes[32..].copy_from_slice(s.as_bytes());
+    Signature {
+        algorithm: SignatureAlgorithm::Ed25519,
+        bytes,
+    }
+}
+
+/// A forgery-shaped signature by `key` over `message` whose `R` is the 32 bytes `r` naming the
+/// identity point, with `S = k·a` (`k = SHA-512(r || A || message)`): then `[S]B − [k]A` is the
+/// identity, so a verifier that takes `R` for the identity and skips the small-order check
+/// accepts it.
+fn identity_r_signature(key: &SigningKey, r: [u8; 32], message: &[u8]) -> Signature {
+    let point = CompressedEdwardsY(r).decompress().unwrap();
+    assert_eq!(point, EdwardsPoint::default());
+    let k = sha512_scalar(&[&r, key.public_key().as_bytes(), message]);
+    ed25519_signature(r, &(k * secret_scalar(key)))
+}
+
+/// `bytes` with the one occurrence of `from` replaced by `to`.
+fn replace_bytes_once(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let at: Vec<usize> = bytes
+        .windows(from.len())
+        .enumerate()
+        .filter(|(_, window)| *window == from)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "the pattern must occur once");
+    let mut out = bytes.to_vec();
+    out.splice(at[0]..at[0] + from.len(), to.iter().copied());
+    out
+}
+
 /// Builds every vector file, deterministically.
 fn generate() -> BTreeMap<String, Vec<u8>> {
     let mut out = Builder {
@@ -387,6 +495,83 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     records.extend(forged.into_iter().map(Record::Anchor));
     let cp6 = chain.commit_block(records);
 
+    // Block 7, entries 14-18: the foundation report anchored again (one batch of one per
+    // entry, each with its own capture time), each with a filer signature or filer key that
+    // only strict Ed25519 (SPEC.md §4) refuses, certified so that the receipts fail there only.
+    let bureau = chain.filer_key("bureau").clone();
+    let foundation_again = |offset: u64| {
+        let mut body = chain.anchor_body(
+            "bureau",
+            "inspection-report",
+            "INS-FOUNDATION-01",
+            &foundation_report,
+        );
+        body.claim = inspection("foundation");
+        body.captured_at_ms += offset;
+        body
+    };
+    let alone = |body: AnchorBody, key: &SigningKey| -> AnchoredDocument {
+        SignedBatch::sign(algorithm, vec![body], key)
+            .unwrap()
+            .into_documents(algorithm)
+            .unwrap()
+            .remove(0)
+    };
+    let signed_message = |document: &AnchoredDocument| {
+        batch_signing_bytes(algorithm, 1, &document.batch_root(algorithm).unwrap())
+    };
+    // Entry 14: the filer's signature with S + ℓ.
+    let mut high_s = alone(foundation_again(1), &bureau);
+    high_s.signature = s_plus_order(&high_s.signature);
+    // Entry 15: R is the identity written non-canonically (y = p + 1), S = k·a.
+    let mut odd_r = alone(foundation_again(2), &bureau);
+    odd_r.signature = identity_r_signature(&bureau, IDENTITY_PLUS_P, &signed_message(&odd_r));
+    // Entry 16: R is the identity (small order, canonical), S = k·a.
+    let mut small_r = alone(foundation_again(3), &bureau);
+    small_r.signature = identity_r_signature(&bureau, IDENTITY, &signed_message(&small_r));
+    // Entry 17: the filer key is the identity (small order); with R = [r]B and S = r,
+    // [S]B − [k]A = R whatever k, so only the small-order check refuses it.
+    let identity_key = PublicKey::from_bytes(&IDENTITY).unwrap();
+    let mut body = foundation_again(4);
+    body.filer = identity_key;
+    let mut weak_key = alone(body, &bureau);
+    let r = sha512_scalar(&[b"vectors: a nonce for the identity key"]);
+    let r_bytes = EdwardsPoint::mul_base(&r).compress().to_bytes();
+    weak_key.signature = ed25519_signature(r_bytes, &r);
+    // Entry 18: the bureau's anchor with the filer key's 32 bytes replaced, in the entry
+    // bytes only, by the non-canonical y = p + 3 (the types cannot hold such a key).
+    assert!(PublicKey::from_bytes(&THREE_PLUS_P).is_err());
+    let three = CompressedEdwardsY(THREE_PLUS_P).decompress().unwrap();
+    assert!(!three.is_small_order());
+    assert_eq!(three.compress().as_bytes()[0], 3);
+    let odd_key = alone(foundation_again(5), &bureau);
+    let odd_key_index = chain.log.size() + 4;
+    let mut key_field = vec![SignatureAlgorithm::Ed25519.tag()];
+    key_field.extend_from_slice(bureau.public_key().as_bytes());
+    let mut odd_key_field = vec![SignatureAlgorithm::Ed25519.tag()];
+    odd_key_field.extend_from_slice(&THREE_PLUS_P);
+    let patch = |entry: &Entry, bytes: Vec<u8>| {
+        if entry.index == odd_key_index {
+            replace_bytes_once(&bytes, &key_field, &odd_key_field)
+        } else {
+            bytes
+        }
+    };
+    let records = [high_s, odd_r, small_r, weak_key, odd_key]
+        .into_iter()
+        .map(Record::Anchor)
+        .collect();
+    let cp7 = chain.commit_block_with_patched_entries(records, &[0, 1, 2], patch);
+    let odd_key_receipt = {
+        let receipt = chain.receipt(odd_key_index, &cp7);
+        let canonical = receipt.entry.to_canonical_bytes();
+        replace_once(
+            &receipt.to_json(),
+            &hex::encode(&canonical),
+            &hex::encode(patch(&receipt.entry, canonical.clone())),
+        )
+    };
+
     // The same keys running another chain id, and another consortium with the same chain id.
     let other_chain_receipt = {
         let mut other = TestChain::with_chain_id(SEED, OTHER_CHAIN_ID);
@@ -465,6 +650,24 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          validators (3, 2 and 1, in that order, without validator 0); the document digest is \
          SM3.",
     );
+    let mut upper_case = single.to_json();
+    for part in [
+        single.entry.to_canonical_bytes(),
+        single.inclusion_proof.to_canonical_bytes(),
+        single.checkpoint.header.to_canonical_bytes(),
+        single.checkpoint.certificate.to_canonical_bytes(),
+    ] {
+        let hex = hex::encode(part);
+        upper_case = replace_once(&upper_case, &hex, &hex.to_uppercase());
+    }
+    out.receipt(
+        "upper-case-hex",
+        upper_case,
+        &foundation_doc,
+        "valid",
+        "The single-document receipt with every hex digit a-f written in upper case: readers \
+         accept either case (SPEC.md §1), and the bytes are the same.",
+    );
 
     // Invalid receipts: the file itself.
     let single_json = single.to_json();
@@ -475,6 +678,59 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "not-json",
         "The single-document receipt cut off after the entry field (an incomplete download).",
+    );
+    out.receipt(
+        "not-json.unknown-field",
+        replace_once(
+            &single_json,
+            "  \"version\": 1,\n",
+            "  \"version\": 1,\n  \"comment\": \"filed by the bureau\",\n",
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt with a seventh field, \"comment\" (a string): the file \
+         must have exactly the six fields of SPEC.md §8.1.",
+    );
+    let certificate_hex = hex::encode(single.checkpoint.certificate.to_canonical_bytes());
+    out.receipt(
+        "not-json.missing-certificate",
+        replace_once(
+            &single_json,
+            &format!(",\n  \"certificate\": \"{certificate_hex}\""),
+            "",
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt without its \"certificate\" field (otherwise well-formed \
+         JSON).",
+    );
+    out.receipt(
+        "not-json.string-version",
+        replace_once(&single_json, "\"version\": 1,", "\"version\": \"1\","),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt with \"version\": \"1\", a string: the version must be a \
+         JSON integer, so this fails before the type and version checks.",
+    );
+    out.receipt(
+        "not-json.fractional-version",
+        replace_once(&single_json, "\"version\": 1,", "\"version\": 1.0,"),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt with \"version\": 1.0: a number with a fraction is not a \
+         JSON integer literal.",
+    );
+    out.receipt(
+        "not-json.duplicate-key",
+        replace_once(
+            &single_json,
+            "  \"version\": 1,\n",
+            "  \"version\": 1,\n  \"version\": 1,\n",
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt with the line \"version\": 1 twice: no field may appear \
+         twice, even with the same value.",
     );
     out.receipt(
         "wrong-file-type",
@@ -493,6 +749,21 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "unsupported-version",
         "The single-document receipt with \"version\": 2.",
+    );
+    out.receipt(
+        "unsupported-version.negative",
+        replace_once(&single_json, "\"version\": 1,", "\"version\": -1,"),
+        &foundation_doc,
+        "unsupported-version",
+        "The single-document receipt with \"version\": -1: a JSON integer, not 1.",
+    );
+    out.receipt(
+        "unsupported-version.above-u32",
+        replace_once(&single_json, "\"version\": 1,", "\"version\": 4294967297,"),
+        &foundation_doc,
+        "unsupported-version",
+        "The single-document receipt with \"version\": 4294967297 (2^32 + 1, which is 1 when \
+         truncated to 32 bits): a JSON integer, not 1.",
     );
     let header_hex = hex::encode(single.checkpoint.header.to_canonical_bytes());
     out.receipt(
@@ -517,6 +788,18 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "malformed",
         "The single-document receipt with one trailing zero byte after the encoded entry.",
+    );
+    out.receipt(
+        "malformed.non-canonical-filer-key",
+        odd_key_receipt,
+        &foundation_doc,
+        "malformed",
+        "Entry 18, block 7: the bureau's anchor of the foundation report with the 32 bytes of \
+         the filer key replaced by f0ff…ff7f, y = p + 3, a non-canonical encoding of the point \
+         with y = 3 (on the curve, not of small order); inclusion proof and certificate are \
+         for these very bytes. SPEC.md §4.1 makes such a key a decoding error; a reader that \
+         reduces y mod p would go on to fail the filer signature (bureau's, over the batch \
+         root before the substitution) instead.",
     );
 
     // Invalid receipts: the checkpoint (SPEC.md §9.2).
@@ -585,6 +868,22 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "A certificate with signatures of validators 0, 1, 2 and 3 where validator 1's is a \
          real signature over the prevote bytes, not the precommit bytes. The other three alone \
          would be a quorum; a bad signature is still an error.",
+    );
+    let high_s_vote = {
+        let vote = v(1);
+        CommitSignature {
+            signature: s_plus_order(&vote.signature),
+            ..vote
+        }
+    };
+    out.receipt(
+        "bad-validator-signature.s-plus-order",
+        with_signatures(&single, vec![v(0), high_s_vote, v(2), v(3)]).to_json(),
+        &foundation_doc,
+        "bad-validator-signature",
+        "A certificate with signatures of validators 0, 1, 2 and 3 where validator 1's correct \
+         precommit signature has ℓ added to its S: the same equation holds, but S ≥ ℓ \
+         (SPEC.md §4.2 step 1). The other three alone would be a quorum.",
     );
     out.receipt(
         "insufficient-power",
@@ -679,6 +978,45 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "bad-filer-signature",
         "Entry 13, block 6: the fund transfer's body, naming the finance filer, in a batch \
          signed with the court's filer key.",
+    );
+    out.receipt(
+        "bad-filer-signature.s-plus-order",
+        chain.receipt(14, &cp7).to_json(),
+        &foundation_doc,
+        "bad-filer-signature",
+        "Entry 14, block 7: the foundation report anchored by the bureau's filer, whose correct \
+         batch signature has ℓ added to its S: the same equation holds, but S ≥ ℓ (SPEC.md \
+         §4.2 step 1).",
+    );
+    out.receipt(
+        "bad-filer-signature.non-canonical-r",
+        chain.receipt(15, &cp7).to_json(),
+        &foundation_doc,
+        "bad-filer-signature",
+        "Entry 15, block 7: a filer signature by the bureau's key whose R is eeff…ff7f, the \
+         identity point written with y = p + 1 (not canonical), and S = k·a for the key's \
+         secret scalar a: [S]B − [k]A is the identity, so a verifier that reduces y mod p and \
+         skips the small-order check would accept it (SPEC.md §4.2 steps 2 and 3 refuse it).",
+    );
+    out.receipt(
+        "bad-filer-signature.small-order-r",
+        chain.receipt(16, &cp7).to_json(),
+        &foundation_doc,
+        "bad-filer-signature",
+        "Entry 16, block 7: a filer signature by the bureau's key whose R is 0100…00, the \
+         identity point (small order, canonical), and S = k·a for the key's secret scalar a: \
+         the cofactorless equation holds byte for byte, so only the small-order check on R \
+         (SPEC.md §4.2 step 2) refuses it.",
+    );
+    out.receipt(
+        "bad-filer-signature.small-order-filer-key",
+        chain.receipt(17, &cp7).to_json(),
+        &foundation_doc,
+        "bad-filer-signature",
+        "Entry 17, block 7: an anchor whose filer key is 0100…00, the identity point (a \
+         canonical encoding, so the entry decodes: SPEC.md §4.1), signed with R = [r]B and \
+         S = r: [S]B − [k]A = R for every k, so only the small-order check on the key \
+         (SPEC.md §4.2 step 2) refuses it.",
     );
     out.receipt(
         "digest-mismatch",
@@ -833,23 +1171,48 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
 }
 
 #[test]
-fn the_manifest_covers_every_error_code_once_and_the_readme_lists_every_file() {
+fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every_file() {
     ensure_updated();
     let dir = vectors_dir();
     let manifest: Manifest =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let invalid: Vec<&str> = manifest
+    // Every code at least once, and the invalid receipts in the order of the steps.
+    let steps: Vec<usize> = manifest
         .vectors
         .iter()
         .filter(|v| v.expected != "valid")
-        .map(|v| v.expected.as_str())
+        .map(|v| {
+            ERROR_CODES
+                .iter()
+                .position(|code| *code == v.expected)
+                .unwrap_or_else(|| panic!("{}: unknown code {}", v.receipt, v.expected))
+        })
         .collect();
-    assert_eq!(invalid, ERROR_CODES);
+    assert!(
+        steps.is_sorted(),
+        "the invalid receipts are not in step order"
+    );
+    for (step, code) in ERROR_CODES.iter().enumerate() {
+        assert!(steps.contains(&step), "no vector for {code}");
+    }
     for vector in &manifest.vectors {
+        // `invalid/<code>.receipt.json`, or `invalid/<code>.<variant>.receipt.json`.
         let expected_path = if vector.expected == "valid" {
             vector.receipt.starts_with("valid/")
         } else {
-            vector.receipt == format!("invalid/{}.receipt.json", vector.expected)
+            vector
+                .receipt
+                .strip_prefix(&format!("invalid/{}", vector.expected))
+                .and_then(|rest| rest.strip_suffix(".receipt.json"))
+                .is_some_and(|variant| {
+                    variant.is_empty()
+                        || variant.strip_prefix('.').is_some_and(|name| {
+                            !name.is_empty()
+                                && name.bytes().all(|b| {
+                                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+                                })
+                        })
+                })
         };
         assert!(expected_path, "{} is misplaced", vector.receipt);
         assert!(dir.join(&vector.document).is_file());
@@ -860,7 +1223,7 @@ fn the_manifest_covers_every_error_code_once_and_the_readme_lists_every_file() {
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        5
+        6
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

@@ -244,23 +244,31 @@ _BY = 4 * pow(5, _P - 2, _P) % _P
 _BASE = pt_decode(_BY.to_bytes(32, "little"))
 
 
+def _pt_neg(P):
+    x, y, z, t = P
+    return ((-x) % _P, y, z, (-t) % _P)
+
+
 def ed25519_verify_strict(pub: bytes, msg: bytes, sig: bytes) -> bool:
+    """SPEC §4.2, steps 1-3."""
     if len(pub) != 32 or len(sig) != 64:
         return False
     r_bytes, s_bytes = sig[:32], sig[32:]
+    # 1. S < l.
     s = int.from_bytes(s_bytes, "little")
     if s >= _L:
         return False
+    # 2. A and R decode (canonically, RFC 8032 §5.1.3) and are not of small order.
     A = pt_decode(pub)
     R = pt_decode(r_bytes)
     if A is None or R is None:
         return False
     if _pt_is_identity(_pt_mul(8, A)) or _pt_is_identity(_pt_mul(8, R)):
         return False
+    # 3. The canonical encoding of R' = [S]B - [k]A equals R as given.
     k = int.from_bytes(hashlib.sha512(r_bytes + pub + msg).digest(), "little") % _L
-    lhs = _pt_encode(_pt_mul(s, _BASE))
-    rhs = _pt_encode(_pt_add(R, _pt_mul(k, A)))
-    return lhs == rhs
+    r_prime = _pt_add(_pt_mul(s, _BASE), _pt_neg(_pt_mul(k, A)))
+    return _pt_encode(r_prime) == r_bytes
 
 
 # ---------------------------------------------------------------------------
@@ -574,12 +582,53 @@ def _no_constants(name):
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+class HugeInt:
+    """A JSON integer literal too long for Python's int() limit (still an integer, never 1)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self):
+        return f"{self.text[:20]}...({len(self.text)} characters)"
+
+
+def _parse_int(text: str):
+    # Python refuses to convert integers of more than 4300 digits; such a literal is still a
+    # JSON integer, so keep it as an opaque value instead of failing the parse.
+    if len(text) > 4000:
+        return HugeInt(text)
+    return int(text)
+
+
+def _check_unicode(v):
+    """Rejects strings (values or keys) holding a lone surrogate written as a \\u escape: such a
+    string is not Unicode text (RFC 8259 §8.2), and no UTF-8 reader could hold it."""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, str):
+            try:
+                x.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate") from None
+        elif isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+
+
 def strict_json(text: str):
-    return json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constants)
+    """RFC 8259 JSON, strictly: no duplicate keys, no NaN/Infinity, no lone surrogates."""
+    v = json.loads(text, object_pairs_hook=_no_dupes, parse_constant=_no_constants,
+                   parse_int=_parse_int)
+    _check_unicode(v)
+    return v
 
 
 def is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """A JSON integer literal (no fraction, no exponent), of any size."""
+    return (isinstance(v, int) and not isinstance(v, bool)) or isinstance(v, HugeInt)
 
 
 _HEX_RE = re.compile(r"\A(?:[0-9a-fA-F]{2})*\Z")
@@ -628,9 +677,46 @@ def _name(v, what):
 
 
 def _uint(v, what, bits):
-    if not is_int(v) or v < 0 or v >= 2 ** bits:
+    if not is_int(v) or isinstance(v, HugeInt) or v < 0 or v >= 2 ** bits:
         raise GenesisError(f"{what} is not a u{bits}")
     return v
+
+
+# The Unicode White_Space property (what "white space" means in §10.3).
+_WHITE_SPACE = frozenset(
+    "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _display_name(v, what):
+    """A member or filer name: 1-256 bytes of UTF-8, not only white space (§10.3)."""
+    _str(v, what, ID_LEN_MAX)
+    if all(c in _WHITE_SPACE for c in v):
+        raise GenesisError(f"{what} is empty or only white space")
+    return v
+
+
+def _no_repeats(items, what):
+    seen = set()
+    for x in items:
+        if x in seen:
+            raise GenesisError(f"{what} names {x!r} twice")
+        seen.add(x)
+
+
+def _no_nulls(v):
+    """§10.1: `null` is refused everywhere, also where a field is optional."""
+    stack = [(v, "genesis")]
+    while stack:
+        x, where = stack.pop()
+        if x is None:
+            raise GenesisError(f"{where} is null")
+        if isinstance(x, dict):
+            stack.extend((y, f"{where}.{k}") for k, y in x.items())
+        elif isinstance(x, list):
+            stack.extend((y, f"{where}[{i}]") for i, y in enumerate(x))
 
 
 def _list(v, what):
@@ -660,8 +746,9 @@ class Genesis:
 def load_genesis(text: str) -> Genesis:
     try:
         g = strict_json(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise GenesisError(f"not JSON: {e}") from None
+    _no_nulls(g)
     _exact_fields(g, ["type", "version", "chain_id", "genesis_time_ms", "suite", "members",
                       "validators", "filers", "policy"], what="genesis")
     if g["type"] != "evidence-genesis":
@@ -688,7 +775,7 @@ def load_genesis(text: str) -> Genesis:
     for i, m in enumerate(members):
         _exact_fields(m, ["id", "name"], what=f"members[{i}]")
         G.members.append((_name(m["id"], f"members[{i}].id"),
-                          _str(m["name"], f"members[{i}].name", BYTES_MAX)))
+                          _display_name(m["name"], f"members[{i}].name")))
     member_ids = [m[0] for m in G.members]
     if not member_ids:
         raise GenesisError("there must be at least one member")
@@ -738,6 +825,7 @@ def load_genesis(text: str) -> Genesis:
             if "description" in k else ""
         kms = [member_ref(m, f"policy.kinds[{i}].members[]")
                for m in _list(k["members"], f"policy.kinds[{i}].members")]
+        _no_repeats(kms, f"policy.kinds[{i}].members")
         G.kinds.append((_name(k["kind"], f"policy.kinds[{i}].kind"), desc, kms))
     kind_names = [k[0] for k in G.kinds]
     if len(set(kind_names)) != len(kind_names):
@@ -745,6 +833,7 @@ def load_genesis(text: str) -> Genesis:
     kind_members = {k[0]: k[2] for k in G.kinds}
     G.registrars = [member_ref(m, "policy.project_registrars[]")
                     for m in _list(pol["project_registrars"], "policy.project_registrars")]
+    _no_repeats(G.registrars, "policy.project_registrars")
     lim = pol["limits"]
     _exact_fields(lim, ["batch_len_max", "transaction_bytes_max"], what="policy.limits")
     G.batch_len_max = _uint(lim["batch_len_max"], "batch_len_max", 32)
@@ -766,8 +855,9 @@ def load_genesis(text: str) -> Genesis:
             if fm not in kind_members[kd]:
                 raise GenesisError(f"filers[{i}] kind {kd!r} is not allowed for member {fm!r}")
             fk.append(kd)
+        _no_repeats(fk, f"filers[{i}].kinds")
         G.filers.append({
-            "name": _str(f["name"], f"filers[{i}].name", BYTES_MAX), "member": fm,
+            "name": _display_name(f["name"], f"filers[{i}].name"), "member": fm,
             "key": parse_pubkey_text(f["public_key"], f"filers[{i}].public_key"), "kinds": fk,
         })
     fkeys = [f["key"] for f in G.filers]
@@ -805,23 +895,30 @@ RECEIPT_FIELDS = ("type", "version", "entry", "inclusion_proof", "header", "cert
 
 
 def parse_receipt(text: str):
-    """Step 0 of §9.3."""
+    """Step 0 of §9.3, in the order it gives."""
     try:
         obj = strict_json(text)
-    except ValueError as e:
-        raise VerifyError("not-json", str(e)) from None
+    except (ValueError, RecursionError) as e:
+        raise VerifyError("not-json", str(e) or "nested too deeply") from None
+    # The shape: an object with exactly the six fields (duplicates were refused above),
+    # `version` a JSON integer and every other field a string.
     if not isinstance(obj, dict):
         raise VerifyError("not-json", "top level is not a JSON object")
-    if obj.get("type") != "evidence-receipt":
-        raise VerifyError("wrong-file-type", f"type is {obj.get('type')!r}")
-    v = obj.get("version")
-    if not is_int(v) or v != 1:
-        raise VerifyError("unsupported-version", f"version is {v!r}")
     keys = set(obj)
     if keys != set(RECEIPT_FIELDS):
         missing = sorted(set(RECEIPT_FIELDS) - keys)
         unknown = sorted(keys - set(RECEIPT_FIELDS))
-        raise VerifyError("malformed", f"missing fields {missing}, unknown fields {unknown}")
+        raise VerifyError("not-json", f"missing fields {missing}, unknown fields {unknown}")
+    if not is_int(obj["version"]):
+        raise VerifyError("not-json", f"version is not a JSON integer: {obj['version']!r}")
+    for name in RECEIPT_FIELDS:
+        if name != "version" and not isinstance(obj[name], str):
+            raise VerifyError("not-json", f"{name} is not a string")
+    if obj["type"] != "evidence-receipt":
+        raise VerifyError("wrong-file-type", f"type is {obj['type']!r}")
+    v = obj["version"]
+    if isinstance(v, HugeInt) or v != 1:
+        raise VerifyError("unsupported-version", f"version is {v!r}")
     parts = {}
     for name in RECEIPT_FIELDS[2:]:
         try:

@@ -6,13 +6,14 @@
 use evidence_core::certificate::CommitCertificate;
 use evidence_core::checkpoint::{Checkpoint, TrustAnchor};
 use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::encoding::Encode as _;
 use evidence_core::entry::{
     AnchorBody, Entry, Milestone, MilestoneClaim, ProjectRegistrationBody, Record, RevocationBody,
     SignedBatch,
 };
 use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::SigningKey;
-use evidence_core::merkle::{MemoryStore, MerkleLog};
+use evidence_core::merkle::{self, MemoryStore, MerkleLog};
 use evidence_core::receipt::Receipt;
 use evidence_genesis::{Consortium, default_consortium};
 use rand_chacha::ChaCha20Rng;
@@ -172,6 +173,74 @@ impl TestChain {
             log_root: Digest::new(self.algorithm, self.log.root()),
             // The fixture runs no contract execution, so its state root is a stand-in derived
             // from the height. Receipt verification never reads the state root.
+            state_root: self
+                .algorithm
+                .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
+            validator_set_hash: *self.trust_anchor.validator_set_hash(),
+            proposer,
+        };
+        let block_hash = header.hash(self.algorithm);
+        let keys: Vec<&SigningKey> = signers
+            .iter()
+            .map(|i| &self.consortium.validator_keys[*i].1)
+            .collect();
+        let certificate = CommitCertificate::sign(&self.chain_id, height, 0, block_hash, &keys);
+        self.parent_hash = block_hash;
+        let checkpoint = Checkpoint {
+            header,
+            certificate,
+        };
+        self.checkpoints.push(checkpoint.clone());
+        checkpoint
+    }
+
+    /// As [`Self::commit_block_signed_by`], except that the log leaf of each new entry is the
+    /// hash of `patch(entry, canonical bytes of entry)` instead of the canonical bytes: a way to
+    /// put under a certificate entry bytes the types cannot hold (a key encoding the decoder
+    /// refuses, say). `self.entries` keeps the entries as built, so a receipt for a patched
+    /// entry must carry the patched bytes. A patched entry's record adds no transaction id (no
+    /// node could decode its transaction); the others add theirs as usual.
+    pub fn commit_block_with_patched_entries(
+        &mut self,
+        records: Vec<Record>,
+        signers: &[usize],
+        patch: impl Fn(&Entry, Vec<u8>) -> Vec<u8>,
+    ) -> Checkpoint {
+        self.time_ms += 1000;
+        let height = self.checkpoints.len() as u64 + 1;
+        let mut transaction_ids: Vec<Digest> = Vec::new();
+        for record in records {
+            let entry = Entry {
+                index: self.log.size(),
+                height,
+                sequenced_at_ms: self.time_ms,
+                record,
+            };
+            let canonical = entry.to_canonical_bytes();
+            let bytes = patch(&entry, canonical.clone());
+            if bytes == canonical
+                && let Ok(id) = entry.record.transaction_id(self.algorithm)
+                && transaction_ids.last() != Some(&id)
+            {
+                transaction_ids.push(id);
+            }
+            self.log
+                .append(merkle::leaf_hash(self.algorithm, &bytes))
+                .expect("memory log");
+            self.entries.push(entry);
+        }
+        let proposer = self.consortium.validator_keys[(height as usize) % 4]
+            .1
+            .public_key();
+        let header = BlockHeader {
+            chain_id: self.chain_id.clone(),
+            height,
+            time_ms: self.time_ms,
+            parent_hash: self.parent_hash,
+            transactions_root: transactions_root(self.algorithm, &transaction_ids),
+            transaction_count: transaction_ids.len() as u32,
+            log_size: self.log.size(),
+            log_root: Digest::new(self.algorithm, self.log.root()),
             state_root: self
                 .algorithm
                 .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
