@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let digest = receipt
         .entry
         .anchor()
-        .map_or(Digest::zero(anchor.digest_algorithm), |document| {
+        .map_or(Digest::new(anchor.digest_algorithm, [0; 32]), |document| {
             document.body.digest
         });
     let cold = verify_receipt(&digest, &receipt, anchor);
