@@ -136,62 +136,7 @@ impl TestChain {
         records: Vec<Record>,
         signers: &[usize],
     ) -> Checkpoint {
-        self.time_ms += 1000;
-        let height = self.checkpoints.len() as u64 + 1;
-        // Consecutive records from one transaction (the documents of one batch) share its id.
-        let mut transaction_ids: Vec<Digest> = Vec::new();
-        for record in records {
-            // A deliberately malformed batch path (for the invalid vectors) has no id; such a
-            // record stands for a transaction no node would accept, so it adds no id.
-            if let Ok(id) = record.transaction_id(self.algorithm)
-                && transaction_ids.last() != Some(&id)
-            {
-                transaction_ids.push(id);
-            }
-            let entry = Entry {
-                index: self.log.size(),
-                height,
-                sequenced_at_ms: self.time_ms,
-                record,
-            };
-            self.log
-                .append(entry.leaf_hash(self.algorithm))
-                .expect("memory log");
-            self.entries.push(entry);
-        }
-        let proposer = self.consortium.validator_keys[(height as usize) % 4]
-            .1
-            .public_key();
-        let header = BlockHeader {
-            chain_id: self.chain_id.clone(),
-            height,
-            time_ms: self.time_ms,
-            parent_hash: self.parent_hash,
-            transactions_root: transactions_root(self.algorithm, &transaction_ids),
-            transaction_count: transaction_ids.len() as u32,
-            log_size: self.log.size(),
-            log_root: Digest::new(self.algorithm, self.log.root()),
-            // The fixture runs no contract execution, so its state root is a stand-in derived
-            // from the height. Receipt verification never reads the state root.
-            state_root: self
-                .algorithm
-                .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
-            validator_set_hash: *self.trust_anchor.validator_set_hash(),
-            proposer,
-        };
-        let block_hash = header.hash(self.algorithm);
-        let keys: Vec<&SigningKey> = signers
-            .iter()
-            .map(|i| &self.consortium.validator_keys[*i].1)
-            .collect();
-        let certificate = CommitCertificate::sign(&self.chain_id, height, 0, block_hash, &keys);
-        self.parent_hash = block_hash;
-        let checkpoint = Checkpoint {
-            header,
-            certificate,
-        };
-        self.checkpoints.push(checkpoint.clone());
-        checkpoint
+        self.commit_block_with_patched_entries(records, signers, |_, bytes| bytes)
     }
 
     /// As [`Self::commit_block_signed_by`], except that the log leaf of each new entry is the
