@@ -153,6 +153,7 @@ impl TestChain {
     ) -> Checkpoint {
         self.time_ms += 1000;
         let height = self.checkpoints.len() as u64 + 1;
+        // Consecutive records from one transaction (the documents of one batch) share its id.
         let mut transaction_ids: Vec<Digest> = Vec::new();
         for record in records {
             let entry = Entry {
