@@ -422,10 +422,10 @@ fn apply_anchor<S: StateStore + ?Sized>(
     let existing = state.get_record::<DocumentRecord>(&doc_key)?;
     let previous_passing = match &existing {
         None => {
-            if body.version != 1 || body.supersedes.is_some() {
+            if body.document_version != 1 || body.supersedes.is_some() {
                 return Err(TxError::NotAFirstVersion {
                     document_id: body.document_id.clone(),
-                    version: body.version,
+                    version: body.document_version,
                 }
                 .into());
             }
@@ -444,19 +444,19 @@ fn apply_anchor<S: StateStore + ?Sized>(
                 return Err(TxError::PaymentRecordImmutable.into());
             }
             let expected = document.latest_version.saturating_add(1);
-            if body.version != expected {
+            if body.document_version != expected {
                 return Err(TxError::VersionConflict {
                     document_id: body.document_id.clone(),
                     latest: document.latest_version,
                     expected,
-                    found: body.version,
+                    found: body.document_version,
                 }
                 .into());
             }
             if body.supersedes != Some(document.latest_digest) {
                 return Err(TxError::SupersedesMismatch {
                     document_id: body.document_id.clone(),
-                    version: body.version,
+                    version: body.document_version,
                     latest_digest: document.latest_digest,
                     found: body.supersedes,
                 }
@@ -514,7 +514,7 @@ fn apply_anchor<S: StateStore + ?Sized>(
         if let Some(mut old) = state.get_record::<VersionRecord>(&old_key)? {
             if old.status == VersionStatus::Current {
                 old.status = VersionStatus::SupersededBy {
-                    version: body.version,
+                    version: body.document_version,
                     digest: body.digest,
                 };
             }
@@ -526,7 +526,7 @@ fn apply_anchor<S: StateStore + ?Sized>(
             &body.member,
             &body.project_id,
             &body.document_id,
-            body.version,
+            body.document_version,
         ),
         &VersionRecord {
             digest: body.digest,
@@ -540,7 +540,7 @@ fn apply_anchor<S: StateStore + ?Sized>(
         &DocumentRecord {
             kind: body.kind.clone(),
             member: body.member.clone(),
-            latest_version: body.version,
+            latest_version: body.document_version,
             latest_digest: body.digest,
             passing_milestone,
         },
@@ -642,7 +642,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     let doc_key = document_key(&body.member, &body.project_id, &body.document_id);
     let unknown = || TxError::UnknownVersion {
         document_id: body.document_id.clone(),
-        version: body.version,
+        version: body.document_version,
     };
     let mut document = state
         .get_record::<DocumentRecord>(&doc_key)?
@@ -655,7 +655,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
         &body.member,
         &body.project_id,
         &body.document_id,
-        body.version,
+        body.document_version,
     );
     let mut version = state
         .get_record::<VersionRecord>(&key)?
@@ -663,7 +663,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     if version.digest != body.digest {
         return Err(TxError::RevokedDigestMismatch {
             document_id: body.document_id.clone(),
-            version: body.version,
+            version: body.document_version,
             stored: version.digest,
             stated: body.digest,
         }
@@ -672,7 +672,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     if matches!(version.status, VersionStatus::Revoked { .. }) {
         return Err(TxError::AlreadyRevoked {
             document_id: body.document_id.clone(),
-            version: body.version,
+            version: body.document_version,
         }
         .into());
     }
@@ -682,7 +682,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     };
     state.put_record(key, &version);
     // Revoking the latest version of a passing report withdraws its pass.
-    if body.version == document.latest_version
+    if body.document_version == document.latest_version
         && let Some(milestone) = document.passing_milestone.take()
     {
         update_evidence(state, &body.project_id, &milestone, |e| {

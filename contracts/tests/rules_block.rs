@@ -21,7 +21,7 @@ fn batch_breaking_a_rule_at_its_second_anchor_is_rejected_whole() {
     let mut report = ledger.body(BUREAU, INSPECTION_REPORT, PROJECT, "rpt-001");
     report.claim = inspection("foundation", true);
     let mut bad = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-001");
-    bad.version = 2;
+    bad.document_version = 2;
     let drawing = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-002");
     let outcome =
         ledger.execute(&[ledger.signed(vec![report.clone(), bad.clone(), drawing.clone()])]);
@@ -62,7 +62,7 @@ fn batch_breaking_a_rule_at_its_second_anchor_is_rejected_whole() {
     );
 
     // A later, valid block still works and numbers its entries from where the log stands.
-    bad.version = 1;
+    bad.document_version = 1;
     let applied = ledger.accept(&ledger.signed(vec![report, bad, drawing]));
     let indices: Vec<_> = applied.entries.iter().map(|e| e.index).collect();
     assert_eq!(indices, [log_before, log_before + 1, log_before + 2]);

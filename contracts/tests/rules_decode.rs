@@ -247,7 +247,7 @@ fn make_body(template: &AnchorBody, fields: &BodyFields) -> AnchorBody {
         document_id: document.clone(),
         kind: kind.clone(),
         captured_at_ms: *captured,
-        version: *version,
+        document_version: *version,
         digest: evidence_core::digest::Digest::new(ALG, *digest),
         supersedes: supersedes.map(|d| evidence_core::digest::Digest::new(ALG, d)),
         claim: claim.clone(),
@@ -315,7 +315,7 @@ proptest! {
         let ledger = Ledger::new();
         let drawing = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-001");
         let mut revocation = ledger.revocation(&drawing, &reason);
-        revocation.version = version;
+        revocation.document_version = version;
         revocation.revoked_at_ms = at;
         let tx = ledger.revoke(revocation);
         prop_assert_eq!(decode(&tx.to_canonical_bytes()), Ok(tx));

@@ -59,7 +59,7 @@ fn version_1_again_is_a_version_conflict() {
 fn skipping_to_version_3_is_a_version_conflict() {
     let (mut ledger, v1) = ledger_with_v1();
     let mut v3 = next_version(&v1);
-    v3.version = 3;
+    v3.document_version = 3;
     assert_eq!(
         ledger.reject(&ledger.anchor(&v3)),
         TxError::VersionConflict {
@@ -230,7 +230,7 @@ fn same_document_id_in_another_project_is_another_document() {
 fn new_document_must_start_at_version_1_with_nothing_superseded() {
     let mut ledger = Ledger::new();
     let mut v2 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
-    v2.version = 2;
+    v2.document_version = 2;
     v2.supersedes = Some(digest_of("never anchored"));
     assert_eq!(
         ledger.reject(&ledger.anchor(&v2)),
@@ -251,7 +251,7 @@ fn new_document_must_start_at_version_1_with_nothing_superseded() {
     );
 
     let mut v0 = ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, DOC);
-    v0.version = 0;
+    v0.document_version = 0;
     assert_eq!(
         ledger.reject(&ledger.anchor(&v0)),
         TxError::NotAFirstVersion {
@@ -334,7 +334,7 @@ fn revocation_naming_the_wrong_digest_is_refused() {
 fn revoking_an_unknown_version_or_document_is_refused() {
     let (mut ledger, v1) = ledger_with_v1();
     let mut revocation = ledger.revocation(&v1, "withdrawn");
-    revocation.version = 2;
+    revocation.document_version = 2;
     assert_eq!(
         ledger.reject(&ledger.revoke(revocation)),
         TxError::UnknownVersion {

@@ -340,7 +340,7 @@ fn anchor_altered_after_signing_is_refused_as_a_bad_signature() {
     let Transaction::Anchor(batch) = &mut tx else {
         unreachable!()
     };
-    batch.anchors[1].version = 7;
+    batch.anchors[1].document_version = 7;
     assert_eq!(
         ledger.reject(&tx),
         TxError::BadSignature(ledger.filer(BUREAU))

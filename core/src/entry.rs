@@ -103,7 +103,7 @@ pub struct AnchorBody {
     pub project_id: String,
     pub document_id: String,
     /// 1 for a new document; each later version is one more and supersedes the one before.
-    pub version: u32,
+    pub document_version: u32,
     /// The document kind, e.g. `completion-drawing`; genesis policy decides who may anchor it.
     pub kind: String,
     /// The digest of the document's bytes.
@@ -125,7 +125,7 @@ impl Encode for AnchorBody {
             .u64(self.captured_at_ms)
             .str(&self.project_id)
             .str(&self.document_id)
-            .u32(self.version)
+            .u32(self.document_version)
             .str(&self.kind)
             .put(&self.digest)
             .option(self.supersedes.as_ref(), |w, d| {
@@ -148,7 +148,7 @@ impl Decode for AnchorBody {
             captured_at_ms: reader.u64("capture time")?,
             project_id: read_id(reader, "project id")?,
             document_id: read_id(reader, "document id")?,
-            version: reader.u32("document version")?,
+            document_version: reader.u32("document version")?,
             kind: read_id(reader, "kind")?,
             digest: reader.get()?,
             supersedes: reader.option("supersedes", Reader::get)?,
@@ -378,7 +378,8 @@ pub struct RevocationBody {
     pub member: String,
     pub project_id: String,
     pub document_id: String,
-    pub version: u32,
+    /// The revoked version.
+    pub document_version: u32,
     /// The digest of the revoked version, so the revocation names exactly what it withdraws.
     pub digest: Digest,
     pub reason: String,
@@ -412,7 +413,7 @@ impl Encode for RevocationBody {
             .str(&self.member)
             .str(&self.project_id)
             .str(&self.document_id)
-            .u32(self.version)
+            .u32(self.document_version)
             .put(&self.digest)
             .str(&self.reason)
             .u64(self.revoked_at_ms);
@@ -428,7 +429,7 @@ impl Decode for RevocationBody {
             member: read_id(reader, "member")?,
             project_id: read_id(reader, "project id")?,
             document_id: read_id(reader, "document id")?,
-            version: reader.u32("document version")?,
+            document_version: reader.u32("document version")?,
             digest: reader.get()?,
             reason: reader
                 .str_max(REASON_LEN_MAX, "revocation reason")?

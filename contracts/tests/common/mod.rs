@@ -89,9 +89,9 @@ pub(crate) fn payment(milestone: &str, amount_minor: u64) -> Option<MilestoneCla
 /// The next version of `previous`: one more, superseding it, with new content and the same
 /// claim.
 pub(crate) fn next_version(previous: &AnchorBody) -> AnchorBody {
-    let version = previous.version + 1;
+    let version = previous.document_version + 1;
     AnchorBody {
-        version,
+        document_version: version,
         digest: digest_of(&format!(
             "{}/{}/v{version}",
             previous.project_id, previous.document_id
@@ -274,7 +274,7 @@ impl Ledger {
             captured_at_ms: T0 - 60_000,
             project_id: project.to_owned(),
             document_id: document.to_owned(),
-            version: 1,
+            document_version: 1,
             kind: kind.to_owned(),
             digest: digest_of(&format!("{project}/{document}/v1")),
             supersedes: None,
@@ -300,7 +300,7 @@ impl Ledger {
             member: anchored.member.clone(),
             project_id: anchored.project_id.clone(),
             document_id: anchored.document_id.clone(),
-            version: anchored.version,
+            document_version: anchored.document_version,
             digest: anchored.digest,
             reason: reason.to_owned(),
             revoked_at_ms: T0 + 3_600_000,
