@@ -1,0 +1,249 @@
+//! Load generator: starts a four-member network on this machine (in one process, real
+//! RocksDB, real libp2p on loopback, the real gRPC API) and drives it with `Notarize` calls.
+//!
+//! It reports committed documents per second and the notarize→receipt latency (p50, p99)
+//! as seen by the callers. Transactions are signed before the clock starts, so the figures
+//! measure the network, not the generator's signing.
+//!
+//! ```text
+//! cargo run -p evidence-node --example load -- --mode single --seconds 20 --concurrency 64
+//! cargo run -p evidence-node --example load -- --mode batched --batch 100 --seconds 20
+//! cargo run -p evidence-node --example load -- --mode single --rate 1000 --seconds 20
+//! cargo run -p evidence-node --example load -- --mode single --concurrency 1 --seconds 10
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use evidence_core::digest::HashAlgorithm;
+use evidence_genesis::default_consortium;
+use evidence_node::app::now_ms;
+use evidence_node::local::{LocalNetwork, anchor_transaction, write_homes};
+use evidence_proto::v1::ledger_client::LedgerClient;
+use evidence_proto::v1::{NotarizeRequest, Transaction};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// One document per transaction (one filer signature each).
+    Single,
+    /// `--batch` documents per transaction under one filer signature.
+    Batched,
+}
+
+/// Drives a local four-member network and reports throughput and latency.
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "single")]
+    mode: Mode,
+    /// Documents per transaction in batched mode.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// How long to measure, in seconds.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Calls in flight at once (closed loop). Ignored with --rate.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Open loop: start this many calls per second regardless of answers (0: closed loop).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Most transactions per block.
+    #[arg(long, default_value_t = 5_000)]
+    block_transactions: usize,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    latencies_us: Mutex<Vec<u64>>,
+    documents: AtomicU64,
+    errors: AtomicU64,
+    busy: AtomicU64,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank] as f64 / 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let consortium = default_consortium("evidence-load", now_ms() - 60_000, &mut rand_core::OsRng);
+    let block_transactions = args.block_transactions;
+    let homes = write_homes(dir.path(), &consortium, |_, config| {
+        config.metrics.enabled = false;
+        config.limits.block_transactions = block_transactions;
+        config.consensus.idle_block_interval_ms = 200;
+    })?;
+    let network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
+    let endpoints = network.endpoints();
+
+    let per_tx = match args.mode {
+        Mode::Single => 1,
+        Mode::Batched => args.batch.max(1),
+    };
+    // Enough transactions for the run at a generous rate; signed before measuring.
+    let planned = if args.rate > 0 {
+        (args.rate * args.seconds) as usize + 1_000
+    } else {
+        (60_000 / per_tx).max(2_000) * args.seconds as usize / 10
+    };
+    eprintln!("signing {planned} transactions of {per_tx} documents...");
+    let filer = &consortium
+        .filer_keys
+        .iter()
+        .find(|(m, _)| m == "bureau")
+        .ok_or("no bureau filer")?
+        .1;
+    let captured = now_ms();
+    let mut transactions = Vec::with_capacity(planned);
+    for t in 0..planned {
+        let documents: Vec<_> = (0..per_tx)
+            .map(|d| {
+                let id = format!("DOC-{t}-{d}");
+                let digest = HashAlgorithm::Blake3.hash(id.as_bytes());
+                (id, digest)
+            })
+            .collect();
+        transactions.push(anchor_transaction(
+            &consortium.genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-LOAD",
+            &documents,
+            captured,
+        )?);
+    }
+    let transactions = Arc::new(transactions);
+    let next = Arc::new(AtomicUsize::new(0));
+    let tally = Arc::new(Tally::default());
+
+    let mut clients = Vec::new();
+    for endpoint in &endpoints {
+        clients.push(LedgerClient::connect(endpoint.clone()).await?);
+    }
+    eprintln!(
+        "driving {} nodes for {} s ({:?}, {})",
+        endpoints.len(),
+        args.seconds,
+        args.mode,
+        if args.rate > 0 {
+            format!("open loop at {} calls/s", args.rate)
+        } else {
+            format!("closed loop, {} in flight", args.concurrency)
+        }
+    );
+    let start = Instant::now();
+    let end = start + Duration::from_secs(args.seconds);
+
+    let call = {
+        let transactions = Arc::clone(&transactions);
+        let next = Arc::clone(&next);
+        let tally = Arc::clone(&tally);
+        move |mut client: LedgerClient<tonic::transport::Channel>| {
+            let transactions = Arc::clone(&transactions);
+            let next = Arc::clone(&next);
+            let tally = Arc::clone(&tally);
+            async move {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(tx) = transactions.get(i) else {
+                    return false;
+                };
+                let began = Instant::now();
+                let mut request = tonic::Request::new(NotarizeRequest {
+                    transaction: Some(Transaction {
+                        canonical: tx.clone(),
+                    }),
+                });
+                request.set_timeout(Duration::from_secs(30));
+                match client.notarize(request).await {
+                    Ok(response) => {
+                        let elapsed = began.elapsed().as_micros() as u64;
+                        tally.documents.fetch_add(
+                            response.into_inner().receipts.len() as u64,
+                            Ordering::Relaxed,
+                        );
+                        tally.latencies_us.lock().await.push(elapsed);
+                    }
+                    Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                        tally.busy.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err(status) => {
+                        if tally.errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("error: {status}");
+                        }
+                    }
+                }
+                true
+            }
+        }
+    };
+
+    let mut tasks = Vec::new();
+    if args.rate > 0 {
+        let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut k = 0usize;
+        while Instant::now() < end {
+            ticker.tick().await;
+            let client = clients[k % clients.len()].clone();
+            k += 1;
+            tasks.push(tokio::spawn(call(client)));
+        }
+    } else {
+        for k in 0..args.concurrency.max(1) {
+            let client = clients[k % clients.len()].clone();
+            let call = call.clone();
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < end {
+                    if !call(client.clone()).await {
+                        break;
+                    }
+                }
+                true
+            }));
+        }
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut latencies = tally.latencies_us.lock().await.clone();
+    latencies.sort_unstable();
+    let documents = tally.documents.load(Ordering::Relaxed);
+    let height = network
+        .running()
+        .map(|n| n.app().tip().height)
+        .max()
+        .unwrap_or(0);
+    println!("mode: {:?} ({per_tx} documents per transaction)", args.mode);
+    println!("elapsed: {elapsed:.1} s, blocks: {height}");
+    println!(
+        "committed: {documents} documents in {} transactions: {:.0} documents/s",
+        latencies.len(),
+        documents as f64 / elapsed
+    );
+    println!(
+        "notarize latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    println!(
+        "busy answers: {}, errors: {}",
+        tally.busy.load(Ordering::Relaxed),
+        tally.errors.load(Ordering::Relaxed)
+    );
+    network.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,1374 @@
+//! The gRPC API: the `evidence.v1.Ledger` service of `proto/evidence/v1/ledger.proto`, served
+//! over the node's [`App`].
+//!
+//! Everything a caller verifies or signs crosses the API as the canonical bytes SPEC.md
+//! defines; receipts and checkpoints also carry their JSON files. Reads go to RocksDB on the
+//! blocking thread pool, so a large lookup does not stall the runtime that drives consensus.
+//!
+//! Which checkpoint a receipt is proven against: `Notarize` answers with the checkpoint of the
+//! block that committed the transaction; `GetReceipt` with the one at `at_height`, or the
+//! latest for 0; `Lookup` with the latest, read once for the whole page. A lookup that finds
+//! nothing is an empty page, not `NOT_FOUND`.
+//!
+//! # Errors
+//!
+//! Every failure is a [`tonic::Status`] built by one function, [`to_status`], from an
+//! [`ApiError`]: the code the proto's header comment names, a readable message, and a
+//! `google.rpc.ErrorInfo` detail in domain [`ERROR_DOMAIN`] whose `reason` is the contract
+//! rule's code (SPEC.md §11.4) or one of the API's own reasons in [`reason`]. Rule codes map
+//! to status codes by what the caller must change ([`rule_status_code`]):
+//!
+//! - `PERMISSION_DENIED`, who may do what: `unknown-filer`, `member-mismatch`,
+//!   `kind-not-allowed-for-member`, `kind-not-allowed-for-filer`, `not-a-registrar`.
+//! - `INVALID_ARGUMENT`, the transaction itself is wrong: `malformed`, `too-large`,
+//!   `bad-batch-length`, `mixed-filers`, `bad-signature`, `wrong-chain`, `empty-field`,
+//!   `unknown-kind`, `claim-not-allowed`, `missing-payment`, `zero-amount`,
+//!   `invalid-contract`, and the lineage codes `not-a-first-version`, `kind-changed`,
+//!   `version-conflict`, `supersedes-mismatch` (the filer must name another version).
+//! - `FAILED_PRECONDITION`, a rule over the ledger's state: `replayed`, the payment,
+//!   revocation and registration rules, and any code added later.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use evidence_contracts::error::TxError;
+use evidence_contracts::query;
+use evidence_contracts::state::{StoreError as StateError, VersionStatus};
+use evidence_core::checkpoint::Checkpoint;
+use evidence_core::digest::{DIGEST_LEN, Digest};
+use evidence_core::encoding::{Decode, Encode};
+use evidence_core::entry::{Entry, Record};
+use evidence_core::merkle::LogError;
+use evidence_core::receipt::Receipt;
+use evidence_proto::v1 as pb;
+use evidence_proto::v1::ledger_server::{Ledger as LedgerRpc, LedgerServer};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::app::App;
+use crate::config::ApiSection;
+use crate::ledger::LedgerError;
+use crate::mempool::AdmitError;
+use crate::storage::{StorageError, TransactionRecord};
+
+/// The `domain` of every `google.rpc.ErrorInfo` the API sends.
+pub const ERROR_DOMAIN: &str = "evidence.v1";
+
+/// The `ErrorInfo` reasons that are not contract rule codes.
+pub mod reason {
+    /// A request field is missing, has the wrong length or does not decode.
+    pub const MALFORMED: &str = "malformed";
+    /// A size, index or height outside what the ledger holds.
+    pub const OUT_OF_RANGE: &str = "out-of-range";
+    /// No such entry, transaction, checkpoint or document.
+    pub const NOT_FOUND: &str = "not-found";
+    /// The transaction is admitted and waits for a block.
+    pub const NOT_COMMITTED: &str = "not-committed";
+    /// The mempool is full.
+    pub const BUSY: &str = "busy";
+    /// The transaction was admitted but not committed before the deadline.
+    pub const DEADLINE_EXCEEDED: &str = "deadline-exceeded";
+    /// The node is catching up with its peers.
+    pub const CATCHING_UP: &str = "catching-up";
+    /// The node is shutting down.
+    pub const SHUTTING_DOWN: &str = "shutting-down";
+    /// The node failed (its database, a task).
+    pub const INTERNAL: &str = "internal";
+}
+
+/// Index rows read from RocksDB at a time while paging through a lookup.
+const INDEX_CHUNK: usize = 1024;
+/// Checkpoints buffered per `StreamCheckpoints` call before the node waits for the caller.
+const STREAM_BUFFER: usize = 16;
+/// The longest a `Notarize` answer keeps before the caller's own deadline, so that the caller
+/// receives `DEADLINE_EXCEEDED` from the node rather than a cancelled call.
+const DEADLINE_MARGIN_MAX: Duration = Duration::from_millis(250);
+/// How long [`serve`] waits for open connections to finish after its shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why an API call failed. [`to_status`] turns it into the status the caller receives.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// A request field is missing, has the wrong length or does not decode.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// A size, index or height outside what the ledger holds.
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The transaction is in the mempool, not yet in a block.
+    #[error("transaction {0} is admitted and waits for a block; ask again after it commits")]
+    NotCommitted(Digest),
+    /// Admission refused the transaction (a rule, a full mempool, or storage).
+    #[error(transparent)]
+    Admit(#[from] AdmitError),
+    /// An admitted transaction that a proposer later found unfit for any block.
+    #[error("transaction {tx_id} was dropped: {error}")]
+    Dropped { tx_id: Digest, error: TxError },
+    /// The transaction was committed, and a contract rule refused it there.
+    #[error("transaction {tx_id} was committed at height {height} and refused: {message}")]
+    Refused {
+        tx_id: Digest,
+        height: u64,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "transaction {tx_id} was admitted but not committed within {waited_ms} ms; it may still \
+         commit: ask GetReceipt by transaction id later"
+    )]
+    DeadlineExceeded { tx_id: Digest, waited_ms: u64 },
+    #[error("the node is catching up with its peers and does not take transactions; retry later")]
+    CatchingUp,
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("contract state: {0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The status code for a contract rule's code (see the module documentation). Codes this
+/// build does not know are `FAILED_PRECONDITION`.
+pub fn rule_status_code(code: &str) -> Code {
+    match code {
+        "unknown-filer"
+        | "member-mismatch"
+        | "kind-not-allowed-for-member"
+        | "kind-not-allowed-for-filer"
+        | "not-a-registrar" => Code::PermissionDenied,
+        "malformed"
+        | "too-large"
+        | "bad-batch-length"
+        | "mixed-filers"
+        | "bad-signature"
+        | "wrong-chain"
+        | "empty-field"
+        | "unknown-kind"
+        | "claim-not-allowed"
+        | "missing-payment"
+        | "zero-amount"
+        | "invalid-contract"
+        | "not-a-first-version"
+        | "kind-changed"
+        | "version-conflict"
+        | "supersedes-mismatch" => Code::InvalidArgument,
+        _ => Code::FailedPrecondition,
+    }
+}
+
+fn status(code: Code, reason: &str, message: String, metadata: Vec<(&str, String)>) -> Status {
+    let metadata: HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+    )
+}
+
+fn tx_metadata(tx_id: &Digest) -> (&'static str, String) {
+    ("transaction_id", tx_id.to_hex())
+}
+
+/// The status a caller receives for `error`: the code of the proto's header comment, the
+/// error's message, and an `ErrorInfo` with the reason (and, where one is known, the
+/// transaction id in hex under `transaction_id`).
+pub fn to_status(error: &ApiError) -> Status {
+    let message = error.to_string();
+    match error {
+        ApiError::Malformed(_) => status(Code::InvalidArgument, reason::MALFORMED, message, vec![]),
+        ApiError::OutOfRange(_) => {
+            status(Code::InvalidArgument, reason::OUT_OF_RANGE, message, vec![])
+        }
+        ApiError::NotFound(_) => status(Code::NotFound, reason::NOT_FOUND, message, vec![]),
+        ApiError::NotCommitted(tx_id) => status(
+            Code::NotFound,
+            reason::NOT_COMMITTED,
+            message,
+            vec![tx_metadata(tx_id)],
+        ),
+        ApiError::Admit(AdmitError::Busy { .. }) => {
+            status(Code::ResourceExhausted, reason::BUSY, message, vec![])
+        }
+        ApiError::Admit(AdmitError::Rejected(rule)) => {
+            let metadata = match rule {
+                TxError::Replayed { tx_id, height } => {
+                    vec![tx_metadata(tx_id), ("height", height.to_string())]
+                }
+                _ => vec![],
+            };
+            status(
+                rule_status_code(rule.code()),
+                rule.code(),
+                message,
+                metadata,
+            )
+        }
+        ApiError::Dropped { tx_id, error } => status(
+            rule_status_code(error.code()),
+            error.code(),
+            message,
+            vec![tx_metadata(tx_id)],
+        ),
+        ApiError::Refused {
+            tx_id,
+            height,
+            code,
+            ..
+        } => status(
+            rule_status_code(code),
+            code,
+            message,
+            vec![tx_metadata(tx_id), ("height", height.to_string())],
+        ),
+        ApiError::DeadlineExceeded { tx_id, .. } => status(
+            Code::DeadlineExceeded,
+            reason::DEADLINE_EXCEEDED,
+            message,
+            vec![tx_metadata(tx_id)],
+        ),
+        ApiError::CatchingUp => status(Code::Unavailable, reason::CATCHING_UP, message, vec![]),
+        ApiError::ShuttingDown => status(Code::Unavailable, reason::SHUTTING_DOWN, message, vec![]),
+        ApiError::Ledger(LedgerError::Log(
+            LogError::IndexOutOfRange { .. }
+            | LogError::SizeOutOfRange { .. }
+            | LogError::OldSizeGreater { .. }
+            | LogError::OldSizeZero,
+        )) => status(Code::InvalidArgument, reason::OUT_OF_RANGE, message, vec![]),
+        ApiError::Admit(AdmitError::Storage(_))
+        | ApiError::Ledger(_)
+        | ApiError::Storage(_)
+        | ApiError::State(_)
+        | ApiError::Internal(_) => {
+            // The detail (which may name files) goes to the operator's log, not the caller.
+            tracing::error!(%error, "API call failed inside the node");
+            status(
+                Code::Internal,
+                reason::INTERNAL,
+                "the node failed to answer; its log has the details".to_owned(),
+                vec![],
+            )
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Self {
+        to_status(&error)
+    }
+}
+
+/// Reads the `grpc-timeout` header (gRPC over HTTP/2: up to 8 digits and a unit).
+fn caller_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let digits = text.get(..text.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    Some(match text.get(digits.len()..)? {
+        "H" => Duration::from_secs(value * 3600),
+        "M" => Duration::from_secs(value * 60),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
+/// How long `Notarize` waits for the commit: the caller's deadline (answered a little before
+/// it, so that the caller gets this node's answer) capped by the configured maximum, or the
+/// configured default when the caller set none.
+fn notarize_wait(config: &ApiSection, metadata: &MetadataMap) -> Duration {
+    let max = Duration::from_millis(config.notarize_timeout_max_ms);
+    match caller_timeout(metadata) {
+        None => Duration::from_millis(config.notarize_timeout_ms).min(max),
+        Some(asked) if asked > max => max,
+        Some(asked) => asked - (asked / 10).min(DEADLINE_MARGIN_MAX),
+    }
+}
+
+fn transaction_bytes(transaction: Option<pb::Transaction>) -> Result<Vec<u8>, ApiError> {
+    transaction
+        .map(|t| t.canonical)
+        .ok_or_else(|| ApiError::Malformed("`transaction` is required".into()))
+}
+
+fn canonical_digest(bytes: &[u8], field: &str) -> Result<Digest, ApiError> {
+    Digest::from_canonical_bytes(bytes).map_err(|e| {
+        ApiError::Malformed(format!(
+            "`{field}` must be a canonical digest (1 algorithm byte and {DIGEST_LEN} bytes): {e}"
+        ))
+    })
+}
+
+/// The protobuf form of a checkpoint.
+pub fn checkpoint_message(checkpoint: &Checkpoint) -> pb::Checkpoint {
+    pb::Checkpoint {
+        header: checkpoint.header.to_canonical_bytes(),
+        certificate: checkpoint.certificate.to_canonical_bytes(),
+        json: checkpoint.to_json(),
+        height: checkpoint.header.height,
+        log_size: checkpoint.header.log_size,
+    }
+}
+
+/// The protobuf form of a receipt.
+pub fn receipt_message(receipt: &Receipt) -> pb::Receipt {
+    pb::Receipt {
+        entry: receipt.entry.to_canonical_bytes(),
+        inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
+        header: receipt.checkpoint.header.to_canonical_bytes(),
+        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
+        json: receipt.to_json(),
+        entry_index: receipt.entry.index,
+        height: receipt.checkpoint.header.height,
+    }
+}
+
+fn status_message(status: &VersionStatus) -> pb::VersionStatus {
+    use pb::version_status::{Current, Revoked, Status as S, Superseded};
+    let status = match status {
+        VersionStatus::Current => S::Current(Current {}),
+        VersionStatus::SupersededBy { version, digest } => S::Superseded(Superseded {
+            by_version: *version,
+            by_digest: digest.to_canonical_bytes(),
+        }),
+        VersionStatus::Revoked {
+            reason,
+            entry_index,
+        } => S::Revoked(Revoked {
+            reason: reason.clone(),
+            revocation_entry_index: *entry_index,
+        }),
+    };
+    pb::VersionStatus {
+        status: Some(status),
+    }
+}
+
+/// Reads the index rows of one prefix in chunks, in log order.
+struct Cursor<'a> {
+    fetch: Box<dyn FnMut(u64, usize) -> Result<Vec<u64>, StorageError> + 'a>,
+    buffer: VecDeque<u64>,
+    next_from: u64,
+    exhausted: bool,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(fetch: impl FnMut(u64, usize) -> Result<Vec<u64>, StorageError> + 'a) -> Self {
+        Self {
+            fetch: Box::new(fetch),
+            buffer: VecDeque::new(),
+            next_from: 0,
+            exhausted: false,
+        }
+    }
+
+    fn peek(&mut self) -> Result<Option<u64>, StorageError> {
+        if self.buffer.is_empty() && !self.exhausted {
+            let chunk = (self.fetch)(self.next_from, INDEX_CHUNK)?;
+            self.exhausted = chunk.len() < INDEX_CHUNK;
+            if let Some(last) = chunk.last() {
+                self.next_from = last.saturating_add(1);
+            }
+            self.buffer.extend(chunk);
+        }
+        Ok(self.buffer.front().copied())
+    }
+
+    fn pop(&mut self) {
+        self.buffer.pop_front();
+    }
+
+    /// The last index, reading every row.
+    fn last(&mut self) -> Result<Option<u64>, StorageError> {
+        let mut last = None;
+        while self.peek()?.is_some() {
+            last = self.buffer.back().copied();
+            self.buffer.clear();
+        }
+        Ok(last)
+    }
+}
+
+/// Merges `cursors` in log order, skips `offset` indexes and returns at most `limit`, with
+/// whether more follow.
+fn page(
+    cursors: &mut [Cursor<'_>],
+    offset: u64,
+    limit: usize,
+) -> Result<(Vec<u64>, bool), StorageError> {
+    let mut skipped = 0u64;
+    let mut found = Vec::new();
+    loop {
+        let mut smallest: Option<(usize, u64)> = None;
+        for (position, cursor) in cursors.iter_mut().enumerate() {
+            if let Some(index) = cursor.peek()?
+                && smallest.is_none_or(|(_, best)| index < best)
+            {
+                smallest = Some((position, index));
+            }
+        }
+        let Some((position, index)) = smallest else {
+            return Ok((found, false));
+        };
+        if found.len() >= limit {
+            return Ok((found, true));
+        }
+        if let Some(cursor) = cursors.get_mut(position) {
+            cursor.pop();
+        }
+        if skipped < offset {
+            skipped += 1;
+        } else {
+            found.push(index);
+        }
+    }
+}
+
+/// Synchronous reads of committed data, run on the blocking pool.
+struct Reader<'a> {
+    app: &'a App,
+}
+
+impl Reader<'_> {
+    fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, ApiError> {
+        Ok(self.app.ledger().checkpoint(None)?)
+    }
+
+    fn entry(&self, index: u64) -> Result<Entry, ApiError> {
+        self.app
+            .ledger()
+            .store()
+            .entry(index)?
+            .ok_or_else(|| ApiError::NotFound(format!("no entry {index} is committed")))
+    }
+
+    /// The receipt for `entry` against `at` when `at` covers it, otherwise against the
+    /// checkpoint of the block that sequenced it (the case of an entry committed after `at`
+    /// was read).
+    fn receipt(&self, entry: Entry, at: Option<&Checkpoint>) -> Result<Receipt, ApiError> {
+        let ledger = self.app.ledger();
+        let checkpoint = match at {
+            Some(checkpoint) if entry.index < checkpoint.header.log_size => checkpoint.clone(),
+            _ => ledger.checkpoint(Some(entry.height))?.ok_or_else(|| {
+                ApiError::Internal(format!(
+                    "entry {} names height {}, which has no checkpoint",
+                    entry.index, entry.height
+                ))
+            })?,
+        };
+        let inclusion_proof = ledger.inclusion_proof(entry.index, checkpoint.header.log_size)?;
+        Ok(Receipt {
+            entry,
+            inclusion_proof,
+            checkpoint,
+        })
+    }
+
+    /// What became of a committed transaction that a rule accepted; why not otherwise.
+    fn accepted_transaction(&self, tx_id: Digest) -> Result<TransactionRecord, ApiError> {
+        let Some(record) = self.app.ledger().transaction(&tx_id)? else {
+            return Err(if self.app.mempool().contains(&tx_id) {
+                ApiError::NotCommitted(tx_id)
+            } else {
+                ApiError::NotFound(format!("no transaction {tx_id} is known"))
+            });
+        };
+        if let Some(rejection) = record.rejection {
+            return Err(ApiError::Refused {
+                tx_id,
+                height: record.height,
+                code: rejection.code,
+                message: rejection.message,
+            });
+        }
+        Ok(record)
+    }
+
+    /// The receipts of every entry a committed transaction appended, against the checkpoint
+    /// of its block; its refusal if a rule refused it.
+    fn transaction_receipts(&self, tx_id: Digest) -> Result<Vec<Receipt>, ApiError> {
+        let record = self.accepted_transaction(tx_id)?;
+        let checkpoint = self.app.ledger().checkpoint(Some(record.height))?;
+        let first = record.first_entry;
+        (first..first.saturating_add(u64::from(record.entry_count)))
+            .map(|index| self.receipt(self.entry(index)?, checkpoint.as_ref()))
+            .collect()
+    }
+
+    fn get_receipt(&self, request: pb::GetReceiptRequest) -> Result<pb::Receipt, ApiError> {
+        use pb::get_receipt_request::By;
+        let ledger = self.app.ledger();
+        let at = if request.at_height == 0 {
+            self.latest_checkpoint()?
+        } else {
+            Some(ledger.checkpoint(Some(request.at_height))?.ok_or_else(|| {
+                ApiError::NotFound(format!("no checkpoint at height {}", request.at_height))
+            })?)
+        };
+        let entry = match request.by {
+            None => {
+                return Err(ApiError::Malformed(
+                    "one of `transaction_id`, `document_digest` or `entry_index` is required"
+                        .into(),
+                ));
+            }
+            Some(By::TransactionId(bytes)) => {
+                let bytes: [u8; DIGEST_LEN] = bytes.as_slice().try_into().map_err(|_| {
+                    ApiError::Malformed(format!(
+                        "`transaction_id` must be {DIGEST_LEN} bytes, not {}",
+                        bytes.len()
+                    ))
+                })?;
+                let tx_id = Digest::new(ledger.algorithm(), bytes);
+                let record = self.accepted_transaction(tx_id)?;
+                if record.entry_count == 0 {
+                    return Err(ApiError::NotFound(format!(
+                        "transaction {tx_id} appended no entry"
+                    )));
+                }
+                self.entry(record.first_entry)?
+            }
+            Some(By::DocumentDigest(bytes)) => {
+                let digest = canonical_digest(&bytes, "document_digest")?;
+                let store = ledger.store();
+                let last = Cursor::new(|from, limit| store.entries_by_digest(&digest, from, limit))
+                    .last()?
+                    .ok_or_else(|| {
+                        ApiError::NotFound(format!("no entry anchors a document {digest}"))
+                    })?;
+                self.entry(last)?
+            }
+            Some(By::EntryIndex(index)) => self.entry(index)?,
+        };
+        if let Some(at) = &at
+            && request.at_height != 0
+            && entry.height > at.header.height
+        {
+            return Err(ApiError::OutOfRange(format!(
+                "entry {} was sequenced at height {}, after the checkpoint asked for ({})",
+                entry.index, entry.height, at.header.height
+            )));
+        }
+        Ok(receipt_message(&self.receipt(entry, at.as_ref())?))
+    }
+
+    fn get_checkpoint(&self, height: u64) -> Result<pb::Checkpoint, ApiError> {
+        let checkpoint = self
+            .app
+            .ledger()
+            .checkpoint((height != 0).then_some(height))?
+            .ok_or_else(|| {
+                ApiError::NotFound(if height == 0 {
+                    "no block is committed yet".to_owned()
+                } else {
+                    format!("no checkpoint at height {height}")
+                })
+            })?;
+        Ok(checkpoint_message(&checkpoint))
+    }
+
+    /// The checkpoint whose header's log size is `log_size`, found by binary search over the
+    /// heights (log sizes never decrease with height). The lowest such height when several
+    /// blocks appended nothing.
+    fn checkpoint_with_log_size(&self, log_size: u64) -> Result<Option<Checkpoint>, ApiError> {
+        let ledger = self.app.ledger();
+        let store = ledger.store();
+        let size_at = |height: u64| -> Result<u64, ApiError> {
+            let header = store.header(height)?.ok_or_else(|| {
+                ApiError::Internal(format!("header {height} is missing below the tip"))
+            })?;
+            Ok(header.log_size)
+        };
+        let (mut low, mut high) = (1, ledger.tip().height);
+        if high == 0 {
+            return Ok(None);
+        }
+        // The lowest height in [low, high] whose log size is at least `log_size`.
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if size_at(middle)? >= log_size {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        if size_at(low)? != log_size {
+            return Ok(None);
+        }
+        Ok(ledger.checkpoint(Some(low))?)
+    }
+
+    fn consistency_proof(
+        &self,
+        request: pb::GetConsistencyProofRequest,
+    ) -> Result<pb::GetConsistencyProofResponse, ApiError> {
+        let ledger = self.app.ledger();
+        let latest = ledger.tip().log_size;
+        let old_size = request.old_size;
+        let new_size = if request.new_size == 0 {
+            latest
+        } else {
+            request.new_size
+        };
+        if old_size == 0 || old_size > new_size || new_size > latest {
+            return Err(ApiError::OutOfRange(format!(
+                "sizes must satisfy 1 <= old_size <= new_size <= {latest} (the log size); got \
+                 old_size {old_size} and new_size {new_size}"
+            )));
+        }
+        let proof = ledger.consistency_proof(old_size, new_size)?;
+        let new_checkpoint = self.checkpoint_with_log_size(new_size)?;
+        Ok(pb::GetConsistencyProofResponse {
+            proof: proof.to_canonical_bytes(),
+            new_checkpoint: new_checkpoint.as_ref().map(checkpoint_message),
+        })
+    }
+
+    /// The current status of the version an anchor entry anchored.
+    fn version_status(&self, entry: &Entry) -> Result<Option<pb::VersionStatus>, ApiError> {
+        let Record::Anchor(document) = &entry.record else {
+            return Ok(None);
+        };
+        let body = &document.body;
+        let version = query::version(
+            self.app.ledger().store(),
+            &body.member,
+            &body.project_id,
+            &body.document_id,
+            body.document_version,
+        )?;
+        Ok(version
+            .filter(|v| v.entry_index == entry.index)
+            .map(|v| status_message(&v.status)))
+    }
+
+    fn lookup(&self, request: pb::LookupRequest, max: u32) -> Result<pb::LookupResponse, ApiError> {
+        use pb::lookup_request::By;
+        let ledger = self.app.ledger();
+        let store = ledger.store();
+        let max = max.max(1);
+        let limit = if request.limit == 0 {
+            max
+        } else {
+            request.limit.min(max)
+        } as usize;
+        let mut cursors = match &request.by {
+            None => {
+                return Err(ApiError::Malformed(
+                    "one of `document_digest`, `document` or `project_id` is required".into(),
+                ));
+            }
+            Some(By::DocumentDigest(bytes)) => {
+                let digest = canonical_digest(bytes, "document_digest")?;
+                vec![Cursor::new(move |from, limit| {
+                    store.entries_by_digest(&digest, from, limit)
+                })]
+            }
+            Some(By::Document(document)) => {
+                if document.project_id.is_empty() || document.document_id.is_empty() {
+                    return Err(ApiError::Malformed(
+                        "`document` needs a `project_id` and a `document_id`".into(),
+                    ));
+                }
+                // Lineage is keyed by member too: a document id is looked up under each.
+                ledger
+                    .genesis()
+                    .members
+                    .iter()
+                    .map(|member| {
+                        let member = member.id.as_str();
+                        Cursor::new(move |from, limit| {
+                            store.entries_by_document(
+                                member,
+                                &document.project_id,
+                                &document.document_id,
+                                from,
+                                limit,
+                            )
+                        })
+                    })
+                    .collect()
+            }
+            Some(By::ProjectId(project_id)) => {
+                if project_id.is_empty() {
+                    return Err(ApiError::Malformed("`project_id` must not be empty".into()));
+                }
+                vec![Cursor::new(move |from, limit| {
+                    store.entries_by_project(project_id, from, limit)
+                })]
+            }
+        };
+        let (indexes, more) = page(&mut cursors, request.offset, limit)?;
+        drop(cursors);
+        let latest = self.latest_checkpoint()?;
+        let results = indexes
+            .into_iter()
+            .map(|index| {
+                let entry = self.entry(index)?;
+                let status = self.version_status(&entry)?;
+                let receipt = self.receipt(entry, latest.as_ref())?;
+                Ok(pb::LookupResult {
+                    receipt: Some(receipt_message(&receipt)),
+                    status,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(pb::LookupResponse { results, more })
+    }
+}
+
+/// The `evidence.v1.Ledger` service of one node.
+#[derive(Debug, Clone)]
+pub struct LedgerService {
+    app: Arc<App>,
+    config: ApiSection,
+    member: String,
+    peers: Arc<AtomicU32>,
+    synced: Arc<AtomicBool>,
+    /// Turned to `true` when the server shuts down: waiting calls and streams end.
+    stopping: Arc<watch::Sender<bool>>,
+}
+
+impl LedgerService {
+    /// The service over `app` for the node of `member`. `peers` is the number of validators
+    /// the node is connected to, kept up to date by the networking side; the node counts as
+    /// synced until told otherwise ([`Self::with_synced`]).
+    pub fn new(
+        app: Arc<App>,
+        config: ApiSection,
+        member: impl Into<String>,
+        peers: Arc<AtomicU32>,
+    ) -> Self {
+        Self {
+            app,
+            config,
+            member: member.into(),
+            peers,
+            synced: Arc::new(AtomicBool::new(true)),
+            stopping: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Uses `synced` as the node's "caught up with its peers" flag. While it is false,
+    /// `Notarize` and `Submit` answer `UNAVAILABLE` (reason `catching-up`): admission against
+    /// an old state would accept what the chain has already used up. Reads are served.
+    #[must_use]
+    pub fn with_synced(mut self, synced: Arc<AtomicBool>) -> Self {
+        self.synced = synced;
+        self
+    }
+
+    fn check_serving(&self) -> Result<(), ApiError> {
+        if *self.stopping.borrow() {
+            return Err(ApiError::ShuttingDown);
+        }
+        if !self.synced.load(Ordering::Relaxed) {
+            return Err(ApiError::CatchingUp);
+        }
+        Ok(())
+    }
+
+    /// Runs `read` on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Reader<'_>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let app = Arc::clone(&self.app);
+        tokio::task::spawn_blocking(move || read(&Reader { app: &app }))
+            .await
+            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+    }
+
+    /// Admits a transaction on the blocking pool (admission verifies signatures and runs the
+    /// contract rules).
+    async fn admit(&self, bytes: Vec<u8>) -> Result<Digest, ApiError> {
+        self.check_serving()?;
+        let app = Arc::clone(&self.app);
+        tokio::task::spawn_blocking(move || app.submit(bytes))
+            .await
+            .map_err(|e| ApiError::Internal(format!("an admission task failed: {e}")))?
+            .map_err(ApiError::from)
+    }
+
+    async fn notarize_inner(
+        &self,
+        request: Request<pb::NotarizeRequest>,
+    ) -> Result<pb::NotarizeResponse, ApiError> {
+        let wait = notarize_wait(&self.config, request.metadata());
+        let deadline = Instant::now() + wait;
+        let bytes = transaction_bytes(request.into_inner().transaction)?;
+        let tx_id = match self.admit(bytes).await {
+            Ok(tx_id) => tx_id,
+            // Already committed: answer as the first call was answered.
+            Err(ApiError::Admit(AdmitError::Rejected(TxError::Replayed { tx_id, .. }))) => tx_id,
+            Err(error) => return Err(error),
+        };
+        let outcome = self.app.subscribe(tx_id)?;
+        let mut stopping = self.stopping.subscribe();
+        let outcome = tokio::select! {
+            outcome = outcome => outcome.map_err(|_| ApiError::ShuttingDown)?,
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(ApiError::DeadlineExceeded {
+                    tx_id,
+                    waited_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            _ = stopping.wait_for(|stopping| *stopping) => return Err(ApiError::ShuttingDown),
+        };
+        if let Err(error) = outcome {
+            return Err(ApiError::Dropped { tx_id, error });
+        }
+        let receipts = self
+            .read(move |reader| reader.transaction_receipts(tx_id))
+            .await?;
+        Ok(pb::NotarizeResponse {
+            transaction_id: tx_id.bytes.to_vec(),
+            receipts: receipts.iter().map(receipt_message).collect(),
+        })
+    }
+
+    /// Sends committed checkpoints from `next` on into `sender`: stored ones first, then live
+    /// ones; after a gap (the caller read slower than blocks commit) it reads the store again.
+    async fn stream_from(
+        app: Arc<App>,
+        mut next: u64,
+        mut live: broadcast::Receiver<Checkpoint>,
+        sender: mpsc::Sender<Result<pb::Checkpoint, Status>>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        loop {
+            while next <= app.tip().height {
+                let item = match app.ledger().checkpoint(Some(next)) {
+                    Ok(Some(checkpoint)) => Ok(checkpoint_message(&checkpoint)),
+                    Ok(None) => Err(ApiError::Internal(format!(
+                        "checkpoint {next} is missing below the tip"
+                    ))),
+                    Err(error) => Err(error.into()),
+                };
+                let failed = item.is_err();
+                if !send_or_stop(&sender, item.map_err(Status::from), &mut stopping).await || failed
+                {
+                    return;
+                }
+                next += 1;
+            }
+            let received = tokio::select! {
+                received = live.recv() => received,
+                () = sender.closed() => return,
+                _ = stopping.wait_for(|s| *s) => {
+                    let _ = sender.try_send(Err(ApiError::ShuttingDown.into()));
+                    return;
+                }
+            };
+            match received {
+                Ok(checkpoint) if checkpoint.header.height == next => {
+                    if !send_or_stop(&sender, Ok(checkpoint_message(&checkpoint)), &mut stopping)
+                        .await
+                    {
+                        return;
+                    }
+                    next += 1;
+                }
+                // Older ones were sent from the store; after a newer one or a lag, the store
+                // has everything up to it.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {
+                    let _ = sender.try_send(Err(ApiError::ShuttingDown.into()));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sends `item` unless the server stops first; false when it was not sent.
+async fn send_or_stop<T>(
+    sender: &mpsc::Sender<T>,
+    item: T,
+    stopping: &mut watch::Receiver<bool>,
+) -> bool {
+    tokio::select! {
+        sent = sender.send(item) => sent.is_ok(),
+        _ = stopping.wait_for(|s| *s) => false,
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerRpc for LedgerService {
+    async fn notarize(
+        &self,
+        request: Request<pb::NotarizeRequest>,
+    ) -> Result<Response<pb::NotarizeResponse>, Status> {
+        let started = Instant::now();
+        let result = self.notarize_inner(request).await;
+        self.app
+            .metrics()
+            .notarize_latency
+            .observe(started.elapsed().as_secs_f64());
+        Ok(Response::new(result?))
+    }
+
+    async fn submit(
+        &self,
+        request: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        let bytes = transaction_bytes(request.into_inner().transaction)?;
+        let tx_id = self.admit(bytes).await?;
+        Ok(Response::new(pb::SubmitResponse {
+            transaction_id: tx_id.bytes.to_vec(),
+        }))
+    }
+
+    async fn get_receipt(
+        &self,
+        request: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::GetReceiptResponse>, Status> {
+        let request = request.into_inner();
+        let receipt = self.read(move |reader| reader.get_receipt(request)).await?;
+        Ok(Response::new(pb::GetReceiptResponse {
+            receipt: Some(receipt),
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let height = request.into_inner().height;
+        let checkpoint = self
+            .read(move |reader| reader.get_checkpoint(height))
+            .await?;
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: Some(checkpoint),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .read(move |reader| reader.consistency_proof(request))
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn lookup(
+        &self,
+        request: Request<pb::LookupRequest>,
+    ) -> Result<Response<pb::LookupResponse>, Status> {
+        let request = request.into_inner();
+        let max = self.config.lookup_limit;
+        let response = self.read(move |reader| reader.lookup(request, max)).await?;
+        Ok(Response::new(response))
+    }
+
+    type StreamCheckpointsStream = ReceiverStream<Result<pb::Checkpoint, Status>>;
+
+    async fn stream_checkpoints(
+        &self,
+        request: Request<pb::StreamCheckpointsRequest>,
+    ) -> Result<Response<Self::StreamCheckpointsStream>, Status> {
+        // Subscribe before reading the tip, so no checkpoint falls between the two.
+        let live = self.app.checkpoints();
+        let from = request.into_inner().from_height;
+        let next = if from == 0 {
+            self.app.tip().height + 1
+        } else {
+            from
+        };
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(Self::stream_from(
+            Arc::clone(&self.app),
+            next,
+            live,
+            sender,
+            self.stopping.subscribe(),
+        ));
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        let ledger = self.app.ledger();
+        let tip = ledger.tip();
+        Ok(Response::new(pb::StatusResponse {
+            chain_id: ledger.genesis().chain_id.clone(),
+            genesis_hash: ledger.genesis_hash().to_canonical_bytes(),
+            member: self.member.clone(),
+            height: tip.height,
+            log_size: tip.log_size,
+            mempool_depth: self.app.mempool().len() as u64,
+            mempool_capacity: self.app.limits().mempool.transactions as u64,
+            peers: self.peers.load(Ordering::Relaxed),
+            synced: self.synced.load(Ordering::Relaxed),
+        }))
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` completes. Then it stops accepting, ends
+/// waiting `Notarize` calls and checkpoint streams with `UNAVAILABLE`, lets the calls in
+/// flight finish, and returns; connections still open [`SHUTDOWN_GRACE`] later (a client that
+/// connected and never spoke, say) are left behind rather than holding the node up. Messages
+/// larger than the configured `max_message_bytes` are refused in both directions.
+///
+/// # Errors
+/// The transport failed (not a single connection: a client that sends garbage only loses its
+/// own connection).
+pub async fn serve(
+    listener: TcpListener,
+    service: LedgerService,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let max = service.config.max_message_bytes;
+    let stopping = Arc::clone(&service.stopping);
+    let mut stopped = stopping.subscribe();
+    let server = LedgerServer::new(service)
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let serving = Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .serve_with_incoming_shutdown(server, incoming, async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        });
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => return result,
+        _ = stopped.wait_for(|stopped| *stopped) => {}
+    }
+    match tokio::time::timeout(SHUTDOWN_GRACE, serving).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(
+                grace = ?SHUTDOWN_GRACE,
+                "API connections still open after shutdown; stopping without them"
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_core::keys::SigningKey;
+    use tonic::metadata::MetadataValue;
+
+    use super::*;
+
+    fn with_timeout(text: &'static str) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("grpc-timeout", MetadataValue::from_static(text));
+        metadata
+    }
+
+    #[test]
+    fn grpc_timeout_header_is_read_per_the_protocol() {
+        for (text, expected) in [
+            ("1H", Some(Duration::from_secs(3600))),
+            ("2M", Some(Duration::from_secs(120))),
+            ("3S", Some(Duration::from_secs(3))),
+            ("300m", Some(Duration::from_millis(300))),
+            ("5u", Some(Duration::from_micros(5))),
+            ("7n", Some(Duration::from_nanos(7))),
+            ("99999999S", Some(Duration::from_secs(99_999_999))),
+            ("123456789S", None),
+            ("S", None),
+            ("", None),
+            ("10x", None),
+            ("-1S", None),
+            ("1.5S", None),
+        ] {
+            assert_eq!(caller_timeout(&with_timeout(text)), expected, "{text:?}");
+        }
+        assert_eq!(caller_timeout(&MetadataMap::new()), None);
+    }
+
+    #[test]
+    fn notarize_waits_for_the_caller_within_the_configured_bounds() {
+        let config = ApiSection {
+            notarize_timeout_ms: 2_000,
+            notarize_timeout_max_ms: 5_000,
+            ..ApiSection::default()
+        };
+        assert_eq!(
+            notarize_wait(&config, &MetadataMap::new()),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            notarize_wait(&config, &with_timeout("1H")),
+            Duration::from_secs(5)
+        );
+        // Answered a little before the caller's deadline.
+        assert_eq!(
+            notarize_wait(&config, &with_timeout("300m")),
+            Duration::from_millis(270)
+        );
+        assert_eq!(
+            notarize_wait(&config, &with_timeout("4S")),
+            Duration::from_millis(3_750)
+        );
+    }
+
+    /// A cursor over `rows` (sorted), read the way the store reads an index.
+    fn cursor(rows: Vec<u64>) -> Cursor<'static> {
+        Cursor::new(move |from, limit| {
+            Ok(rows
+                .iter()
+                .copied()
+                .filter(|&index| index >= from)
+                .take(limit)
+                .collect())
+        })
+    }
+
+    #[test]
+    fn pages_merge_sources_in_log_order_across_chunk_boundaries() {
+        let evens: Vec<u64> = (0..3000).map(|i| i * 2).collect();
+        let odds: Vec<u64> = (0..1000).map(|i| i * 2 + 1).collect();
+        let all: Vec<u64> = {
+            let mut all = [evens.clone(), odds.clone()].concat();
+            all.sort_unstable();
+            all
+        };
+        for (offset, limit) in [
+            (0, 10),
+            (0, 5000),
+            (1999, 3),
+            (3990, 100),
+            (4000, 1),
+            (9999, 1),
+        ] {
+            let mut cursors = [cursor(evens.clone()), cursor(odds.clone())];
+            let (found, more) = page(&mut cursors, offset, limit).unwrap();
+            let expected: Vec<u64> = all
+                .iter()
+                .copied()
+                .skip(offset as usize)
+                .take(limit)
+                .collect();
+            assert_eq!(found, expected, "offset {offset} limit {limit}");
+            assert_eq!(
+                more,
+                (offset as usize).saturating_add(limit) < all.len(),
+                "offset {offset} limit {limit}"
+            );
+        }
+        assert_eq!(cursor(evens).last().unwrap(), Some(5998));
+        assert_eq!(cursor(vec![]).last().unwrap(), None);
+        assert_eq!(cursor((0..1024).collect()).last().unwrap(), Some(1023));
+    }
+
+    #[test]
+    fn who_may_do_what_is_permission_denied_and_nothing_else_is() {
+        let key = SigningKey::generate_with(&mut rand_core::OsRng).public_key();
+        let digest = Digest::new(evidence_core::digest::HashAlgorithm::Blake3, [7; 32]);
+        let text = || "x".to_owned();
+        let errors = vec![
+            TxError::Malformed(evidence_core::encoding::DecodeError::UnknownTag {
+                what: "record",
+                tag: 9,
+            }),
+            TxError::TooLarge { size: 2, max: 1 },
+            TxError::BadBatchLength { len: 0, max: 1 },
+            TxError::Replayed {
+                tx_id: digest,
+                height: 1,
+            },
+            TxError::UnknownFiler(key),
+            TxError::BadSignature(key),
+            TxError::MixedFilers {
+                first: key,
+                other: key,
+            },
+            TxError::WrongChain {
+                expected: text(),
+                found: text(),
+            },
+            TxError::MemberMismatch {
+                filer: key,
+                registered: text(),
+                claimed: text(),
+            },
+            TxError::EmptyField { field: "x" },
+            TxError::UnknownKind(text()),
+            TxError::KindNotAllowedForMember {
+                member: text(),
+                kind: text(),
+            },
+            TxError::KindNotAllowedForFiler {
+                filer: key,
+                kind: text(),
+            },
+            TxError::NotAFirstVersion {
+                document_id: text(),
+                version: 2,
+            },
+            TxError::VersionConflict {
+                document_id: text(),
+                latest: 1,
+                expected: 2,
+                found: 3,
+            },
+            TxError::MilestoneNotInspected {
+                project_id: text(),
+                milestone: text(),
+            },
+            TxError::MilestoneOverpayment {
+                milestone: text(),
+                paid: 1,
+                amount: 1,
+                limit: 1,
+            },
+            TxError::NotARegistrar(text()),
+            TxError::AlreadyRevoked {
+                document_id: text(),
+                version: 1,
+            },
+            TxError::InBatch {
+                position: 3,
+                error: Box::new(TxError::KindNotAllowedForMember {
+                    member: text(),
+                    kind: text(),
+                }),
+            },
+            TxError::InBatch {
+                position: 0,
+                error: Box::new(TxError::ZeroAmount),
+            },
+        ];
+        for error in errors {
+            let code = rule_status_code(error.code());
+            assert_eq!(
+                code == Code::PermissionDenied,
+                error.is_policy_violation(),
+                "{error}: {code:?}"
+            );
+        }
+        // The examples of the proto's header comment.
+        for (rule, code) in [
+            ("malformed", Code::InvalidArgument),
+            ("too-large", Code::InvalidArgument),
+            ("version-conflict", Code::InvalidArgument),
+            ("unknown-filer", Code::PermissionDenied),
+            ("kind-not-allowed-for-member", Code::PermissionDenied),
+            ("milestone-not-inspected", Code::FailedPrecondition),
+            ("milestone-overpayment", Code::FailedPrecondition),
+            ("replayed", Code::FailedPrecondition),
+            ("a-rule-from-the-future", Code::FailedPrecondition),
+        ] {
+            assert_eq!(rule_status_code(rule), code, "{rule}");
+        }
+    }
+
+    #[test]
+    fn every_status_carries_its_reason_in_the_error_domain() {
+        let digest = Digest::new(evidence_core::digest::HashAlgorithm::Blake3, [1; 32]);
+        for (error, code, expected_reason) in [
+            (
+                ApiError::Malformed("x".into()),
+                Code::InvalidArgument,
+                reason::MALFORMED,
+            ),
+            (
+                ApiError::Admit(AdmitError::Busy {
+                    pending: 1,
+                    bytes: 2,
+                }),
+                Code::ResourceExhausted,
+                reason::BUSY,
+            ),
+            (
+                ApiError::Admit(AdmitError::Rejected(TxError::Replayed {
+                    tx_id: digest,
+                    height: 4,
+                })),
+                Code::FailedPrecondition,
+                "replayed",
+            ),
+            (
+                ApiError::Refused {
+                    tx_id: digest,
+                    height: 2,
+                    code: "milestone-overpayment".into(),
+                    message: "too much".into(),
+                },
+                Code::FailedPrecondition,
+                "milestone-overpayment",
+            ),
+            (
+                ApiError::DeadlineExceeded {
+                    tx_id: digest,
+                    waited_ms: 5,
+                },
+                Code::DeadlineExceeded,
+                reason::DEADLINE_EXCEEDED,
+            ),
+            (
+                ApiError::NotFound("no".into()),
+                Code::NotFound,
+                reason::NOT_FOUND,
+            ),
+            (ApiError::CatchingUp, Code::Unavailable, reason::CATCHING_UP),
+            (
+                ApiError::Admit(AdmitError::Storage("disk".into())),
+                Code::Internal,
+                reason::INTERNAL,
+            ),
+        ] {
+            let status = to_status(&error);
+            assert_eq!(status.code(), code, "{error}");
+            let info = status
+                .get_details_error_info()
+                .expect("an ErrorInfo detail");
+            assert_eq!(info.reason, expected_reason);
+            assert_eq!(info.domain, ERROR_DOMAIN);
+        }
+        let refused = to_status(&ApiError::Refused {
+            tx_id: digest,
+            height: 2,
+            code: "zero-amount".into(),
+            message: "payment amount must be more than zero".into(),
+        });
+        assert!(
+            refused
+                .message()
+                .contains("payment amount must be more than zero")
+        );
+        let info = refused
+            .get_details_error_info()
+            .expect("an ErrorInfo detail");
+        assert_eq!(info.metadata.get("transaction_id"), Some(&digest.to_hex()));
+        // Internal details stay in the log.
+        let internal = to_status(&ApiError::Internal("/secret/path".into()));
+        assert!(!internal.message().contains("/secret/path"));
+    }
+}

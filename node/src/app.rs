@@ -1,0 +1,290 @@
+//! The ledger application: what consensus drives and what the API reads.
+//!
+//! It joins the ledger, the mempool, the clients waiting for their transactions and the
+//! checkpoint stream, so that committing a block is one call: write it, take its transactions
+//! out of the mempool, answer whoever waits for them, publish the checkpoint, count it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use evidence_contracts::error::TxError;
+use evidence_core::certificate::CommitCertificate;
+use evidence_core::checkpoint::Checkpoint;
+use evidence_core::digest::Digest;
+use evidence_core::keys::PublicKey;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::block::{BLOCK_BYTES_MAX, Block};
+use crate::ledger::{BlockError, CommitOutcome, Ledger, LedgerError, Tip};
+use crate::mempool::{AdmitError, Mempool, MempoolLimits};
+use crate::metrics::Metrics;
+use crate::storage::TransactionRecord;
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Tunables of block building and validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppLimits {
+    /// Most transactions a proposer puts in one block.
+    pub block_transactions: usize,
+    /// Most transaction bytes a proposer puts in one block.
+    pub block_bytes: usize,
+    /// How far ahead of the local clock a proposed block's time may be, in milliseconds.
+    pub clock_bound_ms: u64,
+    pub mempool: MempoolLimits,
+}
+
+impl Default for AppLimits {
+    fn default() -> Self {
+        Self {
+            block_transactions: 5_000,
+            block_bytes: 16 << 20,
+            clock_bound_ms: 500,
+            mempool: MempoolLimits::default(),
+        }
+    }
+}
+
+/// What a client waiting for its transaction learns.
+pub type TxOutcome = Result<TransactionRecord, TxError>;
+
+/// The node's application state, shared by consensus and the API.
+#[derive(Debug)]
+pub struct App {
+    ledger: Ledger,
+    mempool: Mempool,
+    limits: AppLimits,
+    waiters: Mutex<HashMap<Digest, Vec<oneshot::Sender<TxOutcome>>>>,
+    checkpoints: broadcast::Sender<Checkpoint>,
+    metrics: Arc<Metrics>,
+}
+
+impl App {
+    pub fn new(ledger: Ledger, limits: AppLimits, metrics: Arc<Metrics>) -> Self {
+        let (checkpoints, _) = broadcast::channel(256);
+        metrics
+            .height
+            .set(i64::try_from(ledger.tip().height).unwrap_or(i64::MAX));
+        Self {
+            ledger,
+            mempool: Mempool::new(limits.mempool),
+            limits,
+            waiters: Mutex::new(HashMap::new()),
+            checkpoints,
+            metrics,
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn mempool(&self) -> &Mempool {
+        &self.mempool
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn limits(&self) -> &AppLimits {
+        &self.limits
+    }
+
+    pub fn tip(&self) -> Tip {
+        self.ledger.tip()
+    }
+
+    /// Checks and admits a transaction; returns its id.
+    ///
+    /// # Errors
+    /// See [`Mempool::admit`].
+    pub fn submit(&self, bytes: Vec<u8>) -> Result<Digest, AdmitError> {
+        let result = self.mempool.admit(&self.ledger, bytes, now_ms());
+        match &result {
+            Ok(_) => self.update_depth(),
+            Err(AdmitError::Busy { .. }) => {
+                self.metrics.mempool_busy.inc();
+            }
+            Err(_) => {
+                self.metrics.admission_refused.inc();
+            }
+        }
+        result
+    }
+
+    /// A receiver told when a block carrying `tx_id` commits (or when it is found unfit for
+    /// any block). If it already committed, the receiver is answered at once.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn subscribe(&self, tx_id: Digest) -> Result<oneshot::Receiver<TxOutcome>, LedgerError> {
+        let (sender, receiver) = oneshot::channel();
+        // Register first, then look: a commit between the two finds the waiter.
+        self.lock_waiters().entry(tx_id).or_default().push(sender);
+        if let Some(record) = self.ledger.transaction(&tx_id)? {
+            self.answer(&tx_id, Ok(record));
+        }
+        Ok(receiver)
+    }
+
+    fn lock_waiters(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Digest, Vec<oneshot::Sender<TxOutcome>>>> {
+        self.waiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn answer(&self, tx_id: &Digest, outcome: TxOutcome) {
+        let senders = self.lock_waiters().remove(tx_id);
+        for sender in senders.into_iter().flatten() {
+            // A client that stopped waiting is not an error.
+            let _ = sender.send(outcome.clone());
+        }
+    }
+
+    /// Drops waiters whose clients stopped waiting (called now and then so abandoned
+    /// waits do not accumulate).
+    pub fn prune_waiters(&self) {
+        self.lock_waiters().retain(|_, senders| {
+            senders.retain(|s| !s.is_closed());
+            !senders.is_empty()
+        });
+    }
+
+    fn update_depth(&self) {
+        self.metrics
+            .mempool_depth
+            .set(i64::try_from(self.mempool.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Waits until the mempool holds a transaction or `deadline` passes.
+    pub async fn wait_for_transactions(&self, deadline: tokio::time::Instant) -> bool {
+        self.mempool.wait_nonempty(deadline).await
+    }
+
+    /// Builds the next block as `proposer` from the oldest waiting transactions, and keeps it
+    /// as an undecided proposal. Transactions found unfit for any block leave the mempool and
+    /// their waiters are told why.
+    ///
+    /// # Errors
+    /// A failure of the ledger.
+    pub fn propose(&self, time_ms: u64, proposer: PublicKey) -> Result<Block, LedgerError> {
+        let transactions = self.mempool.batch(
+            self.limits.block_transactions,
+            self.limits.block_bytes.min(BLOCK_BYTES_MAX / 2),
+        );
+        let (block, left_out) = self.ledger.propose(time_ms, proposer, transactions)?;
+        if !left_out.is_empty() {
+            let algorithm = self.ledger.algorithm();
+            for (bytes, error) in left_out {
+                let tx_id = evidence_core::encoding::Decode::from_canonical_bytes(&bytes)
+                    .ok()
+                    .and_then(|tx: evidence_contracts::transaction::Transaction| tx.id(algorithm));
+                if let Some(tx_id) = tx_id {
+                    tracing::warn!(%tx_id, %error, "transaction left out of the block");
+                    self.mempool.remove([&tx_id]);
+                    self.answer(&tx_id, Err(error));
+                }
+            }
+            self.update_depth();
+        }
+        self.ledger.put_pending(&block)?;
+        Ok(block)
+    }
+
+    /// Validates a proposed block (see [`Ledger::validate`]) with the local clock, and keeps
+    /// it as an undecided proposal if it is valid.
+    ///
+    /// # Errors
+    /// `Ok(Err(_))` names why the block is invalid; `Err(_)` is a failure of the ledger.
+    pub fn validate(
+        &self,
+        block: &Block,
+        expected_proposer: &PublicKey,
+    ) -> Result<Result<(), BlockError>, LedgerError> {
+        let verdict = self.ledger.validate(
+            block,
+            expected_proposer,
+            now_ms(),
+            self.limits.clock_bound_ms,
+        )?;
+        if verdict.is_ok() {
+            self.ledger.put_pending(block)?;
+        }
+        Ok(verdict)
+    }
+
+    /// Commits a decided block (see [`Ledger::commit`]), then removes its transactions from
+    /// the mempool, answers their waiters and publishes the checkpoint.
+    ///
+    /// # Errors
+    /// A failure of the ledger; the node must not go on.
+    pub fn commit(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<CommitOutcome, LedgerError> {
+        let outcome = self.ledger.commit(block, certificate)?;
+        self.mempool
+            .remove(outcome.transactions.iter().map(|t| &t.tx_id));
+        let mut refused = 0u64;
+        for tx in &outcome.transactions {
+            if tx.record.rejection.is_some() {
+                refused += 1;
+            }
+            self.answer(&tx.tx_id, Ok(tx.record.clone()));
+        }
+        let height = outcome.checkpoint.header.height;
+        self.metrics
+            .height
+            .set(i64::try_from(height).unwrap_or(i64::MAX));
+        self.metrics.committed_entries.inc_by(outcome.entries);
+        self.metrics
+            .committed_transactions
+            .inc_by(outcome.transactions.len() as u64);
+        self.metrics.refused_transactions.inc_by(refused);
+        let latency_ms = now_ms().saturating_sub(outcome.checkpoint.header.time_ms);
+        self.metrics
+            .commit_latency
+            .observe(latency_ms as f64 / 1000.0);
+        self.update_depth();
+        // Nobody listening is fine.
+        let _ = self.checkpoints.send(outcome.checkpoint.clone());
+        if height % 64 == 0 {
+            self.prune_waiters();
+        }
+        Ok(outcome)
+    }
+
+    /// New checkpoints as blocks commit.
+    pub fn checkpoints(&self) -> broadcast::Receiver<Checkpoint> {
+        self.checkpoints.subscribe()
+    }
+
+    /// The block committed at `height` and its certificate (for peers catching up).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn decided_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<(Block, CommitCertificate)>, LedgerError> {
+        self.ledger.decided_block(height)
+    }
+
+    /// An undecided proposal by hash.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn pending(&self, hash: &Digest) -> Result<Option<Block>, LedgerError> {
+        self.ledger.pending(hash)
+    }
+}

@@ -1,0 +1,317 @@
+//! `node.toml`: where a node listens, who its peers are, where it keeps its data, its limits.
+//!
+//! Every field has a default, so an empty file is a valid configuration for a node whose
+//! home holds `genesis.json` and `node.key`. Unknown fields are refused (a misspelt option
+//! must not be silently ignored). Relative paths are relative to the home directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::app::AppLimits;
+use crate::mempool::MempoolLimits;
+
+/// The configuration file's name inside the home directory.
+pub const CONFIG_FILE: &str = "node.toml";
+/// The genesis file's name inside the home directory.
+pub const GENESIS_FILE: &str = "genesis.json";
+
+/// Why the configuration could not be read.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid node configuration: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    pub node: NodeSection,
+    pub consensus: ConsensusSection,
+    pub api: ApiSection,
+    pub metrics: MetricsSection,
+    pub limits: LimitsSection,
+    pub testing: TestingSection,
+}
+
+/// Identity and files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSection {
+    /// A name for logs.
+    pub moniker: String,
+    /// The validator's signing key file (0600).
+    pub key_file: PathBuf,
+    /// The database and the consensus write-ahead log.
+    pub data_dir: PathBuf,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        Self {
+            moniker: "node".into(),
+            key_file: "node.key".into(),
+            data_dir: "data".into(),
+        }
+    }
+}
+
+/// Consensus networking and timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    /// The libp2p listen address (TCP).
+    pub listen: String,
+    /// The other validators, as libp2p multiaddresses ending in `/p2p/<peer id>`. When empty,
+    /// the addresses in the genesis file are used. Only peers whose keys are in the genesis
+    /// file are admitted, whatever is listed here.
+    pub peers: Vec<String>,
+    /// How long validators wait for a proposal before voting nil.
+    pub timeout_propose_ms: u64,
+    /// How long validators wait for more prevotes after seeing a quorum of mixed ones.
+    pub timeout_prevote_ms: u64,
+    /// How long validators wait for more precommits after seeing a quorum of mixed ones.
+    pub timeout_precommit_ms: u64,
+    /// How long a proposer waits for a transaction before proposing an empty block; it
+    /// proposes at once when transactions wait. Bounded by half the propose timeout.
+    pub idle_block_interval_ms: u64,
+    /// How far a proposed block's time may be ahead of this node's clock.
+    pub clock_bound_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        Self {
+            listen: "/ip4/127.0.0.1/tcp/26656".into(),
+            peers: Vec::new(),
+            timeout_propose_ms: 2_000,
+            timeout_prevote_ms: 500,
+            timeout_precommit_ms: 500,
+            idle_block_interval_ms: 1_000,
+            clock_bound_ms: 500,
+        }
+    }
+}
+
+impl ConsensusSection {
+    pub fn timeout_propose(&self) -> Duration {
+        Duration::from_millis(self.timeout_propose_ms)
+    }
+
+    pub fn idle_block_interval(&self) -> Duration {
+        Duration::from_millis(self.idle_block_interval_ms.min(self.timeout_propose_ms / 2))
+    }
+}
+
+/// The gRPC API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    pub listen: SocketAddr,
+    /// The `Notarize` deadline when the caller sets none.
+    pub notarize_timeout_ms: u64,
+    /// The longest deadline a caller may ask for.
+    pub notarize_timeout_max_ms: u64,
+    /// Most results one `Lookup` returns.
+    pub lookup_limit: u32,
+    /// Largest gRPC message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            notarize_timeout_ms: 10_000,
+            notarize_timeout_max_ms: 120_000,
+            lookup_limit: 1_000,
+            max_message_bytes: 8 << 20,
+        }
+    }
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9100)),
+        }
+    }
+}
+
+/// Bounds on what the node holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Most transactions waiting in the mempool; beyond, submissions are answered "busy".
+    pub mempool_transactions: usize,
+    /// Most bytes waiting in the mempool.
+    pub mempool_bytes: usize,
+    /// Most transactions in one block.
+    pub block_transactions: usize,
+    /// Most transaction bytes in one block.
+    pub block_bytes: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let app = AppLimits::default();
+        Self {
+            mempool_transactions: app.mempool.transactions,
+            mempool_bytes: app.mempool.bytes,
+            block_transactions: app.block_transactions,
+            block_bytes: app.block_bytes,
+        }
+    }
+}
+
+/// Switches for fault-injection tests. Never set them on a real network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingSection {
+    /// When this node proposes, it puts a wrong state root in the header. Honest validators
+    /// refuse such a block and the round moves on to the next proposer.
+    pub byzantine_wrong_state_root: bool,
+}
+
+impl NodeConfig {
+    /// Reads `home/node.toml`; a missing file means all defaults.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, has unknown fields or invalid values.
+    pub fn load(home: &Path) -> Result<Self, ConfigError> {
+        let path = home.join(CONFIG_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Self::parse(&text, &path)
+    }
+
+    /// Parses configuration text; `path` only names it in errors.
+    ///
+    /// # Errors
+    /// Not TOML, unknown fields, or invalid values.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check().map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let c = &self.consensus;
+        if c.timeout_propose_ms == 0 || c.timeout_prevote_ms == 0 || c.timeout_precommit_ms == 0 {
+            return Err("consensus timeouts must be positive".into());
+        }
+        let l = &self.limits;
+        if l.mempool_transactions == 0 || l.block_transactions == 0 {
+            return Err(
+                "limits.mempool_transactions and limits.block_transactions must be positive".into(),
+            );
+        }
+        if l.block_transactions > crate::block::BLOCK_TRANSACTIONS_MAX as usize {
+            return Err(format!(
+                "limits.block_transactions may be at most {}",
+                crate::block::BLOCK_TRANSACTIONS_MAX
+            ));
+        }
+        if self.api.notarize_timeout_ms > self.api.notarize_timeout_max_ms {
+            return Err("api.notarize_timeout_ms exceeds api.notarize_timeout_max_ms".into());
+        }
+        Ok(())
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Resolves a path from the file against the home directory.
+    pub fn resolve(home: &Path, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_owned()
+        } else {
+            home.join(path)
+        }
+    }
+
+    /// The application limits this configuration sets.
+    pub fn app_limits(&self) -> AppLimits {
+        AppLimits {
+            block_transactions: self.limits.block_transactions,
+            block_bytes: self.limits.block_bytes,
+            clock_bound_ms: self.consensus.clock_bound_ms,
+            mempool: MempoolLimits {
+                transactions: self.limits.mempool_transactions,
+                bytes: self.limits.mempool_bytes,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults_and_round_trips() {
+        let config = NodeConfig::parse("", Path::new("node.toml")).unwrap();
+        assert_eq!(config, NodeConfig::default());
+        let again = NodeConfig::parse(&config.to_toml(), Path::new("node.toml")).unwrap();
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_with_the_reason() {
+        for (text, needle) in [
+            ("[node]\nmonikr = \"x\"\n", "unknown field"),
+            ("[api]\nlisten = \"not an address\"\n", "invalid"),
+            ("[consensus]\ntimeout_propose_ms = 0\n", "positive"),
+            ("[limits]\nblock_transactions = 100000000\n", "at most"),
+            ("not toml at all [", "node.toml"),
+            (
+                "[api]\nnotarize_timeout_ms = 5\nnotarize_timeout_max_ms = 1\n",
+                "exceeds",
+            ),
+        ] {
+            let error = NodeConfig::parse(text, Path::new("node.toml")).unwrap_err();
+            assert!(
+                error.to_string().contains(needle),
+                "{text:?}: {error} should mention {needle:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_file_means_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(NodeConfig::load(dir.path()).unwrap(), NodeConfig::default());
+    }
+}

@@ -1,0 +1,811 @@
+//! The ledger: build a block, validate a proposed block, commit a decided one, and answer
+//! questions about what is committed.
+//!
+//! This is plain code. It knows nothing of the consensus engine, the network or the clock:
+//! every time it needs is a parameter, so a deterministic simulator can drive the very same
+//! functions the node runs. Consensus guarantees that blocks are proposed, validated and
+//! committed one height at a time; the ledger checks it anyway and refuses a block for any
+//! height but the next.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use evidence_contracts::error::TxError;
+use evidence_contracts::execute::{BlockContext, execute_block};
+use evidence_contracts::state::StoreError as StateError;
+use evidence_contracts::transaction::Transaction;
+use evidence_core::certificate::{CertificateError, CommitCertificate};
+use evidence_core::checkpoint::Checkpoint;
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::encoding::{Decode, DecodeError};
+use evidence_core::entry::Entry;
+use evidence_core::header::{BlockHeader, transactions_root};
+use evidence_core::keys::PublicKey;
+use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
+use evidence_core::receipt::Receipt;
+use evidence_core::validators::ValidatorSet;
+use evidence_genesis::Genesis;
+use thiserror::Error;
+
+use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
+use crate::storage::{
+    CommitBatch, NodeStoreError, OverlayNodes, Rejection, StorageError, Store, TransactionRecord,
+};
+
+/// How many executed-but-undecided blocks are kept, so that the block a validator checked is
+/// committed without executing it again. Several proposals for one height are normal (one per
+/// round); more than this many means something is wrong and the rest are re-executed.
+const EXECUTED_CACHE_MAX: usize = 16;
+
+/// A failure of the ledger itself (not of a block or transaction).
+#[derive(Debug, Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("contract state: {0}")]
+    State(#[from] StateError),
+    #[error("Merkle log: {0}")]
+    Log(#[from] LogError<NodeStoreError>),
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// A decided block that this node cannot commit: it is not for the next height, its
+    /// certificate does not certify it, or re-executing it gives other roots than the quorum
+    /// signed. The node must stop rather than diverge.
+    #[error("cannot commit block at height {height}: {reason}")]
+    Commit { height: u64, reason: String },
+    /// The database and the genesis file do not belong together.
+    #[error("the database does not match the genesis file: {0}")]
+    WrongDatabase(String),
+}
+
+/// Why a proposed block is refused. Each names the first check that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BlockError {
+    #[error("block is for chain {found:?}, this is {expected:?}")]
+    WrongChain { expected: String, found: String },
+    #[error("block height {found}, expected {expected}")]
+    WrongHeight { expected: u64, found: u64 },
+    #[error("block's parent hash {found} is not the last committed header {expected}")]
+    WrongParent { expected: Digest, found: Digest },
+    #[error("block time {time_ms} is not after its parent's {parent_ms}")]
+    TimeNotAfterParent { time_ms: u64, parent_ms: u64 },
+    #[error("block time {time_ms} is more than {bound_ms} ms ahead of local time {now_ms}")]
+    TimeTooFarAhead {
+        time_ms: u64,
+        now_ms: u64,
+        bound_ms: u64,
+    },
+    #[error("block proposer {found} is not the round's proposer {expected}")]
+    WrongProposer {
+        expected: PublicKey,
+        found: PublicKey,
+    },
+    #[error("block names validator set {found}, the set is {expected}")]
+    WrongValidatorSet { expected: Digest, found: Digest },
+    #[error("header counts {header} transactions, the block carries {carried}")]
+    TransactionCount { header: u32, carried: usize },
+    #[error("transaction {position} does not decode: {error}")]
+    MalformedTransaction { position: usize, error: DecodeError },
+    /// A transaction no honest proposer includes: it does not authenticate, is malformed or
+    /// oversized, or was already applied.
+    #[error("transaction {position} may not be in a block: {error}")]
+    InadmissibleTransaction { position: usize, error: TxError },
+    #[error("header's {field} is {found}, re-execution gives {computed}")]
+    RootMismatch {
+        field: &'static str,
+        found: String,
+        computed: String,
+    },
+    #[error("execution failed: {0}")]
+    Execution(String),
+}
+
+/// The last committed block, or the genesis state before the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tip {
+    pub height: u64,
+    /// The last header's hash; the genesis hash at height 0.
+    pub header_hash: Digest,
+    /// The last block's time; the genesis time at height 0.
+    pub time_ms: u64,
+    pub log_size: u64,
+    pub log_root: Digest,
+    /// The state root after the last block; the genesis hash at height 0.
+    pub state_root: Digest,
+}
+
+/// What became of one transaction of a committed block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedTransaction {
+    pub tx_id: Digest,
+    pub record: TransactionRecord,
+}
+
+/// A committed block and the outcome of each of its transactions.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    pub checkpoint: Checkpoint,
+    pub transactions: Vec<CommittedTransaction>,
+    pub entries: u64,
+}
+
+/// Transactions a proposer left out of its block: their bytes and why no block may carry them.
+pub type LeftOut = Vec<(Vec<u8>, TxError)>;
+
+/// A block executed against the committed state: what committing it will write.
+#[derive(Debug)]
+struct Executed {
+    header_fields: ComputedRoots,
+    entries: Vec<Entry>,
+    log_nodes: Vec<(u8, u64, NodeHash)>,
+    writes: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    transactions: Vec<(Digest, TransactionRecord)>,
+    /// Transactions that no block may carry (position, why).
+    inadmissible: Vec<(usize, TxError)>,
+    /// The tip it was executed on.
+    parent: Digest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ComputedRoots {
+    transactions_root: Digest,
+    log_size: u64,
+    log_root: Digest,
+    state_root: Digest,
+}
+
+/// The ledger over one node's database.
+pub struct Ledger {
+    store: Store,
+    genesis: Genesis,
+    algorithm: HashAlgorithm,
+    genesis_hash: Digest,
+    validators: ValidatorSet,
+    validator_set_hash: Digest,
+    tip: RwLock<Tip>,
+    executed: Mutex<HashMap<Digest, Arc<Executed>>>,
+    /// Serialises commits (consensus already does; this makes it a property of the ledger).
+    commit_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("chain_id", &self.genesis.chain_id)
+            .field("tip", &self.tip())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Transactions a block may not carry: they leave no mark in state, so including them would
+/// let a proposer fill blocks with junk that nobody signed.
+fn is_inadmissible(error: &TxError) -> bool {
+    matches!(
+        error,
+        TxError::Malformed(_)
+            | TxError::TooLarge { .. }
+            | TxError::BadBatchLength { .. }
+            | TxError::UnknownFiler(_)
+            | TxError::BadSignature(_)
+            | TxError::MixedFilers { .. }
+            | TxError::Replayed { .. }
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data (a cache, a unit); keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `path` for the chain `genesis` describes.
+    ///
+    /// # Errors
+    /// The genesis file is invalid, the database cannot be opened, or it holds another chain.
+    pub fn open(path: &Path, genesis: Genesis) -> Result<Self, LedgerError> {
+        genesis
+            .validate()
+            .map_err(|e| LedgerError::Genesis(e.to_string()))?;
+        let algorithm = genesis.suite.digest;
+        let genesis_hash = genesis.hash();
+        let validators = genesis
+            .validator_set()
+            .map_err(|e| LedgerError::Genesis(e.to_string()))?;
+        let validator_set_hash = validators.hash(algorithm);
+        let store = Store::open(path)?;
+        let height = store.height()?;
+        let tip = if height == 0 {
+            Tip {
+                height: 0,
+                header_hash: genesis_hash,
+                time_ms: genesis.genesis_time_ms,
+                log_size: 0,
+                log_root: Digest::new(algorithm, evidence_core::merkle::empty_root(algorithm)),
+                state_root: genesis_hash,
+            }
+        } else {
+            let header = store
+                .header(height)?
+                .ok_or_else(|| LedgerError::WrongDatabase(format!("header {height} missing")))?;
+            if header.chain_id != genesis.chain_id {
+                return Err(LedgerError::WrongDatabase(format!(
+                    "it holds chain {:?}, the genesis file is for {:?}",
+                    header.chain_id, genesis.chain_id
+                )));
+            }
+            if let Some(first) = store.header(1)?
+                && first.parent_hash != genesis_hash
+            {
+                return Err(LedgerError::WrongDatabase(
+                    "block 1's parent is not this genesis".into(),
+                ));
+            }
+            Tip {
+                height,
+                header_hash: header.hash(algorithm),
+                time_ms: header.time_ms,
+                log_size: header.log_size,
+                log_root: header.log_root,
+                state_root: header.state_root,
+            }
+        };
+        Ok(Self {
+            store,
+            genesis,
+            algorithm,
+            genesis_hash,
+            validators,
+            validator_set_hash,
+            tip: RwLock::new(tip),
+            executed: Mutex::new(HashMap::new()),
+            commit_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn genesis_hash(&self) -> &Digest {
+        &self.genesis_hash
+    }
+
+    pub fn algorithm(&self) -> HashAlgorithm {
+        self.algorithm
+    }
+
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// The database, for read-only queries (contract state, indexes).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The last committed block's summary.
+    pub fn tip(&self) -> Tip {
+        self.tip
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Executes `transactions` on the committed state as block `height` at `time_ms`.
+    fn execute(
+        &self,
+        tip: &Tip,
+        height: u64,
+        time_ms: u64,
+        transactions: &[Vec<u8>],
+    ) -> Result<Result<Executed, BlockError>, LedgerError> {
+        let mut decoded = Vec::with_capacity(transactions.len());
+        for (position, bytes) in transactions.iter().enumerate() {
+            match Transaction::from_canonical_bytes(bytes) {
+                Ok(tx) => decoded.push(tx),
+                Err(error) => return Ok(Err(BlockError::MalformedTransaction { position, error })),
+            }
+        }
+        let context = BlockContext {
+            genesis: &self.genesis,
+            height,
+            time_ms,
+            log_size: tip.log_size,
+        };
+        let outcome = execute_block(&self.store, &context, &tip.state_root, &decoded)?;
+
+        let mut log = MerkleLog::open(
+            self.algorithm,
+            OverlayNodes::new(self.store.log_nodes()),
+            tip.log_size,
+        )?;
+        for entry in &outcome.entries {
+            log.append(entry.leaf_hash(self.algorithm))?;
+        }
+        let log_root = Digest::new(self.algorithm, log.root());
+        let log_size = log.size();
+        let log_nodes = log.into_store().into_added();
+
+        let mut ids = Vec::with_capacity(decoded.len());
+        let mut records = Vec::with_capacity(decoded.len());
+        let mut inadmissible = Vec::new();
+        let mut next_entry = tip.log_size;
+        for (position, (tx, result)) in decoded.iter().zip(&outcome.results).enumerate() {
+            // A transaction without an id cannot have authenticated; it is inadmissible below.
+            let tx_id = tx
+                .id(self.algorithm)
+                .unwrap_or_else(|| self.algorithm.hash(&transactions[position]));
+            ids.push(tx_id);
+            let record = match result {
+                Ok(applied) => {
+                    let first = applied.entries.first().map_or(next_entry, |e| e.index);
+                    next_entry += applied.entries.len() as u64;
+                    TransactionRecord {
+                        height,
+                        position: position as u32,
+                        first_entry: first,
+                        entry_count: applied.entries.len() as u32,
+                        rejection: None,
+                    }
+                }
+                Err(error) => {
+                    if is_inadmissible(error) {
+                        inadmissible.push((position, error.clone()));
+                    }
+                    TransactionRecord {
+                        height,
+                        position: position as u32,
+                        first_entry: next_entry,
+                        entry_count: 0,
+                        rejection: Some(Rejection {
+                            code: error.code().to_owned(),
+                            message: error.to_string(),
+                        }),
+                    }
+                }
+            };
+            records.push((tx_id, record));
+        }
+        Ok(Ok(Executed {
+            header_fields: ComputedRoots {
+                transactions_root: transactions_root(self.algorithm, &ids),
+                log_size,
+                log_root,
+                state_root: outcome.state_root,
+            },
+            entries: outcome.entries,
+            log_nodes,
+            writes: outcome.writes,
+            transactions: records,
+            inadmissible,
+            parent: tip.header_hash,
+        }))
+    }
+
+    fn remember(&self, hash: Digest, executed: Executed) -> Arc<Executed> {
+        let executed = Arc::new(executed);
+        let mut cache = lock(&self.executed);
+        if cache.len() < EXECUTED_CACHE_MAX {
+            cache.insert(hash, Arc::clone(&executed));
+        }
+        executed
+    }
+
+    /// Builds the next block from `transactions` (in order), proposed by `proposer` at
+    /// `time_ms` (raised to just after the parent's time if the clock is behind it).
+    /// Transactions no block may carry (see [`BlockError::InadmissibleTransaction`]) are left
+    /// out and returned with the reason, for the caller to report to whoever submitted them.
+    ///
+    /// # Errors
+    /// Only a failure of the ledger itself.
+    pub fn propose(
+        &self,
+        time_ms: u64,
+        proposer: PublicKey,
+        mut transactions: Vec<Vec<u8>>,
+    ) -> Result<(Block, LeftOut), LedgerError> {
+        let tip = self.tip();
+        let height = tip.height + 1;
+        let time_ms = time_ms.max(tip.time_ms + 1);
+        transactions.truncate(BLOCK_TRANSACTIONS_MAX as usize);
+        let mut left_out = Vec::new();
+        let executed = loop {
+            match self.execute(&tip, height, time_ms, &transactions)? {
+                Ok(executed) if executed.inadmissible.is_empty() => break executed,
+                Ok(executed) => {
+                    // Remove from the back so earlier positions stay valid.
+                    for (position, error) in executed.inadmissible.into_iter().rev() {
+                        left_out.push((transactions.remove(position), error));
+                    }
+                }
+                Err(BlockError::MalformedTransaction { position, error }) => {
+                    left_out.push((transactions.remove(position), TxError::Malformed(error)));
+                }
+                Err(other) => {
+                    return Err(LedgerError::Commit {
+                        height,
+                        reason: format!("building a block failed: {other}"),
+                    });
+                }
+            }
+        };
+        let header = BlockHeader {
+            chain_id: self.genesis.chain_id.clone(),
+            height,
+            time_ms,
+            parent_hash: tip.header_hash,
+            transactions_root: executed.header_fields.transactions_root,
+            transaction_count: transactions.len() as u32,
+            log_size: executed.header_fields.log_size,
+            log_root: executed.header_fields.log_root,
+            state_root: executed.header_fields.state_root,
+            validator_set_hash: self.validator_set_hash,
+            proposer,
+        };
+        let block = Block {
+            header,
+            transactions,
+        };
+        self.remember(block.hash(self.algorithm), executed);
+        Ok((block, left_out))
+    }
+
+    /// Checks a proposed block as a validator must before voting for it: it extends the
+    /// committed tip, names the expected proposer and validator set, its time is after its
+    /// parent's and at most `clock_bound_ms` ahead of `now_ms`, and re-executing its
+    /// transactions gives exactly the roots its header states.
+    ///
+    /// # Errors
+    /// `Ok(Err(_))` names the first check the block failed; `Err(_)` is a failure of the
+    /// ledger itself.
+    pub fn validate(
+        &self,
+        block: &Block,
+        expected_proposer: &PublicKey,
+        now_ms: u64,
+        clock_bound_ms: u64,
+    ) -> Result<Result<(), BlockError>, LedgerError> {
+        let tip = self.tip();
+        let header = &block.header;
+        if let Err(error) = self.check_header(&tip, block) {
+            return Ok(Err(error));
+        }
+        if header.proposer != *expected_proposer {
+            return Ok(Err(BlockError::WrongProposer {
+                expected: *expected_proposer,
+                found: header.proposer,
+            }));
+        }
+        if header.time_ms > now_ms.saturating_add(clock_bound_ms) {
+            return Ok(Err(BlockError::TimeTooFarAhead {
+                time_ms: header.time_ms,
+                now_ms,
+                bound_ms: clock_bound_ms,
+            }));
+        }
+        let hash = block.hash(self.algorithm);
+        if let Some(executed) = lock(&self.executed).get(&hash)
+            && executed.parent == tip.header_hash
+        {
+            return Ok(Ok(()));
+        }
+        let executed =
+            match self.execute(&tip, header.height, header.time_ms, &block.transactions)? {
+                Ok(executed) => executed,
+                Err(error) => return Ok(Err(error)),
+            };
+        if let Err(error) = self.check_execution(header, &executed) {
+            return Ok(Err(error));
+        }
+        self.remember(hash, executed);
+        Ok(Ok(()))
+    }
+
+    /// The checks that need no execution and no clock.
+    fn check_header(&self, tip: &Tip, block: &Block) -> Result<(), BlockError> {
+        let header = &block.header;
+        if header.chain_id != self.genesis.chain_id {
+            return Err(BlockError::WrongChain {
+                expected: self.genesis.chain_id.clone(),
+                found: header.chain_id.clone(),
+            });
+        }
+        if header.height != tip.height + 1 {
+            return Err(BlockError::WrongHeight {
+                expected: tip.height + 1,
+                found: header.height,
+            });
+        }
+        if header.parent_hash != tip.header_hash {
+            return Err(BlockError::WrongParent {
+                expected: tip.header_hash,
+                found: header.parent_hash,
+            });
+        }
+        if header.time_ms <= tip.time_ms {
+            return Err(BlockError::TimeNotAfterParent {
+                time_ms: header.time_ms,
+                parent_ms: tip.time_ms,
+            });
+        }
+        if header.validator_set_hash != self.validator_set_hash {
+            return Err(BlockError::WrongValidatorSet {
+                expected: self.validator_set_hash,
+                found: header.validator_set_hash,
+            });
+        }
+        if header.transaction_count as usize != block.transactions.len() {
+            return Err(BlockError::TransactionCount {
+                header: header.transaction_count,
+                carried: block.transactions.len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_execution(&self, header: &BlockHeader, executed: &Executed) -> Result<(), BlockError> {
+        if let Some((position, error)) = executed.inadmissible.first() {
+            return Err(BlockError::InadmissibleTransaction {
+                position: *position,
+                error: error.clone(),
+            });
+        }
+        let computed = &executed.header_fields;
+        let mismatch = |field: &'static str, found: String, computed: String| {
+            Err(BlockError::RootMismatch {
+                field,
+                found,
+                computed,
+            })
+        };
+        if header.transactions_root != computed.transactions_root {
+            return mismatch(
+                "transactions root",
+                header.transactions_root.to_string(),
+                computed.transactions_root.to_string(),
+            );
+        }
+        if header.log_size != computed.log_size {
+            return mismatch(
+                "log size",
+                header.log_size.to_string(),
+                computed.log_size.to_string(),
+            );
+        }
+        if header.log_root != computed.log_root {
+            return mismatch(
+                "log root",
+                header.log_root.to_string(),
+                computed.log_root.to_string(),
+            );
+        }
+        if header.state_root != computed.state_root {
+            return mismatch(
+                "state root",
+                header.state_root.to_string(),
+                computed.state_root.to_string(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Commits a decided block: checks that `certificate` certifies it (strictly, against the
+    /// genesis validator set), re-executes it unless this node already did, and writes
+    /// everything in one synced batch.
+    ///
+    /// # Errors
+    /// [`LedgerError::Commit`] when the block is not the next one, the certificate does not
+    /// certify it, or execution disagrees with the header a quorum signed; storage failures.
+    pub fn commit(
+        &self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<CommitOutcome, LedgerError> {
+        let _guard = lock(&self.commit_lock);
+        let tip = self.tip();
+        let header = &block.header;
+        let height = header.height;
+        let fail = |reason: String| LedgerError::Commit { height, reason };
+        let hash = block.hash(self.algorithm);
+        if certificate.height != height || certificate.block_hash != hash {
+            return Err(fail(format!(
+                "the certificate is for height {} block {}, the block is {hash}",
+                certificate.height, certificate.block_hash
+            )));
+        }
+        certificate
+            .verify(&self.genesis.chain_id, &self.validators)
+            .map_err(|e: CertificateError| fail(format!("certificate: {e}")))?;
+        self.check_header(&tip, block)
+            .map_err(|e| fail(e.to_string()))?;
+
+        let cached = lock(&self.executed)
+            .get(&hash)
+            .filter(|e| e.parent == tip.header_hash)
+            .cloned();
+        let executed = match cached {
+            Some(executed) => executed,
+            None => {
+                let executed = self
+                    .execute(&tip, height, header.time_ms, &block.transactions)?
+                    .map_err(|e| fail(e.to_string()))?;
+                self.check_execution(header, &executed)
+                    .map_err(|e| fail(e.to_string()))?;
+                Arc::new(executed)
+            }
+        };
+
+        let pending = self.store.pending_hashes()?;
+        self.store.commit(
+            &CommitBatch {
+                block,
+                certificate,
+                entries: &executed.entries,
+                log_nodes: &executed.log_nodes,
+                state_writes: &executed.writes,
+                transactions: &executed.transactions,
+            },
+            &pending,
+        )?;
+        {
+            let mut tip = self
+                .tip
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *tip = Tip {
+                height,
+                header_hash: hash,
+                time_ms: header.time_ms,
+                log_size: header.log_size,
+                log_root: header.log_root,
+                state_root: header.state_root,
+            };
+        }
+        lock(&self.executed).clear();
+        Ok(CommitOutcome {
+            checkpoint: Checkpoint {
+                header: header.clone(),
+                certificate: certificate.clone(),
+            },
+            transactions: executed
+                .transactions
+                .iter()
+                .map(|(tx_id, record)| CommittedTransaction {
+                    tx_id: *tx_id,
+                    record: record.clone(),
+                })
+                .collect(),
+            entries: executed.entries.len() as u64,
+        })
+    }
+
+    /// Keeps an undecided proposal (after it was built or validated) under its hash.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn put_pending(&self, block: &Block) -> Result<Digest, LedgerError> {
+        let hash = block.hash(self.algorithm);
+        self.store.put_pending(&hash, block)?;
+        Ok(hash)
+    }
+
+    /// An undecided proposal by its hash.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn pending(&self, hash: &Digest) -> Result<Option<Block>, LedgerError> {
+        Ok(self.store.pending(hash)?)
+    }
+
+    /// The block committed at `height` and its certificate.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn decided_block(
+        &self,
+        height: u64,
+    ) -> Result<Option<(Block, CommitCertificate)>, LedgerError> {
+        let Some(block) = self.store.block(height)? else {
+            return Ok(None);
+        };
+        let certificate =
+            self.store
+                .certificate(height)?
+                .ok_or_else(|| StorageError::Inconsistent {
+                    what: "certificate",
+                    reason: format!("block {height} is stored without its certificate"),
+                })?;
+        Ok(Some((block, certificate)))
+    }
+
+    /// The checkpoint (header and certificate) at `height`, or the latest for `None`.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn checkpoint(&self, height: Option<u64>) -> Result<Option<Checkpoint>, LedgerError> {
+        let height = height.unwrap_or_else(|| self.tip().height);
+        if height == 0 {
+            return Ok(None);
+        }
+        let (Some(header), Some(certificate)) =
+            (self.store.header(height)?, self.store.certificate(height)?)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Checkpoint {
+            header,
+            certificate,
+        }))
+    }
+
+    /// The inclusion proof of entry `index` in the log of `tree_size` entries.
+    ///
+    /// # Errors
+    /// Index or size out of range, or storage failure.
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, LedgerError> {
+        let log = MerkleLog::open(self.algorithm, self.store.log_nodes(), tree_size)?;
+        Ok(log.inclusion_proof(index, tree_size)?)
+    }
+
+    /// The consistency proof between the logs of `old_size` and `new_size` entries.
+    ///
+    /// # Errors
+    /// Sizes out of order or beyond the committed log, or storage failure.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        let size = self.tip().log_size;
+        if new_size > size {
+            return Err(LogError::SizeOutOfRange {
+                requested: new_size,
+                size,
+            }
+            .into());
+        }
+        let log = MerkleLog::open(self.algorithm, self.store.log_nodes(), new_size)?;
+        Ok(log.consistency_proof(old_size, new_size)?)
+    }
+
+    /// The receipt for entry `index`, against the checkpoint of the block that sequenced it
+    /// (stable: asking again gives the same receipt).
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn receipt(&self, index: u64) -> Result<Option<Receipt>, LedgerError> {
+        let Some(entry) = self.store.entry(index)? else {
+            return Ok(None);
+        };
+        let checkpoint =
+            self.checkpoint(Some(entry.height))?
+                .ok_or_else(|| StorageError::Inconsistent {
+                    what: "checkpoint",
+                    reason: format!(
+                        "entry {index} names height {} which is not stored",
+                        entry.height
+                    ),
+                })?;
+        let inclusion_proof = self.inclusion_proof(index, checkpoint.header.log_size)?;
+        Ok(Some(Receipt {
+            entry,
+            inclusion_proof,
+            checkpoint,
+        }))
+    }
+
+    /// What became of a transaction, if a committed block carried it.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn transaction(&self, tx_id: &Digest) -> Result<Option<TransactionRecord>, LedgerError> {
+        Ok(self.store.transaction(tx_id)?)
+    }
+}

@@ -1,0 +1,203 @@
+//! A whole consortium on this machine, in one process: each member's node with its own home
+//! directory (real RocksDB, real write-ahead log) and real libp2p on 127.0.0.1. The multi-node
+//! tests and the load generator use it; `evidence-testnet` runs the same layout as separate
+//! processes.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::path::{Path, PathBuf};
+
+use evidence_core::keys::SigningKey;
+use evidence_genesis::{Consortium, Genesis};
+
+use crate::config::{GENESIS_FILE, NodeConfig};
+use crate::consensus::peer_id_of;
+use crate::node::{Node, NodeError};
+
+/// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between,
+/// which on a test machine is rare enough).
+///
+/// # Errors
+/// No port could be bound.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(StdListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+/// One member's files and addresses.
+#[derive(Debug, Clone)]
+pub struct MemberHome {
+    pub member: String,
+    pub home: PathBuf,
+    pub key: SigningKey,
+    pub config: NodeConfig,
+}
+
+/// Writes a home directory per validator of `consortium` under `root` (`root/<member>/`):
+/// `genesis.json`, `node.key` and `node.toml` with loopback ports, every other validator as a
+/// peer, and `adjust` applied to each configuration.
+///
+/// # Errors
+/// A file cannot be written or no port is free.
+pub fn write_homes(
+    root: &Path,
+    consortium: &Consortium,
+    mut adjust: impl FnMut(&str, &mut NodeConfig),
+) -> std::io::Result<Vec<MemberHome>> {
+    let ports: Vec<u16> = consortium
+        .validator_keys
+        .iter()
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    let addresses: Vec<String> = consortium
+        .validator_keys
+        .iter()
+        .zip(&ports)
+        .map(|((_, key), port)| {
+            format!(
+                "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
+                peer_id_of(&key.public_key())
+            )
+        })
+        .collect();
+    let mut homes = Vec::new();
+    for (i, (member, key)) in consortium.validator_keys.iter().enumerate() {
+        let home = root.join(member);
+        std::fs::create_dir_all(&home)?;
+        std::fs::write(home.join(GENESIS_FILE), consortium.genesis.to_json())?;
+        let key_path = home.join("node.key");
+        if !key_path.exists() {
+            evidence_genesis::write_key_file(&key_path, key).map_err(std::io::Error::other)?;
+        }
+        let mut config = NodeConfig::default();
+        config.node.moniker = member.clone();
+        config.consensus.listen = format!("/ip4/127.0.0.1/tcp/{}", ports[i]);
+        config.consensus.peers = addresses
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, a)| a.clone())
+            .collect();
+        config.api.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        adjust(member, &mut config);
+        std::fs::write(home.join(crate::config::CONFIG_FILE), config.to_toml())?;
+        homes.push(MemberHome {
+            member: member.clone(),
+            home,
+            key: key.clone(),
+            config,
+        });
+    }
+    Ok(homes)
+}
+
+/// A running in-process network. Nodes can be stopped and started again from their homes.
+#[derive(Debug)]
+pub struct LocalNetwork {
+    pub genesis: Genesis,
+    pub homes: Vec<MemberHome>,
+    nodes: Vec<Option<Node>>,
+}
+
+impl LocalNetwork {
+    /// Starts every node of `homes`.
+    ///
+    /// # Errors
+    /// A node fails to start.
+    pub async fn start(genesis: Genesis, homes: Vec<MemberHome>) -> Result<Self, NodeError> {
+        let mut network = Self {
+            genesis,
+            nodes: homes.iter().map(|_| None).collect(),
+            homes,
+        };
+        for i in 0..network.homes.len() {
+            network.start_node(i).await?;
+        }
+        Ok(network)
+    }
+
+    /// Starts node `i` (again) from its home.
+    ///
+    /// # Errors
+    /// The node fails to start.
+    pub async fn start_node(&mut self, i: usize) -> Result<(), NodeError> {
+        let home = &self.homes[i];
+        let node = Node::start_with(
+            &home.home,
+            home.config.clone(),
+            self.genesis.clone(),
+            home.key.clone(),
+        )
+        .await?;
+        self.nodes[i] = Some(node);
+        Ok(())
+    }
+
+    /// Stops node `i` and waits until it has let go of its database.
+    pub async fn stop_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.shutdown().await;
+        }
+    }
+
+    /// Node `i`, if running.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes[i].as_ref()
+    }
+
+    /// The running nodes.
+    pub fn running(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter().flatten()
+    }
+
+    /// `http://` endpoints of the running nodes' APIs.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.running()
+            .map(|n| format!("http://{}", n.api_address()))
+            .collect()
+    }
+
+    /// Stops every node.
+    pub async fn shutdown(mut self) {
+        for i in 0..self.nodes.len() {
+            self.stop_node(i).await;
+        }
+    }
+}
+
+/// The canonical bytes of an anchor transaction: `documents` (document id, digest), each at
+/// version 1 of `kind` in `project_id`, filed by `member`'s filer `filer` at `captured_at_ms`,
+/// all under one filer signature.
+///
+/// # Errors
+/// The batch is empty or too long.
+pub fn anchor_transaction(
+    genesis: &Genesis,
+    filer: &SigningKey,
+    member: &str,
+    kind: &str,
+    project_id: &str,
+    documents: &[(String, evidence_core::digest::Digest)],
+    captured_at_ms: u64,
+) -> Result<Vec<u8>, evidence_core::entry::BatchError> {
+    use evidence_core::encoding::Encode;
+    use evidence_core::entry::{AnchorBody, SignedBatch};
+    let bodies = documents
+        .iter()
+        .map(|(document_id, digest)| AnchorBody {
+            chain_id: genesis.chain_id.clone(),
+            filer: filer.public_key(),
+            member: member.to_owned(),
+            source_system: format!("{member}-filing-system"),
+            captured_at_ms,
+            project_id: project_id.to_owned(),
+            document_id: document_id.clone(),
+            document_version: 1,
+            kind: kind.to_owned(),
+            digest: *digest,
+            supersedes: None,
+            claim: None,
+        })
+        .collect();
+    let batch = SignedBatch::sign(genesis.suite.digest, bodies, filer)?;
+    Ok(evidence_contracts::transaction::Transaction::Anchor(batch).to_canonical_bytes())
+}

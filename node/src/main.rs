@@ -1,0 +1,67 @@
+//! `evidence-node --home DIR`: runs one consortium member's validator node.
+//!
+//! The home directory holds `node.toml` (optional; see the `config` module for every option
+//! and its default), `genesis.json` and the validator key file. Logs go to standard error;
+//! `RUST_LOG` selects what is logged (default `info`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Runs a consortium member's validator node.
+#[derive(Debug, Parser)]
+#[command(name = "evidence-node", version)]
+struct Args {
+    /// The node's home directory (node.toml, genesis.json, the key file, data/).
+    #[arg(long, value_name = "DIR")]
+    home: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let node = match evidence_node::node::Node::start(&args.home).await {
+            Ok(node) => node,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            api = %node.api_address(),
+            height = node.app().tip().height,
+            "node started"
+        );
+        let stopped = node.wait_for_signal_or_failure().await;
+        match stopped {
+            Ok(()) => {
+                tracing::info!("shutting down");
+                node.shutdown().await;
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(%error, "node stopped");
+                node.shutdown().await;
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

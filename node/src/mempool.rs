@@ -1,0 +1,237 @@
+//! The bounded pool of admitted transactions waiting for a block.
+//!
+//! Admission checks everything a block will check — size, encoding, the filer's signature,
+//! policy and replay — against the committed state, so a client learns of a refusal at once
+//! and blocks carry only transactions that were valid when admitted. A full pool answers
+//! [`AdmitError::Busy`]; an admitted transaction stays until a committed block carries it (a
+//! proposal that is not decided leaves it in place), or until a proposer finds it can no
+//! longer be carried, and in both cases whoever waits for it is told.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use evidence_contracts::error::TxError;
+use evidence_contracts::execute::{ApplyError, BlockContext, apply};
+use evidence_contracts::state::{Overlay, StoreError};
+use evidence_contracts::transaction::Transaction;
+use evidence_core::digest::Digest;
+use evidence_core::encoding::Decode;
+use thiserror::Error;
+use tokio::sync::Notify;
+
+use crate::ledger::Ledger;
+
+/// Why a transaction was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "rejections carry the offending keys as evidence; they are built once per failure"
+)]
+pub enum AdmitError {
+    /// The pool is full; retry later.
+    #[error("the node is busy: {pending} transactions ({bytes} bytes) are waiting; retry later")]
+    Busy { pending: usize, bytes: usize },
+    /// The transaction breaks a rule (malformed, too large, unknown filer, bad signature,
+    /// policy, replay, ...).
+    #[error(transparent)]
+    Rejected(TxError),
+    /// The node could not read its state.
+    #[error("storage failure while checking the transaction: {0}")]
+    Storage(String),
+}
+
+impl From<StoreError> for AdmitError {
+    fn from(error: StoreError) -> Self {
+        Self::Storage(error.0)
+    }
+}
+
+/// Limits of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// Most transactions waiting.
+    pub transactions: usize,
+    /// Most bytes waiting.
+    pub bytes: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        Self {
+            transactions: 50_000,
+            bytes: 256 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_seq: u64,
+    /// Admission order.
+    order: BTreeMap<u64, Digest>,
+    txs: HashMap<Digest, (u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// The pool.
+#[derive(Debug)]
+pub struct Mempool {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    limits: MempoolLimits,
+}
+
+impl Mempool {
+    pub fn new(limits: MempoolLimits) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            notify: Notify::new(),
+            limits,
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Checks `bytes` against the committed state as if it were in the next block at
+    /// `now_ms`, and admits it. Admitting a transaction already waiting is not an error: its
+    /// id is returned again.
+    ///
+    /// # Errors
+    /// [`AdmitError::Busy`] when full, [`AdmitError::Rejected`] with the rule broken.
+    pub fn admit(
+        &self,
+        ledger: &Ledger,
+        bytes: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<Digest, AdmitError> {
+        let genesis = ledger.genesis();
+        let max = genesis.policy.limits.transaction_bytes_max as usize;
+        if bytes.len() > max {
+            return Err(AdmitError::Rejected(TxError::TooLarge {
+                size: bytes.len(),
+                max,
+            }));
+        }
+        self.check_room(bytes.len())?;
+        let transaction = Transaction::from_canonical_bytes(&bytes)
+            .map_err(|e| AdmitError::Rejected(TxError::Malformed(e)))?;
+        if let Some(tx_id) = transaction.id(ledger.algorithm())
+            && self.inner().txs.contains_key(&tx_id)
+        {
+            return Ok(tx_id);
+        }
+        let tip = ledger.tip();
+        let context = BlockContext {
+            genesis,
+            height: tip.height + 1,
+            time_ms: now_ms.max(tip.time_ms + 1),
+            log_size: tip.log_size,
+        };
+        let mut overlay = Overlay::new(ledger.store());
+        let applied = match apply(&mut overlay, &transaction, &context, tip.log_size) {
+            Ok(applied) => applied,
+            Err(ApplyError::Rejected(error)) => return Err(AdmitError::Rejected(error)),
+            Err(ApplyError::Store(error)) => return Err(error.into()),
+        };
+        let tx_id = applied.tx_id;
+        let mut inner = self.inner();
+        if inner.txs.contains_key(&tx_id) {
+            return Ok(tx_id);
+        }
+        if inner.txs.len() >= self.limits.transactions
+            || inner.bytes + bytes.len() > self.limits.bytes
+        {
+            return Err(AdmitError::Busy {
+                pending: inner.txs.len(),
+                bytes: inner.bytes,
+            });
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.bytes += bytes.len();
+        inner.order.insert(seq, tx_id);
+        inner.txs.insert(tx_id, (seq, bytes));
+        drop(inner);
+        self.notify.notify_waiters();
+        Ok(tx_id)
+    }
+
+    fn check_room(&self, len: usize) -> Result<(), AdmitError> {
+        let inner = self.inner();
+        if inner.txs.len() >= self.limits.transactions || inner.bytes + len > self.limits.bytes {
+            return Err(AdmitError::Busy {
+                pending: inner.txs.len(),
+                bytes: inner.bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The oldest waiting transactions, at most `max_transactions` and `max_bytes` together
+    /// (at least one if any waits). They stay in the pool until [`remove`](Self::remove).
+    pub fn batch(&self, max_transactions: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+        let inner = self.inner();
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        for tx_id in inner.order.values() {
+            if batch.len() >= max_transactions {
+                break;
+            }
+            let Some((_, tx)) = inner.txs.get(tx_id) else {
+                continue;
+            };
+            if !batch.is_empty() && bytes + tx.len() > max_bytes {
+                break;
+            }
+            bytes += tx.len();
+            batch.push(tx.clone());
+        }
+        batch
+    }
+
+    /// Removes transactions (committed, or found unfit for any block).
+    pub fn remove<'a>(&self, tx_ids: impl IntoIterator<Item = &'a Digest>) {
+        let mut inner = self.inner();
+        for tx_id in tx_ids {
+            if let Some((seq, tx)) = inner.txs.remove(tx_id) {
+                inner.order.remove(&seq);
+                inner.bytes -= tx.len();
+            }
+        }
+    }
+
+    pub fn contains(&self, tx_id: &Digest) -> bool {
+        self.inner().txs.contains_key(tx_id)
+    }
+
+    /// Transactions waiting.
+    pub fn len(&self) -> usize {
+        self.inner().txs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes waiting.
+    pub fn bytes(&self) -> usize {
+        self.inner().bytes
+    }
+
+    /// Waits until a transaction waits or `deadline` passes; true if one waits.
+    pub async fn wait_nonempty(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let notified = self.notify.notified();
+            if !self.is_empty() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return !self.is_empty();
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Prometheus metrics, served as text at `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The node's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Last committed height.
+    pub height: Gauge,
+    /// Log entries committed since start.
+    pub committed_entries: Counter,
+    /// Transactions committed since start (accepted or refused by a rule).
+    pub committed_transactions: Counter,
+    /// Committed transactions a contract rule refused.
+    pub refused_transactions: Counter,
+    /// From a block's timestamp (its proposal) to its commit on this node, in seconds.
+    pub commit_latency: Histogram,
+    /// From a `Notarize` call to its answer, in seconds.
+    pub notarize_latency: Histogram,
+    /// Transactions waiting in the mempool.
+    pub mempool_depth: Gauge,
+    /// Submissions answered "busy".
+    pub mempool_busy: Counter,
+    /// Submissions refused at admission.
+    pub admission_refused: Counter,
+    /// Connected consensus peers.
+    pub peers: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("evidence");
+        let height = Gauge::default();
+        let committed_entries = Counter::default();
+        let committed_transactions = Counter::default();
+        let refused_transactions = Counter::default();
+        // 0.5 ms to ~8 s.
+        let commit_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 15));
+        let notarize_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 15));
+        let mempool_depth = Gauge::default();
+        let mempool_busy = Counter::default();
+        let admission_refused = Counter::default();
+        let peers = Gauge::default();
+        registry.register("height", "Last committed block height", height.clone());
+        registry.register(
+            "committed_entries",
+            "Log entries committed by this node since it started",
+            committed_entries.clone(),
+        );
+        registry.register(
+            "committed_transactions",
+            "Transactions committed since start, accepted or refused by a contract rule",
+            committed_transactions.clone(),
+        );
+        registry.register(
+            "refused_transactions",
+            "Committed transactions that a contract rule refused",
+            refused_transactions.clone(),
+        );
+        registry.register(
+            "commit_latency_seconds",
+            "Time from a block's proposal timestamp to its commit on this node",
+            commit_latency.clone(),
+        );
+        registry.register(
+            "notarize_latency_seconds",
+            "Time from a Notarize call to its answer",
+            notarize_latency.clone(),
+        );
+        registry.register(
+            "mempool_depth",
+            "Transactions waiting in the mempool",
+            mempool_depth.clone(),
+        );
+        registry.register(
+            "mempool_busy",
+            "Submissions answered busy because the mempool was full",
+            mempool_busy.clone(),
+        );
+        registry.register(
+            "admission_refused",
+            "Submissions refused at admission (malformed, unauthorised, policy, replay)",
+            admission_refused.clone(),
+        );
+        registry.register("peers", "Connected consensus peers", peers.clone());
+        Self {
+            registry,
+            height,
+            committed_entries,
+            committed_transactions,
+            refused_transactions,
+            commit_latency,
+            notarize_latency,
+            mempool_depth,
+            mempool_busy,
+            admission_refused,
+            peers,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let metrics = Arc::clone(&metrics);
+                async move { Ok::<_, std::convert::Infallible>(respond(&request, &metrics)) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    let (status, body, content_type) = if request.uri().path() == "/metrics" {
+        (
+            StatusCode::OK,
+            metrics.render(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "not found: metrics are at /metrics\n".to_owned(),
+            "text/plain; charset=utf-8",
+        )
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Binds the metrics listener.
+///
+/// # Errors
+/// The address cannot be bound.
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_metric() {
+        let metrics = Metrics::new();
+        metrics.height.set(7);
+        metrics.commit_latency.observe(0.004);
+        let text = metrics.render();
+        for name in [
+            "evidence_height 7",
+            "evidence_committed_entries_total",
+            "evidence_commit_latency_seconds_bucket",
+            "evidence_mempool_depth",
+            "evidence_peers",
+        ] {
+            assert!(text.contains(name), "{name} missing from:\n{text}");
+        }
+    }
+}

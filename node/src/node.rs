@@ -1,0 +1,233 @@
+//! Assembling a node from its home directory: configuration, genesis, key, ledger, consensus,
+//! API and metrics; and stopping it again.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use evidence_core::keys::SigningKey;
+use evidence_genesis::Genesis;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::{self, LedgerService};
+use crate::app::App;
+use crate::config::{ConfigError, GENESIS_FILE, NodeConfig};
+use crate::consensus::driver::{self, DriverHandle, DriverParams};
+use crate::ledger::{Ledger, LedgerError};
+use crate::metrics::{self, Metrics};
+
+/// Why a node could not start or stopped.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("genesis file {path}: {message}")]
+    Genesis { path: PathBuf, message: String },
+    #[error("key file {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("the key in {path} is not a validator of this chain (public key {public_key})")]
+    NotAValidator { path: PathBuf, public_key: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("consensus: {0}")]
+    Consensus(String),
+}
+
+/// A running node.
+#[derive(Debug)]
+pub struct Node {
+    app: Arc<App>,
+    member: String,
+    api_address: SocketAddr,
+    metrics_address: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    consensus: DriverHandle,
+}
+
+impl Node {
+    /// Starts the node whose home directory is `home`: reads `node.toml`, `genesis.json` and
+    /// the key file named in the configuration.
+    ///
+    /// # Errors
+    /// A missing or invalid file, a key that is not a genesis validator, a database that
+    /// cannot be opened or belongs to another chain, an address already in use.
+    pub async fn start(home: &Path) -> Result<Self, NodeError> {
+        let config = NodeConfig::load(home)?;
+        let genesis_path = home.join(GENESIS_FILE);
+        let genesis = Genesis::load(&genesis_path).map_err(|e| NodeError::Genesis {
+            path: genesis_path.clone(),
+            message: e.to_string(),
+        })?;
+        let key_path = NodeConfig::resolve(home, &config.node.key_file);
+        let key = evidence_genesis::read_key_file(&key_path).map_err(|e| NodeError::Key {
+            path: key_path.clone(),
+            message: e.to_string(),
+        })?;
+        Self::start_with(home, config, genesis, key).await
+    }
+
+    /// Starts a node from values already read (tests build them in memory).
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_with(
+        home: &Path,
+        config: NodeConfig,
+        genesis: Genesis,
+        key: SigningKey,
+    ) -> Result<Self, NodeError> {
+        let public_key = key.public_key();
+        let member = genesis
+            .validators
+            .iter()
+            .find(|v| v.public_key == public_key)
+            .map(|v| v.member.clone())
+            .ok_or_else(|| NodeError::NotAValidator {
+                path: NodeConfig::resolve(home, &config.node.key_file),
+                public_key: public_key.to_string(),
+            })?;
+        let data_dir = NodeConfig::resolve(home, &config.node.data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|source| NodeError::Listen {
+            address: data_dir.display().to_string(),
+            source,
+        })?;
+        let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        let app = Arc::new(App::new(ledger, config.app_limits(), Arc::clone(&metrics)));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        let api_listener = TcpListener::bind(config.api.listen)
+            .await
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen.to_string(),
+                source,
+            })?;
+        let api_address = api_listener
+            .local_addr()
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen.to_string(),
+                source,
+            })?;
+
+        let metrics_address = if config.metrics.enabled {
+            let listener = metrics::bind(config.metrics.listen)
+                .await
+                .map_err(|source| NodeError::Listen {
+                    address: config.metrics.listen.to_string(),
+                    source,
+                })?;
+            let address = listener.local_addr().ok();
+            tasks.push(tokio::spawn(metrics::serve(
+                listener,
+                Arc::clone(&metrics),
+                shutdown_rx.clone(),
+            )));
+            address
+        } else {
+            None
+        };
+
+        let consensus = driver::start(DriverParams {
+            app: Arc::clone(&app),
+            key,
+            genesis,
+            config: config.consensus.clone(),
+            testing: config.testing.clone(),
+            wal_dir: data_dir.join("wal"),
+            moniker: config.node.moniker.clone(),
+        })
+        .await
+        .map_err(|e| NodeError::Consensus(e.to_string()))?;
+
+        let service = LedgerService::new(
+            Arc::clone(&app),
+            config.api.clone(),
+            member.clone(),
+            consensus.peers(),
+        );
+        let mut api_shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = api_shutdown.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = api::serve(api_listener, service, stop).await {
+                tracing::error!(%error, "the API server stopped");
+            }
+        }));
+        tracing::info!(%member, %api_address, "node running");
+        Ok(Self {
+            app,
+            member,
+            api_address,
+            metrics_address,
+            shutdown,
+            tasks,
+            consensus,
+        })
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The member this node's validator key belongs to.
+    pub fn member(&self) -> &str {
+        &self.member
+    }
+
+    /// Where the gRPC API listens.
+    pub fn api_address(&self) -> SocketAddr {
+        self.api_address
+    }
+
+    /// Where `/metrics` is served, if enabled.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
+    }
+
+    /// Waits for Ctrl-C or SIGTERM (`Ok`) or for consensus to stop on its own (`Err`, for
+    /// example after a storage failure).
+    ///
+    /// # Errors
+    /// Consensus stopped by itself.
+    pub async fn wait_for_signal_or_failure(&self) -> Result<(), NodeError> {
+        let terminate = async {
+            #[cfg(unix)]
+            {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            }
+            #[cfg(not(unix))]
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            () = terminate => Ok(()),
+            reason = self.consensus.stopped() => Err(NodeError::Consensus(reason)),
+        }
+    }
+
+    /// Stops consensus, the API and metrics, and waits for them.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.consensus.shutdown().await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

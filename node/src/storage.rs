@@ -1,0 +1,671 @@
+//! The node's database: one RocksDB instance with a column family per kind of record.
+//!
+//! | column family   | key                                         | value                       |
+//! |-----------------|---------------------------------------------|-----------------------------|
+//! | `meta`          | `height`                                    | committed height (u64 BE)   |
+//! | `blocks`        | height (u64 BE)                             | block bytes (header + txs)  |
+//! | `headers`       | height                                      | header bytes                |
+//! | `certificates`  | height                                      | commit certificate bytes    |
+//! | `entries`       | entry index (u64 BE)                        | entry bytes                 |
+//! | `log_nodes`     | level (u8) ‖ index (u64 BE)                 | 32-byte subtree hash        |
+//! | `by_digest`     | digest bytes ‖ entry index                  | empty                       |
+//! | `by_document`   | member ‖ project ‖ document id ‖ entry index | empty (strings length-prefixed) |
+//! | `by_project`    | project ‖ entry index                       | empty                       |
+//! | `transactions`  | transaction id bytes                        | [`TransactionRecord`]       |
+//! | `state`         | contract state key                          | contract state value        |
+//! | `pending`       | block hash bytes                            | undecided proposal bytes    |
+//!
+//! Everything a committed block changes is written in one synced [`WriteBatch`]
+//! ([`Store::commit`]): after a crash the database holds every block it acknowledged, and
+//! nothing of a block it did not. Only complete Merkle subtrees are stored, so any inclusion
+//! or consistency proof reads `O(log n)` nodes.
+
+use std::path::Path;
+
+use evidence_contracts::state::{StateStore, StoreError as StateError};
+use evidence_core::certificate::CommitCertificate;
+use evidence_core::digest::Digest;
+use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use evidence_core::entry::Entry;
+use evidence_core::header::BlockHeader;
+use evidence_core::merkle::{NodeHash, NodeStore};
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
+use thiserror::Error;
+
+use crate::block::Block;
+
+const CF_META: &str = "meta";
+const CF_BLOCKS: &str = "blocks";
+const CF_HEADERS: &str = "headers";
+const CF_CERTIFICATES: &str = "certificates";
+const CF_ENTRIES: &str = "entries";
+const CF_LOG_NODES: &str = "log_nodes";
+const CF_BY_DIGEST: &str = "by_digest";
+const CF_BY_DOCUMENT: &str = "by_document";
+const CF_BY_PROJECT: &str = "by_project";
+const CF_TRANSACTIONS: &str = "transactions";
+const CF_STATE: &str = "state";
+const CF_PENDING: &str = "pending";
+
+const COLUMN_FAMILIES: [&str; 12] = [
+    CF_META,
+    CF_BLOCKS,
+    CF_HEADERS,
+    CF_CERTIFICATES,
+    CF_ENTRIES,
+    CF_LOG_NODES,
+    CF_BY_DIGEST,
+    CF_BY_DOCUMENT,
+    CF_BY_PROJECT,
+    CF_TRANSACTIONS,
+    CF_STATE,
+    CF_PENDING,
+];
+
+const KEY_HEIGHT: &[u8] = b"height";
+
+/// A storage failure.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// Stored bytes did not decode: the database is damaged or was written by something else.
+    #[error("stored {what} is damaged: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: DecodeError,
+    },
+    #[error("stored {what} is damaged: {reason}")]
+    Inconsistent { what: &'static str, reason: String },
+}
+
+/// What became of one transaction of a committed block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionRecord {
+    pub height: u64,
+    /// Position in the block.
+    pub position: u32,
+    /// The first log entry it appended and how many (0 when rejected).
+    pub first_entry: u64,
+    pub entry_count: u32,
+    /// `None` when accepted; otherwise the rule it broke.
+    pub rejection: Option<Rejection>,
+}
+
+/// A rejection as stored: the stable code and the readable reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: String,
+    pub message: String,
+}
+
+impl Encode for TransactionRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .u64(self.height)
+            .u32(self.position)
+            .u64(self.first_entry)
+            .u32(self.entry_count)
+            .option(self.rejection.as_ref(), |w, r| {
+                w.str(&r.code).str(&r.message);
+            });
+    }
+}
+
+impl Decode for TransactionRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            height: reader.u64("height")?,
+            position: reader.u32("position")?,
+            first_entry: reader.u64("first entry")?,
+            entry_count: reader.u32("entry count")?,
+            rejection: reader.option("rejection", |r| {
+                Ok(Rejection {
+                    code: r.string("code")?,
+                    message: r.string("message")?,
+                })
+            })?,
+        })
+    }
+}
+
+/// Everything one committed block writes, applied atomically by [`Store::commit`].
+#[derive(Debug, Clone)]
+pub struct CommitBatch<'a> {
+    pub block: &'a Block,
+    pub certificate: &'a CommitCertificate,
+    pub entries: &'a [Entry],
+    /// Merkle nodes completed by the block's entries.
+    pub log_nodes: &'a [(u8, u64, NodeHash)],
+    /// Contract state changes.
+    pub state_writes: &'a std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// One record per transaction id.
+    pub transactions: &'a [(Digest, TransactionRecord)],
+}
+
+/// The node's RocksDB database.
+pub struct Store {
+    db: DB,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+fn height_key(height: u64) -> [u8; 8] {
+    height.to_be_bytes()
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut key = [0; 9];
+    key[0] = level;
+    key[1..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// The `by_document` prefix of one document's lineage.
+pub fn document_prefix(member: &str, project_id: &str, document_id: &str) -> Vec<u8> {
+    let mut writer = Writer::new();
+    writer.str(member).str(project_id).str(document_id);
+    writer.into_bytes()
+}
+
+/// The `by_project` prefix of one project's entries.
+pub fn project_prefix(project_id: &str) -> Vec<u8> {
+    let mut writer = Writer::new();
+    writer.str(project_id);
+    writer.into_bytes()
+}
+
+/// The `by_digest` prefix of one digest's entries.
+pub fn digest_prefix(digest: &Digest) -> Vec<u8> {
+    digest.to_canonical_bytes()
+}
+
+fn decode<T: Decode>(bytes: &[u8], what: &'static str) -> Result<T, StorageError> {
+    T::from_canonical_bytes(bytes).map_err(|source| StorageError::Corrupt { what, source })
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it and any missing column family.
+    ///
+    /// # Errors
+    /// RocksDB could not open the directory (missing permissions, another process holds its
+    /// lock, damaged files).
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Two background threads: flushes and compactions must not starve consensus on a
+        // small machine.
+        options.increase_parallelism(2);
+        let descriptors = COLUMN_FAMILIES.iter().map(|name| {
+            let mut cf = Options::default();
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(*name, cf)
+        });
+        let db = DB::open_cf_descriptors(&options, path, descriptors)?;
+        Ok(Self { db })
+    }
+
+    fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
+        // Every family in COLUMN_FAMILIES is created by `open`.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| unreachable!("column family {name} is created at open"))
+    }
+
+    /// The committed height (0 before the first block).
+    ///
+    /// # Errors
+    /// Read failure or a damaged value.
+    pub fn height(&self) -> Result<u64, StorageError> {
+        match self.db.get_cf(self.cf(CF_META), KEY_HEIGHT)? {
+            None => Ok(0),
+            Some(bytes) => {
+                let bytes: [u8; 8] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StorageError::Inconsistent {
+                            what: "height",
+                            reason: format!("{} bytes, expected 8", bytes.len()),
+                        })?;
+                Ok(u64::from_be_bytes(bytes))
+            }
+        }
+    }
+
+    /// The header committed at `height`.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn header(&self, height: u64) -> Result<Option<BlockHeader>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_HEADERS), height_key(height))?
+            .map(|b| decode(&b, "header"))
+            .transpose()
+    }
+
+    /// The block committed at `height`.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_BLOCKS), height_key(height))?
+            .map(|b| decode(&b, "block"))
+            .transpose()
+    }
+
+    /// The certificate that committed the block at `height`.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_CERTIFICATES), height_key(height))?
+            .map(|b| decode(&b, "certificate"))
+            .transpose()
+    }
+
+    /// The log entry at `index`.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn entry(&self, index: u64) -> Result<Option<Entry>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_ENTRIES), index.to_be_bytes())?
+            .map(|b| decode(&b, "entry"))
+            .transpose()
+    }
+
+    /// What became of the transaction with id `tx_id`, if a committed block carried it.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn transaction(&self, tx_id: &Digest) -> Result<Option<TransactionRecord>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_TRANSACTIONS), tx_id.to_canonical_bytes())?
+            .map(|b| decode(&b, "transaction record"))
+            .transpose()
+    }
+
+    /// An undecided proposal kept by its block hash.
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn pending(&self, hash: &Digest) -> Result<Option<Block>, StorageError> {
+        self.db
+            .get_cf(self.cf(CF_PENDING), hash.to_canonical_bytes())?
+            .map(|b| decode(&b, "pending block"))
+            .transpose()
+    }
+
+    /// Keeps an undecided proposal so that it survives a restart within its height. Not
+    /// synced: consensus' own write-ahead log is what makes votes durable, and a lost proposal
+    /// is fetched again.
+    ///
+    /// # Errors
+    /// Write failure.
+    pub fn put_pending(&self, hash: &Digest, block: &Block) -> Result<(), StorageError> {
+        self.db.put_cf(
+            self.cf(CF_PENDING),
+            hash.to_canonical_bytes(),
+            block.to_bytes(),
+        )?;
+        Ok(())
+    }
+
+    /// Entry indexes under `prefix` in index family `family`, in log order, starting at
+    /// `from_index`, at most `limit`.
+    fn indexed(
+        &self,
+        family: &'static str,
+        prefix: &[u8],
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&from_index.to_be_bytes());
+        let mut found = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(family),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        for item in iter {
+            if found.len() >= limit {
+                break;
+            }
+            let (key, _) = item?;
+            // Every key of the family is an encoded prefix (fixed-size digest, or
+            // length-prefixed strings) and an index, so the keys starting with `prefix` are
+            // exactly this prefix's rows, contiguous in key order.
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if key.len() != prefix.len() + 8 {
+                return Err(StorageError::Inconsistent {
+                    what: family,
+                    reason: format!("index key of {} bytes", key.len()),
+                });
+            }
+            let mut index = [0; 8];
+            index.copy_from_slice(&key[prefix.len()..]);
+            found.push(u64::from_be_bytes(index));
+        }
+        Ok(found)
+    }
+
+    /// Entries whose document digest is `digest`, in log order.
+    ///
+    /// # Errors
+    /// Read failure.
+    pub fn entries_by_digest(
+        &self,
+        digest: &Digest,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        self.indexed(CF_BY_DIGEST, &digest_prefix(digest), from_index, limit)
+    }
+
+    /// Entries of one document's lineage (anchors and revocations), in log order.
+    ///
+    /// # Errors
+    /// Read failure.
+    pub fn entries_by_document(
+        &self,
+        member: &str,
+        project_id: &str,
+        document_id: &str,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        self.indexed(
+            CF_BY_DOCUMENT,
+            &document_prefix(member, project_id, document_id),
+            from_index,
+            limit,
+        )
+    }
+
+    /// Entries filed under a project, in log order.
+    ///
+    /// # Errors
+    /// Read failure.
+    pub fn entries_by_project(
+        &self,
+        project_id: &str,
+        from_index: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StorageError> {
+        self.indexed(
+            CF_BY_PROJECT,
+            &project_prefix(project_id),
+            from_index,
+            limit,
+        )
+    }
+
+    /// Writes a committed block and everything it changes in one synced batch, and removes
+    /// the undecided proposals it supersedes (`pending` lists their hashes).
+    ///
+    /// # Errors
+    /// Write failure; then nothing of the block is stored.
+    pub fn commit(&self, commit: &CommitBatch<'_>, pending: &[Digest]) -> Result<(), StorageError> {
+        let height = commit.block.header.height;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.cf(CF_BLOCKS),
+            height_key(height),
+            commit.block.to_bytes(),
+        );
+        batch.put_cf(
+            self.cf(CF_HEADERS),
+            height_key(height),
+            commit.block.header.to_canonical_bytes(),
+        );
+        batch.put_cf(
+            self.cf(CF_CERTIFICATES),
+            height_key(height),
+            commit.certificate.to_canonical_bytes(),
+        );
+        for entry in commit.entries {
+            batch.put_cf(
+                self.cf(CF_ENTRIES),
+                entry.index.to_be_bytes(),
+                entry.to_canonical_bytes(),
+            );
+            for (family, prefix) in index_keys(entry) {
+                let mut key = prefix;
+                key.extend_from_slice(&entry.index.to_be_bytes());
+                batch.put_cf(self.cf(family), key, []);
+            }
+        }
+        for (level, index, hash) in commit.log_nodes {
+            batch.put_cf(self.cf(CF_LOG_NODES), node_key(*level, *index), hash);
+        }
+        for (key, value) in commit.state_writes {
+            batch.put_cf(self.cf(CF_STATE), key, value);
+        }
+        for (tx_id, record) in commit.transactions {
+            batch.put_cf(
+                self.cf(CF_TRANSACTIONS),
+                tx_id.to_canonical_bytes(),
+                record.to_canonical_bytes(),
+            );
+        }
+        for hash in pending {
+            batch.delete_cf(self.cf(CF_PENDING), hash.to_canonical_bytes());
+        }
+        batch.put_cf(self.cf(CF_META), KEY_HEIGHT, height.to_be_bytes());
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options)?;
+        Ok(())
+    }
+
+    /// Hashes of every stored undecided proposal.
+    ///
+    /// # Errors
+    /// Read failure or damaged keys.
+    pub fn pending_hashes(&self) -> Result<Vec<Digest>, StorageError> {
+        let mut hashes = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            hashes.push(decode(&key, "pending block key")?);
+        }
+        Ok(hashes)
+    }
+
+    /// Read access to the stored Merkle nodes.
+    pub fn log_nodes(&self) -> StoredNodes<'_> {
+        StoredNodes { store: self }
+    }
+}
+
+/// The index rows an entry gets: by digest (anchors), by document lineage, by project.
+fn index_keys(entry: &Entry) -> Vec<(&'static str, Vec<u8>)> {
+    use evidence_core::entry::Record;
+    match &entry.record {
+        Record::Anchor(document) => {
+            let body = &document.body;
+            vec![
+                (CF_BY_DIGEST, digest_prefix(&body.digest)),
+                (
+                    CF_BY_DOCUMENT,
+                    document_prefix(&body.member, &body.project_id, &body.document_id),
+                ),
+                (CF_BY_PROJECT, project_prefix(&body.project_id)),
+            ]
+        }
+        Record::Revocation(revocation) => {
+            let body = &revocation.body;
+            vec![
+                (
+                    CF_BY_DOCUMENT,
+                    document_prefix(&body.member, &body.project_id, &body.document_id),
+                ),
+                (CF_BY_PROJECT, project_prefix(&body.project_id)),
+            ]
+        }
+        Record::Registration(registration) => {
+            vec![(CF_BY_PROJECT, project_prefix(&registration.body.project_id))]
+        }
+    }
+}
+
+impl StateStore for Store {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.db
+            .get_cf(self.cf(CF_STATE), key)
+            .map_err(|e| StateError(e.to_string()))
+    }
+}
+
+/// A read-only view of the committed Merkle nodes. Writes are refused: nodes are written only
+/// through [`Store::commit`].
+#[derive(Debug, Clone, Copy)]
+pub struct StoredNodes<'a> {
+    store: &'a Store,
+}
+
+/// A write to [`StoredNodes`], which is read-only.
+#[derive(Debug, Error)]
+pub enum NodeStoreError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("the committed log is read-only; nodes are written with their block")]
+    ReadOnly,
+}
+
+impl NodeStore for StoredNodes<'_> {
+    type Error = NodeStoreError;
+
+    fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
+        let value = self
+            .store
+            .db
+            .get_pinned_cf(self.store.cf(CF_LOG_NODES), node_key(level, index))
+            .map_err(StorageError::from)?;
+        match value {
+            None => Ok(None),
+            Some(bytes) => {
+                let hash: NodeHash =
+                    bytes
+                        .as_ref()
+                        .try_into()
+                        .map_err(|_| StorageError::Inconsistent {
+                            what: "log node",
+                            reason: format!("{} bytes, expected 32", bytes.len()),
+                        })?;
+                Ok(Some(hash))
+            }
+        }
+    }
+
+    fn put(&mut self, _level: u8, _index: u64, _hash: NodeHash) -> Result<(), Self::Error> {
+        Err(NodeStoreError::ReadOnly)
+    }
+}
+
+/// The committed nodes plus the nodes a block being prepared would add. Appending to a log
+/// over an overlay computes the next root without touching the database; the added nodes are
+/// committed with the block.
+#[derive(Debug)]
+pub struct OverlayNodes<'a> {
+    base: StoredNodes<'a>,
+    added: Vec<(u8, u64, NodeHash)>,
+}
+
+impl<'a> OverlayNodes<'a> {
+    pub fn new(base: StoredNodes<'a>) -> Self {
+        Self {
+            base,
+            added: Vec::new(),
+        }
+    }
+
+    /// The nodes added, in the order written.
+    pub fn into_added(self) -> Vec<(u8, u64, NodeHash)> {
+        self.added
+    }
+}
+
+impl NodeStore for OverlayNodes<'_> {
+    type Error = NodeStoreError;
+
+    fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
+        // Recently added nodes are few (O(entries) per block) and looked up rarely: appends
+        // read only peaks, which the log keeps in memory.
+        if let Some((_, _, hash)) = self
+            .added
+            .iter()
+            .rev()
+            .find(|(l, i, _)| *l == level && *i == index)
+        {
+            return Ok(Some(*hash));
+        }
+        self.base.get(level, index)
+    }
+
+    fn put(&mut self, level: u8, index: u64, hash: NodeHash) -> Result<(), Self::Error> {
+        self.added.push((level, index, hash));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_record_round_trips_and_rejects_garbage() {
+        let record = TransactionRecord {
+            height: 3,
+            position: 1,
+            first_entry: 10,
+            entry_count: 0,
+            rejection: Some(Rejection {
+                code: "policy".into(),
+                message: "no".into(),
+            }),
+        };
+        let bytes = record.to_canonical_bytes();
+        assert_eq!(TransactionRecord::from_canonical_bytes(&bytes), Ok(record));
+        for cut in 0..bytes.len() {
+            assert!(TransactionRecord::from_canonical_bytes(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn index_prefixes_do_not_collide() {
+        // ("ab", "c") and ("a", "bc") must differ: strings are length-prefixed.
+        assert_ne!(
+            document_prefix("m", "ab", "c"),
+            document_prefix("m", "a", "bc")
+        );
+    }
+
+    #[test]
+    fn reopens_empty_and_reports_height_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.height().unwrap(), 0);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.height().unwrap(), 0);
+        assert!(store.header(1).unwrap().is_none());
+        assert!(store.log_nodes().get(0, 0).unwrap().is_none());
+    }
+}

@@ -1,0 +1,1114 @@
+//! The gRPC API end to end: a node's ledger in a temporary RocksDB, the server on a local port
+//! and the generated client. Blocks are committed directly (propose, certify with three of
+//! the four validator keys, commit); no consensus runs.
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use evidence_contracts::transaction::Transaction;
+use evidence_core::certificate::CommitCertificate;
+use evidence_core::checkpoint::{Checkpoint, TrustAnchor};
+use evidence_core::digest::Digest;
+use evidence_core::encoding::{Decode as _, Encode as _};
+use evidence_core::entry::{AnchorBody, RevocationBody, SignedBatch};
+use evidence_core::keys::SigningKey;
+use evidence_core::merkle::{ConsistencyProof, TreeHead, verify_consistency};
+use evidence_core::receipt::{Receipt, verify_receipt};
+use evidence_genesis::{Consortium, Genesis, default_consortium};
+use evidence_node::api::{ERROR_DOMAIN, LedgerService, serve};
+use evidence_node::app::{App, AppLimits, now_ms};
+use evidence_node::config::ApiSection;
+use evidence_node::ledger::Ledger;
+use evidence_node::mempool::MempoolLimits;
+use evidence_node::metrics::Metrics;
+use evidence_proto::v1 as pb;
+use evidence_proto::v1::ledger_client::LedgerClient;
+use pb::get_receipt_request::By as ReceiptBy;
+use pb::lookup_request::By as LookupBy;
+use pb::version_status::Status as VersionState;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt as _;
+
+const CHAIN_ID: &str = "evidence-api-test";
+const PROJECT: &str = "proj-riverside-school";
+const DRAWING: &str = "completion-drawing";
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One node serving the API, with the keys to sign transactions and certify blocks.
+struct Node {
+    consortium: Consortium,
+    trust_anchor: TrustAnchor,
+    app: Arc<App>,
+    synced: Arc<AtomicBool>,
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), tonic::transport::Error>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn start() -> Self {
+        Self::start_with(AppLimits::default(), ApiSection::default(), |_| {}).await
+    }
+
+    async fn start_with(
+        limits: AppLimits,
+        api: ApiSection,
+        change: impl FnOnce(&mut Genesis),
+    ) -> Self {
+        let mut consortium = default_consortium(CHAIN_ID, now_ms() - 60_000, &mut rand_core::OsRng);
+        // The archive's filer may anchor archive records (the default policy allows its
+        // member to), so that two members can file under one document id.
+        for filer in &mut consortium.genesis.filers {
+            if filer.member == "archive" {
+                filer.kinds = vec!["archive-record".to_owned()];
+            }
+        }
+        change(&mut consortium.genesis);
+        let trust_anchor = consortium.genesis.trust_anchor().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), consortium.genesis.clone()).unwrap();
+        let app = Arc::new(App::new(ledger, limits, Arc::new(Metrics::new())));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let synced = Arc::new(AtomicBool::new(true));
+        let service =
+            LedgerService::new(Arc::clone(&app), api, "bureau", Arc::new(AtomicU32::new(3)))
+                .with_synced(Arc::clone(&synced));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, service, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            consortium,
+            trust_anchor,
+            app,
+            synced,
+            address,
+            stop: Some(stop),
+            server,
+            _dir: dir,
+        }
+    }
+
+    async fn client(&self) -> LedgerClient<Channel> {
+        LedgerClient::connect(format!("http://{}", self.address))
+            .await
+            .unwrap()
+    }
+
+    /// Commits the waiting transactions (or an empty block) as the next block.
+    fn commit(&self) -> Checkpoint {
+        let proposer = self.consortium.validator_keys[0].1.public_key();
+        let block = self.app.propose(now_ms(), proposer).unwrap();
+        let keys: Vec<&SigningKey> = self.consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let hash = block.hash(self.app.ledger().algorithm());
+        let certificate = CommitCertificate::sign(CHAIN_ID, block.header.height, 0, hash, &keys);
+        self.app.commit(&block, &certificate).unwrap().checkpoint
+    }
+
+    fn filer(&self, member: &str) -> &SigningKey {
+        &self
+            .consortium
+            .filer_keys
+            .iter()
+            .find(|(m, _)| m == member)
+            .unwrap()
+            .1
+    }
+
+    /// Version 1 of `document_id` filed by `member`, with `content` as the document.
+    fn body(&self, member: &str, kind: &str, document_id: &str, content: &str) -> AnchorBody {
+        AnchorBody {
+            chain_id: CHAIN_ID.to_owned(),
+            filer: self.filer(member).public_key(),
+            member: member.to_owned(),
+            source_system: format!("{member}-filing-system"),
+            captured_at_ms: now_ms(),
+            project_id: PROJECT.to_owned(),
+            document_id: document_id.to_owned(),
+            document_version: 1,
+            kind: kind.to_owned(),
+            digest: self.app.ledger().algorithm().hash(content.as_bytes()),
+            supersedes: None,
+            claim: None,
+        }
+    }
+
+    fn next_version(&self, previous: &AnchorBody, content: &str) -> AnchorBody {
+        AnchorBody {
+            document_version: previous.document_version + 1,
+            digest: self.app.ledger().algorithm().hash(content.as_bytes()),
+            supersedes: Some(previous.digest),
+            ..previous.clone()
+        }
+    }
+
+    /// `bodies` signed as one batch by `key`, as canonical transaction bytes.
+    fn signed(&self, key: &SigningKey, bodies: Vec<AnchorBody>) -> Vec<u8> {
+        let batch = SignedBatch::sign(self.app.ledger().algorithm(), bodies, key).unwrap();
+        Transaction::Anchor(batch).to_canonical_bytes()
+    }
+
+    /// `bodies` signed by the filer of `member`.
+    fn anchor(&self, member: &str, bodies: Vec<AnchorBody>) -> Vec<u8> {
+        self.signed(self.filer(member), bodies)
+    }
+
+    fn revocation(&self, anchored: &AnchorBody, reason: &str) -> Vec<u8> {
+        let body = RevocationBody {
+            chain_id: CHAIN_ID.to_owned(),
+            filer: anchored.filer,
+            member: anchored.member.clone(),
+            project_id: anchored.project_id.clone(),
+            document_id: anchored.document_id.clone(),
+            document_version: anchored.document_version,
+            digest: anchored.digest,
+            reason: reason.to_owned(),
+            revoked_at_ms: now_ms(),
+        };
+        Transaction::Revoke(body.sign(self.filer(&anchored.member))).to_canonical_bytes()
+    }
+
+    /// Waits until `count` transactions wait in the mempool.
+    async fn mempool_holds(&self, count: usize) {
+        tokio::time::timeout(WAIT, async {
+            while self.app.mempool().len() < count {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Signals shutdown and waits for the server to return.
+    async fn shut_down(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(WAIT, &mut self.server)
+            .await
+            .expect("the server stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn transaction(bytes: Vec<u8>) -> Option<pb::Transaction> {
+    Some(pb::Transaction { canonical: bytes })
+}
+
+fn submit_request(bytes: Vec<u8>) -> pb::SubmitRequest {
+    pb::SubmitRequest {
+        transaction: transaction(bytes),
+    }
+}
+
+fn notarize_request(bytes: Vec<u8>) -> pb::NotarizeRequest {
+    pb::NotarizeRequest {
+        transaction: transaction(bytes),
+    }
+}
+
+fn receipt_request(by: ReceiptBy, at_height: u64) -> pb::GetReceiptRequest {
+    pb::GetReceiptRequest {
+        by: Some(by),
+        at_height,
+    }
+}
+
+/// The `ErrorInfo` reason of a status, checking its code and domain.
+#[track_caller]
+fn assert_status(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
+    assert_eq!(info.domain, ERROR_DOMAIN);
+    assert_eq!(info.reason, reason, "{status:?}");
+}
+
+/// Checks that the receipt's bytes and JSON agree and that it verifies offline for `digest`.
+#[track_caller]
+fn verified(receipt: &pb::Receipt, digest: &Digest, anchor: &TrustAnchor) -> Receipt {
+    let parsed = Receipt::from_json(&receipt.json).unwrap();
+    assert_eq!(parsed.entry.to_canonical_bytes(), receipt.entry);
+    assert_eq!(
+        parsed.inclusion_proof.to_canonical_bytes(),
+        receipt.inclusion_proof
+    );
+    assert_eq!(
+        parsed.checkpoint.header.to_canonical_bytes(),
+        receipt.header
+    );
+    assert_eq!(
+        parsed.checkpoint.certificate.to_canonical_bytes(),
+        receipt.certificate
+    );
+    assert_eq!(parsed.entry.index, receipt.entry_index);
+    assert_eq!(parsed.checkpoint.header.height, receipt.height);
+    let verdict = verify_receipt(digest, &parsed, anchor).unwrap();
+    assert_eq!(verdict.entry_index, receipt.entry_index);
+    parsed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submitted_transactions_have_receipts_by_every_key_that_verify_offline() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let body = node.body("bureau", DRAWING, "drawing-1", "drawing one");
+    let tx = node.anchor("bureau", vec![body.clone()]);
+
+    let tx_id = client
+        .submit(submit_request(tx))
+        .await
+        .unwrap()
+        .into_inner()
+        .transaction_id;
+    assert_eq!(tx_id.len(), 32);
+    let waiting = client
+        .get_receipt(receipt_request(ReceiptBy::TransactionId(tx_id.clone()), 0))
+        .await
+        .unwrap_err();
+    assert_status(&waiting, Code::NotFound, "not-committed");
+
+    node.commit();
+    let digest = body.digest;
+    for by in [
+        ReceiptBy::TransactionId(tx_id.clone()),
+        ReceiptBy::DocumentDigest(digest.to_canonical_bytes()),
+        ReceiptBy::EntryIndex(0),
+    ] {
+        let receipt = client
+            .get_receipt(receipt_request(by, 0))
+            .await
+            .unwrap()
+            .into_inner()
+            .receipt
+            .unwrap();
+        assert_eq!((receipt.entry_index, receipt.height), (0, 1));
+        verified(&receipt, &digest, &node.trust_anchor);
+    }
+
+    // Later blocks: 0 proves against the latest checkpoint, a height against that one.
+    node.commit();
+    let same_content = node.body("bureau", DRAWING, "drawing-1-copy", "drawing one");
+    client
+        .submit(submit_request(node.anchor("bureau", vec![same_content])))
+        .await
+        .unwrap();
+    node.commit();
+    for (at_height, expected) in [(0, 3), (1, 1), (2, 2), (3, 3)] {
+        let receipt = client
+            .get_receipt(receipt_request(ReceiptBy::EntryIndex(0), at_height))
+            .await
+            .unwrap()
+            .into_inner()
+            .receipt
+            .unwrap();
+        assert_eq!(receipt.height, expected);
+        verified(&receipt, &digest, &node.trust_anchor);
+    }
+    // The digest's latest entry is the copy filed in block 3.
+    let latest = client
+        .get_receipt(receipt_request(
+            ReceiptBy::DocumentDigest(digest.to_canonical_bytes()),
+            0,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    assert_eq!(latest.entry_index, 1);
+    verified(&latest, &digest, &node.trust_anchor);
+
+    // Entry 1 was sequenced at height 3: no receipt against height 2; nothing at height 9.
+    let early = client
+        .get_receipt(receipt_request(ReceiptBy::EntryIndex(1), 2))
+        .await
+        .unwrap_err();
+    assert_status(&early, Code::InvalidArgument, "out-of-range");
+    let future = client
+        .get_receipt(receipt_request(ReceiptBy::EntryIndex(0), 9))
+        .await
+        .unwrap_err();
+    assert_status(&future, Code::NotFound, "not-found");
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notarize_answers_with_a_receipt_per_document_and_again_when_resubmitted() {
+    let node = Node::start().await;
+    let bodies = vec![
+        node.body("bureau", DRAWING, "drawing-1", "one"),
+        node.body("bureau", "inspection-report", "report-1", "two"),
+    ];
+    let tx = node.anchor("bureau", bodies.clone());
+    let mut client = node.client().await;
+    let call = tokio::spawn({
+        let mut client = client.clone();
+        let tx = tx.clone();
+        async move { client.notarize(notarize_request(tx)).await }
+    });
+    node.mempool_holds(1).await;
+    node.commit();
+    let response = call.await.unwrap().unwrap().into_inner();
+    assert_eq!(response.transaction_id.len(), 32);
+    assert_eq!(response.receipts.len(), 2);
+    for (position, (receipt, body)) in response.receipts.iter().zip(&bodies).enumerate() {
+        assert_eq!(receipt.entry_index, position as u64);
+        let parsed = verified(receipt, &body.digest, &node.trust_anchor);
+        assert_eq!(parsed.entry.anchor().unwrap().body, *body);
+    }
+
+    // The same transaction again: the same answer, not a replay error.
+    let again = client
+        .notarize(notarize_request(tx))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, response);
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_a_rule_refuses_at_commit_is_answered_with_the_rule() {
+    let node = Node::start().await;
+    // Two version-1 anchors of one document: each is admissible alone; in the block the
+    // second finds version 1 taken.
+    let first = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-9", "a")]);
+    let second = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-9", "b")]);
+    let client = node.client().await;
+    let notarize = |tx: Vec<u8>| {
+        let mut client = client.clone();
+        tokio::spawn(async move { client.notarize(notarize_request(tx)).await })
+    };
+    let first_call = notarize(first);
+    node.mempool_holds(1).await;
+    let second_call = notarize(second.clone());
+    node.mempool_holds(2).await;
+    node.commit();
+    assert_eq!(
+        first_call
+            .await
+            .unwrap()
+            .unwrap()
+            .into_inner()
+            .receipts
+            .len(),
+        1
+    );
+    let refused = second_call.await.unwrap().unwrap_err();
+    assert_status(&refused, Code::InvalidArgument, "version-conflict");
+    assert!(refused.message().contains("d-9"), "{}", refused.message());
+    let tx_id = refused
+        .get_details_error_info()
+        .unwrap()
+        .metadata
+        .get("transaction_id")
+        .cloned()
+        .unwrap();
+
+    // Asked again, by Notarize or GetReceipt, the answer is the same; Submit sees a replay.
+    let mut client = client.clone();
+    let again = client
+        .notarize(notarize_request(second.clone()))
+        .await
+        .unwrap_err();
+    assert_status(&again, Code::InvalidArgument, "version-conflict");
+    let by_id = client
+        .get_receipt(receipt_request(
+            ReceiptBy::TransactionId(hex::decode(tx_id).unwrap()),
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&by_id, Code::InvalidArgument, "version-conflict");
+    let replayed = client.submit(submit_request(second)).await.unwrap_err();
+    assert_status(&replayed, Code::FailedPrecondition, "replayed");
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_carry_the_status_codes_and_reasons_of_the_contract() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+
+    for garbage in [vec![], vec![1, 2, 3], vec![0xff; 100]] {
+        let status = client
+            .submit(submit_request(garbage.clone()))
+            .await
+            .unwrap_err();
+        assert_status(&status, Code::InvalidArgument, "malformed");
+        let status = client
+            .notarize(notarize_request(garbage))
+            .await
+            .unwrap_err();
+        assert_status(&status, Code::InvalidArgument, "malformed");
+    }
+    let missing = client
+        .submit(pb::SubmitRequest { transaction: None })
+        .await
+        .unwrap_err();
+    assert_status(&missing, Code::InvalidArgument, "malformed");
+
+    // A key no genesis knows.
+    let stranger = SigningKey::generate_with(&mut rand_core::OsRng);
+    let mut body = node.body("bureau", DRAWING, "d-1", "x");
+    body.filer = stranger.public_key();
+    let status = client
+        .submit(submit_request(node.signed(&stranger, vec![body])))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::PermissionDenied, "unknown-filer");
+
+    // Finance may not anchor completion drawings.
+    let status = client
+        .submit(submit_request(node.anchor(
+            "finance",
+            vec![node.body("finance", DRAWING, "d-2", "y")],
+        )))
+        .await
+        .unwrap_err();
+    assert_status(
+        &status,
+        Code::PermissionDenied,
+        "kind-not-allowed-for-member",
+    );
+
+    // A committed transaction submitted again.
+    let tx = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-3", "z")]);
+    client.submit(submit_request(tx.clone())).await.unwrap();
+    node.commit();
+    let status = client.submit(submit_request(tx)).await.unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "replayed");
+
+    // Malformed and unknown keys.
+    for (request, code, reason) in [
+        (
+            receipt_request(ReceiptBy::EntryIndex(99), 0),
+            Code::NotFound,
+            "not-found",
+        ),
+        (
+            receipt_request(ReceiptBy::TransactionId(vec![7; 32]), 0),
+            Code::NotFound,
+            "not-found",
+        ),
+        (
+            receipt_request(ReceiptBy::TransactionId(vec![7; 31]), 0),
+            Code::InvalidArgument,
+            "malformed",
+        ),
+        (
+            receipt_request(ReceiptBy::DocumentDigest(vec![1; 32]), 0),
+            Code::InvalidArgument,
+            "malformed",
+        ),
+        (
+            receipt_request(ReceiptBy::DocumentDigest(vec![99; 33]), 0),
+            Code::InvalidArgument,
+            "malformed",
+        ),
+        (
+            pb::GetReceiptRequest {
+                by: None,
+                at_height: 0,
+            },
+            Code::InvalidArgument,
+            "malformed",
+        ),
+    ] {
+        let status = client.get_receipt(request).await.unwrap_err();
+        assert_status(&status, code, reason);
+    }
+    let unknown_digest = node.app.ledger().algorithm().hash(b"never filed");
+    let status = client
+        .get_receipt(receipt_request(
+            ReceiptBy::DocumentDigest(unknown_digest.to_canonical_bytes()),
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+    let status = client
+        .lookup(pb::LookupRequest::default())
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "malformed");
+    let status = client
+        .get_checkpoint(pb::GetCheckpointRequest { height: 99 })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_transactions_and_messages_are_refused_and_the_server_goes_on() {
+    let api = ApiSection {
+        max_message_bytes: 64 << 10,
+        ..ApiSection::default()
+    };
+    let node = Node::start_with(AppLimits::default(), api, |genesis| {
+        genesis.policy.limits.transaction_bytes_max = 1024;
+    })
+    .await;
+    let mut client = node.client().await;
+    let status = client
+        .submit(submit_request(vec![0; 2000]))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "too-large");
+    // Past the gRPC message limit the transport refuses it before the service sees it.
+    let status = client
+        .submit(submit_request(vec![0; 100 << 10]))
+        .await
+        .unwrap_err();
+    assert_ne!(status.code(), Code::Ok);
+    client.status(pb::StatusRequest {}).await.unwrap();
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_mempool_answers_busy() {
+    let limits = AppLimits {
+        mempool: MempoolLimits {
+            transactions: 1,
+            bytes: 1 << 20,
+        },
+        ..AppLimits::default()
+    };
+    let node = Node::start_with(limits, ApiSection::default(), |_| {}).await;
+    let mut client = node.client().await;
+    let first = node.anchor("bureau", vec![node.body("bureau", DRAWING, "a", "a")]);
+    let second = node.anchor("bureau", vec![node.body("bureau", DRAWING, "b", "b")]);
+    client.submit(submit_request(first)).await.unwrap();
+    let status = client
+        .submit(submit_request(second.clone()))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::ResourceExhausted, "busy");
+    let status = client
+        .notarize(notarize_request(second.clone()))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::ResourceExhausted, "busy");
+    node.commit();
+    client.submit(submit_request(second)).await.unwrap();
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notarize_gives_up_at_the_deadline_and_the_receipt_comes_later() {
+    let api = ApiSection {
+        notarize_timeout_ms: 200,
+        ..ApiSection::default()
+    };
+    let node = Node::start_with(AppLimits::default(), api, |_| {}).await;
+    let mut client = node.client().await;
+    let body = node.body("bureau", DRAWING, "late", "late");
+    let tx = node.anchor("bureau", vec![body.clone()]);
+
+    // The caller's deadline.
+    let mut request = Request::new(notarize_request(tx.clone()));
+    request.set_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = client.notarize(request).await.unwrap_err();
+    assert_status(&status, Code::DeadlineExceeded, "deadline-exceeded");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let tx_id = status
+        .get_details_error_info()
+        .unwrap()
+        .metadata
+        .get("transaction_id")
+        .cloned()
+        .unwrap();
+
+    // No deadline: the node's default.
+    let status = client.notarize(notarize_request(tx)).await.unwrap_err();
+    assert_status(&status, Code::DeadlineExceeded, "deadline-exceeded");
+
+    node.commit();
+    let receipt = client
+        .get_receipt(receipt_request(
+            ReceiptBy::TransactionId(hex::decode(tx_id).unwrap()),
+            0,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    verified(&receipt, &body.digest, &node.trust_anchor);
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_and_consistency_proofs_verify_against_genesis() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let status = client
+        .get_checkpoint(pb::GetCheckpointRequest { height: 0 })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+    let status = client
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: 1,
+            new_size: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "out-of-range");
+
+    // Log sizes after each block: 1, 3, 3, 4.
+    let mut checkpoints = Vec::new();
+    for documents in [1, 2, 0, 1] {
+        if documents > 0 {
+            let bodies = (0..documents)
+                .map(|i| {
+                    let id = format!("d-{}-{i}", checkpoints.len());
+                    node.body("bureau", DRAWING, &id, &id)
+                })
+                .collect();
+            node.app.submit(node.anchor("bureau", bodies)).unwrap();
+        }
+        checkpoints.push(node.commit());
+    }
+    let latest = client
+        .get_checkpoint(pb::GetCheckpointRequest { height: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .checkpoint
+        .unwrap();
+    assert_eq!((latest.height, latest.log_size), (4, 4));
+    for (height, expected) in (1..).zip(&checkpoints) {
+        let message = client
+            .get_checkpoint(pb::GetCheckpointRequest { height })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap();
+        let parsed = Checkpoint::from_json(&message.json).unwrap();
+        assert_eq!(parsed, *expected);
+        assert_eq!(parsed.header.to_canonical_bytes(), message.header);
+        assert_eq!(parsed.certificate.to_canonical_bytes(), message.certificate);
+        assert_eq!(message.log_size, expected.header.log_size);
+        parsed.verify(&node.trust_anchor).unwrap();
+    }
+
+    let head = |size: u64| {
+        checkpoints
+            .iter()
+            .find(|c| c.header.log_size == size)
+            .map(|c| TreeHead::new(size, c.header.log_root.bytes))
+    };
+    let algorithm = node.app.ledger().algorithm();
+    for (old_size, new_size, proven_new) in [
+        (1, 3, 3),
+        (1, 4, 4),
+        (3, 4, 4),
+        (2, 3, 3),
+        (4, 4, 4),
+        (1, 0, 4),
+        (1, 2, 2),
+    ] {
+        let response = client
+            .get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size })
+            .await
+            .unwrap()
+            .into_inner();
+        let proof = ConsistencyProof::from_canonical_bytes(&response.proof).unwrap();
+        assert_eq!((proof.old_size, proof.new_size), (old_size, proven_new));
+        match head(proven_new) {
+            Some(new_head) => {
+                let checkpoint = response.new_checkpoint.unwrap();
+                assert_eq!(checkpoint.log_size, proven_new);
+                let parsed = Checkpoint::from_json(&checkpoint.json).unwrap();
+                parsed.verify(&node.trust_anchor).unwrap();
+                assert_eq!(parsed.header.log_root.bytes, new_head.root);
+                if let Some(old_head) = head(old_size) {
+                    verify_consistency(algorithm, &proof, &old_head, &new_head).unwrap();
+                }
+            }
+            // Size 2 is no checkpoint's log size.
+            None => assert!(response.new_checkpoint.is_none()),
+        }
+    }
+    // The lowest height with log size 3 is 2 (block 3 appended nothing).
+    let response = client
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: 1,
+            new_size: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.new_checkpoint.unwrap().height, 2);
+
+    for (old_size, new_size) in [(0, 1), (3, 2), (1, 5), (5, 0)] {
+        let status = client
+            .get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size })
+            .await
+            .unwrap_err();
+        assert_status(&status, Code::InvalidArgument, "out-of-range");
+    }
+    node.shut_down().await;
+}
+
+fn indexes(response: &pb::LookupResponse) -> Vec<u64> {
+    response
+        .results
+        .iter()
+        .map(|r| r.receipt.as_ref().unwrap().entry_index)
+        .collect()
+}
+
+fn state(result: &pb::LookupResult) -> Option<VersionState> {
+    result.status.as_ref().and_then(|s| s.status.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lookup_finds_versions_across_members_with_their_status() {
+    let api = ApiSection {
+        lookup_limit: 3,
+        ..ApiSection::default()
+    };
+    let node = Node::start_with(AppLimits::default(), api, |_| {}).await;
+    let mut client = node.client().await;
+    let drawing_v1 = node.body("bureau", DRAWING, "doc-1", "doc-1 v1");
+    let other = node.body("bureau", DRAWING, "doc-2", "doc-2 v1");
+    let archived = node.body("archive", "archive-record", "doc-1", "archive's doc-1");
+    // Block 1: entries 0 and 1 (bureau's batch), 2 (the archive's doc-1).
+    node.app
+        .submit(node.anchor("bureau", vec![drawing_v1.clone(), other.clone()]))
+        .unwrap();
+    node.app
+        .submit(node.anchor("archive", vec![archived.clone()]))
+        .unwrap();
+    node.commit();
+    // Block 2: entry 3 (doc-1 version 2), entry 4 (doc-2 revoked).
+    let drawing_v2 = node.next_version(&drawing_v1, "doc-1 v2");
+    node.app
+        .submit(node.anchor("bureau", vec![drawing_v2.clone()]))
+        .unwrap();
+    node.app
+        .submit(node.revocation(&other, "filed in error"))
+        .unwrap();
+    node.commit();
+
+    let lookup = |by: LookupBy, offset: u64, limit: u32| pb::LookupRequest {
+        by: Some(by),
+        offset,
+        limit,
+    };
+    let doc_1 = || {
+        LookupBy::Document(pb::DocumentRef {
+            project_id: PROJECT.to_owned(),
+            document_id: "doc-1".to_owned(),
+        })
+    };
+    let response = client
+        .lookup(lookup(doc_1(), 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(indexes(&response), [0, 2, 3]);
+    assert!(!response.more);
+    assert_eq!(
+        state(&response.results[0]),
+        Some(VersionState::Superseded(pb::version_status::Superseded {
+            by_version: 2,
+            by_digest: drawing_v2.digest.to_canonical_bytes(),
+        }))
+    );
+    assert!(matches!(
+        state(&response.results[1]),
+        Some(VersionState::Current(_))
+    ));
+    assert!(matches!(
+        state(&response.results[2]),
+        Some(VersionState::Current(_))
+    ));
+    for (result, body) in response
+        .results
+        .iter()
+        .zip([&drawing_v1, &archived, &drawing_v2])
+    {
+        verified(
+            result.receipt.as_ref().unwrap(),
+            &body.digest,
+            &node.trust_anchor,
+        );
+    }
+
+    let doc_2 = LookupBy::Document(pb::DocumentRef {
+        project_id: PROJECT.to_owned(),
+        document_id: "doc-2".to_owned(),
+    });
+    let response = client
+        .lookup(lookup(doc_2, 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(indexes(&response), [1, 4]);
+    assert_eq!(
+        state(&response.results[0]),
+        Some(VersionState::Revoked(pb::version_status::Revoked {
+            reason: "filed in error".to_owned(),
+            revocation_entry_index: 4,
+        }))
+    );
+    // The revocation is an entry of the lineage without a version status of its own.
+    assert_eq!(state(&response.results[1]), None);
+    let revocation = response.results[1].receipt.as_ref().unwrap();
+    Receipt::from_json(&revocation.json)
+        .unwrap()
+        .checkpoint
+        .verify(&node.trust_anchor)
+        .unwrap();
+
+    let by_digest = LookupBy::DocumentDigest(drawing_v1.digest.to_canonical_bytes());
+    let response = client
+        .lookup(lookup(by_digest, 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(indexes(&response), [0]);
+    let never = LookupBy::DocumentDigest(
+        node.app
+            .ledger()
+            .algorithm()
+            .hash(b"never filed")
+            .to_canonical_bytes(),
+    );
+    let response = client
+        .lookup(lookup(never, 0, 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(response.results.is_empty() && !response.more);
+
+    // A project's entries, paged; the node caps the page at its lookup limit (3).
+    let project = || LookupBy::ProjectId(PROJECT.to_owned());
+    for (offset, limit, expected, more) in [
+        (0, 2, vec![0, 1], true),
+        (2, 2, vec![2, 3], true),
+        (4, 2, vec![4], false),
+        (0, 0, vec![0, 1, 2], true),
+        (1, 100, vec![1, 2, 3], true),
+        (2, 0, vec![2, 3, 4], false),
+        (5, 0, vec![], false),
+        (u64::MAX, 1, vec![], false),
+    ] {
+        let response = client
+            .lookup(lookup(project(), offset, limit))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            indexes(&response),
+            expected,
+            "offset {offset} limit {limit}"
+        );
+        assert_eq!(response.more, more, "offset {offset} limit {limit}");
+    }
+    node.shut_down().await;
+}
+
+async fn next_height(
+    stream: &mut tonic::Streaming<pb::Checkpoint>,
+    trust_anchor: &TrustAnchor,
+) -> u64 {
+    let checkpoint = tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("a checkpoint in time")
+        .unwrap()
+        .expect("the stream stays open");
+    Checkpoint::from_json(&checkpoint.json)
+        .unwrap()
+        .verify(trust_anchor)
+        .unwrap();
+    checkpoint.height
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkpoints_stream_from_the_store_then_live_and_survive_a_slow_reader() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    node.commit();
+    node.commit();
+    let mut from_one = client
+        .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut from_next = client
+        .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_height(&mut from_one, &node.trust_anchor).await, 1);
+    assert_eq!(next_height(&mut from_one, &node.trust_anchor).await, 2);
+    node.commit();
+    assert_eq!(next_height(&mut from_one, &node.trust_anchor).await, 3);
+    assert_eq!(next_height(&mut from_next, &node.trust_anchor).await, 3);
+
+    // A reader that does not read while more blocks commit than the live channel holds
+    // still gets every checkpoint, in order. Its connection's flow-control window is the
+    // HTTP/2 minimum, so the node cannot push the checkpoints into it ahead of the reader.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.address))
+        .unwrap()
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .connect()
+        .await
+        .unwrap();
+    let mut slow = LedgerClient::new(channel)
+        .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 4 })
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..600 {
+        node.commit();
+    }
+    for expected in 4..=603 {
+        assert_eq!(next_height(&mut slow, &node.trust_anchor).await, expected);
+    }
+    assert_eq!(next_height(&mut from_next, &node.trust_anchor).await, 4);
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_reports_the_node_and_writes_wait_while_it_catches_up() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    node.app
+        .submit(node.anchor("bureau", vec![node.body("bureau", DRAWING, "s", "s")]))
+        .unwrap();
+    node.commit();
+    node.app
+        .submit(node.anchor("bureau", vec![node.body("bureau", DRAWING, "t", "t")]))
+        .unwrap();
+    let status = client
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let genesis = &node.consortium.genesis;
+    assert_eq!(
+        status,
+        pb::StatusResponse {
+            chain_id: CHAIN_ID.to_owned(),
+            genesis_hash: genesis.hash().to_canonical_bytes(),
+            member: "bureau".to_owned(),
+            height: 1,
+            log_size: 1,
+            mempool_depth: 1,
+            mempool_capacity: MempoolLimits::default().transactions as u64,
+            peers: 3,
+            synced: true,
+        }
+    );
+
+    node.synced.store(false, Ordering::Relaxed);
+    let tx = node.anchor("bureau", vec![node.body("bureau", DRAWING, "u", "u")]);
+    let refused = client.submit(submit_request(tx.clone())).await.unwrap_err();
+    assert_status(&refused, Code::Unavailable, "catching-up");
+    let refused = client.notarize(notarize_request(tx)).await.unwrap_err();
+    assert_status(&refused, Code::Unavailable, "catching-up");
+    assert!(
+        !client
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .synced
+    );
+    client
+        .get_receipt(receipt_request(ReceiptBy::EntryIndex(0), 0))
+        .await
+        .unwrap();
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_on_the_port_costs_only_its_own_connection() {
+    let node = Node::start().await;
+    let address = node.address;
+    tokio::task::spawn_blocking(move || {
+        let garbage: Vec<u8> = (0..64 * 1024u32).map(|i| (i * 7919 % 251) as u8).collect();
+        let prefaced = [
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_slice(),
+            &[0, 0, 4, 0xff, 0xff, 0, 0, 0, 1, 1, 2, 3, 4],
+        ]
+        .concat();
+        for bytes in [
+            garbage.as_slice(),
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            &prefaced,
+        ] {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            // The server may close while we still write; either is fine.
+            let _ = stream.write_all(bytes);
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        }
+    })
+    .await
+    .unwrap();
+    // A connection that sends nothing stays open beside a normal call, and does not hold
+    // up shutdown for longer than the grace period.
+    let idle = std::net::TcpStream::connect(address).unwrap();
+    let mut client = node.client().await;
+    let status = client
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.chain_id, CHAIN_ID);
+    node.shut_down().await;
+    drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_ends_waiting_calls_and_streams() {
+    let api = ApiSection {
+        notarize_timeout_ms: 60_000,
+        ..ApiSection::default()
+    };
+    let node = Node::start_with(AppLimits::default(), api, |_| {}).await;
+    let client = node.client().await;
+    let mut stream = client
+        .clone()
+        .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    let tx = node.anchor("bureau", vec![node.body("bureau", DRAWING, "w", "w")]);
+    let waiting = tokio::spawn({
+        let mut client = client.clone();
+        async move { client.notarize(notarize_request(tx)).await }
+    });
+    node.mempool_holds(1).await;
+    node.shut_down().await;
+    let status = waiting.await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let end = tokio::time::timeout(WAIT, stream.message()).await.unwrap();
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+}

@@ -1,0 +1,373 @@
+//! A whole four-member network in one test process: real RocksDB in temporary directories,
+//! real libp2p on 127.0.0.1, the real gRPC API. Receipts are verified offline with
+//! `evidence-core` against the genesis file alone.
+//!
+//! The scenarios run one at a time (each starts four nodes; two cores are shared).
+
+use std::time::Duration;
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::receipt::{Receipt, verify_receipt};
+use evidence_genesis::{Consortium, default_consortium};
+use evidence_node::app::now_ms;
+use evidence_node::config::NodeConfig;
+use evidence_node::local::{LocalNetwork, anchor_transaction, write_homes};
+use evidence_proto::v1::ledger_client::LedgerClient;
+use evidence_proto::v1::{
+    GetCheckpointRequest, NotarizeRequest, NotarizeResponse, StatusRequest, Transaction,
+};
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// One scenario at a time (the lock works across the tests' separate runtimes).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const PROJECT: &str = "P-2026-001";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    consortium: Consortium,
+    network: LocalNetwork,
+}
+
+async fn start(adjust: impl FnMut(&str, &mut NodeConfig)) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let consortium = default_consortium("evidence-test", now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(dir.path(), &consortium, adjust).unwrap();
+    let network = LocalNetwork::start(consortium.genesis.clone(), homes)
+        .await
+        .unwrap();
+    Fixture {
+        _dir: dir,
+        consortium,
+        network,
+    }
+}
+
+fn fast(_: &str, config: &mut NodeConfig) {
+    config.consensus.timeout_propose_ms = 1_000;
+    config.consensus.idle_block_interval_ms = 200;
+    config.metrics.enabled = false;
+}
+
+impl Fixture {
+    fn filer(&self, member: &str) -> &evidence_core::keys::SigningKey {
+        &self
+            .consortium
+            .filer_keys
+            .iter()
+            .find(|(m, _)| m == member)
+            .unwrap()
+            .1
+    }
+
+    /// A signed anchor of one document with `content`, filed by `member` as `kind`.
+    fn anchor(&self, member: &str, kind: &str, document_id: &str, content: &[u8]) -> Vec<u8> {
+        anchor_transaction(
+            &self.consortium.genesis,
+            self.filer(member),
+            member,
+            kind,
+            PROJECT,
+            &[(document_id.to_owned(), digest(content))],
+            now_ms(),
+        )
+        .unwrap()
+    }
+
+    async fn client(&self, node: usize) -> LedgerClient<Channel> {
+        let address = self.network.node(node).unwrap().api_address();
+        LedgerClient::connect(format!("http://{address}"))
+            .await
+            .unwrap()
+    }
+
+    fn check_receipts(&self, response: &NotarizeResponse, content: &[u8]) -> Vec<Receipt> {
+        let anchor = self.consortium.genesis.trust_anchor().unwrap();
+        assert!(!response.receipts.is_empty());
+        response
+            .receipts
+            .iter()
+            .map(|r| {
+                let receipt = Receipt::from_json(&r.json).unwrap();
+                let verdict = verify_receipt(&digest(content), &receipt, &anchor)
+                    .expect("receipt verifies offline against the genesis file");
+                assert_eq!(verdict.entry_index, r.entry_index);
+                assert!(verdict.signers.len() >= 3, "a quorum of 4 signed");
+                receipt
+            })
+            .collect()
+    }
+}
+
+fn digest(content: &[u8]) -> Digest {
+    HashAlgorithm::Blake3.hash(content)
+}
+
+async fn notarize(
+    client: &mut LedgerClient<Channel>,
+    transaction: Vec<u8>,
+) -> Result<NotarizeResponse, tonic::Status> {
+    let mut request = tonic::Request::new(NotarizeRequest {
+        transaction: Some(Transaction {
+            canonical: transaction,
+        }),
+    });
+    request.set_timeout(Duration::from_secs(30));
+    client
+        .notarize(request)
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn height(client: &mut LedgerClient<Channel>) -> u64 {
+    client
+        .status(StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .height
+}
+
+/// Waits until node `i` reaches `target` height.
+async fn wait_for_height(fixture: &Fixture, i: usize, target: u64) {
+    let app = fixture.network.node(i).unwrap().app().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while app.tip().height < target {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node {i} stuck at height {} (want {target})",
+            app.tip().height
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_members_notarize_and_receipts_verify_offline() {
+    let _serial = SERIAL.lock().await;
+    let fixture = start(fast).await;
+    // Each member's node accepts the bureau's filings and answers with a receipt.
+    for node in 0..4 {
+        let mut client = fixture.client(node).await;
+        let content = format!("completion drawing via node {node}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-{node}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+    }
+    // Every node holds the same chain: the same header at a common height.
+    let common = fixture
+        .network
+        .running()
+        .map(|n| n.app().tip().height)
+        .min()
+        .unwrap();
+    let mut headers = Vec::new();
+    for node in 0..4 {
+        let checkpoint = fixture
+            .client(node)
+            .await
+            .get_checkpoint(GetCheckpointRequest { height: common })
+            .await
+            .unwrap()
+            .into_inner()
+            .checkpoint
+            .unwrap();
+        headers.push(checkpoint.header);
+    }
+    assert!(headers.windows(2).all(|w| w[0] == w[1]));
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_of_four_keep_committing_when_one_is_stopped() {
+    let _serial = SERIAL.lock().await;
+    let mut fixture = start(fast).await;
+    let mut client = fixture.client(0).await;
+    let tx = fixture.anchor("bureau", "inspection-report", "INS-1", b"before");
+    notarize(&mut client, tx).await.unwrap();
+
+    fixture.network.stop_node(3).await;
+    for i in 0..5 {
+        let content = format!("after stop {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "inspection-report",
+            &format!("INS-after-{i}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+    }
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restarted_node_keeps_what_it_acknowledged_and_catches_up() {
+    let _serial = SERIAL.lock().await;
+    let mut fixture = start(fast).await;
+    let mut client = fixture.client(2).await;
+    let tx = fixture.anchor("bureau", "completion-drawing", "DWG-R", b"acknowledged");
+    let acknowledged = notarize(&mut client, tx).await.unwrap();
+    let index = acknowledged.receipts[0].entry_index;
+    let acknowledged_height = fixture.network.node(2).unwrap().app().tip().height;
+    drop(client);
+
+    // Stop node 2 and keep the others committing while it is away.
+    fixture.network.stop_node(2).await;
+    let mut other = fixture.client(0).await;
+    for i in 0..3 {
+        let content = format!("while away {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-away-{i}"),
+            content.as_bytes(),
+        );
+        notarize(&mut other, tx).await.unwrap();
+    }
+    let target = fixture.network.node(0).unwrap().app().tip().height;
+
+    fixture.network.start_node(2).await.unwrap();
+    let restarted = fixture.network.node(2).unwrap().app().clone();
+    assert!(
+        restarted.tip().height >= acknowledged_height,
+        "nothing acknowledged is lost"
+    );
+    let receipt = restarted.ledger().receipt(index).unwrap().unwrap();
+    let anchor = fixture.consortium.genesis.trust_anchor().unwrap();
+    verify_receipt(&digest(b"acknowledged"), &receipt, &anchor).unwrap();
+
+    wait_for_height(&fixture, 2, target).await;
+    let mut client = fixture.client(2).await;
+    assert!(height(&mut client).await >= target);
+    // And it takes part again: a filing through it commits.
+    let tx = fixture.anchor("bureau", "completion-drawing", "DWG-back", b"back");
+    let response = notarize(&mut client, tx).await.unwrap();
+    fixture.check_receipts(&response, b"back");
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proposer_with_a_wrong_state_root_is_refused_and_the_network_moves_on() {
+    let _serial = SERIAL.lock().await;
+    let fixture = start(|member, config| {
+        fast(member, config);
+        if member == "court" {
+            config.testing.byzantine_wrong_state_root = true;
+        }
+    })
+    .await;
+    let court = fixture
+        .consortium
+        .validator_keys
+        .iter()
+        .find(|(m, _)| m == "court")
+        .unwrap()
+        .1
+        .public_key();
+    let mut client = fixture.client(0).await;
+    // Enough heights that the faulty member's turn to propose comes round several times.
+    for i in 0..8 {
+        let content = format!("filing {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-B{i}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+    }
+    let app = fixture.network.node(0).unwrap().app().clone();
+    let tip = app.tip().height;
+    assert!(tip >= 8);
+    for height in 1..=tip {
+        let (block, _) = app.decided_block(height).unwrap().unwrap();
+        assert_ne!(
+            block.header.proposer, court,
+            "no block proposed by the faulty member was committed (height {height})"
+        );
+    }
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_transactions_get_clear_errors_and_the_node_keeps_serving() {
+    let _serial = SERIAL.lock().await;
+    let fixture = start(fast).await;
+    let mut client = fixture.client(1).await;
+
+    // A key that is not in the genesis file.
+    let stranger = evidence_core::keys::SigningKey::generate();
+    let tx = anchor_transaction(
+        &fixture.consortium.genesis,
+        &stranger,
+        "bureau",
+        "completion-drawing",
+        PROJECT,
+        &[("DWG-X".into(), digest(b"x"))],
+        now_ms(),
+    )
+    .unwrap();
+    let status = notarize(&mut client, tx).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // A filer anchoring a kind its member may not anchor (the bureau files a payment).
+    let tx = fixture.anchor("bureau", "fund-transfer", "PAY-1", b"pay");
+    let status = notarize(&mut client, tx).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // A replayed transaction: the same signed bytes again are answered with the same
+    // receipts (the submission is idempotent) and never appended twice.
+    let tx = fixture.anchor("bureau", "completion-drawing", "DWG-1", b"once");
+    let first = notarize(&mut client, tx.clone()).await.unwrap();
+    let again = notarize(&mut client, tx.clone()).await.unwrap();
+    assert_eq!(first.receipts[0].entry_index, again.receipts[0].entry_index);
+    let submit = client
+        .submit(evidence_proto::v1::SubmitRequest {
+            transaction: Some(Transaction { canonical: tx }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(submit.code(), Code::FailedPrecondition, "{submit:?}");
+
+    // An oversized transaction.
+    let max = fixture
+        .consortium
+        .genesis
+        .policy
+        .limits
+        .transaction_bytes_max as usize;
+    let status = notarize(&mut client, vec![1; max + 1]).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    // Garbage transaction bytes.
+    let status = notarize(&mut client, b"not a transaction".to_vec())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+
+    // Garbage on the gRPC port itself.
+    let address = fixture.network.node(1).unwrap().api_address();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.0\r\n\r\n\x00\xff garbage \x16\x03\x01")
+            .await
+            .unwrap();
+        let _ = stream.shutdown().await;
+    }
+
+    // The node still serves.
+    let tx = fixture.anchor("bureau", "completion-drawing", "DWG-2", b"still serving");
+    let response = notarize(&mut client, tx).await.unwrap();
+    fixture.check_receipts(&response, b"still serving");
+    fixture.network.shutdown().await;
+}
