@@ -1030,6 +1030,31 @@ impl LedgerRpc for LedgerService {
             synced: self.synced.load(Ordering::Relaxed),
         }))
     }
+
+    async fn relay(
+        &self,
+        request: Request<pb::RelayRequest>,
+    ) -> Result<Response<pb::RelayResponse>, Status> {
+        self.check_serving()?;
+        let transactions = request.into_inner().transactions;
+        let app = Arc::clone(&self.app);
+        // Each is checked as a submission; refusals are the relaying node's business (it
+        // keeps its own copy), so they are counted, not returned.
+        let admitted = tokio::task::spawn_blocking(move || {
+            let mut admitted = 0u32;
+            for transaction in transactions {
+                match app.submit_relayed(transaction.canonical) {
+                    Ok((_, true)) => admitted += 1,
+                    Ok((_, false)) => {}
+                    Err(error) => tracing::debug!(%error, "relayed transaction not admitted"),
+                }
+            }
+            admitted
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("a relay task failed: {e}")))?;
+        Ok(Response::new(pb::RelayResponse { admitted }))
+    }
 }
 
 /// Serves `service` on `listener` until `shutdown` completes. Then it stops accepting, ends

@@ -5,7 +5,7 @@
 //! out of the mempool, answer whoever waits for them, publish the checkpoint, count it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use evidence_contracts::error::TxError;
@@ -19,6 +19,7 @@ use crate::block::{BLOCK_BYTES_MAX, Block};
 use crate::ledger::{BlockError, CommitOutcome, Ledger, LedgerError, Tip};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::metrics::Metrics;
+use crate::relay::Relay;
 use crate::storage::TransactionRecord;
 
 /// The current time in Unix milliseconds.
@@ -63,6 +64,7 @@ pub struct App {
     waiters: Mutex<HashMap<Digest, Vec<oneshot::Sender<TxOutcome>>>>,
     checkpoints: broadcast::Sender<Checkpoint>,
     metrics: Arc<Metrics>,
+    relay: OnceLock<Relay>,
 }
 
 impl App {
@@ -78,7 +80,13 @@ impl App {
             waiters: Mutex::new(HashMap::new()),
             checkpoints,
             metrics,
+            relay: OnceLock::new(),
         }
+    }
+
+    /// Sets where newly admitted transactions are relayed (once; later calls are ignored).
+    pub fn set_relay(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -101,11 +109,31 @@ impl App {
         self.ledger.tip()
     }
 
-    /// Checks and admits a transaction; returns its id.
+    /// Checks and admits a transaction a client submitted, relays it to the other members'
+    /// nodes if it is new here, and returns its id.
     ///
     /// # Errors
     /// See [`Mempool::admit`].
     pub fn submit(&self, bytes: Vec<u8>) -> Result<Digest, AdmitError> {
+        let relay = self.relay.get();
+        let copy = relay.map(|_| bytes.clone());
+        let (tx_id, new) = self.admit(bytes)?;
+        if new && let (Some(relay), Some(copy)) = (relay, copy) {
+            relay.relay(copy);
+        }
+        Ok(tx_id)
+    }
+
+    /// Checks and admits a transaction another member's node relayed (not relayed again);
+    /// returns its id and whether it was new here.
+    ///
+    /// # Errors
+    /// See [`Mempool::admit`].
+    pub fn submit_relayed(&self, bytes: Vec<u8>) -> Result<(Digest, bool), AdmitError> {
+        self.admit(bytes)
+    }
+
+    fn admit(&self, bytes: Vec<u8>) -> Result<(Digest, bool), AdmitError> {
         let result = self.mempool.admit(&self.ledger, bytes, now_ms());
         match &result {
             Ok(_) => self.update_depth(),

@@ -43,7 +43,30 @@ pub struct NodeConfig {
     pub api: ApiSection,
     pub metrics: MetricsSection,
     pub limits: LimitsSection,
+    pub relay: RelaySection,
     pub testing: TestingSection,
+}
+
+/// Relaying admitted transactions to the other members' nodes, so that whichever validator
+/// proposes next holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelaySection {
+    /// The other members' API endpoints (`http://host:port`). Empty: nothing is relayed, and a
+    /// transaction waits for this node's turn to propose.
+    pub peers: Vec<String>,
+    /// Transactions queued per peer; beyond, they are not relayed to that peer (this node
+    /// still keeps and proposes them).
+    pub queue_transactions: usize,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        Self {
+            peers: Vec::new(),
+            queue_transactions: 100_000,
+        }
+    }
 }
 
 /// Identity and files.
@@ -89,6 +112,10 @@ pub struct ConsensusSection {
     pub idle_block_interval_ms: u64,
     /// How far a proposed block's time may be ahead of this node's clock.
     pub clock_bound_ms: u64,
+    /// `true`: consensus messages travel by GossipSub, which relays them around a broken
+    /// link between two members. `false` (default): each is sent directly to every connected
+    /// validator, which for a consortium of a few members fully connected is faster.
+    pub gossipsub: bool,
 }
 
 impl Default for ConsensusSection {
@@ -101,6 +128,7 @@ impl Default for ConsensusSection {
             timeout_precommit_ms: 500,
             idle_block_interval_ms: 1_000,
             clock_bound_ms: 500,
+            gossipsub: false,
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod local;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod relay;
 pub mod storage;

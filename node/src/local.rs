@@ -33,7 +33,8 @@ pub struct MemberHome {
 
 /// Writes a home directory per validator of `consortium` under `root` (`root/<member>/`):
 /// `genesis.json`, `node.key` and `node.toml` with loopback ports, every other validator as a
-/// peer, and `adjust` applied to each configuration.
+/// consensus peer and every other node's API as a relay peer, and `adjust` applied to each
+/// configuration.
 ///
 /// # Errors
 /// A file cannot be written or no port is free.
@@ -43,6 +44,11 @@ pub fn write_homes(
     mut adjust: impl FnMut(&str, &mut NodeConfig),
 ) -> std::io::Result<Vec<MemberHome>> {
     let ports: Vec<u16> = consortium
+        .validator_keys
+        .iter()
+        .map(|_| free_port())
+        .collect::<Result<_, _>>()?;
+    let api_ports: Vec<u16> = consortium
         .validator_keys
         .iter()
         .map(|_| free_port())
@@ -76,7 +82,13 @@ pub fn write_homes(
             .filter(|(j, _)| *j != i)
             .map(|(_, a)| a.clone())
             .collect();
-        config.api.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.api.listen = SocketAddr::from(([127, 0, 0, 1], api_ports[i]));
+        config.relay.peers = api_ports
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+            .collect();
         config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         adjust(member, &mut config);
         std::fs::write(home.join(crate::config::CONFIG_FILE), config.to_toml())?;

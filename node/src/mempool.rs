@@ -98,7 +98,7 @@ impl Mempool {
 
     /// Checks `bytes` against the committed state as if it were in the next block at
     /// `now_ms`, and admits it. Admitting a transaction already waiting is not an error: its
-    /// id is returned again.
+    /// id is returned again, with `false` (not newly admitted).
     ///
     /// # Errors
     /// [`AdmitError::Busy`] when full, [`AdmitError::Rejected`] with the rule broken.
@@ -107,7 +107,7 @@ impl Mempool {
         ledger: &Ledger,
         bytes: Vec<u8>,
         now_ms: u64,
-    ) -> Result<Digest, AdmitError> {
+    ) -> Result<(Digest, bool), AdmitError> {
         let genesis = ledger.genesis();
         let max = genesis.policy.limits.transaction_bytes_max as usize;
         if bytes.len() > max {
@@ -122,7 +122,7 @@ impl Mempool {
         if let Some(tx_id) = transaction.id(ledger.algorithm())
             && self.inner().txs.contains_key(&tx_id)
         {
-            return Ok(tx_id);
+            return Ok((tx_id, false));
         }
         let tip = ledger.tip();
         let context = BlockContext {
@@ -140,7 +140,7 @@ impl Mempool {
         let tx_id = applied.tx_id;
         let mut inner = self.inner();
         if inner.txs.contains_key(&tx_id) {
-            return Ok(tx_id);
+            return Ok((tx_id, false));
         }
         if inner.txs.len() >= self.limits.transactions
             || inner.bytes + bytes.len() > self.limits.bytes
@@ -157,7 +157,7 @@ impl Mempool {
         inner.txs.insert(tx_id, (seq, bytes));
         drop(inner);
         self.notify.notify_waiters();
-        Ok(tx_id)
+        Ok((tx_id, true))
     }
 
     fn check_room(&self, len: usize) -> Result<(), AdmitError> {

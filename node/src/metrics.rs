@@ -42,6 +42,8 @@ pub struct Metrics {
     pub admission_refused: Counter,
     /// Connected consensus peers.
     pub peers: Gauge,
+    /// Transactions not relayed to a peer because its queue was full.
+    pub relay_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -64,6 +66,7 @@ impl Metrics {
         let mempool_busy = Counter::default();
         let admission_refused = Counter::default();
         let peers = Gauge::default();
+        let relay_dropped = Counter::default();
         registry.register("height", "Last committed block height", height.clone());
         registry.register(
             "committed_entries",
@@ -106,6 +109,11 @@ impl Metrics {
             admission_refused.clone(),
         );
         registry.register("peers", "Connected consensus peers", peers.clone());
+        registry.register(
+            "relay_dropped",
+            "Transactions not relayed to a peer because its relay queue was full",
+            relay_dropped.clone(),
+        );
         Self {
             registry,
             height,
@@ -118,6 +126,7 @@ impl Metrics {
             mempool_busy,
             admission_refused,
             peers,
+            relay_dropped,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::config::{ConfigError, GENESIS_FILE, NodeConfig};
 use crate::consensus::driver::{self, DriverHandle, DriverParams};
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::{self, Metrics};
+use crate::relay::Relay;
 
 /// Why a node could not start or stopped.
 #[derive(Debug, Error)]
@@ -104,6 +105,18 @@ impl Node {
         let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
         let metrics = Arc::new(Metrics::new());
         let app = Arc::new(App::new(ledger, config.app_limits(), Arc::clone(&metrics)));
+        let relay = Relay::start(
+            &config.relay.peers,
+            config.relay.queue_transactions,
+            metrics.relay_dropped.clone(),
+        )
+        .map_err(|e| {
+            NodeError::Config(ConfigError::Invalid {
+                path: home.join(crate::config::CONFIG_FILE),
+                message: e.to_string(),
+            })
+        })?;
+        app.set_relay(relay);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 

@@ -292,6 +292,7 @@ fn config_from_sections(
         precommit: Duration::from_millis(section.timeout_precommit_ms),
     };
     config.idle_block_interval = section.idle_block_interval();
+    config.gossipsub = section.gossipsub;
     config.byzantine_wrong_state_root = testing.byzantine_wrong_state_root;
     Ok(config)
 }
