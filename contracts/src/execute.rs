@@ -25,6 +25,7 @@ use crate::state::{
     version_key,
 };
 use crate::transaction::Transaction;
+use crate::verified::VerifiedSignatures;
 
 /// The kind whose anchors are payments.
 pub const FUND_TRANSFER: &str = "fund-transfer";
@@ -40,6 +41,9 @@ pub struct BlockContext<'a> {
     pub time_ms: u64,
     /// Entries in the log before this block; the block's first entry gets this index.
     pub log_size: u64,
+    /// Signatures this node already verified; `None` verifies every signature. Verified ones
+    /// are added. The outcome is the same either way (see [`VerifiedSignatures`]).
+    pub verified: Option<&'a VerifiedSignatures>,
 }
 
 impl BlockContext<'_> {
@@ -131,7 +135,7 @@ pub fn apply<S: StateStore + ?Sized>(
         .into());
     }
 
-    let signer = authenticate(transaction, context)?;
+    let signer = authenticate(transaction, &tx_id, context)?;
 
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
@@ -258,9 +262,18 @@ fn registered_filer<'g>(genesis: &'g Genesis, key: &PublicKey) -> Result<&'g Fil
 /// rule, in this order: unknown signer, mixed filers in a batch, bad signature.
 fn authenticate<'g>(
     transaction: &Transaction,
+    tx_id: &Digest,
     context: &BlockContext<'g>,
 ) -> Result<&'g Filer, TxError> {
-    match transaction {
+    let signature = match transaction {
+        Transaction::Anchor(batch) => &batch.signature,
+        Transaction::Revoke(revocation) => &revocation.signature,
+        Transaction::RegisterProject(registration) => &registration.signature,
+    };
+    let known = context
+        .verified
+        .is_some_and(|verified| verified.contains(tx_id, signature));
+    let filer = match transaction {
         Transaction::Anchor(batch) => {
             let filer_key = batch.anchors[0].filer;
             let filer = registered_filer(context.genesis, &filer_key)?;
@@ -270,28 +283,38 @@ fn authenticate<'g>(
                     other: other.filer,
                 });
             }
-            batch
-                .verify(context.algorithm(), &filer_key)
-                .map_err(|_| TxError::BadSignature(filer_key))?;
-            Ok(filer)
+            if !known {
+                batch
+                    .verify(context.algorithm(), &filer_key)
+                    .map_err(|_| TxError::BadSignature(filer_key))?;
+            }
+            filer
         }
         Transaction::Revoke(revocation) => {
             let key = revocation.body.filer;
             let filer = registered_filer(context.genesis, &key)?;
-            revocation
-                .verify()
-                .map_err(|_| TxError::BadSignature(key))?;
-            Ok(filer)
+            if !known {
+                revocation
+                    .verify()
+                    .map_err(|_| TxError::BadSignature(key))?;
+            }
+            filer
         }
         Transaction::RegisterProject(registration) => {
             let key = registration.body.registrar;
             let filer = registered_filer(context.genesis, &key)?;
-            registration
-                .verify()
-                .map_err(|_| TxError::BadSignature(key))?;
-            Ok(filer)
+            if !known {
+                registration
+                    .verify()
+                    .map_err(|_| TxError::BadSignature(key))?;
+            }
+            filer
         }
+    };
+    if !known && let Some(verified) = context.verified {
+        verified.insert(tx_id, signature);
     }
+    Ok(filer)
 }
 
 fn check_chain(context: &BlockContext<'_>, chain_id: &str) -> Result<(), TxError> {

@@ -10,8 +10,10 @@ pub mod execute;
 pub mod query;
 pub mod state;
 pub mod transaction;
+pub mod verified;
 
 pub use error::TxError;
 pub use execute::{Applied, ApplyError, BlockContext, BlockOutcome, apply, execute_block};
 pub use state::{MemoryState, Overlay, StateStore, StoreError};
 pub use transaction::Transaction;
+pub use verified::VerifiedSignatures;

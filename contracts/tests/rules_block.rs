@@ -335,3 +335,45 @@ fn empty_block_still_advances_the_state_root() {
         next_state_root(ALG, &parent, 4, &BTreeMap::new())
     );
 }
+
+// Remembered signatures.
+
+#[test]
+fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() {
+    use evidence_contracts::VerifiedSignatures;
+
+    let ledger = Ledger::new();
+    let good = ledger.anchor(&ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-001"));
+    // The same content signed by a key that is not the filer's: a different signature on the
+    // same transaction id.
+    let mut forged = good.clone();
+    if let Transaction::Anchor(batch) = &mut forged {
+        batch.signature = stranger_key().sign(b"anything");
+    }
+    let transactions = [good.clone(), forged.clone()];
+
+    let plain = execute_block(
+        &ledger.state,
+        &ledger.next_context(),
+        &ledger.state_root,
+        &transactions,
+    )
+    .unwrap();
+    let verified = VerifiedSignatures::new(16);
+    let mut context = ledger.next_context();
+    context.verified = Some(&verified);
+    // Twice: first filling the cache, then answering from it.
+    for _ in 0..2 {
+        let cached =
+            execute_block(&ledger.state, &context, &ledger.state_root, &transactions).unwrap();
+        assert_eq!(cached, plain);
+        assert!(matches!(
+            cached.results[1],
+            Err(TxError::BadSignature(_)) | Err(TxError::Replayed { .. })
+        ));
+    }
+    assert_eq!(verified.len(), 1, "only the good signature is remembered");
+    // The forged copy alone, after the good one was remembered, is still refused.
+    let alone = execute_block(&ledger.state, &context, &ledger.state_root, &[forged]).unwrap();
+    assert!(matches!(alone.results[0], Err(TxError::BadSignature(_))));
+}

@@ -128,17 +128,33 @@ impl PublicKey {
 
     /// A public key from its 32 bytes.
     ///
+    /// Decoding decompresses the curve point (about as costly as a third of a signature
+    /// check). A chain has few keys (validators and filers) that arrive in every transaction,
+    /// vote and header, so each thread remembers the keys it decoded last; only keys that
+    /// passed every check are remembered, so a hit is the same verdict.
+    ///
     /// # Errors
     /// The bytes are not the encoding of a curve point.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, KeyError> {
+        if let Some(key) = DECODED_KEYS.with(|cache| cache.borrow().get(bytes).copied()) {
+            return Ok(key);
+        }
         // RFC 8032 §5.1.3 decoding: the bytes must be the canonical encoding of a point
         // (y < p, and not x = 0 with the sign bit set); the curve-point check follows.
         if !is_canonical_encoding(bytes) {
             return Err(KeyError::NotACurvePoint(hex::encode(bytes)));
         }
-        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map(|key| Self { key })
-            .map_err(|_| KeyError::NotACurvePoint(hex::encode(bytes)))
+            .map_err(|_| KeyError::NotACurvePoint(hex::encode(bytes)))?;
+        DECODED_KEYS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= DECODED_KEYS_MAX {
+                cache.clear();
+            }
+            cache.insert(*bytes, key);
+        });
+        Ok(key)
     }
 
     /// Strict verification of `signature` over `message` (SPEC.md §4).
@@ -159,6 +175,14 @@ impl PublicKey {
     pub fn short_id(&self) -> String {
         hex::encode(&self.as_bytes()[..8])
     }
+}
+
+/// Keys each thread remembers having decoded; cleared when full.
+const DECODED_KEYS_MAX: usize = 1024;
+
+thread_local! {
+    static DECODED_KEYS: std::cell::RefCell<std::collections::HashMap<[u8; PUBLIC_KEY_LEN], PublicKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 impl PartialOrd for PublicKey {

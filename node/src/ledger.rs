@@ -15,6 +15,7 @@ use evidence_contracts::error::TxError;
 use evidence_contracts::execute::{BlockContext, execute_block};
 use evidence_contracts::state::StoreError as StateError;
 use evidence_contracts::transaction::Transaction;
+use evidence_contracts::verified::VerifiedSignatures;
 use evidence_core::certificate::{CertificateError, CommitCertificate};
 use evidence_core::checkpoint::Checkpoint;
 use evidence_core::digest::{Digest, HashAlgorithm};
@@ -37,6 +38,10 @@ use crate::storage::{
 /// committed without executing it again. Several proposals for one height are normal (one per
 /// round); more than this many means something is wrong and the rest are re-executed.
 const EXECUTED_CACHE_MAX: usize = 16;
+
+/// How many verified (transaction, signature) pairs are remembered: more than a full mempool
+/// holds, so that admission's check serves the block that carries the transaction.
+const VERIFIED_SIGNATURES_MAX: usize = 100_000;
 
 /// A failure of the ledger itself (not of a block or transaction).
 #[derive(Debug, Error)]
@@ -165,6 +170,8 @@ pub struct Ledger {
     validator_set_hash: Digest,
     tip: RwLock<Tip>,
     executed: Mutex<HashMap<Digest, Arc<Executed>>>,
+    /// Signatures verified at admission or in an earlier execution of the same transaction.
+    verified: VerifiedSignatures,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
     commit_lock: Mutex<()>,
 }
@@ -261,6 +268,7 @@ impl Ledger {
             validator_set_hash,
             tip: RwLock::new(tip),
             executed: Mutex::new(HashMap::new()),
+            verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
             commit_lock: Mutex::new(()),
         })
     }
@@ -279,6 +287,11 @@ impl Ledger {
 
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
+    }
+
+    /// Signatures this node already verified (admission adds to them, execution uses them).
+    pub fn verified_signatures(&self) -> &VerifiedSignatures {
+        &self.verified
     }
 
     /// The database, for read-only queries (contract state, indexes).
@@ -314,6 +327,7 @@ impl Ledger {
             height,
             time_ms,
             log_size: tip.log_size,
+            verified: Some(&self.verified),
         };
         let outcome = execute_block(&self.store, &context, &tip.state_root, &decoded)?;
 

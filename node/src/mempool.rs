@@ -130,6 +130,7 @@ impl Mempool {
             height: tip.height + 1,
             time_ms: now_ms.max(tip.time_ms + 1),
             log_size: tip.log_size,
+            verified: Some(ledger.verified_signatures()),
         };
         let mut overlay = Overlay::new(ledger.store());
         let applied = match apply(&mut overlay, &transaction, &context, tip.log_size) {

@@ -171,6 +171,7 @@ impl Ledger {
             height,
             time_ms: Self::block_time(height),
             log_size: self.log_size,
+            verified: None,
         }
     }
 
