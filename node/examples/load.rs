@@ -136,7 +136,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut clients = Vec::new();
     for endpoint in &endpoints {
-        clients.push(LedgerClient::connect(endpoint.clone()).await?);
+        // A batch's answer carries a receipt per document: far above tonic's 4 MiB default.
+        clients.push(
+            LedgerClient::connect(endpoint.clone())
+                .await?
+                .max_decoding_message_size(64 << 20),
+        );
     }
     eprintln!(
         "driving {} nodes for {} s ({:?}, {})",

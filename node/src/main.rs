@@ -17,10 +17,26 @@ struct Args {
     /// The node's home directory (node.toml, genesis.json, the key file, data/).
     #[arg(long, value_name = "DIR")]
     home: PathBuf,
+    /// Print the configuration the node would run with (node.toml merged over the defaults)
+    /// and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.print_config {
+        return match evidence_node::config::NodeConfig::load(&args.home) {
+            Ok(config) => {
+                print!("{}", config.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
