@@ -130,11 +130,17 @@ impl Metrics {
         }
     }
 
-    /// The text exposition format.
+    /// The text exposition format: this node's metrics, then the consensus engine's (its
+    /// step times, rounds, peers and more, registered by the engine in its own registry).
     pub fn render(&self) -> String {
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut text, &self.registry);
+        // One exposition ends with one end marker: drop ours before appending the engine's.
+        if let Some(body) = text.strip_suffix("# EOF\n") {
+            text.truncate(body.len());
+        }
+        malachite_metrics::export(&mut text);
         text
     }
 }
@@ -203,6 +209,7 @@ mod tests {
         metrics.height.set(7);
         metrics.commit_latency.observe(0.004);
         let text = metrics.render();
+        assert_eq!(text.matches("# EOF").count(), 1, "one end marker:\n{text}");
         for name in [
             "evidence_height 7",
             "evidence_committed_entries_total",

@@ -973,7 +973,7 @@ impl Driver {
         if self.byzantine_wrong_state_root {
             warn!(height, %hash, "test fault: proposing a block with a wrong state root");
         }
-        info!(height, %hash, transactions = block.transactions.len(), "proposing block");
+        debug!(height, %hash, transactions = block.transactions.len(), "proposing block");
         Some(hash)
     }
 
@@ -1189,7 +1189,7 @@ impl Driver {
         } else {
             self.validate_block(block, block_proposer, None).await?
         };
-        info!(height, %round, %hash, ?validity, "received proposal");
+        debug!(height, %round, %hash, ?validity, "received proposal");
         let value = ProposedValue {
             height: BlockHeight(height),
             round,

@@ -1,0 +1,175 @@
+//! The real binary: four `evidence-node` processes on loopback. One is killed with SIGKILL
+//! (no shutdown of any kind) while the others go on, then started again from its home: every
+//! entry it had acknowledged is still there and it catches up. Its `/metrics` endpoint is read
+//! over HTTP.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::receipt::{Receipt, verify_receipt};
+use evidence_genesis::default_consortium;
+use evidence_node::app::now_ms;
+use evidence_node::local::{MemberHome, anchor_transaction, free_port, write_homes};
+use evidence_proto::v1::ledger_client::LedgerClient;
+use evidence_proto::v1::{
+    GetReceiptRequest, NotarizeRequest, StatusRequest, Transaction, get_receipt_request,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::transport::Channel;
+
+/// A node process, killed when dropped so a failing test leaves nothing running.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(home: &MemberHome) -> Process {
+    let child = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(&home.home)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the node binary starts");
+    Process(child)
+}
+
+async fn connect(address: SocketAddr) -> LedgerClient<Channel> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match LedgerClient::connect(format!("http://{address}")).await {
+            Ok(client) => return client,
+            Err(error) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "node at {address} never answered: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn notarize(client: &mut LedgerClient<Channel>, transaction: Vec<u8>) -> Vec<Receipt> {
+    let mut request = tonic::Request::new(NotarizeRequest {
+        transaction: Some(Transaction {
+            canonical: transaction,
+        }),
+    });
+    request.set_timeout(Duration::from_secs(30));
+    let response = client.notarize(request).await.expect("notarized");
+    response
+        .into_inner()
+        .receipts
+        .iter()
+        .map(|r| Receipt::from_json(&r.json).unwrap())
+        .collect()
+}
+
+async fn height(client: &mut LedgerClient<Channel>) -> u64 {
+    client
+        .status(StatusRequest {})
+        .await
+        .map(|r| r.into_inner().height)
+        .unwrap_or(0)
+}
+
+async fn get_metrics(address: SocketAddr) -> String {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+fn digest(content: &[u8]) -> Digest {
+    HashAlgorithm::Blake3.hash(content)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let consortium = default_consortium("evidence-kill", now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(dir.path(), &consortium, |_, config| {
+        config.consensus.timeout_propose_ms = 1_000;
+        config.consensus.idle_block_interval_ms = 200;
+        config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    })
+    .unwrap();
+    let mut processes: Vec<Option<Process>> = homes.iter().map(|h| Some(spawn(h))).collect();
+    let anchor = consortium.genesis.trust_anchor().unwrap();
+    let filer = &consortium.filer_keys[0].1;
+    let file = |id: &str, content: &[u8]| {
+        anchor_transaction(
+            &consortium.genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-KILL",
+            &[(id.to_owned(), digest(content))],
+            now_ms(),
+        )
+        .unwrap()
+    };
+
+    // Filed through the node that will be killed: it acknowledged this entry.
+    let mut victim = connect(homes[1].config.api.listen).await;
+    let acknowledged = notarize(&mut victim, file("DWG-K1", b"acknowledged")).await;
+    verify_receipt(&digest(b"acknowledged"), &acknowledged[0], &anchor).unwrap();
+    let index = acknowledged[0].entry.index;
+
+    // Its metrics are served over HTTP.
+    let metrics = get_metrics(homes[1].config.metrics.listen).await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("evidence_height "), "{metrics}");
+    assert!(metrics.contains("evidence_commit_latency_seconds_bucket"));
+
+    // SIGKILL: no shutdown, no flush.
+    drop(victim);
+    processes[1].take();
+
+    let mut other = connect(homes[0].config.api.listen).await;
+    for i in 0..3 {
+        let content = format!("while killed {i}");
+        notarize(&mut other, file(&format!("DWG-W{i}"), content.as_bytes())).await;
+    }
+    let target = height(&mut other).await;
+
+    processes[1] = Some(spawn(&homes[1]));
+    let mut restarted = connect(homes[1].config.api.listen).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while height(&mut restarted).await < target {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted node never caught up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // What it acknowledged before the kill is still there and still verifies.
+    let receipt = restarted
+        .get_receipt(GetReceiptRequest {
+            by: Some(get_receipt_request::By::EntryIndex(index)),
+            at_height: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    let receipt = Receipt::from_json(&receipt.json).unwrap();
+    verify_receipt(&digest(b"acknowledged"), &receipt, &anchor).unwrap();
+    // And it files again.
+    let back = notarize(&mut restarted, file("DWG-K2", b"after restart")).await;
+    verify_receipt(&digest(b"after restart"), &back[0], &anchor).unwrap();
+    drop(processes);
+}
