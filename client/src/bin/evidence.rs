@@ -1,0 +1,1063 @@
+//! `evidence`: notarize documents, verify them offline, look them up and audit the log.
+//!
+//! Exit codes: 0 success; 1 the ledger or the evidence says no (a refusal, an invalid receipt,
+//! an inconsistent log, some documents not notarized); 2 the command could not run (bad
+//! arguments, unreadable files, no node to talk to).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use evidence_client::{
+    Client, ClientError, DocumentMeta, DocumentSource, LookupQuery, Version, VersionStatus,
+    verify_file,
+};
+use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
+use evidence_core::digest::Digest;
+use evidence_core::entry::{AnchorBody, Milestone, MilestoneClaim, Record};
+use evidence_core::keys::SigningKey;
+use evidence_core::receipt::{Receipt, Verdict};
+use evidence_genesis::Genesis;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+/// Notarize documents on the consortium evidence ledger and verify them offline.
+#[derive(Debug, Parser)]
+#[command(name = "evidence", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a new filer key (Ed25519) in a file only its owner can read.
+    Keygen {
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Anchor documents: hash each file locally, sign, submit, and save each verified receipt
+    /// as FILE.receipt.json beside the file (or under --out).
+    Notarize(NotarizeArgs),
+    /// Register a project's contract value and payment milestones (registrar members only).
+    RegisterProject(RegisterArgs),
+    /// Verify a file against its receipt, offline: no network, only the genesis file.
+    Verify {
+        /// The document.
+        file: PathBuf,
+        /// Its receipt (default: FILE.receipt.json).
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<PathBuf>,
+        /// The consortium's genesis file, the only thing trusted.
+        #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
+        genesis: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look entries up by digest, document or project; every result's proof is checked.
+    Lookup(LookupArgs),
+    /// Check that the log only grew since the checkpoint saved in FILE, then save the latest.
+    Audit {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The saved checkpoint (created on the first run).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The node's view of the chain.
+    Status {
+        #[command(flatten)]
+        node: NodeArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct NodeArgs {
+    /// The node's gRPC endpoint, e.g. http://127.0.0.1:7101.
+    #[arg(long, value_name = "URL", env = "EVIDENCE_NODE")]
+    node: String,
+    /// The consortium's genesis file: every answer of the node is verified against it.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
+    genesis: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct NotarizeArgs {
+    /// The documents.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The filer key file.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_KEY")]
+    key: PathBuf,
+    /// The document kind, e.g. completion-drawing, inspection-report, fund-transfer.
+    #[arg(long)]
+    kind: String,
+    /// The project the documents belong to.
+    #[arg(long, value_name = "ID")]
+    project: String,
+    /// The document id (one FILE only); default: the file's name.
+    #[arg(long, value_name = "ID")]
+    document_id: Option<String>,
+    /// The system that captured the documents.
+    #[arg(long, value_name = "NAME", default_value = "evidence-cli")]
+    source_system: String,
+    /// The version to anchor (one FILE only); default: 1 for a new document id, else the next.
+    #[arg(long, requires = "document_id")]
+    version: Option<u32>,
+    /// With --version > 1: the digest of the version it replaces (blake3:HEX).
+    #[arg(long, value_name = "DIGEST", requires = "version")]
+    supersedes: Option<String>,
+    /// The project milestone an inspection report or fund transfer is about.
+    #[arg(long, value_name = "ID")]
+    milestone: Option<String>,
+    /// A fund transfer's amount, in minor currency units (fen).
+    #[arg(long, value_name = "N", requires = "milestone")]
+    amount: Option<u64>,
+    /// An inspection report's conclusion: the milestone passed.
+    #[arg(long, requires = "milestone", conflicts_with_all = ["failed", "amount"])]
+    passed: bool,
+    /// An inspection report's conclusion: the milestone failed.
+    #[arg(long, requires = "milestone", conflicts_with = "amount")]
+    failed: bool,
+    /// Write receipts under this directory instead of beside each file.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Documents per transaction (one filer signature each).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    batch_size: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RegisterArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The registrar's filer key file.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_KEY")]
+    key: PathBuf,
+    #[arg(long, value_name = "ID")]
+    project: String,
+    /// The contract's total value, in minor currency units (fen).
+    #[arg(long, value_name = "N")]
+    total: u64,
+    /// A payment milestone and the most that may be paid against it: ID=AMOUNT (fen).
+    #[arg(long = "milestone", value_name = "ID=AMOUNT", value_parser = parse_milestone, required = true)]
+    milestones: Vec<Milestone>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("by").required(true).args(["digest", "document", "project"])))]
+struct LookupArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// A document digest (blake3:HEX, or HEX).
+    #[arg(long)]
+    digest: Option<String>,
+    /// A document id; needs --project.
+    #[arg(long, value_name = "ID", requires = "project")]
+    document: Option<String>,
+    /// A project id: its entries (or, with --document, that document's versions).
+    #[arg(long, value_name = "ID")]
+    project: Option<String>,
+    /// Results to show at most.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_milestone(text: &str) -> Result<Milestone, String> {
+    let (id, amount) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=AMOUNT, got {text:?}"))?;
+    if id.is_empty() {
+        return Err(format!("the milestone id is empty in {text:?}"));
+    }
+    let amount_minor = amount
+        .parse()
+        .map_err(|_| format!("the amount {amount:?} is not a whole number of fen"))?;
+    Ok(Milestone {
+        id: id.to_owned(),
+        amount_minor,
+    })
+}
+
+/// A failure of a command, and its exit code.
+#[derive(Debug)]
+enum Failure {
+    /// The ledger or the evidence said no: exit 1.
+    No(String),
+    /// The command could not run: exit 2.
+    Cannot(String),
+}
+
+impl Failure {
+    fn from_client(error: ClientError) -> Self {
+        match &error {
+            ClientError::Refused(_)
+            | ClientError::Unverified(_)
+            | ClientError::Inconsistent { .. } => Self::No(error.to_string()),
+            _ => Self::Cannot(error.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let json = match &cli.command {
+        Command::Keygen { json, .. }
+        | Command::Verify { json, .. }
+        | Command::Audit { json, .. }
+        | Command::Status { json, .. } => *json,
+        Command::Notarize(args) => args.json,
+        Command::RegisterProject(args) => args.json,
+        Command::Lookup(args) => args.json,
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(failure) => {
+            let (code, message) = match failure {
+                Failure::No(message) => (1, message),
+                Failure::Cannot(message) => (2, message),
+            };
+            if json {
+                println!("{}", json!({ "ok": false, "error": message }));
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Keygen { out, json } => keygen(&out, json),
+        Command::Notarize(args) => notarize(args).await,
+        Command::RegisterProject(args) => register(args).await,
+        Command::Verify {
+            file,
+            receipt,
+            genesis,
+            json,
+        } => verify(&file, receipt, &genesis, json),
+        Command::Lookup(args) => lookup(args).await,
+        Command::Audit {
+            node,
+            checkpoint,
+            json,
+        } => audit(&node, &checkpoint, json).await,
+        Command::Status { node, json } => status(&node, json).await,
+    }
+}
+
+fn load_genesis(path: &Path) -> Result<Genesis, Failure> {
+    Genesis::load(path)
+        .map_err(|error| Failure::Cannot(format!("genesis {}: {error}", path.display())))
+}
+
+fn load_key(path: &Path) -> Result<SigningKey, Failure> {
+    evidence_genesis::read_key_file(path).map_err(|error| Failure::Cannot(error.to_string()))
+}
+
+async fn connect(node: &NodeArgs, key: Option<&Path>) -> Result<Client, Failure> {
+    let genesis = load_genesis(&node.genesis)?;
+    let key = key.map(load_key).transpose()?;
+    Client::connect(&node.node, key, genesis)
+        .await
+        .map_err(Failure::from_client)
+}
+
+fn keygen(out: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let key = SigningKey::generate();
+    evidence_genesis::write_key_file(out, &key)
+        .map_err(|error| Failure::Cannot(error.to_string()))?;
+    let public = key.public_key();
+    if json {
+        println!(
+            "{}",
+            json!({ "ok": true, "key_file": out, "public_key": public.to_string() })
+        );
+    } else {
+        println!("wrote {} (readable by its owner only)", out.display());
+        println!("public key: {public}");
+        println!("A consortium member registers this public key as a filer in the genesis file.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_digest(text: &str, genesis: &Genesis) -> Result<Digest, Failure> {
+    let full = if text.contains(':') {
+        text.to_owned()
+    } else {
+        format!("{}:{text}", genesis.suite.digest.name())
+    };
+    full.parse()
+        .map_err(|error| Failure::Cannot(format!("--digest {text:?}: {error}")))
+}
+
+/// One file's outcome.
+struct Outcome {
+    file: PathBuf,
+    result: Result<(PathBuf, Receipt), (String, Option<String>)>,
+}
+
+fn receipt_path(file: &Path, out: Option<&Path>) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".receipt.json");
+    match out {
+        Some(dir) => dir.join(name),
+        None => file.with_file_name(name),
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a crash leaves either no
+/// file or the whole file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::File::open(&temporary)?.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
+    if args.files.len() > 1 && args.document_id.is_some() {
+        return Err(Failure::Cannot(
+            "--document-id names one document: give one FILE, or leave it out to use each \
+             file's name"
+                .into(),
+        ));
+    }
+    let claim = match (&args.milestone, args.amount, args.passed, args.failed) {
+        (None, ..) => None,
+        (Some(milestone), Some(amount_minor), false, false) => Some(MilestoneClaim::Payment {
+            milestone: milestone.clone(),
+            amount_minor,
+        }),
+        (Some(milestone), None, passed, failed) if passed != failed => {
+            Some(MilestoneClaim::Inspection {
+                milestone: milestone.clone(),
+                passed,
+            })
+        }
+        (Some(_), ..) => {
+            return Err(Failure::Cannot(
+                "--milestone needs --amount N (a fund transfer) or --passed / --failed (an \
+                 inspection report)"
+                    .into(),
+            ));
+        }
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).map_err(|error| {
+            Failure::Cannot(format!("cannot create {}: {error}", dir.display()))
+        })?;
+    }
+    let client = connect(&args.node, Some(&args.key)).await?;
+    let version = match args.version {
+        None => Version::Next,
+        Some(version) => Version::Exact {
+            version,
+            supersedes: args
+                .supersedes
+                .as_deref()
+                .map(|text| parse_digest(text, client.genesis()))
+                .transpose()?,
+        },
+    };
+
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut pending: Vec<(PathBuf, PathBuf, DocumentMeta)> = Vec::new();
+    for file in &args.files {
+        let target = receipt_path(file, args.out.as_deref());
+        let refusal = if !file.is_file() {
+            Some(format!("{} is not a readable file", file.display()))
+        } else if target.exists() {
+            Some(format!(
+                "{} already exists; move it away or choose --out, so no receipt is overwritten",
+                target.display()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
+            outcomes.push(Outcome {
+                file: file.clone(),
+                result: Err((message, None)),
+            });
+            continue;
+        }
+        let document_id = args.document_id.clone().unwrap_or_else(|| {
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        let mut meta =
+            DocumentMeta::new(&args.kind, &args.project, document_id, &args.source_system);
+        meta.version = version;
+        meta.claim = claim.clone();
+        pending.push((file.clone(), target, meta));
+    }
+
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        let bar =
+            ProgressBar::with_draw_target(Some(pending.len() as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner} notarizing [{bar:30}] {pos}/{len} documents ({per_sec}, {elapsed})",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    };
+    for batch in pending.chunks(args.batch_size as usize) {
+        let documents = batch
+            .iter()
+            .map(|(file, _, meta)| (DocumentSource::File(file.clone()), meta.clone()))
+            .collect();
+        match client.notarize_batch(documents).await {
+            Ok(receipts) => {
+                for ((file, target, _), receipt) in batch.iter().zip(receipts) {
+                    outcomes.push(save_receipt(file, target, receipt));
+                }
+            }
+            // A refusal fails the whole transaction; file one by one so that each refused
+            // document is named and the others still go in.
+            Err(ClientError::Refused(_)) if batch.len() > 1 => {
+                for (file, target, meta) in batch {
+                    let outcome = match client.notarize(file.clone(), meta.clone()).await {
+                        Ok(receipt) => save_receipt(file, target, receipt),
+                        Err(error) => Outcome {
+                            file: file.clone(),
+                            result: Err((error.to_string(), error.reason().map(str::to_owned))),
+                        },
+                    };
+                    outcomes.push(outcome);
+                }
+            }
+            Err(error) => {
+                for (file, _, _) in batch {
+                    outcomes.push(Outcome {
+                        file: file.clone(),
+                        result: Err((error.to_string(), error.reason().map(str::to_owned))),
+                    });
+                }
+            }
+        }
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish_and_clear();
+
+    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+    if args.json {
+        let results: Vec<Value> = outcomes
+            .iter()
+            .map(|outcome| match &outcome.result {
+                Ok((path, receipt)) => {
+                    let anchor = receipt.entry.anchor().map(|d| &d.body);
+                    json!({
+                        "file": outcome.file,
+                        "ok": true,
+                        "receipt": path,
+                        "digest": anchor.map(|a| a.digest.to_string()),
+                        "document_id": anchor.map(|a| a.document_id.clone()),
+                        "document_version": anchor.map(|a| a.document_version),
+                        "entry_index": receipt.entry.index,
+                        "height": receipt.checkpoint.header.height,
+                    })
+                }
+                Err((message, reason)) => json!({
+                    "file": outcome.file,
+                    "ok": false,
+                    "error": message,
+                    "reason": reason,
+                }),
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "ok": failed == 0, "notarized": outcomes.len() - failed, "failed": failed, "results": results })
+        );
+    } else {
+        for outcome in &outcomes {
+            match &outcome.result {
+                Ok((path, receipt)) => {
+                    let version = receipt
+                        .entry
+                        .anchor()
+                        .map_or(0, |d| d.body.document_version);
+                    println!(
+                        "notarized {} (version {version}) as entry {} at height {} -> {}",
+                        outcome.file.display(),
+                        receipt.entry.index,
+                        receipt.checkpoint.header.height,
+                        path.display()
+                    );
+                }
+                Err((message, _)) => {
+                    println!("FAILED    {}: {message}", outcome.file.display());
+                }
+            }
+        }
+        println!(
+            "{} of {} documents notarized{}",
+            outcomes.len() - failed,
+            outcomes.len(),
+            if failed == 0 {
+                ""
+            } else {
+                "; see FAILED lines above"
+            }
+        );
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn save_receipt(file: &Path, target: &Path, receipt: Receipt) -> Outcome {
+    match write_atomically(target, &receipt.to_json()) {
+        Ok(()) => Outcome {
+            file: file.to_owned(),
+            result: Ok((target.to_owned(), receipt)),
+        },
+        Err(error) => Outcome {
+            file: file.to_owned(),
+            result: Err((
+                format!(
+                    "anchored as entry {}, but its receipt could not be written to {}: {error}; \
+                     fetch it again by digest",
+                    receipt.entry.index,
+                    target.display()
+                ),
+                None,
+            )),
+        },
+    }
+}
+
+async fn register(args: RegisterArgs) -> Result<ExitCode, Failure> {
+    let client = connect(&args.node, Some(&args.key)).await?;
+    let receipt = client
+        .register_project(&args.project, args.total, args.milestones.clone())
+        .await
+        .map_err(Failure::from_client)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "project_id": args.project,
+                "entry_index": receipt.entry.index,
+                "height": receipt.checkpoint.header.height,
+                "receipt": serde_json::from_str::<Value>(&receipt.to_json()).unwrap_or(Value::Null),
+            })
+        );
+    } else {
+        println!(
+            "registered project {} (contract value {} fen, {} milestones) as entry {} at height {}",
+            args.project,
+            args.total,
+            args.milestones.len(),
+            receipt.entry.index,
+            receipt.checkpoint.header.height
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm UTC` for Unix milliseconds.
+fn utc(ms: u64) -> String {
+    let seconds = ms / 1000;
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        ms % 1000
+    )
+}
+
+fn member_name(genesis: &Genesis, member: &str) -> String {
+    genesis
+        .member(member)
+        .map_or_else(|| member.to_owned(), |m| format!("{member} — {}", m.name))
+}
+
+fn signer_members(genesis: &Genesis, verdict: &Verdict) -> Vec<String> {
+    verdict
+        .signers
+        .iter()
+        .map(|key| {
+            genesis
+                .validators
+                .iter()
+                .find(|v| v.public_key == *key)
+                .map_or_else(|| key.to_string(), |v| v.member.clone())
+        })
+        .collect()
+}
+
+fn claim_text(claim: &MilestoneClaim) -> String {
+    match claim {
+        MilestoneClaim::Inspection { milestone, passed } => format!(
+            "inspection of milestone {milestone}: {}",
+            if *passed { "passed" } else { "failed" }
+        ),
+        MilestoneClaim::Payment {
+            milestone,
+            amount_minor,
+        } => format!("payment of {amount_minor} fen for milestone {milestone}"),
+    }
+}
+
+fn verdict_json(genesis: &Genesis, file: &Path, verdict: &Verdict) -> Value {
+    let a = &verdict.anchor;
+    json!({
+        "ok": true,
+        "valid": true,
+        "file": file,
+        "digest": a.digest.to_string(),
+        "kind": a.kind,
+        "project_id": a.project_id,
+        "document_id": a.document_id,
+        "document_version": a.document_version,
+        "supersedes": a.supersedes.map(|d| d.to_string()),
+        "claim": a.claim,
+        "member": a.member,
+        "filer": a.filer.to_string(),
+        "filer_name": genesis.filer(&a.filer).map(|f| f.name.clone()),
+        "source_system": a.source_system,
+        "captured_at_ms": a.captured_at_ms,
+        "entry_index": verdict.entry_index,
+        "sequenced_height": verdict.sequenced_height,
+        "sequenced_at_ms": verdict.sequenced_at_ms,
+        "checkpoint_height": verdict.checkpoint.height,
+        "checkpoint_log_size": verdict.checkpoint.log_size,
+        "signed_power": verdict.checkpoint.signed_power,
+        "total_power": verdict.checkpoint.total_power,
+        "signers": signer_members(genesis, verdict),
+        "chain_id": genesis.chain_id,
+        "genesis_hash": genesis.hash().to_string(),
+    })
+}
+
+fn print_verdict(genesis: &Genesis, file: &Path, verdict: &Verdict) {
+    let a = &verdict.anchor;
+    println!("VALID: this file is the document the receipt anchors on the ledger.");
+    println!("  Document:        {} ({})", file.display(), a.digest);
+    println!("  Kind:            {}", a.kind);
+    println!("  Project:         {}", a.project_id);
+    match a.supersedes {
+        Some(previous) => println!(
+            "  Document id:     {}, version {} (replaces the version with digest {previous})",
+            a.document_id, a.document_version
+        ),
+        None => println!(
+            "  Document id:     {}, version {}",
+            a.document_id, a.document_version
+        ),
+    }
+    if let Some(claim) = &a.claim {
+        println!("  Milestone:       {}", claim_text(claim));
+    }
+    let filer = genesis
+        .filer(&a.filer)
+        .map_or_else(String::new, |f| format!("{} ", f.name));
+    println!("  Filed by:        {filer}(key {})", a.filer);
+    println!("  For member:      {}", member_name(genesis, &a.member));
+    println!("  Source system:   {}", a.source_system);
+    println!(
+        "  Captured at:     {} (as stated and signed by the filer)",
+        utc(a.captured_at_ms)
+    );
+    println!(
+        "  On the ledger:   entry {} at height {}, {}",
+        verdict.entry_index,
+        verdict.sequenced_height,
+        utc(verdict.sequenced_at_ms)
+    );
+    println!(
+        "  Certified by:    {} (voting power {} of {}) at height {}",
+        signer_members(genesis, verdict).join(", "),
+        verdict.checkpoint.signed_power,
+        verdict.checkpoint.total_power,
+        verdict.checkpoint.height
+    );
+    println!(
+        "  Consortium:      chain {}, genesis {}",
+        genesis.chain_id,
+        genesis.hash()
+    );
+}
+
+fn verify(
+    file: &Path,
+    receipt: Option<PathBuf>,
+    genesis_path: &Path,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let genesis = load_genesis(genesis_path)?;
+    let receipt_path = receipt.unwrap_or_else(|| receipt_path(file, None));
+    let text = std::fs::read_to_string(&receipt_path).map_err(|error| {
+        Failure::Cannot(format!("cannot read {}: {error}", receipt_path.display()))
+    })?;
+    let outcome = Receipt::from_json(&text)
+        .map_err(|error| {
+            (
+                format!("the receipt file is not a valid receipt: {error}"),
+                error.code(),
+            )
+        })
+        .and_then(|receipt| {
+            verify_file(file, &receipt, &genesis).map_err(|error| match error {
+                evidence_client::VerifyFileError::Invalid(error) => {
+                    (error.to_string(), error.code())
+                }
+                other => (other.to_string(), "unreadable"),
+            })
+        });
+    match outcome {
+        Ok(verdict) => {
+            if json {
+                println!("{}", verdict_json(&genesis, file, &verdict));
+            } else {
+                print_verdict(&genesis, file, &verdict);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((message, "unreadable")) => Err(Failure::Cannot(message)),
+        Err((message, code)) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({ "ok": false, "valid": false, "file": file, "check": code, "error": message })
+                );
+            } else {
+                println!("INVALID: the receipt does not prove that this file was anchored.");
+                println!("  File:            {}", file.display());
+                println!("  Receipt:         {}", receipt_path.display());
+                println!("  Failed check:    {code}");
+                println!("  Reason:          {message}");
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn status_text(status: &VersionStatus) -> String {
+    match status {
+        VersionStatus::Current => "current".into(),
+        VersionStatus::Superseded {
+            by_version,
+            by_digest,
+        } => format!(
+            "superseded by version {by_version}{}",
+            by_digest.map_or_else(String::new, |d| format!(" ({d})"))
+        ),
+        VersionStatus::Revoked {
+            reason,
+            revocation_entry_index,
+        } => format!("revoked at entry {revocation_entry_index}: {reason}"),
+        VersionStatus::Unknown => "-".into(),
+    }
+}
+
+fn describe(body: &AnchorBody) -> String {
+    format!(
+        "{} {} v{} of project {} ({}), filed by {}",
+        body.kind,
+        body.document_id,
+        body.document_version,
+        body.project_id,
+        body.digest,
+        body.member
+    )
+}
+
+async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
+    let client = connect(&args.node, None).await?;
+    let query = match (&args.digest, &args.document, &args.project) {
+        (Some(digest), ..) => LookupQuery::Digest(parse_digest(digest, client.genesis())?),
+        (None, Some(document), Some(project)) => LookupQuery::Document {
+            project_id: project.clone(),
+            document_id: document.clone(),
+        },
+        (None, None, Some(project)) => LookupQuery::Project(project.clone()),
+        _ => {
+            return Err(Failure::Cannot(
+                "give --digest, --document with --project, or --project".into(),
+            ));
+        }
+    };
+    let mut results = Vec::new();
+    let mut offset = 0;
+    let mut more = true;
+    while more && results.len() < args.limit as usize {
+        let page = client
+            .lookup(&query, offset, args.limit - results.len() as u32)
+            .await
+            .map_err(Failure::from_client)?;
+        offset += page.results.len() as u64;
+        more = page.more && !page.results.is_empty();
+        results.extend(page.results);
+    }
+    if args.json {
+        let items: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                let receipt = &r.entry.receipt;
+                json!({
+                    "entry_index": receipt.entry.index,
+                    "height": receipt.entry.height,
+                    "record": match &receipt.entry.record {
+                        Record::Anchor(d) => serde_json::to_value(&d.body).unwrap_or(Value::Null),
+                        Record::Revocation(v) => serde_json::to_value(&v.body).unwrap_or(Value::Null),
+                        Record::Registration(g) => serde_json::to_value(&g.body).unwrap_or(Value::Null),
+                    },
+                    "type": match &receipt.entry.record {
+                        Record::Anchor(_) => "anchor",
+                        Record::Revocation(_) => "revocation",
+                        Record::Registration(_) => "registration",
+                    },
+                    "proof_verified_at_height": r.entry.checkpoint.height,
+                    "status_reported_by_node": status_text(&r.status),
+                    "receipt": serde_json::from_str::<Value>(&receipt.to_json()).unwrap_or(Value::Null),
+                })
+            })
+            .collect();
+        println!("{}", json!({ "ok": true, "results": items, "more": more }));
+    } else {
+        if results.is_empty() {
+            println!("nothing found");
+        }
+        for r in &results {
+            let entry = &r.entry.receipt.entry;
+            let what = match &entry.record {
+                Record::Anchor(d) => describe(&d.body),
+                Record::Revocation(v) => format!(
+                    "revocation of {} v{} of project {}: {}",
+                    v.body.document_id, v.body.document_version, v.body.project_id, v.body.reason
+                ),
+                Record::Registration(g) => format!(
+                    "registration of project {} by {}: {} fen in {} milestones",
+                    g.body.project_id,
+                    g.body.member,
+                    g.body.total_value_minor,
+                    g.body.milestones.len()
+                ),
+            };
+            println!("entry {} (height {}): {what}", entry.index, entry.height);
+            println!(
+                "    proof verified against the checkpoint at height {}; status (node's report): {}",
+                r.entry.checkpoint.height,
+                status_text(&r.status)
+            );
+        }
+        if more {
+            println!("(more results: raise --limit)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn checkpoint_json(verified: &VerifiedCheckpoint) -> Value {
+    json!({
+        "height": verified.height,
+        "log_size": verified.log_size,
+        "log_root": verified.log_root.to_string(),
+        "time_ms": verified.time_ms,
+        "signed_power": verified.signed_power,
+        "total_power": verified.total_power,
+    })
+}
+
+async fn audit(node: &NodeArgs, saved_path: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let saved = match std::fs::read_to_string(saved_path) {
+        Ok(text) => Some(Checkpoint::from_json(&text).map_err(|error| {
+            Failure::Cannot(format!(
+                "{} is not a checkpoint file: {error}",
+                saved_path.display()
+            ))
+        })?),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => {
+            return Err(Failure::Cannot(format!(
+                "cannot read {}: {error}",
+                saved_path.display()
+            )));
+        }
+    };
+    let (latest, latest_verified) = client
+        .checkpoint(None)
+        .await
+        .map_err(Failure::from_client)?;
+    let old_verified = match &saved {
+        Some(old) => {
+            client
+                .consistency(old, &latest)
+                .await
+                .map_err(Failure::from_client)?;
+            // The saved checkpoint verified inside `consistency`; read its figures back.
+            let anchor = client
+                .genesis()
+                .trust_anchor()
+                .map_err(|error| Failure::Cannot(error.to_string()))?;
+            Some(
+                old.verify(&anchor)
+                    .map_err(|error| Failure::No(error.to_string()))?,
+            )
+        }
+        None => None,
+    };
+    write_atomically(saved_path, &latest.to_json()).map_err(|error| {
+        Failure::Cannot(format!("cannot save {}: {error}", saved_path.display()))
+    })?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "consistent": true,
+                "first_run": saved.is_none(),
+                "previous": old_verified.as_ref().map(checkpoint_json),
+                "latest": checkpoint_json(&latest_verified),
+                "saved": saved_path,
+            })
+        );
+    } else {
+        match &old_verified {
+            Some(old) => println!(
+                "CONSISTENT: the log grew from {} entries (height {}) to {} entries (height {}); \
+                 the consistency proof verifies, nothing was rewritten.",
+                old.log_size, old.height, latest_verified.log_size, latest_verified.height
+            ),
+            None => println!(
+                "No saved checkpoint yet: the latest one (height {}, {} entries) verifies and is \
+                 now the starting point. Compare its log root with another member's node.",
+                latest_verified.height, latest_verified.log_size
+            ),
+        }
+        println!(
+            "  latest checkpoint: height {}, log root {}, signed by voting power {} of {}, {}",
+            latest_verified.height,
+            latest_verified.log_root,
+            latest_verified.signed_power,
+            latest_verified.total_power,
+            utc(latest_verified.time_ms)
+        );
+        println!("  saved to {}", saved_path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let status = client.status().await.map_err(Failure::from_client)?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "chain_id": status.chain_id,
+                "member": status.member,
+                "height": status.height,
+                "log_size": status.log_size,
+                "mempool_depth": status.mempool_depth,
+                "mempool_capacity": status.mempool_capacity,
+                "peers": status.peers,
+                "synced": status.synced,
+            })
+        );
+    } else {
+        println!(
+            "{} node of chain {}: height {}, {} entries, mempool {}/{}, {} peers",
+            status.member,
+            status.chain_id,
+            status.height,
+            status.log_size,
+            status.mempool_depth,
+            status.mempool_capacity,
+            status.peers
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00.000 UTC");
+        assert_eq!(utc(1_796_264_461_123), "2026-12-03 02:21:01.123 UTC");
+    }
+
+    #[test]
+    fn milestones_parse_and_bad_ones_are_refused() {
+        assert_eq!(
+            parse_milestone("M1=500").unwrap(),
+            Milestone {
+                id: "M1".into(),
+                amount_minor: 500
+            }
+        );
+        assert!(parse_milestone("M1").is_err());
+        assert!(parse_milestone("=5").is_err());
+        assert!(parse_milestone("M1=-5").is_err());
+        assert!(parse_milestone("M1=1.5").is_err());
+    }
+
+    #[test]
+    fn receipts_go_beside_the_file_or_under_out() {
+        assert_eq!(
+            receipt_path(Path::new("a/b.pdf"), None),
+            PathBuf::from("a/b.pdf.receipt.json")
+        );
+        assert_eq!(
+            receipt_path(Path::new("a/b.pdf"), Some(Path::new("r"))),
+            PathBuf::from("r/b.pdf.receipt.json")
+        );
+    }
+}

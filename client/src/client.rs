@@ -1,0 +1,919 @@
+//! [`Client`]: one member node's gRPC API, with every answer verified before it is returned.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use evidence_contracts::transaction::Transaction;
+use evidence_core::certificate::CommitCertificate;
+use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::encoding::{Decode, Encode};
+use evidence_core::entry::{
+    AnchorBody, Entry, Milestone, ProjectRegistrationBody, Record, SignedBatch,
+};
+use evidence_core::header::BlockHeader;
+use evidence_core::keys::SigningKey;
+use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
+use evidence_core::receipt::{Receipt, Verifier};
+use evidence_core::verify::VerifyError;
+use evidence_genesis::{Filer, Genesis};
+use evidence_proto::v1 as pb;
+use evidence_proto::v1::ledger_client::LedgerClient;
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::document::{DocumentMeta, DocumentSource, Version};
+use crate::error::{ClientError, from_status, is_transient_code};
+use crate::offline::verify_entry;
+
+/// How often and how patiently a call is retried when the node is busy or unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles each time up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Tuning for a [`Client`]; the defaults suit a filing system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    pub retry: RetryPolicy,
+    /// How long `Notarize` waits for the transaction to commit.
+    pub notarize_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Most documents under one filer signature (one transaction); also bounded by the
+    /// genesis limits on batch length and transaction size.
+    pub batch_documents_max: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            notarize_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            batch_documents_max: 1000,
+        }
+    }
+}
+
+/// Which receipt to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptQuery {
+    /// The first entry of a transaction.
+    Transaction(Digest),
+    /// The most recent entry anchoring a document digest.
+    Digest(Digest),
+    /// A log index.
+    Index(u64),
+}
+
+/// What to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupQuery {
+    Digest(Digest),
+    /// Every version of a document, oldest first.
+    Document {
+        project_id: String,
+        document_id: String,
+    },
+    /// A project's entries, oldest first.
+    Project(String),
+}
+
+/// A document version's status as the node reports it. It comes from the node's state and is
+/// not part of any proof: a receipt proves what was anchored; this says what the node believes
+/// happened to it since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionStatus {
+    Current,
+    Superseded {
+        by_version: u32,
+        by_digest: Option<Digest>,
+    },
+    Revoked {
+        reason: String,
+        revocation_entry_index: u64,
+    },
+    /// The node gave no status (entries that are not anchors).
+    Unknown,
+}
+
+/// An entry whose receipt verified, with the checkpoint it verified against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedEntry {
+    pub receipt: Receipt,
+    pub checkpoint: VerifiedCheckpoint,
+}
+
+/// One lookup result: a verified entry and the node's report of its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupResult {
+    pub entry: VerifiedEntry,
+    pub status: VersionStatus,
+}
+
+/// One page of lookup results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupPage {
+    pub results: Vec<LookupResult>,
+    /// More results exist past this page.
+    pub more: bool,
+}
+
+/// A connection to one member's node. Cheap to share: every method takes `&self`.
+#[derive(Debug)]
+pub struct Client {
+    endpoint: String,
+    rpc: LedgerClient<Channel>,
+    genesis: Genesis,
+    filer: Option<(SigningKey, Filer)>,
+    verifier: Mutex<Verifier>,
+    options: ClientOptions,
+}
+
+/// The largest answer accepted from a node (a `Notarize` of a large batch carries one receipt
+/// per document).
+const MESSAGE_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Bytes of a transaction besides its anchors' bodies: version, tag, sequence length,
+/// signature, with room to spare.
+const TRANSACTION_OVERHEAD: usize = 256;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn bad_answer(what: &str, error: impl std::fmt::Display) -> ClientError {
+    ClientError::BadAnswer(format!("{what}: {error}"))
+}
+
+fn decode<T: Decode>(bytes: &[u8], field: &'static str) -> Result<T, ClientError> {
+    T::from_canonical_bytes(bytes)
+        .map_err(|error| ClientError::Unverified(VerifyError::Malformed { field, error }))
+}
+
+fn decode_receipt(receipt: &pb::Receipt) -> Result<Receipt, ClientError> {
+    Ok(Receipt {
+        entry: decode::<Entry>(&receipt.entry, "entry")?,
+        inclusion_proof: decode::<InclusionProof>(&receipt.inclusion_proof, "inclusion_proof")?,
+        checkpoint: Checkpoint {
+            header: decode::<BlockHeader>(&receipt.header, "header")?,
+            certificate: decode::<CommitCertificate>(&receipt.certificate, "certificate")?,
+        },
+    })
+}
+
+fn decode_checkpoint(checkpoint: Option<&pb::Checkpoint>) -> Result<Checkpoint, ClientError> {
+    let checkpoint =
+        checkpoint.ok_or_else(|| ClientError::BadAnswer("no checkpoint in the answer".into()))?;
+    Ok(Checkpoint {
+        header: decode::<BlockHeader>(&checkpoint.header, "header")?,
+        certificate: decode::<CommitCertificate>(&checkpoint.certificate, "certificate")?,
+    })
+}
+
+fn entry_project(entry: &Entry) -> &str {
+    match &entry.record {
+        Record::Anchor(document) => &document.body.project_id,
+        Record::Revocation(revocation) => &revocation.body.project_id,
+        Record::Registration(registration) => &registration.body.project_id,
+    }
+}
+
+fn version_status(status: Option<pb::VersionStatus>) -> VersionStatus {
+    use pb::version_status::Status;
+    match status.and_then(|s| s.status) {
+        Some(Status::Current(_)) => VersionStatus::Current,
+        Some(Status::Superseded(s)) => VersionStatus::Superseded {
+            by_version: s.by_version,
+            by_digest: Digest::from_canonical_bytes(&s.by_digest).ok(),
+        },
+        Some(Status::Revoked(r)) => VersionStatus::Revoked {
+            reason: r.reason,
+            revocation_entry_index: r.revocation_entry_index,
+        },
+        None => VersionStatus::Unknown,
+    }
+}
+
+impl Client {
+    /// Connects to the node at `endpoint` (e.g. `http://127.0.0.1:7001`) with the default
+    /// options. `filer` is the key that signs what this client submits (`None` for a client
+    /// that only reads); `genesis` is the consortium's genesis file, the only thing the client
+    /// trusts. The node must serve the chain of that genesis.
+    ///
+    /// # Errors
+    /// A bad endpoint, a node that cannot be reached or serves another chain, or a key that is
+    /// not a filer in `genesis`.
+    pub async fn connect(
+        endpoint: &str,
+        filer: Option<SigningKey>,
+        genesis: Genesis,
+    ) -> Result<Self, ClientError> {
+        Self::connect_with(endpoint, filer, genesis, ClientOptions::default()).await
+    }
+
+    /// [`Client::connect`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_with(
+        endpoint: &str,
+        filer: Option<SigningKey>,
+        genesis: Genesis,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let anchor = genesis.trust_anchor().map_err(|error| {
+            ClientError::Invalid(format!("the genesis file is not valid: {error}"))
+        })?;
+        let filer = match filer {
+            None => None,
+            Some(key) => {
+                let public = key.public_key();
+                let entry = genesis
+                    .filer(&public)
+                    .cloned()
+                    .ok_or(ClientError::NotAFiler(public))?;
+                Some((key, entry))
+            }
+        };
+        let target = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|error| ClientError::BadEndpoint {
+                endpoint: endpoint.to_owned(),
+                reason: error.to_string(),
+            })?
+            .connect_timeout(options.connect_timeout);
+        let mut attempt = 0;
+        let mut backoff = options.retry.initial_backoff;
+        let channel = loop {
+            attempt += 1;
+            match target.connect().await {
+                Ok(channel) => break channel,
+                Err(error) if attempt >= options.retry.attempts => {
+                    return Err(ClientError::Connect {
+                        endpoint: endpoint.to_owned(),
+                        reason: source_chain(&error),
+                    });
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(options.retry.max_backoff);
+                }
+            }
+        };
+        let rpc = LedgerClient::new(channel)
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX);
+        let client = Self {
+            endpoint: endpoint.to_owned(),
+            rpc,
+            verifier: Mutex::new(Verifier::new(anchor)),
+            genesis,
+            filer,
+            options,
+        };
+        let status = client.status().await?;
+        let expected = client.genesis.hash();
+        if status.genesis_hash != expected.to_canonical_bytes() {
+            return Err(ClientError::WrongConsortium {
+                endpoint: endpoint.to_owned(),
+                chain_id: status.chain_id,
+                expected,
+                found: Digest::from_canonical_bytes(&status.genesis_hash)
+                    .map_or_else(|_| hex::encode(&status.genesis_hash), |d| d.to_string()),
+            });
+        }
+        Ok(client)
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The filer this client signs as, from the genesis file.
+    pub fn filer(&self) -> Option<&Filer> {
+        self.filer.as_ref().map(|(_, filer)| filer)
+    }
+
+    fn algorithm(&self) -> HashAlgorithm {
+        self.genesis.suite.digest
+    }
+
+    fn filer_key(&self) -> Result<(&SigningKey, &Filer), ClientError> {
+        self.filer
+            .as_ref()
+            .map(|(key, filer)| (key, filer))
+            .ok_or(ClientError::NoFilerKey)
+    }
+
+    fn verifier(&self) -> std::sync::MutexGuard<'_, Verifier> {
+        // A panic while verifying leaves the cache consistent (it only ever holds verified
+        // checkpoints), so a poisoned lock is still usable.
+        self.verifier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `call`, retrying with backoff while the node is busy or unreachable.
+    async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(LedgerClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let retry = self.options.retry;
+        let mut backoff = retry.initial_backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match call(self.rpc.clone()).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) if is_transient_code(status.code()) && attempt < retry.attempts => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(retry.max_backoff);
+                }
+                Err(status) if status.code() == Code::ResourceExhausted => {
+                    return Err(ClientError::Busy {
+                        attempts: attempt,
+                        message: status.message().to_owned(),
+                    });
+                }
+                Err(status) => return Err(from_status(&status)),
+            }
+        }
+    }
+
+    /// The node's view of the chain (its word, for display and monitoring).
+    ///
+    /// # Errors
+    /// The call fails.
+    pub async fn status(&self) -> Result<pb::StatusResponse, ClientError> {
+        self.call(|mut rpc| async move { rpc.status(pb::StatusRequest {}).await })
+            .await
+    }
+
+    /// Notarizes one document: hashes it locally, signs its anchor with the filer key, submits
+    /// it, waits for it to commit and returns its verified receipt.
+    ///
+    /// # Errors
+    /// The document cannot be read, the ledger refuses it (the error names the rule), the node
+    /// stays busy, or its answer does not verify.
+    pub async fn notarize(
+        &self,
+        source: impl Into<DocumentSource>,
+        meta: DocumentMeta,
+    ) -> Result<Receipt, ClientError> {
+        let mut receipts = self.notarize_batch(vec![(source.into(), meta)]).await?;
+        receipts
+            .pop()
+            .ok_or_else(|| ClientError::BadAnswer("no receipt for the document".into()))
+    }
+
+    /// Notarizes many documents, one filer signature per transaction (as many documents per
+    /// transaction as the options and the genesis limits allow), and returns their verified
+    /// receipts in the order given. All or nothing per transaction: a refused document fails
+    /// its whole transaction, and the error says which rule and which document.
+    ///
+    /// # Errors
+    /// As [`Client::notarize`]; the receipts of transactions committed before a failure are
+    /// lost to the caller but not to the ledger (ask for them by digest).
+    pub async fn notarize_batch(
+        &self,
+        documents: Vec<(DocumentSource, DocumentMeta)>,
+    ) -> Result<Vec<Receipt>, ClientError> {
+        let algorithm = self.algorithm();
+        let (_, filer) = self.filer_key()?;
+        let member = filer.member.clone();
+        let filer_key = filer.public_key;
+        // Hash off the runtime: files may be large.
+        let (sources, metas): (Vec<_>, Vec<_>) = documents.into_iter().unzip();
+        let digests = tokio::task::spawn_blocking(move || {
+            sources
+                .into_iter()
+                .map(|source| source.digest(algorithm))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|error| ClientError::Invalid(format!("hashing stopped: {error}")))??;
+
+        let mut latest: HashMap<(String, String), (u32, Digest)> = HashMap::new();
+        let mut anchors = Vec::with_capacity(metas.len());
+        let now = now_ms();
+        for (meta, digest) in metas.into_iter().zip(digests) {
+            let (document_version, supersedes) = match meta.version {
+                Version::Exact {
+                    version,
+                    supersedes,
+                } => (version, supersedes),
+                Version::Next => {
+                    let key = (meta.project_id.clone(), meta.document_id.clone());
+                    let previous = match latest.get(&key) {
+                        Some(known) => Some(*known),
+                        None => {
+                            self.latest_version(&member, &meta.project_id, &meta.document_id)
+                                .await?
+                        }
+                    };
+                    match previous {
+                        None => (1, None),
+                        Some((version, digest)) => (version + 1, Some(digest)),
+                    }
+                }
+            };
+            latest.insert(
+                (meta.project_id.clone(), meta.document_id.clone()),
+                (document_version, digest),
+            );
+            anchors.push(AnchorBody {
+                chain_id: self.genesis.chain_id.clone(),
+                filer: filer_key,
+                member: member.clone(),
+                source_system: meta.source_system,
+                captured_at_ms: meta.captured_at_ms.unwrap_or(now),
+                project_id: meta.project_id,
+                document_id: meta.document_id,
+                document_version,
+                kind: meta.kind,
+                digest,
+                supersedes,
+                claim: meta.claim,
+            });
+        }
+        let mut receipts = Vec::with_capacity(anchors.len());
+        for chunk in self.chunks(anchors) {
+            receipts.extend(self.anchor(chunk).await?);
+        }
+        Ok(receipts)
+    }
+
+    /// Splits anchors into transactions within the options and the genesis limits.
+    fn chunks(&self, anchors: Vec<AnchorBody>) -> Vec<Vec<AnchorBody>> {
+        let limits = &self.genesis.policy.limits;
+        let count_max = self
+            .options
+            .batch_documents_max
+            .min(limits.batch_len_max as usize)
+            .max(1);
+        let bytes_max =
+            (limits.transaction_bytes_max as usize).saturating_sub(TRANSACTION_OVERHEAD);
+        let mut chunks = Vec::new();
+        let mut current = Vec::new();
+        let mut bytes = 0;
+        for anchor in anchors {
+            let size = anchor.to_canonical_bytes().len();
+            if !current.is_empty() && (current.len() >= count_max || bytes + size > bytes_max) {
+                chunks.push(std::mem::take(&mut current));
+                bytes = 0;
+            }
+            bytes += size;
+            current.push(anchor);
+        }
+        if !current.is_empty() {
+            chunks.push(current);
+        }
+        chunks
+    }
+
+    /// The filing member's latest version of a document, from a verified lookup.
+    async fn latest_version(
+        &self,
+        member: &str,
+        project_id: &str,
+        document_id: &str,
+    ) -> Result<Option<(u32, Digest)>, ClientError> {
+        let query = LookupQuery::Document {
+            project_id: project_id.to_owned(),
+            document_id: document_id.to_owned(),
+        };
+        let mut latest: Option<(u32, Digest)> = None;
+        let mut offset = 0;
+        loop {
+            let page = self.lookup(&query, offset, 0).await?;
+            offset += page.results.len() as u64;
+            for result in &page.results {
+                if let Record::Anchor(document) = &result.entry.receipt.entry.record
+                    && document.body.member == member
+                    && latest.is_none_or(|(v, _)| document.body.document_version > v)
+                {
+                    latest = Some((document.body.document_version, document.body.digest));
+                }
+            }
+            if !page.more || page.results.is_empty() {
+                return Ok(latest);
+            }
+        }
+    }
+
+    /// Signs and submits one batch of anchors; returns their verified receipts in order.
+    async fn anchor(&self, anchors: Vec<AnchorBody>) -> Result<Vec<Receipt>, ClientError> {
+        let (key, _) = self.filer_key()?;
+        let batch = SignedBatch::sign(self.algorithm(), anchors, key)
+            .map_err(|error| ClientError::Invalid(error.to_string()))?;
+        let expected: Vec<Record> = batch
+            .clone()
+            .into_documents(self.algorithm())
+            .map_err(|error| ClientError::Invalid(error.to_string()))?
+            .into_iter()
+            .map(Record::Anchor)
+            .collect();
+        self.submit_and_wait(Transaction::Anchor(batch), expected)
+            .await
+    }
+
+    /// Registers a project's contract value and payment milestones (only members the genesis
+    /// policy names as registrars may). Returns the registration's verified receipt.
+    ///
+    /// # Errors
+    /// The ledger refuses it (for example `not-a-registrar`, `project-already-registered`),
+    /// or as [`Client::notarize`].
+    pub async fn register_project(
+        &self,
+        project_id: &str,
+        total_value_minor: u64,
+        milestones: Vec<Milestone>,
+    ) -> Result<Receipt, ClientError> {
+        let (key, filer) = self.filer_key()?;
+        let body = ProjectRegistrationBody {
+            chain_id: self.genesis.chain_id.clone(),
+            registrar: key.public_key(),
+            member: filer.member.clone(),
+            project_id: project_id.to_owned(),
+            total_value_minor,
+            milestones,
+            registered_at_ms: now_ms(),
+        };
+        let registration = body.sign(key);
+        let expected = vec![Record::Registration(registration.clone())];
+        let mut receipts = self
+            .submit_and_wait(Transaction::RegisterProject(registration), expected)
+            .await?;
+        receipts
+            .pop()
+            .ok_or_else(|| ClientError::BadAnswer("no receipt for the registration".into()))
+    }
+
+    /// Submits `transaction`, waits for it to commit, and checks that the receipts prove
+    /// exactly the `expected` records, in order.
+    async fn submit_and_wait(
+        &self,
+        transaction: Transaction,
+        expected: Vec<Record>,
+    ) -> Result<Vec<Receipt>, ClientError> {
+        let tx_id = transaction
+            .id(self.algorithm())
+            .ok_or_else(|| ClientError::Invalid("an empty or oversized batch".into()))?;
+        let canonical = transaction.to_canonical_bytes();
+        let timeout = self.options.notarize_timeout;
+        let answer = self
+            .call(|mut rpc| {
+                let mut request = tonic::Request::new(pb::NotarizeRequest {
+                    transaction: Some(pb::Transaction {
+                        canonical: canonical.clone(),
+                    }),
+                });
+                request.set_timeout(timeout);
+                async move { rpc.notarize(request).await }
+            })
+            .await;
+        let receipts = match answer {
+            Ok(response) => {
+                if response.transaction_id != tx_id.bytes {
+                    return Err(bad_answer(
+                        "transaction id",
+                        format!(
+                            "expected {tx_id}, got {}",
+                            hex::encode(&response.transaction_id)
+                        ),
+                    ));
+                }
+                response
+                    .receipts
+                    .iter()
+                    .map(decode_receipt)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            // The same signed transaction is already on the ledger (an earlier attempt whose
+            // answer was lost, or the same upload twice): its receipts are the answer.
+            Err(ClientError::Refused(refusal)) if refusal.reason == "replayed" => {
+                self.receipts_of_transaction(&tx_id, expected.len()).await?
+            }
+            Err(ClientError::Rpc {
+                code: Code::DeadlineExceeded | Code::Cancelled,
+                ..
+            }) => return Err(ClientError::NotCommitted { tx_id }),
+            Err(error) => return Err(error),
+        };
+        self.check_receipts(&receipts, &expected)?;
+        Ok(receipts)
+    }
+
+    /// Verifies each receipt and checks that it proves the record expected of it.
+    fn check_receipts(&self, receipts: &[Receipt], expected: &[Record]) -> Result<(), ClientError> {
+        if receipts.len() != expected.len() {
+            return Err(bad_answer(
+                "receipts",
+                format!("expected {}, got {}", expected.len(), receipts.len()),
+            ));
+        }
+        let mut verifier = self.verifier();
+        for (receipt, record) in receipts.iter().zip(expected) {
+            verify_entry(&mut verifier, receipt)?;
+            if receipt.entry.record != *record {
+                return Err(bad_answer(
+                    "receipt",
+                    format!(
+                        "entry {} is not the record that was submitted",
+                        receipt.entry.index
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The receipts of a committed transaction's `count` entries (they are consecutive).
+    async fn receipts_of_transaction(
+        &self,
+        tx_id: &Digest,
+        count: usize,
+    ) -> Result<Vec<Receipt>, ClientError> {
+        let first = self
+            .fetch_receipt(
+                pb::get_receipt_request::By::TransactionId(tx_id.bytes.to_vec()),
+                0,
+            )
+            .await?;
+        let height = first.checkpoint.header.height;
+        let mut receipts = vec![first];
+        for offset in 1..count as u64 {
+            let index = receipts[0].entry.index + offset;
+            receipts.push(
+                self.fetch_receipt(pb::get_receipt_request::By::EntryIndex(index), height)
+                    .await?,
+            );
+        }
+        Ok(receipts)
+    }
+
+    async fn fetch_receipt(
+        &self,
+        by: pb::get_receipt_request::By,
+        at_height: u64,
+    ) -> Result<Receipt, ClientError> {
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::GetReceiptRequest {
+                    by: Some(by.clone()),
+                    at_height,
+                };
+                async move { rpc.get_receipt(request).await }
+            })
+            .await?;
+        let receipt = response
+            .receipt
+            .ok_or_else(|| ClientError::BadAnswer("no receipt in the answer".into()))?;
+        decode_receipt(&receipt)
+    }
+
+    /// A verified receipt for an entry, proven against the checkpoint at `at_height` (`None`
+    /// for the latest).
+    ///
+    /// # Errors
+    /// No such entry (a refusal with reason `not-found`), or an answer that does not verify or
+    /// is not the entry asked for.
+    pub async fn receipt(
+        &self,
+        query: ReceiptQuery,
+        at_height: Option<u64>,
+    ) -> Result<VerifiedEntry, ClientError> {
+        use pb::get_receipt_request::By;
+        let by = match query {
+            ReceiptQuery::Transaction(id) => By::TransactionId(id.bytes.to_vec()),
+            ReceiptQuery::Digest(digest) => By::DocumentDigest(digest.to_canonical_bytes()),
+            ReceiptQuery::Index(index) => By::EntryIndex(index),
+        };
+        let receipt = self.fetch_receipt(by, at_height.unwrap_or(0)).await?;
+        let checkpoint = verify_entry(&mut self.verifier(), &receipt)?;
+        let matches = match query {
+            ReceiptQuery::Transaction(id) => receipt
+                .entry
+                .record
+                .transaction_id(self.algorithm())
+                .is_ok_and(|found| found == id),
+            ReceiptQuery::Digest(digest) => receipt
+                .entry
+                .anchor()
+                .is_some_and(|d| d.body.digest == digest),
+            ReceiptQuery::Index(index) => receipt.entry.index == index,
+        };
+        if !matches {
+            return Err(bad_answer(
+                "receipt",
+                format!("entry {} is not the entry asked for", receipt.entry.index),
+            ));
+        }
+        if at_height.is_some_and(|h| h != checkpoint.height) {
+            return Err(bad_answer(
+                "receipt",
+                format!(
+                    "proven at height {}, not the height asked for",
+                    checkpoint.height
+                ),
+            ));
+        }
+        Ok(VerifiedEntry {
+            receipt,
+            checkpoint,
+        })
+    }
+
+    /// Looks entries up; each result's receipt is verified and checked to match the query.
+    /// `limit` 0 means the node's default page size.
+    ///
+    /// # Errors
+    /// The call fails, or an answer does not verify or does not match the query.
+    pub async fn lookup(
+        &self,
+        query: &LookupQuery,
+        offset: u64,
+        limit: u32,
+    ) -> Result<LookupPage, ClientError> {
+        use pb::lookup_request::By;
+        let by = match query {
+            LookupQuery::Digest(digest) => By::DocumentDigest(digest.to_canonical_bytes()),
+            LookupQuery::Document {
+                project_id,
+                document_id,
+            } => By::Document(pb::DocumentRef {
+                project_id: project_id.clone(),
+                document_id: document_id.clone(),
+            }),
+            LookupQuery::Project(project_id) => By::ProjectId(project_id.clone()),
+        };
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::LookupRequest {
+                    by: Some(by.clone()),
+                    offset,
+                    limit,
+                };
+                async move { rpc.lookup(request).await }
+            })
+            .await?;
+        let mut results = Vec::with_capacity(response.results.len());
+        for result in response.results {
+            let receipt = result
+                .receipt
+                .as_ref()
+                .ok_or_else(|| ClientError::BadAnswer("a lookup result without a receipt".into()))
+                .and_then(decode_receipt)?;
+            let checkpoint = verify_entry(&mut self.verifier(), &receipt)?;
+            let matches = match query {
+                LookupQuery::Digest(digest) => receipt
+                    .entry
+                    .anchor()
+                    .is_some_and(|d| d.body.digest == *digest),
+                LookupQuery::Document {
+                    project_id,
+                    document_id,
+                } => receipt.entry.anchor().is_some_and(|d| {
+                    d.body.project_id == *project_id && d.body.document_id == *document_id
+                }),
+                LookupQuery::Project(project_id) => entry_project(&receipt.entry) == project_id,
+            };
+            if !matches {
+                return Err(bad_answer(
+                    "lookup",
+                    format!("entry {} does not match the query", receipt.entry.index),
+                ));
+            }
+            results.push(LookupResult {
+                entry: VerifiedEntry {
+                    receipt,
+                    checkpoint,
+                },
+                status: version_status(result.status),
+            });
+        }
+        Ok(LookupPage {
+            results,
+            more: response.more,
+        })
+    }
+
+    /// The verified checkpoint at `height`, or the latest for `None`.
+    ///
+    /// # Errors
+    /// No such checkpoint, or one that does not verify or is not at the height asked for.
+    pub async fn checkpoint(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(Checkpoint, VerifiedCheckpoint), ClientError> {
+        let response = self
+            .call(|mut rpc| async move {
+                rpc.get_checkpoint(pb::GetCheckpointRequest {
+                    height: height.unwrap_or(0),
+                })
+                .await
+            })
+            .await?;
+        let checkpoint = decode_checkpoint(response.checkpoint.as_ref())?;
+        let verified = self.verifier().verify_checkpoint(&checkpoint)?;
+        if height.is_some_and(|h| h != verified.height) {
+            return Err(bad_answer(
+                "checkpoint",
+                format!("height {} is not the height asked for", verified.height),
+            ));
+        }
+        Ok((checkpoint, verified))
+    }
+
+    /// Proves that `old`'s log is a prefix of `new`'s: both checkpoints are verified, and a
+    /// consistency proof from the node is checked between their log roots.
+    ///
+    /// # Errors
+    /// [`ClientError::Inconsistent`] when the logs are not one a prefix of the other (or the
+    /// node cannot prove it): the loud failure an auditor watches for. Otherwise a checkpoint
+    /// that does not verify, or a failed call.
+    pub async fn consistency(&self, old: &Checkpoint, new: &Checkpoint) -> Result<(), ClientError> {
+        let (old_verified, new_verified) = {
+            let mut verifier = self.verifier();
+            (
+                verifier.verify_checkpoint(old)?,
+                verifier.verify_checkpoint(new)?,
+            )
+        };
+        let (old_size, new_size) = (old_verified.log_size, new_verified.log_size);
+        let inconsistent = |reason: String| ClientError::Inconsistent {
+            old_height: old_verified.height,
+            new_height: new_verified.height,
+            reason,
+        };
+        if old_verified.height > new_verified.height || old_size > new_size {
+            return Err(inconsistent(format!(
+                "the newer checkpoint (height {}, log size {new_size}) is behind the older one \
+                 (height {}, log size {old_size})",
+                new_verified.height, old_verified.height
+            )));
+        }
+        if old_size == 0 {
+            return Ok(());
+        }
+        if old_size == new_size {
+            return if old_verified.log_root == new_verified.log_root {
+                Ok(())
+            } else {
+                Err(inconsistent(format!(
+                    "two different log roots for log size {old_size}: {} and {}",
+                    old_verified.log_root, new_verified.log_root
+                )))
+            };
+        }
+        let response = self
+            .call(|mut rpc| async move {
+                rpc.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size })
+                    .await
+            })
+            .await?;
+        let proof = decode::<ConsistencyProof>(&response.proof, "consistency proof")?;
+        let algorithm = self.algorithm();
+        merkle::verify_consistency(
+            algorithm,
+            &proof,
+            &TreeHead::new(old_size, old_verified.log_root.bytes),
+            &TreeHead::new(new_size, new_verified.log_root.bytes),
+        )
+        .map_err(|error| inconsistent(format!("the consistency proof does not verify: {error}")))
+    }
+}
+
+/// An error and its sources, on one line.
+fn source_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,332 @@
+//! The `evidence` binary without a network: offline verification of every golden vector, key
+//! generation, and clear errors with exit code 2 for input it cannot use.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn evidence(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evidence"))
+        .args(args)
+        .env_remove("EVIDENCE_GENESIS")
+        .env_remove("EVIDENCE_NODE")
+        .env_remove("EVIDENCE_KEY")
+        .output()
+        .expect("the evidence binary runs")
+}
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/vectors")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn every_golden_vector_gets_the_expected_verdict_and_exit_code() {
+    let dir = vectors();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let genesis = dir.join(manifest["genesis"].as_str().unwrap());
+    let vectors = manifest["vectors"].as_array().unwrap();
+    assert!(vectors.len() > 30);
+    for vector in vectors {
+        let document = dir.join(vector["document"].as_str().unwrap());
+        let receipt = dir.join(vector["receipt"].as_str().unwrap());
+        let expected = vector["expected"].as_str().unwrap();
+        let output = evidence(&[
+            "verify",
+            document.to_str().unwrap(),
+            "--receipt",
+            receipt.to_str().unwrap(),
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--json",
+        ]);
+        let verdict: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{receipt:?}: not JSON ({e}): {}", text(&output)));
+        if expected == "valid" {
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{receipt:?}: {}",
+                text(&output)
+            );
+            assert_eq!(verdict["valid"], true);
+            assert_eq!(verdict["digest"], vector["document_digest"]);
+        } else {
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{receipt:?}: {}",
+                text(&output)
+            );
+            assert_eq!(verdict["valid"], false, "{receipt:?}");
+            assert_eq!(verdict["check"], expected, "{receipt:?}");
+        }
+    }
+}
+
+#[test]
+fn the_verdict_names_document_filer_member_time_height_and_signers() {
+    let dir = vectors();
+    let output = evidence(&[
+        "verify",
+        dir.join("documents/inspection-report-foundation.txt")
+            .to_str()
+            .unwrap(),
+        "--receipt",
+        dir.join("valid/single-document.receipt.json")
+            .to_str()
+            .unwrap(),
+        "--genesis",
+        dir.join("genesis.json").to_str().unwrap(),
+    ]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    for expected in [
+        "VALID",
+        "inspection-report",
+        "Project:",
+        "Filed by:",
+        "For member:",
+        "Captured at:",
+        "On the ledger:   entry 1 at height 2",
+        "Certified by:",
+        "UTC",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn a_tampered_document_is_invalid_with_exit_code_1() {
+    let dir = vectors();
+    let output = evidence(&[
+        "verify",
+        dir.join("documents/completion-drawing-sheet-3.tampered.bin")
+            .to_str()
+            .unwrap(),
+        "--receipt",
+        dir.join("valid/third-of-five-in-batch.receipt.json")
+            .to_str()
+            .unwrap(),
+        "--genesis",
+        dir.join("genesis.json").to_str().unwrap(),
+    ]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("INVALID") && out.contains("digest-mismatch"),
+        "{out}"
+    );
+}
+
+#[test]
+fn unreadable_inputs_are_exit_code_2_with_the_path_named() {
+    let dir = vectors();
+    let genesis = dir.join("genesis.json");
+    let receipt = dir.join("valid/single-document.receipt.json");
+    let document = dir.join("documents/inspection-report-foundation.txt");
+    let scratch = tempfile::tempdir().unwrap();
+    let garbage = scratch.path().join("garbage.json");
+    std::fs::write(&garbage, b"\x00\xffnot a genesis").unwrap();
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "verify",
+                "/nonexistent/doc.pdf",
+                "--receipt",
+                receipt.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ],
+            "/nonexistent/doc.pdf",
+        ),
+        (
+            vec![
+                "verify",
+                document.to_str().unwrap(),
+                "--receipt",
+                "/nonexistent/r.json",
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ],
+            "/nonexistent/r.json",
+        ),
+        (
+            vec![
+                "verify",
+                document.to_str().unwrap(),
+                "--receipt",
+                receipt.to_str().unwrap(),
+                "--genesis",
+                garbage.to_str().unwrap(),
+            ],
+            "garbage.json",
+        ),
+        (
+            vec![
+                "lookup",
+                "--node",
+                "http://127.0.0.1:1",
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--digest",
+                "blake3:zz",
+            ],
+            "127.0.0.1:1",
+        ),
+        (
+            vec![
+                "status",
+                "--node",
+                "not a url",
+                "--genesis",
+                genesis.to_str().unwrap(),
+            ],
+            "not a url",
+        ),
+        (
+            vec![
+                "notarize",
+                document.to_str().unwrap(),
+                "--node",
+                "http://127.0.0.1:1",
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--key",
+                "/nonexistent/key",
+                "--kind",
+                "completion-drawing",
+                "--project",
+                "P",
+            ],
+            "/nonexistent/key",
+        ),
+    ];
+    for (args, named) in cases {
+        let output = evidence(&args);
+        let out = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains("error:"), "{args:?}: {out}");
+        assert!(out.contains(named), "{args:?} should name {named:?}: {out}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_is_sent() {
+    let genesis = vectors().join("genesis.json");
+    let genesis = genesis.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        // --document needs --project.
+        vec![
+            "lookup",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--document",
+            "A1",
+        ],
+        // One of --digest, --document, --project.
+        vec![
+            "lookup",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+        ],
+        // A milestone without ID=AMOUNT.
+        vec![
+            "register-project",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--key",
+            "k",
+            "--project",
+            "P",
+            "--total",
+            "5",
+            "--milestone",
+            "M1",
+        ],
+        // --amount with --passed.
+        vec![
+            "notarize",
+            "f",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--key",
+            "k",
+            "--kind",
+            "fund-transfer",
+            "--project",
+            "P",
+            "--milestone",
+            "M1",
+            "--amount",
+            "5",
+            "--passed",
+        ],
+        // A batch size of zero.
+        vec![
+            "notarize",
+            "f",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--key",
+            "k",
+            "--kind",
+            "k",
+            "--project",
+            "P",
+            "--batch-size",
+            "0",
+        ],
+        // No genesis anywhere.
+        vec!["verify", "f", "--receipt", "r"],
+    ];
+    for args in cases {
+        let output = evidence(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    }
+}
+
+#[test]
+fn keygen_writes_an_owner_only_key_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("filer.key");
+    let output = evidence(&["keygen", "--out", path.to_str().unwrap(), "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let key = evidence_genesis::read_key_file(&path).unwrap();
+    assert_eq!(answer["public_key"], key.public_key().to_string());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let before = std::fs::read(&path).unwrap();
+    let again = evidence(&["keygen", "--out", path.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the key was overwritten"
+    );
+}

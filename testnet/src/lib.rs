@@ -1,0 +1,595 @@
+//! A local consortium on one machine: its files under one directory, and its member nodes as
+//! separate `evidence-node` processes on loopback.
+//!
+//! The directory layout (default `./testnet-data`):
+//!
+//! ```text
+//! genesis.json                 the consortium's genesis file (the courts' trust anchor)
+//! testnet.json                 endpoints, homes and process ids of the running network
+//! filers/<member>.key          each member's filer key (0600)
+//! <member>/                    each member's node home: node.toml, genesis.json, node.key,
+//!                              data/ (RocksDB, consensus WAL) and node.log
+//! ```
+
+pub mod demo;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use evidence_client::{Client, ClientOptions, RetryPolicy};
+use evidence_genesis::{
+    Consortium, Filer, Genesis, GenesisValidator, Member, default_consortium, write_key_file,
+};
+use evidence_node::config::NodeConfig;
+use evidence_node::local::{free_port, write_homes};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The chain id of a generated testnet.
+pub const CHAIN_ID: &str = "evidence-testnet";
+/// The description of a running network, under the testnet directory.
+pub const TESTNET_FILE: &str = "testnet.json";
+/// The genesis file, under the testnet directory.
+pub const GENESIS_FILE: &str = "genesis.json";
+/// Fewest validators: BFT with n = 3f + 1 tolerates one faulty member from four.
+pub const NODES_MIN: usize = 4;
+/// Most validators a testnet generates.
+pub const NODES_MAX: usize = 16;
+/// How long `start` waits for every node to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long `stop` waits for a node to shut down after SIGTERM before killing it.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// Why the testnet could not be set up, started or stopped.
+#[derive(Debug, Error)]
+pub enum TestnetError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a testnet has {min} to {max} nodes, not {0}", min = NODES_MIN, max = NODES_MAX)]
+    NodeCount(usize),
+    #[error(
+        "{dir} already holds a testnet of {existing} nodes; --nodes {asked} would need a new \
+         directory (or remove it to start afresh)"
+    )]
+    NodeCountMismatch {
+        dir: PathBuf,
+        existing: usize,
+        asked: usize,
+    },
+    #[error("genesis: {0}")]
+    Genesis(#[from] evidence_genesis::GenesisError),
+    #[error("key file: {0}")]
+    Key(#[from] evidence_genesis::KeyFileError),
+    #[error("node configuration: {0}")]
+    Config(#[from] evidence_node::config::ConfigError),
+    #[error(
+        "the node binary was not found at {0}; build it with `cargo build -p evidence-node` (or \
+         run scripts/testnet.sh, which builds everything), or name it with --node-binary"
+    )]
+    NodeBinaryMissing(PathBuf),
+    #[error("cannot start the {member} node ({binary}): {source}")]
+    Spawn {
+        member: String,
+        binary: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the {member} node exited during start-up ({status}); the end of {log}:\n{tail}")]
+    ExitedEarly {
+        member: String,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("the {member} node did not answer at {api} within {seconds} s: {reason}")]
+    NotAnswering {
+        member: String,
+        api: String,
+        seconds: u64,
+        reason: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TestnetError + '_ {
+    move |source| TestnetError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One member's node in the testnet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub member: String,
+    /// The gRPC endpoint, e.g. `http://127.0.0.1:40101`.
+    pub api: String,
+    /// The Prometheus endpoint.
+    pub metrics: String,
+    pub home: PathBuf,
+    pub log: PathBuf,
+    /// The process id while the network runs.
+    pub pid: Option<u32>,
+}
+
+/// `testnet.json`: what a script needs to use the running network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestnetInfo {
+    pub chain_id: String,
+    /// The genesis file (absolute path).
+    pub genesis: PathBuf,
+    pub nodes: Vec<NodeInfo>,
+    /// Each member's filer key file (absolute paths), by member.
+    pub filers: std::collections::BTreeMap<String, PathBuf>,
+}
+
+impl TestnetInfo {
+    /// Reads `dir/testnet.json`.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not a testnet description.
+    pub fn load(dir: &Path) -> Result<Self, TestnetError> {
+        let path = dir.join(TESTNET_FILE);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        serde_json::from_str(&text).map_err(|error| TestnetError::Io {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, error),
+        })
+    }
+}
+
+/// A consortium's files under a directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub dir: PathBuf,
+    pub genesis: Genesis,
+    /// (member, node home), in genesis validator order.
+    pub homes: Vec<(String, PathBuf)>,
+}
+
+impl Layout {
+    pub fn genesis_path(&self) -> PathBuf {
+        self.dir.join(GENESIS_FILE)
+    }
+
+    pub fn filer_key_path(&self, member: &str) -> PathBuf {
+        self.dir.join("filers").join(format!("{member}.key"))
+    }
+}
+
+/// The default consortium grown to `nodes` validators: members beyond the four defaults are
+/// voting members with a filer that may anchor nothing.
+fn consortium(nodes: usize) -> Consortium {
+    let now = evidence_node::app::now_ms();
+    let mut rng = rand_core::OsRng;
+    let mut consortium = default_consortium(CHAIN_ID, now, &mut rng);
+    for n in NODES_MIN + 1..=nodes {
+        let member = format!("member{n}");
+        let validator_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+        let filer_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+        let genesis = &mut consortium.genesis;
+        genesis.members.push(Member {
+            id: member.clone(),
+            name: format!("Member {n}"),
+        });
+        genesis.validators.push(GenesisValidator {
+            member: member.clone(),
+            public_key: validator_key.public_key(),
+            voting_power: 1,
+            address: None,
+        });
+        genesis.filers.push(Filer {
+            name: format!("{member}-filing-system"),
+            member: member.clone(),
+            public_key: filer_key.public_key(),
+            kinds: Vec::new(),
+        });
+        consortium
+            .validator_keys
+            .push((member.clone(), validator_key));
+        consortium.filer_keys.push((member, filer_key));
+    }
+    consortium
+}
+
+/// Creates a consortium of `nodes` members under `dir`, or reuses the one already there (its
+/// keys, ports and data are kept).
+///
+/// # Errors
+/// A file cannot be written or read, or an existing testnet has another node count.
+pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), TestnetError> {
+    if !(NODES_MIN..=NODES_MAX).contains(&nodes) {
+        return Err(TestnetError::NodeCount(nodes));
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let dir = dir.canonicalize().map_err(io(dir))?;
+    let genesis_path = dir.join(GENESIS_FILE);
+    if genesis_path.exists() {
+        let genesis = Genesis::load(&genesis_path)?;
+        if genesis.validators.len() != nodes {
+            return Err(TestnetError::NodeCountMismatch {
+                dir,
+                existing: genesis.validators.len(),
+                asked: nodes,
+            });
+        }
+        let homes = genesis
+            .validators
+            .iter()
+            .map(|v| (v.member.clone(), dir.join(&v.member)))
+            .collect();
+        return Ok((
+            Layout {
+                dir,
+                genesis,
+                homes,
+            },
+            false,
+        ));
+    }
+    let consortium = consortium(nodes);
+    consortium.genesis.validate()?;
+    let homes = write_homes(&dir, &consortium, |_, config: &mut NodeConfig| {
+        // A fixed metrics port, so that it can be scraped.
+        if let Ok(port) = free_port() {
+            config.metrics.listen.set_port(port);
+        }
+    })
+    .map_err(io(&dir))?;
+    let filers = dir.join("filers");
+    std::fs::create_dir_all(&filers).map_err(io(&filers))?;
+    for (member, key) in &consortium.filer_keys {
+        write_key_file(&filers.join(format!("{member}.key")), key)?;
+    }
+    // The genesis file last: its presence marks a complete testnet directory.
+    let temporary = dir.join("genesis.json.tmp");
+    std::fs::write(&temporary, consortium.genesis.to_json()).map_err(io(&temporary))?;
+    std::fs::rename(&temporary, &genesis_path).map_err(io(&genesis_path))?;
+    Ok((
+        Layout {
+            dir,
+            genesis: consortium.genesis,
+            homes: homes.into_iter().map(|h| (h.member, h.home)).collect(),
+        },
+        true,
+    ))
+}
+
+/// The `evidence-node` binary: `explicit`, or the one beside the running executable (where
+/// cargo puts every binary of the workspace).
+///
+/// # Errors
+/// No such file.
+pub fn node_binary(explicit: Option<&Path>) -> Result<PathBuf, TestnetError> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => {
+            let exe = std::env::current_exe().map_err(io(Path::new("the running executable")))?;
+            let dir = exe.parent().unwrap_or(Path::new("."));
+            // Test executables live one level down, in deps/.
+            let dir = if dir.ends_with("deps") {
+                dir.parent().unwrap_or(dir)
+            } else {
+                dir
+            };
+            dir.join(format!("evidence-node{}", std::env::consts::EXE_SUFFIX))
+        }
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(TestnetError::NodeBinaryMissing(path))
+    }
+}
+
+/// A running node process.
+#[derive(Debug)]
+struct NodeProcess {
+    info: NodeInfo,
+    child: Option<Child>,
+}
+
+/// The node processes of a testnet. Dropping it stops them.
+#[derive(Debug)]
+pub struct Network {
+    pub layout: Layout,
+    nodes: Vec<NodeProcess>,
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+impl Network {
+    /// Starts every node of `layout` as a process of `binary`, each logging to `node.log` in
+    /// its home, and waits until each answers on its API with the right genesis.
+    ///
+    /// # Errors
+    /// A node cannot be started, exits, or does not answer in time; the others are stopped.
+    pub async fn start(layout: Layout, binary: &Path) -> Result<Self, TestnetError> {
+        let mut network = Self {
+            layout,
+            nodes: Vec::new(),
+        };
+        for (member, home) in network.layout.homes.clone() {
+            let config = NodeConfig::load(&home)?;
+            let log = home.join("node.log");
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .map_err(io(&log))?;
+            let stderr = file.try_clone().map_err(io(&log))?;
+            let mut command = Command::new(binary);
+            command
+                .arg("--home")
+                .arg(&home)
+                .stdin(Stdio::null())
+                .stdout(file)
+                .stderr(stderr);
+            if std::env::var_os("RUST_LOG").is_none() {
+                command.env("RUST_LOG", "info");
+            }
+            let child = command.spawn().map_err(|source| TestnetError::Spawn {
+                member: member.clone(),
+                binary: binary.to_owned(),
+                source,
+            })?;
+            let metrics = if config.metrics.enabled {
+                format!("http://{}/metrics", config.metrics.listen)
+            } else {
+                String::new()
+            };
+            network.nodes.push(NodeProcess {
+                info: NodeInfo {
+                    member,
+                    api: format!("http://{}", config.api.listen),
+                    metrics,
+                    home,
+                    log,
+                    pid: Some(child.id()),
+                },
+                child: Some(child),
+            });
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        for i in 0..network.nodes.len() {
+            network.wait_until_answering(i, deadline).await?;
+        }
+        Ok(network)
+    }
+
+    async fn wait_until_answering(
+        &mut self,
+        i: usize,
+        deadline: Instant,
+    ) -> Result<(), TestnetError> {
+        let options = ClientOptions {
+            retry: RetryPolicy {
+                attempts: 1,
+                ..RetryPolicy::default()
+            },
+            connect_timeout: Duration::from_secs(2),
+            ..ClientOptions::default()
+        };
+        loop {
+            let node = &mut self.nodes[i];
+            if let Some(child) = node.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                node.child = None;
+                return Err(TestnetError::ExitedEarly {
+                    member: node.info.member.clone(),
+                    status: status.to_string(),
+                    log: node.info.log.clone(),
+                    tail: tail(&node.info.log, 20),
+                });
+            }
+            let answer =
+                Client::connect_with(&node.info.api, None, self.layout.genesis.clone(), options)
+                    .await;
+            match answer {
+                Ok(_) => return Ok(()),
+                Err(error) if Instant::now() >= deadline => {
+                    return Err(TestnetError::NotAnswering {
+                        member: node.info.member.clone(),
+                        api: node.info.api.clone(),
+                        seconds: START_TIMEOUT.as_secs(),
+                        reason: error.to_string(),
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    /// The running network's description.
+    pub fn info(&self) -> TestnetInfo {
+        TestnetInfo {
+            chain_id: self.layout.genesis.chain_id.clone(),
+            genesis: self.layout.genesis_path(),
+            nodes: self.nodes.iter().map(|n| n.info.clone()).collect(),
+            filers: self
+                .layout
+                .homes
+                .iter()
+                .map(|(member, _)| (member.clone(), self.layout.filer_key_path(member)))
+                .filter(|(_, path)| path.exists())
+                .collect(),
+        }
+    }
+
+    /// Writes `testnet.json`.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write_info(&self) -> Result<PathBuf, TestnetError> {
+        let path = self.layout.dir.join(TESTNET_FILE);
+        let temporary = self.layout.dir.join("testnet.json.tmp");
+        let text = serde_json::to_string_pretty(&self.info()).unwrap_or_default();
+        std::fs::write(&temporary, text + "\n").map_err(io(&temporary))?;
+        std::fs::rename(&temporary, &path).map_err(io(&path))?;
+        Ok(path)
+    }
+
+    /// Nodes that have exited since the last call: (member, exit status).
+    pub fn reap_exited(&mut self) -> Vec<(String, String)> {
+        let mut exited = Vec::new();
+        for node in &mut self.nodes {
+            if let Some(child) = node.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                exited.push((node.info.member.clone(), status.to_string()));
+                node.child = None;
+                node.info.pid = None;
+            }
+        }
+        exited
+    }
+
+    /// How many node processes are running.
+    pub fn running(&self) -> usize {
+        self.nodes.iter().filter(|n| n.child.is_some()).count()
+    }
+
+    /// Stops node `i` gracefully (SIGTERM, then SIGKILL after a grace period).
+    pub fn stop_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes.get_mut(i)
+            && let Some(child) = node.child.take()
+        {
+            stop_child(child);
+            node.info.pid = None;
+        }
+    }
+
+    /// Stops every node: SIGTERM to all, then waits for each (SIGKILL after a grace period).
+    pub fn stop(&mut self) {
+        let children: Vec<Child> = self
+            .nodes
+            .iter_mut()
+            .filter_map(|node| {
+                node.info.pid = None;
+                node.child.take()
+            })
+            .collect();
+        for child in &children {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+        }
+        for child in children {
+            wait_or_kill(child);
+        }
+    }
+}
+
+fn stop_child(child: Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    wait_or_kill(child);
+}
+
+fn wait_or_kill(mut child: Child) {
+    let deadline = Instant::now() + STOP_GRACE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_node::config::CONFIG_FILE;
+
+    use super::*;
+
+    #[test]
+    fn a_new_directory_gets_a_complete_consortium_and_is_reused_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, created) = create_or_reuse(dir.path(), 4).unwrap();
+        assert!(created);
+        assert_eq!(layout.homes.len(), 4);
+        for member in ["bureau", "finance", "court", "archive"] {
+            assert!(
+                layout.filer_key_path(member).is_file(),
+                "{member} filer key"
+            );
+            assert!(dir.path().join(member).join(CONFIG_FILE).is_file());
+            assert!(dir.path().join(member).join("node.key").is_file());
+        }
+        let bureau = evidence_genesis::read_key_file(&layout.filer_key_path("bureau")).unwrap();
+        let filer = layout.genesis.filer(&bureau.public_key()).unwrap();
+        assert_eq!(filer.kinds, ["completion-drawing", "inspection-report"]);
+
+        let (again, created) = create_or_reuse(dir.path(), 4).unwrap();
+        assert!(!created);
+        assert_eq!(again.genesis, layout.genesis);
+        assert!(matches!(
+            create_or_reuse(dir.path(), 5),
+            Err(TestnetError::NodeCountMismatch {
+                existing: 4,
+                asked: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn node_counts_outside_the_range_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            create_or_reuse(dir.path(), 3),
+            Err(TestnetError::NodeCount(3))
+        ));
+        assert!(matches!(
+            create_or_reuse(dir.path(), 17),
+            Err(TestnetError::NodeCount(17))
+        ));
+        assert!(!dir.path().join(GENESIS_FILE).exists());
+    }
+
+    #[test]
+    fn more_nodes_make_more_voting_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, _) = create_or_reuse(dir.path(), 7).unwrap();
+        assert_eq!(layout.genesis.validators.len(), 7);
+        layout.genesis.validate().unwrap();
+    }
+
+    #[test]
+    fn a_damaged_genesis_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(GENESIS_FILE), "{ not json").unwrap();
+        assert!(matches!(
+            create_or_reuse(dir.path(), 4),
+            Err(TestnetError::Genesis(_))
+        ));
+    }
+
+    #[test]
+    fn a_missing_node_binary_says_how_to_build_it() {
+        let error = node_binary(Some(Path::new("/nonexistent/evidence-node"))).unwrap_err();
+        assert!(error.to_string().contains("cargo build -p evidence-node"));
+    }
+}

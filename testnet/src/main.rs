@@ -1,0 +1,180 @@
+//! `evidence-testnet`: a four-member consortium on this machine.
+//!
+//! - `evidence-testnet up [--dir DIR] [--nodes N]` creates the consortium under DIR (default
+//!   `./testnet-data`) or reuses the one there, starts each member's node as a process on
+//!   loopback, writes `DIR/testnet.json`, and stops them all on Ctrl-C (or SIGTERM).
+//! - `evidence-testnet demo [--dir DIR]` runs a fresh network through the filing flow and its
+//!   rejections, then stops it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use evidence_testnet::{Network, create_or_reuse, demo, node_binary};
+
+/// A local consortium of evidence-ledger nodes.
+#[derive(Debug, Parser)]
+#[command(name = "evidence-testnet", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create (or reuse) a consortium under DIR and run its nodes until Ctrl-C.
+    Up {
+        /// The testnet directory.
+        #[arg(long, value_name = "DIR", default_value = "testnet-data")]
+        dir: PathBuf,
+        /// Validators (one per member); 4 survives one faulty member.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        nodes: usize,
+        /// The evidence-node binary (default: beside this program).
+        #[arg(long, value_name = "FILE", env = "EVIDENCE_NODE_BINARY")]
+        node_binary: Option<PathBuf>,
+    },
+    /// Run a fresh network through notarize, verify, tamper, policy and payment rules.
+    Demo {
+        /// A new directory for the demo's network (default: a temporary one, removed after).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The evidence-node binary (default: beside this program).
+        #[arg(long, value_name = "FILE", env = "EVIDENCE_NODE_BINARY")]
+        node_binary: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up {
+                dir,
+                nodes,
+                node_binary: binary,
+            } => up(&dir, nodes, binary.as_deref()).await,
+            Command::Demo {
+                dir,
+                node_binary: binary,
+            } => run_demo(dir, binary.as_deref()).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), String> {
+    let binary = node_binary(binary).map_err(|e| e.to_string())?;
+    let (layout, created) = create_or_reuse(dir, nodes).map_err(|e| e.to_string())?;
+    println!(
+        "{} the consortium in {}",
+        if created { "Created" } else { "Reusing" },
+        layout.dir.display()
+    );
+    let mut network = Network::start(layout, &binary)
+        .await
+        .map_err(|e| e.to_string())?;
+    let info_path = network.write_info().map_err(|e| e.to_string())?;
+    let info = network.info();
+    println!(
+        "\n{} nodes of chain {} are running:",
+        info.nodes.len(),
+        info.chain_id
+    );
+    for node in &info.nodes {
+        println!(
+            "  {:<8} gRPC {}   metrics {}   log {}",
+            node.member,
+            node.api,
+            node.metrics,
+            node.log.display()
+        );
+    }
+    println!("\nGenesis:      {}", info.genesis.display());
+    for (member, key) in &info.filers {
+        println!("Filer key:    {:<8} {}", member, key.display());
+    }
+    println!("Description:  {}", info_path.display());
+    println!("\nTo use it from another terminal:");
+    println!("  export EVIDENCE_GENESIS={}", info.genesis.display());
+    println!("  export EVIDENCE_NODE={}", info.nodes[0].api);
+    if let Some(bureau) = info.filers.get("bureau") {
+        println!(
+            "  evidence notarize FILE --key {} --kind completion-drawing --project SZ-2026-0001",
+            bureau.display()
+        );
+    }
+    println!("  evidence verify FILE --receipt FILE.receipt.json");
+    println!("\nPress Ctrl-C to stop the network.");
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            _ = tick.tick() => {
+                for (member, status) in network.reap_exited() {
+                    eprintln!(
+                        "warning: the {member} node exited ({status}); {} of {} still run",
+                        network.running(),
+                        info.nodes.len()
+                    );
+                    let _ = network.write_info();
+                }
+                if network.running() == 0 {
+                    return Err("every node has exited; see the node logs".into());
+                }
+            }
+        }
+    }
+    println!("\nStopping the nodes...");
+    network.stop();
+    let _ = network.write_info();
+    println!(
+        "Stopped. The data stays in {}; `up` again resumes it.",
+        dir.display()
+    );
+    Ok(())
+}
+
+async fn run_demo(dir: Option<PathBuf>, binary: Option<&Path>) -> Result<(), String> {
+    let binary = node_binary(binary).map_err(|e| e.to_string())?;
+    let (dir, _temporary) = match dir {
+        Some(dir) => {
+            if dir.join(evidence_testnet::GENESIS_FILE).exists() {
+                return Err(format!(
+                    "{} already holds a testnet; the demo needs a new directory",
+                    dir.display()
+                ));
+            }
+            (dir, None)
+        }
+        None => {
+            let temporary = tempfile::Builder::new()
+                .prefix("evidence-demo-")
+                .tempdir()
+                .map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+            (temporary.path().to_owned(), Some(temporary))
+        }
+    };
+    demo::run(&dir, &binary).await.map_err(|e| e.to_string())
+}

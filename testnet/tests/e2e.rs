@@ -1,0 +1,497 @@
+//! End to end through the real binaries: `evidence-testnet up` runs four `evidence-node`
+//! processes, and the `evidence` CLI notarizes, verifies offline, is refused by policy and by
+//! the payment rules, looks up, audits, and keeps notarizing with one node killed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use evidence_testnet::{TESTNET_FILE, TestnetInfo};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+/// One network at a time: each runs four nodes on a two-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The directory cargo puts the workspace's binaries in.
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .parent()
+        .expect("a directory")
+        .to_owned()
+}
+
+/// The other packages' binaries this test drives, built (or found up to date) by cargo: when
+/// this package is tested alone they may be missing or stale.
+fn binaries() -> (PathBuf, PathBuf) {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "evidence-node",
+                "-p",
+                "evidence-client",
+                "--bins",
+            ])
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building the evidence and evidence-node binaries failed"
+        );
+    });
+    let dir = bin_dir();
+    (dir.join("evidence"), dir.join("evidence-node"))
+}
+
+/// A process killed (SIGKILL) when dropped, so a failing test leaves nothing running.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Testnet {
+    process: Process,
+    info: TestnetInfo,
+}
+
+impl Testnet {
+    fn up(dir: &Path, node: &Path) -> Self {
+        let log = std::fs::File::create(dir.join("testnet.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+            .args(["up", "--dir"])
+            .arg(dir.join("net"))
+            .arg("--node-binary")
+            .arg(node)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("evidence-testnet starts");
+        let mut process = Process(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let info_path = dir.join("net").join(TESTNET_FILE);
+        loop {
+            if let Some(status) = process.0.try_wait().unwrap() {
+                panic!(
+                    "evidence-testnet exited ({status}):\n{}",
+                    std::fs::read_to_string(dir.join("testnet.log")).unwrap_or_default()
+                );
+            }
+            if let Ok(info) = TestnetInfo::load(&dir.join("net")) {
+                return Self { process, info };
+            }
+            assert!(Instant::now() < deadline, "no {info_path:?} after 120 s");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// SIGTERM, as Ctrl-C would: the testnet stops its nodes and exits 0.
+    fn down(mut self) {
+        let pid = Pid::from_raw(i32::try_from(self.process.0.id()).unwrap());
+        kill(pid, Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                assert!(status.success(), "evidence-testnet exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "evidence-testnet did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        for node in &self.info.nodes {
+            if let Some(pid) = node.pid {
+                let alive = kill(Pid::from_raw(pid as i32), None).is_ok();
+                assert!(!alive, "the {} node (pid {pid}) still runs", node.member);
+            }
+        }
+    }
+}
+
+struct Cli {
+    binary: PathBuf,
+    genesis: PathBuf,
+}
+
+impl Cli {
+    fn run(&self, args: &[&str]) -> (Option<i32>, String) {
+        let output: Output = Command::new(&self.binary)
+            .args(args)
+            .env("EVIDENCE_GENESIS", &self.genesis)
+            .env_remove("EVIDENCE_NODE")
+            .env_remove("EVIDENCE_KEY")
+            .output()
+            .expect("the evidence binary runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    }
+
+    fn json(&self, args: &[&str]) -> (Option<i32>, Value) {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let (code, text) = self.run(&all);
+        let value = serde_json::from_str(text.lines().next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"));
+        (code, value)
+    }
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (evidence, node) = binaries();
+    let dir = tempfile::tempdir().unwrap();
+    let testnet = Testnet::up(dir.path(), &node);
+    let info = testnet.info.clone();
+    assert_eq!(info.nodes.len(), 4);
+    let cli = Cli {
+        binary: evidence,
+        genesis: info.genesis.clone(),
+    };
+    let api = info.nodes[0].api.clone();
+    let bureau = info.filers["bureau"].clone();
+    let finance = info.filers["finance"].clone();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+
+    // Notarize with the CLI; the receipt lands beside the file.
+    let drawing = docs.join("drawing-A1.pdf");
+    std::fs::write(&drawing, b"%PDF-1.7 completion drawing A1\n").unwrap();
+    let (code, answer) = cli.json(&[
+        "notarize",
+        s(&drawing),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-1",
+        "--source-system",
+        "bureau-filing",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["results"][0]["document_version"], 1);
+    let receipt = docs.join("drawing-A1.pdf.receipt.json");
+    assert!(receipt.is_file());
+
+    // Verify offline: only the file, the receipt and the genesis file.
+    let (code, out) = cli.run(&["verify", s(&drawing), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("VALID") && out.contains("P-1") && out.contains("bureau"),
+        "{out}"
+    );
+    let (code, verdict) = cli.json(&["verify", s(&drawing), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0));
+    assert!(
+        verdict["signers"].as_array().unwrap().len() >= 3,
+        "{verdict}"
+    );
+    assert_eq!(verdict["source_system"], "bureau-filing");
+
+    // One flipped byte: rejected.
+    let mut bytes = std::fs::read(&drawing).unwrap();
+    bytes[5] ^= 0x20;
+    let tampered = docs.join("drawing-A1-tampered.pdf");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let (code, out) = cli.run(&["verify", s(&tampered), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("INVALID") && out.contains("digest-mismatch"),
+        "{out}"
+    );
+
+    // An edited receipt: one hex digit of the entry changed. Rejected.
+    let text = std::fs::read_to_string(&receipt).unwrap();
+    let mut json: Value = serde_json::from_str(&text).unwrap();
+    let entry = json["entry"].as_str().unwrap().to_owned();
+    let middle = entry.len() / 2;
+    let flipped = if &entry[middle..=middle] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    json["entry"] = Value::String(format!(
+        "{}{flipped}{}",
+        &entry[..middle],
+        &entry[middle + 1..]
+    ));
+    let edited = docs.join("edited.receipt.json");
+    std::fs::write(&edited, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let (code, out) = cli.run(&["verify", s(&drawing), "--receipt", s(&edited)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("INVALID"), "{out}");
+
+    // The bureau's key may not anchor a fund transfer: refused by policy, the rule named.
+    let transfer = docs.join("transfer-by-bureau.json");
+    std::fs::write(&transfer, b"{\"amount\": 100}").unwrap();
+    let (code, out) = cli.run(&[
+        "notarize",
+        s(&transfer),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "fund-transfer",
+        "--project",
+        "P-1",
+        "--milestone",
+        "M1",
+        "--amount",
+        "100",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("kind-not-allowed-for-member"), "{out}");
+    assert!(!docs.join("transfer-by-bureau.json.receipt.json").exists());
+
+    // The milestone-payment flow.
+    let (code, out) = cli.run(&[
+        "register-project",
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--project",
+        "P-1",
+        "--total",
+        "1000",
+        "--milestone",
+        "M1=600",
+        "--milestone",
+        "M2=400",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let payment = docs.join("payment-1.json");
+    std::fs::write(&payment, b"{\"milestone\": \"M1\", \"amount\": 500}").unwrap();
+    let finance_api = info.nodes[1].api.clone();
+    let pay = |file: &Path, amount: &str| {
+        cli.run(&[
+            "notarize",
+            s(file),
+            "--node",
+            &finance_api,
+            "--key",
+            s(&finance),
+            "--kind",
+            "fund-transfer",
+            "--project",
+            "P-1",
+            "--milestone",
+            "M1",
+            "--amount",
+            amount,
+        ])
+    };
+    let (code, out) = pay(&payment, "500");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("milestone-not-inspected"), "{out}");
+    let report = docs.join("inspection-M1.pdf");
+    std::fs::write(&report, b"%PDF-1.7 M1 inspection: passed\n").unwrap();
+    let (code, out) = cli.run(&[
+        "notarize",
+        s(&report),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "inspection-report",
+        "--project",
+        "P-1",
+        "--milestone",
+        "M1",
+        "--passed",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = pay(&payment, "500");
+    assert_eq!(code, Some(0), "{out}");
+    let payment_2 = docs.join("payment-2.json");
+    std::fs::write(&payment_2, b"{\"milestone\": \"M1\", \"amount\": 200}").unwrap();
+    let (code, out) = pay(&payment_2, "200");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("milestone-overpayment"), "{out}");
+
+    // Lookups, each result's proof checked.
+    let digest = verdict["digest"].as_str().unwrap().to_owned();
+    let (code, found) = cli.json(&["lookup", "--node", &info.nodes[2].api, "--digest", &digest]);
+    assert_eq!(code, Some(0), "{found}");
+    assert_eq!(found["results"].as_array().unwrap().len(), 1);
+    let (code, found) = cli.json(&["lookup", "--node", &api, "--project", "P-1"]);
+    assert_eq!(code, Some(0), "{found}");
+    assert_eq!(found["results"].as_array().unwrap().len(), 4, "{found}");
+
+    // Audit: the first run saves a checkpoint, the next proves the log only grew.
+    let saved = dir.path().join("audit-checkpoint.json");
+    let (code, audit) = cli.json(&["audit", "--node", &api, "--checkpoint", s(&saved)]);
+    assert_eq!(code, Some(0), "{audit}");
+    assert_eq!(audit["first_run"], true);
+
+    // Several files at once, in batches; a missing one is reported, the others go in.
+    let mut files = Vec::new();
+    for i in 0..5 {
+        let file = docs.join(format!("sheet-{i}.pdf"));
+        std::fs::write(&file, format!("%PDF-1.7 sheet {i}\n")).unwrap();
+        files.push(file);
+    }
+    let missing = docs.join("missing.pdf");
+    let mut args = vec!["notarize"];
+    args.extend(files.iter().map(|f| s(f)));
+    args.push(s(&missing));
+    args.extend([
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-2",
+        "--batch-size",
+        "2",
+        "--out",
+    ]);
+    let out_dir = dir.path().join("receipts");
+    args.push(s(&out_dir));
+    let (code, batch) = cli.json(&args);
+    assert_eq!(code, Some(1), "{batch}");
+    assert_eq!(batch["notarized"], 5, "{batch}");
+    assert_eq!(batch["failed"], 1, "{batch}");
+    for file in &files {
+        let name = format!(
+            "{}.receipt.json",
+            file.file_name().unwrap().to_str().unwrap()
+        );
+        let (code, out) = cli.run(&["verify", s(file), "--receipt", s(&out_dir.join(name))]);
+        assert_eq!(code, Some(0), "{out}");
+    }
+
+    let (code, audit) = cli.json(&[
+        "audit",
+        "--node",
+        &info.nodes[3].api,
+        "--checkpoint",
+        s(&saved),
+    ]);
+    assert_eq!(code, Some(0), "{audit}");
+    assert_eq!(audit["consistent"], true);
+    assert_eq!(audit["first_run"], false);
+
+    // A saved checkpoint that was tampered with: loud failure, and it is not overwritten.
+    let checkpoint_text = std::fs::read_to_string(&saved).unwrap();
+    let mut checkpoint: Value = serde_json::from_str(&checkpoint_text).unwrap();
+    let header = checkpoint["header"].as_str().unwrap().to_owned();
+    let last = header.len() - 1;
+    let flipped = if &header[last..] == "0" { "1" } else { "0" };
+    checkpoint["header"] = Value::String(format!("{}{flipped}", &header[..last]));
+    let forged = serde_json::to_string_pretty(&checkpoint).unwrap();
+    std::fs::write(&saved, &forged).unwrap();
+    let (code, audit) = cli.json(&["audit", "--node", &api, "--checkpoint", s(&saved)]);
+    assert_eq!(code, Some(1), "{audit}");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), forged);
+
+    // Kill one member's node outright: the other three go on committing.
+    let archive = &info.nodes[3];
+    kill(Pid::from_raw(archive.pid.unwrap() as i32), Signal::SIGKILL).unwrap();
+    let after = docs.join("after-kill.pdf");
+    std::fs::write(&after, b"%PDF-1.7 filed with one node down\n").unwrap();
+    let (code, out) = cli.run(&[
+        "notarize",
+        s(&after),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-1",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = cli.run(&[
+        "verify",
+        s(&after),
+        "--receipt",
+        &format!("{}.receipt.json", s(&after)),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+
+    testnet.down();
+}
+
+#[test]
+fn the_demo_runs_to_completion() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (_, node) = binaries();
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .arg("demo")
+        .arg("--node-binary")
+        .arg(&node)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("evidence-testnet runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "VALID completion-drawing",
+        "INVALID, as it must be",
+        "kind-not-allowed-for-member",
+        "overpayment refused",
+        "payment before inspection refused",
+        "superseded by version 2",
+        "The demo completed",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn up_refuses_a_node_count_it_cannot_run_and_names_a_missing_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .args(["up", "--nodes", "3", "--dir"])
+        .arg(dir.path().join("net"))
+        .arg("--node-binary")
+        .arg(Path::new(env!("CARGO_BIN_EXE_evidence-testnet")))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("4 to 16 nodes"));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .args(["up", "--dir"])
+        .arg(dir.path().join("net"))
+        .args(["--node-binary", "/nonexistent/evidence-node"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cargo build -p evidence-node"));
+    assert!(!dir.path().join("net").join("genesis.json").exists());
+}
