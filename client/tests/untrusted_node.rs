@@ -1,0 +1,371 @@
+//! The client takes nothing on a node's word. A scripted gRPC server plays a node that answers
+//! with receipts of other documents, under-signed checkpoints, broken proofs and another
+//! consortium's genesis; every such answer is an error, never a result. It also plays a busy
+//! node, which the client retries with backoff.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use evidence_client::{Client, ClientError, ClientOptions, LookupQuery, ReceiptQuery, RetryPolicy};
+use evidence_core::checkpoint::Checkpoint;
+use evidence_core::digest::Digest;
+use evidence_core::encoding::Encode;
+use evidence_core::keys::SigningKey;
+use evidence_core::receipt::Receipt;
+use evidence_core::verify::VerifyError;
+use evidence_genesis::Genesis;
+use evidence_proto::v1 as pb;
+use evidence_proto::v1::ledger_server::{Ledger, LedgerServer};
+use tonic::{Request, Response, Status};
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/vectors")
+}
+
+fn receipt(name: &str) -> Receipt {
+    Receipt::from_json(&std::fs::read_to_string(vectors().join(name)).unwrap()).unwrap()
+}
+
+fn genesis() -> Genesis {
+    Genesis::load(&vectors().join("genesis.json")).unwrap()
+}
+
+fn to_pb(receipt: &Receipt) -> pb::Receipt {
+    pb::Receipt {
+        entry: receipt.entry.to_canonical_bytes(),
+        inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
+        header: receipt.checkpoint.header.to_canonical_bytes(),
+        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
+        json: receipt.to_json(),
+        entry_index: receipt.entry.index,
+        height: receipt.checkpoint.header.height,
+    }
+}
+
+fn checkpoint_pb(checkpoint: &Checkpoint) -> pb::Checkpoint {
+    pb::Checkpoint {
+        header: checkpoint.header.to_canonical_bytes(),
+        certificate: checkpoint.certificate.to_canonical_bytes(),
+        json: checkpoint.to_json(),
+        height: checkpoint.header.height,
+        log_size: checkpoint.header.log_size,
+    }
+}
+
+/// What the scripted node answers.
+struct Script {
+    genesis_hash: Vec<u8>,
+    receipt: pb::Receipt,
+    checkpoint: pb::Checkpoint,
+    proof: Vec<u8>,
+    /// Answer "busy" to this many GetCheckpoint calls first.
+    busy: AtomicU32,
+    checkpoint_calls: AtomicU32,
+}
+
+struct Liar(Arc<Script>);
+
+type CheckpointStream = tonic::codegen::BoxStream<pb::Checkpoint>;
+
+#[tonic::async_trait]
+impl Ledger for Liar {
+    async fn notarize(
+        &self,
+        _: Request<pb::NotarizeRequest>,
+    ) -> Result<Response<pb::NotarizeResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn submit(
+        &self,
+        _: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn get_receipt(
+        &self,
+        _: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::GetReceiptResponse>, Status> {
+        Ok(Response::new(pb::GetReceiptResponse {
+            receipt: Some(self.0.receipt.clone()),
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        self.0.checkpoint_calls.fetch_add(1, Ordering::SeqCst);
+        let busy = self
+            .0
+            .busy
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if busy {
+            return Err(Status::resource_exhausted("the mempool is full"));
+        }
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: Some(self.0.checkpoint.clone()),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        _: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        Ok(Response::new(pb::GetConsistencyProofResponse {
+            proof: self.0.proof.clone(),
+            new_checkpoint: None,
+        }))
+    }
+
+    async fn lookup(
+        &self,
+        _: Request<pb::LookupRequest>,
+    ) -> Result<Response<pb::LookupResponse>, Status> {
+        Ok(Response::new(pb::LookupResponse {
+            results: vec![pb::LookupResult {
+                receipt: Some(self.0.receipt.clone()),
+                status: None,
+            }],
+            more: false,
+        }))
+    }
+
+    type StreamCheckpointsStream = CheckpointStream;
+
+    async fn stream_checkpoints(
+        &self,
+        _: Request<pb::StreamCheckpointsRequest>,
+    ) -> Result<Response<Self::StreamCheckpointsStream>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn status(
+        &self,
+        _: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        Ok(Response::new(pb::StatusResponse {
+            chain_id: "scripted".into(),
+            genesis_hash: self.0.genesis_hash.clone(),
+            ..pb::StatusResponse::default()
+        }))
+    }
+
+    async fn relay(
+        &self,
+        _: Request<pb::RelayRequest>,
+    ) -> Result<Response<pb::RelayResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+}
+
+fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
+    Script {
+        genesis_hash: genesis().hash().to_canonical_bytes(),
+        receipt: to_pb(receipt),
+        checkpoint: checkpoint_pb(checkpoint),
+        proof: Vec::new(),
+        busy: AtomicU32::new(0),
+        checkpoint_calls: AtomicU32::new(0),
+    }
+}
+
+async fn serve(script: Script) -> (String, Arc<Script>) {
+    let script = Arc::new(script);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = LedgerServer::new(Liar(Arc::clone(&script)));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .serve_with_incoming_shutdown(
+                service,
+                tonic::transport::server::TcpIncoming::from(listener),
+                std::future::pending::<()>(),
+            )
+            .await
+    });
+    (format!("http://{address}"), script)
+}
+
+fn quick() -> ClientOptions {
+    ClientOptions {
+        retry: RetryPolicy {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        },
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_node_of_another_consortium_is_refused_at_connect() {
+    let valid = receipt("valid/single-document.receipt.json");
+    let mut lying = script(&valid, &valid.checkpoint);
+    lying.genesis_hash =
+        Digest::new(evidence_core::digest::HashAlgorithm::Blake3, [7; 32]).to_canonical_bytes();
+    let (endpoint, _) = serve(lying).await;
+    let error = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::WrongConsortium { .. }),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_a_filer_is_refused_before_anything_is_sent() {
+    let error = Client::connect_with(
+        "http://127.0.0.1:1",
+        Some(SigningKey::from_seed(&[9; 32])),
+        genesis(),
+        quick(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ClientError::NotAFiler(_)), "{error}");
+}
+
+#[tokio::test]
+async fn the_receipt_of_another_document_is_not_an_answer() {
+    let other = receipt("valid/third-of-five-in-batch.receipt.json");
+    let (endpoint, _) = serve(script(&other, &other.checkpoint)).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    let asked = receipt("valid/single-document.receipt.json")
+        .entry
+        .anchor()
+        .unwrap()
+        .body
+        .digest;
+    let error = client
+        .receipt(ReceiptQuery::Digest(asked), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
+    let error = client
+        .lookup(&LookupQuery::Digest(asked), 0, 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
+    let error = client
+        .receipt(ReceiptQuery::Index(other.entry.index + 1), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
+    // The same answer to the right question is accepted.
+    let found = client
+        .receipt(ReceiptQuery::Index(other.entry.index), None)
+        .await
+        .unwrap();
+    assert_eq!(found.receipt, other);
+}
+
+#[tokio::test]
+async fn an_under_signed_checkpoint_is_not_an_answer() {
+    let weak = receipt("invalid/insufficient-power.receipt.json");
+    let (endpoint, _) = serve(script(&weak, &weak.checkpoint)).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    let error = client.checkpoint(None).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unverified(VerifyError::InsufficientPower { .. })
+        ),
+        "{error}"
+    );
+    let error = client
+        .receipt(ReceiptQuery::Index(weak.entry.index), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Unverified(_)), "{error}");
+}
+
+#[tokio::test]
+async fn garbage_bytes_in_an_answer_are_an_error() {
+    let valid = receipt("valid/single-document.receipt.json");
+    let mut lying = script(&valid, &valid.checkpoint);
+    lying.receipt.entry = b"\xff\x00garbage".to_vec();
+    lying.checkpoint.header.truncate(10);
+    let (endpoint, _) = serve(lying).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    let error = client
+        .receipt(ReceiptQuery::Index(valid.entry.index), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unverified(VerifyError::Malformed { .. })
+        ),
+        "{error}"
+    );
+    let error = client.checkpoint(None).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unverified(VerifyError::Malformed { .. })
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_consistency_proof_that_does_not_verify_is_a_loud_failure() {
+    let old = receipt("valid/single-document.receipt.json").checkpoint;
+    let new = receipt("valid/later-checkpoint.receipt.json").checkpoint;
+    assert!(old.header.log_size < new.header.log_size);
+    let (endpoint, _) = serve(script(&receipt("valid/single-document.receipt.json"), &new)).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    // No proof at all, then a newer checkpoint offered as the older one.
+    let error = client.consistency(&old, &new).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Unverified(_) | ClientError::Inconsistent { .. }
+        ),
+        "{error}"
+    );
+    let error = client.consistency(&new, &old).await.unwrap_err();
+    assert!(matches!(error, ClientError::Inconsistent { .. }), "{error}");
+    assert!(error.to_string().contains("INCONSISTENT"));
+    // A checkpoint against itself needs no proof.
+    client.consistency(&new, &new).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_busy_node_is_retried_with_backoff_and_then_given_up_on() {
+    let valid = receipt("valid/later-checkpoint.receipt.json");
+    let busy = script(&valid, &valid.checkpoint);
+    busy.busy.store(2, Ordering::SeqCst);
+    let (endpoint, script) = serve(busy).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    let (_, verified) = client.checkpoint(None).await.unwrap();
+    assert_eq!(verified.height, valid.checkpoint.header.height);
+    assert_eq!(script.checkpoint_calls.load(Ordering::SeqCst), 3);
+
+    script.busy.store(100, Ordering::SeqCst);
+    let error = client.checkpoint(None).await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::Busy { attempts: 4, .. }),
+        "{error}"
+    );
+    assert!(error.is_transient());
+}
