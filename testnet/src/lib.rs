@@ -260,6 +260,26 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
     ))
 }
 
+/// Node processes of an earlier run under `dir` that still run (for example after the testnet
+/// tool itself was killed outright): (member, pid). A process counts only if it is still an
+/// `evidence-node` for that member's home.
+pub fn leftover_nodes(dir: &Path) -> Vec<(String, u32)> {
+    let Ok(info) = TestnetInfo::load(dir) else {
+        return Vec::new();
+    };
+    info.nodes
+        .iter()
+        .filter_map(|node| {
+            let pid = node.pid?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let home = node.home.to_string_lossy();
+            (cmdline.contains("evidence-node") && cmdline.contains(home.as_ref()))
+                .then(|| (node.member.clone(), pid))
+        })
+        .collect()
+}
+
 /// The `evidence-node` binary: `explicit`, or the one beside the running executable (where
 /// cargo puts every binary of the workspace).
 ///
@@ -585,6 +605,34 @@ mod tests {
             create_or_reuse(dir.path(), 4),
             Err(TestnetError::Genesis(_))
         ));
+    }
+
+    #[test]
+    fn only_live_node_processes_of_the_homes_count_as_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(leftover_nodes(dir.path()).is_empty());
+        let info = TestnetInfo {
+            chain_id: CHAIN_ID.into(),
+            genesis: dir.path().join(GENESIS_FILE),
+            nodes: vec![NodeInfo {
+                member: "bureau".into(),
+                api: "http://127.0.0.1:1".into(),
+                metrics: String::new(),
+                home: dir.path().join("bureau"),
+                log: dir.path().join("bureau/node.log"),
+                // This test's own process: alive, but not a node of that home.
+                pid: Some(std::process::id()),
+            }],
+            filers: std::collections::BTreeMap::new(),
+        };
+        std::fs::write(
+            dir.path().join(TESTNET_FILE),
+            serde_json::to_string(&info).unwrap(),
+        )
+        .unwrap();
+        assert!(leftover_nodes(dir.path()).is_empty());
+        std::fs::write(dir.path().join(TESTNET_FILE), "{ damaged").unwrap();
+        assert!(leftover_nodes(dir.path()).is_empty());
     }
 
     #[test]

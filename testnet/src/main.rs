@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use evidence_testnet::{Network, create_or_reuse, demo, node_binary};
+use evidence_testnet::{Network, create_or_reuse, demo, leftover_nodes, node_binary};
 
 /// A local consortium of evidence-ledger nodes.
 #[derive(Debug, Parser)]
@@ -82,6 +82,18 @@ fn main() -> ExitCode {
 
 async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), String> {
     let binary = node_binary(binary).map_err(|e| e.to_string())?;
+    let leftovers = leftover_nodes(dir);
+    if !leftovers.is_empty() {
+        let list: Vec<String> = leftovers
+            .iter()
+            .map(|(member, pid)| format!("{member} (pid {pid})"))
+            .collect();
+        return Err(format!(
+            "nodes of an earlier run under {} still run: {}; stop them (kill PID) first",
+            dir.display(),
+            list.join(", ")
+        ));
+    }
     let (layout, created) = create_or_reuse(dir, nodes).map_err(|e| e.to_string())?;
     println!(
         "{} the consortium in {}",
@@ -113,6 +125,12 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     }
     println!("Description:  {}", info_path.display());
     println!("\nTo use it from another terminal:");
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_owned))
+    {
+        println!("  export PATH=\"{}:$PATH\"", dir.display());
+    }
     println!("  export EVIDENCE_GENESIS={}", info.genesis.display());
     println!("  export EVIDENCE_NODE={}", info.nodes[0].api);
     if let Some(bureau) = info.filers.get("bureau") {

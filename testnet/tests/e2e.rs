@@ -96,7 +96,7 @@ impl Testnet {
     }
 
     /// SIGTERM, as Ctrl-C would: the testnet stops its nodes and exits 0.
-    fn down(mut self) {
+    fn down(&mut self) {
         let pid = Pid::from_raw(i32::try_from(self.process.0.id()).unwrap());
         kill(pid, Signal::SIGTERM).unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -112,6 +112,18 @@ impl Testnet {
             if let Some(pid) = node.pid {
                 let alive = kill(Pid::from_raw(pid as i32), None).is_ok();
                 assert!(!alive, "the {} node (pid {pid}) still runs", node.member);
+            }
+        }
+    }
+}
+
+impl Drop for Testnet {
+    /// A failed test kills the testnet process outright, which cannot stop its nodes: kill
+    /// them too, so nothing keeps running.
+    fn drop(&mut self) {
+        for node in &self.info.nodes {
+            if let Some(pid) = node.pid.and_then(|pid| i32::try_from(pid).ok()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
     }
@@ -160,7 +172,7 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (evidence, node) = binaries();
     let dir = tempfile::tempdir().unwrap();
-    let testnet = Testnet::up(dir.path(), &node);
+    let mut testnet = Testnet::up(dir.path(), &node);
     let info = testnet.info.clone();
     assert_eq!(info.nodes.len(), 4);
     let cli = Cli {

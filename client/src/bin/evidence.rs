@@ -966,6 +966,11 @@ async fn audit(node: &NodeArgs, saved_path: &Path, json: bool) -> Result<ExitCod
         );
     } else {
         match &old_verified {
+            Some(old) if old.log_size == latest_verified.log_size => println!(
+                "CONSISTENT: the log still holds the same {} entries (height {} then {}), under \
+                 the same log root; nothing was rewritten.",
+                old.log_size, old.height, latest_verified.height
+            ),
             Some(old) => println!(
                 "CONSISTENT: the log grew from {} entries (height {}) to {} entries (height {}); \
                  the consistency proof verifies, nothing was rewritten.",
