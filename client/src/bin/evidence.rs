@@ -23,7 +23,13 @@ use serde_json::{Value, json};
 
 /// Notarize documents on the consortium evidence ledger and verify them offline.
 #[derive(Debug, Parser)]
-#[command(name = "evidence", version)]
+#[command(
+    name = "evidence",
+    version,
+    after_help = "Exit codes: 0 success; 1 the ledger or the evidence says no (a refusal, an \
+                  invalid receipt, an inconsistent log, some documents not notarized); 2 the \
+                  command could not run (bad arguments, unreadable files, no node to talk to)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +42,7 @@ enum Command {
         /// Where to write the key; an existing file is never overwritten.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
     },
@@ -54,6 +61,7 @@ enum Command {
         /// The consortium's genesis file, the only thing trusted.
         #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
         genesis: PathBuf,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
     },
@@ -66,6 +74,7 @@ enum Command {
         /// The saved checkpoint (created on the first run).
         #[arg(long, value_name = "FILE")]
         checkpoint: PathBuf,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
     },
@@ -73,6 +82,7 @@ enum Command {
     Status {
         #[command(flatten)]
         node: NodeArgs,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
     },
@@ -134,6 +144,7 @@ struct NotarizeArgs {
     /// Documents per transaction (one filer signature each).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
+    /// Print one JSON object on standard output instead of text (exit codes unchanged).
     #[arg(long)]
     json: bool,
 }
@@ -145,6 +156,7 @@ struct RegisterArgs {
     /// The registrar's filer key file.
     #[arg(long, value_name = "FILE", env = "EVIDENCE_KEY")]
     key: PathBuf,
+    /// The project's id, as filers will name it with --project.
     #[arg(long, value_name = "ID")]
     project: String,
     /// The contract's total value, in minor currency units (fen).
@@ -153,6 +165,7 @@ struct RegisterArgs {
     /// A payment milestone and the most that may be paid against it: ID=AMOUNT (fen).
     #[arg(long = "milestone", value_name = "ID=AMOUNT", value_parser = parse_milestone, required = true)]
     milestones: Vec<Milestone>,
+    /// Print one JSON object on standard output instead of text (exit codes unchanged).
     #[arg(long)]
     json: bool,
 }
@@ -174,6 +187,7 @@ struct LookupArgs {
     /// Results to show at most.
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Print one JSON object on standard output instead of text (exit codes unchanged).
     #[arg(long)]
     json: bool,
 }
