@@ -44,6 +44,10 @@ pub struct Metrics {
     pub peers: Gauge,
     /// Transactions not relayed to a peer because its queue was full.
     pub relay_dropped: Counter,
+    /// 1 while the node catches up through value sync (writes are turned away), else 0.
+    pub catching_up: Gauge,
+    /// Times the node found itself behind and started catching up.
+    pub catch_ups: Counter,
 }
 
 impl Default for Metrics {
@@ -67,6 +71,8 @@ impl Metrics {
         let admission_refused = Counter::default();
         let peers = Gauge::default();
         let relay_dropped = Counter::default();
+        let catching_up = Gauge::default();
+        let catch_ups = Counter::default();
         registry.register("height", "Last committed block height", height.clone());
         registry.register(
             "committed_entries",
@@ -114,6 +120,16 @@ impl Metrics {
             "Transactions not relayed to a peer because its relay queue was full",
             relay_dropped.clone(),
         );
+        registry.register(
+            "catching_up",
+            "1 while the node catches up through value sync and turns writes away, else 0",
+            catching_up.clone(),
+        );
+        registry.register(
+            "catch_ups",
+            "Times the node found itself behind and started catching up",
+            catch_ups.clone(),
+        );
         Self {
             registry,
             height,
@@ -127,6 +143,8 @@ impl Metrics {
             admission_refused,
             peers,
             relay_dropped,
+            catching_up,
+            catch_ups,
         }
     }
 

@@ -168,7 +168,8 @@ impl Node {
             config.api.clone(),
             member.clone(),
             consensus.peers(),
-        );
+        )
+        .with_synced(consensus.synced());
         let mut api_shutdown = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             let stop = async move {

@@ -231,6 +231,9 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_catches_up() {
         );
         notarize(&mut other, tx).await.unwrap();
     }
+    // Idle blocks keep coming: let node 2 fall well behind, so that it has to catch up
+    // through value sync rather than rejoin at the next height.
+    wait_for_height(&fixture, 0, acknowledged_height + 10).await;
     let target = fixture.network.node(0).unwrap().app().tip().height;
 
     fixture.network.start_node(2).await.unwrap();
@@ -246,6 +249,24 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_catches_up() {
     wait_for_height(&fixture, 2, target).await;
     let mut client = fixture.client(2).await;
     assert!(height(&mut client).await >= target);
+    // It noticed it was behind (writes waited meanwhile), and says it is synced once
+    // consensus at the tip decides a height again.
+    let metrics = restarted.metrics();
+    assert!(metrics.catch_ups.get() >= 1, "the catch-up was not noticed");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = client.status(StatusRequest {}).await.unwrap().into_inner();
+        if status.synced {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 2 still catching up at height {}",
+            status.height
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.catching_up.get(), 0);
     // And it takes part again: a filing through it commits.
     let tx = fixture.anchor("bureau", "completion-drawing", "DWG-back", b"back");
     let response = notarize(&mut client, tx).await.unwrap();

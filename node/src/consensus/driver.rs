@@ -27,7 +27,9 @@
 //!   already checked the certificate that came with it (with [`ConsensusVerifier`], the same
 //!   strict rule) before handing over the bytes; the block is decoded, validated and kept as
 //!   pending, and the engine then decides it and sends `Decided` with that certificate, which
-//!   the ledger verifies again before applying the block.
+//!   the ledger verifies again before applying the block. Several synced heights in a row
+//!   mean the node is catching up: it says so ([`ConsensusHandle::synced`]) and the API
+//!   turns writes away until a height is decided through consensus again ([`CatchUp`]).
 //!
 //! Everything a node needs is in [`ConsensusConfig`] and the [`App`]; there is no global
 //! state, so several nodes run in one process (tests) as long as their ports, write-ahead logs
@@ -37,7 +39,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -375,6 +377,7 @@ pub struct ConsensusHandle {
     peer_id: NetworkPeerId,
     address: ValidatorAddress,
     peers: Arc<AtomicU32>,
+    synced: Arc<AtomicBool>,
     peer_poller: Option<JoinHandle<()>>,
 }
 
@@ -403,6 +406,12 @@ impl ConsensusHandle {
     /// [`PEER_POLL_INTERVAL`]).
     pub fn peers(&self) -> Arc<AtomicU32> {
         Arc::clone(&self.peers)
+    }
+
+    /// Whether the node follows consensus at the chain's tip (`false` while it catches up
+    /// through value sync; see [`CatchUp`]).
+    pub fn synced(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.synced)
     }
 
     /// True once the driver loop has ended (after a shutdown or a fatal error).
@@ -651,7 +660,10 @@ pub async fn start_with(
         undecided: BTreeMap::new(),
         own_proposals: HashMap::new(),
         fin_signatures: HashMap::new(),
+        catch_up: CatchUp::default(),
+        synced: Arc::new(AtomicBool::new(true)),
     };
+    let synced = Arc::clone(&driver.synced);
     let peers = Arc::new(AtomicU32::new(0));
     let peer_poller = tokio::spawn(poll_peers(
         channels.net_requests.clone(),
@@ -683,8 +695,59 @@ pub async fn start_with(
         peer_id,
         address,
         peers,
+        synced,
         peer_poller: Some(peer_poller),
     })
+}
+
+/// How many heights in a row must arrive through value sync before the node counts as
+/// catching up. One or two happen at the tip too, when a node falls a height behind under
+/// load and fetches it; turning writes away for that would only make clients retry.
+pub const SYNCED_HEIGHTS_BEHIND: u64 = 3;
+
+/// Whether the node is catching up: fed the heights that arrive through value sync and the
+/// heights decided, it answers whether the node follows consensus at the tip.
+///
+/// A node that was down, or is new, receives the heights it missed from its peers by value
+/// sync, one after another; while it does, admitting transactions against its old state would
+/// accept what the chain has already used up (a replayed transaction, a payment over the
+/// limit), so the API turns writes away. It counts as caught up again once a height is decided
+/// that did not arrive through value sync, i.e. consensus at the tip decided it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatchUp {
+    /// The highest height received through value sync.
+    synced_through: u64,
+    /// How many consecutive heights, up to `synced_through`, arrived through value sync.
+    in_a_row: u64,
+    catching_up: bool,
+}
+
+impl CatchUp {
+    /// A block for `height` arrived through value sync.
+    pub fn synced_value(&mut self, height: u64) {
+        if height == self.synced_through + 1 {
+            self.in_a_row += 1;
+        } else if height > self.synced_through {
+            self.in_a_row = 1;
+        }
+        self.synced_through = self.synced_through.max(height);
+        if self.in_a_row >= SYNCED_HEIGHTS_BEHIND {
+            self.catching_up = true;
+        }
+    }
+
+    /// The block at `height` was committed.
+    pub fn decided(&mut self, height: u64) {
+        if height > self.synced_through {
+            self.in_a_row = 0;
+            self.catching_up = false;
+        }
+    }
+
+    /// Whether the node counts as caught up.
+    pub fn is_synced(&self) -> bool {
+        !self.catching_up
+    }
 }
 
 /// How often the connected-peer count is refreshed.
@@ -745,6 +808,9 @@ struct Driver {
     /// The proposer's signature over each received proposal, by (height, round, block hash),
     /// so that another validator's proposal can be streamed again.
     fin_signatures: HashMap<(u64, u32, Digest), (ValidatorAddress, Round, ConsensusSignature)>,
+    /// Whether the node is catching up, and the flag the API reads.
+    catch_up: CatchUp,
+    synced: Arc<AtomicBool>,
 }
 
 impl Driver {
@@ -1259,6 +1325,8 @@ impl Driver {
             }
         };
         let hash = block.hash(self.algorithm);
+        self.catch_up.synced_value(height);
+        self.publish_sync_state(height);
         // The block's proposer is the one of the round it was first proposed in, which a
         // re-proposal does not tell; the certificate already vouches for the block, so any
         // validator is accepted here, and the block's own time is taken as "now".
@@ -1318,7 +1386,32 @@ impl Driver {
             entries = outcome.entries,
             "committed block"
         );
+        self.catch_up.decided(height);
+        self.publish_sync_state(height);
         Ok(())
+    }
+
+    /// Publishes [`CatchUp`]'s verdict to the API, logging each change.
+    fn publish_sync_state(&self, height: u64) {
+        let synced = self.catch_up.is_synced();
+        if self.synced.swap(synced, Ordering::Relaxed) != synced {
+            let metrics = self.app.metrics();
+            metrics.catching_up.set(i64::from(!synced));
+            if !synced {
+                metrics.catch_ups.inc();
+            }
+            if synced {
+                info!(
+                    height,
+                    "caught up: following consensus at the tip, writes accepted"
+                );
+            } else {
+                info!(
+                    height,
+                    "catching up through value sync: writes wait until caught up"
+                );
+            }
+        }
     }
 
     async fn decided_values(
@@ -1705,6 +1798,55 @@ mod tests {
 
     fn key(i: u8) -> SigningKey {
         SigningKey::from_seed(&[i; 32])
+    }
+
+    #[test]
+    fn a_node_catches_up_after_several_synced_heights_and_is_synced_at_the_next_decided_one() {
+        let mut catch_up = CatchUp::default();
+        assert!(catch_up.is_synced(), "a node starts out synced");
+        // A restarted node receives heights 5, 6, 7, ... from its peers.
+        for height in 5..5 + SYNCED_HEIGHTS_BEHIND {
+            assert!(catch_up.is_synced(), "{height}");
+            catch_up.synced_value(height);
+            catch_up.decided(height);
+        }
+        assert!(!catch_up.is_synced());
+        for height in 5 + SYNCED_HEIGHTS_BEHIND..20 {
+            catch_up.synced_value(height);
+            catch_up.decided(height);
+            assert!(!catch_up.is_synced(), "{height}");
+        }
+        // Height 20 is decided through consensus: caught up.
+        catch_up.decided(20);
+        assert!(catch_up.is_synced());
+        // Committing a height again (after a restart) changes nothing.
+        catch_up.decided(19);
+        assert!(catch_up.is_synced());
+    }
+
+    #[test]
+    fn a_height_fetched_now_and_then_at_the_tip_is_not_catching_up() {
+        let mut catch_up = CatchUp::default();
+        for round in 0..50 {
+            // One height behind under load, fetched by value sync, then back at the tip.
+            let base = round * 10;
+            catch_up.synced_value(base + 1);
+            catch_up.decided(base + 1);
+            for height in base + 2..base + 10 {
+                catch_up.decided(height);
+            }
+            assert!(catch_up.is_synced(), "{base}");
+            // Two in a row is still not catching up.
+            catch_up.synced_value(base + 10);
+            catch_up.decided(base + 10);
+            assert!(catch_up.is_synced(), "{base}");
+        }
+        // Values for heights already received (a duplicate answer) do not count twice.
+        let mut catch_up = CatchUp::default();
+        for _ in 0..10 {
+            catch_up.synced_value(7);
+        }
+        assert!(catch_up.is_synced());
     }
 
     fn peer(i: u8) -> PeerId {
