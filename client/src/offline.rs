@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use evidence_core::checkpoint::VerifiedCheckpoint;
 use evidence_core::digest::hash_file;
 use evidence_core::entry::Record;
-use evidence_core::merkle;
 use evidence_core::receipt::{Receipt, Verdict, Verifier};
 use evidence_core::verify::VerifyError;
 use evidence_genesis::{Genesis, GenesisError};
@@ -102,30 +101,7 @@ pub fn verify_entry(
             .map(|verdict| verdict.checkpoint);
     }
     let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
-    let algorithm = verifier.trust_anchor().digest_algorithm;
-    let header = &receipt.checkpoint.header;
-    let proof = &receipt.inclusion_proof;
-    if proof.tree_size != header.log_size {
-        return Err(VerifyError::LogSizeMismatch {
-            proof_size: proof.tree_size,
-            header_size: header.log_size,
-        });
-    }
-    if proof.leaf_index != receipt.entry.index {
-        return Err(VerifyError::EntryIndexMismatch {
-            entry_index: receipt.entry.index,
-            proof_index: proof.leaf_index,
-        });
-    }
-    let leaf = receipt.entry.leaf_hash(algorithm);
-    let computed = merkle::root_from_inclusion(algorithm, &leaf, proof)
-        .map_err(VerifyError::BadInclusionProof)?;
-    if header.log_root.algorithm != algorithm || computed != header.log_root.bytes {
-        return Err(VerifyError::HeaderRootMismatch {
-            computed: evidence_core::digest::Digest::new(algorithm, computed),
-            expected: header.log_root,
-        });
-    }
+    evidence_core::receipt::verify_inclusion(receipt, verifier.trust_anchor().digest_algorithm)?;
     let chain = &verifier.trust_anchor().chain_id;
     let (signed_chain, signer, signature_ok) = match &receipt.entry.record {
         Record::Anchor(_) => unreachable!("handled above"),

@@ -14,7 +14,7 @@ use crate::checkpoint::{
     Checkpoint, TrustAnchor, VerifiedCheckpoint, check_version_literal, decode_hex_field,
     version_one,
 };
-use crate::digest::Digest;
+use crate::digest::{Digest, HashAlgorithm};
 use crate::encoding::Encode;
 use crate::entry::{AnchorBody, Entry};
 use crate::keys::PublicKey;
@@ -118,16 +118,15 @@ pub fn verify_receipt(
     verify_against_checkpoint(document_digest, receipt, anchor, checkpoint, None)
 }
 
-/// SPEC.md §9.3 steps 2–7: the entry is in the certified log, it is an anchor for this chain, the filer
-/// signed it, and it anchors this document.
-fn verify_against_checkpoint(
-    document_digest: &Digest,
-    receipt: &Receipt,
-    anchor: &TrustAnchor,
-    checkpoint: VerifiedCheckpoint,
-    filer_signatures: Option<&mut BoundedSet>,
-) -> Result<Verdict, VerifyError> {
-    let algorithm = anchor.digest_algorithm;
+/// SPEC.md §9.3 steps 2–3: the receipt's inclusion proof is for its entry's index under its
+/// checkpoint's log size, and leads from the entry's leaf hash to the header's log root. It
+/// holds for every kind of entry (anchor, revocation, registration); the checkpoint itself is
+/// not verified here.
+///
+/// # Errors
+/// [`VerifyError::LogSizeMismatch`], [`VerifyError::EntryIndexMismatch`],
+/// [`VerifyError::BadInclusionProof`] or [`VerifyError::HeaderRootMismatch`].
+pub fn verify_inclusion(receipt: &Receipt, algorithm: HashAlgorithm) -> Result<(), VerifyError> {
     let proof = &receipt.inclusion_proof;
     let header = &receipt.checkpoint.header;
     if proof.tree_size != header.log_size {
@@ -151,6 +150,20 @@ fn verify_against_checkpoint(
             expected: header.log_root,
         });
     }
+    Ok(())
+}
+
+/// SPEC.md §9.3 steps 2–7: the entry is in the certified log, it is an anchor for this chain, the filer
+/// signed it, and it anchors this document.
+fn verify_against_checkpoint(
+    document_digest: &Digest,
+    receipt: &Receipt,
+    anchor: &TrustAnchor,
+    checkpoint: VerifiedCheckpoint,
+    filer_signatures: Option<&mut BoundedSet>,
+) -> Result<Verdict, VerifyError> {
+    let algorithm = anchor.digest_algorithm;
+    verify_inclusion(receipt, algorithm)?;
     let document = receipt.entry.anchor().ok_or(VerifyError::NotAnAnchor)?;
     if document.body.chain_id != anchor.chain_id {
         return Err(VerifyError::EntryWrongChain {
