@@ -55,6 +55,9 @@ pub struct ClientOptions {
     /// How long `Notarize` waits for the transaction to commit.
     pub notarize_timeout: Duration,
     pub connect_timeout: Duration,
+    /// The longest wait for any one answer of the node: a node that accepts a call and never
+    /// answers is given up on. `Notarize` waits at least `notarize_timeout` and 5 s more.
+    pub call_timeout: Duration,
     /// Most documents under one filer signature (one transaction); also bounded by the
     /// genesis limits on batch length and transaction size.
     pub batch_documents_max: usize,
@@ -66,6 +69,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             notarize_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
             batch_documents_max: 1000,
         }
     }
@@ -152,6 +156,9 @@ const MESSAGE_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// Bytes of a transaction besides its anchors' bodies: version, tag, sequence length,
 /// signature, with room to spare.
 const TRANSACTION_OVERHEAD: usize = 256;
+/// Most lookup pages read to find a document's latest version (a node that keeps saying
+/// "more" is not followed for ever).
+const LOOKUP_PAGES_MAX: usize = 1_000;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -341,11 +348,23 @@ impl Client {
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let retry = self.options.retry;
+        let wait = self
+            .options
+            .call_timeout
+            .max(self.options.notarize_timeout + Duration::from_secs(5));
         let mut backoff = retry.initial_backoff;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match call(self.rpc.clone()).await {
+            let answer = tokio::time::timeout(wait, call(self.rpc.clone()))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(tonic::Status::deadline_exceeded(format!(
+                        "the node did not answer within {} s",
+                        wait.as_secs()
+                    )))
+                });
+            match answer {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if is_transient_code(status.code()) && attempt < retry.attempts => {
                     tokio::time::sleep(backoff).await;
@@ -393,9 +412,14 @@ impl Client {
     /// receipts in the order given. All or nothing per transaction: a refused document fails
     /// its whole transaction, and the error says which rule and which document.
     ///
+    /// Filing again is safe: a document given [`Version::Next`] whose latest version, filed by
+    /// this member, already anchors the same digest is not anchored again; its existing
+    /// receipt (verified) is returned. So a batch that failed half-way can simply be sent
+    /// again.
+    ///
     /// # Errors
-    /// As [`Client::notarize`]; the receipts of transactions committed before a failure are
-    /// lost to the caller but not to the ledger (ask for them by digest).
+    /// As [`Client::notarize`]. When a transaction fails after earlier ones of the batch
+    /// committed, [`ClientError::PartlyNotarized`] carries the receipts of those.
     pub async fn notarize_batch(
         &self,
         documents: Vec<(DocumentSource, DocumentMeta)>,
@@ -416,6 +440,9 @@ impl Client {
         .map_err(|error| ClientError::Invalid(format!("hashing stopped: {error}")))??;
 
         let mut latest: HashMap<(String, String), (u32, Digest)> = HashMap::new();
+        // Each document's receipt: already there (anchored before), or to come from the
+        // anchor at the given position of `anchors`.
+        let mut slots: Vec<Result<Receipt, usize>> = Vec::with_capacity(metas.len());
         let mut anchors = Vec::with_capacity(metas.len());
         let now = now_ms();
         for (meta, digest) in metas.into_iter().zip(digests) {
@@ -429,13 +456,39 @@ impl Client {
                     let previous = match latest.get(&key) {
                         Some(known) => Some(*known),
                         None => {
-                            self.latest_version(&member, &meta.project_id, &meta.document_id)
-                                .await?
+                            let found = self
+                                .latest_version(&member, &meta.project_id, &meta.document_id)
+                                .await?;
+                            let found = found.as_ref().and_then(|receipt| {
+                                receipt.entry.anchor().map(|d| (receipt, &d.body))
+                            });
+                            match found {
+                                Some((receipt, body))
+                                    if body.digest == digest
+                                        && body.kind == meta.kind
+                                        && body.claim == meta.claim =>
+                                {
+                                    // The same filing again: answer with its receipt.
+                                    latest.insert(key, (body.document_version, digest));
+                                    slots.push(Ok(receipt.clone()));
+                                    continue;
+                                }
+                                Some((_, body)) => Some((body.document_version, body.digest)),
+                                None => None,
+                            }
                         }
                     };
                     match previous {
                         None => (1, None),
-                        Some((version, digest)) => (version + 1, Some(digest)),
+                        Some((version, digest)) => {
+                            let next = version.checked_add(1).ok_or_else(|| {
+                                ClientError::Invalid(format!(
+                                    "document {:?} has no version after {version}",
+                                    meta.document_id
+                                ))
+                            })?;
+                            (next, Some(digest))
+                        }
                     }
                 }
             };
@@ -443,6 +496,7 @@ impl Client {
                 (meta.project_id.clone(), meta.document_id.clone()),
                 (document_version, digest),
             );
+            slots.push(Err(anchors.len()));
             anchors.push(AnchorBody {
                 chain_id: self.genesis.chain_id.clone(),
                 filer: filer_key,
@@ -458,11 +512,42 @@ impl Client {
                 claim: meta.claim,
             });
         }
-        let mut receipts = Vec::with_capacity(anchors.len());
+        let mut anchored: Vec<Receipt> = Vec::with_capacity(anchors.len());
         for chunk in self.chunks(anchors) {
-            receipts.extend(self.anchor(chunk).await?);
+            match self.anchor(chunk).await {
+                Ok(receipts) => anchored.extend(receipts),
+                Err(error) => {
+                    let committed = anchored.len();
+                    let mut anchored = anchored.into_iter().map(Some).collect::<Vec<_>>();
+                    let receipts: Vec<Option<Receipt>> = slots
+                        .into_iter()
+                        .map(|slot| match slot {
+                            Ok(receipt) => Some(receipt),
+                            Err(i) if i < committed => anchored[i].take(),
+                            Err(_) => None,
+                        })
+                        .collect();
+                    if receipts.iter().all(Option::is_none) {
+                        return Err(error);
+                    }
+                    return Err(ClientError::PartlyNotarized {
+                        receipts,
+                        error: Box::new(error),
+                    });
+                }
+            }
         }
-        Ok(receipts)
+        let mut anchored = anchored.into_iter().map(Some).collect::<Vec<_>>();
+        slots
+            .into_iter()
+            .map(|slot| match slot {
+                Ok(receipt) => Ok(receipt),
+                Err(i) => anchored
+                    .get_mut(i)
+                    .and_then(Option::take)
+                    .ok_or_else(|| ClientError::BadAnswer("a document has no receipt".into())),
+            })
+            .collect()
     }
 
     /// Splits anchors into transactions within the options and the genesis limits.
@@ -493,34 +578,41 @@ impl Client {
         chunks
     }
 
-    /// The filing member's latest version of a document, from a verified lookup.
+    /// The receipt of the filing member's latest version of a document, from a verified
+    /// lookup.
     async fn latest_version(
         &self,
         member: &str,
         project_id: &str,
         document_id: &str,
-    ) -> Result<Option<(u32, Digest)>, ClientError> {
+    ) -> Result<Option<Receipt>, ClientError> {
         let query = LookupQuery::Document {
             project_id: project_id.to_owned(),
             document_id: document_id.to_owned(),
         };
-        let mut latest: Option<(u32, Digest)> = None;
-        let mut offset = 0;
-        loop {
+        let mut latest: Option<(u32, Receipt)> = None;
+        let mut offset: u64 = 0;
+        for _ in 0..LOOKUP_PAGES_MAX {
             let page = self.lookup(&query, offset, 0).await?;
-            offset += page.results.len() as u64;
-            for result in &page.results {
+            let more = page.more && !page.results.is_empty();
+            offset = offset.saturating_add(page.results.len() as u64);
+            for result in page.results {
                 if let Record::Anchor(document) = &result.entry.receipt.entry.record
                     && document.body.member == member
-                    && latest.is_none_or(|(v, _)| document.body.document_version > v)
+                    && latest
+                        .as_ref()
+                        .is_none_or(|(v, _)| document.body.document_version > *v)
                 {
-                    latest = Some((document.body.document_version, document.body.digest));
+                    latest = Some((document.body.document_version, result.entry.receipt));
                 }
             }
-            if !page.more || page.results.is_empty() {
-                return Ok(latest);
+            if !more {
+                return Ok(latest.map(|(_, receipt)| receipt));
             }
         }
+        Err(ClientError::BadAnswer(format!(
+            "the versions of document {document_id:?} go on for more than {LOOKUP_PAGES_MAX} pages"
+        )))
     }
 
     /// Signs and submits one batch of anchors; returns their verified receipts in order.
@@ -875,6 +967,15 @@ impl Client {
                 new_verified.height, old_verified.height
             )));
         }
+        if old_verified.height == new_verified.height
+            && old_verified.header_hash != new_verified.header_hash
+        {
+            return Err(inconsistent(format!(
+                "two different blocks certified at height {}: {} and {} (validators signed \
+                 conflicting blocks)",
+                old_verified.height, old_verified.header_hash, new_verified.header_hash
+            )));
+        }
         if old_size == 0 {
             return Ok(());
         }
@@ -893,8 +994,18 @@ impl Client {
                 rpc.get_consistency_proof(pb::GetConsistencyProofRequest { old_size, new_size })
                     .await
             })
-            .await?;
-        let proof = decode::<ConsistencyProof>(&response.proof, "consistency proof")?;
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            // Both sizes are certified, so a node that refuses the proof cannot show that the
+            // log only grew. A node that is unreachable or busy proves nothing either way.
+            Err(error) if !error.is_transient() => {
+                return Err(inconsistent(format!("the node did not prove it: {error}")));
+            }
+            Err(error) => return Err(error),
+        };
+        let proof = decode::<ConsistencyProof>(&response.proof, "consistency proof")
+            .map_err(|error| inconsistent(format!("the node's proof is unreadable: {error}")))?;
         let algorithm = self.algorithm();
         merkle::verify_consistency(
             algorithm,

@@ -84,6 +84,14 @@ pub enum ClientError {
     },
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A batch went in as several transactions and a later one failed: the documents of the
+    /// transactions committed before it are on the ledger, with their verified receipts here
+    /// (in the order given; `None` for the documents not notarized).
+    #[error("{} of {} documents were notarized, then: {error}", .receipts.iter().flatten().count(), .receipts.len())]
+    PartlyNotarized {
+        receipts: Vec<Option<evidence_core::receipt::Receipt>>,
+        error: Box<ClientError>,
+    },
 }
 
 impl ClientError {
@@ -93,6 +101,7 @@ impl ClientError {
             Self::Refused(refusal) => Some(&refusal.reason),
             Self::Busy { .. } => Some("busy"),
             Self::NotCommitted { .. } => Some("deadline-exceeded"),
+            Self::PartlyNotarized { error, .. } => error.reason(),
             _ => None,
         }
     }

@@ -504,8 +504,10 @@ impl Network {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
+        // One grace period for all of them, not one each.
+        let deadline = Instant::now() + STOP_GRACE;
         for child in children {
-            wait_or_kill(child);
+            wait_or_kill(child, deadline);
         }
     }
 }
@@ -514,11 +516,10 @@ fn stop_child(child: Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
         let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
-    wait_or_kill(child);
+    wait_or_kill(child, Instant::now() + STOP_GRACE);
 }
 
-fn wait_or_kill(mut child: Child) {
-    let deadline = Instant::now() + STOP_GRACE;
+fn wait_or_kill(mut child: Child, deadline: Instant) {
     loop {
         match child.try_wait() {
             Ok(Some(_)) | Err(_) => return,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use evidence_testnet::{Network, create_or_reuse, demo, leftover_nodes, node_binary};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// A local consortium of evidence-ledger nodes.
 #[derive(Debug, Parser)]
@@ -100,9 +101,17 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
         if created { "Created" } else { "Reusing" },
         layout.dir.display()
     );
-    let mut network = Network::start(layout, &binary)
-        .await
-        .map_err(|e| e.to_string())?;
+    // Watched from before the first node starts: a signal during start-up stops the nodes
+    // started so far (dropping the unfinished start stops them) instead of orphaning them.
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let mut network = tokio::select! {
+        network = Network::start(layout, &binary) => network.map_err(|e| e.to_string())?,
+        _ = interrupt.recv() => return Err("interrupted while starting; the nodes were stopped".into()),
+        _ = terminate.recv() => return Err("terminated while starting; the nodes were stopped".into()),
+    };
     let info_path = network.write_info().map_err(|e| e.to_string())?;
     let info = network.info();
     println!(
@@ -142,12 +151,10 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     println!("  evidence verify FILE --receipt FILE.receipt.json");
     println!("\nPress Ctrl-C to stop the network.");
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = interrupt.recv() => break,
             _ = terminate.recv() => break,
             _ = tick.tick() => {
                 for (member, status) in network.reap_exited() {

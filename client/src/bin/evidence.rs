@@ -4,6 +4,7 @@
 //! an inconsistent log, some documents not notarized); 2 the command could not run (bad
 //! arguments, unreadable files, no node to talk to).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +19,7 @@ use evidence_core::entry::{AnchorBody, Milestone, MilestoneClaim, Record};
 use evidence_core::keys::SigningKey;
 use evidence_core::receipt::{Receipt, Verdict};
 use evidence_genesis::Genesis;
+use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -144,6 +146,11 @@ struct NotarizeArgs {
     /// Documents per transaction (one filer signature each).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     batch_size: u32,
+    /// Batches in flight at once. Consensus commits a block per height, so one batch at a time
+    /// leaves most of each height unused; several in flight share heights. Payments and
+    /// inspection reports (--milestone) always go one batch at a time, in file order.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
     /// Print one JSON object on standard output instead of text (exit codes unchanged).
     #[arg(long)]
     json: bool,
@@ -338,6 +345,51 @@ struct Outcome {
     result: Result<(PathBuf, Receipt), (String, Option<String>)>,
 }
 
+/// Notarizes one batch of files and saves their receipts. A refusal fails a whole
+/// transaction, so the documents of a refused transaction are filed again one at a time: each
+/// refused document is named and the others still go in. (Filing again is safe: a document
+/// already anchored is answered with its receipt, not anchored twice.)
+async fn notarize_chunk(
+    client: &Client,
+    batch: &[(PathBuf, PathBuf, DocumentMeta)],
+    progress: &ProgressBar,
+) -> Vec<Outcome> {
+    let documents = batch
+        .iter()
+        .map(|(file, _, meta)| (DocumentSource::File(file.clone()), meta.clone()))
+        .collect();
+    let (receipts, error): (Vec<Option<Receipt>>, Option<ClientError>) =
+        match client.notarize_batch(documents).await {
+            Ok(receipts) => (receipts.into_iter().map(Some).collect(), None),
+            Err(ClientError::PartlyNotarized { receipts, error }) => (receipts, Some(*error)),
+            Err(error) => (batch.iter().map(|_| None).collect(), Some(error)),
+        };
+    let refile = matches!(error, Some(ClientError::Refused(_))) && batch.len() > 1;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for ((file, target, meta), receipt) in batch.iter().zip(receipts) {
+        let outcome = match (receipt, &error) {
+            (Some(receipt), _) => save_receipt(file, target, receipt),
+            (None, _) if refile => match client.notarize(file.clone(), meta.clone()).await {
+                Ok(receipt) => save_receipt(file, target, receipt),
+                Err(error) => Outcome {
+                    file: file.clone(),
+                    result: Err((error.to_string(), error.reason().map(str::to_owned))),
+                },
+            },
+            (None, error) => Outcome {
+                file: file.clone(),
+                result: Err(match error {
+                    Some(error) => (error.to_string(), error.reason().map(str::to_owned)),
+                    None => ("no receipt came back for it".to_owned(), None),
+                }),
+            },
+        };
+        outcomes.push(outcome);
+    }
+    progress.inc(batch.len() as u64);
+    outcomes
+}
+
 fn receipt_path(file: &Path, out: Option<&Path>) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".receipt.json");
@@ -349,13 +401,40 @@ fn receipt_path(file: &Path, out: Option<&Path>) -> PathBuf {
 
 /// Writes `text` to `path` through a temporary file and a rename, so a crash leaves either no
 /// file or the whole file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, text)?;
-    std::fs::File::open(&temporary)?.sync_all()?;
-    std::fs::rename(&temporary, path)
+/// Whether [`write_atomically`] may replace an existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Keep,
+    Replace,
+}
+
+/// Writes `text` to `path`: all of it or nothing (written beside it, synced, then moved into
+/// place). With [`Existing::Keep`] it is linked into place instead, which fails if `path`
+/// exists, so no other file is ever overwritten.
+fn write_atomically(path: &Path, text: &str, existing: Existing) -> std::io::Result<()> {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(name);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        std::io::Write::write_all(&mut file, text.as_bytes())?;
+        file.sync_all()?;
+        match existing {
+            Existing::Keep => std::fs::hard_link(&temporary, path),
+            Existing::Replace => std::fs::rename(&temporary, path),
+        }
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    written?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        // Best effort: the link survives a crash once its directory is synced.
+        let _ = std::fs::File::open(dir).and_then(|dir| dir.sync_all());
+    }
+    Ok(())
 }
 
 async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
@@ -406,17 +485,39 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
 
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut pending: Vec<(PathBuf, PathBuf, DocumentMeta)> = Vec::new();
+    // Which file each receipt path and each document id was taken by.
+    let mut targets: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut ids: HashMap<String, &Path> = HashMap::new();
     for file in &args.files {
         let target = receipt_path(file, args.out.as_deref());
+        let document_id = args.document_id.clone().unwrap_or_else(|| {
+            file.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
         let refusal = if !file.is_file() {
             Some(format!("{} is not a readable file", file.display()))
+        } else if let Err(error) = std::fs::File::open(file) {
+            Some(format!("cannot read {}: {error}", file.display()))
         } else if target.exists() {
             Some(format!(
                 "{} already exists; move it away or choose --out, so no receipt is overwritten",
                 target.display()
             ))
+        } else if let Some(other) = targets.get(&target) {
+            Some(format!(
+                "its receipt would be {}, like that of {}: give each file its own name",
+                target.display(),
+                other.display()
+            ))
         } else {
-            None
+            ids.get(&document_id).map(|other| {
+                format!(
+                    "its document id {document_id:?} (its file name) is also that of {}: file \
+                     them in separate commands, or name each with --document-id",
+                    other.display()
+                )
+            })
         };
         if let Some(message) = refusal {
             outcomes.push(Outcome {
@@ -425,11 +526,8 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
             });
             continue;
         }
-        let document_id = args.document_id.clone().unwrap_or_else(|| {
-            file.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
+        targets.insert(target.clone(), file);
+        ids.insert(document_id.clone(), file);
         let mut meta =
             DocumentMeta::new(&args.kind, &args.project, document_id, &args.source_system);
         meta.version = version;
@@ -449,42 +547,19 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
         }
         bar
     };
-    for batch in pending.chunks(args.batch_size as usize) {
-        let documents = batch
-            .iter()
-            .map(|(file, _, meta)| (DocumentSource::File(file.clone()), meta.clone()))
-            .collect();
-        match client.notarize_batch(documents).await {
-            Ok(receipts) => {
-                for ((file, target, _), receipt) in batch.iter().zip(receipts) {
-                    outcomes.push(save_receipt(file, target, receipt));
-                }
-            }
-            // A refusal fails the whole transaction; file one by one so that each refused
-            // document is named and the others still go in.
-            Err(ClientError::Refused(_)) if batch.len() > 1 => {
-                for (file, target, meta) in batch {
-                    let outcome = match client.notarize(file.clone(), meta.clone()).await {
-                        Ok(receipt) => save_receipt(file, target, receipt),
-                        Err(error) => Outcome {
-                            file: file.clone(),
-                            result: Err((error.to_string(), error.reason().map(str::to_owned))),
-                        },
-                    };
-                    outcomes.push(outcome);
-                }
-            }
-            Err(error) => {
-                for (file, _, _) in batch {
-                    outcomes.push(Outcome {
-                        file: file.clone(),
-                        result: Err((error.to_string(), error.reason().map(str::to_owned))),
-                    });
-                }
-            }
-        }
-        progress.inc(batch.len() as u64);
-    }
+    // Payments are checked against what was paid before them: keep them in file order.
+    let concurrency = if claim.is_none() {
+        args.concurrency as usize
+    } else {
+        1
+    };
+    let batches: Vec<Vec<Outcome>> =
+        futures_util::stream::iter(pending.chunks(args.batch_size as usize))
+            .map(|batch| notarize_chunk(&client, batch, &progress))
+            .buffered(concurrency)
+            .collect()
+            .await;
+    outcomes.extend(batches.into_iter().flatten());
     progress.finish_and_clear();
 
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
@@ -557,7 +632,7 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
 }
 
 fn save_receipt(file: &Path, target: &Path, receipt: Receipt) -> Outcome {
-    match write_atomically(target, &receipt.to_json()) {
+    match write_atomically(target, &receipt.to_json(), Existing::Keep) {
         Ok(()) => Outcome {
             file: file.to_owned(),
             result: Ok((target.to_owned(), receipt)),
@@ -963,7 +1038,7 @@ async fn audit(node: &NodeArgs, saved_path: &Path, json: bool) -> Result<ExitCod
         }
         None => None,
     };
-    write_atomically(saved_path, &latest.to_json()).map_err(|error| {
+    write_atomically(saved_path, &latest.to_json(), Existing::Replace).map_err(|error| {
         Failure::Cannot(format!("cannot save {}: {error}", saved_path.display()))
     })?;
     if json {
