@@ -186,7 +186,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         );
                         tally.latencies_us.lock().await.push(elapsed);
                     }
-                    Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                    // Busy, or a node still catching up after the start: try again.
+                    Err(status)
+                        if matches!(
+                            status.code(),
+                            tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+                        ) =>
+                    {
                         tally.busy.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }

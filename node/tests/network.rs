@@ -104,20 +104,29 @@ fn digest(content: &[u8]) -> Digest {
     HashAlgorithm::Blake3.hash(content)
 }
 
+/// Notarizes `transaction`, retrying while the node answers UNAVAILABLE (a node that started
+/// after its peers catches up first), as every client does.
 async fn notarize(
     client: &mut LedgerClient<Channel>,
     transaction: Vec<u8>,
 ) -> Result<NotarizeResponse, tonic::Status> {
-    let mut request = tonic::Request::new(NotarizeRequest {
-        transaction: Some(Transaction {
-            canonical: transaction,
-        }),
-    });
-    request.set_timeout(Duration::from_secs(30));
-    client
-        .notarize(request)
-        .await
-        .map(tonic::Response::into_inner)
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut request = tonic::Request::new(NotarizeRequest {
+            transaction: Some(Transaction {
+                canonical: transaction.clone(),
+            }),
+        });
+        request.set_timeout(Duration::from_secs(30));
+        match client.notarize(request).await {
+            Err(status)
+                if status.code() == Code::Unavailable && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            answer => return answer.map(tonic::Response::into_inner),
+        }
+    }
 }
 
 async fn height(client: &mut LedgerClient<Channel>) -> u64 {

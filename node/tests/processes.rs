@@ -57,14 +57,27 @@ async fn connect(address: SocketAddr) -> LedgerClient<Channel> {
     }
 }
 
+/// Notarizes `transaction`, retrying while the node answers UNAVAILABLE (a node that started
+/// after its peers, or was restarted, catches up first), as every client does.
 async fn notarize(client: &mut LedgerClient<Channel>, transaction: Vec<u8>) -> Vec<Receipt> {
-    let mut request = tonic::Request::new(NotarizeRequest {
-        transaction: Some(Transaction {
-            canonical: transaction,
-        }),
-    });
-    request.set_timeout(Duration::from_secs(30));
-    let response = client.notarize(request).await.expect("notarized");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let response = loop {
+        let mut request = tonic::Request::new(NotarizeRequest {
+            transaction: Some(Transaction {
+                canonical: transaction.clone(),
+            }),
+        });
+        request.set_timeout(Duration::from_secs(30));
+        match client.notarize(request).await {
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            answer => break answer.expect("notarized"),
+        }
+    };
     response
         .into_inner()
         .receipts

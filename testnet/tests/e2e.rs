@@ -412,6 +412,59 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
         let (code, out) = cli.run(&["verify", s(file), "--receipt", s(&out_dir.join(name))]);
         assert_eq!(code, Some(0), "{out}");
     }
+    let first_indexes: Vec<Value> = batch["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ok"] == true)
+        .map(|r| r["entry_index"].clone())
+        .collect();
+
+    // The same files again (say, after a run that was cut off): nothing is anchored twice,
+    // each gets the receipt of its existing entry. Two files whose receipts or document ids
+    // would collide are refused by name; the receipt already there is not overwritten.
+    let other = docs.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let twin = other.join("sheet-0.pdf");
+    std::fs::write(&twin, b"%PDF-1.7 another sheet 0\n").unwrap();
+    let mut args = vec!["notarize"];
+    args.extend(files.iter().map(|f| s(f)));
+    args.push(s(&twin));
+    let again_dir = dir.path().join("receipts-again");
+    args.extend([
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-2",
+        "--batch-size",
+        "2",
+        "--out",
+        s(&again_dir),
+    ]);
+    let (code, again) = cli.json(&args);
+    assert_eq!(code, Some(1), "{again}");
+    assert_eq!(again["notarized"], 5, "{again}");
+    assert_eq!(again["failed"], 1, "{again}");
+    let results = again["results"].as_array().unwrap();
+    let again_indexes: Vec<Value> = results
+        .iter()
+        .filter(|r| r["ok"] == true)
+        .map(|r| r["entry_index"].clone())
+        .collect();
+    assert_eq!(again_indexes, first_indexes, "{again}");
+    let refused = results.iter().find(|r| r["ok"] == false).unwrap();
+    assert_eq!(refused["file"], s(&twin), "{again}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("like that of"),
+        "{again}"
+    );
+    let kept = again_dir.join("sheet-0.pdf.receipt.json");
+    let (code, out) = cli.run(&["verify", s(&files[0]), "--receipt", s(&kept)]);
+    assert_eq!(code, Some(0), "{out}");
 
     let (code, audit) = cli.json(&[
         "audit",
