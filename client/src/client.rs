@@ -757,7 +757,12 @@ impl Client {
         let height = first.checkpoint.header.height;
         let mut receipts = vec![first];
         for offset in 1..count as u64 {
-            let index = receipts[0].entry.index + offset;
+            let index = receipts[0].entry.index.checked_add(offset).ok_or_else(|| {
+                bad_answer(
+                    "entry index",
+                    "the transaction's entries run past the last index",
+                )
+            })?;
             receipts.push(
                 self.fetch_receipt(pb::get_receipt_request::By::EntryIndex(index), height)
                     .await?,
