@@ -1,0 +1,321 @@
+//! The client against a scripted node that keeps a real chain: it appends every anchor batch
+//! it is sent as a block certified by real validator signatures (the core tests' chain
+//! builder), answers with true receipts, and refuses on cue. So the client's own bookkeeping
+//! is what is tested: a batch that is refused half-way keeps the receipts of what committed,
+//! and filing the same document again returns its receipt instead of a second version.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use evidence_client::{
+    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, RetryPolicy,
+};
+use evidence_contracts::transaction::Transaction;
+use evidence_core::checkpoint::Checkpoint;
+use evidence_core::encoding::{Decode, Encode};
+use evidence_core::entry::Record;
+use evidence_core::receipt::Receipt;
+use evidence_proto::v1 as pb;
+use evidence_proto::v1::ledger_server::{Ledger, LedgerServer};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
+use common::{PROJECT_ID, TestChain};
+
+fn to_pb(receipt: &Receipt) -> pb::Receipt {
+    pb::Receipt {
+        entry: receipt.entry.to_canonical_bytes(),
+        inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
+        header: receipt.checkpoint.header.to_canonical_bytes(),
+        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
+        json: receipt.to_json(),
+        entry_index: receipt.entry.index,
+        height: receipt.checkpoint.header.height,
+    }
+}
+
+fn checkpoint_pb(checkpoint: &Checkpoint) -> pb::Checkpoint {
+    pb::Checkpoint {
+        header: checkpoint.header.to_canonical_bytes(),
+        certificate: checkpoint.certificate.to_canonical_bytes(),
+        json: checkpoint.to_json(),
+        height: checkpoint.header.height,
+        log_size: checkpoint.header.log_size,
+    }
+}
+
+/// A node whose chain is real; it refuses the `refuse_call`-th `Notarize` (counting from 1).
+struct ScriptedNode {
+    chain: Mutex<TestChain>,
+    genesis_hash: Vec<u8>,
+    notarize_calls: AtomicUsize,
+    refuse_call: AtomicUsize,
+}
+
+fn refusal() -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        "milestone M1 has no accepted inspection report",
+        ErrorDetails::with_error_info(
+            "milestone-not-inspected",
+            "evidence.v1",
+            std::collections::HashMap::new(),
+        ),
+    )
+}
+
+struct Node(Arc<ScriptedNode>);
+
+#[tonic::async_trait]
+impl Ledger for Node {
+    async fn notarize(
+        &self,
+        request: Request<pb::NotarizeRequest>,
+    ) -> Result<Response<pb::NotarizeResponse>, Status> {
+        let call = self.0.notarize_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.0.refuse_call.load(Ordering::SeqCst) {
+            return Err(refusal());
+        }
+        let bytes = request
+            .into_inner()
+            .transaction
+            .unwrap_or_default()
+            .canonical;
+        let Ok(Transaction::Anchor(batch)) = Transaction::from_canonical_bytes(&bytes) else {
+            return Err(Status::unimplemented("only anchor batches are scripted"));
+        };
+        let mut chain = self.0.chain.lock().unwrap();
+        let algorithm = chain.algorithm;
+        let tx_id = Transaction::Anchor(batch.clone()).id(algorithm).unwrap();
+        let records: Vec<Record> = batch
+            .into_documents(algorithm)
+            .unwrap()
+            .into_iter()
+            .map(Record::Anchor)
+            .collect();
+        let first = chain.log.size();
+        let count = records.len() as u64;
+        let checkpoint = chain.commit_block(records);
+        let receipts = (first..first + count)
+            .map(|index| to_pb(&chain.receipt(index, &checkpoint)))
+            .collect();
+        Ok(Response::new(pb::NotarizeResponse {
+            transaction_id: tx_id.bytes.to_vec(),
+            receipts,
+        }))
+    }
+
+    async fn submit(
+        &self,
+        _: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn get_receipt(
+        &self,
+        _: Request<pb::GetReceiptRequest>,
+    ) -> Result<Response<pb::GetReceiptResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let chain = self.0.chain.lock().unwrap();
+        let latest = chain.checkpoints.last().map(checkpoint_pb);
+        Ok(Response::new(pb::GetCheckpointResponse {
+            checkpoint: latest,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        _: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::GetConsistencyProofResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    /// Every version of a document, oldest first, against the latest checkpoint.
+    async fn lookup(
+        &self,
+        request: Request<pb::LookupRequest>,
+    ) -> Result<Response<pb::LookupResponse>, Status> {
+        let Some(pb::lookup_request::By::Document(wanted)) = request.into_inner().by else {
+            return Err(Status::unimplemented("only document lookups are scripted"));
+        };
+        let chain = self.0.chain.lock().unwrap();
+        let results = match chain.checkpoints.last() {
+            None => Vec::new(),
+            Some(checkpoint) => chain
+                .entries
+                .iter()
+                .filter(|entry| {
+                    entry.anchor().is_some_and(|d| {
+                        d.body.project_id == wanted.project_id
+                            && d.body.document_id == wanted.document_id
+                    })
+                })
+                .map(|entry| pb::LookupResult {
+                    receipt: Some(to_pb(&chain.receipt(entry.index, checkpoint))),
+                    status: None,
+                })
+                .collect(),
+        };
+        Ok(Response::new(pb::LookupResponse {
+            results,
+            more: false,
+        }))
+    }
+
+    type StreamCheckpointsStream = tonic::codegen::BoxStream<pb::Checkpoint>;
+
+    async fn stream_checkpoints(
+        &self,
+        _: Request<pb::StreamCheckpointsRequest>,
+    ) -> Result<Response<Self::StreamCheckpointsStream>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn status(
+        &self,
+        _: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        Ok(Response::new(pb::StatusResponse {
+            chain_id: common::CHAIN_ID.into(),
+            genesis_hash: self.0.genesis_hash.clone(),
+            ..pb::StatusResponse::default()
+        }))
+    }
+
+    async fn relay(
+        &self,
+        _: Request<pb::RelayRequest>,
+    ) -> Result<Response<pb::RelayResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+}
+
+/// A scripted node and a client of the bureau's filer that puts `per_transaction` documents
+/// in each transaction.
+async fn start(per_transaction: usize) -> (Arc<ScriptedNode>, Client) {
+    let chain = TestChain::new(11);
+    let genesis = chain.consortium.genesis.clone();
+    let filer = chain.filer_key("bureau").clone();
+    let node = Arc::new(ScriptedNode {
+        genesis_hash: genesis.hash().to_canonical_bytes(),
+        chain: Mutex::new(chain),
+        notarize_calls: AtomicUsize::new(0),
+        refuse_call: AtomicUsize::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = LedgerServer::new(Node(Arc::clone(&node)));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .serve_with_incoming_shutdown(
+                service,
+                tonic::transport::server::TcpIncoming::from(listener),
+                std::future::pending::<()>(),
+            )
+            .await
+    });
+    let options = ClientOptions {
+        retry: RetryPolicy {
+            attempts: 2,
+            initial_backoff: std::time::Duration::from_millis(5),
+            max_backoff: std::time::Duration::from_millis(5),
+        },
+        batch_documents_max: per_transaction,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect_with(&format!("http://{address}"), Some(filer), genesis, options)
+        .await
+        .unwrap();
+    (node, client)
+}
+
+fn document(id: &str, content: &str) -> (DocumentSource, DocumentMeta) {
+    (
+        DocumentSource::Bytes(content.as_bytes().to_vec()),
+        DocumentMeta::new("completion-drawing", PROJECT_ID, id, "scripted-test"),
+    )
+}
+
+fn anchored_id(receipt: &Receipt) -> (String, u32) {
+    let body = &receipt.entry.anchor().unwrap().body;
+    (body.document_id.clone(), body.document_version)
+}
+
+#[tokio::test]
+async fn a_batch_refused_half_way_keeps_the_receipts_of_what_committed() {
+    let (node, client) = start(2).await;
+    node.refuse_call.store(2, Ordering::SeqCst);
+    let documents = (0..5)
+        .map(|i| document(&format!("DWG-{i}"), &format!("sheet {i}")))
+        .collect();
+    let error = client.notarize_batch(documents).await.unwrap_err();
+    let ClientError::PartlyNotarized { receipts, error } = error else {
+        panic!("expected a partly notarized batch, got {error}");
+    };
+    assert!(matches!(*error, ClientError::Refused(_)), "{error}");
+    assert_eq!(error.reason(), Some("milestone-not-inspected"));
+    assert_eq!(receipts.len(), 5);
+    let committed: Vec<_> = receipts.iter().flatten().map(anchored_id).collect();
+    assert_eq!(
+        committed,
+        [("DWG-0".to_owned(), 1), ("DWG-1".to_owned(), 1)],
+        "the first transaction's documents, in order"
+    );
+    assert!(receipts[2..].iter().all(Option::is_none));
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 2);
+
+    // Sending the whole batch again files only what is missing: the first two documents are
+    // answered with their receipts, not anchored a second time.
+    let documents = (0..5)
+        .map(|i| document(&format!("DWG-{i}"), &format!("sheet {i}")))
+        .collect();
+    let receipts = client.notarize_batch(documents).await.unwrap();
+    let ids: Vec<_> = receipts.iter().map(anchored_id).collect();
+    let expected: Vec<_> = (0..5).map(|i| (format!("DWG-{i}"), 1)).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(receipts[0].entry.index, 0);
+    assert_eq!(receipts[1].entry.index, 1);
+    // Three documents left, two per transaction.
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 4);
+    assert_eq!(node.chain.lock().unwrap().log.size(), 5);
+}
+
+#[tokio::test]
+async fn the_same_bytes_again_are_the_same_version_and_new_bytes_the_next() {
+    let (node, client) = start(100).await;
+    let (source, meta) = document("DWG-7", "first drawing");
+    let first = client.notarize(source, meta).await.unwrap();
+    let (source, meta) = document("DWG-7", "first drawing");
+    let again = client.notarize(source, meta).await.unwrap();
+    assert_eq!(again.entry, first.entry);
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 1);
+
+    // The same bytes under another kind are another filing: a new version.
+    let (source, mut meta) = document("DWG-7", "first drawing");
+    meta.kind = "inspection-report".into();
+    let other_kind = client.notarize(source, meta).await.unwrap();
+    assert_eq!(anchored_id(&other_kind), ("DWG-7".to_owned(), 2));
+
+    let (source, meta) = document("DWG-7", "revised drawing");
+    let revised = client.notarize(source, meta).await.unwrap();
+    let body = &revised.entry.anchor().unwrap().body;
+    assert_eq!(body.document_version, 3);
+    assert_eq!(
+        body.supersedes,
+        Some(other_kind.entry.anchor().unwrap().body.digest)
+    );
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 3);
+}
