@@ -63,6 +63,11 @@ pub enum TestnetError {
         existing: usize,
         asked: usize,
     },
+    #[error(
+        "{dir} holds an unfinished testnet ({found} exist, but no genesis.json: its creation was \
+         interrupted); remove them, or choose another --dir"
+    )]
+    Unfinished { dir: PathBuf, found: String },
     #[error("genesis: {0}")]
     Genesis(#[from] evidence_genesis::GenesisError),
     #[error("key file: {0}")]
@@ -234,6 +239,22 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
     }
     let consortium = consortium(nodes);
     consortium.genesis.validate()?;
+    // What a creation writes before genesis.json: if some of it is there, an earlier creation
+    // was interrupted, and its keys would not match the new genesis.
+    let leftovers: Vec<String> = consortium
+        .genesis
+        .validators
+        .iter()
+        .map(|v| v.member.clone())
+        .chain(["filers".to_owned()])
+        .filter(|name| dir.join(name).exists())
+        .collect();
+    if !leftovers.is_empty() {
+        return Err(TestnetError::Unfinished {
+            dir,
+            found: leftovers.join(", "),
+        });
+    }
     let homes = write_homes(&dir, &consortium, |_, config: &mut NodeConfig| {
         // A fixed metrics port, so that it can be scraped.
         if let Ok(port) = free_port() {
@@ -596,6 +617,28 @@ mod tests {
         let (layout, _) = create_or_reuse(dir.path(), 7).unwrap();
         assert_eq!(layout.genesis.validators.len(), 7);
         layout.genesis.validate().unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_creation_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        create_or_reuse(dir.path(), 4).unwrap();
+        // As if the creation had stopped before writing the genesis file.
+        std::fs::remove_file(dir.path().join(GENESIS_FILE)).unwrap();
+        let key = std::fs::read(dir.path().join("bureau").join("node.key")).unwrap();
+        let error = create_or_reuse(dir.path(), 4).unwrap_err();
+        assert!(
+            matches!(&error, TestnetError::Unfinished { found, .. }
+                if found.contains("bureau") && found.contains("filers")),
+            "{error}"
+        );
+        assert!(error.to_string().contains("remove them"), "{error}");
+        assert_eq!(
+            std::fs::read(dir.path().join("bureau").join("node.key")).unwrap(),
+            key,
+            "nothing is overwritten"
+        );
+        assert!(!dir.path().join(GENESIS_FILE).exists());
     }
 
     #[test]

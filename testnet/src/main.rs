@@ -201,5 +201,15 @@ async fn run_demo(dir: Option<PathBuf>, binary: Option<&Path>) -> Result<(), Str
             (temporary.path().to_owned(), Some(temporary))
         }
     };
-    demo::run(&dir, &binary).await.map_err(|e| e.to_string())
+    // Interrupted, the demo's future is dropped: its nodes are stopped and the temporary
+    // directory removed, as at its end.
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    tokio::select! {
+        result = demo::run(&dir, &binary) => result.map_err(|e| e.to_string()),
+        _ = interrupt.recv() => Err("interrupted; the demo's nodes were stopped".into()),
+        _ = terminate.recv() => Err("terminated; the demo's nodes were stopped".into()),
+    }
 }
