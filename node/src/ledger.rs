@@ -150,6 +150,26 @@ struct Executed {
     inadmissible: Vec<(usize, TxError)>,
     /// The tip it was executed on.
     parent: Digest,
+    /// [`body_digest`] of the transaction bytes executed.
+    body: Digest,
+}
+
+/// A digest of a block's transaction bytes exactly as carried. The header commits to
+/// transaction ids, which leave out signatures, so two blocks under one header hash can carry
+/// different bytes (a faulty proposer or sync peer can send both); a cached execution is
+/// reused only for the very bytes it executed.
+fn body_digest(algorithm: HashAlgorithm, transactions: &[Vec<u8>]) -> Digest {
+    let lengths: Vec<[u8; 8]> = transactions
+        .iter()
+        .map(|tx| (tx.len() as u64).to_be_bytes())
+        .collect();
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + 2 * transactions.len());
+    parts.push(b"evidence/node/block-body\n");
+    for (length, tx) in lengths.iter().zip(transactions) {
+        parts.push(length);
+        parts.push(tx);
+    }
+    algorithm.hash_parts(&parts)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,6 +416,7 @@ impl Ledger {
             transactions: records,
             inadmissible,
             parent: tip.header_hash,
+            body: body_digest(self.algorithm, transactions),
         }))
     }
 
@@ -503,6 +524,7 @@ impl Ledger {
         let hash = block.hash(self.algorithm);
         if let Some(executed) = lock(&self.executed).get(&hash)
             && executed.parent == tip.header_hash
+            && executed.body == body_digest(self.algorithm, &block.transactions)
         {
             return Ok(Ok(()));
         }
@@ -636,9 +658,10 @@ impl Ledger {
         self.check_header(&tip, block)
             .map_err(|e| fail(e.to_string()))?;
 
+        let body = body_digest(self.algorithm, &block.transactions);
         let cached = lock(&self.executed)
             .get(&hash)
-            .filter(|e| e.parent == tip.header_hash)
+            .filter(|e| e.parent == tip.header_hash && e.body == body)
             .cloned();
         let executed = match cached {
             Some(executed) => executed,
@@ -821,5 +844,63 @@ impl Ledger {
     /// Storage failure.
     pub fn transaction(&self, tx_id: &Digest) -> Result<Option<TransactionRecord>, LedgerError> {
         Ok(self.store.transaction(tx_id)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_genesis::default_consortium;
+
+    use super::*;
+    use crate::app::now_ms;
+    use crate::local::anchor_transaction;
+
+    #[test]
+    fn other_bytes_under_a_validated_header_are_executed_not_taken_from_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        let (_, filer) = consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap();
+        let digest = genesis.suite.digest.hash(b"drawing");
+        let tx = anchor_transaction(
+            &genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-1",
+            &[("DWG-1".to_owned(), digest)],
+            now,
+        )
+        .unwrap();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let (block, left_out) = ledger.propose(now, proposer, vec![tx]).unwrap();
+        assert!(left_out.is_empty());
+        ledger
+            .validate(&block, &proposer, now, 10_000)
+            .unwrap()
+            .unwrap();
+
+        // The same header (transaction ids leave out signatures), another filer signature:
+        // it must be executed, and then its log root is not the header's.
+        let mut forged = block.clone();
+        let last = forged.transactions[0].len() - 1;
+        forged.transactions[0][last] ^= 0x01;
+        assert_eq!(
+            forged.hash(genesis.suite.digest),
+            block.hash(genesis.suite.digest)
+        );
+        let verdict = ledger.validate(&forged, &proposer, now, 10_000).unwrap();
+        assert!(verdict.is_err(), "the forged bytes were taken as valid");
+        // The block itself still validates.
+        ledger
+            .validate(&block, &proposer, now, 10_000)
+            .unwrap()
+            .unwrap();
     }
 }

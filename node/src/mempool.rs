@@ -109,21 +109,28 @@ impl Mempool {
         now_ms: u64,
     ) -> Result<(Digest, bool), AdmitError> {
         let genesis = ledger.genesis();
-        let max = genesis.policy.limits.transaction_bytes_max as usize;
+        // A block carries no transaction over TRANSACTION_BYTES_MAX whatever the genesis
+        // allows: one admitted above it would make every block that carries it undecodable.
+        let max = genesis
+            .policy
+            .limits
+            .transaction_bytes_max
+            .min(crate::block::TRANSACTION_BYTES_MAX) as usize;
         if bytes.len() > max {
             return Err(AdmitError::Rejected(TxError::TooLarge {
                 size: bytes.len(),
                 max,
             }));
         }
-        self.check_room(bytes.len())?;
         let transaction = Transaction::from_canonical_bytes(&bytes)
             .map_err(|e| AdmitError::Rejected(TxError::Malformed(e)))?;
+        // A transaction already waiting is answered as such even when the pool is full.
         if let Some(tx_id) = transaction.id(ledger.algorithm())
             && self.inner().txs.contains_key(&tx_id)
         {
             return Ok((tx_id, false));
         }
+        self.check_room(bytes.len())?;
         let tip = ledger.tip();
         let context = BlockContext {
             genesis,
