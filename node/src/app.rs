@@ -5,6 +5,7 @@
 //! out of the mempool, answer whoever waits for them, publish the checkpoint, count it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +29,9 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// The fewest transactions with waiters at which abandoned waiters are dropped.
+const WAITERS_PRUNE_MIN: usize = 4_096;
 
 /// Tunables of block building and validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,9 @@ pub struct App {
     mempool: Mempool,
     limits: AppLimits,
     waiters: Mutex<HashMap<Digest, Vec<oneshot::Sender<TxOutcome>>>>,
+    /// How many transactions may have waiters before the abandoned ones are dropped (see
+    /// [`App::subscribe`]).
+    prune_waiters_at: AtomicUsize,
     checkpoints: broadcast::Sender<Checkpoint>,
     metrics: Arc<Metrics>,
     relay: OnceLock<Relay>,
@@ -78,6 +85,7 @@ impl App {
             mempool: Mempool::new(limits.mempool),
             limits,
             waiters: Mutex::new(HashMap::new()),
+            prune_waiters_at: AtomicUsize::new(WAITERS_PRUNE_MIN),
             checkpoints,
             metrics,
             relay: OnceLock::new(),
@@ -155,7 +163,22 @@ impl App {
     pub fn subscribe(&self, tx_id: Digest) -> Result<oneshot::Receiver<TxOutcome>, LedgerError> {
         let (sender, receiver) = oneshot::channel();
         // Register first, then look: a commit between the two finds the waiter.
-        self.lock_waiters().entry(tx_id).or_default().push(sender);
+        {
+            let mut waiters = self.lock_waiters();
+            waiters.entry(tx_id).or_default().push(sender);
+            // Clients that gave up leave their waiters behind until their transaction is
+            // answered; while nothing commits (no quorum) that is never. Drop them whenever
+            // the map has doubled since the last time, which keeps the cost per call constant.
+            let at = self.prune_waiters_at.load(Ordering::Relaxed);
+            if waiters.len() >= at {
+                waiters.retain(|_, senders| {
+                    senders.retain(|s| !s.is_closed());
+                    !senders.is_empty()
+                });
+                let next = (2 * waiters.len()).max(WAITERS_PRUNE_MIN);
+                self.prune_waiters_at.store(next, Ordering::Relaxed);
+            }
+        }
         if let Some(record) = self.ledger.transaction(&tx_id)? {
             self.answer(&tx_id, Ok(record));
         }
@@ -314,5 +337,36 @@ impl App {
     /// Storage failure.
     pub fn pending(&self, hash: &Digest) -> Result<Option<Block>, LedgerError> {
         self.ledger.pending(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_genesis::default_consortium;
+
+    use super::*;
+
+    #[test]
+    fn waiters_of_clients_that_gave_up_do_not_pile_up_while_nothing_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let consortium =
+            default_consortium("evidence-test", now_ms() - 60_000, &mut rand_core::OsRng);
+        let ledger = Ledger::open(&dir.path().join("db"), consortium.genesis.clone()).unwrap();
+        let app = App::new(ledger, AppLimits::default(), Arc::new(Metrics::new()));
+        let algorithm = consortium.genesis.suite.digest;
+        // Many calls that wait, then give up (their receivers dropped), and no commit.
+        for i in 0u32..10 * WAITERS_PRUNE_MIN as u32 {
+            drop(app.subscribe(algorithm.hash(&i.to_be_bytes())).unwrap());
+        }
+        assert!(app.lock_waiters().len() <= WAITERS_PRUNE_MIN);
+        // Waiters of calls still waiting are kept.
+        let waiting: Vec<_> = (0u32..WAITERS_PRUNE_MIN as u32 + 10)
+            .map(|i| {
+                app.subscribe(algorithm.hash(&(u32::MAX - i).to_be_bytes()))
+                    .unwrap()
+            })
+            .collect();
+        assert!(app.lock_waiters().len() >= waiting.len());
+        assert!(waiting.iter().all(|r| !r.is_terminated()));
     }
 }
