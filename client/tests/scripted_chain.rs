@@ -4,7 +4,6 @@
 //! is what is tested: a batch that is refused half-way keeps the receipts of what committed,
 //! and filing the same document again returns its receipt instead of a second version.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -12,41 +11,19 @@ use evidence_client::{
     Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, RetryPolicy,
 };
 use evidence_contracts::transaction::Transaction;
-use evidence_core::checkpoint::Checkpoint;
 use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::Record;
 use evidence_core::receipt::Receipt;
 use evidence_proto::v1 as pb;
-use evidence_proto::v1::ledger_server::{Ledger, LedgerServer};
+use evidence_proto::v1::ledger_server::Ledger;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use common::{PROJECT_ID, TestChain};
-
-fn to_pb(receipt: &Receipt) -> pb::Receipt {
-    pb::Receipt {
-        entry: receipt.entry.to_canonical_bytes(),
-        inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
-        header: receipt.checkpoint.header.to_canonical_bytes(),
-        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
-        json: receipt.to_json(),
-        entry_index: receipt.entry.index,
-        height: receipt.checkpoint.header.height,
-    }
-}
-
-fn checkpoint_pb(checkpoint: &Checkpoint) -> pb::Checkpoint {
-    pb::Checkpoint {
-        header: checkpoint.header.to_canonical_bytes(),
-        certificate: checkpoint.certificate.to_canonical_bytes(),
-        json: checkpoint.to_json(),
-        height: checkpoint.header.height,
-        log_size: checkpoint.header.log_size,
-    }
-}
 
 /// A node whose chain is real; it refuses the `refuse_call`-th `Notarize` (counting from 1).
 struct ScriptedNode {
@@ -101,7 +78,7 @@ impl Ledger for Node {
         let count = records.len() as u64;
         let checkpoint = chain.commit_block(records);
         let receipts = (first..first + count)
-            .map(|index| to_pb(&chain.receipt(index, &checkpoint)))
+            .map(|index| support::receipt_pb(&chain.receipt(index, &checkpoint)))
             .collect();
         Ok(Response::new(pb::NotarizeResponse {
             transaction_id: tx_id.bytes.to_vec(),
@@ -128,7 +105,7 @@ impl Ledger for Node {
         _: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         let chain = self.0.chain.lock().unwrap();
-        let latest = chain.checkpoints.last().map(checkpoint_pb);
+        let latest = chain.checkpoints.last().map(support::checkpoint_pb);
         Ok(Response::new(pb::GetCheckpointResponse {
             checkpoint: latest,
         }))
@@ -162,7 +139,7 @@ impl Ledger for Node {
                     })
                 })
                 .map(|entry| pb::LookupResult {
-                    receipt: Some(to_pb(&chain.receipt(entry.index, checkpoint))),
+                    receipt: Some(support::receipt_pb(&chain.receipt(entry.index, checkpoint))),
                     status: None,
                 })
                 .collect(),
@@ -213,20 +190,7 @@ async fn start(per_transaction: usize) -> (Arc<ScriptedNode>, Client) {
         notarize_calls: AtomicUsize::new(0),
         refuse_call: AtomicUsize::new(0),
     });
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    let service = LedgerServer::new(Node(Arc::clone(&node)));
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .serve_with_incoming_shutdown(
-                service,
-                tonic::transport::server::TcpIncoming::from(listener),
-                std::future::pending::<()>(),
-            )
-            .await
-    });
+    let endpoint = support::serve(Node(Arc::clone(&node))).await;
     let options = ClientOptions {
         retry: RetryPolicy {
             attempts: 2,
@@ -236,7 +200,7 @@ async fn start(per_transaction: usize) -> (Arc<ScriptedNode>, Client) {
         batch_documents_max: per_transaction,
         ..ClientOptions::default()
     };
-    let client = Client::connect_with(&format!("http://{address}"), Some(filer), genesis, options)
+    let client = Client::connect_with(&endpoint, Some(filer), genesis, options)
         .await
         .unwrap();
     (node, client)

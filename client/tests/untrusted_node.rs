@@ -3,7 +3,6 @@
 //! consortium's genesis; every such answer is an error, never a result. It also plays a busy
 //! node, which the client retries with backoff.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,11 +17,12 @@ use evidence_core::receipt::Receipt;
 use evidence_core::verify::VerifyError;
 use evidence_genesis::Genesis;
 use evidence_proto::v1 as pb;
-use evidence_proto::v1::ledger_server::{Ledger, LedgerServer};
+use evidence_proto::v1::ledger_server::Ledger;
 use tonic::{Request, Response, Status};
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+mod support;
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/vectors")
@@ -34,28 +34,6 @@ fn receipt(name: &str) -> Receipt {
 
 fn genesis() -> Genesis {
     Genesis::load(&vectors().join("genesis.json")).unwrap()
-}
-
-fn to_pb(receipt: &Receipt) -> pb::Receipt {
-    pb::Receipt {
-        entry: receipt.entry.to_canonical_bytes(),
-        inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
-        header: receipt.checkpoint.header.to_canonical_bytes(),
-        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
-        json: receipt.to_json(),
-        entry_index: receipt.entry.index,
-        height: receipt.checkpoint.header.height,
-    }
-}
-
-fn checkpoint_pb(checkpoint: &Checkpoint) -> pb::Checkpoint {
-    pb::Checkpoint {
-        header: checkpoint.header.to_canonical_bytes(),
-        certificate: checkpoint.certificate.to_canonical_bytes(),
-        json: checkpoint.to_json(),
-        height: checkpoint.header.height,
-        log_size: checkpoint.header.log_size,
-    }
 }
 
 /// What the scripted node answers.
@@ -170,8 +148,8 @@ impl Ledger for Liar {
 fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
     Script {
         genesis_hash: genesis().hash().to_canonical_bytes(),
-        receipt: to_pb(receipt),
-        checkpoint: checkpoint_pb(checkpoint),
+        receipt: support::receipt_pb(receipt),
+        checkpoint: support::checkpoint_pb(checkpoint),
         proof: Vec::new(),
         busy: AtomicU32::new(0),
         checkpoint_calls: AtomicU32::new(0),
@@ -180,21 +158,7 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
 
 async fn serve(script: Script) -> (String, Arc<Script>) {
     let script = Arc::new(script);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let address = listener.local_addr().unwrap();
-    let service = LedgerServer::new(Liar(Arc::clone(&script)));
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .serve_with_incoming_shutdown(
-                service,
-                tonic::transport::server::TcpIncoming::from(listener),
-                std::future::pending::<()>(),
-            )
-            .await
-    });
-    (format!("http://{address}"), script)
+    (support::serve(Liar(Arc::clone(&script))).await, script)
 }
 
 fn quick() -> ClientOptions {
