@@ -413,8 +413,8 @@ impl Client {
     /// its whole transaction, and the error says which rule and which document.
     ///
     /// Filing again is safe: a document given [`Version::Next`] whose latest version, filed by
-    /// this member, already anchors the same digest is not anchored again; its existing
-    /// receipt (verified) is returned. So a batch that failed half-way can simply be sent
+    /// this member, already anchors the same digest with the same kind and claim is not
+    /// anchored again; its existing receipt (verified) is returned. So a batch that failed half-way can simply be sent
     /// again.
     ///
     /// # Errors

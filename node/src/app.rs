@@ -33,6 +33,14 @@ pub fn now_ms() -> u64 {
 /// The fewest transactions with waiters at which abandoned waiters are dropped.
 const WAITERS_PRUNE_MIN: usize = 4_096;
 
+/// Drops the waiters whose callers stopped waiting, and the transactions left with none.
+fn drop_abandoned(waiters: &mut HashMap<Digest, Vec<oneshot::Sender<TxOutcome>>>) {
+    waiters.retain(|_, senders| {
+        senders.retain(|s| !s.is_closed());
+        !senders.is_empty()
+    });
+}
+
 /// Tunables of block building and validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppLimits {
@@ -171,10 +179,7 @@ impl App {
             // the map has doubled since the last time, which keeps the cost per call constant.
             let at = self.prune_waiters_at.load(Ordering::Relaxed);
             if waiters.len() >= at {
-                waiters.retain(|_, senders| {
-                    senders.retain(|s| !s.is_closed());
-                    !senders.is_empty()
-                });
+                drop_abandoned(&mut waiters);
                 let next = (2 * waiters.len()).max(WAITERS_PRUNE_MIN);
                 self.prune_waiters_at.store(next, Ordering::Relaxed);
             }
@@ -204,10 +209,7 @@ impl App {
     /// Drops waiters whose clients stopped waiting (called now and then so abandoned
     /// waits do not accumulate).
     pub fn prune_waiters(&self) {
-        self.lock_waiters().retain(|_, senders| {
-            senders.retain(|s| !s.is_closed());
-            !senders.is_empty()
-        });
+        drop_abandoned(&mut self.lock_waiters());
     }
 
     fn update_depth(&self) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use evidence_testnet::{Network, create_or_reuse, demo, leftover_nodes, node_binary};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// A local consortium of evidence-ledger nodes.
 #[derive(Debug, Parser)]
@@ -103,14 +103,10 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     );
     // Watched from before the first node starts: a signal during start-up stops the nodes
     // started so far (dropping the unfinished start stops them) instead of orphaning them.
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let mut stop = StopSignals::watch()?;
     let mut network = tokio::select! {
         network = Network::start(layout, &binary) => network.map_err(|e| e.to_string())?,
-        _ = interrupt.recv() => return Err("interrupted while starting; the nodes were stopped".into()),
-        _ = terminate.recv() => return Err("terminated while starting; the nodes were stopped".into()),
+        how = stop.received() => return Err(format!("{how} while starting; the nodes were stopped")),
     };
     let info_path = network.write_info().map_err(|e| e.to_string())?;
     let info = network.info();
@@ -154,8 +150,7 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
-            _ = interrupt.recv() => break,
-            _ = terminate.recv() => break,
+            _ = stop.received() => break,
             _ = tick.tick() => {
                 for (member, status) in network.reap_exited() {
                     eprintln!(
@@ -203,13 +198,34 @@ async fn run_demo(dir: Option<PathBuf>, binary: Option<&Path>) -> Result<(), Str
     };
     // Interrupted, the demo's future is dropped: its nodes are stopped and the temporary
     // directory removed, as at its end.
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(|e| format!("cannot watch for SIGINT: {e}"))?;
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+    let mut stop = StopSignals::watch()?;
     tokio::select! {
         result = demo::run(&dir, &binary) => result.map_err(|e| e.to_string()),
-        _ = interrupt.recv() => Err("interrupted; the demo's nodes were stopped".into()),
-        _ = terminate.recv() => Err("terminated; the demo's nodes were stopped".into()),
+        how = stop.received() => Err(format!("{how}; the demo's nodes were stopped")),
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, watched from the moment this is made.
+struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn watch() -> Result<Self, String> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())
+                .map_err(|e| format!("cannot watch for SIGINT: {e}"))?,
+            terminate: signal(SignalKind::terminate())
+                .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?,
+        })
+    }
+
+    /// Waits for either signal; says which ("interrupted" or "terminated").
+    async fn received(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.terminate.recv() => "terminated",
+        }
     }
 }

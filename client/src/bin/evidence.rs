@@ -349,7 +349,7 @@ struct Outcome {
 /// transaction, so the documents of a refused transaction are filed again one at a time: each
 /// refused document is named and the others still go in. (Filing again is safe: a document
 /// already anchored is answered with its receipt, not anchored twice.)
-async fn notarize_chunk(
+async fn notarize_file_batch(
     client: &Client,
     batch: &[(PathBuf, PathBuf, DocumentMeta)],
     progress: &ProgressBar,
@@ -399,8 +399,6 @@ fn receipt_path(file: &Path, out: Option<&Path>) -> PathBuf {
     }
 }
 
-/// Writes `text` to `path` through a temporary file and a rename, so a crash leaves either no
-/// file or the whole file.
 /// Whether [`write_atomically`] may replace an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Existing {
@@ -555,7 +553,7 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
     };
     let batches: Vec<Vec<Outcome>> =
         futures_util::stream::iter(pending.chunks(args.batch_size as usize))
-            .map(|batch| notarize_chunk(&client, batch, &progress))
+            .map(|batch| notarize_file_batch(&client, batch, &progress))
             .buffered(concurrency)
             .collect()
             .await;

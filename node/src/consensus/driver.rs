@@ -703,7 +703,7 @@ pub async fn start_with(
 /// How many heights in a row must arrive through value sync before the node counts as
 /// catching up. One or two happen at the tip too, when a node falls a height behind under
 /// load and fetches it; turning writes away for that would only make clients retry.
-pub const SYNCED_HEIGHTS_BEHIND: u64 = 3;
+pub const CATCH_UP_AFTER_SYNCED_HEIGHTS: u64 = 3;
 
 /// Whether the node is catching up: fed the heights that arrive through value sync and the
 /// heights decided, it answers whether the node follows consensus at the tip.
@@ -725,13 +725,13 @@ pub struct CatchUp {
 impl CatchUp {
     /// A block for `height` arrived through value sync.
     pub fn synced_value(&mut self, height: u64) {
-        if height == self.synced_through + 1 {
+        if height == self.synced_through.saturating_add(1) {
             self.in_a_row += 1;
         } else if height > self.synced_through {
             self.in_a_row = 1;
         }
         self.synced_through = self.synced_through.max(height);
-        if self.in_a_row >= SYNCED_HEIGHTS_BEHIND {
+        if self.in_a_row >= CATCH_UP_AFTER_SYNCED_HEIGHTS {
             self.catching_up = true;
         }
     }
@@ -1805,13 +1805,13 @@ mod tests {
         let mut catch_up = CatchUp::default();
         assert!(catch_up.is_synced(), "a node starts out synced");
         // A restarted node receives heights 5, 6, 7, ... from its peers.
-        for height in 5..5 + SYNCED_HEIGHTS_BEHIND {
+        for height in 5..5 + CATCH_UP_AFTER_SYNCED_HEIGHTS {
             assert!(catch_up.is_synced(), "{height}");
             catch_up.synced_value(height);
             catch_up.decided(height);
         }
         assert!(!catch_up.is_synced());
-        for height in 5 + SYNCED_HEIGHTS_BEHIND..20 {
+        for height in 5 + CATCH_UP_AFTER_SYNCED_HEIGHTS..20 {
             catch_up.synced_value(height);
             catch_up.decided(height);
             assert!(!catch_up.is_synced(), "{height}");
