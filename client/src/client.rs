@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +23,7 @@ use evidence_genesis::{Filer, Genesis};
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_client::LedgerClient;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::document::{DocumentMeta, DocumentSource, Version};
 use crate::error::{ClientError, from_status, is_transient_code};
@@ -49,7 +50,7 @@ impl Default for RetryPolicy {
 }
 
 /// Tuning for a [`Client`]; the defaults suit a filing system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// How long `Notarize` waits for the transaction to commit.
@@ -61,6 +62,118 @@ pub struct ClientOptions {
     /// Most documents under one filer signature (one transaction); also bounded by the
     /// genesis limits on batch length and transaction size.
     pub batch_documents_max: usize,
+    /// TLS for `https://` endpoints: the caller's certificate, and roots beyond the member CAs
+    /// of the genesis file.
+    pub tls: TlsOptions,
+}
+
+/// TLS for a connection to a node. The node's certificate is checked against the member CAs
+/// in the genesis file (and `extra_roots_pem`, if given); the caller presents `identity`, a
+/// certificate a member's CA issued with the caller's role, which the node's access rules
+/// read. Used for `https://` endpoints; `http://` endpoints (a development node) get none.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// More trusted CA certificates, PEM (for example a gateway's).
+    pub extra_roots_pem: Option<String>,
+    /// The caller's certificate chain and private key, PEM.
+    pub identity: Option<(String, zeroize::Zeroizing<String>)>,
+}
+
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("extra_roots", &self.extra_roots_pem.is_some())
+            .field("identity", &self.identity.is_some())
+            .finish()
+    }
+}
+
+impl TlsOptions {
+    /// Reads the caller's certificate and key files (the key must be readable by its owner
+    /// only) and, if given, a file of extra trusted CA certificates.
+    ///
+    /// # Errors
+    /// A file cannot be read, holds no PEM, or the key may be read by others.
+    pub fn from_files(
+        certificate: Option<&Path>,
+        private_key: Option<&Path>,
+        extra_roots: Option<&Path>,
+    ) -> Result<Self, ClientError> {
+        let read = |path: &Path, what: &str| -> Result<String, ClientError> {
+            let text = std::fs::read_to_string(path).map_err(|source| ClientError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            if !text.contains("-----BEGIN ") {
+                return Err(ClientError::Invalid(format!(
+                    "{} holds no {what} in PEM form",
+                    path.display()
+                )));
+            }
+            Ok(text)
+        };
+        let identity = match (certificate, private_key) {
+            (None, None) => None,
+            (Some(certificate), Some(key)) => {
+                check_private(key)?;
+                Some((
+                    read(certificate, "certificate")?,
+                    zeroize::Zeroizing::new(read(key, "private key")?),
+                ))
+            }
+            _ => {
+                return Err(ClientError::Invalid(
+                    "a TLS client certificate needs both its certificate and its private key \
+                     file"
+                        .into(),
+                ));
+            }
+        };
+        let extra_roots_pem = extra_roots
+            .map(|path| read(path, "CA certificate"))
+            .transpose()?;
+        Ok(Self {
+            extra_roots_pem,
+            identity,
+        })
+    }
+
+    fn client_config(&self, genesis: &Genesis) -> ClientTlsConfig {
+        let mut roots = genesis.ca_bundle_pem();
+        if let Some(extra) = &self.extra_roots_pem {
+            roots.push_str(extra);
+        }
+        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(roots));
+        if let Some((certificate, key)) = &self.identity {
+            config = config.identity(Identity::from_pem(certificate, key.as_bytes()));
+        }
+        config
+    }
+}
+
+/// Refuses a private key file that users other than its owner may read.
+fn check_private(path: &Path) -> Result<(), ClientError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(|source| ClientError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ClientError::Invalid(format!(
+                "{} may be read by other users (mode {mode:o}); a private key must be readable \
+                 by its owner only: chmod 600 {}",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Default for ClientOptions {
@@ -71,6 +184,7 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(30),
             batch_documents_max: 1000,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -260,12 +374,18 @@ impl Client {
                 Some((key, entry))
             }
         };
-        let target = Endpoint::from_shared(endpoint.to_owned())
-            .map_err(|error| ClientError::BadEndpoint {
-                endpoint: endpoint.to_owned(),
-                reason: error.to_string(),
-            })?
+        let bad_endpoint = |error: tonic::transport::Error| ClientError::BadEndpoint {
+            endpoint: endpoint.to_owned(),
+            reason: error.to_string(),
+        };
+        let mut target = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(bad_endpoint)?
             .connect_timeout(options.connect_timeout);
+        if endpoint.starts_with("https://") {
+            target = target
+                .tls_config(options.tls.client_config(&genesis))
+                .map_err(bad_endpoint)?;
+        }
         let mut attempt = 0;
         let mut backoff = options.retry.initial_backoff;
         let channel = loop {

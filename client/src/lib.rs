@@ -18,7 +18,7 @@ mod offline;
 
 pub use client::{
     Client, ClientOptions, LookupPage, LookupQuery, LookupResult, ReceiptQuery, RetryPolicy,
-    VerifiedEntry, VersionStatus,
+    TlsOptions, VerifiedEntry, VersionStatus,
 };
 pub use document::{DocumentMeta, DocumentSource, Version};
 pub use error::{ClientError, RuleRefusal};

@@ -18,10 +18,15 @@ use evidence_core::{TrustAnchor, Validator, ValidatorSet};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub mod pki;
+
+use crate::pki::{CaCertificate, MemberCa};
+
 /// The `type` field of every genesis file.
 pub const GENESIS_TYPE: &str = "evidence-genesis";
-/// The genesis format version this build reads and writes.
-pub const GENESIS_VERSION: u32 = 1;
+/// The genesis format version this build reads and writes. Version 2 added each member's
+/// transport CA certificate (`members[].tls_ca`); version 1 files are no longer read.
+pub const GENESIS_VERSION: u32 = 2;
 
 /// Kinds of document the default consortium knows, with the member allowed to anchor each.
 pub const DEFAULT_KINDS: &[(&str, &str, &str)] = &[
@@ -88,6 +93,9 @@ pub struct Member {
     pub id: String,
     /// Full name, for people.
     pub name: String,
+    /// The member's certificate authority for transport security (TLS): the certificates of
+    /// its nodes and of the systems that call them are issued under it. DER, hex in JSON.
+    pub tls_ca: CaCertificate,
 }
 
 /// A member's voting node.
@@ -256,6 +264,7 @@ impl Genesis {
             return Err(invalid("suite.digest", "unsupported"));
         }
         let mut members = BTreeSet::new();
+        let mut ca_subjects = BTreeSet::new();
         for (i, member) in self.members.iter().enumerate() {
             check_id(&format!("members[{i}].id"), &member.id)?;
             if !members.insert(member.id.as_str()) {
@@ -268,6 +277,17 @@ impl Genesis {
                 return Err(invalid(
                     format!("members[{i}].name"),
                     "must be 1 to 256 bytes",
+                ));
+            }
+            let subject = member
+                .tls_ca
+                .check(&member.id)
+                .map_err(|e| invalid(format!("members[{i}].tls_ca"), e))?;
+            if !ca_subjects.insert(subject) {
+                return Err(invalid(
+                    format!("members[{i}].tls_ca"),
+                    "its subject is the same as another member's CA: callers' certificates \
+                     would not say which member issued them",
                 ));
             }
         }
@@ -436,6 +456,21 @@ impl Genesis {
     pub fn validator_of(&self, member: &str) -> Option<&GenesisValidator> {
         self.validators.iter().find(|v| v.member == member)
     }
+
+    /// Every member's CA certificate as one PEM bundle: the roots a node or a client trusts
+    /// for TLS.
+    pub fn ca_bundle_pem(&self) -> String {
+        self.members.iter().map(|m| m.tls_ca.to_pem()).collect()
+    }
+
+    /// `(member, CA subject DER)` for every member, as [`pki::identify`] takes them. A member
+    /// whose CA does not parse is left out (a validated genesis has none).
+    pub fn ca_subjects(&self) -> Vec<(String, Vec<u8>)> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.tls_ca.check(&m.id).ok()?)))
+            .collect()
+    }
 }
 
 impl Encode for Genesis {
@@ -448,7 +483,7 @@ impl Encode for Genesis {
             .u8(self.suite.digest.tag())
             .u8(self.suite.signature.tag())
             .seq(&self.members, |w, m| {
-                w.str(&m.id).str(&m.name);
+                w.str(&m.id).str(&m.name).bytes(m.tls_ca.der());
             })
             .seq(&self.validators, |w, v| {
                 w.str(&v.member)
@@ -487,6 +522,45 @@ pub struct Consortium {
     pub validator_keys: Vec<(String, SigningKey)>,
     /// (member, filer key), in genesis order.
     pub filer_keys: Vec<(String, SigningKey)>,
+    /// (member, the key of its TLS certificate authority), in genesis member order.
+    pub ca_keys: Vec<(String, SigningKey)>,
+}
+
+impl Consortium {
+    /// The certificate authority of `member`, rebuilt from its key (the same certificate as
+    /// in genesis).
+    ///
+    /// # Errors
+    /// `member` has no CA key here, or the certificate cannot be built.
+    pub fn member_ca(&self, member: &str) -> Result<MemberCa, pki::PkiError> {
+        let (_, key) = self
+            .ca_keys
+            .iter()
+            .find(|(m, _)| m == member)
+            .ok_or_else(|| pki::PkiError::Generate(format!("no CA key for member {member:?}")))?;
+        MemberCa::new(member, key, self.genesis.genesis_time_ms)
+    }
+
+    /// Adds a member with a new CA (from `rng`) to the genesis.
+    ///
+    /// # Errors
+    /// The CA certificate cannot be built.
+    pub fn add_member(
+        &mut self,
+        id: &str,
+        name: &str,
+        rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
+    ) -> Result<(), pki::PkiError> {
+        let key = SigningKey::generate_with(rng);
+        let ca = MemberCa::new(id, &key, self.genesis.genesis_time_ms)?;
+        self.genesis.members.push(Member {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            tls_ca: ca.certificate(),
+        });
+        self.ca_keys.push((id.to_owned(), key));
+        Ok(())
+    }
 }
 
 /// The four default members.
@@ -510,6 +584,41 @@ pub fn default_consortium(
     let mut filer_keys = Vec::new();
     let mut validators = Vec::new();
     let mut filers = Vec::new();
+    let mut consortium = Consortium {
+        genesis: Genesis {
+            file_type: GENESIS_TYPE.to_owned(),
+            version: GENESIS_VERSION,
+            chain_id: chain_id.to_owned(),
+            genesis_time_ms,
+            suite: Suite {
+                digest: HashAlgorithm::Blake3,
+                signature: SignatureAlgorithm::Ed25519,
+            },
+            members: Vec::new(),
+            validators: Vec::new(),
+            filers: Vec::new(),
+            policy: Policy {
+                kinds: DEFAULT_KINDS
+                    .iter()
+                    .map(|(kind, member, description)| KindPolicy {
+                        kind: (*kind).to_owned(),
+                        description: (*description).to_owned(),
+                        members: vec![(*member).to_owned()],
+                    })
+                    .collect(),
+                project_registrars: vec!["bureau".to_owned()],
+                limits: Limits::default(),
+            },
+        },
+        validator_keys: Vec::new(),
+        filer_keys: Vec::new(),
+        ca_keys: Vec::new(),
+    };
+    for (id, name) in DEFAULT_MEMBERS {
+        consortium
+            .add_member(id, name, rng)
+            .expect("a CA certificate from a fresh Ed25519 key and a valid member id");
+    }
     for (member, _) in DEFAULT_MEMBERS {
         let validator_key = SigningKey::generate_with(rng);
         let filer_key = SigningKey::generate_with(rng);
@@ -533,42 +642,11 @@ pub fn default_consortium(
         validator_keys.push(((*member).to_owned(), validator_key));
         filer_keys.push(((*member).to_owned(), filer_key));
     }
-    let genesis = Genesis {
-        file_type: GENESIS_TYPE.to_owned(),
-        version: GENESIS_VERSION,
-        chain_id: chain_id.to_owned(),
-        genesis_time_ms,
-        suite: Suite {
-            digest: HashAlgorithm::Blake3,
-            signature: SignatureAlgorithm::Ed25519,
-        },
-        members: DEFAULT_MEMBERS
-            .iter()
-            .map(|(id, name)| Member {
-                id: (*id).to_owned(),
-                name: (*name).to_owned(),
-            })
-            .collect(),
-        validators,
-        filers,
-        policy: Policy {
-            kinds: DEFAULT_KINDS
-                .iter()
-                .map(|(kind, member, description)| KindPolicy {
-                    kind: (*kind).to_owned(),
-                    description: (*description).to_owned(),
-                    members: vec![(*member).to_owned()],
-                })
-                .collect(),
-            project_registrars: vec!["bureau".to_owned()],
-            limits: Limits::default(),
-        },
-    };
-    Consortium {
-        genesis,
-        validator_keys,
-        filer_keys,
-    }
+    consortium.genesis.validators = validators;
+    consortium.genesis.filers = filers;
+    consortium.validator_keys = validator_keys;
+    consortium.filer_keys = filer_keys;
+    consortium
 }
 
 /// Why a key file could not be read or written.

@@ -52,9 +52,16 @@ fn hash_depends_on_every_part_and_is_deterministic() {
     let mut other = c.genesis.clone();
     other.policy.kinds[0].members.push("court".into());
     assert_ne!(other.hash(), h);
-    let mut other = c.genesis;
+    let mut other = c.genesis.clone();
     other.validators[0].voting_power = 2;
     assert_ne!(other.hash(), h);
+    let mut other = c.genesis;
+    other.members[0].tls_ca = other.members[1].tls_ca.clone();
+    assert_ne!(
+        other.hash(),
+        h,
+        "the member CAs are covered by the genesis hash"
+    );
 }
 
 fn expect_invalid(genesis: &Genesis, field: &str) {
@@ -73,8 +80,16 @@ fn validation_names_the_wrong_field() {
     expect_invalid(&g, "type");
 
     let mut g = good.clone();
-    g.version = 2;
+    g.version = 1;
     expect_invalid(&g, "version");
+
+    // A member's CA must be a CA certificate, and no two members may share a CA subject.
+    let mut g = good.clone();
+    g.members[2].tls_ca = pki::CaCertificate::from_der(b"not a certificate".to_vec());
+    expect_invalid(&g, "members[2].tls_ca");
+    let mut g = good.clone();
+    g.members[3].tls_ca = g.members[0].tls_ca.clone();
+    expect_invalid(&g, "members[3].tls_ca");
 
     let mut g = good.clone();
     g.chain_id = "Has Spaces".into();

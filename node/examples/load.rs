@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use evidence_core::digest::HashAlgorithm;
 use evidence_genesis::default_consortium;
+use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_node::app::now_ms;
-use evidence_node::local::{LocalNetwork, anchor_transaction, write_homes};
+use evidence_node::local::{LocalNetwork, anchor_transaction, caller_files, channel, write_homes};
 use evidence_proto::v1::ledger_client::LedgerClient;
 use evidence_proto::v1::{NotarizeRequest, Transaction};
 use tokio::sync::Mutex;
@@ -53,6 +54,10 @@ struct Args {
     /// Most transactions per block.
     #[arg(long, default_value_t = 5_000)]
     block_transactions: usize,
+    /// Serve the API without TLS (to measure what TLS costs); by default the nodes serve TLS
+    /// and the load generator calls as the bureau's filing system with its certificate.
+    #[arg(long)]
+    plaintext: bool,
 }
 
 #[derive(Debug, Default)]
@@ -85,7 +90,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let consortium = default_consortium("evidence-load", now_ms() - 60_000, &mut rand_core::OsRng);
     let block_transactions = args.block_transactions;
+    let plaintext = args.plaintext;
     let homes = write_homes(dir.path(), &consortium, |_, config| {
+        config.api.plaintext = plaintext;
         config.metrics.enabled = false;
         config.limits.block_transactions = block_transactions;
         config.consensus.idle_block_interval_ms = 200;
@@ -137,10 +144,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut clients = Vec::new();
     for endpoint in &endpoints {
         // A batch's answer carries a receipt per document: far above tonic's 4 MiB default.
+        let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
         clients.push(
-            LedgerClient::connect(endpoint.clone())
-                .await?
-                .max_decoding_message_size(64 << 20),
+            LedgerClient::new(
+                channel(&consortium.genesis, endpoint, Some(&caller))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+            .max_decoding_message_size(64 << 20),
         );
     }
     eprintln!(

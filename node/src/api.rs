@@ -52,15 +52,17 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataMap;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
+use crate::access::{AccessLayer, AuditLog, CallLimits, Policy};
 use crate::app::App;
 use crate::config::ApiSection;
 use crate::ledger::LedgerError;
 use crate::mempool::AdmitError;
+use crate::metrics::Metrics;
 use crate::storage::{StorageError, TransactionRecord};
+use crate::tls::{ConnectionLimits, Transport};
 
 /// The `domain` of every `google.rpc.ErrorInfo` the API sends.
 pub const ERROR_DOMAIN: &str = "evidence.v1";
@@ -85,6 +87,14 @@ pub mod reason {
     pub const SHUTTING_DOWN: &str = "shutting-down";
     /// The node failed (its database, a task).
     pub const INTERNAL: &str = "internal";
+    /// The caller presented no TLS client certificate (`UNAUTHENTICATED`).
+    pub const NO_CLIENT_CERTIFICATE: &str = "no-client-certificate";
+    /// The caller's certificate chains to a member CA but names no role or name
+    /// (`UNAUTHENTICATED`).
+    pub const BAD_CLIENT_CERTIFICATE: &str = "bad-client-certificate";
+    /// The caller's role is not granted the method in this node's `node.toml`
+    /// (`PERMISSION_DENIED`).
+    pub const METHOD_NOT_GRANTED: &str = "method-not-granted";
 }
 
 /// Index rows read from RocksDB at a time while paging through a lookup.
@@ -1057,11 +1067,51 @@ impl LedgerRpc for LedgerService {
     }
 }
 
+/// How [`serve`] secures, bounds and records the API.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub transport: Transport,
+    pub connections: ConnectionLimits,
+    pub calls: CallLimits,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub streams_per_connection_max: u32,
+    pub policy: Policy,
+    pub audit: Option<AuditLog>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ServeOptions {
+    /// No TLS, the default bounds and grants, no audit log: for tests and tools that exercise
+    /// the API itself on loopback.
+    pub fn plaintext(metrics: Arc<Metrics>) -> Self {
+        let api = ApiSection::default();
+        Self {
+            transport: Transport::Plaintext,
+            connections: ConnectionLimits {
+                connections_max: api.connections_max,
+                handshake_timeout: Duration::from_millis(api.handshake_timeout_ms),
+            },
+            calls: CallLimits {
+                calls_max: api.calls_max,
+                subscribers_max: api.checkpoint_subscribers_max,
+            },
+            streams_per_connection_max: api.streams_per_connection_max,
+            policy: Policy::new(&crate::access::AccessSection::default().grants),
+            audit: None,
+            metrics,
+        }
+    }
+}
+
 /// Serves `service` on `listener` until `shutdown` completes. Then it stops accepting, ends
 /// waiting `Notarize` calls and checkpoint streams with `UNAVAILABLE`, lets the calls in
 /// flight finish, and returns; connections still open [`SHUTDOWN_GRACE`] later (a client that
 /// connected and never spoke, say) are left behind rather than holding the node up. Messages
 /// larger than the configured `max_message_bytes` are refused in both directions.
+///
+/// Every connection is accepted under `options` ([`crate::tls::incoming`]: TLS, the connection
+/// cap, the handshake deadline) and every call passes the access rules, the call bounds and the
+/// audit log ([`crate::access`]) before its request is decoded.
 ///
 /// # Errors
 /// The transport failed (not a single connection: a client that sends garbage only loses its
@@ -1069,6 +1119,7 @@ impl LedgerRpc for LedgerService {
 pub async fn serve(
     listener: TcpListener,
     service: LedgerService,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let max = service.config.max_message_bytes;
@@ -1077,10 +1128,22 @@ pub async fn serve(
     let server = LedgerServer::new(service)
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::tls::incoming(
+        listener,
+        options.transport,
+        options.connections,
+        options.metrics,
+        stopping.subscribe(),
+    );
     let serving = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .max_concurrent_streams(options.streams_per_connection_max)
+        .layer(AccessLayer::new(
+            options.policy,
+            options.calls,
+            options.audit,
+        ))
         .serve_with_incoming_shutdown(server, incoming, async move {
             shutdown.await;
             stopping.send_replace(true);

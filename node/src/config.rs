@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::access::AccessSection;
 use crate::app::AppLimits;
 use crate::mempool::MempoolLimits;
 
@@ -44,7 +45,29 @@ pub struct NodeConfig {
     pub metrics: MetricsSection,
     pub limits: LimitsSection,
     pub relay: RelaySection,
+    pub tls: TlsSection,
+    pub access: AccessSection,
     pub testing: TestingSection,
+}
+
+/// The node's TLS certificate: issued by its member's CA (in genesis) with role
+/// `member-node`, and used both to serve the API and to relay to the other members' nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// The certificate chain, PEM, the node's own certificate first.
+    pub certificate: PathBuf,
+    /// Its private key, PEM; the file must be readable by its owner only.
+    pub private_key: PathBuf,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            certificate: "tls/node.crt".into(),
+            private_key: "tls/node.key".into(),
+        }
+    }
 }
 
 /// Relaying admitted transactions to the other members' nodes, so that whichever validator
@@ -52,8 +75,9 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RelaySection {
-    /// The other members' API endpoints (`http://host:port`). Empty: nothing is relayed, and a
-    /// transaction waits for this node's turn to propose.
+    /// The other members' API endpoints (`https://host:port`; `http://` only when this node's
+    /// API is plaintext too). Empty: nothing is relayed, and a transaction waits for this
+    /// node's turn to propose.
     pub peers: Vec<String>,
     /// Transactions queued per peer; beyond, they are not relayed to that peer (this node
     /// still keeps and proposes them).
@@ -156,6 +180,20 @@ pub struct ApiSection {
     pub lookup_limit: u32,
     /// Largest gRPC message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// `true` serves the API without TLS, so nobody is authenticated and every caller may
+    /// call every method. For local development only; the node warns at start.
+    pub plaintext: bool,
+    /// Most connections open at once; one more is closed as soon as it is accepted.
+    pub connections_max: usize,
+    /// How long a new connection may take to finish its TLS handshake.
+    pub handshake_timeout_ms: u64,
+    /// Calls served at once over all connections (streams not counted); one more is answered
+    /// `RESOURCE_EXHAUSTED` (reason `busy`) at once, and clients retry with backoff.
+    pub calls_max: usize,
+    /// Streams (calls) one connection may have open at once (HTTP/2's concurrent streams).
+    pub streams_per_connection_max: u32,
+    /// `StreamCheckpoints` subscribers at once.
+    pub checkpoint_subscribers_max: usize,
 }
 
 impl Default for ApiSection {
@@ -166,6 +204,12 @@ impl Default for ApiSection {
             notarize_timeout_max_ms: 120_000,
             lookup_limit: 1_000,
             max_message_bytes: 8 << 20,
+            plaintext: false,
+            connections_max: 1_024,
+            handshake_timeout_ms: 5_000,
+            calls_max: 512,
+            streams_per_connection_max: 128,
+            checkpoint_subscribers_max: 64,
         }
     }
 }
@@ -273,7 +317,36 @@ impl NodeConfig {
         if self.api.notarize_timeout_ms > self.api.notarize_timeout_max_ms {
             return Err("api.notarize_timeout_ms exceeds api.notarize_timeout_max_ms".into());
         }
-        Ok(())
+        let a = &self.api;
+        if a.connections_max == 0
+            || a.handshake_timeout_ms == 0
+            || a.calls_max == 0
+            || a.streams_per_connection_max == 0
+            || a.checkpoint_subscribers_max == 0
+        {
+            return Err(
+                "api.connections_max, api.handshake_timeout_ms, api.calls_max, \
+                 api.streams_per_connection_max and api.checkpoint_subscribers_max must be \
+                 positive"
+                    .into(),
+            );
+        }
+        for peer in &self.relay.peers {
+            let tls = peer.starts_with("https://");
+            if !tls && !peer.starts_with("http://") {
+                return Err(format!(
+                    "relay.peers: {peer:?} must start with https:// (or http:// for a \
+                     plaintext development network)"
+                ));
+            }
+            if !tls && !a.plaintext {
+                return Err(format!(
+                    "relay.peers: {peer:?} is plaintext; a node with TLS relays over TLS only \
+                     (https://)"
+                ));
+            }
+        }
+        self.access.check()
     }
 
     /// The TOML text of this configuration.
@@ -324,6 +397,17 @@ mod tests {
             ("[consensus]\ntimeout_propose_ms = 0\n", "positive"),
             ("[limits]\nblock_transactions = 100000000\n", "at most"),
             ("not toml at all [", "node.toml"),
+            ("[api]\ncalls_max = 0\n", "positive"),
+            ("[relay]\npeers = [\"http://127.0.0.1:1\"]\n", "TLS only"),
+            ("[relay]\npeers = [\"ftp://127.0.0.1:1\"]\n", "https://"),
+            (
+                "[[access.grants]]\nrole = \"filer-system\"\nmethods = [\"Relay\"]\n",
+                "only to role",
+            ),
+            (
+                "[[access.grants]]\nrole = \"auditor\"\nmethods = [\"Everything\"]\n",
+                "unknown variant",
+            ),
             (
                 "[api]\nnotarize_timeout_ms = 5\nnotarize_timeout_max_ms = 1\n",
                 "exceeds",

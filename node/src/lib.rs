@@ -5,6 +5,7 @@
 //! The ledger logic ([`ledger`], [`app`]) is plain code that knows nothing of the consensus
 //! engine; the engine drives it through the consensus driver.
 
+pub mod access;
 pub mod api;
 pub mod app;
 pub mod block;
@@ -17,3 +18,4 @@ pub mod metrics;
 pub mod node;
 pub mod relay;
 pub mod storage;
+pub mod tls;

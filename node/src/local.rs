@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use evidence_core::keys::SigningKey;
 use evidence_genesis::{Consortium, Genesis};
 
+use evidence_genesis::pki::{self, CertificateRequest};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
 use crate::config::{GENESIS_FILE, NodeConfig};
 use crate::consensus::peer_id_of;
 use crate::node::{Node, NodeError};
@@ -31,10 +34,105 @@ pub struct MemberHome {
     pub config: NodeConfig,
 }
 
+/// Roles a local network issues caller certificates for, under `root/callers/<member>/`.
+pub const CALLER_ROLES: &[&str] = &[pki::ROLE_FILER_SYSTEM, pki::ROLE_AUDITOR, pki::ROLE_COURT];
+
+/// How long the certificates of a local network are valid.
+const LOCAL_CERTIFICATE_DAYS: u32 = 3_650;
+
+/// A certificate and key file pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFiles {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+}
+
+/// Writes a certificate of `member`'s CA for `name` in `role` to `dir/<file>.crt` and its key to
+/// `dir/<file>.key` (0600), unless both exist already. With `hosts`, the certificate also
+/// serves TLS for those names and addresses.
+///
+/// # Errors
+/// No CA key for `member` in `consortium`, or a file cannot be written.
+pub fn write_certificate(
+    consortium: &Consortium,
+    member: &str,
+    request: &CertificateRequest<'_>,
+    dir: &Path,
+    file: &str,
+) -> std::io::Result<CertificateFiles> {
+    let files = CertificateFiles {
+        certificate: dir.join(format!("{file}.crt")),
+        private_key: dir.join(format!("{file}.key")),
+    };
+    if files.certificate.exists() && files.private_key.exists() {
+        return Ok(files);
+    }
+    std::fs::create_dir_all(dir)?;
+    let issued = consortium
+        .member_ca(member)
+        .and_then(|ca| ca.issue(request))
+        .map_err(std::io::Error::other)?;
+    write_private(&files.private_key, issued.private_key_pem.as_bytes())?;
+    std::fs::write(&files.certificate, issued.certificate_pem)?;
+    Ok(files)
+}
+
+/// Writes `bytes` to a new file readable by its owner only, replacing any earlier one.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let _ = std::fs::remove_file(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The caller certificate files a local network writes for `member` in `role`.
+pub fn caller_files(root: &Path, member: &str, role: &str) -> CertificateFiles {
+    let dir = root.join("callers").join(member);
+    CertificateFiles {
+        certificate: dir.join(format!("{role}.crt")),
+        private_key: dir.join(format!("{role}.key")),
+    }
+}
+
+/// A gRPC channel to `endpoint`: over TLS (trusting the member CAs of `genesis`, presenting
+/// `identity` when given) for `https://` endpoints, plain for `http://` ones.
+///
+/// # Errors
+/// A bad endpoint, unreadable certificate files, or no connection.
+pub async fn channel(
+    genesis: &Genesis,
+    endpoint: &str,
+    identity: Option<&CertificateFiles>,
+) -> Result<Channel, Box<dyn std::error::Error + Send + Sync>> {
+    let mut target = Endpoint::from_shared(endpoint.to_owned())?;
+    if endpoint.starts_with("https://") {
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(genesis.ca_bundle_pem()));
+        if let Some(files) = identity {
+            tls = tls.identity(Identity::from_pem(
+                std::fs::read(&files.certificate)?,
+                std::fs::read(&files.private_key)?,
+            ));
+        }
+        target = target.tls_config(tls)?;
+    }
+    Ok(target.connect().await?)
+}
+
 /// Writes a home directory per validator of `consortium` under `root` (`root/<member>/`):
-/// `genesis.json`, `node.key` and `node.toml` with loopback ports, every other validator as a
-/// consensus peer and every other node's API as a relay peer, and `adjust` applied to each
-/// configuration.
+/// `genesis.json`, `node.key`, the node's TLS certificate and key (`tls/node.crt`,
+/// `tls/node.key`, issued by its member's CA for 127.0.0.1 and localhost) and `node.toml` with
+/// loopback ports, every other validator as a consensus peer and every other node's API as a
+/// relay peer, and `adjust` applied to each configuration. It also writes caller certificates
+/// for every member and each of [`CALLER_ROLES`] ([`caller_files`]).
 ///
 /// # Errors
 /// A file cannot be written or no port is free.
@@ -87,10 +185,31 @@ pub fn write_homes(
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
-            .map(|(_, port)| format!("http://127.0.0.1:{port}"))
+            .map(|(_, port)| format!("https://127.0.0.1:{port}"))
             .collect();
         config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        write_certificate(
+            consortium,
+            member,
+            &CertificateRequest {
+                name: &format!("{member}-node"),
+                role: pki::ROLE_MEMBER_NODE,
+                hosts: &["127.0.0.1".to_owned(), "localhost".to_owned()],
+                not_before_ms: consortium
+                    .genesis
+                    .genesis_time_ms
+                    .saturating_sub(86_400_000),
+                validity_days: LOCAL_CERTIFICATE_DAYS,
+            },
+            &home.join("tls"),
+            "node",
+        )?;
         adjust(member, &mut config);
+        if config.api.plaintext {
+            for peer in &mut config.relay.peers {
+                *peer = peer.replacen("https://", "http://", 1);
+            }
+        }
         std::fs::write(home.join(crate::config::CONFIG_FILE), config.to_toml())?;
         homes.push(MemberHome {
             member: member.clone(),
@@ -98,6 +217,28 @@ pub fn write_homes(
             key: key.clone(),
             config,
         });
+    }
+    for (member, _) in &consortium.ca_keys {
+        for role in CALLER_ROLES {
+            let files = caller_files(root, member, role);
+            let dir = files.certificate.parent().unwrap_or(root);
+            write_certificate(
+                consortium,
+                member,
+                &CertificateRequest {
+                    name: &format!("{member}-{role}"),
+                    role,
+                    hosts: &[],
+                    not_before_ms: consortium
+                        .genesis
+                        .genesis_time_ms
+                        .saturating_sub(86_400_000),
+                    validity_days: LOCAL_CERTIFICATE_DAYS,
+                },
+                dir,
+                role,
+            )?;
+        }
     }
     Ok(homes)
 }
@@ -161,10 +302,20 @@ impl LocalNetwork {
         self.nodes.iter().flatten()
     }
 
-    /// `http://` endpoints of the running nodes' APIs.
+    /// Endpoints of the running nodes' APIs: `https://`, or `http://` for plaintext nodes.
     pub fn endpoints(&self) -> Vec<String> {
-        self.running()
-            .map(|n| format!("http://{}", n.api_address()))
+        self.nodes
+            .iter()
+            .zip(&self.homes)
+            .filter_map(|(node, home)| {
+                let scheme = if home.config.api.plaintext {
+                    "http"
+                } else {
+                    "https"
+                };
+                node.as_ref()
+                    .map(|n| format!("{scheme}://{}", n.api_address()))
+            })
             .collect()
     }
 

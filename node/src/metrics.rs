@@ -48,6 +48,12 @@ pub struct Metrics {
     pub catching_up: Gauge,
     /// Times the node found itself behind and started catching up.
     pub catch_ups: Counter,
+    /// API connections closed at once because the connection cap was reached.
+    pub api_connections_refused: Counter,
+    /// API connections closed in their TLS handshake (failed or too slow).
+    pub api_handshakes_failed: Counter,
+    /// Access audit lines lost because the audit writer fell behind.
+    pub audit_lines_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -73,6 +79,24 @@ impl Metrics {
         let relay_dropped = Counter::default();
         let catching_up = Gauge::default();
         let catch_ups = Counter::default();
+        let api_connections_refused = Counter::default();
+        let api_handshakes_failed = Counter::default();
+        let audit_lines_lost = Counter::default();
+        registry.register(
+            "api_connections_refused",
+            "API connections closed at once because the connection cap was reached",
+            api_connections_refused.clone(),
+        );
+        registry.register(
+            "api_handshakes_failed",
+            "API connections closed in their TLS handshake (failed, or not done in time)",
+            api_handshakes_failed.clone(),
+        );
+        registry.register(
+            "audit_lines_lost",
+            "Access audit lines lost because the audit log writer fell behind",
+            audit_lines_lost.clone(),
+        );
         registry.register("height", "Last committed block height", height.clone());
         registry.register(
             "committed_entries",
@@ -145,6 +169,9 @@ impl Metrics {
             relay_dropped,
             catching_up,
             catch_ups,
+            api_connections_refused,
+            api_handshakes_failed,
+            audit_lines_lost,
         }
     }
 

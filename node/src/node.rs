@@ -12,13 +12,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::{self, LedgerService};
+use std::time::Duration;
+
+use crate::access::{AuditLog, CallLimits, Policy};
+use crate::api::{self, LedgerService, ServeOptions};
 use crate::app::App;
 use crate::config::{ConfigError, GENESIS_FILE, NodeConfig};
 use crate::consensus::driver::{self, DriverHandle, DriverParams};
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::{self, Metrics};
 use crate::relay::Relay;
+use crate::tls::{ConnectionLimits, NodeIdentity, Transport};
 
 /// Why a node could not start or stopped.
 #[derive(Debug, Error)]
@@ -41,6 +45,10 @@ pub enum NodeError {
     },
     #[error("consensus: {0}")]
     Consensus(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Audit(#[from] crate::access::AuditLogError),
 }
 
 /// A running node.
@@ -102,12 +110,51 @@ impl Node {
             address: data_dir.display().to_string(),
             source,
         })?;
-        let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
+        config
+            .access
+            .check_members(&genesis)
+            .map_err(|message| ConfigError::Invalid {
+                path: home.join(crate::config::CONFIG_FILE),
+                message,
+            })?;
+        // The node's TLS identity, checked against genesis before anything else starts.
+        let identity = if config.api.plaintext {
+            tracing::warn!(
+                "the API is served WITHOUT TLS (api.plaintext = true): callers are not \
+                 authenticated and every caller may call every method; use this for local \
+                 development only"
+            );
+            None
+        } else {
+            Some(NodeIdentity::load(
+                &NodeConfig::resolve(home, &config.tls.certificate),
+                &NodeConfig::resolve(home, &config.tls.private_key),
+                &genesis,
+                &member,
+            )?)
+        };
+        let transport = match &identity {
+            None => Transport::Plaintext,
+            Some(identity) => Transport::Tls {
+                config: crate::tls::server_config(identity, &genesis)?,
+                cas: Arc::new(genesis.ca_subjects()),
+            },
+        };
         let metrics = Arc::new(Metrics::new());
+        let audit = if config.access.audit_log.as_os_str().is_empty() {
+            None
+        } else {
+            Some(AuditLog::open(
+                &NodeConfig::resolve(home, &config.access.audit_log),
+                metrics.audit_lines_lost.clone(),
+            )?)
+        };
+        let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
         let app = Arc::new(App::new(ledger, config.app_limits(), Arc::clone(&metrics)));
         let relay = Relay::start(
             &config.relay.peers,
             config.relay.queue_transactions,
+            identity.as_ref().map(|i| i.client_tls(&genesis)),
             metrics.relay_dropped.clone(),
         )
         .map_err(|e| {
@@ -170,12 +217,27 @@ impl Node {
             consensus.peers(),
         )
         .with_synced(consensus.synced());
+        let options = ServeOptions {
+            transport,
+            connections: ConnectionLimits {
+                connections_max: config.api.connections_max,
+                handshake_timeout: Duration::from_millis(config.api.handshake_timeout_ms),
+            },
+            calls: CallLimits {
+                calls_max: config.api.calls_max,
+                subscribers_max: config.api.checkpoint_subscribers_max,
+            },
+            streams_per_connection_max: config.api.streams_per_connection_max,
+            policy: Policy::new(&config.access.grants),
+            audit,
+            metrics: Arc::clone(&metrics),
+        };
         let mut api_shutdown = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             let stop = async move {
                 let _ = api_shutdown.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = api::serve(api_listener, service, stop).await {
+            if let Err(error) = api::serve(api_listener, service, options, stop).await {
                 tracing::error!(%error, "the API server stopped");
             }
         }));

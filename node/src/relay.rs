@@ -19,7 +19,7 @@ use evidence_proto::v1::{RelayRequest, Transaction};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Most transactions in one `Relay` call.
 pub const RELAY_BATCH_TRANSACTIONS: usize = 1_024;
@@ -45,25 +45,31 @@ pub struct RelayConfigError {
 }
 
 impl Relay {
-    /// Starts one task per peer endpoint (`http://host:port` of another member's API), each
-    /// with a queue of `queue_transactions`. Connections are made lazily and re-made after
-    /// failures.
+    /// Starts one task per peer endpoint (`https://host:port` of another member's API), each
+    /// with a queue of `queue_transactions`. With `tls`, calls go over mutual TLS with this
+    /// node's member-node certificate (the only role other nodes grant `Relay` to).
+    /// Connections are made lazily and re-made after failures.
     ///
     /// # Errors
     /// An endpoint that is not a URL.
     pub fn start(
         peers: &[String],
         queue_transactions: usize,
+        tls: Option<ClientTlsConfig>,
         dropped: Counter,
     ) -> Result<Self, RelayConfigError> {
         let mut queues = Vec::new();
         let mut tasks = Vec::new();
         for endpoint in peers {
-            let channel = Endpoint::from_shared(endpoint.clone())
-                .map_err(|e| RelayConfigError {
-                    endpoint: endpoint.clone(),
-                    reason: e.to_string(),
-                })?
+            let invalid = |e: tonic::transport::Error| RelayConfigError {
+                endpoint: endpoint.clone(),
+                reason: e.to_string(),
+            };
+            let mut target = Endpoint::from_shared(endpoint.clone()).map_err(invalid)?;
+            if let Some(tls) = &tls {
+                target = target.tls_config(tls.clone()).map_err(invalid)?;
+            }
+            let channel = target
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true)
                 .connect_lazy();

@@ -18,7 +18,7 @@ use evidence_core::keys::SigningKey;
 use evidence_core::merkle::{ConsistencyProof, TreeHead, verify_consistency};
 use evidence_core::receipt::{Receipt, verify_receipt};
 use evidence_genesis::{Consortium, Genesis, default_consortium};
-use evidence_node::api::{ERROR_DOMAIN, LedgerService, serve};
+use evidence_node::api::{ERROR_DOMAIN, LedgerService, ServeOptions, serve};
 use evidence_node::app::{App, AppLimits, now_ms};
 use evidence_node::config::ApiSection;
 use evidence_node::ledger::Ledger;
@@ -83,7 +83,8 @@ impl Node {
             LedgerService::new(Arc::clone(&app), api, "bureau", Arc::new(AtomicU32::new(3)))
                 .with_synced(Arc::clone(&synced));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, service, async {
+        let options = ServeOptions::plaintext(Arc::new(Metrics::new()));
+        let server = tokio::spawn(serve(listener, service, options, async {
             let _ = stopped.await;
         }));
         Self {

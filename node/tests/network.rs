@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::receipt::{Receipt, verify_receipt};
+use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_genesis::{Consortium, default_consortium};
 use evidence_node::app::now_ms;
 use evidence_node::config::NodeConfig;
-use evidence_node::local::{LocalNetwork, anchor_transaction, write_homes};
+use evidence_node::local::{LocalNetwork, anchor_transaction, caller_files, channel, write_homes};
 use evidence_proto::v1::ledger_client::LedgerClient;
 use evidence_proto::v1::{
     GetCheckpointRequest, NotarizeRequest, NotarizeResponse, StatusRequest, Transaction,
@@ -25,7 +26,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const PROJECT: &str = "P-2026-001";
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     consortium: Consortium,
     network: LocalNetwork,
 }
@@ -38,7 +39,7 @@ async fn start(adjust: impl FnMut(&str, &mut NodeConfig)) -> Fixture {
         .await
         .unwrap();
     Fixture {
-        _dir: dir,
+        dir,
         consortium,
         network,
     }
@@ -75,11 +76,18 @@ impl Fixture {
         .unwrap()
     }
 
+    /// A client of node `node` over TLS, as the bureau's filing system.
     async fn client(&self, node: usize) -> LedgerClient<Channel> {
         let address = self.network.node(node).unwrap().api_address();
-        LedgerClient::connect(format!("http://{address}"))
-            .await
-            .unwrap()
+        let caller = caller_files(self.dir.path(), "bureau", ROLE_FILER_SYSTEM);
+        let channel = channel(
+            &self.consortium.genesis,
+            &format!("https://{address}"),
+            Some(&caller),
+        )
+        .await
+        .unwrap();
+        LedgerClient::new(channel)
     }
 
     fn check_receipts(&self, response: &NotarizeResponse, content: &[u8]) -> Vec<Receipt> {

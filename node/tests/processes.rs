@@ -4,14 +4,19 @@
 //! over HTTP.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::receipt::{Receipt, verify_receipt};
+use evidence_genesis::Genesis;
 use evidence_genesis::default_consortium;
+use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_node::app::now_ms;
-use evidence_node::local::{MemberHome, anchor_transaction, free_port, write_homes};
+use evidence_node::local::{
+    MemberHome, anchor_transaction, caller_files, channel, free_port, write_homes,
+};
 use evidence_proto::v1::ledger_client::LedgerClient;
 use evidence_proto::v1::{
     GetReceiptRequest, NotarizeRequest, StatusRequest, Transaction, get_receipt_request,
@@ -41,11 +46,13 @@ fn spawn(home: &MemberHome) -> Process {
     Process(child)
 }
 
-async fn connect(address: SocketAddr) -> LedgerClient<Channel> {
+/// A client over TLS, as the bureau's filing system (certificates from `write_homes`).
+async fn connect(root: &Path, genesis: &Genesis, address: SocketAddr) -> LedgerClient<Channel> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let caller = caller_files(root, "bureau", ROLE_FILER_SYSTEM);
     loop {
-        match LedgerClient::connect(format!("http://{address}")).await {
-            Ok(client) => return client,
+        match channel(genesis, &format!("https://{address}"), Some(&caller)).await {
+            Ok(channel) => return LedgerClient::new(channel),
             Err(error) => {
                 assert!(
                     Instant::now() < deadline,
@@ -136,7 +143,7 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     };
 
     // Filed through the node that will be killed: it acknowledged this entry.
-    let mut victim = connect(homes[1].config.api.listen).await;
+    let mut victim = connect(dir.path(), &consortium.genesis, homes[1].config.api.listen).await;
     let acknowledged = notarize(&mut victim, file("DWG-K1", b"acknowledged")).await;
     verify_receipt(&digest(b"acknowledged"), &acknowledged[0], &anchor).unwrap();
     let index = acknowledged[0].entry.index;
@@ -151,7 +158,7 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     drop(victim);
     processes[1].take();
 
-    let mut other = connect(homes[0].config.api.listen).await;
+    let mut other = connect(dir.path(), &consortium.genesis, homes[0].config.api.listen).await;
     for i in 0..3 {
         let content = format!("while killed {i}");
         notarize(&mut other, file(&format!("DWG-W{i}"), content.as_bytes())).await;
@@ -159,7 +166,7 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     let target = height(&mut other).await;
 
     processes[1] = Some(spawn(&homes[1]));
-    let mut restarted = connect(homes[1].config.api.listen).await;
+    let mut restarted = connect(dir.path(), &consortium.genesis, homes[1].config.api.listen).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while height(&mut restarted).await < target {
         assert!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use evidence_client::{Client, ClientError, DocumentMeta, LookupQuery, VersionStatus, verify_file};
 use evidence_core::entry::{Milestone, MilestoneClaim};
 use evidence_core::verify::VerifyError;
+use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_genesis::read_key_file;
 use thiserror::Error;
 
@@ -94,13 +95,26 @@ async fn steps(
     let key = |member: &str| {
         read_key_file(&network.layout.filer_key_path(member)).map_err(TestnetError::from)
     };
+    let options = |member: &str| network.layout.client_options(member, ROLE_FILER_SYSTEM);
     let bureau = step(
-        "connecting as the bureau's filing system",
-        Client::connect(&info.nodes[0].api, Some(key("bureau")?), genesis.clone()).await,
+        "connecting as the bureau's filing system (TLS, with its filer-system certificate)",
+        Client::connect_with(
+            &info.nodes[0].api,
+            Some(key("bureau")?),
+            genesis.clone(),
+            options("bureau")?,
+        )
+        .await,
     )?;
     let finance = step(
         "connecting as the finance bureau's payment system",
-        Client::connect(&info.nodes[1].api, Some(key("finance")?), genesis.clone()).await,
+        Client::connect_with(
+            &info.nodes[1].api,
+            Some(key("finance")?),
+            genesis.clone(),
+            options("finance")?,
+        )
+        .await,
     )?;
     let documents = dir.join("documents");
     std::fs::create_dir_all(&documents).map_err(|source| DemoError::Io {

@@ -7,8 +7,13 @@
 //! genesis.json                 the consortium's genesis file (the courts' trust anchor)
 //! testnet.json                 endpoints, homes and process ids of the running network
 //! filers/<member>.key          each member's filer key (0600)
+//! ca/<member>.key              each member's TLS certificate authority key (0600); its
+//!                              certificate is in genesis.json
+//! callers/<member>/<role>.crt  TLS certificates for callers of each member in the roles
+//!                              filer-system, auditor and court, with their keys (.key, 0600)
 //! <member>/                    each member's node home: node.toml, genesis.json, node.key,
-//!                              data/ (RocksDB, consensus WAL) and node.log
+//!                              tls/node.crt and tls/node.key (its member-node certificate),
+//!                              data/ (RocksDB, consensus WAL), audit.log and node.log
 //! ```
 
 pub mod demo;
@@ -18,12 +23,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use evidence_client::{Client, ClientOptions, RetryPolicy};
+use evidence_client::{Client, ClientOptions, RetryPolicy, TlsOptions};
+use evidence_genesis::pki::ROLE_AUDITOR;
 use evidence_genesis::{
-    Consortium, Filer, Genesis, GenesisValidator, Member, default_consortium, write_key_file,
+    Consortium, Filer, Genesis, GenesisValidator, default_consortium, write_key_file,
 };
 use evidence_node::config::NodeConfig;
-use evidence_node::local::{free_port, write_homes};
+use evidence_node::local::{CALLER_ROLES, caller_files, free_port, write_homes};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
@@ -74,6 +80,10 @@ pub enum TestnetError {
     Key(#[from] evidence_genesis::KeyFileError),
     #[error("node configuration: {0}")]
     Config(#[from] evidence_node::config::ConfigError),
+    #[error("certificates: {0}")]
+    Pki(String),
+    #[error("TLS client files: {0}")]
+    Tls(#[from] evidence_client::ClientError),
     #[error(
         "the node binary was not found at {0}; build it with `cargo build -p evidence-node` (or \
          run scripts/testnet.sh, which builds everything), or name it with --node-binary"
@@ -112,7 +122,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TestnetError + '_ {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
     pub member: String,
-    /// The gRPC endpoint, e.g. `http://127.0.0.1:40101`.
+    /// The gRPC endpoint, e.g. `https://127.0.0.1:40101`.
     pub api: String,
     /// The Prometheus endpoint.
     pub metrics: String,
@@ -131,6 +141,16 @@ pub struct TestnetInfo {
     pub nodes: Vec<NodeInfo>,
     /// Each member's filer key file (absolute paths), by member.
     pub filers: std::collections::BTreeMap<String, PathBuf>,
+    /// TLS certificates for callers, by member and then role (absolute paths).
+    pub callers:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, CallerFiles>>,
+}
+
+/// A caller's TLS certificate and private key files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerFiles {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
 }
 
 impl TestnetInfo {
@@ -165,11 +185,32 @@ impl Layout {
     pub fn filer_key_path(&self, member: &str) -> PathBuf {
         self.dir.join("filers").join(format!("{member}.key"))
     }
+
+    /// The TLS certificate files of `member`'s caller in `role`.
+    pub fn caller(&self, member: &str, role: &str) -> CallerFiles {
+        let files = caller_files(&self.dir, member, role);
+        CallerFiles {
+            certificate: files.certificate,
+            private_key: files.private_key,
+        }
+    }
+
+    /// Client options that present `member`'s caller certificate in `role`.
+    ///
+    /// # Errors
+    /// The certificate or key file cannot be read.
+    pub fn client_options(&self, member: &str, role: &str) -> Result<ClientOptions, TestnetError> {
+        let files = self.caller(member, role);
+        Ok(ClientOptions {
+            tls: TlsOptions::from_files(Some(&files.certificate), Some(&files.private_key), None)?,
+            ..ClientOptions::default()
+        })
+    }
 }
 
 /// The default consortium grown to `nodes` validators: members beyond the four defaults are
 /// voting members with a filer that may anchor nothing.
-fn consortium(nodes: usize) -> Consortium {
+fn consortium(nodes: usize) -> Result<Consortium, TestnetError> {
     let now = evidence_node::app::now_ms();
     let mut rng = rand_core::OsRng;
     let mut consortium = default_consortium(CHAIN_ID, now, &mut rng);
@@ -177,11 +218,10 @@ fn consortium(nodes: usize) -> Consortium {
         let member = format!("member{n}");
         let validator_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
         let filer_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+        consortium
+            .add_member(&member, &format!("Member {n}"), &mut rng)
+            .map_err(|e| TestnetError::Pki(e.to_string()))?;
         let genesis = &mut consortium.genesis;
-        genesis.members.push(Member {
-            id: member.clone(),
-            name: format!("Member {n}"),
-        });
         genesis.validators.push(GenesisValidator {
             member: member.clone(),
             public_key: validator_key.public_key(),
@@ -199,7 +239,7 @@ fn consortium(nodes: usize) -> Consortium {
             .push((member.clone(), validator_key));
         consortium.filer_keys.push((member, filer_key));
     }
-    consortium
+    Ok(consortium)
 }
 
 /// Creates a consortium of `nodes` members under `dir`, or reuses the one already there (its
@@ -237,7 +277,7 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
             false,
         ));
     }
-    let consortium = consortium(nodes);
+    let consortium = consortium(nodes)?;
     consortium.genesis.validate()?;
     // What a creation writes before genesis.json: if some of it is there, an earlier creation
     // was interrupted, and its keys would not match the new genesis.
@@ -246,7 +286,7 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
         .validators
         .iter()
         .map(|v| v.member.clone())
-        .chain(["filers".to_owned()])
+        .chain(["filers".to_owned(), "ca".to_owned(), "callers".to_owned()])
         .filter(|name| dir.join(name).exists())
         .collect();
     if !leftovers.is_empty() {
@@ -266,6 +306,11 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
     std::fs::create_dir_all(&filers).map_err(io(&filers))?;
     for (member, key) in &consortium.filer_keys {
         write_key_file(&filers.join(format!("{member}.key")), key)?;
+    }
+    let cas = dir.join("ca");
+    std::fs::create_dir_all(&cas).map_err(io(&cas))?;
+    for (member, key) in &consortium.ca_keys {
+        write_key_file(&cas.join(format!("{member}.key")), key)?;
     }
     // The genesis file last: its presence marks a complete testnet directory.
     let temporary = dir.join("genesis.json.tmp");
@@ -391,7 +436,15 @@ impl Network {
             network.nodes.push(NodeProcess {
                 info: NodeInfo {
                     member,
-                    api: format!("http://{}", config.api.listen),
+                    api: format!(
+                        "{}://{}",
+                        if config.api.plaintext {
+                            "http"
+                        } else {
+                            "https"
+                        },
+                        config.api.listen
+                    ),
                     metrics,
                     home,
                     log,
@@ -412,13 +465,14 @@ impl Network {
         i: usize,
         deadline: Instant,
     ) -> Result<(), TestnetError> {
+        let member = self.nodes[i].info.member.clone();
         let options = ClientOptions {
             retry: RetryPolicy {
                 attempts: 1,
                 ..RetryPolicy::default()
             },
             connect_timeout: Duration::from_secs(2),
-            ..ClientOptions::default()
+            ..self.layout.client_options(&member, ROLE_AUDITOR)?
         };
         loop {
             let node = &mut self.nodes[i];
@@ -433,9 +487,13 @@ impl Network {
                     tail: tail(&node.info.log, 20),
                 });
             }
-            let answer =
-                Client::connect_with(&node.info.api, None, self.layout.genesis.clone(), options)
-                    .await;
+            let answer = Client::connect_with(
+                &node.info.api,
+                None,
+                self.layout.genesis.clone(),
+                options.clone(),
+            )
+            .await;
             match answer {
                 Ok(_) => return Ok(()),
                 Err(error) if Instant::now() >= deadline => {
@@ -463,6 +521,20 @@ impl Network {
                 .iter()
                 .map(|(member, _)| (member.clone(), self.layout.filer_key_path(member)))
                 .filter(|(_, path)| path.exists())
+                .collect(),
+            callers: self
+                .layout
+                .genesis
+                .members
+                .iter()
+                .map(|member| {
+                    let roles = CALLER_ROLES
+                        .iter()
+                        .map(|role| ((*role).to_owned(), self.layout.caller(&member.id, role)))
+                        .filter(|(_, files)| files.certificate.exists())
+                        .collect();
+                    (member.id.clone(), roles)
+                })
                 .collect(),
         }
     }
@@ -668,6 +740,7 @@ mod tests {
                 pid: Some(std::process::id()),
             }],
             filers: std::collections::BTreeMap::new(),
+            callers: std::collections::BTreeMap::new(),
         };
         std::fs::write(
             dir.path().join(TESTNET_FILE),

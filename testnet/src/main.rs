@@ -138,6 +138,17 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     }
     println!("  export EVIDENCE_GENESIS={}", info.genesis.display());
     println!("  export EVIDENCE_NODE={}", info.nodes[0].api);
+    if let Some(caller) = info
+        .callers
+        .get(&info.nodes[0].member)
+        .and_then(|roles| roles.get(evidence_genesis::pki::ROLE_FILER_SYSTEM))
+    {
+        println!(
+            "  export EVIDENCE_TLS_CERT={}",
+            caller.certificate.display()
+        );
+        println!("  export EVIDENCE_TLS_KEY={}", caller.private_key.display());
+    }
     if let Some(bureau) = info.filers.get("bureau") {
         println!(
             "  evidence notarize FILE --key {} --kind completion-drawing --project SZ-2026-0001",

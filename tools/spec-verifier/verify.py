@@ -743,6 +743,18 @@ class Genesis:
     pass
 
 
+TLS_CA_BYTES_MAX = 8192
+
+
+def _tls_ca(v, what) -> bytes:
+    """§10.1: a member CA certificate, lower-case hex of 1 to 8192 DER bytes. Its X.509
+    contents play no part in receipt verification, so they are not parsed here."""
+    _str(v, what, 2 * TLS_CA_BYTES_MAX)
+    if not v or len(v) % 2 or any(c not in "0123456789abcdef" for c in v):
+        raise GenesisError(f"{what} is not lower-case hex of 1 to {TLS_CA_BYTES_MAX} bytes")
+    return bytes.fromhex(v)
+
+
 def load_genesis(text: str) -> Genesis:
     try:
         g = strict_json(text)
@@ -753,7 +765,7 @@ def load_genesis(text: str) -> Genesis:
                       "validators", "filers", "policy"], what="genesis")
     if g["type"] != "evidence-genesis":
         raise GenesisError(f"type is {g['type']!r}, expected 'evidence-genesis'")
-    if not is_int(g["version"]) or g["version"] != 1:
+    if not is_int(g["version"]) or g["version"] != 2:
         raise GenesisError(f"unsupported genesis version {g['version']!r}")
     G = Genesis()
     G.chain_id = _name(g["chain_id"], "chain_id")
@@ -773,9 +785,10 @@ def load_genesis(text: str) -> Genesis:
     members = _list(g["members"], "members")
     G.members = []
     for i, m in enumerate(members):
-        _exact_fields(m, ["id", "name"], what=f"members[{i}]")
+        _exact_fields(m, ["id", "name", "tls_ca"], what=f"members[{i}]")
         G.members.append((_name(m["id"], f"members[{i}].id"),
-                          _display_name(m["name"], f"members[{i}].name")))
+                          _display_name(m["name"], f"members[{i}].name"),
+                          _tls_ca(m["tls_ca"], f"members[{i}].tls_ca")))
     member_ids = [m[0] for m in G.members]
     if not member_ids:
         raise GenesisError("there must be at least one member")
@@ -869,7 +882,7 @@ def load_genesis(text: str) -> Genesis:
     # §10.2 genesis hash, lists in file order.
     enc = (e_str(g["type"]) + e_u32(g["version"]) + e_str(G.chain_id) + e_u64(G.genesis_time_ms)
            + e_u8(G.alg) + e_u8(G.sig_tag)
-           + e_seq(G.members, lambda m: e_str(m[0]) + e_str(m[1]))
+           + e_seq(G.members, lambda m: e_str(m[0]) + e_str(m[1]) + e_bytes(m[2]))
            + e_seq(G.validators, lambda v: e_str(v["member"]) + e_key(v["key"])
                    + e_u64(v["power"]) + e_opt(v["address"], e_str))
            + e_seq(G.filers, lambda f: e_str(f["name"]) + e_str(f["member"]) + e_key(f["key"])

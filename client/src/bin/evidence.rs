@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use evidence_client::{
-    Client, ClientError, DocumentMeta, DocumentSource, LookupQuery, Version, VersionStatus,
-    verify_file,
+    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, LookupQuery, TlsOptions,
+    Version, VersionStatus, verify_file,
 };
 use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use evidence_core::digest::Digest;
@@ -92,12 +92,24 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct NodeArgs {
-    /// The node's gRPC endpoint, e.g. http://127.0.0.1:7101.
+    /// The node's gRPC endpoint, e.g. https://127.0.0.1:7101.
     #[arg(long, value_name = "URL", env = "EVIDENCE_NODE")]
     node: String,
-    /// The consortium's genesis file: every answer of the node is verified against it.
+    /// The consortium's genesis file: every answer of the node is verified against it, and
+    /// its member CAs are the roots the node's TLS certificate is checked against.
     #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
     genesis: PathBuf,
+    /// This caller's TLS certificate (PEM), issued by a member's CA with the caller's role
+    /// (filer-system, auditor, court); the node's access rules read it. (Named --tls-cert
+    /// because --key is the filer's signing key.)
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM, readable by its owner only).
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// More trusted CA certificates (PEM) besides the member CAs in the genesis file.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_CA")]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -306,7 +318,17 @@ fn load_key(path: &Path) -> Result<SigningKey, Failure> {
 async fn connect(node: &NodeArgs, key: Option<&Path>) -> Result<Client, Failure> {
     let genesis = load_genesis(&node.genesis)?;
     let key = key.map(load_key).transpose()?;
-    Client::connect(&node.node, key, genesis)
+    let tls = TlsOptions::from_files(
+        node.tls_cert.as_deref(),
+        node.tls_key.as_deref(),
+        node.tls_ca.as_deref(),
+    )
+    .map_err(|error| Failure::Cannot(error.to_string()))?;
+    let options = ClientOptions {
+        tls,
+        ..ClientOptions::default()
+    };
+    Client::connect_with(&node.node, key, genesis, options)
         .await
         .map_err(Failure::from_client)
 }
