@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use evidence_testnet::{TESTNET_FILE, TestnetInfo};
+use evidence_testnet::{CallerFiles, TESTNET_FILE, TestnetInfo};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -146,17 +146,27 @@ impl Drop for Testnet {
 struct Cli {
     binary: PathBuf,
     genesis: PathBuf,
+    /// The caller's TLS certificate, passed as the environment variables users set.
+    tls: Option<CallerFiles>,
 }
 
 impl Cli {
     fn run(&self, args: &[&str]) -> (Option<i32>, String) {
-        let output: Output = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(args)
             .env("EVIDENCE_GENESIS", &self.genesis)
             .env_remove("EVIDENCE_NODE")
             .env_remove("EVIDENCE_KEY")
-            .output()
-            .expect("the evidence binary runs");
+            .env_remove("EVIDENCE_TLS_CERT")
+            .env_remove("EVIDENCE_TLS_KEY")
+            .env_remove("EVIDENCE_TLS_CA");
+        if let Some(tls) = &self.tls {
+            command
+                .env("EVIDENCE_TLS_CERT", &tls.certificate)
+                .env("EVIDENCE_TLS_KEY", &tls.private_key);
+        }
+        let output: Output = command.output().expect("the evidence binary runs");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
@@ -189,15 +199,52 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
     let mut testnet = Testnet::up(dir.path(), &node);
     let info = testnet.info.clone();
     assert_eq!(info.nodes.len(), 4);
-    let cli = Cli {
-        binary: evidence,
-        genesis: info.genesis.clone(),
-    };
     let api = info.nodes[0].api.clone();
+    assert!(api.starts_with("https://"), "the testnet serves TLS: {api}");
     let bureau = info.filers["bureau"].clone();
     let finance = info.filers["finance"].clone();
     let docs = dir.path().join("docs");
     std::fs::create_dir_all(&docs).unwrap();
+
+    // Without a client certificate the node says what is missing (exit 2: could not run);
+    // as an auditor, notarizing is not granted (exit 1: refused, with the rule).
+    let anonymous = Cli {
+        binary: evidence.clone(),
+        genesis: info.genesis.clone(),
+        tls: None,
+    };
+    let (code, out) = anonymous.run(&["status", "--node", &api]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("certificate"), "{out}");
+    let auditor = Cli {
+        binary: evidence.clone(),
+        genesis: info.genesis.clone(),
+        tls: Some(info.callers["bureau"]["auditor"].clone()),
+    };
+    let refused = docs.join("refused.pdf");
+    std::fs::write(&refused, b"an auditor may not file").unwrap();
+    let (code, out) = auditor.run(&[
+        "notarize",
+        s(&refused),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-1",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("method-not-granted"), "{out}");
+    let (code, out) = auditor.run(&["status", "--node", &api]);
+    assert_eq!(code, Some(0), "an auditor may read: {out}");
+
+    let cli = Cli {
+        binary: evidence,
+        genesis: info.genesis.clone(),
+        tls: Some(info.callers["bureau"]["filer-system"].clone()),
+    };
 
     // Notarize with the CLI; the receipt lands beside the file.
     let drawing = docs.join("drawing-A1.pdf");
