@@ -12,6 +12,9 @@ fn evidence(args: &[&str]) -> Output {
         .env_remove("EVIDENCE_GENESIS")
         .env_remove("EVIDENCE_NODE")
         .env_remove("EVIDENCE_KEY")
+        .env_remove("EVIDENCE_TLS_CERT")
+        .env_remove("EVIDENCE_TLS_KEY")
+        .env_remove("EVIDENCE_TLS_CA")
         .output()
         .expect("the evidence binary runs")
 }
@@ -303,6 +306,76 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
     for args in cases {
         let output = evidence(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    }
+}
+
+#[test]
+fn bad_tls_files_are_named_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = vectors().join("genesis.json");
+    let genesis = genesis.to_str().unwrap();
+    let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let certificate = dir.path().join("caller.crt");
+    std::fs::write(&certificate, pem).unwrap();
+    let open_key = dir.path().join("open.key");
+    std::fs::write(
+        &open_key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&open_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let not_pem = dir.path().join("not-pem.key");
+    std::fs::write(&not_pem, "just text").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&not_pem, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let missing = dir.path().join("missing.crt");
+    let (certificate, open_key, not_pem, missing) = (
+        certificate.to_str().unwrap(),
+        open_key.to_str().unwrap(),
+        not_pem.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+    let node = [
+        "status",
+        "--node",
+        "https://127.0.0.1:1",
+        "--genesis",
+        genesis,
+    ];
+    for (extra, needle) in [
+        (
+            vec!["--tls-cert", certificate],
+            "both its certificate and its private key",
+        ),
+        (
+            vec!["--tls-cert", certificate, "--tls-key", open_key],
+            "chmod 600",
+        ),
+        (
+            vec!["--tls-cert", certificate, "--tls-key", not_pem],
+            "no private key in PEM form",
+        ),
+        (
+            vec!["--tls-cert", missing, "--tls-key", not_pem],
+            "missing.crt",
+        ),
+        (vec!["--tls-ca", not_pem], "no CA certificate in PEM form"),
+    ] {
+        let args: Vec<&str> = node.iter().copied().chain(extra.iter().copied()).collect();
+        let output = evidence(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(
+            text(&output).contains(needle),
+            "{args:?}: {} should say {needle:?}",
+            text(&output)
+        );
     }
 }
 

@@ -378,3 +378,55 @@ fn issue_roleless(fixture: &Fixture) -> CertificateFiles {
     std::fs::write(&files.private_key, key.serialize_pem()).unwrap();
     files
 }
+
+#[tokio::test]
+async fn a_node_refuses_to_start_with_tls_files_it_must_not_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let consortium = default_consortium("evidence-test", now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(dir.path(), &consortium, |_, config: &mut NodeConfig| {
+        config.metrics.enabled = false;
+    })
+    .unwrap();
+    let start = |i: usize| {
+        let home = homes[i].clone();
+        let genesis = consortium.genesis.clone();
+        async move {
+            evidence_node::node::Node::start_with(&home.home, home.config, genesis, home.key)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        }
+    };
+    let tls = |i: usize, file: &str| homes[i].home.join("tls").join(file);
+
+    // A private key that others may read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tls(0, "node.key"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let error = start(0).await;
+        assert!(error.contains("chmod 600"), "{error}");
+    }
+
+    // Another member's node certificate (and key).
+    std::fs::copy(tls(2, "node.crt"), tls(1, "node.crt")).unwrap();
+    let error = start(1).await;
+    assert!(
+        error.contains("member-node certificate of member \"finance\""),
+        "{error}"
+    );
+
+    // A caller's certificate of the right member instead of a node's.
+    let caller = caller_files(dir.path(), "court", ROLE_COURT);
+    std::fs::copy(&caller.certificate, tls(2, "node.crt")).unwrap();
+    std::fs::copy(&caller.private_key, tls(2, "node.key")).unwrap();
+    let error = start(2).await;
+    assert!(error.contains("court of court"), "{error}");
+
+    // Not PEM at all.
+    std::fs::write(tls(3, "node.crt"), "not a certificate").unwrap();
+    let error = start(3).await;
+    assert!(error.contains("holds no certificate"), "{error}");
+}
