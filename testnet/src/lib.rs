@@ -76,6 +76,11 @@ pub enum TestnetError {
     Unfinished { dir: PathBuf, found: String },
     #[error("genesis: {0}")]
     Genesis(#[from] evidence_genesis::GenesisError),
+    #[error(
+        "{dir} holds a testnet made by an older version ({reason}); remove the directory to \
+         make a new one, or choose another --dir"
+    )]
+    OlderFormat { dir: PathBuf, reason: String },
     #[error("key file: {0}")]
     Key(#[from] evidence_genesis::KeyFileError),
     #[error("node configuration: {0}")]
@@ -255,7 +260,15 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
     let dir = dir.canonicalize().map_err(io(dir))?;
     let genesis_path = dir.join(GENESIS_FILE);
     if genesis_path.exists() {
-        let genesis = Genesis::load(&genesis_path)?;
+        let genesis = Genesis::load(&genesis_path).map_err(|error| match error {
+            evidence_genesis::GenesisError::Invalid { ref field, .. } if field == "version" => {
+                TestnetError::OlderFormat {
+                    dir: dir.clone(),
+                    reason: error.to_string(),
+                }
+            }
+            error => TestnetError::Genesis(error),
+        })?;
         if genesis.validators.len() != nodes {
             return Err(TestnetError::NodeCountMismatch {
                 dir,
@@ -711,6 +724,21 @@ mod tests {
             "nothing is overwritten"
         );
         assert!(!dir.path().join(GENESIS_FILE).exists());
+    }
+
+    #[test]
+    fn a_testnet_of_an_older_genesis_version_says_to_start_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        create_or_reuse(dir.path(), 4).unwrap();
+        let path = dir.path().join(GENESIS_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"version\": 2", "\"version\": 1")).unwrap();
+        let error = create_or_reuse(dir.path(), 4).unwrap_err();
+        assert!(matches!(error, TestnetError::OlderFormat { .. }), "{error}");
+        assert!(
+            error.to_string().contains("remove the directory"),
+            "{error}"
+        );
     }
 
     #[test]
