@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use evidence_core::digest::HashAlgorithm;
 use evidence_genesis::pki::{
-    CertificateRequest, MemberCa, ROLE_AUDITOR, ROLE_COURT, ROLE_FILER_SYSTEM,
+    self, CertificateRequest, MemberCa, ROLE_AUDITOR, ROLE_COURT, ROLE_FILER_SYSTEM,
 };
 use evidence_genesis::{Consortium, default_consortium};
 use evidence_node::access::{AuditLine, Method};
@@ -354,6 +354,29 @@ async fn the_trust_boundary_holds_against_each_attack() {
             .iter()
             .any(|l| l.authentication == "bad-certificate" && l.outcome == "UNAUTHENTICATED")
     );
+
+    // Node 0 relayed the transaction to the other members' nodes over mutual TLS, as the
+    // bureau's member node.
+    let relayed = |home: &std::path::Path| {
+        std::fs::read_to_string(home.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<AuditLine>(line).ok())
+            .any(|l| {
+                l.method == "Relay"
+                    && l.outcome == "OK"
+                    && l.role.as_deref() == Some(pki::ROLE_MEMBER_NODE)
+                    && l.member.as_deref() == Some("bureau")
+            })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !fixture.network.homes[1..].iter().all(|h| relayed(&h.home)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "every other node logs the bureau node's relay"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     fixture.network.shutdown().await;
 }
 
