@@ -664,6 +664,11 @@ pub enum KeyFileError {
     },
     #[error("key file {path}: {source}")]
     Invalid { path: PathBuf, source: KeyError },
+    #[error(
+        "key file {path} may be read by other users (mode {mode:o}); a key file must be readable \
+         by its owner only: chmod 600 {path}"
+    )]
+    ReadableByOthers { path: PathBuf, mode: u32 },
 }
 
 /// Writes `key` to a new file at `path`, readable by its owner only (mode 0600 on Unix).
@@ -688,15 +693,32 @@ pub fn write_key_file(path: &Path, key: &SigningKey) -> Result<(), KeyFileError>
     file.sync_all().map_err(wrap)
 }
 
-/// Reads a key file written by [`write_key_file`].
+/// Reads a key file written by [`write_key_file`]. A file that users other than its owner
+/// may read is refused: the key in it must be taken as known to them.
 ///
 /// # Errors
-/// The file cannot be read, or is not a valid, undamaged key file.
+/// The file cannot be read, may be read by others, or is not a valid, undamaged key file.
 pub fn read_key_file(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+    let read_error = |source| KeyFileError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)
+            .map_err(read_error)?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::ReadableByOthers {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+    }
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(read_error)?);
     SigningKey::from_key_file(&text).map_err(|source| KeyFileError::Invalid {
         path: path.to_owned(),
         source,

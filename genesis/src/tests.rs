@@ -236,9 +236,25 @@ fn key_files_are_private_never_overwritten_and_checked_on_read() {
     ));
     assert_eq!(read_key_file(&path).unwrap().public_key(), key.public_key());
 
-    std::fs::write(dir.path().join("garbage.key"), b"\x00\x01garbage").unwrap();
+    let garbage = dir.path().join("garbage.key");
+    std::fs::write(&garbage, b"\x00\x01garbage").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            read_key_file(&garbage),
+            Err(KeyFileError::ReadableByOthers { mode: 0o644, .. })
+        ));
+        std::fs::set_permissions(&garbage, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(
+            read_key_file(&path),
+            Err(KeyFileError::ReadableByOthers { .. })
+        ));
+    }
     assert!(matches!(
-        read_key_file(&dir.path().join("garbage.key")),
+        read_key_file(&garbage),
         Err(KeyFileError::Invalid { .. })
     ));
     assert!(matches!(
