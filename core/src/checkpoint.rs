@@ -97,6 +97,12 @@ impl Checkpoint {
                 found: self.header.chain_id.clone(),
             });
         }
+        if self.header.genesis_hash != anchor.genesis_hash {
+            return Err(VerifyError::WrongGenesis {
+                expected: anchor.genesis_hash,
+                found: self.header.genesis_hash,
+            });
+        }
         if self.header.validator_set_hash != *anchor.validator_set_hash() {
             return Err(VerifyError::UnknownValidatorSet {
                 expected: *anchor.validator_set_hash(),

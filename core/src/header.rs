@@ -9,13 +9,18 @@ use crate::entry::ID_LEN_MAX;
 use crate::keys::PublicKey;
 use crate::merkle::{self, MemoryStore, MerkleLog};
 
-const HEADER_VERSION: u8 = 1;
+/// Version 2 added `genesis_hash`; version 1 headers are not read (SPEC.md, changes).
+const HEADER_VERSION: u8 = 2;
 
 /// The header of a block. Its hash is what validators vote for, so a commit certificate over
 /// the hash certifies every field, in particular the log root and size after the block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockHeader {
     pub chain_id: String,
+    /// The hash of the genesis file the chain started from (SPEC.md §10.2). A certificate over
+    /// this header thus names its consortium: a receipt of one consortium never verifies
+    /// against another's genesis file, even one with the same chain id and validator keys.
+    pub genesis_hash: Digest,
     /// 1 for the first block after genesis.
     pub height: u64,
     /// The proposer's clock when it proposed, in Unix milliseconds; strictly after the parent's.
@@ -51,6 +56,7 @@ impl Encode for BlockHeader {
         writer
             .u8(HEADER_VERSION)
             .str(&self.chain_id)
+            .put(&self.genesis_hash)
             .u64(self.height)
             .u64(self.time_ms)
             .put(&self.parent_hash)
@@ -75,6 +81,7 @@ impl Decode for BlockHeader {
         }
         Ok(Self {
             chain_id: reader.str_max(ID_LEN_MAX, "chain id")?.to_owned(),
+            genesis_hash: reader.get()?,
             height: reader.u64("height")?,
             time_ms: reader.u64("time")?,
             parent_hash: reader.get()?,

@@ -31,6 +31,13 @@ pub enum VerifyError {
     },
     #[error("wrong chain: the trust anchor is for {expected:?}, this is for {found:?}")]
     WrongChain { expected: String, found: String },
+    /// The header names another genesis than the verifier's: evidence of another consortium
+    /// (one that may share the chain id and even the validator keys).
+    #[error(
+        "wrong chain: the header was certified for the chain of genesis {found}, but the genesis \
+         file given hashes to {expected}"
+    )]
+    WrongGenesis { expected: Digest, found: Digest },
     #[error("unknown validator set {found}: the trust anchor's validator set hashes to {expected}")]
     UnknownValidatorSet { expected: Digest, found: Digest },
     #[error(
@@ -115,7 +122,7 @@ impl VerifyError {
             Self::UnsupportedVersion { .. } => "unsupported-version",
             Self::BadHex { .. } => "bad-hex",
             Self::Malformed { .. } => "malformed",
-            Self::WrongChain { .. } => "wrong-chain",
+            Self::WrongChain { .. } | Self::WrongGenesis { .. } => "wrong-chain",
             Self::UnknownValidatorSet { .. } => "unknown-validator-set",
             Self::CertificateForOtherBlock { .. } => "certificate-for-other-block",
             Self::UnknownSigner(_) => "unknown-signer",

@@ -590,7 +590,34 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         let checkpoint = other.commit_block(records);
         other.receipt(0, &checkpoint)
     };
+    // The same chain id and the same keys, but another genesis file (one member's name
+    // differs): another consortium, whose receipts must not verify here.
+    let other_genesis_receipt = {
+        let mut other = TestChain::with_genesis(SEED, CHAIN_ID, algorithm, |genesis| {
+            genesis.members[3].name = "Another city's archive".to_owned();
+        });
+        assert_eq!(
+            other.trust_anchor.validator_set_hash(),
+            chain.trust_anchor.validator_set_hash()
+        );
+        assert_ne!(
+            other.trust_anchor.genesis_hash,
+            chain.trust_anchor.genesis_hash
+        );
+        let mut body = other.anchor_body(
+            "bureau",
+            "inspection-report",
+            "INS-FOUNDATION-01",
+            &foundation_report,
+        );
+        body.claim = inspection("foundation");
+        let records = other.batch("bureau", vec![body]);
+        let checkpoint = other.commit_block(records);
+        other.receipt(0, &checkpoint)
+    };
     let mut other_consortium = TestChain::new(OTHER_SEED);
+    // Its validators certify headers that claim this consortium's genesis.
+    other_consortium.header_genesis_hash = chain.trust_anchor.genesis_hash;
     let other_set_receipt = {
         let mut body = other_consortium.anchor_body(
             "bureau",
@@ -813,13 +840,22 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          \"evidence-other\".",
     );
     out.receipt(
+        "wrong-chain.other-genesis",
+        other_genesis_receipt.to_json(),
+        &foundation_doc,
+        "wrong-chain",
+        "A receipt, complete and valid in itself, from a consortium with the same chain id \
+         \"evidence-vectors\" and the same validator and filer keys, whose genesis file differs \
+         in one member's name: its header names that genesis hash (SPEC.md §9.2 step 1).",
+    );
+    out.receipt(
         "unknown-validator-set",
         other_set_receipt.to_json(),
         &foundation_doc,
         "unknown-validator-set",
-        "A receipt, complete and valid in itself, from another consortium (other keys) that \
-         uses the same chain id \"evidence-vectors\": its header names that consortium's \
-         validator set.",
+        "A receipt from another consortium (other keys) that uses the same chain id \
+         \"evidence-vectors\" and whose headers claim this consortium's genesis hash: its \
+         header names that consortium's validator set, whose validators certified it.",
     );
     let mut altered = single.clone();
     altered.checkpoint.header.state_root = algorithm.hash(b"altered state");

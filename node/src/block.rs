@@ -107,6 +107,7 @@ mod tests {
         Block {
             header: BlockHeader {
                 chain_id: "test-chain".into(),
+                genesis_hash: zero,
                 height: 7,
                 time_ms: 1_700_000_000_000,
                 parent_hash: zero,

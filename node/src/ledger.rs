@@ -469,6 +469,7 @@ impl Ledger {
         };
         let header = BlockHeader {
             chain_id: self.genesis.chain_id.clone(),
+            genesis_hash: self.genesis_hash,
             height,
             time_ms,
             parent_hash: tip.header_hash,
@@ -547,6 +548,12 @@ impl Ledger {
             return Err(BlockError::WrongChain {
                 expected: self.genesis.chain_id.clone(),
                 found: header.chain_id.clone(),
+            });
+        }
+        if header.genesis_hash != self.genesis_hash {
+            return Err(BlockError::WrongChain {
+                expected: format!("genesis {}", self.genesis_hash),
+                found: format!("genesis {}", header.genesis_hash),
             });
         }
         if header.height != tip.height + 1 {

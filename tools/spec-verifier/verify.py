@@ -485,9 +485,11 @@ def d_entry(r: Reader):
 
 
 def d_header(r: Reader):
-    r.version1("block header")
+    v = r.u8()
+    if v != 2:
+        raise DecodeError(f"unknown block header version {v}")
     return {
-        "chain_id": d_id(r), "height": r.u64(), "time_ms": r.u64(),
+        "chain_id": d_id(r), "genesis_hash": d_digest(r), "height": r.u64(), "time_ms": r.u64(),
         "parent_hash": d_digest(r), "transactions_root": d_digest(r),
         "transaction_count": r.u32(), "log_size": r.u64(), "log_root": d_digest(r),
         "state_root": d_digest(r), "validator_set_hash": d_digest(r),
@@ -955,6 +957,9 @@ def verify_checkpoint(G: Genesis, h: dict, header_bytes: bytes, c: dict):
     """§9.2 steps 1-5."""
     if h["chain_id"] != G.chain_id:
         raise VerifyError("wrong-chain", f"header chain {h['chain_id']!r}, trusted {G.chain_id!r}")
+    if h["genesis_hash"] != G.genesis_hash:
+        raise VerifyError("wrong-chain", f"header genesis {digest_text(h['genesis_hash'])}, "
+                          f"trusted {digest_text(G.genesis_hash)}")
     if h["validator_set_hash"] != G.vs_hash:
         raise VerifyError("unknown-validator-set",
                           f"header names {digest_text(h['validator_set_hash'])}, "

@@ -34,6 +34,9 @@ pub struct TestChain {
     pub log: MerkleLog<MemoryStore>,
     pub entries: Vec<Entry>,
     pub checkpoints: Vec<Checkpoint>,
+    /// The genesis hash the headers name: this chain's own, unless a test makes them claim
+    /// another consortium's.
+    pub header_genesis_hash: Digest,
     parent_hash: Digest,
     time_ms: u64,
 }
@@ -57,9 +60,21 @@ impl TestChain {
 
     /// A fresh chain with the given chain id and hash algorithm, every key from `seed`.
     pub fn with_options(seed: u64, chain_id: &str, algorithm: HashAlgorithm) -> Self {
+        Self::with_genesis(seed, chain_id, algorithm, |_| {})
+    }
+
+    /// As [`Self::with_options`], with `change` applied to the genesis file before it is used
+    /// (another consortium that shares chain id and keys, say).
+    pub fn with_genesis(
+        seed: u64,
+        chain_id: &str,
+        algorithm: HashAlgorithm,
+        change: impl FnOnce(&mut evidence_genesis::Genesis),
+    ) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
         let mut consortium = default_consortium(chain_id, GENESIS_TIME_MS, &mut rng);
         consortium.genesis.suite.digest = algorithm;
+        change(&mut consortium.genesis);
         consortium.genesis.validate().expect("valid genesis");
         let trust_anchor = consortium.genesis.trust_anchor().expect("valid genesis");
         let parent_hash = consortium.genesis.hash();
@@ -71,6 +86,7 @@ impl TestChain {
             log: MerkleLog::new(algorithm, MemoryStore::default()),
             entries: Vec::new(),
             checkpoints: Vec::new(),
+            header_genesis_hash: parent_hash,
             parent_hash,
             time_ms: GENESIS_TIME_MS,
         }
@@ -180,6 +196,7 @@ impl TestChain {
             .public_key();
         let header = BlockHeader {
             chain_id: self.chain_id.clone(),
+            genesis_hash: self.header_genesis_hash,
             height,
             time_ms: self.time_ms,
             parent_hash: self.parent_hash,

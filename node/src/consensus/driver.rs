@@ -1858,6 +1858,7 @@ mod tests {
         Block {
             header: BlockHeader {
                 chain_id: "driver-test".into(),
+                genesis_hash: zero,
                 height,
                 time_ms: 1,
                 parent_hash: zero,
