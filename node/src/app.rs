@@ -50,6 +50,8 @@ pub struct AppLimits {
     pub block_bytes: usize,
     /// How far ahead of the local clock a proposed block's time may be, in milliseconds.
     pub clock_bound_ms: u64,
+    /// How far behind the local clock a newly proposed block's time may be, in milliseconds.
+    pub block_age_max_ms: u64,
     pub mempool: MempoolLimits,
 }
 
@@ -59,6 +61,7 @@ impl Default for AppLimits {
             block_transactions: 5_000,
             block_bytes: 16 << 20,
             clock_bound_ms: 500,
+            block_age_max_ms: 10_000,
             mempool: MempoolLimits::default(),
         }
     }

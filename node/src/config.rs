@@ -136,6 +136,12 @@ pub struct ConsensusSection {
     pub idle_block_interval_ms: u64,
     /// How far a proposed block's time may be ahead of this node's clock.
     pub clock_bound_ms: u64,
+    /// How far a newly proposed block's time may be behind this node's clock when it votes.
+    /// An honest proposer stamps its block with its own clock as it proposes; without this
+    /// bound, the first proposer after an outage could date its block just after the last one,
+    /// hours back. (A block re-proposed in a later round keeps its time: a quorum accepted
+    /// it in its first round.)
+    pub block_age_max_ms: u64,
     /// `true`: consensus messages travel by GossipSub, which relays them around a broken
     /// link between two members. `false` (default): each is sent directly to every connected
     /// validator, which for a consortium of a few members fully connected is faster.
@@ -152,6 +158,7 @@ impl Default for ConsensusSection {
             timeout_precommit_ms: 500,
             idle_block_interval_ms: 1_000,
             clock_bound_ms: 500,
+            block_age_max_ms: 10_000,
             gossipsub: false,
         }
     }
@@ -264,6 +271,10 @@ pub struct TestingSection {
     /// When this node proposes, it puts a wrong state root in the header. Honest validators
     /// refuse such a block and the round moves on to the next proposer.
     pub byzantine_wrong_state_root: bool,
+    /// When this node proposes, it dates its block just after the previous block instead of
+    /// now (a back-dated block). Honest validators refuse it when that is further back than
+    /// `consensus.block_age_max_ms`.
+    pub byzantine_back_date: bool,
 }
 
 impl NodeConfig {
@@ -301,6 +312,9 @@ impl NodeConfig {
         let c = &self.consensus;
         if c.timeout_propose_ms == 0 || c.timeout_prevote_ms == 0 || c.timeout_precommit_ms == 0 {
             return Err("consensus timeouts must be positive".into());
+        }
+        if c.block_age_max_ms == 0 {
+            return Err("consensus.block_age_max_ms must be positive".into());
         }
         let l = &self.limits;
         if l.mempool_transactions == 0 || l.block_transactions == 0 {
@@ -369,6 +383,7 @@ impl NodeConfig {
             block_transactions: self.limits.block_transactions,
             block_bytes: self.limits.block_bytes,
             clock_bound_ms: self.consensus.clock_bound_ms,
+            block_age_max_ms: self.consensus.block_age_max_ms,
             mempool: MempoolLimits {
                 transactions: self.limits.mempool_transactions,
                 bytes: self.limits.mempool_bytes,

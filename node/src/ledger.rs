@@ -81,6 +81,15 @@ pub enum BlockError {
         now_ms: u64,
         bound_ms: u64,
     },
+    #[error(
+        "block time {time_ms} is more than {bound_ms} ms behind local time {now_ms}: a new \
+         proposal is dated when it is proposed"
+    )]
+    TimeTooOld {
+        time_ms: u64,
+        now_ms: u64,
+        bound_ms: u64,
+    },
     #[error("block proposer {found} is not the round's proposer {expected}")]
     WrongProposer {
         expected: PublicKey,
@@ -541,6 +550,24 @@ impl Ledger {
         Ok(Ok(()))
     }
 
+    /// Whether a newly proposed block is dated at most `age_max_ms` before `now_ms` (a
+    /// validator's clock when it votes). Not for blocks re-proposed from an earlier round or
+    /// fetched by value sync: a quorum already accepted their time.
+    ///
+    /// # Errors
+    /// The block is older than that.
+    pub fn check_fresh(block: &Block, now_ms: u64, age_max_ms: u64) -> Result<(), BlockError> {
+        let time_ms = block.header.time_ms;
+        if time_ms.saturating_add(age_max_ms) < now_ms {
+            return Err(BlockError::TimeTooOld {
+                time_ms,
+                now_ms,
+                bound_ms: age_max_ms,
+            });
+        }
+        Ok(())
+    }
+
     /// The checks that need no execution and no clock.
     fn check_header(&self, tip: &Tip, block: &Block) -> Result<(), BlockError> {
         let header = &block.header;
@@ -856,11 +883,80 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests {
+    use evidence_core::keys::SigningKey;
     use evidence_genesis::default_consortium;
 
     use super::*;
     use crate::app::now_ms;
     use crate::local::anchor_transaction;
+
+    #[test]
+    fn a_new_proposal_dated_too_far_back_is_not_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let ledger = Ledger::open(&dir.path().join("db"), consortium.genesis.clone()).unwrap();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let (block, _) = ledger.propose(now - 20_000, proposer, Vec::new()).unwrap();
+        assert_eq!(block.header.time_ms, now - 20_000);
+        assert!(matches!(
+            Ledger::check_fresh(&block, now, 10_000),
+            Err(BlockError::TimeTooOld {
+                bound_ms: 10_000,
+                ..
+            })
+        ));
+        assert_eq!(Ledger::check_fresh(&block, now - 15_000, 10_000), Ok(()));
+        assert_eq!(Ledger::check_fresh(&block, now, 30_000), Ok(()));
+    }
+
+    #[test]
+    fn a_block_validated_before_a_crash_is_still_there_to_commit_after_the_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let path = dir.path().join("db");
+        let proposer = consortium.validator_keys[1].1.public_key();
+        let block = {
+            // Another validator's proposal, validated here and kept pending: from this point
+            // the node may vote for it.
+            let builder_dir = tempfile::tempdir().unwrap();
+            let builder = Ledger::open(&builder_dir.path().join("db"), genesis.clone()).unwrap();
+            let (block, _) = builder.propose(now, proposer, Vec::new()).unwrap();
+            let ledger = Ledger::open(&path, genesis.clone()).unwrap();
+            ledger
+                .validate(&block, &proposer, now, 10_000)
+                .unwrap()
+                .unwrap();
+            ledger.put_pending(&block).unwrap();
+            // The node stops here, before consensus decides (the ledger is dropped).
+            block
+        };
+        let ledger = Ledger::open(&path, genesis.clone()).unwrap();
+        let hash = block.hash(genesis.suite.digest);
+        let kept = ledger
+            .pending(&hash)
+            .unwrap()
+            .expect("the validated block survived");
+        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let certificate = evidence_core::certificate::CommitCertificate::sign(
+            &genesis.chain_id,
+            1,
+            0,
+            hash,
+            &keys,
+        );
+        ledger.commit(&kept, &certificate).unwrap();
+        assert_eq!(ledger.tip().height, 1);
+        assert!(
+            ledger.pending(&hash).unwrap().is_none(),
+            "committed, no longer pending"
+        );
+    }
 
     #[test]
     fn other_bytes_under_a_validated_header_are_executed_not_taken_from_the_cache() {

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub api_handshakes_failed: Counter,
     /// Access audit lines lost because the audit writer fell behind.
     pub audit_lines_lost: Counter,
+    /// Proposal parts dropped because their publisher is no validator.
+    pub consensus_parts_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -82,6 +84,12 @@ impl Metrics {
         let api_connections_refused = Counter::default();
         let api_handshakes_failed = Counter::default();
         let audit_lines_lost = Counter::default();
+        let consensus_parts_refused = Counter::default();
+        registry.register(
+            "consensus_parts_refused",
+            "Proposal parts dropped because their publisher is not a genesis validator",
+            consensus_parts_refused.clone(),
+        );
         registry.register(
             "api_connections_refused",
             "API connections closed at once because the connection cap was reached",
@@ -172,6 +180,7 @@ impl Metrics {
             api_connections_refused,
             api_handshakes_failed,
             audit_lines_lost,
+            consensus_parts_refused,
         }
     }
 

@@ -308,17 +308,24 @@ impl Store {
             .transpose()
     }
 
-    /// Keeps an undecided proposal so that it survives a restart within its height. Not
-    /// synced: consensus' own write-ahead log is what makes votes durable, and a lost proposal
-    /// is fetched again.
+    /// Keeps an undecided proposal so that it survives a restart within its height. The
+    /// write is synced before it returns: the node tells consensus a block is valid (and may
+    /// then vote for it, the vote made durable by the engine's write-ahead log) only after
+    /// this, so a node that crashes after voting still holds every block it voted for when the
+    /// quorum decides one of them. (Unsynced, a power loss could keep the vote and lose the
+    /// block, and the node would stop at that height for good.) One fsync per validated
+    /// proposal, about 0.2 ms on the benchmark machine, against a height of about 10 ms.
     ///
     /// # Errors
     /// Write failure.
     pub fn put_pending(&self, hash: &Digest, block: &Block) -> Result<(), StorageError> {
-        self.db.put_cf(
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(true);
+        self.db.put_cf_opt(
             self.cf(CF_PENDING),
             hash.to_canonical_bytes(),
             block.to_bytes(),
+            &options,
         )?;
         Ok(())
     }

@@ -292,6 +292,64 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_catches_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_back_dated_proposal_is_refused_and_the_network_moves_on() {
+    let _serial = SERIAL.lock().await;
+    // No empty blocks while the test waits between filings, so each filing's block follows
+    // a gap: the faulty proposer dates its block just after the previous one, well over the
+    // age bound back.
+    let fixture = start(|member, config| {
+        config.metrics.enabled = false;
+        config.consensus.timeout_propose_ms = 20_000;
+        config.consensus.idle_block_interval_ms = 10_000;
+        config.consensus.block_age_max_ms = 400;
+        if member == "court" {
+            config.testing.byzantine_back_date = true;
+        }
+    })
+    .await;
+    let court = fixture
+        .consortium
+        .validator_keys
+        .iter()
+        .find(|(m, _)| m == "court")
+        .unwrap()
+        .1
+        .public_key();
+    let mut client = fixture.client(0).await;
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let content = format!("after a pause {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-T{i}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+    }
+    let app = fixture.network.node(0).unwrap().app().clone();
+    let tip = app.tip().height;
+    let mut previous = 0;
+    let mut later_rounds = 0;
+    for height in 1..=tip {
+        let (block, certificate) = app.decided_block(height).unwrap().unwrap();
+        assert_ne!(
+            block.header.proposer, court,
+            "a back-dated block of the faulty member was committed at height {height}"
+        );
+        assert!(block.header.time_ms > previous);
+        previous = block.header.time_ms;
+        later_rounds += usize::from(certificate.round > 0);
+    }
+    assert!(
+        later_rounds >= 1,
+        "the faulty member's turn came and its proposal was refused (a height went to round 1)"
+    );
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_proposer_with_a_wrong_state_root_is_refused_and_the_network_moves_on() {
     let _serial = SERIAL.lock().await;
     let fixture = start(|member, config| {

@@ -94,6 +94,16 @@ pub const STREAMS_PER_PEER_MAX: usize = 4;
 pub const STREAMS_MAX: usize = 64;
 /// Most bytes of unfinished streams buffered per publishing peer.
 pub const STREAM_BYTES_PER_PEER_MAX: usize = 2 * BLOCK_BYTES_MAX;
+/// Most bytes of unfinished streams buffered in all, whoever publishes them: the oldest
+/// stream goes first when a part would pass it.
+pub const STREAM_BYTES_MAX: usize = 3 * BLOCK_BYTES_MAX;
+/// How many rounds ahead of the current one a proposal stream is accepted (for a later
+/// height: rounds up to this). A proposer of round r sends its stream when round r starts,
+/// and rounds advance together within a few timeouts, so later rounds are noise or an attack.
+pub const ROUNDS_AHEAD_MAX: u32 = 2;
+/// Most proposals of one height validated and kept pending (on disk) from other validators:
+/// an honest proposer sends one per round it proposes in, so more means equivocation.
+pub const PENDING_BLOCKS_PER_HEIGHT_MAX: usize = 16;
 /// How many heights ahead of the current one a proposal stream is accepted.
 pub const FUTURE_HEIGHTS_MAX: u64 = 2;
 /// Most complete proposals kept for heights this node has not reached yet.
@@ -178,6 +188,9 @@ pub struct ConsensusConfig {
     /// **Test only.** When this node proposes, it puts a wrong state root in the header, so
     /// that honest validators must refuse its block. Never set on a real network.
     pub byzantine_wrong_state_root: bool,
+    /// **Test only.** When this node proposes, it dates its block just after the previous
+    /// one (back-dated). Never set on a real network.
+    pub byzantine_back_date: bool,
 }
 
 impl ConsensusConfig {
@@ -200,6 +213,7 @@ impl ConsensusConfig {
             gossipsub: true,
             sync_status_interval: Duration::from_secs(1),
             byzantine_wrong_state_root: false,
+            byzantine_back_date: false,
         }
     }
 }
@@ -296,6 +310,7 @@ fn config_from_sections(
     config.idle_block_interval = section.idle_block_interval();
     config.gossipsub = section.gossipsub;
     config.byzantine_wrong_state_root = testing.byzantine_wrong_state_root;
+    config.byzantine_back_date = testing.byzantine_back_date;
     Ok(config)
 }
 
@@ -643,6 +658,11 @@ pub async fn start_with(
     );
 
     let params = HeightParams::new(validators.clone(), config.timeouts.to_engine(), None);
+    let validator_peers = validators
+        .validators()
+        .iter()
+        .filter_map(|v| PeerId::from_bytes(&peer_id_of(&mc_address(v).0).to_bytes()).ok())
+        .collect();
     let driver = Driver {
         algorithm: ledger.algorithm(),
         app,
@@ -653,6 +673,7 @@ pub async fn start_with(
         params,
         idle_block_interval: config.idle_block_interval,
         byzantine_wrong_state_root: config.byzantine_wrong_state_root,
+        byzantine_back_date: config.byzantine_back_date,
         current_height: 0,
         stream_nonce: 0,
         streams: PartStreams::default(),
@@ -662,6 +683,8 @@ pub async fn start_with(
         fin_signatures: HashMap::new(),
         catch_up: CatchUp::default(),
         synced: Arc::new(AtomicBool::new(true)),
+        validator_peers,
+        pending_per_height: BTreeMap::new(),
     };
     let synced = Arc::clone(&driver.synced);
     let peers = Arc::new(AtomicU32::new(0));
@@ -795,6 +818,7 @@ struct Driver {
     params: HeightParams<Ctx>,
     idle_block_interval: Duration,
     byzantine_wrong_state_root: bool,
+    byzantine_back_date: bool,
     /// The height consensus works on.
     current_height: u64,
     stream_nonce: u64,
@@ -811,6 +835,10 @@ struct Driver {
     /// Whether the node is catching up, and the flag the API reads.
     catch_up: CatchUp,
     synced: Arc<AtomicBool>,
+    /// The libp2p peer ids of the genesis validators: the only publishers of proposals.
+    validator_peers: HashSet<PeerId>,
+    /// Other validators' proposals validated and kept pending, per height.
+    pending_per_height: BTreeMap<u64, usize>,
 }
 
 impl Driver {
@@ -855,6 +883,11 @@ impl Driver {
                 if height.0 > self.current_height {
                     self.enter_height(height.0);
                 }
+                if height.0 == self.current_height
+                    && let Some(round) = round.as_u32()
+                {
+                    self.streams.started_round(round);
+                }
                 let values = self.values_for_round(height.0, round).await;
                 let _ = reply_value.send(values);
             }
@@ -895,7 +928,16 @@ impl Driver {
                 part,
                 reply,
             } => {
-                let value = self.received_part(published_by.unwrap_or(from), part).await;
+                let publisher = published_by.unwrap_or(from);
+                // Only validators publish proposals; anything else is dropped before it is
+                // buffered (the network should not have let such a peer in at all).
+                let value = if self.validator_peers.contains(&publisher) {
+                    self.received_part(publisher, part).await
+                } else {
+                    self.app.metrics().consensus_parts_refused.inc();
+                    debug!(%publisher, "proposal part from a peer that is no validator dropped");
+                    None
+                };
                 let _ = reply.send(value);
             }
             AppMsg::Decided {
@@ -934,6 +976,8 @@ impl Driver {
     /// Moves on to `height`, forgetting everything about lower heights.
     fn enter_height(&mut self, height: u64) {
         self.current_height = height;
+        self.streams.started_round(0);
+        self.pending_per_height.retain(|h, _| *h >= height);
         self.streams.prune_below(height);
         self.future.retain(|p| p.height >= height);
         self.undecided.retain(|(h, _), _| *h >= height);
@@ -1003,9 +1047,15 @@ impl Driver {
         let app = Arc::clone(&self.app);
         let proposer = self.address.0;
         let byzantine = self.byzantine_wrong_state_root;
+        // Test-only fault: time 0 is raised by the ledger to just after the parent's time.
+        let time_ms = if self.byzantine_back_date {
+            0
+        } else {
+            now_ms()
+        };
         let algorithm = self.algorithm;
         let built = tokio::task::spawn_blocking(move || {
-            let mut block = app.propose(now_ms(), proposer)?;
+            let mut block = app.propose(time_ms, proposer)?;
             if byzantine {
                 // Test-only fault: a header whose state root no execution produces.
                 let wrong =
@@ -1241,8 +1291,16 @@ impl Driver {
         // A fresh proposal must be the proposer's own block; a re-proposal (from pol_round)
         // carries the block of an earlier round's proposer, which must be a validator.
         let block_proposer = block.header.proposer;
+        let fresh = if pol_round.is_nil() {
+            crate::ledger::Ledger::check_fresh(&block, now_ms(), self.app.limits().block_age_max_ms)
+        } else {
+            Ok(())
+        };
         let validity = if pol_round.is_nil() && block_proposer != proposer.0 {
             warn!(height, %round, %hash, "proposed block names another proposer");
+            Validity::Invalid
+        } else if let Err(reason) = fresh {
+            warn!(height, %round, %hash, %reason, "refusing a back-dated proposal");
             Validity::Invalid
         } else if self.validators.ledger_set().get(&block_proposer).is_none() {
             warn!(
@@ -1253,7 +1311,22 @@ impl Driver {
             );
             Validity::Invalid
         } else {
-            self.validate_block(block, block_proposer, None).await?
+            let kept = self.pending_per_height.entry(height).or_default();
+            if *kept >= PENDING_BLOCKS_PER_HEIGHT_MAX {
+                warn!(
+                    height,
+                    %round,
+                    %hash,
+                    kept = *kept,
+                    "too many proposals kept for this height (equivocation?); this one is dropped"
+                );
+                return None;
+            }
+            let validity = self.validate_block(block, block_proposer, None).await?;
+            if validity == Validity::Valid {
+                *self.pending_per_height.entry(height).or_default() += 1;
+            }
+            validity
         };
         debug!(height, %round, %hash, ?validity, "received proposal");
         let value = ProposedValue {
@@ -1517,6 +1590,8 @@ pub enum StreamError {
     TooLarge { max: usize },
     #[error("the stream has no round")]
     NoRound,
+    #[error("the stream is for round {round}, beyond the last accepted round {last}")]
+    RoundOutOfRange { round: u32, last: u32 },
 }
 
 /// One stream being reassembled.
@@ -1533,13 +1608,30 @@ struct StreamBuffer {
 }
 
 /// Reassembly of proposal streams, keyed by the publishing peer and its stream id, bounded
-/// per peer (streams and bytes) and in all (streams).
-#[derive(Debug, Default)]
+/// per peer (streams and bytes), in all (streams and bytes), and by height and round.
+#[derive(Debug)]
 struct PartStreams {
+    /// The round consensus works on at the current height.
+    current_round: u32,
+    /// [`STREAM_BYTES_MAX`] (smaller in tests).
+    total_bytes_max: usize,
     streams: HashMap<(PeerId, StreamId), StreamBuffer>,
     finished: HashSet<(PeerId, StreamId)>,
     finished_order: VecDeque<((PeerId, StreamId), u64)>,
     next_order: u64,
+}
+
+impl Default for PartStreams {
+    fn default() -> Self {
+        Self {
+            current_round: 0,
+            total_bytes_max: STREAM_BYTES_MAX,
+            streams: HashMap::new(),
+            finished: HashSet::new(),
+            finished_order: VecDeque::new(),
+            next_order: 0,
+        }
+    }
 }
 
 impl PartStreams {
@@ -1594,13 +1686,25 @@ impl PartStreams {
             (ProposalPart::Fin { .. }, 1) => return Err(StreamError::EarlyFin { sequence }),
             _ => {}
         }
-        if let ProposalPart::Init { height, .. } = &part {
+        if let ProposalPart::Init { height, round, .. } = &part {
             let last = current_height.saturating_add(FUTURE_HEIGHTS_MAX);
             if height.0 < current_height || height.0 > last {
                 return Err(StreamError::HeightOutOfRange {
                     height: height.0,
                     current: current_height,
                     last,
+                });
+            }
+            let round = round.as_u32().ok_or(StreamError::NoRound)?;
+            let last_round = if height.0 == current_height {
+                self.current_round.saturating_add(ROUNDS_AHEAD_MAX)
+            } else {
+                ROUNDS_AHEAD_MAX
+            };
+            if round > last_round {
+                return Err(StreamError::RoundOutOfRange {
+                    round,
+                    last: last_round,
                 });
             }
         }
@@ -1655,6 +1759,7 @@ impl PartStreams {
         buffer.bytes += size;
         buffer.parts.insert(sequence, part);
         self.enforce_peer_bytes(&key.0)?;
+        self.enforce_total_bytes(key)?;
 
         let Some(buffer) = self.streams.get(key) else {
             return Ok(None);
@@ -1723,6 +1828,37 @@ impl PartStreams {
                 }
             }
         }
+    }
+
+    /// Drops the oldest streams of any publisher while all buffered bytes exceed
+    /// [`STREAM_BYTES_MAX`]; fails if the stream of `key` is the one that had to go.
+    fn enforce_total_bytes(&mut self, key: &(PeerId, StreamId)) -> Result<(), StreamError> {
+        loop {
+            let total: usize = self.streams.values().map(|b| b.bytes).sum();
+            if total <= self.total_bytes_max {
+                return Ok(());
+            }
+            let oldest = self
+                .streams
+                .iter()
+                .min_by_key(|(_, b)| b.order)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(oldest) if oldest != *key => {
+                    self.streams.remove(&oldest);
+                }
+                _ => {
+                    return Err(StreamError::TooLarge {
+                        max: self.total_bytes_max,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Consensus started `round` of the current height.
+    fn started_round(&mut self, round: u32) {
+        self.current_round = round;
     }
 
     fn remember_finished(&mut self, key: (PeerId, StreamId), height: u64) {
@@ -1966,6 +2102,78 @@ mod tests {
         assert_eq!(streams.len(), 1);
     }
 
+    /// The opening part of a stream for `round` of `height`.
+    fn init_at(height: u64, round: u32, id: &'static [u8]) -> StreamMessage<ProposalPart> {
+        StreamMessage::new(
+            StreamId::new(Bytes::from_static(id)),
+            0,
+            StreamContent::Data(ProposalPart::Init {
+                height: BlockHeight(height),
+                round: Round::new(round),
+                proposer: ValidatorAddress(key(1).public_key()),
+                pol_round: Round::Nil,
+            }),
+        )
+    }
+
+    #[test]
+    fn streams_for_rounds_far_ahead_are_dropped() {
+        let mut streams = PartStreams::default();
+        streams.started_round(3);
+        assert_eq!(streams.insert(peer(1), init_at(5, 3, b"now"), 5), Ok(None));
+        assert_eq!(
+            streams.insert(peer(1), init_at(5, 3 + ROUNDS_AHEAD_MAX, b"soon"), 5),
+            Ok(None)
+        );
+        assert_eq!(
+            streams.insert(peer(2), init_at(5, 4 + ROUNDS_AHEAD_MAX, b"far"), 5),
+            Err(StreamError::RoundOutOfRange {
+                round: 4 + ROUNDS_AHEAD_MAX,
+                last: 3 + ROUNDS_AHEAD_MAX
+            })
+        );
+        // A later height starts at round 0: only its first rounds are taken.
+        assert_eq!(
+            streams.insert(peer(2), init_at(6, ROUNDS_AHEAD_MAX, b"next"), 5),
+            Ok(None)
+        );
+        assert!(matches!(
+            streams.insert(peer(2), init_at(6, ROUNDS_AHEAD_MAX + 1, b"next-far"), 5),
+            Err(StreamError::RoundOutOfRange { .. })
+        ));
+        assert_eq!(streams.len(), 3);
+    }
+
+    #[test]
+    fn all_unfinished_streams_together_are_bounded_by_bytes() {
+        let size = 3 * PART_DATA_MAX;
+        let mut streams = PartStreams {
+            total_bytes_max: 5 * PART_DATA_MAX,
+            ..PartStreams::default()
+        };
+        // Three peers each open a stream and send all but its last parts.
+        let ids: [&'static [u8]; 3] = [b"p1", b"p2", b"p3"];
+        for (i, id) in ids.into_iter().enumerate() {
+            let mut parts = messages(5, size, id);
+            parts.truncate(parts.len() - 2);
+            for part in parts {
+                // Each stream stays within every per-peer bound; together they pass the total,
+                // and the oldest streams give way to the newest.
+                let _ = streams.insert(peer(i as u8 + 1), part, 5);
+            }
+        }
+        let total: usize = streams.streams.values().map(|b| b.bytes).sum();
+        assert!(total <= 5 * PART_DATA_MAX, "{total} bytes buffered");
+        assert!(
+            streams.streams.keys().any(|(p, _)| *p == peer(3)),
+            "the newest stream is kept"
+        );
+        assert!(
+            !streams.streams.keys().any(|(p, _)| *p == peer(1)),
+            "the oldest stream gave way"
+        );
+    }
+
     #[test]
     fn the_stream_of_a_block_has_bounded_chunks() {
         let block = block(1, 2 * PART_DATA_MAX);
@@ -2025,6 +2233,7 @@ mod tests {
         let mut section = ConsensusSection::default();
         let testing = TestingSection {
             byzantine_wrong_state_root: true,
+            byzantine_back_date: false,
         };
         let wal_dir = Path::new("wal");
         let config = config_from_sections(
