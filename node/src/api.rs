@@ -61,6 +61,7 @@ use crate::config::ApiSection;
 use crate::ledger::LedgerError;
 use crate::mempool::AdmitError;
 use crate::metrics::Metrics;
+use crate::relay::{RELAY_BATCH_BYTES, RELAY_BATCH_TRANSACTIONS};
 use crate::storage::{StorageError, TransactionRecord};
 use crate::tls::{ConnectionLimits, Transport};
 
@@ -87,6 +88,8 @@ pub mod reason {
     pub const SHUTTING_DOWN: &str = "shutting-down";
     /// The node failed (its database, a task).
     pub const INTERNAL: &str = "internal";
+    /// A request carries more than its documented bound (a `Relay` batch).
+    pub const TOO_LARGE: &str = "too-large";
     /// The caller presented no TLS client certificate (`UNAUTHENTICATED`).
     pub const NO_CLIENT_CERTIFICATE: &str = "no-client-certificate";
     /// The caller's certificate chains to a member CA but names no role or name
@@ -116,6 +119,9 @@ pub enum ApiError {
     /// A size, index or height outside what the ledger holds.
     #[error("{0}")]
     OutOfRange(String),
+    /// A request larger than its documented bound.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     NotFound(String),
     /// The transaction is in the mempool, not yet in a block.
@@ -209,6 +215,7 @@ pub fn to_status(error: &ApiError) -> Status {
         ApiError::OutOfRange(_) => {
             status(Code::InvalidArgument, reason::OUT_OF_RANGE, message, vec![])
         }
+        ApiError::TooLarge(_) => status(Code::InvalidArgument, reason::TOO_LARGE, message, vec![]),
         ApiError::NotFound(_) => status(Code::NotFound, reason::NOT_FOUND, message, vec![]),
         ApiError::NotCommitted(tx_id) => status(
             Code::NotFound,
@@ -760,6 +767,8 @@ pub struct LedgerService {
     synced: Arc<AtomicBool>,
     /// Turned to `true` when the server shuts down: waiting calls and streams end.
     stopping: Arc<watch::Sender<bool>>,
+    /// Places for API work on the blocking pool (`api.blocking_tasks_max`).
+    blocking: Arc<tokio::sync::Semaphore>,
 }
 
 impl LedgerService {
@@ -774,11 +783,14 @@ impl LedgerService {
     ) -> Self {
         Self {
             app,
-            config,
             member: member.into(),
             peers,
             synced: Arc::new(AtomicBool::new(true)),
             stopping: Arc::new(watch::channel(false).0),
+            blocking: Arc::new(tokio::sync::Semaphore::new(
+                config.blocking_tasks_max.max(1),
+            )),
+            config,
         }
     }
 
@@ -791,6 +803,14 @@ impl LedgerService {
         self
     }
 
+    /// Waits for a place on the blocking pool.
+    async fn blocking_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.blocking)
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::ShuttingDown)
+    }
+
     fn check_serving(&self) -> Result<(), ApiError> {
         if *self.stopping.borrow() {
             return Err(ApiError::ShuttingDown);
@@ -801,26 +821,34 @@ impl LedgerService {
         Ok(())
     }
 
-    /// Runs `read` on the blocking pool.
+    /// Runs `read` on the blocking pool, when one of the API's places there is free.
     async fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Reader<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let permit = self.blocking_place().await?;
         let app = Arc::clone(&self.app);
-        tokio::task::spawn_blocking(move || read(&Reader { app: &app }))
-            .await
-            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            read(&Reader { app: &app })
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
     }
 
     /// Admits a transaction on the blocking pool (admission verifies signatures and runs the
     /// contract rules).
     async fn admit(&self, bytes: Vec<u8>) -> Result<Digest, ApiError> {
         self.check_serving()?;
+        let permit = self.blocking_place().await?;
         let app = Arc::clone(&self.app);
-        tokio::task::spawn_blocking(move || app.submit(bytes))
-            .await
-            .map_err(|e| ApiError::Internal(format!("an admission task failed: {e}")))?
-            .map_err(ApiError::from)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            app.submit(bytes)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("an admission task failed: {e}")))?
+        .map_err(ApiError::from)
     }
 
     async fn notarize_inner(
@@ -863,21 +891,28 @@ impl LedgerService {
     /// Sends committed checkpoints from `next` on into `sender`: stored ones first, then live
     /// ones; after a gap (the caller read slower than blocks commit) it reads the store again.
     async fn stream_from(
-        app: Arc<App>,
+        service: Self,
         mut next: u64,
         mut live: broadcast::Receiver<Checkpoint>,
         sender: mpsc::Sender<Result<pb::Checkpoint, Status>>,
         mut stopping: watch::Receiver<bool>,
     ) {
+        let app = Arc::clone(&service.app);
         loop {
             while next <= app.tip().height {
-                let item = match app.ledger().checkpoint(Some(next)) {
-                    Ok(Some(checkpoint)) => Ok(checkpoint_message(&checkpoint)),
-                    Ok(None) => Err(ApiError::Internal(format!(
-                        "checkpoint {next} is missing below the tip"
-                    ))),
-                    Err(error) => Err(error.into()),
-                };
+                // Stored checkpoints are read on the blocking pool, like every API read.
+                let height = next;
+                let item = service
+                    .read(
+                        move |reader| match reader.app.ledger().checkpoint(Some(height)) {
+                            Ok(Some(checkpoint)) => Ok(checkpoint_message(&checkpoint)),
+                            Ok(None) => Err(ApiError::Internal(format!(
+                                "checkpoint {height} is missing below the tip"
+                            ))),
+                            Err(error) => Err(error.into()),
+                        },
+                    )
+                    .await;
                 let failed = item.is_err();
                 if !send_or_stop(&sender, item.map_err(Status::from), &mut stopping).await || failed
                 {
@@ -1013,7 +1048,7 @@ impl LedgerRpc for LedgerService {
         };
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(Self::stream_from(
-            Arc::clone(&self.app),
+            self.clone(),
             next,
             live,
             sender,
@@ -1047,10 +1082,24 @@ impl LedgerRpc for LedgerService {
     ) -> Result<Response<pb::RelayResponse>, Status> {
         self.check_serving()?;
         let transactions = request.into_inner().transactions;
+        let bytes: usize = transactions.iter().map(|t| t.canonical.len()).sum();
+        if transactions.len() > RELAY_BATCH_TRANSACTIONS
+            || (transactions.len() > 1 && bytes > RELAY_BATCH_BYTES)
+        {
+            return Err(ApiError::TooLarge(format!(
+                "a relay batch is at most {RELAY_BATCH_TRANSACTIONS} transactions of at most \
+                 {RELAY_BATCH_BYTES} bytes together (or one larger transaction); this one has \
+                 {} transactions of {bytes} bytes",
+                transactions.len()
+            ))
+            .into());
+        }
+        let permit = self.blocking_place().await?;
         let app = Arc::clone(&self.app);
         // Each is checked as a submission; refusals are the relaying node's business (it
         // keeps its own copy), so they are counted, not returned.
         let admitted = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut admitted = 0u32;
             for transaction in transactions {
                 match app.submit_relayed(transaction.canonical) {

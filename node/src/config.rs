@@ -82,6 +82,8 @@ pub struct RelaySection {
     /// Transactions queued per peer; beyond, they are not relayed to that peer (this node
     /// still keeps and proposes them).
     pub queue_transactions: usize,
+    /// Transaction bytes queued per peer, likewise.
+    pub queue_bytes: usize,
 }
 
 impl Default for RelaySection {
@@ -89,6 +91,7 @@ impl Default for RelaySection {
         Self {
             peers: Vec::new(),
             queue_transactions: 100_000,
+            queue_bytes: 64 << 20,
         }
     }
 }
@@ -201,6 +204,10 @@ pub struct ApiSection {
     pub streams_per_connection_max: u32,
     /// `StreamCheckpoints` subscribers at once.
     pub checkpoint_subscribers_max: usize,
+    /// API work (database reads, admission checks) running at once on the blocking pool;
+    /// more waits its turn. It keeps a flood of calls from taking the CPU that consensus
+    /// needs to keep its heights on time.
+    pub blocking_tasks_max: usize,
 }
 
 impl Default for ApiSection {
@@ -217,6 +224,7 @@ impl Default for ApiSection {
             calls_max: 512,
             streams_per_connection_max: 128,
             checkpoint_subscribers_max: 64,
+            blocking_tasks_max: 4,
         }
     }
 }
@@ -337,11 +345,12 @@ impl NodeConfig {
             || a.calls_max == 0
             || a.streams_per_connection_max == 0
             || a.checkpoint_subscribers_max == 0
+            || a.blocking_tasks_max == 0
         {
             return Err(
                 "api.connections_max, api.handshake_timeout_ms, api.calls_max, \
-                 api.streams_per_connection_max and api.checkpoint_subscribers_max must be \
-                 positive"
+                 api.streams_per_connection_max, api.checkpoint_subscribers_max and \
+                 api.blocking_tasks_max must be positive"
                     .into(),
             );
         }

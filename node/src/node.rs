@@ -153,7 +153,10 @@ impl Node {
         let app = Arc::new(App::new(ledger, config.app_limits(), Arc::clone(&metrics)));
         let relay = Relay::start(
             &config.relay.peers,
-            config.relay.queue_transactions,
+            crate::relay::QueueLimits {
+                transactions: config.relay.queue_transactions,
+                bytes: config.relay.queue_bytes,
+            },
             identity.as_ref().map(|i| i.client_tls(&genesis)),
             metrics.relay_dropped.clone(),
         )

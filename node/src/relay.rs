@@ -8,10 +8,12 @@
 //!
 //! Relaying is best effort and loses nothing: a peer that is down, slow or busy misses the
 //! transaction, but the admitting node keeps it in its own mempool until a block carries it,
-//! and proposes it itself when its turn comes. Each peer's queue is bounded; when it is full,
-//! new transactions are not relayed to that peer (counted in the `relay_dropped` metric).
+//! and proposes it itself when its turn comes. Each peer's queue is bounded in transactions
+//! and in bytes; when either is reached (a peer that is down stops draining its queue), new
+//! transactions are not relayed to that peer (counted in the `relay_dropped` metric).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use evidence_proto::v1::ledger_client::LedgerClient;
@@ -23,7 +25,8 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// Most transactions in one `Relay` call.
 pub const RELAY_BATCH_TRANSACTIONS: usize = 1_024;
-/// Most bytes in one `Relay` call (well under the API's default message limit).
+/// Most transaction bytes in one `Relay` call (well under the API's default message limit),
+/// unless the call carries a single, larger transaction.
 pub const RELAY_BATCH_BYTES: usize = 4 << 20;
 /// How long one `Relay` call may take.
 const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,9 +34,24 @@ const RELAY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The relay: one bounded queue and task per peer.
 #[derive(Debug)]
 pub struct Relay {
-    queues: Vec<mpsc::Sender<Arc<Vec<u8>>>>,
+    queues: Vec<PeerQueue>,
+    queue_bytes: usize,
     tasks: Vec<JoinHandle<()>>,
     dropped: Counter,
+}
+
+/// One peer's queue and the bytes waiting in it.
+#[derive(Debug)]
+struct PeerQueue {
+    sender: mpsc::Sender<Arc<Vec<u8>>>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// Bounds on each peer's relay queue.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    pub transactions: usize,
+    pub bytes: usize,
 }
 
 /// A peer endpoint that is not a valid URL.
@@ -54,7 +72,7 @@ impl Relay {
     /// An endpoint that is not a URL.
     pub fn start(
         peers: &[String],
-        queue_transactions: usize,
+        limits: QueueLimits,
         tls: Option<ClientTlsConfig>,
         dropped: Counter,
     ) -> Result<Self, RelayConfigError> {
@@ -73,16 +91,22 @@ impl Relay {
                 .connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true)
                 .connect_lazy();
-            let (sender, receiver) = mpsc::channel(queue_transactions.max(1));
-            queues.push(sender);
+            let (sender, receiver) = mpsc::channel(limits.transactions.max(1));
+            let bytes = Arc::new(AtomicUsize::new(0));
+            queues.push(PeerQueue {
+                sender,
+                bytes: Arc::clone(&bytes),
+            });
             tasks.push(tokio::spawn(relay_to(
                 endpoint.clone(),
                 LedgerClient::new(channel),
                 receiver,
+                bytes,
             )));
         }
         Ok(Self {
             queues,
+            queue_bytes: limits.bytes,
             tasks,
             dropped,
         })
@@ -93,9 +117,14 @@ impl Relay {
         if self.queues.is_empty() {
             return;
         }
+        let size = transaction.len();
         let transaction = Arc::new(transaction);
         for queue in &self.queues {
-            if queue.try_send(Arc::clone(&transaction)).is_err() {
+            let queued = queue.bytes.fetch_add(size, Ordering::Relaxed);
+            if queued + size > self.queue_bytes
+                || queue.sender.try_send(Arc::clone(&transaction)).is_err()
+            {
+                queue.bytes.fetch_sub(size, Ordering::Relaxed);
                 self.dropped.inc();
             }
         }
@@ -114,23 +143,41 @@ async fn relay_to(
     endpoint: String,
     mut client: LedgerClient<Channel>,
     mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+    queued_bytes: Arc<AtomicUsize>,
 ) {
     let mut failures = 0u32;
-    while let Some(first) = queue.recv().await {
+    // A transaction taken from the queue that did not fit the last batch.
+    let mut carried: Option<Arc<Vec<u8>>> = None;
+    loop {
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match queue.recv().await {
+                Some(first) => {
+                    queued_bytes.fetch_sub(first.len(), Ordering::Relaxed);
+                    first
+                }
+                None => return,
+            },
+        };
         let mut bytes = first.len();
         let mut transactions = vec![Transaction {
             canonical: first.as_ref().clone(),
         }];
         while transactions.len() < RELAY_BATCH_TRANSACTIONS && bytes < RELAY_BATCH_BYTES {
-            match queue.try_recv() {
-                Ok(next) => {
-                    bytes += next.len();
-                    transactions.push(Transaction {
-                        canonical: next.as_ref().clone(),
-                    });
-                }
-                Err(_) => break,
+            let Ok(next) = queue.try_recv() else {
+                break;
+            };
+            queued_bytes.fetch_sub(next.len(), Ordering::Relaxed);
+            if bytes + next.len() > RELAY_BATCH_BYTES {
+                // The receiving node refuses a batch over its bounds whole: this one waits
+                // for the next batch.
+                carried = Some(next);
+                break;
             }
+            bytes += next.len();
+            transactions.push(Transaction {
+                canonical: next.as_ref().clone(),
+            });
         }
         let count = transactions.len();
         let mut request = tonic::Request::new(RelayRequest { transactions });
@@ -155,5 +202,41 @@ async fn relay_to(
                 tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(10)))).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_peer_that_does_not_drain_its_queue_gets_no_more_than_its_bytes() {
+        // A peer that accepts connections and never answers: the relay task waits on its first
+        // call while the queue fills.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", silent.local_addr().unwrap());
+        let dropped = Counter::default();
+        let relay = Relay::start(
+            &[endpoint],
+            QueueLimits {
+                transactions: 1_000,
+                bytes: 100,
+            },
+            None,
+            dropped.clone(),
+        )
+        .unwrap();
+        relay.relay(vec![0; 10]);
+        // The task takes the first one and waits on the silent peer.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for _ in 0..3 {
+            relay.relay(vec![1; 60]);
+        }
+        assert_eq!(
+            dropped.get(),
+            2,
+            "60 bytes fit under 100, the next two do not"
+        );
+        assert_eq!(relay.queues[0].bytes.load(Ordering::Relaxed), 60);
     }
 }

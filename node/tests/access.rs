@@ -284,6 +284,16 @@ async fn the_trust_boundary_holds_against_each_attack() {
     };
     let mut member_node = fixture.client_as(Some(&node_files)).await;
     call(&mut member_node, Method::Relay).await.unwrap();
+    // Even a member node may not relay more than a batch holds: 100,000 empty transactions
+    // are refused whole, and none is admitted.
+    let status = member_node
+        .relay(pb::RelayRequest {
+            transactions: vec![pb::Transaction { canonical: vec![] }; 100_000],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(reason(&status), "too-large");
 
     // A caller that opens TCP and never starts TLS is closed after the handshake deadline.
     let mut idle = tokio::net::TcpStream::connect(fixture.network.node(0).unwrap().api_address())
