@@ -251,6 +251,9 @@ pub struct LookupPage {
     pub results: Vec<LookupResult>,
     /// More results exist past this page.
     pub more: bool,
+    /// When `more`: the token that reads the next page (opaque; give it to
+    /// [`Client::lookup`] with the same query).
+    pub next_page_token: Vec<u8>,
 }
 
 /// A connection to one member's node. Cheap to share: every method takes `&self`.
@@ -711,11 +714,11 @@ impl Client {
             document_id: document_id.to_owned(),
         };
         let mut latest: Option<(u32, Receipt)> = None;
-        let mut offset: u64 = 0;
+        let mut token = Vec::new();
         for _ in 0..LOOKUP_PAGES_MAX {
-            let page = self.lookup(&query, offset, 0).await?;
+            let page = self.lookup(&query, &token, 0).await?;
             let more = page.more && !page.results.is_empty();
-            offset = offset.saturating_add(page.results.len() as u64);
+            token = page.next_page_token;
             for result in page.results {
                 if let Record::Anchor(document) = &result.entry.receipt.entry.record
                     && document.body.member == member
@@ -964,14 +967,16 @@ impl Client {
     }
 
     /// Looks entries up; each result's receipt is verified and checked to match the query.
+    /// `page_token` is empty for the first page, else the previous page's `next_page_token`;
     /// `limit` 0 means the node's default page size.
     ///
     /// # Errors
-    /// The call fails, or an answer does not verify or does not match the query.
+    /// The call fails, or an answer does not verify, does not match the query, or goes back
+    /// in the log.
     pub async fn lookup(
         &self,
         query: &LookupQuery,
-        offset: u64,
+        page_token: &[u8],
         limit: u32,
     ) -> Result<LookupPage, ClientError> {
         use pb::lookup_request::By;
@@ -990,8 +995,8 @@ impl Client {
             .call(|mut rpc| {
                 let request = pb::LookupRequest {
                     by: Some(by.clone()),
-                    offset,
                     limit,
+                    page_token: page_token.to_vec(),
                 };
                 async move { rpc.lookup(request).await }
             })
@@ -1031,9 +1036,25 @@ impl Client {
                 status: version_status(result.status),
             });
         }
+        if results
+            .windows(2)
+            .any(|w| w[0].entry.receipt.entry.index >= w[1].entry.receipt.entry.index)
+        {
+            return Err(bad_answer(
+                "lookup",
+                "the results are not in log order".to_owned(),
+            ));
+        }
+        if response.more && response.next_page_token.is_empty() {
+            return Err(bad_answer(
+                "lookup",
+                "more results, but no token to read them".to_owned(),
+            ));
+        }
         Ok(LookupPage {
             results,
             more: response.more,
+            next_page_token: response.next_page_token,
         })
     }
 

@@ -147,6 +147,7 @@ impl Ledger for Node {
         Ok(Response::new(pb::LookupResponse {
             results,
             more: false,
+            next_page_token: Vec::new(),
         }))
     }
 

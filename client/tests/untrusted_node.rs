@@ -114,6 +114,7 @@ impl Ledger for Liar {
                 status: None,
             }],
             more: false,
+            next_page_token: Vec::new(),
         }))
     }
 
@@ -220,7 +221,7 @@ async fn the_receipt_of_another_document_is_not_an_answer() {
         .unwrap_err();
     assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
     let error = client
-        .lookup(&LookupQuery::Digest(asked), 0, 0)
+        .lookup(&LookupQuery::Digest(asked), &[], 0)
         .await
         .unwrap_err();
     assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");

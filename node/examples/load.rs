@@ -19,11 +19,14 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use evidence_core::digest::HashAlgorithm;
 use evidence_genesis::default_consortium;
-use evidence_genesis::pki::ROLE_FILER_SYSTEM;
+use evidence_genesis::pki::{ROLE_AUDITOR, ROLE_FILER_SYSTEM};
 use evidence_node::app::now_ms;
 use evidence_node::local::{LocalNetwork, anchor_transaction, caller_files, channel, write_homes};
 use evidence_proto::v1::ledger_client::LedgerClient;
-use evidence_proto::v1::{NotarizeRequest, Transaction};
+use evidence_proto::v1::{
+    GetCheckpointRequest, LookupRequest, NotarizeRequest, StatusRequest, Transaction,
+    lookup_request,
+};
 use tokio::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +61,11 @@ struct Args {
     /// and the load generator calls as the bureau's filing system with its certificate.
     #[arg(long)]
     plaintext: bool,
+    /// Besides the notarize load, this many callers (as the bureau's auditor) flood the first
+    /// node with reads (lookups of the load's project, checkpoints, status) as fast as it
+    /// answers, to see whether consensus keeps its pace under an API flood.
+    #[arg(long, default_value_t = 0)]
+    flood: usize,
 }
 
 #[derive(Debug, Default)]
@@ -218,6 +226,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
+    let flood_calls = Arc::new(AtomicU64::new(0));
+    let flood_busy = Arc::new(AtomicU64::new(0));
+    let mut flood_tasks = Vec::new();
+    if args.flood > 0 {
+        let auditor = caller_files(dir.path(), "bureau", ROLE_AUDITOR);
+        let flooder = LedgerClient::new(
+            channel(&consortium.genesis, &endpoints[0], Some(&auditor))
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+        .max_decoding_message_size(64 << 20);
+        for k in 0..args.flood {
+            let mut client = flooder.clone();
+            let calls = Arc::clone(&flood_calls);
+            let busy = Arc::clone(&flood_busy);
+            flood_tasks.push(tokio::spawn(async move {
+                let mut i = k;
+                while Instant::now() < end {
+                    i += 1;
+                    let result = match i % 3 {
+                        0 => client
+                            .lookup(LookupRequest {
+                                by: Some(lookup_request::By::ProjectId("P-LOAD".into())),
+                                limit: 1_000,
+                                ..LookupRequest::default()
+                            })
+                            .await
+                            .map(drop),
+                        1 => client
+                            .get_checkpoint(GetCheckpointRequest { height: 0 })
+                            .await
+                            .map(drop),
+                        _ => client.status(StatusRequest {}).await.map(drop),
+                    };
+                    match result {
+                        Ok(()) => {
+                            calls.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            busy.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+
     let mut tasks = Vec::new();
     if args.rate > 0 {
         let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
@@ -247,6 +302,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for task in tasks {
         let _ = task.await;
     }
+    for task in flood_tasks {
+        let _ = task.await;
+    }
     let elapsed = start.elapsed().as_secs_f64();
     let mut latencies = tally.latencies_us.lock().await.clone();
     latencies.sort_unstable();
@@ -258,6 +316,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(0);
     println!("mode: {:?} ({per_tx} documents per transaction)", args.mode);
     println!("elapsed: {elapsed:.1} s, blocks: {height}");
+    if args.flood > 0 {
+        println!(
+            "flood: {} callers, {:.0} reads/s answered, {} refused (busy or failed)",
+            args.flood,
+            flood_calls.load(Ordering::Relaxed) as f64 / elapsed,
+            flood_busy.load(Ordering::Relaxed)
+        );
+    }
     println!(
         "committed: {documents} documents in {} transactions: {:.0} documents/s",
         latencies.len(),

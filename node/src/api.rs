@@ -102,6 +102,13 @@ pub mod reason {
 
 /// Index rows read from RocksDB at a time while paging through a lookup.
 const INDEX_CHUNK: usize = 1024;
+/// The largest `Lookup` answer, in encoded bytes: under the 4 MiB that stock gRPC clients
+/// (Java, Python, Go) accept by default, with room for the framing.
+pub const LOOKUP_ANSWER_BYTES_MAX: usize = 3_584 * 1024;
+/// The version byte of a lookup page token.
+const PAGE_TOKEN_VERSION: u8 = 1;
+/// A page token: version, the next entry index, and 8 bytes binding it to its query.
+const PAGE_TOKEN_LEN: usize = 1 + 8 + 8;
 /// Checkpoints buffered per `StreamCheckpoints` call before the node waits for the caller.
 const STREAM_BUFFER: usize = 16;
 /// The longest a `Notarize` answer keeps before the caller's own deadline, so that the caller
@@ -393,11 +400,15 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn new(fetch: impl FnMut(u64, usize) -> Result<Vec<u64>, StorageError> + 'a) -> Self {
+    /// A cursor over the rows `fetch` reads, from entry index `start` on.
+    fn new(
+        start: u64,
+        fetch: impl FnMut(u64, usize) -> Result<Vec<u64>, StorageError> + 'a,
+    ) -> Self {
         Self {
             fetch: Box::new(fetch),
             buffer: VecDeque::new(),
-            next_from: 0,
+            next_from: start,
             exhausted: false,
         }
     }
@@ -429,14 +440,9 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Merges `cursors` in log order, skips `offset` indexes and returns at most `limit`, with
-/// whether more follow.
-fn page(
-    cursors: &mut [Cursor<'_>],
-    offset: u64,
-    limit: usize,
-) -> Result<(Vec<u64>, bool), StorageError> {
-    let mut skipped = 0u64;
+/// Merges `cursors` in log order and returns at most `limit` indexes, with the next index
+/// when more follow.
+fn page(cursors: &mut [Cursor<'_>], limit: usize) -> Result<(Vec<u64>, Option<u64>), StorageError> {
     let mut found = Vec::new();
     loop {
         let mut smallest: Option<(usize, u64)> = None;
@@ -448,20 +454,65 @@ fn page(
             }
         }
         let Some((position, index)) = smallest else {
-            return Ok((found, false));
+            return Ok((found, None));
         };
         if found.len() >= limit {
-            return Ok((found, true));
+            return Ok((found, Some(index)));
         }
         if let Some(cursor) = cursors.get_mut(position) {
             cursor.pop();
         }
-        if skipped < offset {
-            skipped += 1;
-        } else {
-            found.push(index);
-        }
+        found.push(index);
     }
+}
+
+/// 8 bytes that bind a page token to its query.
+fn query_binding(by: &pb::lookup_request::By) -> [u8; 8] {
+    use pb::lookup_request::By;
+    let mut writer = evidence_core::encoding::Writer::new();
+    match by {
+        By::DocumentDigest(bytes) => writer.u8(1).bytes(bytes),
+        By::Document(document) => writer
+            .u8(2)
+            .str(&document.project_id)
+            .str(&document.document_id),
+        By::ProjectId(project_id) => writer.u8(3).str(project_id),
+    };
+    let digest = evidence_core::digest::HashAlgorithm::Blake3.hash(writer.as_slice());
+    let mut binding = [0u8; 8];
+    binding.copy_from_slice(&digest.bytes[..8]);
+    binding
+}
+
+/// The token that continues `by` at entry index `next`.
+fn page_token(by: &pb::lookup_request::By, next: u64) -> Vec<u8> {
+    let mut token = Vec::with_capacity(PAGE_TOKEN_LEN);
+    token.push(PAGE_TOKEN_VERSION);
+    token.extend_from_slice(&next.to_be_bytes());
+    token.extend_from_slice(&query_binding(by));
+    token
+}
+
+/// The entry index a page token continues at (0 for no token).
+fn read_page_token(by: &pb::lookup_request::By, token: &[u8]) -> Result<u64, ApiError> {
+    if token.is_empty() {
+        return Ok(0);
+    }
+    let malformed = |why: &str| {
+        ApiError::Malformed(format!(
+            "`page_token` {why}: send the `next_page_token` of the previous answer to the same \
+             query, or none for the first page"
+        ))
+    };
+    if token.len() != PAGE_TOKEN_LEN || token[0] != PAGE_TOKEN_VERSION {
+        return Err(malformed("is not a page token of this node"));
+    }
+    if token[9..] != query_binding(by) {
+        return Err(malformed("belongs to another query"));
+    }
+    let mut next = [0u8; 8];
+    next.copy_from_slice(&token[1..9]);
+    Ok(u64::from_be_bytes(next))
 }
 
 /// Synchronous reads of committed data, run on the blocking pool.
@@ -571,11 +622,13 @@ impl Reader<'_> {
             Some(By::DocumentDigest(bytes)) => {
                 let digest = canonical_digest(&bytes, "document_digest")?;
                 let store = ledger.store();
-                let last = Cursor::new(|from, limit| store.entries_by_digest(&digest, from, limit))
-                    .last()?
-                    .ok_or_else(|| {
-                        ApiError::NotFound(format!("no entry anchors a document {digest}"))
-                    })?;
+                let last = Cursor::new(0, |from, limit| {
+                    store.entries_by_digest(&digest, from, limit)
+                })
+                .last()?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!("no entry anchors a document {digest}"))
+                })?;
                 self.entry(last)?
             }
             Some(By::EntryIndex(index)) => self.entry(index)?,
@@ -692,19 +745,20 @@ impl Reader<'_> {
         } else {
             request.limit.min(max)
         } as usize;
-        let mut cursors = match &request.by {
-            None => {
-                return Err(ApiError::Malformed(
-                    "one of `document_digest`, `document` or `project_id` is required".into(),
-                ));
-            }
-            Some(By::DocumentDigest(bytes)) => {
+        let Some(by) = &request.by else {
+            return Err(ApiError::Malformed(
+                "one of `document_digest`, `document` or `project_id` is required".into(),
+            ));
+        };
+        let start = read_page_token(by, &request.page_token)?;
+        let mut cursors = match by {
+            By::DocumentDigest(bytes) => {
                 let digest = canonical_digest(bytes, "document_digest")?;
-                vec![Cursor::new(move |from, limit| {
+                vec![Cursor::new(start, move |from, limit| {
                     store.entries_by_digest(&digest, from, limit)
                 })]
             }
-            Some(By::Document(document)) => {
+            By::Document(document) => {
                 if document.project_id.is_empty() || document.document_id.is_empty() {
                     return Err(ApiError::Malformed(
                         "`document` needs a `project_id` and a `document_id`".into(),
@@ -717,7 +771,7 @@ impl Reader<'_> {
                     .iter()
                     .map(|member| {
                         let member = member.id.as_str();
-                        Cursor::new(move |from, limit| {
+                        Cursor::new(start, move |from, limit| {
                             store.entries_by_document(
                                 member,
                                 &document.project_id,
@@ -729,31 +783,44 @@ impl Reader<'_> {
                     })
                     .collect()
             }
-            Some(By::ProjectId(project_id)) => {
+            By::ProjectId(project_id) => {
                 if project_id.is_empty() {
                     return Err(ApiError::Malformed("`project_id` must not be empty".into()));
                 }
-                vec![Cursor::new(move |from, limit| {
+                vec![Cursor::new(start, move |from, limit| {
                     store.entries_by_project(project_id, from, limit)
                 })]
             }
         };
-        let (indexes, more) = page(&mut cursors, request.offset, limit)?;
+        let (indexes, mut next) = page(&mut cursors, limit)?;
         drop(cursors);
         let latest = self.latest_checkpoint()?;
-        let results = indexes
-            .into_iter()
-            .map(|index| {
-                let entry = self.entry(index)?;
-                let status = self.version_status(&entry)?;
-                let receipt = self.receipt(entry, latest.as_ref())?;
-                Ok(pb::LookupResult {
-                    receipt: Some(receipt_message(&receipt)),
-                    status,
-                })
-            })
-            .collect::<Result<_, ApiError>>()?;
-        Ok(pb::LookupResponse { results, more })
+        let mut results = Vec::with_capacity(indexes.len());
+        // Room for the `more` flag and the next page token.
+        let mut bytes = 2 + 2 + PAGE_TOKEN_LEN;
+        for index in indexes {
+            let entry = self.entry(index)?;
+            let status = self.version_status(&entry)?;
+            let receipt = self.receipt(entry, latest.as_ref())?;
+            let result = pb::LookupResult {
+                receipt: Some(receipt_message(&receipt)),
+                status,
+            };
+            let size = prost::Message::encoded_len(&result);
+            let framed = 1 + prost::encoding::encoded_len_varint(size as u64) as usize + size;
+            // Always at least one result, so that paging makes progress.
+            if !results.is_empty() && bytes + framed > LOOKUP_ANSWER_BYTES_MAX {
+                next = Some(index);
+                break;
+            }
+            bytes += framed;
+            results.push(result);
+        }
+        Ok(pb::LookupResponse {
+            results,
+            more: next.is_some(),
+            next_page_token: next.map(|n| page_token(by, n)).unwrap_or_default(),
+        })
     }
 }
 
@@ -1276,8 +1343,8 @@ mod tests {
     }
 
     /// A cursor over `rows` (sorted), read the way the store reads an index.
-    fn cursor(rows: Vec<u64>) -> Cursor<'static> {
-        Cursor::new(move |from, limit| {
+    fn cursor(rows: Vec<u64>, start: u64) -> Cursor<'static> {
+        Cursor::new(start, move |from, limit| {
             Ok(rows
                 .iter()
                 .copied()
@@ -1296,32 +1363,59 @@ mod tests {
             all.sort_unstable();
             all
         };
-        for (offset, limit) in [
+        for (start, limit) in [
             (0, 10),
             (0, 5000),
             (1999, 3),
             (3990, 100),
-            (4000, 1),
+            (5997, 1),
             (9999, 1),
         ] {
-            let mut cursors = [cursor(evens.clone()), cursor(odds.clone())];
-            let (found, more) = page(&mut cursors, offset, limit).unwrap();
-            let expected: Vec<u64> = all
-                .iter()
-                .copied()
-                .skip(offset as usize)
-                .take(limit)
-                .collect();
-            assert_eq!(found, expected, "offset {offset} limit {limit}");
+            let mut cursors = [cursor(evens.clone(), start), cursor(odds.clone(), start)];
+            let (found, next) = page(&mut cursors, limit).unwrap();
+            let from_start: Vec<u64> = all.iter().copied().filter(|&i| i >= start).collect();
+            let expected: Vec<u64> = from_start.iter().copied().take(limit).collect();
+            assert_eq!(found, expected, "start {start} limit {limit}");
             assert_eq!(
-                more,
-                (offset as usize).saturating_add(limit) < all.len(),
-                "offset {offset} limit {limit}"
+                next,
+                from_start.get(limit).copied(),
+                "start {start} limit {limit}"
             );
         }
-        assert_eq!(cursor(evens).last().unwrap(), Some(5998));
-        assert_eq!(cursor(vec![]).last().unwrap(), None);
-        assert_eq!(cursor((0..1024).collect()).last().unwrap(), Some(1023));
+        // Reading page after page from each answer's next index gives every index once.
+        let mut read = Vec::new();
+        let mut start = 0;
+        loop {
+            let mut cursors = [cursor(evens.clone(), start), cursor(odds.clone(), start)];
+            let (found, next) = page(&mut cursors, 777).unwrap();
+            read.extend(found);
+            match next {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        assert_eq!(read, all);
+        assert_eq!(cursor(evens, 0).last().unwrap(), Some(5998));
+        assert_eq!(cursor(vec![], 0).last().unwrap(), None);
+        assert_eq!(cursor((0..1024).collect(), 0).last().unwrap(), Some(1023));
+    }
+
+    #[test]
+    fn page_tokens_continue_their_own_query_only() {
+        use pb::lookup_request::By;
+        let project = By::ProjectId("P-1".into());
+        let other = By::ProjectId("P-2".into());
+        let token = page_token(&project, 4242);
+        assert_eq!(read_page_token(&project, &token).unwrap(), 4242);
+        assert_eq!(read_page_token(&project, &[]).unwrap(), 0);
+        for bad in [
+            read_page_token(&other, &token),
+            read_page_token(&project, &token[..5]),
+            read_page_token(&project, b"offset=10"),
+            read_page_token(&project, &[&[9u8][..], &token[1..]].concat()),
+        ] {
+            assert!(matches!(bad, Err(ApiError::Malformed(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -784,6 +784,63 @@ fn state(result: &pb::LookupResult) -> Option<VersionState> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn lookup_answers_fit_stock_grpc_clients_and_page_through_everything() {
+    let node = Node::start().await;
+    // 1,500 documents of one project: a full page of 1,000 receipts would be over 4 MB.
+    let bodies: Vec<AnchorBody> = (0..1_500)
+        .map(|i| {
+            node.body(
+                "bureau",
+                DRAWING,
+                &format!("drawing-{i:04}"),
+                &format!("content {i}"),
+            )
+        })
+        .collect();
+    node.app.submit(node.anchor("bureau", bodies)).unwrap();
+    node.commit();
+    // The 4 MiB receive limit that stock gRPC clients in Java, Python and Go apply.
+    let mut client = node
+        .client()
+        .await
+        .max_decoding_message_size(4 * 1024 * 1024);
+    let mut token = Vec::new();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let response = client
+            .lookup(pb::LookupRequest {
+                by: Some(LookupBy::ProjectId(PROJECT.to_owned())),
+                page_token: token,
+                limit: 0,
+            })
+            .await
+            .expect("every page fits 4 MiB")
+            .into_inner();
+        assert!(prost::Message::encoded_len(&response) <= 3_584 * 1024);
+        pages += 1;
+        if pages == 1 {
+            assert!(
+                response.results.len() < 1_000 && response.more,
+                "the first page is cut by bytes, not by the count limit: {}",
+                response.results.len()
+            );
+        }
+        seen.extend(indexes(&response));
+        if !response.more {
+            break;
+        }
+        token = response.next_page_token;
+    }
+    assert_eq!(
+        seen,
+        (0..1_500).collect::<Vec<u64>>(),
+        "every entry once, in order"
+    );
+    node.shut_down().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn lookup_finds_versions_across_members_with_their_status() {
     let api = ApiSection {
         lookup_limit: 3,
@@ -812,9 +869,9 @@ async fn lookup_finds_versions_across_members_with_their_status() {
         .unwrap();
     node.commit();
 
-    let lookup = |by: LookupBy, offset: u64, limit: u32| pb::LookupRequest {
+    let lookup = |by: LookupBy, page_token: Vec<u8>, limit: u32| pb::LookupRequest {
         by: Some(by),
-        offset,
+        page_token,
         limit,
     };
     let doc_1 = || {
@@ -824,7 +881,7 @@ async fn lookup_finds_versions_across_members_with_their_status() {
         })
     };
     let response = client
-        .lookup(lookup(doc_1(), 0, 0))
+        .lookup(lookup(doc_1(), vec![], 0))
         .await
         .unwrap()
         .into_inner();
@@ -862,7 +919,7 @@ async fn lookup_finds_versions_across_members_with_their_status() {
         document_id: "doc-2".to_owned(),
     });
     let response = client
-        .lookup(lookup(doc_2, 0, 0))
+        .lookup(lookup(doc_2, vec![], 0))
         .await
         .unwrap()
         .into_inner();
@@ -885,7 +942,7 @@ async fn lookup_finds_versions_across_members_with_their_status() {
 
     let by_digest = LookupBy::DocumentDigest(drawing_v1.digest.to_canonical_bytes());
     let response = client
-        .lookup(lookup(by_digest, 0, 0))
+        .lookup(lookup(by_digest, vec![], 0))
         .await
         .unwrap()
         .into_inner();
@@ -898,35 +955,45 @@ async fn lookup_finds_versions_across_members_with_their_status() {
             .to_canonical_bytes(),
     );
     let response = client
-        .lookup(lookup(never, 0, 0))
+        .lookup(lookup(never, vec![], 0))
         .await
         .unwrap()
         .into_inner();
     assert!(response.results.is_empty() && !response.more);
 
-    // A project's entries, paged; the node caps the page at its lookup limit (3).
+    // A project's entries, paged by the token each answer gives; the node caps the page at
+    // its lookup limit (3).
     let project = || LookupBy::ProjectId(PROJECT.to_owned());
-    for (offset, limit, expected, more) in [
-        (0, 2, vec![0, 1], true),
-        (2, 2, vec![2, 3], true),
-        (4, 2, vec![4], false),
-        (0, 0, vec![0, 1, 2], true),
-        (1, 100, vec![1, 2, 3], true),
-        (2, 0, vec![2, 3, 4], false),
-        (5, 0, vec![], false),
-        (u64::MAX, 1, vec![], false),
+    for (limit, pages) in [
+        (2, vec![vec![0, 1], vec![2, 3], vec![4]]),
+        (0, vec![vec![0, 1, 2], vec![3, 4]]),
+        (100, vec![vec![0, 1, 2], vec![3, 4]]),
+        (1, vec![vec![0], vec![1], vec![2], vec![3], vec![4]]),
     ] {
-        let response = client
-            .lookup(lookup(project(), offset, limit))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(
-            indexes(&response),
-            expected,
-            "offset {offset} limit {limit}"
-        );
-        assert_eq!(response.more, more, "offset {offset} limit {limit}");
+        let mut token = Vec::new();
+        for (i, expected) in pages.iter().enumerate() {
+            let response = client
+                .lookup(lookup(project(), token.clone(), limit))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(&indexes(&response), expected, "limit {limit} page {i}");
+            let last = i + 1 == pages.len();
+            assert_eq!(response.more, !last, "limit {limit} page {i}");
+            assert_eq!(response.next_page_token.is_empty(), last);
+            token = response.next_page_token;
+        }
+    }
+    // A token of another query, or one that is no token, is refused.
+    let first = client
+        .lookup(lookup(project(), vec![], 1))
+        .await
+        .unwrap()
+        .into_inner();
+    for token in [first.next_page_token.clone(), b"offset=1".to_vec()] {
+        let status = client.lookup(lookup(doc_1(), token, 1)).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains("page_token"), "{status:?}");
     }
     node.shut_down().await;
 }

@@ -342,7 +342,7 @@ async fn steps(
                     project_id: PROJECT.into(),
                     document_id: "A1".into(),
                 },
-                0,
+                &[],
                 0,
             )
             .await,

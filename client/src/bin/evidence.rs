@@ -819,7 +819,8 @@ fn print_verdict(genesis: &Genesis, file: &Path, verdict: &Verdict) {
         utc(a.captured_at_ms)
     );
     println!(
-        "  On the ledger:   entry {} at height {}, {}",
+        "  On the ledger:   entry {} at height {}, {} (the block's time, as the validators \
+         certified it: each checked it against its own clock)",
         verdict.entry_index,
         verdict.sequenced_height,
         utc(verdict.sequenced_at_ms)
@@ -938,14 +939,14 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
         }
     };
     let mut results = Vec::new();
-    let mut offset = 0;
+    let mut token = Vec::new();
     let mut more = true;
     while more && results.len() < args.limit as usize {
         let page = client
-            .lookup(&query, offset, args.limit - results.len() as u32)
+            .lookup(&query, &token, args.limit - results.len() as u32)
             .await
             .map_err(Failure::from_client)?;
-        offset += page.results.len() as u64;
+        token = page.next_page_token;
         more = page.more && !page.results.is_empty();
         results.extend(page.results);
     }
