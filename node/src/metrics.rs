@@ -205,24 +205,45 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => return,
         };
         let Ok((stream, _)) = accepted else { continue };
+        // Over the cap, a scraper's connection is closed at once.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            continue;
+        };
         let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |request: Request<Incoming>| {
                 let metrics = Arc::clone(&metrics);
                 async move { Ok::<_, std::convert::Infallible>(respond(&request, &metrics)) }
             });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(REQUEST_TIMEOUT)
+                .keep_alive(false);
+            // A connection that holds its place without finishing is dropped.
+            let _ = tokio::time::timeout(
+                CONNECTION_TIMEOUT,
+                builder.serve_connection(TokioIo::new(stream), service),
+            )
+            .await;
         });
     }
 }
+
+/// Scrapers connected at once; Prometheus needs one or two.
+const CONNECTIONS_MAX: usize = 16;
+/// How long a scraper may take to send its request headers.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one scrape connection may last in all.
+const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn respond(request: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (status, body, content_type) = if request.uri().path() == "/metrics" {
@@ -256,6 +277,47 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn scrapers_are_capped_and_idle_ones_are_dropped() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (_stop, stopped) = watch::channel(false);
+        tokio::spawn(serve(listener, Arc::new(Metrics::new()), stopped));
+        // Connections that never send a request fill every place ...
+        let mut idle = Vec::new();
+        for _ in 0..CONNECTIONS_MAX {
+            idle.push(tokio::net::TcpStream::connect(address).await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // ... so one more is closed at once.
+        let mut extra = tokio::net::TcpStream::connect(address).await.unwrap();
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(2), extra.read(&mut byte))
+            .await
+            .expect("closed at once");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        // The idle ones are dropped after the request timeout, and scraping works again.
+        let read = tokio::time::timeout(
+            REQUEST_TIMEOUT + std::time::Duration::from_secs(3),
+            idle[0].read(&mut byte),
+        )
+        .await
+        .expect("an idle scraper is dropped");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        drop(idle);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let mut scraper = tokio::net::TcpStream::connect(address).await.unwrap();
+        scraper
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut text = String::new();
+        scraper.read_to_string(&mut text).await.unwrap();
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        assert!(text.contains("evidence_height"));
+    }
 
     #[test]
     fn renders_every_metric() {
