@@ -1197,12 +1197,16 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// No TLS, the default bounds and grants, no audit log: for tests and tools that exercise
-    /// the API itself on loopback.
-    pub fn plaintext(metrics: Arc<Metrics>) -> Self {
-        let api = ApiSection::default();
+    /// The options `api` and `grants` of `node.toml` set, over `transport`.
+    pub fn from_config(
+        transport: Transport,
+        api: &ApiSection,
+        grants: &[crate::access::Grant],
+        audit: Option<AuditLog>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
-            transport: Transport::Plaintext,
+            transport,
             connections: ConnectionLimits {
                 connections_max: api.connections_max,
                 handshake_timeout: Duration::from_millis(api.handshake_timeout_ms),
@@ -1212,10 +1216,22 @@ impl ServeOptions {
                 subscribers_max: api.checkpoint_subscribers_max,
             },
             streams_per_connection_max: api.streams_per_connection_max,
-            policy: Policy::new(&crate::access::AccessSection::default().grants),
-            audit: None,
+            policy: Policy::new(grants),
+            audit,
             metrics,
         }
+    }
+
+    /// No TLS, the default grants, no audit log, the bounds of `api`: for tests and tools that
+    /// exercise the API itself on loopback.
+    pub fn plaintext(api: &ApiSection, metrics: Arc<Metrics>) -> Self {
+        Self::from_config(
+            Transport::Plaintext,
+            api,
+            &crate::access::AccessSection::default().grants,
+            None,
+            metrics,
+        )
     }
 }
 

@@ -12,9 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use std::time::Duration;
-
-use crate::access::{AuditLog, CallLimits, Policy};
+use crate::access::AuditLog;
 use crate::api::{self, LedgerService, ServeOptions};
 use crate::app::App;
 use crate::config::{ConfigError, GENESIS_FILE, NodeConfig};
@@ -22,7 +20,7 @@ use crate::consensus::driver::{self, DriverHandle, DriverParams};
 use crate::ledger::{Ledger, LedgerError};
 use crate::metrics::{self, Metrics};
 use crate::relay::Relay;
-use crate::tls::{ConnectionLimits, NodeIdentity, Transport};
+use crate::tls::{NodeIdentity, Transport};
 
 /// Why a node could not start or stopped.
 #[derive(Debug, Error)]
@@ -220,21 +218,13 @@ impl Node {
             consensus.peers(),
         )
         .with_synced(consensus.synced());
-        let options = ServeOptions {
+        let options = ServeOptions::from_config(
             transport,
-            connections: ConnectionLimits {
-                connections_max: config.api.connections_max,
-                handshake_timeout: Duration::from_millis(config.api.handshake_timeout_ms),
-            },
-            calls: CallLimits {
-                calls_max: config.api.calls_max,
-                subscribers_max: config.api.checkpoint_subscribers_max,
-            },
-            streams_per_connection_max: config.api.streams_per_connection_max,
-            policy: Policy::new(&config.access.grants),
+            &config.api,
+            &config.access.grants,
             audit,
-            metrics: Arc::clone(&metrics),
-        };
+            Arc::clone(&metrics),
+        );
         let mut api_shutdown = shutdown_rx.clone();
         tasks.push(tokio::spawn(async move {
             let stop = async move {

@@ -79,11 +79,11 @@ impl Node {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let synced = Arc::new(AtomicBool::new(true));
+        let options = ServeOptions::plaintext(&api, Arc::new(Metrics::new()));
         let service =
             LedgerService::new(Arc::clone(&app), api, "bureau", Arc::new(AtomicU32::new(3)))
                 .with_synced(Arc::clone(&synced));
         let (stop, stopped) = oneshot::channel::<()>();
-        let options = ServeOptions::plaintext(Arc::new(Metrics::new()));
         let server = tokio::spawn(serve(listener, service, options, async {
             let _ = stopped.await;
         }));
@@ -781,6 +781,64 @@ fn indexes(response: &pb::LookupResponse) -> Vec<u64> {
 
 fn state(result: &pb::LookupResult) -> Option<VersionState> {
     result.status.as_ref().and_then(|s| s.status.clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_beyond_the_bounds_are_shed_at_once_and_the_node_keeps_serving() {
+    let api = ApiSection {
+        calls_max: 1,
+        checkpoint_subscribers_max: 2,
+        ..ApiSection::default()
+    };
+    let node = Node::start_with(AppLimits::default(), api, |_| {}).await;
+    let mut client = node.client().await;
+
+    // Subscribers that never read hold their streams; one more than the cap is refused.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(
+            client
+                .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 1 })
+                .await
+                .unwrap(),
+        );
+    }
+    let status = client
+        .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 1 })
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::ResourceExhausted, "busy");
+
+    // A Notarize waiting for its block holds the one place for calls: the next call is shed
+    // at once (busy, which clients retry), and served again once the place is free.
+    let tx = node.anchor(
+        "bureau",
+        vec![node.body("bureau", DRAWING, "held", "held content")],
+    );
+    let mut waiting_client = client.clone();
+    let waiting = tokio::spawn(async move {
+        waiting_client
+            .notarize(pb::NotarizeRequest {
+                transaction: Some(pb::Transaction { canonical: tx }),
+            })
+            .await
+    });
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while node.app.mempool().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the notarize call arrives"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = client.status(pb::StatusRequest {}).await.unwrap_err();
+    assert_status(&status, Code::ResourceExhausted, "busy");
+    node.commit();
+    let answer = waiting.await.unwrap().unwrap().into_inner();
+    assert_eq!(answer.receipts.len(), 1);
+    client.status(pb::StatusRequest {}).await.unwrap();
+    drop(held);
+    node.shut_down().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
