@@ -61,11 +61,15 @@ struct Args {
     /// and the load generator calls as the bureau's filing system with its certificate.
     #[arg(long)]
     plaintext: bool,
-    /// Besides the notarize load, this many callers (as the bureau's auditor) flood the first
-    /// node with reads (lookups of the load's project, checkpoints, status) as fast as it
-    /// answers, to see whether consensus keeps its pace under an API flood.
+    /// Besides the notarize load, this many callers (as the bureau's auditor) flood one node
+    /// with reads (lookups of the load's project, checkpoints, status) as fast as it answers,
+    /// to see whether consensus keeps its pace under an API flood.
     #[arg(long, default_value_t = 0)]
     flood: usize,
+    /// The node the flood goes to (0 to 3). The notarize calls go to node 0 when one at a
+    /// time (--concurrency 1), else to every node in turn.
+    #[arg(long, default_value_t = 3)]
+    flood_node: usize,
 }
 
 #[derive(Debug, Default)]
@@ -232,9 +236,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.flood > 0 {
         let auditor = caller_files(dir.path(), "bureau", ROLE_AUDITOR);
         let flooder = LedgerClient::new(
-            channel(&consortium.genesis, &endpoints[0], Some(&auditor))
-                .await
-                .map_err(|e| e.to_string())?,
+            channel(
+                &consortium.genesis,
+                &endpoints[args.flood_node.min(endpoints.len() - 1)],
+                Some(&auditor),
+            )
+            .await
+            .map_err(|e| e.to_string())?,
         )
         .max_decoding_message_size(64 << 20);
         for k in 0..args.flood {

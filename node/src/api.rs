@@ -834,8 +834,11 @@ pub struct LedgerService {
     synced: Arc<AtomicBool>,
     /// Turned to `true` when the server shuts down: waiting calls and streams end.
     stopping: Arc<watch::Sender<bool>>,
-    /// Places for API work on the blocking pool (`api.blocking_tasks_max`).
+    /// Places for API reads on the blocking pool (`api.blocking_tasks_max`).
     blocking: Arc<tokio::sync::Semaphore>,
+    /// Places for admission checks, apart from reads: a flood of reads does not hold up
+    /// submissions.
+    admitting: Arc<tokio::sync::Semaphore>,
 }
 
 impl LedgerService {
@@ -857,6 +860,9 @@ impl LedgerService {
             blocking: Arc::new(tokio::sync::Semaphore::new(
                 config.blocking_tasks_max.max(1),
             )),
+            admitting: Arc::new(tokio::sync::Semaphore::new(
+                config.blocking_tasks_max.max(1),
+            )),
             config,
         }
     }
@@ -870,9 +876,15 @@ impl LedgerService {
         self
     }
 
-    /// Waits for a place on the blocking pool.
+    /// Waits for a place on the blocking pool for a read.
     async fn blocking_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.blocking)
+        Self::place(&self.blocking).await
+    }
+
+    async fn place(
+        places: &Arc<tokio::sync::Semaphore>,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        Arc::clone(places)
             .acquire_owned()
             .await
             .map_err(|_| ApiError::ShuttingDown)
@@ -907,7 +919,7 @@ impl LedgerService {
     /// contract rules).
     async fn admit(&self, bytes: Vec<u8>) -> Result<Digest, ApiError> {
         self.check_serving()?;
-        let permit = self.blocking_place().await?;
+        let permit = Self::place(&self.admitting).await?;
         let app = Arc::clone(&self.app);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -1161,7 +1173,7 @@ impl LedgerRpc for LedgerService {
             ))
             .into());
         }
-        let permit = self.blocking_place().await?;
+        let permit = Self::place(&self.admitting).await?;
         let app = Arc::clone(&self.app);
         // Each is checked as a submission; refusals are the relaying node's business (it
         // keeps its own copy), so they are counted, not returned.

@@ -204,9 +204,13 @@ pub struct ApiSection {
     pub streams_per_connection_max: u32,
     /// `StreamCheckpoints` subscribers at once.
     pub checkpoint_subscribers_max: usize,
-    /// API work (database reads, admission checks) running at once on the blocking pool;
-    /// more waits its turn. It keeps a flood of calls from taking the CPU that consensus
-    /// needs to keep its heights on time.
+    /// Threads of the API's own runtime (TLS, decoding requests, encoding answers), apart
+    /// from the threads consensus runs on.
+    pub worker_threads: usize,
+    /// API database reads running at once on the blocking pool, and, apart from them,
+    /// admission checks (submissions and relayed batches); more waits its turn. It keeps a
+    /// flood of calls from taking the CPU that consensus needs to keep its heights on time,
+    /// and a flood of reads from holding up submissions.
     pub blocking_tasks_max: usize,
 }
 
@@ -224,7 +228,8 @@ impl Default for ApiSection {
             calls_max: 512,
             streams_per_connection_max: 128,
             checkpoint_subscribers_max: 64,
-            blocking_tasks_max: 4,
+            blocking_tasks_max: 2,
+            worker_threads: 1,
         }
     }
 }
@@ -346,11 +351,12 @@ impl NodeConfig {
             || a.streams_per_connection_max == 0
             || a.checkpoint_subscribers_max == 0
             || a.blocking_tasks_max == 0
+            || a.worker_threads == 0
         {
             return Err(
                 "api.connections_max, api.handshake_timeout_ms, api.calls_max, \
-                 api.streams_per_connection_max, api.checkpoint_subscribers_max and \
-                 api.blocking_tasks_max must be positive"
+                 api.streams_per_connection_max, api.checkpoint_subscribers_max, \
+                 api.blocking_tasks_max and api.worker_threads must be positive"
                     .into(),
             );
         }

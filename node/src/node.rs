@@ -49,9 +49,41 @@ pub enum NodeError {
     Audit(#[from] crate::access::AuditLogError),
 }
 
+/// The API's own runtime, shut down in the background when dropped (a runtime cannot be
+/// dropped in place inside another one).
+#[derive(Debug)]
+struct ApiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ApiRuntime {
+    fn new(worker_threads: usize) -> std::io::Result<Self> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads.max(1))
+            .thread_name("api")
+            .enable_all()
+            .build()
+            .map(|runtime| Self(Some(runtime)))
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> JoinHandle<()> {
+        match &self.0 {
+            Some(runtime) => runtime.spawn(task),
+            None => tokio::spawn(task),
+        }
+    }
+}
+
+impl Drop for ApiRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 /// A running node.
 #[derive(Debug)]
 pub struct Node {
+    _api_runtime: ApiRuntime,
     app: Arc<App>,
     member: String,
     api_address: SocketAddr,
@@ -226,16 +258,37 @@ impl Node {
             Arc::clone(&metrics),
         );
         let mut api_shutdown = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
+        // The API runs on a runtime of its own, so that a flood of calls (TLS, decoding,
+        // encoding answers) takes at most its threads, never the ones consensus runs on.
+        let api_runtime =
+            ApiRuntime::new(config.api.worker_threads).map_err(|source| NodeError::Listen {
+                address: config.api.listen.to_string(),
+                source,
+            })?;
+        let api_listener = api_listener
+            .into_std()
+            .map_err(|source| NodeError::Listen {
+                address: config.api.listen.to_string(),
+                source,
+            })?;
+        tasks.push(api_runtime.spawn(async move {
             let stop = async move {
                 let _ = api_shutdown.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = api::serve(api_listener, service, options, stop).await {
+            let listener = match TcpListener::from_std(api_listener) {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::error!(%error, "the API listener cannot be used");
+                    return;
+                }
+            };
+            if let Err(error) = api::serve(listener, service, options, stop).await {
                 tracing::error!(%error, "the API server stopped");
             }
         }));
         tracing::info!(%member, %api_address, "node running");
         Ok(Self {
+            _api_runtime: api_runtime,
             app,
             member,
             api_address,
