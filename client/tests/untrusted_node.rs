@@ -45,6 +45,10 @@ struct Script {
     /// Answer "busy" to this many GetCheckpoint calls first.
     busy: AtomicU32,
     checkpoint_calls: AtomicU32,
+    /// How many times a lookup answer repeats its one result.
+    lookup_copies: usize,
+    /// A lookup answer says more results follow, without a token to read them.
+    lookup_more_without_token: bool,
 }
 
 struct Liar(Arc<Script>);
@@ -108,12 +112,13 @@ impl Ledger for Liar {
         &self,
         _: Request<pb::LookupRequest>,
     ) -> Result<Response<pb::LookupResponse>, Status> {
+        let result = pb::LookupResult {
+            receipt: Some(self.0.receipt.clone()),
+            status: None,
+        };
         Ok(Response::new(pb::LookupResponse {
-            results: vec![pb::LookupResult {
-                receipt: Some(self.0.receipt.clone()),
-                status: None,
-            }],
-            more: false,
+            results: vec![result; self.0.lookup_copies],
+            more: self.0.lookup_more_without_token,
             next_page_token: Vec::new(),
         }))
     }
@@ -154,6 +159,8 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
         proof: Vec::new(),
         busy: AtomicU32::new(0),
         checkpoint_calls: AtomicU32::new(0),
+        lookup_copies: 1,
+        lookup_more_without_token: false,
     }
 }
 
@@ -200,6 +207,29 @@ async fn a_key_that_is_not_a_filer_is_refused_before_anything_is_sent() {
     .await
     .unwrap_err();
     assert!(matches!(error, ClientError::NotAFiler(_)), "{error}");
+}
+
+#[tokio::test]
+async fn lookup_pages_out_of_log_order_or_without_a_way_on_are_not_answers() {
+    let single = receipt("valid/single-document.receipt.json");
+    let digest = single.entry.anchor().unwrap().body.digest;
+    for (copies, more) in [(2, false), (1, true)] {
+        let mut liar = script(&single, &single.checkpoint);
+        liar.lookup_copies = copies;
+        liar.lookup_more_without_token = more;
+        let (endpoint, _) = serve(liar).await;
+        let client = Client::connect_with(&endpoint, None, genesis(), quick())
+            .await
+            .unwrap();
+        let error = client
+            .lookup(&LookupQuery::Digest(digest), &[], 0)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::BadAnswer(_)),
+            "copies {copies}, more {more}: {error}"
+        );
+    }
 }
 
 #[tokio::test]

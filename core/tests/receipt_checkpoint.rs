@@ -121,9 +121,20 @@ fn bad_checkpoints(chain: &TestChain) -> Vec<(&'static str, &'static str, Checkp
         "wrong-chain",
         chain_with_other_id_checkpoint(),
     ));
+    // Another consortium's validators, certifying headers that claim this genesis.
     let mut others = TestChain::new(SEED + 1);
+    others.header_genesis_hash = chain.trust_anchor.genesis_hash;
     let foreign = others.commit_block(Vec::new());
     cases.push(("another validator set", "unknown-validator-set", foreign));
+    // The same chain id and validators, another genesis file.
+    let mut twin = TestChain::with_genesis(SEED, &chain.chain_id, alg, |genesis| {
+        genesis.members[0].name = "Another bureau".to_owned();
+    });
+    cases.push((
+        "another genesis, same chain id and validators",
+        "wrong-chain",
+        twin.commit_block(Vec::new()),
+    ));
 
     // The header changed after certification, field by field.
     let header_changes: [(&'static str, HeaderChange); 9] = [
