@@ -572,13 +572,8 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         )
     };
 
-    // The same keys running another chain id, and another consortium with the same chain id.
-    let other_chain_receipt = {
-        let mut other = TestChain::with_chain_id(SEED, OTHER_CHAIN_ID);
-        assert_eq!(
-            other.trust_anchor.validator_set_hash(),
-            chain.trust_anchor.validator_set_hash()
-        );
+    // The same foundation report, filed and certified on another chain.
+    let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
             "bureau",
             "inspection-report",
@@ -590,46 +585,31 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         let checkpoint = other.commit_block(records);
         other.receipt(0, &checkpoint)
     };
+    // The same keys running another chain id, and another consortium with the same chain id.
+    let mut other_chain = TestChain::with_chain_id(SEED, OTHER_CHAIN_ID);
+    assert_eq!(
+        other_chain.trust_anchor.validator_set_hash(),
+        chain.trust_anchor.validator_set_hash()
+    );
+    let other_chain_receipt = foundation_elsewhere(&mut other_chain);
     // The same chain id and the same keys, but another genesis file (one member's name
     // differs): another consortium, whose receipts must not verify here.
-    let other_genesis_receipt = {
-        let mut other = TestChain::with_genesis(SEED, CHAIN_ID, algorithm, |genesis| {
-            genesis.members[3].name = "Another city's archive".to_owned();
-        });
-        assert_eq!(
-            other.trust_anchor.validator_set_hash(),
-            chain.trust_anchor.validator_set_hash()
-        );
-        assert_ne!(
-            other.trust_anchor.genesis_hash,
-            chain.trust_anchor.genesis_hash
-        );
-        let mut body = other.anchor_body(
-            "bureau",
-            "inspection-report",
-            "INS-FOUNDATION-01",
-            &foundation_report,
-        );
-        body.claim = inspection("foundation");
-        let records = other.batch("bureau", vec![body]);
-        let checkpoint = other.commit_block(records);
-        other.receipt(0, &checkpoint)
-    };
+    let mut other_genesis = TestChain::with_genesis(SEED, CHAIN_ID, algorithm, |genesis| {
+        genesis.members[3].name = "Another city's archive".to_owned();
+    });
+    assert_eq!(
+        other_genesis.trust_anchor.validator_set_hash(),
+        chain.trust_anchor.validator_set_hash()
+    );
+    assert_ne!(
+        other_genesis.trust_anchor.genesis_hash,
+        chain.trust_anchor.genesis_hash
+    );
+    let other_genesis_receipt = foundation_elsewhere(&mut other_genesis);
     let mut other_consortium = TestChain::new(OTHER_SEED);
     // Its validators certify headers that claim this consortium's genesis.
     other_consortium.header_genesis_hash = chain.trust_anchor.genesis_hash;
-    let other_set_receipt = {
-        let mut body = other_consortium.anchor_body(
-            "bureau",
-            "inspection-report",
-            "INS-FOUNDATION-01",
-            &foundation_report,
-        );
-        body.claim = inspection("foundation");
-        let records = other_consortium.batch("bureau", vec![body]);
-        let checkpoint = other_consortium.commit_block(records);
-        other_consortium.receipt(0, &checkpoint)
-    };
+    let other_set_receipt = foundation_elsewhere(&mut other_consortium);
     let outsider = other_consortium.validator_key(0);
 
     // Valid receipts.

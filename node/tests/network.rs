@@ -52,6 +52,17 @@ fn fast(_: &str, config: &mut NodeConfig) {
 }
 
 impl Fixture {
+    /// The public key of `member`'s validator.
+    fn validator(&self, member: &str) -> evidence_core::keys::PublicKey {
+        self.consortium
+            .validator_keys
+            .iter()
+            .find(|(m, _)| m == member)
+            .unwrap()
+            .1
+            .public_key()
+    }
+
     fn filer(&self, member: &str) -> &evidence_core::keys::SigningKey {
         &self
             .consortium
@@ -307,14 +318,7 @@ async fn a_back_dated_proposal_is_refused_and_the_network_moves_on() {
         }
     })
     .await;
-    let court = fixture
-        .consortium
-        .validator_keys
-        .iter()
-        .find(|(m, _)| m == "court")
-        .unwrap()
-        .1
-        .public_key();
+    let court = fixture.validator("court");
     let mut client = fixture.client(0).await;
     for i in 0..6 {
         tokio::time::sleep(Duration::from_millis(900)).await;
@@ -359,14 +363,7 @@ async fn a_proposer_with_a_wrong_state_root_is_refused_and_the_network_moves_on(
         }
     })
     .await;
-    let court = fixture
-        .consortium
-        .validator_keys
-        .iter()
-        .find(|(m, _)| m == "court")
-        .unwrap()
-        .1
-        .public_key();
+    let court = fixture.validator("court");
     let mut client = fixture.client(0).await;
     // Enough heights that the faulty member's turn to propose comes round several times.
     for i in 0..8 {
