@@ -303,6 +303,84 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_catches_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_is_not_in_genesis_changes_nothing() {
+    let _serial = SERIAL.lock().await;
+    let fixture = start(fast).await;
+    // A stranger runs a node of a forged genesis in which its key replaces the archive's
+    // validator, so that it takes the other three as its peers, dials them, votes and, on its
+    // turns, proposes and streams blocks to them.
+    let stranger = evidence_core::keys::SigningKey::generate_with(&mut rand_core::OsRng);
+    let mut forged = fixture.consortium.genesis.clone();
+    forged.validators[3].public_key = stranger.public_key();
+    forged.validate().unwrap();
+    let home = fixture.dir.path().join("stranger");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut config = NodeConfig::default();
+    config.node.moniker = "stranger".into();
+    config.api.plaintext = true;
+    config.api.listen = "127.0.0.1:0".parse().unwrap();
+    config.metrics.enabled = false;
+    config.consensus.listen = format!(
+        "/ip4/127.0.0.1/tcp/{}",
+        evidence_node::local::free_port().unwrap()
+    );
+    config.consensus.timeout_propose_ms = 1_000;
+    config.consensus.idle_block_interval_ms = 200;
+    config.consensus.peers = fixture.network.homes[..3]
+        .iter()
+        .zip(&fixture.consortium.validator_keys)
+        .map(|(home, (_, key))| {
+            format!(
+                "{}/p2p/{}",
+                home.config.consensus.listen,
+                evidence_node::consensus::peer_id_of(&key.public_key())
+            )
+        })
+        .collect();
+    let intruder = evidence_node::node::Node::start_with(&home, config, forged, stranger.clone())
+        .await
+        .unwrap();
+
+    // The consortium goes on as before, and the stranger gets nowhere.
+    let mut client = fixture.client(0).await;
+    for i in 0..8 {
+        let content = format!("with a stranger about {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-S{i}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let app = fixture.network.node(0).unwrap().app().clone();
+    for height in 1..=app.tip().height {
+        let (block, _) = app.decided_block(height).unwrap().unwrap();
+        assert_ne!(
+            block.header.proposer,
+            stranger.public_key(),
+            "height {height}"
+        );
+    }
+    assert_eq!(
+        intruder.app().tip().height,
+        0,
+        "the stranger committed nothing: no quorum of its forged set, and the consortium's \
+         blocks name another genesis"
+    );
+    for node in fixture.network.running() {
+        assert!(
+            node.app().metrics().peers.get() <= 3,
+            "the stranger is not among a node's consensus peers"
+        );
+    }
+    intruder.shutdown().await;
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_back_dated_proposal_is_refused_and_the_network_moves_on() {
     let _serial = SERIAL.lock().await;
     // No empty blocks while the test waits between filings, so each filing's block follows
