@@ -233,6 +233,9 @@ pub enum Refusal {
     TooManySubscribers {
         subscribers_max: usize,
     },
+    CallerBusy {
+        calls_per_caller_max: usize,
+    },
 }
 
 impl Refusal {
@@ -275,6 +278,16 @@ impl Refusal {
                 format!(
                     "the node is serving its limit of {calls_max} calls at once; retry with \
                      backoff"
+                ),
+            ),
+            Self::CallerBusy {
+                calls_per_caller_max,
+            } => (
+                Code::ResourceExhausted,
+                reason::BUSY,
+                format!(
+                    "this caller already has {calls_per_caller_max} calls in progress, its \
+                     share of the node; retry with backoff"
                 ),
             ),
             Self::TooManySubscribers { subscribers_max } => (
@@ -353,6 +366,9 @@ pub struct CallLimits {
     pub calls_max: usize,
     /// `StreamCheckpoints` streams open at once.
     pub subscribers_max: usize,
+    /// Unary calls one caller (one certificate) may have in progress at once, so that one
+    /// caller cannot take every place from the others.
+    pub calls_per_caller_max: usize,
 }
 
 /// The tower layer that applies the access rules, the call bounds and the audit log to every
@@ -370,6 +386,55 @@ struct Shared {
     calls_max: usize,
     subscribers: Arc<Semaphore>,
     subscribers_max: usize,
+    calls_per_caller_max: usize,
+    /// Calls in progress per caller certificate (fingerprint); entries at zero are removed.
+    per_caller: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// A caller's place among its own calls in progress, given back when dropped.
+#[derive(Debug)]
+struct CallerSlot {
+    shared: Arc<Shared>,
+    caller: String,
+}
+
+impl Shared {
+    /// Takes a place for `caller` if it has fewer than its bound in progress.
+    fn caller_slot(self: &Arc<Self>, caller: &str) -> Option<CallerSlot> {
+        let mut counts = self.per_caller.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(caller.to_owned()).or_default();
+        if *count >= self.calls_per_caller_max {
+            return None;
+        }
+        *count += 1;
+        Some(CallerSlot {
+            shared: Arc::clone(self),
+            caller: caller.to_owned(),
+        })
+    }
+}
+
+impl Drop for CallerSlot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .shared
+            .per_caller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&self.caller) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.caller);
+            }
+        }
+    }
+}
+
+/// The places a call holds until its answer ends.
+#[derive(Debug)]
+struct Places {
+    _global: OwnedSemaphorePermit,
+    _caller: Option<CallerSlot>,
 }
 
 impl AccessLayer {
@@ -382,6 +447,8 @@ impl AccessLayer {
                 calls_max: limits.calls_max.max(1),
                 subscribers: Arc::new(Semaphore::new(limits.subscribers_max.max(1))),
                 subscribers_max: limits.subscribers_max.max(1),
+                calls_per_caller_max: limits.calls_per_caller_max.max(1),
+                per_caller: std::sync::Mutex::new(std::collections::HashMap::new()),
             }),
         }
     }
@@ -437,7 +504,7 @@ where
             method: method.map_or_else(|| path.clone(), |m| m.name().to_owned()),
             request_bytes: Arc::clone(&request_bytes),
         };
-        let permit = method.map(|method| {
+        let permit = method.map(|method| -> Result<Places, Refusal> {
             let caller = record
                 .peer
                 .as_ref()
@@ -458,9 +525,23 @@ where
                     },
                 )
             };
-            Arc::clone(semaphore)
+            let global = Arc::clone(semaphore)
                 .try_acquire_owned()
-                .map_err(|_| refusal)
+                .map_err(|_| refusal)?;
+            let caller_slot = match &caller {
+                Caller::Certified(identity) if method != Method::StreamCheckpoints => Some(
+                    shared
+                        .caller_slot(&identity.certificate)
+                        .ok_or(Refusal::CallerBusy {
+                            calls_per_caller_max: shared.calls_per_caller_max,
+                        })?,
+                ),
+                _ => None,
+            };
+            Ok(Places {
+                _global: global,
+                _caller: caller_slot,
+            })
         });
         match permit {
             Some(Err(refusal)) => {
@@ -541,7 +622,7 @@ pub struct AuditedBody {
     audit: Option<AuditLog>,
     response_bytes: u64,
     code: Option<i32>,
-    _permit: Option<OwnedSemaphorePermit>,
+    _permit: Option<Places>,
 }
 
 impl fmt::Debug for AuditedBody {
@@ -555,7 +636,7 @@ impl AuditedBody {
         response: http::Response<Body>,
         record: CallRecord,
         audit: Option<AuditLog>,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<Places>,
     ) -> http::Response<Self> {
         let code = grpc_status(response.headers());
         response.map(|inner| Self {
@@ -920,6 +1001,46 @@ mod tests {
                 Some(method)
             );
         }
+    }
+
+    #[test]
+    fn one_caller_cannot_take_every_place() {
+        let layer = AccessLayer::new(
+            Policy::default(),
+            CallLimits {
+                calls_max: 10,
+                subscribers_max: 1,
+                calls_per_caller_max: 2,
+            },
+            None,
+        );
+        let shared = &layer.shared;
+        let first = shared.caller_slot("a").unwrap();
+        let second = shared.caller_slot("a").unwrap();
+        assert!(
+            shared.caller_slot("a").is_none(),
+            "a third call of one caller"
+        );
+        let other = shared
+            .caller_slot("b")
+            .expect("another caller still gets a place");
+        drop(first);
+        let again = shared
+            .caller_slot("a")
+            .expect("a place given back is free again");
+        drop((second, other, again));
+        assert!(
+            shared.per_caller.lock().unwrap().is_empty(),
+            "no caller is remembered once its calls have ended"
+        );
+        assert_eq!(
+            Refusal::CallerBusy {
+                calls_per_caller_max: 2
+            }
+            .status()
+            .code(),
+            Code::ResourceExhausted
+        );
     }
 
     #[test]

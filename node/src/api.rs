@@ -1226,6 +1226,7 @@ impl ServeOptions {
             calls: CallLimits {
                 calls_max: api.calls_max,
                 subscribers_max: api.checkpoint_subscribers_max,
+                calls_per_caller_max: api.calls_per_caller_max,
             },
             streams_per_connection_max: api.streams_per_connection_max,
             policy: Policy::new(grants),

@@ -200,6 +200,9 @@ pub struct ApiSection {
     /// Calls served at once over all connections (streams not counted); one more is answered
     /// `RESOURCE_EXHAUSTED` (reason `busy`) at once, and clients retry with backoff.
     pub calls_max: usize,
+    /// Calls one caller (one client certificate) may have in progress at once, so that one
+    /// caller cannot take every place of `calls_max` from the others; beyond, `busy`.
+    pub calls_per_caller_max: usize,
     /// Streams (calls) one connection may have open at once (HTTP/2's concurrent streams).
     pub streams_per_connection_max: u32,
     /// `StreamCheckpoints` subscribers at once.
@@ -226,6 +229,7 @@ impl Default for ApiSection {
             connections_max: 1_024,
             handshake_timeout_ms: 5_000,
             calls_max: 512,
+            calls_per_caller_max: 256,
             streams_per_connection_max: 128,
             checkpoint_subscribers_max: 64,
             blocking_tasks_max: 2,
@@ -348,6 +352,7 @@ impl NodeConfig {
         if a.connections_max == 0
             || a.handshake_timeout_ms == 0
             || a.calls_max == 0
+            || a.calls_per_caller_max == 0
             || a.streams_per_connection_max == 0
             || a.checkpoint_subscribers_max == 0
             || a.blocking_tasks_max == 0
@@ -355,7 +360,7 @@ impl NodeConfig {
         {
             return Err(
                 "api.connections_max, api.handshake_timeout_ms, api.calls_max, \
-                 api.streams_per_connection_max, api.checkpoint_subscribers_max, \
+                 api.calls_per_caller_max, api.streams_per_connection_max, api.checkpoint_subscribers_max, \
                  api.blocking_tasks_max and api.worker_threads must be positive"
                     .into(),
             );
