@@ -622,7 +622,7 @@ pub struct AuditedBody {
     audit: Option<AuditLog>,
     response_bytes: u64,
     code: Option<i32>,
-    _permit: Option<Places>,
+    places: Option<Places>,
 }
 
 impl fmt::Debug for AuditedBody {
@@ -645,11 +645,14 @@ impl AuditedBody {
             audit,
             response_bytes: 0,
             code,
-            _permit: permit,
+            places: permit,
         })
     }
 
+    /// The call has ended (its trailers went out, or it failed or was dropped): give its
+    /// places back and write its audit line, once.
     fn finish(&mut self) {
+        self.places = None;
         let Some(record) = self.record.take() else {
             return;
         };
@@ -675,10 +678,12 @@ impl HttpBody for AuditedBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.response_bytes += data.len() as u64;
-                } else if let Some(trailers) = frame.trailers_ref()
-                    && let Some(code) = grpc_status(trailers)
-                {
-                    self.code = Some(code);
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    // The trailers end a gRPC answer.
+                    if let Some(code) = grpc_status(trailers) {
+                        self.code = Some(code);
+                    }
+                    self.finish();
                 }
             }
             Poll::Ready(Some(Err(status))) => {

@@ -337,8 +337,25 @@ async fn the_trust_boundary_holds_against_each_attack() {
         .into_inner();
     assert_eq!(response.receipts.len(), 1);
 
-    // The audit log has a line for each call, with the caller and the outcome.
-    let lines = fixture.audit_lines();
+    // The audit log has a line for each call, with the caller and the outcome. A line is
+    // written when its answer has been sent, by the log's own thread: wait for the last one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = fixture.audit_lines();
+        let notarized = lines.iter().any(|l| {
+            l.method == "Notarize"
+                && l.outcome == "OK"
+                && l.name.as_deref() == Some("bureau-filer-system")
+        });
+        if notarized {
+            break lines;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the notarize call is in the audit log"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let relay_denied = lines
         .iter()
         .find(|l| l.method == "Relay" && l.role.as_deref() == Some(ROLE_FILER_SYSTEM))
