@@ -101,9 +101,10 @@ pub const STREAM_BYTES_MAX: usize = 3 * BLOCK_BYTES_MAX;
 /// height: rounds up to this). A proposer of round r sends its stream when round r starts,
 /// and rounds advance together within a few timeouts, so later rounds are noise or an attack.
 pub const ROUNDS_AHEAD_MAX: u32 = 2;
-/// Most proposals of one height validated and kept pending (on disk) from other validators:
-/// an honest proposer sends one per round it proposes in, so more means equivocation.
-pub const PENDING_BLOCKS_PER_HEIGHT_MAX: usize = 16;
+/// Most proposals of one round validated and kept pending (on disk) from other validators:
+/// an honest proposer sends one per round (a height may take many rounds, each with a new
+/// block), so more than a few in one round means equivocation.
+pub const PENDING_BLOCKS_PER_ROUND_MAX: usize = 4;
 /// How many heights ahead of the current one a proposal stream is accepted.
 pub const FUTURE_HEIGHTS_MAX: u64 = 2;
 /// Most complete proposals kept for heights this node has not reached yet.
@@ -837,8 +838,8 @@ struct Driver {
     synced: Arc<AtomicBool>,
     /// The libp2p peer ids of the genesis validators: the only publishers of proposals.
     validator_peers: HashSet<PeerId>,
-    /// Other validators' proposals validated and kept pending, per height.
-    pending_per_height: BTreeMap<u64, usize>,
+    /// Other validators' proposals validated and kept pending, per (height, round).
+    pending_per_height: BTreeMap<(u64, u32), usize>,
 }
 
 impl Driver {
@@ -977,7 +978,7 @@ impl Driver {
     fn enter_height(&mut self, height: u64) {
         self.current_height = height;
         self.streams.started_round(0);
-        self.pending_per_height.retain(|h, _| *h >= height);
+        self.pending_per_height.retain(|(h, _), _| *h >= height);
         self.streams.prune_below(height);
         self.future.retain(|p| p.height >= height);
         self.undecided.retain(|(h, _), _| *h >= height);
@@ -1311,20 +1312,20 @@ impl Driver {
             );
             Validity::Invalid
         } else {
-            let kept = self.pending_per_height.entry(height).or_default();
-            if *kept >= PENDING_BLOCKS_PER_HEIGHT_MAX {
+            let kept = self.pending_per_height.entry((height, r)).or_default();
+            if *kept >= PENDING_BLOCKS_PER_ROUND_MAX {
                 warn!(
                     height,
                     %round,
                     %hash,
                     kept = *kept,
-                    "too many proposals kept for this height (equivocation?); this one is dropped"
+                    "too many proposals kept for this round (equivocation?); this one is dropped"
                 );
                 return None;
             }
             let validity = self.validate_block(block, block_proposer, None).await?;
             if validity == Validity::Valid {
-                *self.pending_per_height.entry(height).or_default() += 1;
+                *self.pending_per_height.entry((height, r)).or_default() += 1;
             }
             validity
         };
