@@ -12,11 +12,16 @@ use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_genesis::{Consortium, default_consortium};
 use evidence_node::app::now_ms;
 use evidence_node::config::NodeConfig;
+use evidence_node::consensus::codec::EvidenceCodec;
+use evidence_node::consensus::{BlockHeight, ProposalPart, ValidatorAddress};
 use evidence_node::local::{LocalNetwork, anchor_transaction, caller_files, channel, write_homes};
 use evidence_proto::v1::ledger_client::LedgerClient;
 use evidence_proto::v1::{
     GetCheckpointRequest, NotarizeRequest, NotarizeResponse, StatusRequest, Transaction,
 };
+use malachite::app::types::streaming::{StreamId, StreamMessage};
+use malachite_core_types::Round;
+use malachite_engine::util::streaming::StreamContent;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -377,6 +382,148 @@ async fn a_node_that_is_not_in_genesis_changes_nothing() {
         );
     }
     intruder.shutdown().await;
+    fixture.network.shutdown().await;
+}
+
+/// What a stranger peer speaks: what the nodes speak. Ping, the simplest protocol every node
+/// answers; the direct broadcast by which proposers stream proposal parts; and the engine's
+/// value-sync protocol, by which a peer asks for decided blocks.
+#[derive(libp2p::swarm::NetworkBehaviour)]
+struct StrangerBehaviour {
+    ping: libp2p::ping::Behaviour,
+    broadcast: libp2p_scatter::Behaviour,
+    sync: malachite_sync::Behaviour,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_is_not_in_genesis_is_refused_at_the_handshake() {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    use malachite_codec::Codec;
+
+    let _serial = SERIAL.lock().await;
+    let fixture = start(fast).await;
+    wait_for_height(&fixture, 0, 2).await;
+    // A stranger speaks the transport (TCP, Noise, Yamux) with a key of its own and never
+    // identifies itself. It pings, streams proposal parts on the node's proposal topic and asks
+    // for the first decided blocks. Were its connection kept until an identification that
+    // never comes, the node would answer its pings, hand its parts to consensus and send it
+    // the blocks themselves: a peer the consortium never admitted.
+    let mut stranger = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|_| StrangerBehaviour {
+            ping: libp2p::ping::Behaviour::new(
+                libp2p::ping::Config::new().with_interval(Duration::from_millis(50)),
+            ),
+            broadcast: libp2p_scatter::Behaviour::default(),
+            sync: malachite_sync::Behaviour::default(),
+        })
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let request = EvidenceCodec
+        .encode(&malachite_sync::Request::ValueRequest(
+            malachite_sync::ValueRequest::new(BlockHeight(1)..=BlockHeight(2)),
+        ))
+        .unwrap();
+    let part = EvidenceCodec
+        .encode(&StreamMessage::new(
+            StreamId::new(bytes::Bytes::from_static(b"stranger")),
+            0,
+            StreamContent::Data(ProposalPart::Init {
+                height: BlockHeight(3),
+                round: Round::new(0),
+                proposer: ValidatorAddress(fixture.validator("bureau")),
+                pol_round: Round::Nil,
+            }),
+        ))
+        .unwrap();
+    let target: libp2p::Multiaddr = fixture.network.homes[0]
+        .config
+        .consensus
+        .listen
+        .parse()
+        .unwrap();
+    let (mut opened, mut refused, mut answered) = (0, 0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let mut next_dial = tokio::time::Instant::now();
+    loop {
+        if tokio::time::Instant::now() >= next_dial && opened + refused < 3 {
+            // Dial again after each refusal: the node must refuse every attempt.
+            stranger.dial(target.clone()).unwrap();
+            next_dial = tokio::time::Instant::now() + Duration::from_secs(1);
+        }
+        let event = tokio::select! {
+            event = stranger.select_next_some() => event,
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = tokio::time::sleep_until(next_dial) => continue,
+        };
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                opened += 1;
+                stranger
+                    .behaviour_mut()
+                    .sync
+                    .send_request(peer_id, request.clone());
+            }
+            SwarmEvent::OutgoingConnectionError { .. } => refused += 1,
+            SwarmEvent::Behaviour(StrangerBehaviourEvent::Broadcast(
+                libp2p_scatter::Event::Subscribed(_, topic),
+            )) => {
+                // The node announced its topics; stream parts on each.
+                for _ in 0..16 {
+                    stranger
+                        .behaviour_mut()
+                        .broadcast
+                        .broadcast(&topic, part.clone());
+                }
+            }
+            SwarmEvent::Behaviour(StrangerBehaviourEvent::Ping(libp2p::ping::Event {
+                result: Ok(_),
+                ..
+            })) => answered += 1,
+            SwarmEvent::Behaviour(StrangerBehaviourEvent::Sync(
+                libp2p::request_response::Event::Message { .. },
+            )) => answered += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        opened + refused >= 1,
+        "the stranger reached the node's port"
+    );
+    assert_eq!(
+        answered, 0,
+        "no message of the stranger reached the node: no ping and no block request was answered"
+    );
+    assert_eq!(
+        fixture
+            .network
+            .node(0)
+            .unwrap()
+            .app()
+            .metrics()
+            .consensus_parts_refused
+            .get(),
+        0,
+        "none of the stranger's proposal parts reached consensus, not even to be refused there"
+    );
+    assert_eq!(
+        stranger.connected_peers().count(),
+        0,
+        "no connection to the stranger is left open"
+    );
+    // The consortium goes on as before.
+    let mut client = fixture.client(0).await;
+    let tx = fixture.anchor("bureau", "completion-drawing", "DWG-H1", b"handshake");
+    let response = notarize(&mut client, tx).await.unwrap();
+    fixture.check_receipts(&response, b"handshake");
     fixture.network.shutdown().await;
 }
 

@@ -12,14 +12,17 @@
 //! Each node's libp2p identity is the Ed25519 key pair of its validator signing key (the same
 //! 32-byte seed), so its peer id is a function of the public key in genesis
 //! ([`peer_id_of`]). The driver gives the engine every other validator as a persistent peer,
-//! addressed with a `/p2p/<peer id>` suffix, and sets `persistent_peers_only`. In the engine's
-//! discovery layer (`arc-malachitebft-discovery` 0.8.2, `handle_new_peer`) a connection, in
-//! either direction, is accepted only once the peer has completed the Noise handshake (which
-//! proves it holds the key behind its peer id) and the Identify exchange, and only if that peer
-//! id is pinned by the `/p2p/` part of a persistent address; any other peer is logged
-//! ("Rejecting connection from non-persistent peer") and its connection is closed. Dialling is
-//! gated the same way, so the node never connects out to a peer it was not given. Messages
-//! that still reach consensus are in any case signed and checked against the validator set.
+//! addressed with a `/p2p/<peer id>` suffix, and sets `persistent_peers_only`. The engine's
+//! network crate is built with a patch (`vendor/README.md`) that then refuses a connection, in
+//! either direction, as soon as the Noise handshake has proved the peer's id (it holds the key
+//! behind it) unless that id is pinned by the `/p2p/` part of a persistent address: the
+//! connection is never established, no protocol of the peer is served, and the refusal is
+//! logged ("Refused an incoming connection"). Unpatched, the engine waits for the peer's
+//! Identify message (`arc-malachitebft-discovery` 0.8.2, `handle_new_peer`), and a peer that
+//! never sends one is served meanwhile. Dialling is gated the same way, so the node never
+//! connects out to a peer it was not given. Messages that reach consensus are in any case
+//! signed and checked against the validator set, and proposal parts are taken only from
+//! validators' peer ids.
 //! The transport is TCP (with Noise and Yamux); QUIC listen addresses are refused.
 
 pub mod codec;
