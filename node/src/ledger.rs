@@ -31,7 +31,8 @@ use thiserror::Error;
 
 use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
 use crate::storage::{
-    CommitBatch, NodeStoreError, OverlayNodes, Rejection, StorageError, Store, TransactionRecord,
+    CommitBatch, MemoryDatabase, NodeStoreError, OverlayNodes, Rejection, StorageError, Store,
+    TransactionRecord,
 };
 
 /// How many executed-but-undecided blocks are kept, so that the block a validator checked is
@@ -137,7 +138,7 @@ pub struct CommittedTransaction {
 }
 
 /// A committed block and the outcome of each of its transactions.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitOutcome {
     pub checkpoint: Checkpoint,
     pub transactions: Vec<CommittedTransaction>,
@@ -242,6 +243,19 @@ impl Ledger {
     /// # Errors
     /// The genesis file is invalid, the database cannot be opened, or it holds another chain.
     pub fn open(path: &Path, genesis: Genesis) -> Result<Self, LedgerError> {
+        Self::with_store(Store::open(path)?, genesis)
+    }
+
+    /// Opens (or creates) the ledger in a database held in memory, for the simulator; see
+    /// [`MemoryDatabase`] for what survives a restart.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_memory(database: MemoryDatabase, genesis: Genesis) -> Result<Self, LedgerError> {
+        Self::with_store(Store::memory(database), genesis)
+    }
+
+    fn with_store(store: Store, genesis: Genesis) -> Result<Self, LedgerError> {
         genesis
             .validate()
             .map_err(|e| LedgerError::Genesis(e.to_string()))?;
@@ -251,7 +265,6 @@ impl Ledger {
             .validator_set()
             .map_err(|e| LedgerError::Genesis(e.to_string()))?;
         let validator_set_hash = validators.hash(algorithm);
-        let store = Store::open(path)?;
         let height = store.height()?;
         let tip = if height == 0 {
             Tip {
@@ -908,6 +921,105 @@ mod tests {
         ));
         assert_eq!(Ledger::check_fresh(&block, now - 15_000, 10_000), Ok(()));
         assert_eq!(Ledger::check_fresh(&block, now, 30_000), Ok(()));
+    }
+
+    #[test]
+    fn a_memory_ledger_agrees_with_rocksdb_block_for_block_and_keeps_its_commits_over_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let rocks = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        let database = MemoryDatabase::new();
+        let memory = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
+        let (_, filer) = consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap();
+        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        for height in 1..=3u64 {
+            let transactions: Vec<Vec<u8>> = (0..2)
+                .map(|i| {
+                    let document = format!("DWG-{height}-{i}");
+                    let digest = genesis.suite.digest.hash(document.as_bytes());
+                    anchor_transaction(
+                        &genesis,
+                        filer,
+                        "bureau",
+                        "completion-drawing",
+                        "P-1",
+                        &[(document, digest)],
+                        now,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let time = now + height;
+            let (block, left_out) = rocks.propose(time, proposer, transactions.clone()).unwrap();
+            assert!(left_out.is_empty());
+            let (same, _) = memory.propose(time, proposer, transactions).unwrap();
+            assert_eq!(
+                block, same,
+                "height {height}: the same block from the same state"
+            );
+            for ledger in [&rocks, &memory] {
+                ledger
+                    .validate(&block, &proposer, time, 10_000)
+                    .unwrap()
+                    .unwrap();
+                ledger.put_pending(&block).unwrap();
+            }
+            let hash = block.hash(genesis.suite.digest);
+            assert_eq!(memory.store().pending_hashes().unwrap(), vec![hash]);
+            let certificate = evidence_core::certificate::CommitCertificate::sign(
+                &genesis.chain_id,
+                height,
+                0,
+                hash,
+                &keys,
+            );
+            assert_eq!(
+                rocks.commit(&block, &certificate).unwrap(),
+                memory.commit(&block, &certificate).unwrap()
+            );
+            assert!(memory.store().pending_hashes().unwrap().is_empty());
+        }
+        assert_eq!(rocks.tip(), memory.tip());
+        let same_answers = |memory: &Ledger| {
+            for index in 0..6 {
+                assert_eq!(
+                    rocks.receipt(index).unwrap(),
+                    memory.receipt(index).unwrap(),
+                    "receipt {index}"
+                );
+            }
+            assert_eq!(
+                rocks.store().entries_by_project("P-1", 2, 3).unwrap(),
+                memory.store().entries_by_project("P-1", 2, 3).unwrap()
+            );
+            assert_eq!(
+                memory.store().entries_by_project("P-1", 0, 100).unwrap(),
+                (0..6).collect::<Vec<u64>>()
+            );
+            assert_eq!(
+                rocks.consistency_proof(2, 6).unwrap(),
+                memory.consistency_proof(2, 6).unwrap()
+            );
+        };
+        same_answers(&memory);
+        // A crash: the ledger is gone, its database is not.
+        drop(memory);
+        let memory = Ledger::open_memory(database, genesis.clone()).unwrap();
+        assert_eq!(rocks.tip(), memory.tip());
+        same_answers(&memory);
+        // A new database is a new node: nothing committed.
+        let fresh = Ledger::open_memory(MemoryDatabase::new(), genesis).unwrap();
+        assert_eq!(fresh.tip().height, 0);
     }
 
     #[test]

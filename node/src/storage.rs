@@ -19,8 +19,16 @@
 //! ([`Store::commit`]): after a crash the database holds every block it acknowledged, and
 //! nothing of a block it did not. Only complete Merkle subtrees are stored, so any inclusion
 //! or consistency proof reads `O(log n)` nodes.
+//!
+//! The same store also runs over memory ([`Store::memory`], [`MemoryDatabase`]) for the
+//! deterministic simulator: the same families, keys, encodings and atomic batches, with the
+//! disk replaced by ordered maps that outlive the store, so a simulated crash reopens what was
+//! committed.
 
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use evidence_contracts::state::{StateStore, StoreError as StateError};
 use evidence_core::certificate::CommitCertificate;
@@ -144,16 +152,169 @@ pub struct CommitBatch<'a> {
     pub transactions: &'a [(Digest, TransactionRecord)],
 }
 
-/// The node's RocksDB database.
+/// The node's database: RocksDB, or memory for the simulator.
 pub struct Store {
-    db: DB,
+    backend: Backend,
+}
+
+enum Backend {
+    Rocks(DB),
+    Memory(MemoryDatabase),
+}
+
+/// A database held in memory, one ordered map per column family: the simulator's disk.
+/// Clones share it; a store opened on a clone sees every write committed through another,
+/// which is how a simulated node restarts from what it had made durable. Every write is
+/// atomic (one lock for the whole batch), as RocksDB's synced batches are.
+#[derive(Clone, Default)]
+pub struct MemoryDatabase {
+    families: Arc<Mutex<MemoryFamilies>>,
+}
+
+/// One ordered map per column family, in [`COLUMN_FAMILIES`] order.
+type MemoryFamilies = [BTreeMap<Vec<u8>, Vec<u8>>; COLUMN_FAMILIES.len()];
+
+impl std::fmt::Debug for MemoryDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryDatabase").finish_non_exhaustive()
+    }
+}
+
+impl MemoryDatabase {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryFamilies> {
+        // Plain maps: a panic elsewhere while holding the lock cannot leave them half-written,
+        // because every batch is applied after it is complete.
+        self.families
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A family's position in [`COLUMN_FAMILIES`].
+fn family_index(name: &'static str) -> usize {
+    COLUMN_FAMILIES
+        .iter()
+        .position(|family| *family == name)
+        .unwrap_or_else(|| unreachable!("{name} is one of COLUMN_FAMILIES"))
+}
+
+/// Writes gathered to be applied at once.
+enum Batch {
+    Rocks(WriteBatch),
+    Memory(Vec<(usize, Vec<u8>, Option<Vec<u8>>)>),
+}
+
+impl Store {
+    fn batch(&self) -> Batch {
+        match &self.backend {
+            Backend::Rocks(_) => Batch::Rocks(WriteBatch::default()),
+            Backend::Memory(_) => Batch::Memory(Vec::new()),
+        }
+    }
+
+    fn put(&self, batch: &mut Batch, family: &'static str, key: &[u8], value: &[u8]) {
+        match (batch, &self.backend) {
+            (Batch::Rocks(batch), Backend::Rocks(db)) => batch.put_cf(cf(db, family), key, value),
+            (Batch::Memory(ops), _) => {
+                ops.push((family_index(family), key.to_vec(), Some(value.to_vec())));
+            }
+            (Batch::Rocks(_), Backend::Memory(_)) => {
+                unreachable!("a batch is made by its own store")
+            }
+        }
+    }
+
+    fn delete(&self, batch: &mut Batch, family: &'static str, key: &[u8]) {
+        match (batch, &self.backend) {
+            (Batch::Rocks(batch), Backend::Rocks(db)) => batch.delete_cf(cf(db, family), key),
+            (Batch::Memory(ops), _) => ops.push((family_index(family), key.to_vec(), None)),
+            (Batch::Rocks(_), Backend::Memory(_)) => {
+                unreachable!("a batch is made by its own store")
+            }
+        }
+    }
+
+    /// Applies `batch` atomically, synced to disk before it returns.
+    fn write(&self, batch: Batch) -> Result<(), StorageError> {
+        match (batch, &self.backend) {
+            (Batch::Rocks(batch), Backend::Rocks(db)) => {
+                let mut options = rocksdb::WriteOptions::default();
+                options.set_sync(true);
+                db.write_opt(batch, &options)?;
+            }
+            (Batch::Memory(ops), Backend::Memory(memory)) => {
+                let mut families = memory.lock();
+                for (family, key, value) in ops {
+                    match value {
+                        Some(value) => families[family].insert(key, value),
+                        None => families[family].remove(&key),
+                    };
+                }
+            }
+            _ => unreachable!("a batch is made by its own store"),
+        }
+        Ok(())
+    }
+
+    fn get(&self, family: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        match &self.backend {
+            Backend::Rocks(db) => Ok(db.get_cf(cf(db, family), key)?),
+            Backend::Memory(memory) => Ok(memory.lock()[family_index(family)].get(key).cloned()),
+        }
+    }
+
+    /// Visits the rows of `family` from `start` on, in key order, until `visit` breaks.
+    fn scan(
+        &self,
+        family: &'static str,
+        start: &[u8],
+        mut visit: impl FnMut(&[u8]) -> Result<ControlFlow<()>, StorageError>,
+    ) -> Result<(), StorageError> {
+        match &self.backend {
+            Backend::Rocks(db) => {
+                let iter = db.iterator_cf(
+                    cf(db, family),
+                    IteratorMode::From(start, Direction::Forward),
+                );
+                for item in iter {
+                    let (key, _) = item?;
+                    if visit(&key)?.is_break() {
+                        break;
+                    }
+                }
+            }
+            Backend::Memory(memory) => {
+                let families = memory.lock();
+                for key in families[family_index(family)]
+                    .range(start.to_vec()..)
+                    .map(|(key, _)| key)
+                {
+                    if visit(key)?.is_break() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
+    // Every family in COLUMN_FAMILIES is created by `open`.
+    db.cf_handle(name)
+        .unwrap_or_else(|| unreachable!("column family {name} is created at open"))
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.db.path())
-            .finish()
+        match &self.backend {
+            Backend::Rocks(db) => f.debug_struct("Store").field("path", &db.path()).finish(),
+            Backend::Memory(_) => f.debug_struct("Store").field("path", &"memory").finish(),
+        }
     }
 }
 
@@ -211,14 +372,17 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;
-        Ok(Self { db })
+        Ok(Self {
+            backend: Backend::Rocks(db),
+        })
     }
 
-    fn cf(&self, name: &'static str) -> &rocksdb::ColumnFamily {
-        // Every family in COLUMN_FAMILIES is created by `open`.
-        self.db
-            .cf_handle(name)
-            .unwrap_or_else(|| unreachable!("column family {name} is created at open"))
+    /// A store over `database`, in memory (for the simulator). Opening another store on a
+    /// clone of the same database later sees everything committed through this one.
+    pub fn memory(database: MemoryDatabase) -> Self {
+        Self {
+            backend: Backend::Memory(database),
+        }
     }
 
     /// The committed height (0 before the first block).
@@ -226,7 +390,7 @@ impl Store {
     /// # Errors
     /// Read failure or a damaged value.
     pub fn height(&self) -> Result<u64, StorageError> {
-        match self.db.get_cf(self.cf(CF_META), KEY_HEIGHT)? {
+        match self.get(CF_META, KEY_HEIGHT)? {
             None => Ok(0),
             Some(bytes) => {
                 let bytes: [u8; 8] =
@@ -247,8 +411,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn header(&self, height: u64) -> Result<Option<BlockHeader>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_HEADERS), height_key(height))?
+        self.get(CF_HEADERS, &height_key(height))?
             .map(|b| decode(&b, "header"))
             .transpose()
     }
@@ -258,8 +421,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_BLOCKS), height_key(height))?
+        self.get(CF_BLOCKS, &height_key(height))?
             .map(|b| decode(&b, "block"))
             .transpose()
     }
@@ -269,8 +431,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_CERTIFICATES), height_key(height))?
+        self.get(CF_CERTIFICATES, &height_key(height))?
             .map(|b| decode(&b, "certificate"))
             .transpose()
     }
@@ -280,8 +441,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn entry(&self, index: u64) -> Result<Option<Entry>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_ENTRIES), index.to_be_bytes())?
+        self.get(CF_ENTRIES, &index.to_be_bytes())?
             .map(|b| decode(&b, "entry"))
             .transpose()
     }
@@ -291,8 +451,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn transaction(&self, tx_id: &Digest) -> Result<Option<TransactionRecord>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_TRANSACTIONS), tx_id.to_canonical_bytes())?
+        self.get(CF_TRANSACTIONS, &tx_id.to_canonical_bytes())?
             .map(|b| decode(&b, "transaction record"))
             .transpose()
     }
@@ -302,8 +461,7 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn pending(&self, hash: &Digest) -> Result<Option<Block>, StorageError> {
-        self.db
-            .get_cf(self.cf(CF_PENDING), hash.to_canonical_bytes())?
+        self.get(CF_PENDING, &hash.to_canonical_bytes())?
             .map(|b| decode(&b, "pending block"))
             .transpose()
     }
@@ -319,15 +477,14 @@ impl Store {
     /// # Errors
     /// Write failure.
     pub fn put_pending(&self, hash: &Digest, block: &Block) -> Result<(), StorageError> {
-        let mut options = rocksdb::WriteOptions::default();
-        options.set_sync(true);
-        self.db.put_cf_opt(
-            self.cf(CF_PENDING),
-            hash.to_canonical_bytes(),
-            block.to_bytes(),
-            &options,
-        )?;
-        Ok(())
+        let mut batch = self.batch();
+        self.put(
+            &mut batch,
+            CF_PENDING,
+            &hash.to_canonical_bytes(),
+            &block.to_bytes(),
+        );
+        self.write(batch)
     }
 
     /// Entry indexes under `prefix` in index family `family`, in log order, starting at
@@ -342,20 +499,15 @@ impl Store {
         let mut start = prefix.to_vec();
         start.extend_from_slice(&from_index.to_be_bytes());
         let mut found = Vec::new();
-        let iter = self.db.iterator_cf(
-            self.cf(family),
-            IteratorMode::From(&start, Direction::Forward),
-        );
-        for item in iter {
+        self.scan(family, &start, |key| {
             if found.len() >= limit {
-                break;
+                return Ok(ControlFlow::Break(()));
             }
-            let (key, _) = item?;
             // Every key of the family is an encoded prefix (fixed-size digest, or
             // length-prefixed strings) and an index, so the keys starting with `prefix` are
             // exactly this prefix's rows, contiguous in key order.
             if !key.starts_with(prefix) {
-                break;
+                return Ok(ControlFlow::Break(()));
             }
             if key.len() != prefix.len() + 8 {
                 return Err(StorageError::Inconsistent {
@@ -366,7 +518,8 @@ impl Store {
             let mut index = [0; 8];
             index.copy_from_slice(&key[prefix.len()..]);
             found.push(u64::from_be_bytes(index));
-        }
+            Ok(ControlFlow::Continue(()))
+        })?;
         Ok(found)
     }
 
@@ -428,55 +581,57 @@ impl Store {
     /// Write failure; then nothing of the block is stored.
     pub fn commit(&self, commit: &CommitBatch<'_>, pending: &[Digest]) -> Result<(), StorageError> {
         let height = commit.block.header.height;
-        let mut batch = WriteBatch::default();
-        batch.put_cf(
-            self.cf(CF_BLOCKS),
-            height_key(height),
-            commit.block.to_bytes(),
+        let mut batch = self.batch();
+        self.put(
+            &mut batch,
+            CF_BLOCKS,
+            &height_key(height),
+            &commit.block.to_bytes(),
         );
-        batch.put_cf(
-            self.cf(CF_HEADERS),
-            height_key(height),
-            commit.block.header.to_canonical_bytes(),
+        self.put(
+            &mut batch,
+            CF_HEADERS,
+            &height_key(height),
+            &commit.block.header.to_canonical_bytes(),
         );
-        batch.put_cf(
-            self.cf(CF_CERTIFICATES),
-            height_key(height),
-            commit.certificate.to_canonical_bytes(),
+        self.put(
+            &mut batch,
+            CF_CERTIFICATES,
+            &height_key(height),
+            &commit.certificate.to_canonical_bytes(),
         );
         for entry in commit.entries {
-            batch.put_cf(
-                self.cf(CF_ENTRIES),
-                entry.index.to_be_bytes(),
-                entry.to_canonical_bytes(),
+            self.put(
+                &mut batch,
+                CF_ENTRIES,
+                &entry.index.to_be_bytes(),
+                &entry.to_canonical_bytes(),
             );
             for (family, prefix) in index_keys(entry) {
                 let mut key = prefix;
                 key.extend_from_slice(&entry.index.to_be_bytes());
-                batch.put_cf(self.cf(family), key, []);
+                self.put(&mut batch, family, &key, &[]);
             }
         }
         for (level, index, hash) in commit.log_nodes {
-            batch.put_cf(self.cf(CF_LOG_NODES), node_key(*level, *index), hash);
+            self.put(&mut batch, CF_LOG_NODES, &node_key(*level, *index), hash);
         }
         for (key, value) in commit.state_writes {
-            batch.put_cf(self.cf(CF_STATE), key, value);
+            self.put(&mut batch, CF_STATE, key, value);
         }
         for (tx_id, record) in commit.transactions {
-            batch.put_cf(
-                self.cf(CF_TRANSACTIONS),
-                tx_id.to_canonical_bytes(),
-                record.to_canonical_bytes(),
+            self.put(
+                &mut batch,
+                CF_TRANSACTIONS,
+                &tx_id.to_canonical_bytes(),
+                &record.to_canonical_bytes(),
             );
         }
         for hash in pending {
-            batch.delete_cf(self.cf(CF_PENDING), hash.to_canonical_bytes());
+            self.delete(&mut batch, CF_PENDING, &hash.to_canonical_bytes());
         }
-        batch.put_cf(self.cf(CF_META), KEY_HEIGHT, height.to_be_bytes());
-        let mut options = rocksdb::WriteOptions::default();
-        options.set_sync(true);
-        self.db.write_opt(batch, &options)?;
-        Ok(())
+        self.put(&mut batch, CF_META, KEY_HEIGHT, &height.to_be_bytes());
+        self.write(batch)
     }
 
     /// Hashes of every stored undecided proposal.
@@ -485,13 +640,10 @@ impl Store {
     /// Read failure or damaged keys.
     pub fn pending_hashes(&self) -> Result<Vec<Digest>, StorageError> {
         let mut hashes = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_PENDING), IteratorMode::Start)
-        {
-            let (key, _) = item?;
-            hashes.push(decode(&key, "pending block key")?);
-        }
+        self.scan(CF_PENDING, &[], |key| {
+            hashes.push(decode(key, "pending block key")?);
+            Ok(ControlFlow::Continue(()))
+        })?;
         Ok(hashes)
     }
 
@@ -534,9 +686,7 @@ fn index_keys(entry: &Entry) -> Vec<(&'static str, Vec<u8>)> {
 
 impl StateStore for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        self.db
-            .get_cf(self.cf(CF_STATE), key)
-            .map_err(|e| StateError(e.to_string()))
+        Store::get(self, CF_STATE, key).map_err(|e| StateError(e.to_string()))
     }
 }
 
@@ -560,23 +710,27 @@ impl NodeStore for StoredNodes<'_> {
     type Error = NodeStoreError;
 
     fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
-        let value = self
-            .store
-            .db
-            .get_pinned_cf(self.store.cf(CF_LOG_NODES), node_key(level, index))
-            .map_err(StorageError::from)?;
-        match value {
-            None => Ok(None),
-            Some(bytes) => {
-                let hash: NodeHash =
-                    bytes
-                        .as_ref()
-                        .try_into()
-                        .map_err(|_| StorageError::Inconsistent {
-                            what: "log node",
-                            reason: format!("{} bytes, expected 32", bytes.len()),
-                        })?;
-                Ok(Some(hash))
+        let key = node_key(level, index);
+        let hash = |bytes: &[u8]| -> Result<NodeHash, StorageError> {
+            bytes.try_into().map_err(|_| StorageError::Inconsistent {
+                what: "log node",
+                reason: format!("{} bytes, expected 32", bytes.len()),
+            })
+        };
+        match &self.store.backend {
+            // Pinned: no copy of the value on the proof path.
+            Backend::Rocks(db) => match db
+                .get_pinned_cf(cf(db, CF_LOG_NODES), key)
+                .map_err(StorageError::from)?
+            {
+                None => Ok(None),
+                Some(bytes) => Ok(Some(hash(&bytes)?)),
+            },
+            Backend::Memory(memory) => {
+                match memory.lock()[family_index(CF_LOG_NODES)].get(&key[..]) {
+                    None => Ok(None),
+                    Some(bytes) => Ok(Some(hash(bytes)?)),
+                }
             }
         }
     }
