@@ -28,6 +28,7 @@
 pub mod codec;
 pub mod context;
 pub mod driver;
+pub mod host;
 pub mod signing;
 
 use evidence_core::keys::{PublicKey, SigningKey};
