@@ -16,13 +16,44 @@ use crate::config::{GENESIS_FILE, NodeConfig};
 use crate::consensus::peer_id_of;
 use crate::node::{Node, NodeError};
 
-/// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between,
-/// which on a test machine is rare enough).
+/// Ports [`free_port`] chooses from: below Linux's default ephemeral range (32768–60999), so
+/// that no outgoing connection of any process is given one of them between the moment a
+/// testnet writes it into a configuration and the moment its node binds it. (Asking the
+/// kernel for port 0 returns an ephemeral port, which a client connection can take in
+/// between: seen as "Address already in use" when a node started.)
+pub const LOCAL_PORTS: std::ops::Range<u16> = 20_000..32_768;
+
+/// A free TCP port on 127.0.0.1 for a node of a local network: drawn at random from
+/// [`LOCAL_PORTS`], never the same twice in one process, and bound once to check that it is
+/// free. Another process drawing the same port in the moment before the node binds it is
+/// the one race left, and it is rare.
 ///
 /// # Errors
-/// No port could be bound.
+/// No free port was found in many draws.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(StdListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    use rand_core::RngCore;
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let span = u32::from(LOCAL_PORTS.end - LOCAL_PORTS.start);
+    for _ in 0..1_000 {
+        let port = LOCAL_PORTS.start + (rand_core::OsRng.next_u32() % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if StdListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "no free port found in {}..{}",
+            LOCAL_PORTS.start, LOCAL_PORTS.end
+        ),
+    ))
 }
 
 /// One member's files and addresses.
@@ -363,4 +394,25 @@ pub fn anchor_transaction(
         .collect();
     let batch = SignedBatch::sign(genesis.suite.digest, bodies, filer)?;
     Ok(evidence_contracts::transaction::Transaction::Anchor(batch).to_canonical_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_outside_the_ephemeral_range_distinct_and_bindable() {
+        let ports: Vec<u16> = (0..64).map(|_| free_port().unwrap()).collect();
+        for port in &ports {
+            assert!(LOCAL_PORTS.contains(port), "{port}");
+        }
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ports.len(), "never the same port twice");
+        // A port in use is not given out: hold one and draw many.
+        let held = StdListener::bind(("127.0.0.1", ports[0])).unwrap();
+        assert!((0..64).all(|_| free_port().unwrap() != ports[0]));
+        drop(held);
+    }
 }
