@@ -153,7 +153,17 @@ impl App {
     }
 
     fn admit(&self, bytes: Vec<u8>) -> Result<(Digest, bool), AdmitError> {
-        let result = self.mempool.admit(&self.ledger, bytes, now_ms());
+        self.admit_at(bytes, now_ms())
+    }
+
+    /// Checks and admits a transaction against the clock reading `now_ms` (the simulator's
+    /// virtual clock; the node uses [`App::submit`]); nothing is relayed. Returns its id and
+    /// whether it was new here.
+    ///
+    /// # Errors
+    /// See [`Mempool::admit`].
+    pub fn admit_at(&self, bytes: Vec<u8>, now_ms: u64) -> Result<(Digest, bool), AdmitError> {
+        let result = self.mempool.admit(&self.ledger, bytes, now_ms);
         match &result {
             Ok(_) => self.update_depth(),
             Err(AdmitError::Busy { .. }) => {

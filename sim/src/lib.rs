@@ -1,0 +1,1137 @@
+//! A deterministic simulation of the consortium.
+//!
+//! `n` validators run in one thread on a virtual clock. Each is the engine's pure consensus
+//! core (`arc-malachitebft-core-consensus`: its state machine and effects, no actors, no
+//! runtime) together with the node's own application side ([`Host`]: proposal assembly,
+//! stream bounds, validation, restreaming, value sync) over the node's ledger on an
+//! in-memory store. What the engine's actors do around the core (timers, signing, the network,
+//! asking the application) is done here, as plain events in one queue ordered by virtual time.
+//!
+//! Everything random (keys, workload, message loss, delay, duplication, partitions) comes
+//! from one seed, so a run is a function of its seed: the same seed gives the same ledger
+//! digest, and any failure is replayed exactly from the seed it prints.
+//!
+//! After every committed block and at the end, the run checks its invariants (see
+//! [`Violation`]): agreement, identical state at each height, no acknowledged transaction
+//! lost, receipts that verify offline against genesis, and liveness after the network heals.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::entry::Record;
+use evidence_core::receipt::verify_receipt;
+use evidence_genesis::{Consortium, Genesis, default_consortium};
+use evidence_node::app::{App, AppLimits};
+use evidence_node::consensus::context::{
+    BlockHeight, ConsensusValidatorSet, EvidenceContext, ProposalPart, ValidatorAddress,
+};
+use evidence_node::consensus::driver::ConsensusTimeouts;
+use evidence_node::consensus::host::{ByzantineFaults, Host};
+use evidence_node::consensus::peer_id_of;
+use evidence_node::consensus::signing::{ConsensusSigner, ConsensusVerifier};
+use evidence_node::ledger::Ledger;
+use evidence_node::local::anchor_transaction;
+use evidence_node::metrics::Metrics as NodeMetrics;
+use evidence_node::storage::MemoryDatabase;
+use malachite_core_consensus::{
+    Effect, Input, LivenessMsg, Params, Resumable, Resume, SignedConsensusMsg, State,
+};
+use malachite_core_types::{
+    Height as _, LinearTimeouts, Round, ThresholdParams, Timeout, ValueOrigin, ValuePayload,
+    ValueResponse, VoteExtensionPolicy,
+};
+use malachite_engine::host::SyncedValueOutcome;
+use malachite_engine::util::streaming::StreamMessage;
+use malachite_peer::PeerId;
+use malachite_signing::{Signer as _, Verifier as _, VerifierExt as _};
+use malachite_sync::RawDecidedValue;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+type Ctx = EvidenceContext;
+
+/// The genesis time of every simulated chain; virtual time starts one minute later.
+pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
+
+/// How often each node tells its peers its committed height (the engine's sync status).
+const STATUS_INTERVAL_MS: u64 = 200;
+/// How long a proposer waits for transactions before proposing an empty block.
+const IDLE_BLOCK_MS: u64 = 100;
+/// Most heights asked for in one sync request.
+const SYNC_HEIGHTS_MAX: u64 = 8;
+
+/// What a run is made of. [`SimConfig::from_seed`] draws one from a seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    pub seed: u64,
+    /// Number of validators (equal voting power).
+    pub validators: usize,
+    /// The run succeeds once every node has committed this height.
+    pub heights: u64,
+    /// Virtual time after which the network is healed: no loss, no partition, delays at most
+    /// `delay_max_ms`.
+    pub gst_ms: u64,
+    /// Virtual time by which every node must have reached `heights` (liveness).
+    pub deadline_ms: u64,
+    /// Probability that a message is lost, before `gst_ms`.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// Delivery delay, uniform in this range (messages overtake each other).
+    pub delay_min_ms: u64,
+    pub delay_max_ms: u64,
+    /// Before `gst_ms`, nodes in this set hear only each other (and the rest only the rest).
+    pub partition: Option<Vec<usize>>,
+    /// Transactions submitted per virtual second, to random nodes.
+    pub tx_per_second: u64,
+}
+
+impl SimConfig {
+    /// A configuration drawn from `seed`: four validators, and faults of every kind in
+    /// varying strength.
+    pub fn from_seed(seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5349_4d5f_434f_4e46);
+        let validators = 4;
+        let partition = if rng.next_u32() % 3 == 0 {
+            // One member cut off, or the network split in halves.
+            let size = 1 + (rng.next_u32() as usize % 2);
+            let mut members: Vec<usize> = (0..validators).collect();
+            shuffle(&mut members, &mut rng);
+            members.truncate(size);
+            members.sort_unstable();
+            Some(members)
+        } else {
+            None
+        };
+        let delay_min_ms = u64::from(rng.next_u32() % 5);
+        Self {
+            seed,
+            validators,
+            heights: 6 + u64::from(rng.next_u32() % 6),
+            gst_ms: u64::from(rng.next_u32() % 8_000),
+            deadline_ms: 90_000,
+            loss: f64::from(rng.next_u32() % 30) / 100.0,
+            duplicate: f64::from(rng.next_u32() % 10) / 100.0,
+            delay_min_ms,
+            delay_max_ms: delay_min_ms + 1 + u64::from(rng.next_u32() % 120),
+            partition,
+            tx_per_second: u64::from(rng.next_u32() % 40),
+        }
+    }
+
+    /// The same configuration with a healthy network from the start.
+    pub fn healthy(seed: u64) -> Self {
+        Self {
+            gst_ms: 0,
+            loss: 0.0,
+            duplicate: 0.0,
+            partition: None,
+            ..Self::from_seed(seed)
+        }
+    }
+}
+
+fn shuffle<T>(items: &mut [T], rng: &mut ChaCha20Rng) {
+    for i in (1..items.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// A broken invariant: the run stops at the first one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("agreement: node {node} committed {hash} at height {height}, another node {other}")]
+    Agreement {
+        node: usize,
+        height: u64,
+        hash: Digest,
+        other: Digest,
+    },
+    #[error("node {node} could not commit what consensus decided at height {height}: {reason}")]
+    Commit {
+        node: usize,
+        height: u64,
+        reason: String,
+    },
+    #[error("state: node {node} has header {hash} at height {height}, node {other_node} {other}")]
+    State {
+        node: usize,
+        height: u64,
+        hash: Digest,
+        other_node: usize,
+        other: Digest,
+    },
+    #[error(
+        "transaction {tx_id} committed at height {height} is unknown to node {node} at height {tip}"
+    )]
+    LostTransaction {
+        tx_id: Digest,
+        height: u64,
+        node: usize,
+        tip: u64,
+    },
+    #[error("receipt of entry {index} does not verify offline: {reason}")]
+    Receipt { index: u64, reason: String },
+    #[error("liveness: by {deadline_ms} ms node {node} reached height {tip} of {target}")]
+    Liveness {
+        node: usize,
+        tip: u64,
+        target: u64,
+        deadline_ms: u64,
+    },
+    #[error("node {node}: {reason}")]
+    Node { node: usize, reason: String },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub seed: u64,
+    /// A digest of every node's committed chain: equal for equal seeds.
+    pub ledger_digest: Digest,
+    /// The virtual time at which the last node reached the target height.
+    pub finished_ms: u64,
+    pub heights: u64,
+    pub transactions_committed: u64,
+    pub messages_sent: u64,
+    pub messages_lost: u64,
+    pub events: u64,
+}
+
+/// A message on the simulated network.
+#[derive(Clone, Debug)]
+enum NetMsg {
+    Consensus(SignedConsensusMsg<Ctx>),
+    Liveness(LivenessMsg<Ctx>),
+    Part(PeerId, StreamMessage<ProposalPart>),
+    Status { tip: u64 },
+    SyncRequest { from: u64, to: u64 },
+    SyncResponse(Vec<RawDecidedValue<Ctx>>),
+}
+
+#[derive(Debug)]
+enum EventKind {
+    Deliver { from: usize, msg: Box<NetMsg> },
+    Timer { timeout: Timeout, epoch: u64 },
+    Propose { height: u64, round: Round },
+    Status,
+    Submit { bytes: Vec<u8> },
+}
+
+#[derive(Debug)]
+struct Event {
+    at: u64,
+    seq: u64,
+    node: usize,
+    kind: EventKind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// One simulated validator.
+struct SimNode {
+    peer: PeerId,
+    state: State<Ctx>,
+    host: Host,
+    signer: ConsensusSigner,
+    verifier: ConsensusVerifier,
+    /// The current epoch of each scheduled timeout; a timer event of another epoch was
+    /// cancelled.
+    timers: HashMap<Timeout, u64>,
+    /// The inputs this node's write-ahead log holds for its current height.
+    wal: Vec<Input<Ctx>>,
+    /// The height it asked its peers for last, and when.
+    sync_asked: Option<(u64, u64)>,
+    /// The core's metrics (it tracks each node's steps in them).
+    metrics: malachite_metrics::Metrics,
+}
+
+impl SimNode {
+    fn app(&self) -> &Arc<App> {
+        self.host.app()
+    }
+}
+
+/// What handling one input asks the simulation to do.
+enum Output {
+    Broadcast(NetMsg),
+    Schedule(Timeout, Duration),
+    Cancel(Timeout),
+    CancelAll,
+    Propose(u64, Round),
+    /// More inputs for the same node, in order, at the same virtual time.
+    Input(Input<Ctx>),
+    Decided(u64, Digest),
+}
+
+/// The simulation of one seed.
+pub struct Simulation {
+    config: SimConfig,
+    consortium: Consortium,
+    validator_set: ConsensusValidatorSet,
+    algorithm: HashAlgorithm,
+    timeouts: LinearTimeouts,
+    nodes: Vec<SimNode>,
+    queue: BinaryHeap<Reverse<Event>>,
+    seq: u64,
+    now: u64,
+    rng: ChaCha20Rng,
+    /// The block hash committed at each height, by the first node that committed it.
+    committed: BTreeMap<u64, (usize, Digest)>,
+    /// Transactions committed somewhere, with their heights: none may be lost.
+    acknowledged: BTreeMap<Digest, u64>,
+    messages_sent: u64,
+    messages_lost: u64,
+    events: u64,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation")
+            .field("config", &self.config)
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulation {
+    /// Builds the consortium and its nodes for `config`.
+    ///
+    /// # Errors
+    /// A node's ledger cannot be opened.
+    pub fn new(config: SimConfig) -> Result<Self, Violation> {
+        let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
+        let consortium = default_consortium("evidence-sim", GENESIS_TIME_MS, &mut rng);
+        let genesis = consortium.genesis.clone();
+        let algorithm = genesis.suite.digest;
+        let timeouts = ConsensusTimeouts::default().to_engine();
+        let mut nodes = Vec::new();
+        let mut validator_set = None;
+        for (index, (_, key)) in consortium
+            .validator_keys
+            .iter()
+            .take(config.validators)
+            .enumerate()
+        {
+            let node =
+                open_node(&genesis, key.clone(), MemoryDatabase::new()).map_err(|reason| {
+                    Violation::Node {
+                        node: index,
+                        reason,
+                    }
+                })?;
+            validator_set.get_or_insert_with(|| {
+                ConsensusValidatorSet::new(node.app().ledger().validators().clone())
+            });
+            nodes.push(node);
+        }
+        let validator_set = validator_set.ok_or_else(|| Violation::Node {
+            node: 0,
+            reason: "no validators".into(),
+        })?;
+        Ok(Self {
+            config,
+            consortium,
+            validator_set,
+            algorithm,
+            timeouts,
+            nodes,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            rng,
+            committed: BTreeMap::new(),
+            acknowledged: BTreeMap::new(),
+            messages_sent: 0,
+            messages_lost: 0,
+            events: 0,
+        })
+    }
+
+    /// The wall-clock reading the nodes see: genesis time, a minute, and virtual time.
+    fn clock(&self) -> u64 {
+        GENESIS_TIME_MS + 60_000 + self.now
+    }
+
+    fn schedule(&mut self, at: u64, node: usize, kind: EventKind) {
+        self.seq += 1;
+        self.queue.push(Reverse(Event {
+            at,
+            seq: self.seq,
+            node,
+            kind,
+        }));
+    }
+
+    fn chance(&mut self, probability: f64) -> bool {
+        probability > 0.0 && (self.rng.next_u64() as f64 / u64::MAX as f64) < probability
+    }
+
+    fn between(&mut self, low: u64, high: u64) -> u64 {
+        low + self.rng.next_u64() % (high - low + 1)
+    }
+
+    /// Runs the seed to the target height (or a violation).
+    ///
+    /// # Errors
+    /// The first invariant the run broke.
+    pub fn run(mut self) -> Result<Report, Violation> {
+        let n = self.nodes.len();
+        for node in 0..n {
+            let start = self.nodes[node].host.start_height();
+            let input = Input::StartHeight(
+                BlockHeight(start),
+                self.validator_set.clone(),
+                false,
+                None,
+                VoteExtensionPolicy::Disabled,
+            );
+            self.process(node, input)?;
+            let first_status = self.between(1, STATUS_INTERVAL_MS);
+            self.schedule(first_status, node, EventKind::Status);
+        }
+        self.schedule_workload();
+        let mut finished_ms = None;
+        while let Some(Reverse(event)) = self.queue.pop() {
+            if event.at > self.config.deadline_ms {
+                break;
+            }
+            self.now = event.at;
+            self.events += 1;
+            self.handle(event)?;
+            if self
+                .nodes
+                .iter()
+                .all(|node| node.app().tip().height >= self.config.heights)
+            {
+                finished_ms = Some(self.now);
+                break;
+            }
+        }
+        let Some(finished_ms) = finished_ms else {
+            let (node, tip) = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| (i, node.app().tip().height))
+                .min_by_key(|(_, tip)| *tip)
+                .unwrap_or((0, 0));
+            return Err(Violation::Liveness {
+                node,
+                tip,
+                target: self.config.heights,
+                deadline_ms: self.config.deadline_ms,
+            });
+        };
+        self.check_end()?;
+        Ok(Report {
+            seed: self.config.seed,
+            ledger_digest: self.ledger_digest(),
+            finished_ms,
+            heights: self.config.heights,
+            transactions_committed: self.acknowledged.len() as u64,
+            messages_sent: self.messages_sent,
+            messages_lost: self.messages_lost,
+            events: self.events,
+        })
+    }
+
+    /// Filers submit anchors to random nodes at the configured rate; a few are submitted
+    /// again to another node (replays), and a few are damaged (bad signatures).
+    fn schedule_workload(&mut self) {
+        if self.config.tx_per_second == 0 {
+            return;
+        }
+        let genesis = self.consortium.genesis.clone();
+        let filers = self.consortium.filer_keys.clone();
+        let span = self.config.deadline_ms.min(30_000);
+        let count = self.config.tx_per_second * span / 1_000;
+        for i in 0..count {
+            let at = self.between(0, span);
+            let (member, key) = &filers[(self.rng.next_u32() as usize) % filers.len()];
+            let document = format!("DOC-{}-{i}", self.config.seed);
+            let digest = self.algorithm.hash(document.as_bytes());
+            let Ok(mut bytes) = anchor_transaction(
+                &genesis,
+                key,
+                member,
+                "inspection-report",
+                "P-SIM",
+                &[(document, digest)],
+                GENESIS_TIME_MS + 60_000 + at,
+            ) else {
+                continue;
+            };
+            let node = self.rng.next_u32() as usize % self.nodes.len();
+            if self.chance(0.05) {
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0x01;
+            } else if self.chance(0.1) {
+                let again = self.rng.next_u32() as usize % self.nodes.len();
+                let later = at + self.between(1, 2_000);
+                self.schedule(
+                    later,
+                    again,
+                    EventKind::Submit {
+                        bytes: bytes.clone(),
+                    },
+                );
+            }
+            self.schedule(at, node, EventKind::Submit { bytes });
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), Violation> {
+        let node = event.node;
+        match event.kind {
+            EventKind::Deliver { from, msg } => self.deliver(node, from, *msg),
+            EventKind::Timer { timeout, epoch } => {
+                if self.nodes[node].timers.get(&timeout) == Some(&epoch) {
+                    self.nodes[node].timers.remove(&timeout);
+                    self.process(node, Input::TimeoutElapsed(timeout))?;
+                }
+                Ok(())
+            }
+            EventKind::Propose { height, round } => {
+                let now = self.clock();
+                let current = self.nodes[node].state.height().as_u64();
+                if current != height {
+                    return Ok(());
+                }
+                let proposed = self.nodes[node].host.propose(height, round, now);
+                if let Some((value, parts)) = proposed {
+                    let peer = self.nodes[node].peer;
+                    for part in parts {
+                        self.broadcast(node, NetMsg::Part(peer, part));
+                    }
+                    self.process(node, Input::Propose(value))?;
+                }
+                Ok(())
+            }
+            EventKind::Status => {
+                let tip = self.nodes[node].app().tip().height;
+                self.broadcast(node, NetMsg::Status { tip });
+                let next = self.now + STATUS_INTERVAL_MS;
+                self.schedule(next, node, EventKind::Status);
+                Ok(())
+            }
+            EventKind::Submit { bytes } => {
+                let now = self.clock();
+                // Refusals (bad signature, replay, busy) are the node's answer to the filer.
+                let _ = self.nodes[node].app().admit_at(bytes, now);
+                Ok(())
+            }
+        }
+    }
+
+    fn deliver(&mut self, node: usize, from: usize, msg: NetMsg) -> Result<(), Violation> {
+        let now = self.clock();
+        match msg {
+            NetMsg::Consensus(SignedConsensusMsg::Vote(vote)) => {
+                self.process(node, Input::Vote(vote))
+            }
+            NetMsg::Consensus(SignedConsensusMsg::Proposal(proposal)) => {
+                self.process(node, Input::Proposal(proposal))
+            }
+            NetMsg::Liveness(LivenessMsg::Vote(vote)) => self.process(node, Input::Vote(vote)),
+            NetMsg::Liveness(LivenessMsg::PolkaCertificate(certificate)) => {
+                self.process(node, Input::PolkaCertificate(certificate))
+            }
+            NetMsg::Liveness(LivenessMsg::SkipRoundCertificate(certificate)) => {
+                self.process(node, Input::RoundCertificate(certificate))
+            }
+            NetMsg::Part(publisher, part) => {
+                let host = &mut self.nodes[node].host;
+                let Some(proposal) = host.received_part(publisher, part) else {
+                    return Ok(());
+                };
+                match host.validate_streamed(proposal, now) {
+                    Some(value) => {
+                        self.process(node, Input::ProposedValue(value, ValueOrigin::Consensus))
+                    }
+                    None => Ok(()),
+                }
+            }
+            NetMsg::Status { tip } => {
+                let height = self.nodes[node].state.height().as_u64();
+                let recently = matches!(
+                    self.nodes[node].sync_asked,
+                    Some((asked, at)) if asked == height && self.now < at + 4 * STATUS_INTERVAL_MS
+                );
+                if tip >= height && !recently {
+                    self.nodes[node].sync_asked = Some((height, self.now));
+                    let to = tip.min(height + SYNC_HEIGHTS_MAX - 1);
+                    self.send(node, from, NetMsg::SyncRequest { from: height, to });
+                }
+                Ok(())
+            }
+            NetMsg::SyncRequest { from: low, to } => {
+                let values = self.nodes[node]
+                    .host
+                    .decided_values(BlockHeight(low)..=BlockHeight(to));
+                if !values.is_empty() {
+                    self.send(node, from, NetMsg::SyncResponse(values));
+                }
+                Ok(())
+            }
+            NetMsg::SyncResponse(values) => {
+                let peer = self.nodes[from].peer;
+                for value in values {
+                    // The core takes a synced value for its current height only; later ones
+                    // are asked for again once this one is decided.
+                    if value.certificate.height != self.nodes[node].state.height() {
+                        continue;
+                    }
+                    let response = ValueResponse {
+                        peer,
+                        value_bytes: value.value_bytes,
+                        certificate: value.certificate,
+                    };
+                    self.process(node, Input::SyncValueResponse(response))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn send(&mut self, from: usize, to: usize, msg: NetMsg) {
+        self.messages_sent += 1;
+        let before_gst = self.now < self.config.gst_ms;
+        if before_gst {
+            if let Some(side) = &self.config.partition
+                && side.contains(&from) != side.contains(&to)
+            {
+                self.messages_lost += 1;
+                return;
+            }
+            let loss = self.config.loss;
+            if self.chance(loss) {
+                self.messages_lost += 1;
+                return;
+            }
+        }
+        let (low, high) = (self.config.delay_min_ms, self.config.delay_max_ms);
+        let at = self.now + self.between(low, high);
+        let duplicate = self.config.duplicate;
+        if self.chance(duplicate) {
+            let again = at + self.between(low, high);
+            self.schedule(
+                again,
+                to,
+                EventKind::Deliver {
+                    from,
+                    msg: Box::new(msg.clone()),
+                },
+            );
+        }
+        self.schedule(
+            at,
+            to,
+            EventKind::Deliver {
+                from,
+                msg: Box::new(msg),
+            },
+        );
+    }
+
+    fn broadcast(&mut self, from: usize, msg: NetMsg) {
+        for to in 0..self.nodes.len() {
+            if to != from {
+                self.send(from, to, msg.clone());
+            }
+        }
+    }
+
+    /// Hands `input` to node `node`'s consensus core and carries out what it asks, then the
+    /// inputs that follow from it.
+    fn process(&mut self, node: usize, input: Input<Ctx>) -> Result<(), Violation> {
+        let mut inputs = std::collections::VecDeque::from([input]);
+        while let Some(input) = inputs.pop_front() {
+            let now = self.clock();
+            let outputs = {
+                let SimNode {
+                    state,
+                    host,
+                    signer,
+                    verifier,
+                    wal,
+                    metrics,
+                    ..
+                } = &mut self.nodes[node];
+                let mut effects = Effects {
+                    host,
+                    signer,
+                    verifier,
+                    wal,
+                    timeouts: &self.timeouts,
+                    validator_set: &self.validator_set,
+                    now,
+                    outputs: Vec::new(),
+                    failure: None,
+                };
+                let result: Result<(), malachite_core_consensus::Error<Ctx>> = malachite_core_consensus::process!(
+                    input: input,
+                    state: state,
+                    metrics: metrics,
+                    with: effect => effects.handle(effect)
+                );
+                // The core refusing an input (a vote for another height, say) is logged by
+                // the engine and passed over; so here.
+                drop(result);
+                if let Some(reason) = effects.failure {
+                    return Err(Violation::Node { node, reason });
+                }
+                effects.outputs
+            };
+            for output in outputs {
+                match output {
+                    Output::Broadcast(msg) => self.broadcast(node, msg),
+                    Output::Schedule(timeout, duration) => {
+                        self.seq += 1;
+                        let epoch = self.seq;
+                        self.nodes[node].timers.insert(timeout, epoch);
+                        let at = self.now + duration.as_millis() as u64;
+                        self.schedule(at, node, EventKind::Timer { timeout, epoch });
+                    }
+                    Output::Cancel(timeout) => {
+                        self.nodes[node].timers.remove(&timeout);
+                    }
+                    Output::CancelAll => self.nodes[node].timers.clear(),
+                    Output::Propose(height, round) => {
+                        let wait = if self.nodes[node].app().mempool().is_empty() {
+                            IDLE_BLOCK_MS
+                        } else {
+                            1
+                        };
+                        self.schedule(self.now + wait, node, EventKind::Propose { height, round });
+                    }
+                    Output::Input(input) => inputs.push_back(input),
+                    Output::Decided(height, hash) => self.check_decided(node, height, hash)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After node `node` committed `hash` at `height`: agreement, and every transaction of
+    /// the block is acknowledged.
+    fn check_decided(&mut self, node: usize, height: u64, hash: Digest) -> Result<(), Violation> {
+        match self.committed.get(&height) {
+            Some((_, other)) if *other != hash => {
+                return Err(Violation::Agreement {
+                    node,
+                    height,
+                    hash,
+                    other: *other,
+                });
+            }
+            Some(_) => {}
+            None => {
+                self.committed.insert(height, (node, hash));
+            }
+        }
+        let app = Arc::clone(self.nodes[node].app());
+        let ledger = app.ledger();
+        let tip = ledger.tip();
+        if tip.height != height || tip.header_hash != hash {
+            return Err(Violation::Commit {
+                node,
+                height,
+                reason: format!(
+                    "after the commit the tip is {} at height {}",
+                    tip.header_hash, tip.height
+                ),
+            });
+        }
+        if let Ok(Some((block, _))) = ledger.decided_block(height) {
+            for bytes in &block.transactions {
+                let Ok(tx) = <evidence_contracts::transaction::Transaction as evidence_core::encoding::Decode>::from_canonical_bytes(bytes) else {
+                    continue;
+                };
+                if let Some(tx_id) = tx.id(self.algorithm) {
+                    self.acknowledged.entry(tx_id).or_insert(height);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end: identical headers at every height, no acknowledged transaction lost,
+    /// every anchor's receipt verifies offline against genesis.
+    fn check_end(&self) -> Result<(), Violation> {
+        let heights = self
+            .nodes
+            .iter()
+            .map(|node| node.app().tip().height)
+            .min()
+            .unwrap_or(0);
+        for height in 1..=heights {
+            let mut first: Option<(usize, Digest)> = None;
+            for (i, node) in self.nodes.iter().enumerate() {
+                let header = node
+                    .app()
+                    .ledger()
+                    .store()
+                    .header(height)
+                    .map_err(|e| Violation::Node {
+                        node: i,
+                        reason: e.to_string(),
+                    })?
+                    .ok_or_else(|| Violation::Node {
+                        node: i,
+                        reason: format!("no header at height {height}"),
+                    })?;
+                let hash = header.hash(self.algorithm);
+                match first {
+                    None => first = Some((i, hash)),
+                    Some((other_node, other)) if other != hash => {
+                        return Err(Violation::State {
+                            node: i,
+                            height,
+                            hash,
+                            other_node,
+                            other,
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        for (tx_id, height) in &self.acknowledged {
+            for (i, node) in self.nodes.iter().enumerate() {
+                let tip = node.app().tip().height;
+                if tip >= *height && !matches!(node.app().ledger().transaction(tx_id), Ok(Some(_)))
+                {
+                    return Err(Violation::LostTransaction {
+                        tx_id: *tx_id,
+                        height: *height,
+                        node: i,
+                        tip,
+                    });
+                }
+            }
+        }
+        let anchor = self
+            .consortium
+            .genesis
+            .trust_anchor()
+            .map_err(|e| Violation::Node {
+                node: 0,
+                reason: e.to_string(),
+            })?;
+        let ledger = self.nodes[0].app().ledger();
+        for index in 0..ledger.tip().log_size {
+            let receipt = match ledger.receipt(index) {
+                Ok(Some(receipt)) => receipt,
+                other => {
+                    return Err(Violation::Receipt {
+                        index,
+                        reason: format!("not served: {other:?}"),
+                    });
+                }
+            };
+            if let Record::Anchor(document) = &receipt.entry.record {
+                let digest = document.body.digest;
+                verify_receipt(&digest, &receipt, &anchor).map_err(|e| Violation::Receipt {
+                    index,
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A digest of every node's chain: heights and header hashes.
+    fn ledger_digest(&self) -> Digest {
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for node in &self.nodes {
+            let tip = node.app().tip();
+            parts.push(tip.height.to_be_bytes().to_vec());
+            parts.push(tip.header_hash.bytes.to_vec());
+            parts.push(tip.state_root.bytes.to_vec());
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        self.algorithm.hash_parts(&refs)
+    }
+}
+
+/// Opens a validator's node over `database`.
+fn open_node(
+    genesis: &Genesis,
+    key: evidence_core::keys::SigningKey,
+    database: MemoryDatabase,
+) -> Result<SimNode, String> {
+    let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
+    let validators = ConsensusValidatorSet::new(ledger.validators().clone());
+    let app = Arc::new(App::new(
+        ledger,
+        AppLimits::default(),
+        Arc::new(NodeMetrics::new()),
+    ));
+    let public_key = key.public_key();
+    let address = ValidatorAddress(public_key);
+    let signer = ConsensusSigner::new(genesis.chain_id.clone(), key);
+    let verifier = ConsensusVerifier::new(genesis.chain_id.clone());
+    let host = Host::new(
+        Arc::clone(&app),
+        validators.clone(),
+        signer.clone(),
+        ByzantineFaults::default(),
+    );
+    let peer = PeerId::from_bytes(&peer_id_of(&public_key).to_bytes())
+        .map_err(|e| format!("peer id: {e}"))?;
+    let params = Params {
+        address,
+        threshold_params: ThresholdParams::default(),
+        value_payload: ValuePayload::ProposalAndParts,
+        enabled: true,
+    };
+    let height = BlockHeight(app.tip().height + 1);
+    let state = State::new(EvidenceContext::new(), height, validators, params, 10, 500);
+    Ok(SimNode {
+        peer,
+        state,
+        host,
+        signer,
+        verifier,
+        timers: HashMap::new(),
+        wal: Vec::new(),
+        sync_asked: None,
+        metrics: malachite_metrics::Metrics::new(),
+    })
+}
+
+/// Carries out the core's effects for one node, as the engine's consensus actor does.
+struct Effects<'a> {
+    host: &'a mut Host,
+    signer: &'a ConsensusSigner,
+    verifier: &'a ConsensusVerifier,
+    wal: &'a mut Vec<Input<Ctx>>,
+    timeouts: &'a LinearTimeouts,
+    validator_set: &'a ConsensusValidatorSet,
+    now: u64,
+    outputs: Vec<Output>,
+    /// Set when the node cannot go on (it could not commit a decision).
+    failure: Option<String>,
+}
+
+impl Effects<'_> {
+    fn handle(&mut self, effect: Effect<Ctx>) -> Result<Resume<Ctx>, std::convert::Infallible> {
+        let ctx = EvidenceContext::new();
+        Ok(match effect {
+            Effect::CancelAllTimeouts(r) => {
+                self.outputs.push(Output::CancelAll);
+                r.resume_with(())
+            }
+            Effect::CancelTimeout(timeout, r) => {
+                self.outputs.push(Output::Cancel(timeout));
+                r.resume_with(())
+            }
+            Effect::ScheduleTimeout(timeout, r) => {
+                let duration = self.timeouts.duration_for(timeout);
+                self.outputs.push(Output::Schedule(timeout, duration));
+                r.resume_with(())
+            }
+            Effect::StartRound(height, round, _proposer, _role, r) => {
+                for value in self.host.started_round(height.as_u64(), round, self.now) {
+                    self.outputs.push(Output::Input(Input::ProposedValue(
+                        value,
+                        ValueOrigin::Consensus,
+                    )));
+                }
+                r.resume_with(())
+            }
+            Effect::PublishConsensusMsg(msg, r) => {
+                self.outputs.push(Output::Broadcast(NetMsg::Consensus(msg)));
+                r.resume_with(())
+            }
+            Effect::PublishLivenessMsg(msg, r) => {
+                self.outputs.push(Output::Broadcast(NetMsg::Liveness(msg)));
+                r.resume_with(())
+            }
+            Effect::RepublishVote(vote, r) => {
+                self.outputs
+                    .push(Output::Broadcast(NetMsg::Liveness(LivenessMsg::Vote(vote))));
+                r.resume_with(())
+            }
+            Effect::RepublishRoundCertificate(certificate, r) => {
+                self.outputs.push(Output::Broadcast(NetMsg::Liveness(
+                    LivenessMsg::SkipRoundCertificate(certificate),
+                )));
+                r.resume_with(())
+            }
+            Effect::GetValue(height, round, _timeout, r) => {
+                self.outputs.push(Output::Propose(height.as_u64(), round));
+                r.resume_with(())
+            }
+            Effect::RestreamProposal(height, round, valid_round, address, value_id, r) => {
+                let peer = PeerId::from_bytes(&peer_id_of(&self.signer.address().0).to_bytes());
+                let parts =
+                    self.host
+                        .restream(height.as_u64(), round, valid_round, address, value_id);
+                if let Ok(peer) = peer {
+                    for part in parts {
+                        self.outputs
+                            .push(Output::Broadcast(NetMsg::Part(peer, part)));
+                    }
+                }
+                r.resume_with(())
+            }
+            Effect::CertVerifiedSyncValue(value, proposer, r) => {
+                let height = value.certificate.height;
+                let round = value.certificate.round;
+                let value_id = value.certificate.value_id;
+                match self
+                    .host
+                    .synced_value(height.as_u64(), round, proposer, value.value_bytes)
+                {
+                    SyncedValueOutcome::Verdict(proposed) if proposed.value.0 == value_id => {
+                        self.outputs.push(Output::Input(Input::ProposedValue(
+                            proposed,
+                            ValueOrigin::Sync,
+                        )));
+                    }
+                    _ => {}
+                }
+                r.resume_with(())
+            }
+            Effect::CertRejectedSyncValue(_peer, _height, _error, r) => r.resume_with(()),
+            Effect::Decide(certificate, _extensions, r) => {
+                let height = certificate.height.as_u64();
+                let hash = certificate.value_id;
+                match self.host.decided(&certificate) {
+                    Ok(()) => self.outputs.push(Output::Decided(height, hash)),
+                    Err(error) => self.failure = Some(format!("commit at {height}: {error}")),
+                }
+                r.resume_with(())
+            }
+            Effect::Finalize(certificate, _extensions, _evidence, r) => {
+                let next = certificate.height.as_u64() + 1;
+                self.host.enter_height(next);
+                self.wal.clear();
+                self.outputs.push(Output::Input(Input::StartHeight(
+                    BlockHeight(next),
+                    self.validator_set.clone(),
+                    false,
+                    None,
+                    VoteExtensionPolicy::Disabled,
+                )));
+                r.resume_with(())
+            }
+            Effect::SignVote(vote, r) => {
+                match futures::executor::block_on(self.signer.sign_vote(vote)) {
+                    Ok(signed) => r.resume_with(signed),
+                    Err(error) => {
+                        self.failure = Some(format!("signing a vote: {error}"));
+                        return Ok(Resume::Continue);
+                    }
+                }
+            }
+            Effect::SignProposal(proposal, r) => {
+                match futures::executor::block_on(self.signer.sign_proposal(proposal)) {
+                    Ok(signed) => r.resume_with(signed),
+                    Err(error) => {
+                        self.failure = Some(format!("signing a proposal: {error}"));
+                        return Ok(Resume::Continue);
+                    }
+                }
+            }
+            Effect::VerifySignature(msg, public_key, r) => {
+                use malachite_core_consensus::ConsensusMsg;
+                let result = match &msg.message {
+                    ConsensusMsg::Vote(vote) => futures::executor::block_on(
+                        self.verifier
+                            .verify_signed_vote(vote, &msg.signature, &public_key),
+                    ),
+                    ConsensusMsg::Proposal(proposal) => futures::executor::block_on(
+                        self.verifier
+                            .verify_signed_proposal(proposal, &msg.signature, &public_key),
+                    ),
+                };
+                r.resume_with(matches!(result, Ok(verdict) if verdict.is_valid()))
+            }
+            Effect::VerifyCommitCertificate(certificate, validators, thresholds, r) => r
+                .resume_with(futures::executor::block_on(
+                    self.verifier.verify_commit_certificate(
+                        &ctx,
+                        &certificate,
+                        &validators,
+                        thresholds,
+                    ),
+                )),
+            Effect::VerifyExtendedCommitCertificate(
+                certificate,
+                validators,
+                thresholds,
+                policy,
+                r,
+            ) => r.resume_with(futures::executor::block_on(
+                self.verifier.verify_extended_commit_certificate(
+                    &ctx,
+                    &certificate,
+                    &validators,
+                    thresholds,
+                    policy,
+                ),
+            )),
+            Effect::VerifyPolkaCertificate(certificate, validators, thresholds, r) => r
+                .resume_with(futures::executor::block_on(
+                    self.verifier.verify_polka_certificate(
+                        &ctx,
+                        &certificate,
+                        &validators,
+                        thresholds,
+                    ),
+                )),
+            Effect::VerifyRoundCertificate(certificate, validators, thresholds, r) => r
+                .resume_with(futures::executor::block_on(
+                    self.verifier.verify_round_certificate(
+                        &ctx,
+                        &certificate,
+                        &validators,
+                        thresholds,
+                    ),
+                )),
+            Effect::WalAppend(_height, input, r) => {
+                self.wal.push(input);
+                r.resume_with(())
+            }
+            Effect::ExtendVote(_, _, _, _, r) => r.resume_with(None),
+            Effect::VerifyVoteExtension(_, _, _, _, _, _, r) => r.resume_with(Err(
+                malachite_core_consensus::VoteExtensionError::InvalidVoteExtension,
+            )),
+        })
+    }
+}
+
+/// Runs `seed` with the configuration drawn from it.
+///
+/// # Errors
+/// The invariant the run broke.
+pub fn run_seed(seed: u64) -> Result<Report, Violation> {
+    Simulation::new(SimConfig::from_seed(seed))?.run()
+}
+
+/// The command that replays `seed` exactly.
+pub fn replay_command(seed: u64) -> String {
+    format!("cargo run -p evidence-sim -- --seed {seed}")
+}

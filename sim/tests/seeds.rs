@@ -1,0 +1,65 @@
+//! The simulator's bounded sample, run by CI: `SIM_SEEDS` seeds (default 200) from
+//! `SIM_SEED_START` (default 0), each with faults drawn from its seed. The long form is
+//! `cargo run -p evidence-sim -- --seeds 0..100000` (see TESTING.md).
+
+use evidence_sim::{SimConfig, Simulation, replay_command, run_seed};
+
+fn env(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, not {value:?}")),
+        Err(_) => default,
+    }
+}
+
+#[test]
+fn every_seed_of_the_sample_keeps_every_invariant() {
+    let start = env("SIM_SEED_START", 0);
+    let count = env("SIM_SEEDS", 200);
+    let mut partitions = 0;
+    let mut lost = 0;
+    let mut committed = 0;
+    for seed in start..start + count {
+        let config = SimConfig::from_seed(seed);
+        partitions += u64::from(config.partition.is_some());
+        match Simulation::new(config).and_then(Simulation::run) {
+            Ok(report) => {
+                lost += report.messages_lost;
+                committed += report.transactions_committed;
+            }
+            Err(violation) => panic!("seed {seed}: {violation}\nreplay: {}", replay_command(seed)),
+        }
+    }
+    // The sample exercised what it claims to.
+    if count >= 50 {
+        assert!(partitions > 0, "some seeds partition the network");
+        assert!(lost > 0, "some seeds lose messages");
+        assert!(committed > 0, "transactions are committed");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_ledger_digest() {
+    for seed in [3, 17] {
+        let first = run_seed(seed).unwrap();
+        let second = run_seed(seed).unwrap();
+        assert_eq!(first, second, "seed {seed}");
+    }
+    assert_ne!(
+        run_seed(3).unwrap().ledger_digest,
+        run_seed(17).unwrap().ledger_digest,
+        "different seeds, different chains"
+    );
+}
+
+#[test]
+fn a_healthy_network_reaches_the_target_quickly() {
+    let report = Simulation::new(SimConfig::healthy(5))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(report.messages_lost, 0);
+    // Heights of a healthy network take a few message delays and the idle block interval.
+    assert!(report.finished_ms < report.heights * 1_000, "{report:?}");
+}
