@@ -87,6 +87,27 @@ pub struct SimConfig {
     pub partition: Option<Vec<usize>>,
     /// Transactions submitted per virtual second, to random nodes.
     pub tx_per_second: u64,
+    /// Nodes that crash (lose everything but their database and write-ahead log) and restart,
+    /// one at a time.
+    pub crashes: Vec<Crash>,
+    /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
+    pub bugs: Bugs,
+}
+
+/// Deliberate bugs a test switches on to show that a seed catches each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bugs {
+    /// A restarted node does not replay its write-ahead log: it forgets the votes it cast and
+    /// the value it locked on.
+    pub forget_wal: bool,
+}
+
+/// A crash of one node at `at_ms`, restarted `down_ms` later from what it had persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crash {
+    pub node: usize,
+    pub at_ms: u64,
+    pub down_ms: u64,
 }
 
 impl SimConfig {
@@ -107,6 +128,19 @@ impl SimConfig {
             None
         };
         let delay_min_ms = u64::from(rng.next_u32() % 5);
+        let mut crashes = Vec::new();
+        let mut at_ms = 0;
+        for _ in 0..rng.next_u32() % 4 {
+            // One node down at a time (at most f of four), each back before the next goes.
+            at_ms += 50 + u64::from(rng.next_u32() % 4_000);
+            let down_ms = 1 + u64::from(rng.next_u32() % 4_000);
+            crashes.push(Crash {
+                node: rng.next_u32() as usize % validators,
+                at_ms,
+                down_ms,
+            });
+            at_ms += down_ms;
+        }
         Self {
             seed,
             validators,
@@ -119,6 +153,8 @@ impl SimConfig {
             delay_max_ms: delay_min_ms + 1 + u64::from(rng.next_u32() % 120),
             partition,
             tx_per_second: u64::from(rng.next_u32() % 40),
+            crashes,
+            bugs: Bugs::default(),
         }
     }
 
@@ -129,6 +165,7 @@ impl SimConfig {
             loss: 0.0,
             duplicate: 0.0,
             partition: None,
+            crashes: Vec::new(),
             ..Self::from_seed(seed)
         }
     }
@@ -183,6 +220,17 @@ pub enum Violation {
         target: u64,
         deadline_ms: u64,
     },
+    #[error(
+        "node {node} signed two different {what} for height {height}, round {round}: {first} and {second}"
+    )]
+    DoubleSign {
+        node: usize,
+        what: &'static str,
+        height: u64,
+        round: i64,
+        first: String,
+        second: String,
+    },
     #[error("node {node}: {reason}")]
     Node { node: usize, reason: String },
 }
@@ -200,6 +248,13 @@ pub struct Report {
     pub messages_sent: u64,
     pub messages_lost: u64,
     pub events: u64,
+    pub crashes: u64,
+    /// Restarts that replayed write-ahead log entries of an unfinished height.
+    pub replays: u64,
+    /// Heights decided by a node through value sync rather than its own votes.
+    pub synced: u64,
+    /// The highest round in which a height was decided.
+    pub round_max: i64,
 }
 
 /// A message on the simulated network.
@@ -215,11 +270,27 @@ enum NetMsg {
 
 #[derive(Debug)]
 enum EventKind {
-    Deliver { from: usize, msg: Box<NetMsg> },
-    Timer { timeout: Timeout, epoch: u64 },
-    Propose { height: u64, round: Round },
-    Status,
-    Submit { bytes: Vec<u8> },
+    Deliver {
+        from: usize,
+        msg: Box<NetMsg>,
+    },
+    Timer {
+        timeout: Timeout,
+        epoch: u64,
+    },
+    Propose {
+        incarnation: u64,
+        height: u64,
+        round: Round,
+    },
+    Status {
+        incarnation: u64,
+    },
+    Submit {
+        bytes: Vec<u8>,
+    },
+    Crash,
+    Restart,
 }
 
 #[derive(Debug)]
@@ -247,8 +318,19 @@ impl Ord for Event {
     }
 }
 
+/// What a node's write-ahead log holds: the inputs of one height.
+#[derive(Debug, Default)]
+struct Wal {
+    height: u64,
+    entries: Vec<Input<Ctx>>,
+    /// While the log is replayed after a restart, nothing is appended (as in the engine).
+    replaying: bool,
+}
+
 /// One simulated validator.
 struct SimNode {
+    /// Counts restarts: events of an earlier life of the node are dropped.
+    incarnation: u64,
     peer: PeerId,
     state: State<Ctx>,
     host: Host,
@@ -257,8 +339,6 @@ struct SimNode {
     /// The current epoch of each scheduled timeout; a timer event of another epoch was
     /// cancelled.
     timers: HashMap<Timeout, u64>,
-    /// The inputs this node's write-ahead log holds for its current height.
-    wal: Vec<Input<Ctx>>,
     /// The height it asked its peers for last, and when.
     sync_asked: Option<(u64, u64)>,
     /// The core's metrics (it tracks each node's steps in them).
@@ -280,7 +360,15 @@ enum Output {
     Propose(u64, Round),
     /// More inputs for the same node, in order, at the same virtual time.
     Input(Input<Ctx>),
-    Decided(u64, Digest),
+    Decided(u64, Digest, i64),
+    Synced,
+    Signed {
+        what: &'static str,
+        height: u64,
+        round: i64,
+        step: u8,
+        value: String,
+    },
 }
 
 /// The simulation of one seed.
@@ -291,6 +379,17 @@ pub struct Simulation {
     algorithm: HashAlgorithm,
     timeouts: LinearTimeouts,
     nodes: Vec<SimNode>,
+    /// What survives a crash: each node's database and write-ahead log.
+    databases: Vec<MemoryDatabase>,
+    wals: Vec<Wal>,
+    down: Vec<bool>,
+    /// Every vote and proposal each node signed, by (node, height, round, step): an honest
+    /// node never signs two different ones, restarts included.
+    signed: HashMap<(usize, u64, i64, u8), String>,
+    crashes: u64,
+    replays: u64,
+    synced: u64,
+    round_max: i64,
     queue: BinaryHeap<Reverse<Event>>,
     seq: u64,
     now: u64,
@@ -325,6 +424,7 @@ impl Simulation {
         let algorithm = genesis.suite.digest;
         let timeouts = ConsensusTimeouts::default().to_engine();
         let mut nodes = Vec::new();
+        let mut databases = Vec::new();
         let mut validator_set = None;
         for (index, (_, key)) in consortium
             .validator_keys
@@ -332,13 +432,14 @@ impl Simulation {
             .take(config.validators)
             .enumerate()
         {
-            let node =
-                open_node(&genesis, key.clone(), MemoryDatabase::new()).map_err(|reason| {
-                    Violation::Node {
-                        node: index,
-                        reason,
-                    }
-                })?;
+            let database = MemoryDatabase::new();
+            let node = open_node(&genesis, key.clone(), database.clone()).map_err(|reason| {
+                Violation::Node {
+                    node: index,
+                    reason,
+                }
+            })?;
+            databases.push(database);
             validator_set.get_or_insert_with(|| {
                 ConsensusValidatorSet::new(node.app().ledger().validators().clone())
             });
@@ -348,6 +449,7 @@ impl Simulation {
             node: 0,
             reason: "no validators".into(),
         })?;
+        let n = nodes.len();
         Ok(Self {
             config,
             consortium,
@@ -355,6 +457,14 @@ impl Simulation {
             algorithm,
             timeouts,
             nodes,
+            databases,
+            wals: (0..n).map(|_| Wal::default()).collect(),
+            down: vec![false; n],
+            signed: HashMap::new(),
+            crashes: 0,
+            replays: 0,
+            synced: 0,
+            round_max: 0,
             queue: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -397,17 +507,13 @@ impl Simulation {
     pub fn run(mut self) -> Result<Report, Violation> {
         let n = self.nodes.len();
         for node in 0..n {
-            let start = self.nodes[node].host.start_height();
-            let input = Input::StartHeight(
-                BlockHeight(start),
-                self.validator_set.clone(),
-                false,
-                None,
-                VoteExtensionPolicy::Disabled,
-            );
-            self.process(node, input)?;
-            let first_status = self.between(1, STATUS_INTERVAL_MS);
-            self.schedule(first_status, node, EventKind::Status);
+            self.start_node(node)?;
+        }
+        for crash in self.config.crashes.clone() {
+            if crash.node < n {
+                self.schedule(crash.at_ms, crash.node, EventKind::Crash);
+                self.schedule(crash.at_ms + crash.down_ms, crash.node, EventKind::Restart);
+            }
         }
         self.schedule_workload();
         let mut finished_ms = None;
@@ -452,7 +558,48 @@ impl Simulation {
             messages_sent: self.messages_sent,
             messages_lost: self.messages_lost,
             events: self.events,
+            crashes: self.crashes,
+            replays: self.replays,
+            synced: self.synced,
+            round_max: self.round_max,
         })
+    }
+
+    /// Starts consensus on node `node` at the height after its tip, replaying its write-ahead
+    /// log if it holds that height (after a restart), as the engine does.
+    fn start_node(&mut self, node: usize) -> Result<(), Violation> {
+        let start = self.nodes[node].host.start_height();
+        let input = Input::StartHeight(
+            BlockHeight(start),
+            self.validator_set.clone(),
+            false,
+            None,
+            VoteExtensionPolicy::Disabled,
+        );
+        self.process(node, input)?;
+        let replay = !self.config.bugs.forget_wal;
+        if replay && self.wals[node].height == start && !self.wals[node].entries.is_empty() {
+            let entries = self.wals[node].entries.clone();
+            let state = &mut self.nodes[node].state;
+            state.record_recovered_own_precommit_extensions(entries.iter());
+            state.index_wal_entries(entries.iter());
+            self.wals[node].replaying = true;
+            self.replays += 1;
+            for entry in entries {
+                self.process(node, entry)?;
+            }
+            self.wals[node].replaying = false;
+            self.nodes[node].state.reset_entries_index();
+        } else if self.wals[node].height != start {
+            self.wals[node] = Wal {
+                height: start,
+                ..Wal::default()
+            };
+        }
+        let first_status = self.now + self.between(1, STATUS_INTERVAL_MS);
+        let incarnation = self.nodes[node].incarnation;
+        self.schedule(first_status, node, EventKind::Status { incarnation });
+        Ok(())
     }
 
     /// Filers submit anchors to random nodes at the configured rate; a few are submitted
@@ -502,7 +649,26 @@ impl Simulation {
 
     fn handle(&mut self, event: Event) -> Result<(), Violation> {
         let node = event.node;
+        if self.down[node] && !matches!(event.kind, EventKind::Restart) {
+            // A crashed node hears nothing, and its timers died with it.
+            return Ok(());
+        }
         match event.kind {
+            EventKind::Crash => {
+                self.down[node] = true;
+                self.crashes += 1;
+                Ok(())
+            }
+            EventKind::Restart => {
+                let key = self.consortium.validator_keys[node].1.clone();
+                let mut fresh =
+                    open_node(&self.consortium.genesis, key, self.databases[node].clone())
+                        .map_err(|reason| Violation::Node { node, reason })?;
+                fresh.incarnation = self.nodes[node].incarnation + 1;
+                self.nodes[node] = fresh;
+                self.down[node] = false;
+                self.start_node(node)
+            }
             EventKind::Deliver { from, msg } => self.deliver(node, from, *msg),
             EventKind::Timer { timeout, epoch } => {
                 if self.nodes[node].timers.get(&timeout) == Some(&epoch) {
@@ -511,10 +677,14 @@ impl Simulation {
                 }
                 Ok(())
             }
-            EventKind::Propose { height, round } => {
+            EventKind::Propose {
+                incarnation,
+                height,
+                round,
+            } => {
                 let now = self.clock();
                 let current = self.nodes[node].state.height().as_u64();
-                if current != height {
+                if current != height || incarnation != self.nodes[node].incarnation {
                     return Ok(());
                 }
                 let proposed = self.nodes[node].host.propose(height, round, now);
@@ -527,11 +697,14 @@ impl Simulation {
                 }
                 Ok(())
             }
-            EventKind::Status => {
+            EventKind::Status { incarnation } => {
+                if incarnation != self.nodes[node].incarnation {
+                    return Ok(());
+                }
                 let tip = self.nodes[node].app().tip().height;
                 self.broadcast(node, NetMsg::Status { tip });
                 let next = self.now + STATUS_INTERVAL_MS;
-                self.schedule(next, node, EventKind::Status);
+                self.schedule(next, node, EventKind::Status { incarnation });
                 Ok(())
             }
             EventKind::Submit { bytes } => {
@@ -673,10 +846,10 @@ impl Simulation {
                     host,
                     signer,
                     verifier,
-                    wal,
                     metrics,
                     ..
                 } = &mut self.nodes[node];
+                let wal = &mut self.wals[node];
                 let mut effects = Effects {
                     host,
                     signer,
@@ -722,10 +895,48 @@ impl Simulation {
                         } else {
                             1
                         };
-                        self.schedule(self.now + wait, node, EventKind::Propose { height, round });
+                        let incarnation = self.nodes[node].incarnation;
+                        self.schedule(
+                            self.now + wait,
+                            node,
+                            EventKind::Propose {
+                                incarnation,
+                                height,
+                                round,
+                            },
+                        );
                     }
                     Output::Input(input) => inputs.push_back(input),
-                    Output::Decided(height, hash) => self.check_decided(node, height, hash)?,
+                    Output::Synced => self.synced += 1,
+                    Output::Decided(height, hash, round) => {
+                        self.round_max = self.round_max.max(round);
+                        self.check_decided(node, height, hash)?;
+                    }
+                    Output::Signed {
+                        what,
+                        height,
+                        round,
+                        step,
+                        value,
+                    } => {
+                        let key = (node, height, round, step);
+                        match self.signed.get(&key) {
+                            Some(first) if *first != value => {
+                                return Err(Violation::DoubleSign {
+                                    node,
+                                    what,
+                                    height,
+                                    round,
+                                    first: first.clone(),
+                                    second: value,
+                                });
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.signed.insert(key, value);
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -914,7 +1125,7 @@ fn open_node(
         signer,
         verifier,
         timers: HashMap::new(),
-        wal: Vec::new(),
+        incarnation: 0,
         sync_asked: None,
         metrics: malachite_metrics::Metrics::new(),
     })
@@ -925,7 +1136,7 @@ struct Effects<'a> {
     host: &'a mut Host,
     signer: &'a ConsensusSigner,
     verifier: &'a ConsensusVerifier,
-    wal: &'a mut Vec<Input<Ctx>>,
+    wal: &'a mut Wal,
     timeouts: &'a LinearTimeouts,
     validator_set: &'a ConsensusValidatorSet,
     now: u64,
@@ -1005,6 +1216,7 @@ impl Effects<'_> {
                     .synced_value(height.as_u64(), round, proposer, value.value_bytes)
                 {
                     SyncedValueOutcome::Verdict(proposed) if proposed.value.0 == value_id => {
+                        self.outputs.push(Output::Synced);
                         self.outputs.push(Output::Input(Input::ProposedValue(
                             proposed,
                             ValueOrigin::Sync,
@@ -1018,8 +1230,9 @@ impl Effects<'_> {
             Effect::Decide(certificate, _extensions, r) => {
                 let height = certificate.height.as_u64();
                 let hash = certificate.value_id;
+                let round = certificate.round.as_i64();
                 match self.host.decided(&certificate) {
-                    Ok(()) => self.outputs.push(Output::Decided(height, hash)),
+                    Ok(()) => self.outputs.push(Output::Decided(height, hash, round)),
                     Err(error) => self.failure = Some(format!("commit at {height}: {error}")),
                 }
                 r.resume_with(())
@@ -1027,7 +1240,10 @@ impl Effects<'_> {
             Effect::Finalize(certificate, _extensions, _evidence, r) => {
                 let next = certificate.height.as_u64() + 1;
                 self.host.enter_height(next);
-                self.wal.clear();
+                *self.wal = Wal {
+                    height: next,
+                    ..Wal::default()
+                };
                 self.outputs.push(Output::Input(Input::StartHeight(
                     BlockHeight(next),
                     self.validator_set.clone(),
@@ -1038,6 +1254,18 @@ impl Effects<'_> {
                 r.resume_with(())
             }
             Effect::SignVote(vote, r) => {
+                use malachite_core_types::Vote as _;
+                let step = match vote.vote_type() {
+                    malachite_core_types::VoteType::Prevote => 1,
+                    malachite_core_types::VoteType::Precommit => 2,
+                };
+                self.outputs.push(Output::Signed {
+                    what: "votes",
+                    height: vote.height().as_u64(),
+                    round: vote.round().as_i64(),
+                    step,
+                    value: format!("{:?}", vote.value()),
+                });
                 match futures::executor::block_on(self.signer.sign_vote(vote)) {
                     Ok(signed) => r.resume_with(signed),
                     Err(error) => {
@@ -1047,6 +1275,14 @@ impl Effects<'_> {
                 }
             }
             Effect::SignProposal(proposal, r) => {
+                use malachite_core_types::Proposal as _;
+                self.outputs.push(Output::Signed {
+                    what: "proposals",
+                    height: proposal.height().as_u64(),
+                    round: proposal.round().as_i64(),
+                    step: 0,
+                    value: format!("{:?} from {:?}", proposal.value(), proposal.pol_round()),
+                });
                 match futures::executor::block_on(self.signer.sign_proposal(proposal)) {
                     Ok(signed) => r.resume_with(signed),
                     Err(error) => {
@@ -1111,8 +1347,16 @@ impl Effects<'_> {
                         thresholds,
                     ),
                 )),
-            Effect::WalAppend(_height, input, r) => {
-                self.wal.push(input);
+            Effect::WalAppend(height, input, r) => {
+                if !self.wal.replaying {
+                    if self.wal.height != height.as_u64() {
+                        *self.wal = Wal {
+                            height: height.as_u64(),
+                            ..Wal::default()
+                        };
+                    }
+                    self.wal.entries.push(input);
+                }
                 r.resume_with(())
             }
             Effect::ExtendVote(_, _, _, _, r) => r.resume_with(None),

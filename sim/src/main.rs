@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     let single = range.end - range.start == 1;
     let started = Instant::now();
     let count = range.end - range.start;
+    let mut totals = Totals::default();
     for seed in range {
         let config = SimConfig::from_seed(seed);
         if single {
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
                 if single {
                     println!("{report:?}");
                 }
+                totals.add(&report);
             }
             Err(violation) => {
                 eprintln!("seed {seed}: {violation}");
@@ -56,5 +58,43 @@ fn main() -> ExitCode {
         "{count} seeds passed in {seconds:.1} s ({:.1} seeds/s)",
         count as f64 / seconds
     );
+    println!(
+        "covered: {} heights, {} transactions committed, {} messages sent ({} lost), \
+         {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
+         decisions in rounds up to {}",
+        totals.heights,
+        totals.transactions,
+        totals.messages,
+        totals.lost,
+        totals.crashes,
+        totals.replays,
+        totals.synced,
+        totals.round_max
+    );
     ExitCode::SUCCESS
+}
+
+#[derive(Default)]
+struct Totals {
+    heights: u64,
+    transactions: u64,
+    messages: u64,
+    lost: u64,
+    crashes: u64,
+    replays: u64,
+    synced: u64,
+    round_max: i64,
+}
+
+impl Totals {
+    fn add(&mut self, report: &evidence_sim::Report) {
+        self.heights += report.heights;
+        self.transactions += report.transactions_committed;
+        self.messages += report.messages_sent;
+        self.lost += report.messages_lost;
+        self.crashes += report.crashes;
+        self.replays += report.replays;
+        self.synced += report.synced;
+        self.round_max = self.round_max.max(report.round_max);
+    }
 }

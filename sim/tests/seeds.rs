@@ -63,3 +63,22 @@ fn a_healthy_network_reaches_the_target_quickly() {
     // Heights of a healthy network take a few message delays and the idle block interval.
     assert!(report.finished_ms < report.heights * 1_000, "{report:?}");
 }
+
+/// A restarted node that forgot its write-ahead log votes again in a round it already voted
+/// in, for something else: the double-signing invariant catches it at the first seed with a
+/// crash in the middle of a height.
+#[test]
+fn a_node_that_forgets_its_write_ahead_log_is_caught_double_signing() {
+    let mut config = SimConfig::from_seed(0);
+    assert!(!config.crashes.is_empty(), "seed 0 crashes a node");
+    assert!(
+        Simulation::new(config.clone()).unwrap().run().is_ok(),
+        "without the bug, seed 0 keeps every invariant"
+    );
+    config.bugs.forget_wal = true;
+    let violation = Simulation::new(config).unwrap().run().unwrap_err();
+    assert!(
+        matches!(violation, evidence_sim::Violation::DoubleSign { .. }),
+        "{violation}"
+    );
+}
