@@ -528,6 +528,112 @@ async fn a_peer_that_is_not_in_genesis_is_refused_at_the_handshake() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_reads_on_one_node_leaves_consensus_committing_and_that_node_in_step() {
+    use evidence_genesis::pki::ROLE_AUDITOR;
+    use evidence_proto::v1::LookupRequest;
+    use evidence_proto::v1::lookup_request::By as LookupBy;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let _serial = SERIAL.lock().await;
+    let fixture = start(fast).await;
+    let mut client = fixture.client(0).await;
+    for i in 0..20 {
+        let content = format!("before the flood {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-F{i}"),
+            content.as_bytes(),
+        );
+        notarize(&mut client, tx).await.unwrap();
+    }
+    // 64 auditors read from node 3 as fast as it answers, for 4 s: lookups of the project,
+    // checkpoints and status in turn.
+    let flooded = fixture.network.node(3).unwrap().api_address();
+    let caller = caller_files(fixture.dir.path(), "bureau", ROLE_AUDITOR);
+    let answered = Arc::new(AtomicU64::new(0));
+    let shed = Arc::new(AtomicU64::new(0));
+    let window = Duration::from_secs(4);
+    let end = tokio::time::Instant::now() + window;
+    let mut readers = Vec::new();
+    for k in 0..64u64 {
+        let channel = channel(
+            &fixture.consortium.genesis,
+            &format!("https://{flooded}"),
+            Some(&caller),
+        )
+        .await
+        .unwrap();
+        let mut reader = LedgerClient::new(channel);
+        let (answered, shed) = (Arc::clone(&answered), Arc::clone(&shed));
+        readers.push(tokio::spawn(async move {
+            let mut turn = k;
+            while tokio::time::Instant::now() < end {
+                turn += 1;
+                let result = match turn % 3 {
+                    0 => reader
+                        .lookup(LookupRequest {
+                            by: Some(LookupBy::ProjectId(PROJECT.to_owned())),
+                            page_token: Vec::new(),
+                            limit: 0,
+                        })
+                        .await
+                        .map(|_| ()),
+                    1 => reader
+                        .get_checkpoint(GetCheckpointRequest { height: 0 })
+                        .await
+                        .map(|_| ()),
+                    _ => reader.status(StatusRequest {}).await.map(|_| ()),
+                };
+                match result {
+                    Ok(()) => answered.fetch_add(1, Ordering::Relaxed),
+                    Err(status) if status.code() == Code::ResourceExhausted => {
+                        shed.fetch_add(1, Ordering::Relaxed)
+                    }
+                    Err(status) => panic!("a reader got {status:?}"),
+                };
+            }
+        }));
+    }
+    // Meanwhile the filing system notarizes through node 0, one call at a time.
+    let start_height = fixture.network.node(0).unwrap().app().tip().height;
+    let mut filed = 0;
+    while tokio::time::Instant::now() < end {
+        let content = format!("during the flood {filed}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-G{filed}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        fixture.check_receipts(&response, content.as_bytes());
+        filed += 1;
+    }
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let heights = fixture.network.node(0).unwrap().app().tip().height - start_height;
+    let answered = answered.load(Ordering::Relaxed);
+    let shed = shed.load(Ordering::Relaxed);
+    eprintln!(
+        "flood on node 3 for {window:?}: {answered} reads answered, {shed} shed; \
+         {filed} filings through node 0, {heights} heights"
+    );
+    assert!(answered > 0, "the flooded node kept serving reads");
+    assert!(filed >= 10, "filings kept committing during the flood");
+    // The flooded node itself kept following consensus: at most a height or two behind.
+    let tip = fixture.network.node(0).unwrap().app().tip().height;
+    let flooded_tip = fixture.network.node(3).unwrap().app().tip().height;
+    assert!(
+        flooded_tip + 2 >= tip,
+        "the flooded node is at height {flooded_tip}, the others at {tip}"
+    );
+    fixture.network.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_back_dated_proposal_is_refused_and_the_network_moves_on() {
     let _serial = SERIAL.lock().await;
     // No empty blocks while the test waits between filings, so each filing's block follows
