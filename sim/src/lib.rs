@@ -26,7 +26,7 @@ use evidence_core::receipt::verify_receipt;
 use evidence_genesis::{Consortium, Genesis, default_consortium};
 use evidence_node::app::{App, AppLimits};
 use evidence_node::consensus::context::{
-    BlockHeight, ConsensusValidatorSet, EvidenceContext, ProposalPart, ValidatorAddress,
+    BlockHash, BlockHeight, ConsensusValidatorSet, EvidenceContext, ProposalPart, ValidatorAddress,
 };
 use evidence_node::consensus::driver::ConsensusTimeouts;
 use evidence_node::consensus::host::{ByzantineFaults, Host};
@@ -40,8 +40,8 @@ use malachite_core_consensus::{
     Effect, Input, LivenessMsg, Params, Resumable, Resume, SignedConsensusMsg, State,
 };
 use malachite_core_types::{
-    Height as _, LinearTimeouts, Round, ThresholdParams, Timeout, ValueOrigin, ValuePayload,
-    ValueResponse, VoteExtensionPolicy,
+    Context as _, Height as _, LinearTimeouts, Round, ThresholdParams, Timeout, ValueOrigin,
+    ValuePayload, ValueResponse, VoteExtensionPolicy,
 };
 use malachite_engine::host::SyncedValueOutcome;
 use malachite_engine::util::streaming::StreamMessage;
@@ -90,8 +90,30 @@ pub struct SimConfig {
     /// Nodes that crash (lose everything but their database and write-ahead log) and restart,
     /// one at a time.
     pub crashes: Vec<Crash>,
+    /// At most one faulty validator, and how it misbehaves.
+    pub byzantine: Option<Byzantine>,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
+}
+
+/// A Byzantine validator: which one, and what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Byzantine {
+    pub node: usize,
+    pub kind: ByzantineKind,
+}
+
+/// The misbehaviours a Byzantine validator of the simulation has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByzantineKind {
+    /// Its blocks carry a state root that no execution produces.
+    WrongStateRoot,
+    /// On its turns it proposes two different blocks, each signed, each to half its peers.
+    Equivocate,
+    /// Each vote it casts goes to half its peers; the other half get a conflicting vote.
+    DoubleVote,
+    /// Two nodes run its key, each seeing part of the network and neither knowing of the other.
+    Twins,
 }
 
 /// Deliberate bugs a test switches on to show that a seed catches each.
@@ -100,6 +122,8 @@ pub struct Bugs {
     /// A restarted node does not replay its write-ahead log: it forgets the votes it cast and
     /// the value it locked on.
     pub forget_wal: bool,
+    /// Honest nodes take proposals as valid without executing them (no state-root check).
+    pub skip_validation: bool,
 }
 
 /// A crash of one node at `at_ms`, restarted `down_ms` later from what it had persisted.
@@ -154,6 +178,17 @@ impl SimConfig {
             partition,
             tx_per_second: u64::from(rng.next_u32() % 40),
             crashes,
+            byzantine: match rng.next_u32() % 8 {
+                0 => Some(ByzantineKind::WrongStateRoot),
+                1 => Some(ByzantineKind::Equivocate),
+                2 => Some(ByzantineKind::DoubleVote),
+                3 => Some(ByzantineKind::Twins),
+                _ => None,
+            }
+            .map(|kind| Byzantine {
+                node: rng.next_u32() as usize % validators,
+                kind,
+            }),
             bugs: Bugs::default(),
         }
     }
@@ -166,6 +201,7 @@ impl SimConfig {
             duplicate: 0.0,
             partition: None,
             crashes: Vec::new(),
+            byzantine: None,
             ..Self::from_seed(seed)
         }
     }
@@ -255,6 +291,12 @@ pub struct Report {
     pub synced: u64,
     /// The highest round in which a height was decided.
     pub round_max: i64,
+    /// The Byzantine validator's misbehaviour, if the seed has one.
+    pub byzantine: Option<ByzantineKind>,
+    /// Conflicting messages the Byzantine validator sent (second proposals, second votes).
+    pub conflicting: u64,
+    /// Proposals honest nodes validated and found invalid.
+    pub refused: u64,
 }
 
 /// A message on the simulated network.
@@ -379,6 +421,14 @@ pub struct Simulation {
     algorithm: HashAlgorithm,
     timeouts: LinearTimeouts,
     nodes: Vec<SimNode>,
+    /// Each node's validator key (twins share one).
+    keys: Vec<evidence_core::keys::SigningKey>,
+    /// Which nodes follow the protocol: the invariants are about them.
+    honest: Vec<bool>,
+    /// Which node can reach which (twins see part of the network each).
+    reach: Vec<Vec<bool>>,
+    /// An equivocating proposer's second proposal, by (node, height, round).
+    equivocations: HashMap<(usize, u64, i64), malachite_core_types::SignedProposal<Ctx>>,
     /// What survives a crash: each node's database and write-ahead log.
     databases: Vec<MemoryDatabase>,
     wals: Vec<Wal>,
@@ -390,6 +440,8 @@ pub struct Simulation {
     replays: u64,
     synced: u64,
     round_max: i64,
+    conflicting: u64,
+    refused: u64,
     queue: BinaryHeap<Reverse<Event>>,
     seq: u64,
     now: u64,
@@ -423,22 +475,72 @@ impl Simulation {
         let genesis = consortium.genesis.clone();
         let algorithm = genesis.suite.digest;
         let timeouts = ConsensusTimeouts::default().to_engine();
-        let mut nodes = Vec::new();
-        let mut databases = Vec::new();
-        let mut validator_set = None;
-        for (index, (_, key)) in consortium
+        let mut keys: Vec<evidence_core::keys::SigningKey> = consortium
             .validator_keys
             .iter()
             .take(config.validators)
-            .enumerate()
+            .map(|(_, key)| key.clone())
+            .collect();
+        let mut faults = vec![
+            ByzantineFaults {
+                skip_validation: config.bugs.skip_validation,
+                ..ByzantineFaults::default()
+            };
+            keys.len()
+        ];
+        let mut honest = vec![true; keys.len()];
+        if let Some(byzantine) = config.byzantine
+            && byzantine.node < keys.len()
         {
+            honest[byzantine.node] = false;
+            match byzantine.kind {
+                ByzantineKind::WrongStateRoot => faults[byzantine.node].wrong_state_root = true,
+                ByzantineKind::Equivocate => faults[byzantine.node].equivocate = true,
+                ByzantineKind::DoubleVote => {}
+                ByzantineKind::Twins => {
+                    keys.push(keys[byzantine.node].clone());
+                    faults.push(ByzantineFaults::default());
+                    honest.push(false);
+                }
+            }
+        }
+        let n = keys.len();
+        let mut reach = vec![vec![true; n]; n];
+        if let Some(Byzantine {
+            node: twin,
+            kind: ByzantineKind::Twins,
+        }) = config.byzantine
+        {
+            // The twins do not hear each other; each hears two of the three honest nodes, and
+            // one honest node hears both.
+            let other = n - 1;
+            let mut others: Vec<usize> = (0..n).filter(|i| honest[*i]).collect();
+            shuffle(&mut others, &mut rng);
+            reach[twin][other] = false;
+            reach[other][twin] = false;
+            for (i, peer) in others.iter().enumerate() {
+                let (hears_first, hears_second) = match i {
+                    0 => (true, false),
+                    1 => (true, true),
+                    _ => (false, true),
+                };
+                reach[twin][*peer] = hears_first;
+                reach[*peer][twin] = hears_first;
+                reach[other][*peer] = hears_second;
+                reach[*peer][other] = hears_second;
+            }
+        }
+        let mut nodes = Vec::new();
+        let mut databases = Vec::new();
+        let mut validator_set = None;
+        for (index, key) in keys.iter().enumerate() {
             let database = MemoryDatabase::new();
-            let node = open_node(&genesis, key.clone(), database.clone()).map_err(|reason| {
-                Violation::Node {
+            let node = open_node(&genesis, key.clone(), database.clone(), faults[index]).map_err(
+                |reason| Violation::Node {
                     node: index,
                     reason,
-                }
-            })?;
+                },
+            )?;
             databases.push(database);
             validator_set.get_or_insert_with(|| {
                 ConsensusValidatorSet::new(node.app().ledger().validators().clone())
@@ -457,6 +559,10 @@ impl Simulation {
             algorithm,
             timeouts,
             nodes,
+            keys,
+            honest,
+            reach,
+            equivocations: HashMap::new(),
             databases,
             wals: (0..n).map(|_| Wal::default()).collect(),
             down: vec![false; n],
@@ -465,6 +571,8 @@ impl Simulation {
             replays: 0,
             synced: 0,
             round_max: 0,
+            conflicting: 0,
+            refused: 0,
             queue: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -527,7 +635,9 @@ impl Simulation {
             if self
                 .nodes
                 .iter()
-                .all(|node| node.app().tip().height >= self.config.heights)
+                .zip(&self.honest)
+                .filter(|(_, honest)| **honest)
+                .all(|(node, _)| node.app().tip().height >= self.config.heights)
             {
                 finished_ms = Some(self.now);
                 break;
@@ -538,6 +648,7 @@ impl Simulation {
                 .nodes
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| self.honest[*i])
                 .map(|(i, node)| (i, node.app().tip().height))
                 .min_by_key(|(_, tip)| *tip)
                 .unwrap_or((0, 0));
@@ -562,6 +673,9 @@ impl Simulation {
             replays: self.replays,
             synced: self.synced,
             round_max: self.round_max,
+            byzantine: self.config.byzantine.map(|b| b.kind),
+            conflicting: self.conflicting,
+            refused: self.refused,
         })
     }
 
@@ -660,10 +774,15 @@ impl Simulation {
                 Ok(())
             }
             EventKind::Restart => {
-                let key = self.consortium.validator_keys[node].1.clone();
-                let mut fresh =
-                    open_node(&self.consortium.genesis, key, self.databases[node].clone())
-                        .map_err(|reason| Violation::Node { node, reason })?;
+                let key = self.keys[node].clone();
+                let faults = self.faults_of(node);
+                let mut fresh = open_node(
+                    &self.consortium.genesis,
+                    key,
+                    self.databases[node].clone(),
+                    faults,
+                )
+                .map_err(|reason| Violation::Node { node, reason })?;
                 fresh.incarnation = self.nodes[node].incarnation + 1;
                 self.nodes[node] = fresh;
                 self.down[node] = false;
@@ -690,8 +809,47 @@ impl Simulation {
                 let proposed = self.nodes[node].host.propose(height, round, now);
                 if let Some((value, parts)) = proposed {
                     let peer = self.nodes[node].peer;
-                    for part in parts {
-                        self.broadcast(node, NetMsg::Part(peer, part));
+                    let conflicting = self.nodes[node]
+                        .host
+                        .propose_conflicting(height, round, now);
+                    match conflicting {
+                        Some((other, other_parts)) => {
+                            // Half the peers get one block, the other half the other; the
+                            // signed proposal messages follow the same split (see
+                            // `publish`).
+                            let proposal = EvidenceContext::new().new_proposal(
+                                BlockHeight(height),
+                                round,
+                                BlockHash(other),
+                                Round::Nil,
+                                self.nodes[node].host.address(),
+                            );
+                            let signed = futures::executor::block_on(
+                                self.nodes[node].signer.sign_proposal(proposal),
+                            )
+                            .map_err(|e| Violation::Node {
+                                node,
+                                reason: e.to_string(),
+                            })?;
+                            self.equivocations
+                                .insert((node, height, round.as_i64()), signed);
+                            let (first, second) = self.halves(node);
+                            for part in parts {
+                                for to in &first {
+                                    self.send(node, *to, NetMsg::Part(peer, part.clone()));
+                                }
+                            }
+                            for part in other_parts {
+                                for to in &second {
+                                    self.send(node, *to, NetMsg::Part(peer, part.clone()));
+                                }
+                            }
+                        }
+                        None => {
+                            for part in parts {
+                                self.broadcast(node, NetMsg::Part(peer, part));
+                            }
+                        }
                     }
                     self.process(node, Input::Propose(value))?;
                 }
@@ -739,6 +897,11 @@ impl Simulation {
                 };
                 match host.validate_streamed(proposal, now) {
                     Some(value) => {
+                        if value.validity == malachite_core_types::Validity::Invalid
+                            && self.honest[node]
+                        {
+                            self.refused += 1;
+                        }
                         self.process(node, Input::ProposedValue(value, ValueOrigin::Consensus))
                     }
                     None => Ok(()),
@@ -828,10 +991,112 @@ impl Simulation {
 
     fn broadcast(&mut self, from: usize, msg: NetMsg) {
         for to in 0..self.nodes.len() {
-            if to != from {
+            if to != from && self.reach[from][to] {
                 self.send(from, to, msg.clone());
             }
         }
+    }
+
+    /// The peers node `from` reaches, split in two halves (for a Byzantine node that tells
+    /// each half something else).
+    fn halves(&self, from: usize) -> (Vec<usize>, Vec<usize>) {
+        let peers: Vec<usize> = (0..self.nodes.len())
+            .filter(|to| *to != from && self.reach[from][*to])
+            .collect();
+        let middle = peers.len().div_ceil(2);
+        (peers[..middle].to_vec(), peers[middle..].to_vec())
+    }
+
+    /// What the ByzantineFaults of node `node` are.
+    fn faults_of(&self, node: usize) -> ByzantineFaults {
+        let mut faults = ByzantineFaults {
+            skip_validation: self.config.bugs.skip_validation,
+            ..ByzantineFaults::default()
+        };
+        if let Some(byzantine) = self.config.byzantine
+            && byzantine.node == node
+        {
+            faults.wrong_state_root = byzantine.kind == ByzantineKind::WrongStateRoot;
+            faults.equivocate = byzantine.kind == ByzantineKind::Equivocate;
+        }
+        faults
+    }
+
+    /// Publishes a consensus message of node `from`: to every peer it reaches, unless it is
+    /// Byzantine and tells half of them something else.
+    fn publish(&mut self, from: usize, msg: NetMsg) -> Result<(), Violation> {
+        let kind = self
+            .config
+            .byzantine
+            .filter(|b| b.node == from)
+            .map(|b| b.kind);
+        let conflicting = match (&msg, kind) {
+            (
+                NetMsg::Consensus(SignedConsensusMsg::Proposal(proposal)),
+                Some(ByzantineKind::Equivocate),
+            ) => {
+                use malachite_core_types::Proposal as _;
+                let key = (from, proposal.height().as_u64(), proposal.round().as_i64());
+                self.equivocations
+                    .get(&key)
+                    .cloned()
+                    .map(|other| NetMsg::Consensus(SignedConsensusMsg::Proposal(other)))
+            }
+            (
+                NetMsg::Consensus(SignedConsensusMsg::Vote(vote)),
+                Some(ByzantineKind::DoubleVote),
+            ) => Some(NetMsg::Consensus(SignedConsensusMsg::Vote(
+                self.conflicting_vote(from, vote)?,
+            ))),
+            _ => None,
+        };
+        match conflicting {
+            Some(other) => {
+                self.conflicting += 1;
+                let (first, second) = self.halves(from);
+                for to in first {
+                    self.send(from, to, msg.clone());
+                }
+                for to in second {
+                    self.send(from, to, other.clone());
+                }
+            }
+            None => self.broadcast(from, msg),
+        }
+        Ok(())
+    }
+
+    /// A vote of the same kind, height and round as `vote`, for something else, signed by
+    /// node `node`.
+    fn conflicting_vote(
+        &mut self,
+        node: usize,
+        vote: &malachite_core_types::SignedVote<Ctx>,
+    ) -> Result<malachite_core_types::SignedVote<Ctx>, Violation> {
+        use malachite_core_types::{NilOrVal, Vote as _, VoteType};
+        let other = match vote.value() {
+            NilOrVal::Nil => {
+                let mut bytes = [0u8; 32];
+                self.rng.fill_bytes(&mut bytes);
+                NilOrVal::Val(Digest {
+                    algorithm: self.algorithm,
+                    bytes,
+                })
+            }
+            NilOrVal::Val(_) => NilOrVal::Nil,
+        };
+        let ctx = EvidenceContext::new();
+        let address = self.nodes[node].host.address();
+        let conflicting = match vote.vote_type() {
+            VoteType::Prevote => ctx.new_prevote(vote.height(), vote.round(), other, address),
+            VoteType::Precommit => ctx.new_precommit(vote.height(), vote.round(), other, address),
+        };
+        futures::executor::block_on(self.nodes[node].signer.sign_vote(conflicting)).map_err(|e| {
+            Violation::Node {
+                node,
+                reason: e.to_string(),
+            }
+        })
     }
 
     /// Hands `input` to node `node`'s consensus core and carries out what it asks, then the
@@ -859,6 +1124,7 @@ impl Simulation {
                     validator_set: &self.validator_set,
                     now,
                     outputs: Vec::new(),
+                    node,
                     failure: None,
                 };
                 let result: Result<(), malachite_core_consensus::Error<Ctx>> = malachite_core_consensus::process!(
@@ -870,14 +1136,14 @@ impl Simulation {
                 // The core refusing an input (a vote for another height, say) is logged by
                 // the engine and passed over; so here.
                 drop(result);
-                if let Some(reason) = effects.failure {
-                    return Err(Violation::Node { node, reason });
+                if let Some(violation) = effects.failure {
+                    return Err(violation);
                 }
                 effects.outputs
             };
             for output in outputs {
                 match output {
-                    Output::Broadcast(msg) => self.broadcast(node, msg),
+                    Output::Broadcast(msg) => self.publish(node, msg)?,
                     Output::Schedule(timeout, duration) => {
                         self.seq += 1;
                         let epoch = self.seq;
@@ -920,6 +1186,9 @@ impl Simulation {
                         value,
                     } => {
                         let key = (node, height, round, step);
+                        if !self.honest[node] {
+                            continue;
+                        }
                         match self.signed.get(&key) {
                             Some(first) if *first != value => {
                                 return Err(Violation::DoubleSign {
@@ -946,6 +1215,9 @@ impl Simulation {
     /// After node `node` committed `hash` at `height`: agreement, and every transaction of
     /// the block is acknowledged.
     fn check_decided(&mut self, node: usize, height: u64, hash: Digest) -> Result<(), Violation> {
+        if !self.honest[node] {
+            return Ok(());
+        }
         match self.committed.get(&height) {
             Some((_, other)) if *other != hash => {
                 return Err(Violation::Agreement {
@@ -989,15 +1261,20 @@ impl Simulation {
     /// At the end: identical headers at every height, no acknowledged transaction lost,
     /// every anchor's receipt verifies offline against genesis.
     fn check_end(&self) -> Result<(), Violation> {
-        let heights = self
+        let honest: Vec<(usize, &SimNode)> = self
             .nodes
             .iter()
-            .map(|node| node.app().tip().height)
+            .enumerate()
+            .filter(|(i, _)| self.honest[*i])
+            .collect();
+        let heights = honest
+            .iter()
+            .map(|(_, node)| node.app().tip().height)
             .min()
             .unwrap_or(0);
         for height in 1..=heights {
             let mut first: Option<(usize, Digest)> = None;
-            for (i, node) in self.nodes.iter().enumerate() {
+            for (i, node) in honest.iter().copied() {
                 let header = node
                     .app()
                     .ledger()
@@ -1028,7 +1305,7 @@ impl Simulation {
             }
         }
         for (tx_id, height) in &self.acknowledged {
-            for (i, node) in self.nodes.iter().enumerate() {
+            for (i, node) in honest.iter().copied() {
                 let tip = node.app().tip().height;
                 if tip >= *height && !matches!(node.app().ledger().transaction(tx_id), Ok(Some(_)))
                 {
@@ -1049,7 +1326,10 @@ impl Simulation {
                 node: 0,
                 reason: e.to_string(),
             })?;
-        let ledger = self.nodes[0].app().ledger();
+        let Some((_, first_honest)) = honest.first() else {
+            return Ok(());
+        };
+        let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
             let receipt = match ledger.receipt(index) {
                 Ok(Some(receipt)) => receipt,
@@ -1074,7 +1354,7 @@ impl Simulation {
     /// A digest of every node's chain: heights and header hashes.
     fn ledger_digest(&self) -> Digest {
         let mut parts: Vec<Vec<u8>> = Vec::new();
-        for node in &self.nodes {
+        for (node, _) in self.nodes.iter().zip(&self.honest).filter(|(_, h)| **h) {
             let tip = node.app().tip();
             parts.push(tip.height.to_be_bytes().to_vec());
             parts.push(tip.header_hash.bytes.to_vec());
@@ -1090,6 +1370,7 @@ fn open_node(
     genesis: &Genesis,
     key: evidence_core::keys::SigningKey,
     database: MemoryDatabase,
+    faults: ByzantineFaults,
 ) -> Result<SimNode, String> {
     let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
     let validators = ConsensusValidatorSet::new(ledger.validators().clone());
@@ -1102,12 +1383,7 @@ fn open_node(
     let address = ValidatorAddress(public_key);
     let signer = ConsensusSigner::new(genesis.chain_id.clone(), key);
     let verifier = ConsensusVerifier::new(genesis.chain_id.clone());
-    let host = Host::new(
-        Arc::clone(&app),
-        validators.clone(),
-        signer.clone(),
-        ByzantineFaults::default(),
-    );
+    let host = Host::new(Arc::clone(&app), validators.clone(), signer.clone(), faults);
     let peer = PeerId::from_bytes(&peer_id_of(&public_key).to_bytes())
         .map_err(|e| format!("peer id: {e}"))?;
     let params = Params {
@@ -1141,8 +1417,9 @@ struct Effects<'a> {
     validator_set: &'a ConsensusValidatorSet,
     now: u64,
     outputs: Vec<Output>,
+    node: usize,
     /// Set when the node cannot go on (it could not commit a decision).
-    failure: Option<String>,
+    failure: Option<Violation>,
 }
 
 impl Effects<'_> {
@@ -1233,7 +1510,13 @@ impl Effects<'_> {
                 let round = certificate.round.as_i64();
                 match self.host.decided(&certificate) {
                     Ok(()) => self.outputs.push(Output::Decided(height, hash, round)),
-                    Err(error) => self.failure = Some(format!("commit at {height}: {error}")),
+                    Err(error) => {
+                        self.failure = Some(Violation::Commit {
+                            node: self.node,
+                            height,
+                            reason: error.to_string(),
+                        })
+                    }
                 }
                 r.resume_with(())
             }
@@ -1269,7 +1552,10 @@ impl Effects<'_> {
                 match futures::executor::block_on(self.signer.sign_vote(vote)) {
                     Ok(signed) => r.resume_with(signed),
                     Err(error) => {
-                        self.failure = Some(format!("signing a vote: {error}"));
+                        self.failure = Some(Violation::Node {
+                            node: self.node,
+                            reason: format!("signing a vote: {error}"),
+                        });
                         return Ok(Resume::Continue);
                     }
                 }
@@ -1286,7 +1572,10 @@ impl Effects<'_> {
                 match futures::executor::block_on(self.signer.sign_proposal(proposal)) {
                     Ok(signed) => r.resume_with(signed),
                     Err(error) => {
-                        self.failure = Some(format!("signing a proposal: {error}"));
+                        self.failure = Some(Violation::Node {
+                            node: self.node,
+                            reason: format!("signing a proposal: {error}"),
+                        });
                         return Ok(Resume::Continue);
                     }
                 }

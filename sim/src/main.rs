@@ -61,7 +61,9 @@ fn main() -> ExitCode {
     println!(
         "covered: {} heights, {} transactions committed, {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
-         decisions in rounds up to {}",
+         decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
+         {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
+         {} invalid proposals refused",
         totals.heights,
         totals.transactions,
         totals.messages,
@@ -69,7 +71,13 @@ fn main() -> ExitCode {
         totals.crashes,
         totals.replays,
         totals.synced,
-        totals.round_max
+        totals.round_max,
+        totals.kinds[0],
+        totals.kinds[1],
+        totals.kinds[2],
+        totals.kinds[3],
+        totals.conflicting,
+        totals.refused
     );
     ExitCode::SUCCESS
 }
@@ -84,6 +92,9 @@ struct Totals {
     replays: u64,
     synced: u64,
     round_max: i64,
+    kinds: [u64; 4],
+    conflicting: u64,
+    refused: u64,
 }
 
 impl Totals {
@@ -96,5 +107,17 @@ impl Totals {
         self.replays += report.replays;
         self.synced += report.synced;
         self.round_max = self.round_max.max(report.round_max);
+        self.conflicting += report.conflicting;
+        self.refused += report.refused;
+        if let Some(kind) = report.byzantine {
+            use evidence_sim::ByzantineKind::*;
+            let index = match kind {
+                WrongStateRoot => 0,
+                Equivocate => 1,
+                DoubleVote => 2,
+                Twins => 3,
+            };
+            self.kinds[index] += 1;
+        }
     }
 }

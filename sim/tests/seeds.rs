@@ -82,3 +82,27 @@ fn a_node_that_forgets_its_write_ahead_log_is_caught_double_signing() {
         "{violation}"
     );
 }
+
+/// Honest nodes that vote for proposals without executing them accept a Byzantine
+/// proposer's block whose state root no execution produces: the quorum decides it, and no
+/// honest node can commit it (its ledger re-executes and the roots differ).
+#[test]
+fn nodes_that_skip_validation_are_caught_by_a_wrong_state_root() {
+    let mut config = SimConfig::from_seed(21);
+    assert_eq!(
+        config.byzantine.map(|b| b.kind),
+        Some(evidence_sim::ByzantineKind::WrongStateRoot),
+        "seed 21 has a proposer with wrong state roots"
+    );
+    assert!(
+        Simulation::new(config.clone()).unwrap().run().is_ok(),
+        "validating nodes refuse its blocks and keep every invariant"
+    );
+    config.bugs.skip_validation = true;
+    let violation = Simulation::new(config).unwrap().run().unwrap_err();
+    eprintln!("{violation}");
+    assert!(
+        matches!(violation, evidence_sim::Violation::Commit { .. }),
+        "{violation}"
+    );
+}

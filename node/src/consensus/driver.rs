@@ -628,6 +628,8 @@ pub async fn start_with(
         ByzantineFaults {
             wrong_state_root: config.byzantine_wrong_state_root,
             back_date: config.byzantine_back_date,
+            equivocate: false,
+            skip_validation: false,
         },
     );
     let synced = host.synced();

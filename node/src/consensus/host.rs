@@ -142,6 +142,13 @@ pub struct ByzantineFaults {
     pub wrong_state_root: bool,
     /// Propose blocks dated as early as the ledger allows (just after the parent).
     pub back_date: bool,
+    /// Allow [`Host::propose_conflicting`]: a second, different block for a round this node
+    /// already proposed in (the simulator's equivocating proposer).
+    pub equivocate: bool,
+    /// A deliberate bug, not a fault of a Byzantine node: take other validators' proposals as
+    /// valid without executing them (no check of roots, transactions or time). The simulator
+    /// switches it on in honest nodes to show that a seed catches the bug.
+    pub skip_validation: bool,
 }
 
 /// One validator's application state for consensus: the streams it is reassembling, the
@@ -326,6 +333,24 @@ impl Host {
         let value = LocallyProposedValue::new(BlockHeight(height), round, BlockHash(hash));
         let parts = self.stream_own(height, round, Round::Nil, hash);
         Some((value, parts))
+    }
+
+    /// Test-only fault, allowed by [`ByzantineFaults::equivocate`]: after [`Host::propose`],
+    /// a second block for the same round (dated a millisecond later, so its hash differs),
+    /// kept pending and streamed under this validator's signature. `None` when the fault is
+    /// off or no block could be built.
+    pub fn propose_conflicting(
+        &mut self,
+        height: u64,
+        round: Round,
+        now_ms: u64,
+    ) -> Option<(Digest, Vec<StreamMessage<ProposalPart>>)> {
+        if !self.byzantine.equivocate {
+            return None;
+        }
+        let hash = self.build_block(height, now_ms + 1)?;
+        let parts = self.stream_own(height, round, Round::Nil, hash);
+        Some((hash, parts))
     }
 
     /// Builds the next block from the mempool and keeps it pending.
@@ -622,6 +647,9 @@ impl Host {
     ) -> Option<Validity> {
         let height = block.header.height;
         let ledger = self.app.ledger();
+        if self.byzantine.skip_validation {
+            return ledger.put_pending(&block).ok().map(|_| Validity::Valid);
+        }
         let result = ledger
             .validate(
                 &block,
