@@ -92,6 +92,10 @@ pub struct SimConfig {
     pub crashes: Vec<Crash>,
     /// At most one faulty validator, and how it misbehaves.
     pub byzantine: Option<Byzantine>,
+    /// Each validator's clock error in milliseconds (positive: ahead). Within the bound the
+    /// nodes allow (`clock_bound_ms`, 500 ms) nothing may change; one node beyond it is a
+    /// faulty node: its blocks or its votes are refused, and safety must hold.
+    pub clock_skew_ms: Vec<i64>,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -140,7 +144,7 @@ impl SimConfig {
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x5349_4d5f_434f_4e46);
         let validators = 4;
-        let partition = if rng.next_u32() % 3 == 0 {
+        let partition = if rng.next_u32().is_multiple_of(3) {
             // One member cut off, or the network split in halves.
             let size = 1 + (rng.next_u32() as usize % 2);
             let mut members: Vec<usize> = (0..validators).collect();
@@ -189,8 +193,29 @@ impl SimConfig {
                 node: rng.next_u32() as usize % validators,
                 kind,
             }),
+            clock_skew_ms: Vec::new(),
             bugs: Bugs::default(),
         }
+        .with_skew(&mut rng)
+    }
+
+    /// Draws clock errors: none in a third of the seeds, all within ±200 ms in another third
+    /// (two clocks differ by at most 400 ms, under the 500 ms bound), and in the rest the same
+    /// with one node 1–20 s ahead or behind, when no validator is Byzantine already.
+    fn with_skew(mut self, rng: &mut ChaCha20Rng) -> Self {
+        let mode = rng.next_u32() % 3;
+        if mode == 0 {
+            return self;
+        }
+        self.clock_skew_ms = (0..self.validators)
+            .map(|_| i64::from(rng.next_u32() % 401) - 200)
+            .collect();
+        if mode == 2 && self.byzantine.is_none() {
+            let node = rng.next_u32() as usize % self.validators;
+            let size = 1_000 + i64::from(rng.next_u32() % 19_000);
+            self.clock_skew_ms[node] = if rng.next_u32().is_multiple_of(2) { size } else { -size };
+        }
+        self
     }
 
     /// The same configuration with a healthy network from the start.
@@ -202,6 +227,7 @@ impl SimConfig {
             partition: None,
             crashes: Vec::new(),
             byzantine: None,
+            clock_skew_ms: Vec::new(),
             ..Self::from_seed(seed)
         }
     }
@@ -585,9 +611,16 @@ impl Simulation {
         })
     }
 
-    /// The wall-clock reading the nodes see: genesis time, a minute, and virtual time.
-    fn clock(&self) -> u64 {
-        GENESIS_TIME_MS + 60_000 + self.now
+    /// The clock reading node `node` sees: genesis time, a minute, virtual time, and the
+    /// node's clock error.
+    fn clock(&self, node: usize) -> u64 {
+        let skew = self
+            .config
+            .clock_skew_ms
+            .get(node.min(self.config.validators.saturating_sub(1)))
+            .copied()
+            .unwrap_or(0);
+        (GENESIS_TIME_MS + 60_000 + self.now).saturating_add_signed(skew)
     }
 
     fn schedule(&mut self, at: u64, node: usize, kind: EventKind) {
@@ -801,7 +834,7 @@ impl Simulation {
                 height,
                 round,
             } => {
-                let now = self.clock();
+                let now = self.clock(node);
                 let current = self.nodes[node].state.height().as_u64();
                 if current != height || incarnation != self.nodes[node].incarnation {
                     return Ok(());
@@ -866,7 +899,7 @@ impl Simulation {
                 Ok(())
             }
             EventKind::Submit { bytes } => {
-                let now = self.clock();
+                let now = self.clock(node);
                 // Refusals (bad signature, replay, busy) are the node's answer to the filer.
                 let _ = self.nodes[node].app().admit_at(bytes, now);
                 Ok(())
@@ -875,7 +908,7 @@ impl Simulation {
     }
 
     fn deliver(&mut self, node: usize, from: usize, msg: NetMsg) -> Result<(), Violation> {
-        let now = self.clock();
+        let now = self.clock(node);
         match msg {
             NetMsg::Consensus(SignedConsensusMsg::Vote(vote)) => {
                 self.process(node, Input::Vote(vote))
@@ -1104,7 +1137,7 @@ impl Simulation {
     fn process(&mut self, node: usize, input: Input<Ctx>) -> Result<(), Violation> {
         let mut inputs = std::collections::VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
-            let now = self.clock();
+            let now = self.clock(node);
             let outputs = {
                 let SimNode {
                     state,
@@ -1488,10 +1521,13 @@ impl Effects<'_> {
                 let height = value.certificate.height;
                 let round = value.certificate.round;
                 let value_id = value.certificate.value_id;
-                match self
-                    .host
-                    .synced_value(height.as_u64(), round, proposer, value.value_bytes)
-                {
+                match self.host.synced_value(
+                    height.as_u64(),
+                    round,
+                    proposer,
+                    value.value_bytes,
+                    self.now,
+                ) {
                     SyncedValueOutcome::Verdict(proposed) if proposed.value.0 == value_id => {
                         self.outputs.push(Output::Synced);
                         self.outputs.push(Output::Input(Input::ProposedValue(

@@ -35,6 +35,10 @@ fn main() -> ExitCode {
     let mut totals = Totals::default();
     for seed in range {
         let config = SimConfig::from_seed(seed);
+        if !config.clock_skew_ms.is_empty() {
+            totals.skewed += 1;
+            totals.beyond += u64::from(config.clock_skew_ms.iter().any(|s| s.abs() > 500));
+        }
         if single {
             println!("{config:?}");
         }
@@ -63,7 +67,7 @@ fn main() -> ExitCode {
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
-         {} invalid proposals refused",
+         {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}",
         totals.heights,
         totals.transactions,
         totals.messages,
@@ -77,7 +81,9 @@ fn main() -> ExitCode {
         totals.kinds[2],
         totals.kinds[3],
         totals.conflicting,
-        totals.refused
+        totals.refused,
+        totals.skewed,
+        totals.beyond
     );
     ExitCode::SUCCESS
 }
@@ -95,6 +101,8 @@ struct Totals {
     kinds: [u64; 4],
     conflicting: u64,
     refused: u64,
+    skewed: u64,
+    beyond: u64,
 }
 
 impl Totals {

@@ -870,7 +870,9 @@ impl Driver {
                 reply,
             } => {
                 let outcome = self
-                    .blocking(move |host| host.synced_value(height.0, round, proposer, value_bytes))
+                    .blocking(move |host| {
+                        host.synced_value(height.0, round, proposer, value_bytes, now_ms())
+                    })
                     .await?;
                 let _ = reply.send(outcome);
             }

@@ -677,13 +677,15 @@ impl Host {
     }
 
     /// A block fetched by value sync, whose certificate the engine has checked: decode it,
-    /// validate it (its own time stands for "now": a quorum certified it) and keep it pending.
+    /// validate it against the clock reading `now_ms`, raised to the block's own time (a
+    /// quorum certified that time), and keep it pending.
     pub fn synced_value(
         &mut self,
         height: u64,
         round: Round,
         proposer: ValidatorAddress,
         value_bytes: Bytes,
+        now_ms: u64,
     ) -> SyncedValueOutcome<Ctx> {
         let block = match Block::from_bytes(&value_bytes) {
             Ok(block) => block,
@@ -703,7 +705,7 @@ impl Host {
         let validity = if self.validators.ledger_set().get(&block_proposer).is_none() {
             Validity::Invalid
         } else {
-            match self.validate_block(block, block_proposer, time) {
+            match self.validate_block(block, block_proposer, now_ms.max(time)) {
                 Some(validity) => validity,
                 None => return SyncedValueOutcome::LocalTransientError,
             }
