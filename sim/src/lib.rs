@@ -213,7 +213,11 @@ impl SimConfig {
         if mode == 2 && self.byzantine.is_none() {
             let node = rng.next_u32() as usize % self.validators;
             let size = 1_000 + i64::from(rng.next_u32() % 19_000);
-            self.clock_skew_ms[node] = if rng.next_u32().is_multiple_of(2) { size } else { -size };
+            self.clock_skew_ms[node] = if rng.next_u32().is_multiple_of(2) {
+                size
+            } else {
+                -size
+            };
         }
         self
     }

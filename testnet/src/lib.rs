@@ -87,6 +87,10 @@ pub enum TestnetError {
     Config(#[from] evidence_node::config::ConfigError),
     #[error("certificates: {0}")]
     Pki(String),
+    #[error("the testnet has no node {0}")]
+    NoSuchNode(usize),
+    #[error("the {0} node still runs; stop it first")]
+    StillRunning(String),
     #[error("TLS client files: {0}")]
     Tls(#[from] evidence_client::ClientError),
     #[error(
@@ -350,11 +354,7 @@ pub fn leftover_nodes(dir: &Path) -> Vec<(String, u32)> {
         .iter()
         .filter_map(|node| {
             let pid = node.pid?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            let home = node.home.to_string_lossy();
-            (cmdline.contains("evidence-node") && cmdline.contains(home.as_ref()))
-                .then(|| (node.member.clone(), pid))
+            runs_home(pid, &node.home).then(|| (node.member.clone(), pid))
         })
         .collect()
 }
@@ -386,11 +386,37 @@ pub fn node_binary(explicit: Option<&Path>) -> Result<PathBuf, TestnetError> {
     }
 }
 
-/// A running node process.
+/// A node process: one this tool started (`child`), or one somebody else started for the
+/// same home after the first exited (`adopted`, found by [`Network::adopt_restarted`]).
 #[derive(Debug)]
 struct NodeProcess {
     info: NodeInfo,
     child: Option<Child>,
+    adopted: Option<u32>,
+}
+
+/// Whether `pid` is an `evidence-node` process for `home`.
+fn runs_home(pid: u32, home: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    // Arguments are separated by NUL bytes: compare whole arguments.
+    let arguments: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let home = home.as_os_str().as_encoded_bytes();
+    arguments
+        .first()
+        .is_some_and(|program| program.ends_with(b"evidence-node"))
+        && arguments
+            .windows(2)
+            .any(|w| w[0] == b"--home" && w[1] == home)
+}
+
+/// An `evidence-node` process for `home`, other than `except`, if one runs.
+fn find_node_process(home: &Path) -> Option<u32> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| runs_home(*pid, home))
 }
 
 /// The node processes of a testnet. Dropping it stops them.
@@ -398,6 +424,31 @@ struct NodeProcess {
 pub struct Network {
     pub layout: Layout,
     nodes: Vec<NodeProcess>,
+}
+
+/// Starts `binary` for `member`'s node in `home`, appending its output to `log`.
+fn spawn_node(binary: &Path, member: &str, home: &Path, log: &Path) -> Result<Child, TestnetError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io(log))?;
+    let stderr = file.try_clone().map_err(io(log))?;
+    let mut command = Command::new(binary);
+    command
+        .arg("--home")
+        .arg(home)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(stderr);
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "info");
+    }
+    command.spawn().map_err(|source| TestnetError::Spawn {
+        member: member.to_owned(),
+        binary: binary.to_owned(),
+        source,
+    })
 }
 
 fn tail(path: &Path, lines: usize) -> String {
@@ -420,27 +471,7 @@ impl Network {
         for (member, home) in network.layout.homes.clone() {
             let config = NodeConfig::load(&home)?;
             let log = home.join("node.log");
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .map_err(io(&log))?;
-            let stderr = file.try_clone().map_err(io(&log))?;
-            let mut command = Command::new(binary);
-            command
-                .arg("--home")
-                .arg(&home)
-                .stdin(Stdio::null())
-                .stdout(file)
-                .stderr(stderr);
-            if std::env::var_os("RUST_LOG").is_none() {
-                command.env("RUST_LOG", "info");
-            }
-            let child = command.spawn().map_err(|source| TestnetError::Spawn {
-                member: member.clone(),
-                binary: binary.to_owned(),
-                source,
-            })?;
+            let child = spawn_node(binary, &member, &home, &log)?;
             let metrics = if config.metrics.enabled {
                 format!("http://{}/metrics", config.metrics.listen)
             } else {
@@ -464,6 +495,7 @@ impl Network {
                     pid: Some(child.id()),
                 },
                 child: Some(child),
+                adopted: None,
             });
         }
         let deadline = Instant::now() + START_TIMEOUT;
@@ -565,7 +597,8 @@ impl Network {
         Ok(path)
     }
 
-    /// Nodes that have exited since the last call: (member, exit status).
+    /// Nodes that have exited since the last call: (member, exit status). An adopted process
+    /// that is gone counts too (its status is not known: it is not this tool's child).
     pub fn reap_exited(&mut self) -> Vec<(String, String)> {
         let mut exited = Vec::new();
         for node in &mut self.nodes {
@@ -576,21 +609,96 @@ impl Network {
                 node.child = None;
                 node.info.pid = None;
             }
+            if let Some(pid) = node.adopted
+                && !runs_home(pid, &node.info.home)
+            {
+                exited.push((node.info.member.clone(), "exit status unknown".to_owned()));
+                node.adopted = None;
+                node.info.pid = None;
+            }
         }
         exited
     }
 
+    /// Nodes whose process exited and that somebody started again by hand (`evidence-node
+    /// --home` with the same home): their new processes are adopted, so that `testnet.json`
+    /// shows their pids, they count as running, and stopping the network stops them.
+    /// Returns (member, pid) for each node adopted now.
+    pub fn adopt_restarted(&mut self) -> Vec<(String, u32)> {
+        let mut adopted = Vec::new();
+        for node in &mut self.nodes {
+            if node.child.is_none()
+                && node.adopted.is_none()
+                && let Some(pid) = find_node_process(&node.info.home)
+            {
+                node.adopted = Some(pid);
+                node.info.pid = Some(pid);
+                adopted.push((node.info.member.clone(), pid));
+            }
+        }
+        adopted
+    }
+
+    /// Starts node `i` again after it exited or was stopped (the chaos soak's restarts).
+    ///
+    /// # Errors
+    /// The node still runs, or its process cannot be started.
+    pub fn restart_node(&mut self, i: usize, binary: &Path) -> Result<u32, TestnetError> {
+        let Some(node) = self.nodes.get_mut(i) else {
+            return Err(TestnetError::NoSuchNode(i));
+        };
+        if let Some(child) = node.child.as_mut()
+            && let Ok(None) = child.try_wait()
+        {
+            return Err(TestnetError::StillRunning(node.info.member.clone()));
+        }
+        if node
+            .adopted
+            .is_some_and(|pid| runs_home(pid, &node.info.home))
+        {
+            return Err(TestnetError::StillRunning(node.info.member.clone()));
+        }
+        let child = spawn_node(binary, &node.info.member, &node.info.home, &node.info.log)?;
+        let pid = child.id();
+        node.child = Some(child);
+        node.adopted = None;
+        node.info.pid = Some(pid);
+        Ok(pid)
+    }
+
+    /// Kills node `i` at once (SIGKILL), as a crash would.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes.get_mut(i) {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            if let Some(pid) = node.adopted.take()
+                && let Ok(pid) = i32::try_from(pid)
+            {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            node.info.pid = None;
+        }
+    }
+
     /// How many node processes are running.
     pub fn running(&self) -> usize {
-        self.nodes.iter().filter(|n| n.child.is_some()).count()
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some() || n.adopted.is_some())
+            .count()
     }
 
     /// Stops node `i` gracefully (SIGTERM, then SIGKILL after a grace period).
     pub fn stop_node(&mut self, i: usize) {
-        if let Some(node) = self.nodes.get_mut(i)
-            && let Some(child) = node.child.take()
-        {
-            stop_child(child);
+        if let Some(node) = self.nodes.get_mut(i) {
+            if let Some(child) = node.child.take() {
+                stop_child(child);
+            }
+            if let Some(pid) = node.adopted.take() {
+                stop_adopted(pid, &node.info.home, Instant::now() + STOP_GRACE);
+            }
             node.info.pid = None;
         }
     }
@@ -605,6 +713,11 @@ impl Network {
                 node.child.take()
             })
             .collect();
+        let adopted: Vec<(u32, PathBuf)> = self
+            .nodes
+            .iter_mut()
+            .filter_map(|node| Some((node.adopted.take()?, node.info.home.clone())))
+            .collect();
         for child in &children {
             if let Ok(pid) = i32::try_from(child.id()) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
@@ -612,9 +725,28 @@ impl Network {
         }
         // One grace period for all of them, not one each.
         let deadline = Instant::now() + STOP_GRACE;
+        for (pid, home) in adopted {
+            stop_adopted(pid, &home, deadline);
+        }
         for child in children {
             wait_or_kill(child, deadline);
         }
+    }
+}
+
+/// Stops a node process that is not this tool's child: SIGTERM, then SIGKILL at `deadline`
+/// if it still runs that home.
+fn stop_adopted(pid: u32, home: &Path, deadline: Instant) {
+    let Ok(raw) = i32::try_from(pid) else {
+        return;
+    };
+    let _ = kill(Pid::from_raw(raw), Signal::SIGTERM);
+    while runs_home(pid, home) {
+        if Instant::now() >= deadline {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -171,6 +171,14 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
                     );
                     let _ = network.write_info();
                 }
+                for (member, pid) in network.adopt_restarted() {
+                    eprintln!(
+                        "the {member} node runs again (pid {pid}, started by hand); {} of {} run",
+                        network.running(),
+                        info.nodes.len()
+                    );
+                    let _ = network.write_info();
+                }
                 if network.running() == 0 {
                     return Err("every node has exited; see the node logs".into());
                 }

@@ -578,7 +578,64 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
     ]);
     assert_eq!(code, Some(0), "{out}");
 
+    // testnet.json says the node is down, and learns of it when it is started again by hand.
+    let net = dir.path().join("net");
+    let wait_for = |what: &str, check: &dyn Fn(&TestnetInfo) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(info) = TestnetInfo::load(&net)
+                && check(&info)
+            {
+                return info;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "testnet.json never showed {what}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("the killed node without a pid", &|info| {
+        info.nodes[3].pid.is_none()
+    });
+    let restarted = Process(
+        Command::new(&node)
+            .arg("--home")
+            .arg(&archive.home)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = restarted.0.id();
+    wait_for("the restarted node's pid", &|info| {
+        info.nodes[3].pid == Some(pid)
+    });
+    let again = docs.join("after-restart.pdf");
+    std::fs::write(&again, b"%PDF-1.7 filed after the restart\n").unwrap();
+    let (code, out) = cli.run(&[
+        "notarize",
+        s(&again),
+        "--node",
+        &info.nodes[3].api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-1",
+    ]);
+    assert_eq!(code, Some(0), "the restarted node serves: {out}");
+
+    // Stopping the testnet stops the node started by hand too.
     testnet.down();
+    let mut restarted = restarted;
+    assert!(
+        restarted.0.try_wait().unwrap().is_some(),
+        "the node started by hand was stopped with the testnet"
+    );
 }
 
 #[test]
