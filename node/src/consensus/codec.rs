@@ -1257,4 +1257,123 @@ mod tests {
             Err(CodecError::Unencodable { .. })
         ));
     }
+
+    /// Decodes `bytes` as a `T`: it must not panic, and what decodes must encode back to the
+    /// same bytes (one encoding per value, so a peer cannot send two forms of one message).
+    fn decodes_canonically<T>(bytes: &[u8])
+    where
+        EvidenceCodec: Codec<T, Error = CodecError>,
+        T: std::fmt::Debug,
+    {
+        if let Ok(value) =
+            <EvidenceCodec as Codec<T>>::decode(&EvidenceCodec, Bytes::copy_from_slice(bytes))
+        {
+            let again = EvidenceCodec.encode(&value).unwrap();
+            assert_eq!(&again[..], bytes, "{value:?} has another encoding");
+        }
+    }
+
+    /// Every decoder of bytes a peer sends, on `bytes`.
+    fn every_decoder(bytes: &[u8]) {
+        decodes_canonically::<SignedConsensusMsg<EvidenceContext>>(bytes);
+        decodes_canonically::<LivenessMsg>(bytes);
+        decodes_canonically::<ProposalPart>(bytes);
+        decodes_canonically::<StreamMessage<ProposalPart>>(bytes);
+        decodes_canonically::<Status<EvidenceContext>>(bytes);
+        decodes_canonically::<Request<EvidenceContext>>(bytes);
+        decodes_canonically::<Response<EvidenceContext>>(bytes);
+        decodes_canonically::<ProposedValue<EvidenceContext>>(bytes);
+        decodes_canonically::<PolkaCertificate<EvidenceContext>>(bytes);
+        decodes_canonically::<ValidatorProof<EvidenceContext>>(bytes);
+    }
+
+    /// Valid encodings of each kind of message, to mutate.
+    fn valid_encodings() -> Vec<Bytes> {
+        let refs: Vec<SigningKey> = (1..=3).map(key).collect();
+        let refs: Vec<&SigningKey> = refs.iter().collect();
+        let certificate = CommitCertificate::sign("chain", 3, 0, hash(b"3"), &refs);
+        let peer_id =
+            PeerId::from_bytes(&super::super::peer_id_of(&key(1).public_key()).to_bytes()).unwrap();
+        let part = ProposalPart::Init {
+            height: BlockHeight(4),
+            round: Round::new(0),
+            proposer: address(3),
+            pol_round: Round::Nil,
+        };
+        vec![
+            EvidenceCodec
+                .encode(&SignedConsensusMsg::Vote(signed_vote()))
+                .unwrap(),
+            EvidenceCodec
+                .encode(&LivenessMsg::Vote(signed_vote()))
+                .unwrap(),
+            EvidenceCodec
+                .encode(&StreamMessage::new(
+                    StreamId::new(Bytes::from_static(b"stream-1")),
+                    0,
+                    StreamContent::Data(part.clone()),
+                ))
+                .unwrap(),
+            EvidenceCodec
+                .encode(&ProposalPart::Data(Bytes::from(vec![7u8; 40])))
+                .unwrap(),
+            EvidenceCodec.encode(&part).unwrap(),
+            EvidenceCodec
+                .encode(&Status::<EvidenceContext> {
+                    peer_id,
+                    tip_height: BlockHeight(10),
+                    history_min_height: BlockHeight(1),
+                })
+                .unwrap(),
+            EvidenceCodec
+                .encode(&Request::<EvidenceContext>::ValueRequest(
+                    ValueRequest::new(BlockHeight(3)..=BlockHeight(7)),
+                ))
+                .unwrap(),
+            EvidenceCodec
+                .encode(&Response::<EvidenceContext>::ValueResponse(
+                    ValueResponse::new(
+                        BlockHeight(3),
+                        vec![RawDecidedValue::new(
+                            Bytes::from(vec![3u8; 30]),
+                            from_ledger_certificate(&certificate),
+                        )],
+                    ),
+                ))
+                .unwrap(),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Bytes from anywhere: every decoder answers, with a value or a typed error.
+        #[test]
+        fn random_bytes_never_panic_a_decoder(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)
+        ) {
+            every_decoder(&bytes);
+        }
+
+        /// A valid message with one byte changed, cut short or with bytes added: every decoder
+        /// answers, and whatever still decodes has exactly these bytes as its encoding.
+        #[test]
+        fn damaged_messages_never_panic_a_decoder(
+            which in 0usize..8,
+            position in proptest::prelude::any::<usize>(),
+            byte in proptest::prelude::any::<u8>(),
+            cut in proptest::prelude::any::<bool>(),
+        ) {
+            let valid = valid_encodings();
+            let mut bytes = valid[which % valid.len()].to_vec();
+            let at = position % bytes.len();
+            if cut {
+                bytes.truncate(at);
+                bytes.push(byte);
+            } else {
+                bytes[at] = byte;
+            }
+            every_decoder(&bytes);
+        }
+    }
 }
