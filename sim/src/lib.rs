@@ -60,6 +60,9 @@ pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 const STATUS_INTERVAL_MS: u64 = 200;
 /// How long a proposer waits for transactions before proposing an empty block.
 const IDLE_BLOCK_MS: u64 = 100;
+/// The contract workload (registration, inspections, payments, a revocation) is filed in
+/// this much virtual time, and a run with a workload lasts at least until it is over.
+const CONTRACT_SPAN_MS: u64 = 2_000;
 /// Most heights asked for in one sync request.
 const SYNC_HEIGHTS_MAX: u64 = 8;
 
@@ -279,6 +282,8 @@ pub enum Violation {
     },
     #[error("receipt of entry {index} does not verify offline: {reason}")]
     Receipt { index: u64, reason: String },
+    #[error("payment rules: entry {index} {reason}")]
+    PaymentRule { index: u64, reason: String },
     #[error("liveness: by {deadline_ms} ms node {node} reached height {tip} of {target}")]
     Liveness {
         node: usize,
@@ -327,6 +332,8 @@ pub struct Report {
     pub conflicting: u64,
     /// Proposals honest nodes validated and found invalid.
     pub refused: u64,
+    /// Payments committed (each checked against the payment rules).
+    pub payments: u64,
 }
 
 /// A message on the simulated network.
@@ -661,6 +668,7 @@ impl Simulation {
             }
         }
         self.schedule_workload();
+        self.schedule_contract_workload();
         let mut finished_ms = None;
         while let Some(Reverse(event)) = self.queue.pop() {
             if event.at > self.config.deadline_ms {
@@ -669,12 +677,15 @@ impl Simulation {
             self.now = event.at;
             self.events += 1;
             self.handle(event)?;
-            if self
-                .nodes
-                .iter()
-                .zip(&self.honest)
-                .filter(|(_, honest)| **honest)
-                .all(|(node, _)| node.app().tip().height >= self.config.heights)
+            let workload_over =
+                self.config.tx_per_second == 0 || self.now >= CONTRACT_SPAN_MS + 1_500;
+            if workload_over
+                && self
+                    .nodes
+                    .iter()
+                    .zip(&self.honest)
+                    .filter(|(_, honest)| **honest)
+                    .all(|(node, _)| node.app().tip().height >= self.config.heights)
             {
                 finished_ms = Some(self.now);
                 break;
@@ -696,8 +707,9 @@ impl Simulation {
                 deadline_ms: self.config.deadline_ms,
             });
         };
-        self.check_end()?;
+        let payments = self.check_end()?;
         Ok(Report {
+            payments,
             seed: self.config.seed,
             ledger_digest: self.ledger_digest(),
             finished_ms,
@@ -755,6 +767,203 @@ impl Simulation {
 
     /// Filers submit anchors to random nodes at the configured rate; a few are submitted
     /// again to another node (replays), and a few are damaged (bad signatures).
+    /// A project contract and its life, in a seed with a workload: the bureau registers
+    /// project `P-SIM-PAY` (three milestones of 300,000 fen, 800,000 in all), files
+    /// inspection reports for them (some failing, some later versions flipping the verdict),
+    /// and a drawing it later revokes; the finance bureau files payments of 50,000–200,000
+    /// fen against random milestones at random times. Many payments break a rule (no passed
+    /// inspection yet, over the milestone, over the contract) and must be refused; the
+    /// payment oracle at the end checks the committed ones.
+    fn schedule_contract_workload(&mut self) {
+        use evidence_contracts::transaction::Transaction;
+        use evidence_core::encoding::Encode;
+        use evidence_core::entry::{
+            AnchorBody, Milestone, MilestoneClaim, ProjectRegistrationBody, RevocationBody,
+            SignedBatch,
+        };
+        if self.config.tx_per_second == 0 {
+            return;
+        }
+        let genesis = self.consortium.genesis.clone();
+        let key_of = |member: &str| {
+            self.consortium
+                .filer_keys
+                .iter()
+                .find(|(m, _)| m == member)
+                .map(|(_, key)| key.clone())
+        };
+        let (Some(bureau), Some(finance)) = (key_of("bureau"), key_of("finance")) else {
+            return;
+        };
+        let base = GENESIS_TIME_MS + 60_000;
+        let span = CONTRACT_SPAN_MS;
+        let project = "P-SIM-PAY";
+        let milestones = ["M1", "M2", "M3"];
+        let mut submissions: Vec<(u64, Vec<u8>)> = Vec::new();
+        let registration = ProjectRegistrationBody {
+            chain_id: genesis.chain_id.clone(),
+            registrar: bureau.public_key(),
+            member: "bureau".into(),
+            project_id: project.into(),
+            total_value_minor: 800_000,
+            milestones: milestones
+                .iter()
+                .map(|id| Milestone {
+                    id: (*id).into(),
+                    amount_minor: 300_000,
+                })
+                .collect(),
+            registered_at_ms: base,
+        }
+        .sign(&bureau);
+        submissions.push((
+            self.between(0, 300),
+            Transaction::RegisterProject(registration).to_canonical_bytes(),
+        ));
+        let anchor = |sim: &mut Self,
+                      key: &evidence_core::keys::SigningKey,
+                      member: &str,
+                      kind: &str,
+                      document_id: String,
+                      version: u32,
+                      supersedes: Option<Digest>,
+                      claim: Option<MilestoneClaim>,
+                      at: u64|
+         -> Option<(Vec<u8>, Digest)> {
+            let digest = sim
+                .algorithm
+                .hash(format!("{document_id} v{version} {claim:?}").as_bytes());
+            let body = AnchorBody {
+                chain_id: genesis.chain_id.clone(),
+                filer: key.public_key(),
+                member: member.into(),
+                source_system: format!("{member}-filing-system"),
+                captured_at_ms: base + at,
+                project_id: project.into(),
+                document_id,
+                document_version: version,
+                kind: kind.into(),
+                digest,
+                supersedes,
+                claim,
+            };
+            let batch = SignedBatch::sign(sim.algorithm, vec![body], key).ok()?;
+            Some((Transaction::Anchor(batch).to_canonical_bytes(), digest))
+        };
+        // Inspection reports: version 1 with a random verdict, and sometimes a version 2
+        // that flips it, filed a little later.
+        for milestone in milestones {
+            let at = self.between(200, span / 2);
+            let passed = self.chance(0.7);
+            let id = format!("INSPECTION-{milestone}");
+            let claim = MilestoneClaim::Inspection {
+                milestone: milestone.into(),
+                passed,
+            };
+            let Some((bytes, digest)) = anchor(
+                self,
+                &bureau,
+                "bureau",
+                "inspection-report",
+                id.clone(),
+                1,
+                None,
+                Some(claim),
+                at,
+            ) else {
+                continue;
+            };
+            submissions.push((at, bytes));
+            if self.chance(0.5) {
+                let later = at + self.between(200, 800);
+                let claim = MilestoneClaim::Inspection {
+                    milestone: milestone.into(),
+                    passed: !passed,
+                };
+                if let Some((bytes, _)) = anchor(
+                    self,
+                    &bureau,
+                    "bureau",
+                    "inspection-report",
+                    id,
+                    2,
+                    Some(digest),
+                    Some(claim),
+                    later,
+                ) {
+                    submissions.push((later, bytes));
+                }
+            }
+        }
+        // Payments.
+        for i in 0..12 {
+            let at = self.between(200, span);
+            let milestone = milestones[(self.rng.next_u32() as usize) % milestones.len()];
+            let amount = self.between(50_000, 200_000);
+            let claim = MilestoneClaim::Payment {
+                milestone: milestone.into(),
+                amount_minor: amount,
+            };
+            if let Some((bytes, _)) = anchor(
+                self,
+                &finance,
+                "finance",
+                "fund-transfer",
+                format!("TRANSFER-{i}"),
+                1,
+                None,
+                Some(claim),
+                at,
+            ) {
+                submissions.push((at, bytes));
+            }
+        }
+        // A drawing, and its revocation some time later.
+        let at = self.between(100, span / 2);
+        if let Some((bytes, digest)) = anchor(
+            self,
+            &bureau,
+            "bureau",
+            "completion-drawing",
+            "DWG-REVOKED".into(),
+            1,
+            None,
+            None,
+            at,
+        ) {
+            submissions.push((at, bytes));
+            let later = at + self.between(300, 1_000);
+            let revocation = RevocationBody {
+                chain_id: genesis.chain_id.clone(),
+                filer: bureau.public_key(),
+                member: "bureau".into(),
+                project_id: project.into(),
+                document_id: "DWG-REVOKED".into(),
+                document_version: 1,
+                digest,
+                reason: "superseded by the as-built survey".into(),
+                revoked_at_ms: base + later,
+            }
+            .sign(&bureau);
+            submissions.push((later, Transaction::Revoke(revocation).to_canonical_bytes()));
+        }
+        // Each to a random node; a refused submission (its rule not met yet, say) is tried
+        // again later at another node, as a filing system retries.
+        for (at, bytes) in submissions {
+            for attempt in 0..3u64 {
+                let node = self.rng.next_u32() as usize % self.config.validators;
+                let when = at + attempt * self.between(200, 600);
+                self.schedule(
+                    when,
+                    node,
+                    EventKind::Submit {
+                        bytes: bytes.clone(),
+                    },
+                );
+            }
+        }
+    }
+
     fn schedule_workload(&mut self) {
         if self.config.tx_per_second == 0 {
             return;
@@ -1297,7 +1506,7 @@ impl Simulation {
 
     /// At the end: identical headers at every height, no acknowledged transaction lost,
     /// every anchor's receipt verifies offline against genesis.
-    fn check_end(&self) -> Result<(), Violation> {
+    fn check_end(&self) -> Result<u64, Violation> {
         let honest: Vec<(usize, &SimNode)> = self
             .nodes
             .iter()
@@ -1364,7 +1573,7 @@ impl Simulation {
                 reason: e.to_string(),
             })?;
         let Some((_, first_honest)) = honest.first() else {
-            return Ok(());
+            return Ok(0);
         };
         let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
@@ -1385,7 +1594,7 @@ impl Simulation {
                 })?;
             }
         }
-        Ok(())
+        check_payment_rules(ledger)
     }
 
     /// A digest of every node's chain: heights and header hashes.
@@ -1400,6 +1609,97 @@ impl Simulation {
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         self.algorithm.hash_parts(&refs)
     }
+}
+
+/// The payment rules (按节点拨付, 超付预警), checked independently of the contracts over the
+/// committed log: every committed payment names a registered milestone, comes after a passed
+/// inspection of it whose report's latest version (at that point of the log) still passes,
+/// and takes neither the milestone nor the contract past its value.
+fn check_payment_rules(ledger: &Ledger) -> Result<u64, Violation> {
+    let mut payments = 0;
+    use evidence_core::entry::MilestoneClaim;
+    // project -> (total, paid, milestone -> (limit, paid))
+    type Accounts = HashMap<String, (u64, u64)>;
+    let mut projects: HashMap<String, (u64, u64, Accounts)> = HashMap::new();
+    // (project, member, document id) -> (milestone, passed) of its latest version
+    let mut reports: HashMap<(String, String, String), (String, bool)> = HashMap::new();
+    for index in 0..ledger.tip().log_size {
+        let entry = match ledger.store().entry(index) {
+            Ok(Some(entry)) => entry,
+            other => {
+                return Err(Violation::PaymentRule {
+                    index,
+                    reason: format!("is not stored: {other:?}"),
+                });
+            }
+        };
+        let fail = |reason: String| Err(Violation::PaymentRule { index, reason });
+        match &entry.record {
+            Record::Registration(registration) => {
+                let body = &registration.body;
+                projects.insert(
+                    body.project_id.clone(),
+                    (
+                        body.total_value_minor,
+                        0,
+                        body.milestones
+                            .iter()
+                            .map(|m| (m.id.clone(), (m.amount_minor, 0)))
+                            .collect(),
+                    ),
+                );
+            }
+            Record::Anchor(document) => {
+                let body = &document.body;
+                match &body.claim {
+                    Some(MilestoneClaim::Inspection { milestone, passed }) => {
+                        reports.insert(
+                            (
+                                body.project_id.clone(),
+                                body.member.clone(),
+                                body.document_id.clone(),
+                            ),
+                            (milestone.clone(), *passed),
+                        );
+                    }
+                    Some(MilestoneClaim::Payment {
+                        milestone,
+                        amount_minor,
+                    }) => {
+                        let inspected = reports.iter().any(|((project, _, _), (m, passed))| {
+                            *project == body.project_id && m == milestone && *passed
+                        });
+                        if !inspected {
+                            return fail(format!(
+                                "pays {amount_minor} for {milestone} with no passed inspection"
+                            ));
+                        }
+                        let Some((total, paid, accounts)) = projects.get_mut(&body.project_id)
+                        else {
+                            return fail(format!("pays into unregistered {}", body.project_id));
+                        };
+                        let Some((limit, milestone_paid)) = accounts.get_mut(milestone) else {
+                            return fail(format!("pays for unknown milestone {milestone}"));
+                        };
+                        *milestone_paid += amount_minor;
+                        *paid += amount_minor;
+                        if *milestone_paid > *limit {
+                            return fail(format!(
+                                "takes {milestone} to {milestone_paid}, over its {limit}"
+                            ));
+                        }
+                        if *paid > *total {
+                            return fail(format!("takes the contract to {paid}, over its {total}"));
+                        }
+                        payments += 1;
+                    }
+                    None => {}
+                }
+            }
+            Record::Revocation(_) => {}
+        }
+    }
+    Ok(payments)
 }
 
 /// Opens a validator's node over `database`.

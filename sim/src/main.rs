@@ -63,13 +63,14 @@ fn main() -> ExitCode {
         count as f64 / seconds
     );
     println!(
-        "covered: {} heights, {} transactions committed, {} messages sent ({} lost), \
+        "covered: {} heights, {} transactions committed ({} payments), {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
          {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}",
         totals.heights,
         totals.transactions,
+        totals.payments,
         totals.messages,
         totals.lost,
         totals.crashes,
@@ -103,6 +104,7 @@ struct Totals {
     refused: u64,
     skewed: u64,
     beyond: u64,
+    payments: u64,
 }
 
 impl Totals {
@@ -116,6 +118,7 @@ impl Totals {
         self.synced += report.synced;
         self.round_max = self.round_max.max(report.round_max);
         self.conflicting += report.conflicting;
+        self.payments += report.payments;
         self.refused += report.refused;
         if let Some(kind) = report.byzantine {
             use evidence_sim::ByzantineKind::*;
