@@ -185,6 +185,13 @@ impl MemoryDatabase {
         Self::default()
     }
 
+    /// Forgets every undecided proposal, as a power cut would if `put_pending` did not sync
+    /// its write. The simulator uses it to show why the sync matters: a node that voted for a
+    /// block it then lost cannot commit the block when the quorum decides it.
+    pub fn lose_pending(&self) {
+        self.lock()[family_index(CF_PENDING)].clear();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryFamilies> {
         // Plain maps: a panic elsewhere while holding the lock cannot leave them half-written,
         // because every batch is applied after it is complete.

@@ -131,6 +131,9 @@ pub struct Bugs {
     pub forget_wal: bool,
     /// Honest nodes take proposals as valid without executing them (no state-root check).
     pub skip_validation: bool,
+    /// A crash loses the undecided proposals a node had validated (as if they were written
+    /// without a sync before the node voted for them).
+    pub unsynced_pending: bool,
 }
 
 /// A crash of one node at `at_ms`, restarted `down_ms` later from what it had persisted.
@@ -1020,6 +1023,9 @@ impl Simulation {
                 Ok(())
             }
             EventKind::Restart => {
+                if self.config.bugs.unsynced_pending {
+                    self.databases[node].lose_pending();
+                }
                 let key = self.keys[node].clone();
                 let faults = self.faults_of(node);
                 let mut fresh = open_node(

@@ -131,3 +131,20 @@ fn nodes_that_skip_validation_are_caught_by_a_wrong_state_root() {
         "{violation}"
     );
 }
+
+/// A node that voted for a block and lost it in a crash (had the block been kept without a
+/// sync) cannot commit it when the quorum decides it: the commit invariant catches it.
+#[test]
+fn a_node_that_loses_the_blocks_it_voted_for_is_caught() {
+    let (seed, violation) = first_seed_catching(
+        0..100,
+        |config| !config.crashes.is_empty(),
+        |config| config.bugs.unsynced_pending = true,
+    )
+    .expect("a seed among the first 100 catches the bug");
+    eprintln!("seed {seed}: {violation}");
+    assert!(
+        matches!(violation, evidence_sim::Violation::Commit { .. }),
+        "{violation}"
+    );
+}
