@@ -16,6 +16,7 @@
 //!                              data/ (RocksDB, consensus WAL), audit.log and node.log
 //! ```
 
+pub mod chaos;
 pub mod demo;
 
 use std::fs::OpenOptions;

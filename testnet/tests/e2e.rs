@@ -693,3 +693,31 @@ fn up_refuses_a_node_count_it_cannot_run_and_names_a_missing_binary() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cargo build -p evidence-node"));
     assert!(!dir.path().join("net").join("genesis.json").exists());
 }
+
+/// The chaos soak's bounded sample: `CHAOS_SECONDS` (default 45) of faults on every
+/// consensus link and kills of real node processes under a notarize load, then healing and
+/// the checks (TESTING.md). The long form is `evidence-testnet chaos --seconds 1800`.
+#[test]
+fn a_chaos_soak_loses_no_acknowledged_filing() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (_, node) = binaries();
+    let seconds = std::env::var("CHAOS_SECONDS").unwrap_or_else(|_| "45".into());
+    let seed = std::env::var("CHAOS_SEED").unwrap_or_else(|_| "1".into());
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .args(["chaos", "--seconds", &seconds, "--seed", &seed])
+        .arg("--node-binary")
+        .arg(&node)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("evidence-testnet runs");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.contains("Passed:"), "{out}");
+    eprintln!("{out}");
+}
