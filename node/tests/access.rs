@@ -223,10 +223,14 @@ async fn the_trust_boundary_holds_against_each_attack() {
     std::fs::write(&stranger_files.private_key, &issued.private_key_pem).unwrap();
     let mut foreign = fixture.client_as(Some(&stranger_files)).await;
     // (In TLS 1.3 the client finishes its side before the server has checked its certificate,
-    // so the caller sees either the "unknown CA" alert or the connection closing.)
+    // so the caller sees the "unknown CA" alert, or the connection closing: before its request
+    // went out, or while it was on its way, which tonic reports as cancelled.)
     let status = foreign.status(pb::StatusRequest {}).await.unwrap_err();
     assert!(
-        matches!(status.code(), Code::Unknown | Code::Unavailable) && reason(&status).is_empty(),
+        matches!(
+            status.code(),
+            Code::Unknown | Code::Unavailable | Code::Cancelled
+        ) && reason(&status).is_empty(),
         "a transport failure, not an answer: {status:?}"
     );
     let metrics = fixture.network.node(0).unwrap().app().metrics();
