@@ -8,6 +8,7 @@
 //! height but the next.
 
 use std::collections::HashMap;
+#[cfg(feature = "rocksdb")]
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -204,6 +205,9 @@ pub struct Ledger {
     verified: VerifiedSignatures,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
     commit_lock: Mutex<()>,
+    /// A deliberate bug, compiled only for the simulator's tests of itself.
+    #[cfg(feature = "deliberate-bugs")]
+    two_f_quorum: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -242,6 +246,7 @@ impl Ledger {
     ///
     /// # Errors
     /// The genesis file is invalid, the database cannot be opened, or it holds another chain.
+    #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path, genesis: Genesis) -> Result<Self, LedgerError> {
         Self::with_store(Store::open(path)?, genesis)
     }
@@ -312,7 +317,18 @@ impl Ledger {
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
             commit_lock: Mutex::new(()),
+            #[cfg(feature = "deliberate-bugs")]
+            two_f_quorum: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Switches on a deliberate bug: a certificate whose signers hold 2f of 3f + 1 of the power
+    /// (two of four) passes as a quorum. Only the simulator's regression tests use it, to show
+    /// that a seed catches the bug; the feature is never part of a node build.
+    #[cfg(feature = "deliberate-bugs")]
+    pub fn accept_two_f_certificates(&self) {
+        self.two_f_quorum
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -699,9 +715,18 @@ impl Ledger {
                 certificate.height, certificate.block_hash
             )));
         }
-        certificate
-            .verify(&self.genesis.chain_id, &self.validators)
-            .map_err(|e: CertificateError| fail(format!("certificate: {e}")))?;
+        let verified = certificate.verify(&self.genesis.chain_id, &self.validators);
+        #[cfg(feature = "deliberate-bugs")]
+        let verified = verified.or_else(|e| match e {
+            CertificateError::InsufficientPower { signed, total, .. }
+                if self.two_f_quorum.load(std::sync::atomic::Ordering::Relaxed)
+                    && signed >= total.saturating_sub(1) / 3 * 2 =>
+            {
+                Ok(signed)
+            }
+            e => Err(e),
+        });
+        verified.map_err(|e: CertificateError| fail(format!("certificate: {e}")))?;
         self.check_header(&tip, block)
             .map_err(|e| fail(e.to_string()))?;
 

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+#[cfg(feature = "rocksdb")]
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -37,6 +38,7 @@ use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::Entry;
 use evidence_core::header::BlockHeader;
 use evidence_core::merkle::{NodeHash, NodeStore};
+#[cfg(feature = "rocksdb")]
 use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
 use thiserror::Error;
 
@@ -75,6 +77,7 @@ const KEY_HEIGHT: &[u8] = b"height";
 /// A storage failure.
 #[derive(Debug, Error)]
 pub enum StorageError {
+    #[cfg(feature = "rocksdb")]
     #[error("database error: {0}")]
     Db(#[from] rocksdb::Error),
     /// Stored bytes did not decode: the database is damaged or was written by something else.
@@ -158,6 +161,7 @@ pub struct Store {
 }
 
 enum Backend {
+    #[cfg(feature = "rocksdb")]
     Rocks(DB),
     Memory(MemoryDatabase),
 }
@@ -211,6 +215,7 @@ fn family_index(name: &'static str) -> usize {
 
 /// Writes gathered to be applied at once.
 enum Batch {
+    #[cfg(feature = "rocksdb")]
     Rocks(WriteBatch),
     Memory(Vec<(usize, Vec<u8>, Option<Vec<u8>>)>),
 }
@@ -218,6 +223,7 @@ enum Batch {
 impl Store {
     fn batch(&self) -> Batch {
         match &self.backend {
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks(_) => Batch::Rocks(WriteBatch::default()),
             Backend::Memory(_) => Batch::Memory(Vec::new()),
         }
@@ -225,10 +231,12 @@ impl Store {
 
     fn put(&self, batch: &mut Batch, family: &'static str, key: &[u8], value: &[u8]) {
         match (batch, &self.backend) {
+            #[cfg(feature = "rocksdb")]
             (Batch::Rocks(batch), Backend::Rocks(db)) => batch.put_cf(cf(db, family), key, value),
             (Batch::Memory(ops), _) => {
                 ops.push((family_index(family), key.to_vec(), Some(value.to_vec())));
             }
+            #[cfg(feature = "rocksdb")]
             (Batch::Rocks(_), Backend::Memory(_)) => {
                 unreachable!("a batch is made by its own store")
             }
@@ -237,8 +245,10 @@ impl Store {
 
     fn delete(&self, batch: &mut Batch, family: &'static str, key: &[u8]) {
         match (batch, &self.backend) {
+            #[cfg(feature = "rocksdb")]
             (Batch::Rocks(batch), Backend::Rocks(db)) => batch.delete_cf(cf(db, family), key),
             (Batch::Memory(ops), _) => ops.push((family_index(family), key.to_vec(), None)),
+            #[cfg(feature = "rocksdb")]
             (Batch::Rocks(_), Backend::Memory(_)) => {
                 unreachable!("a batch is made by its own store")
             }
@@ -248,6 +258,7 @@ impl Store {
     /// Applies `batch` atomically, synced to disk before it returns.
     fn write(&self, batch: Batch) -> Result<(), StorageError> {
         match (batch, &self.backend) {
+            #[cfg(feature = "rocksdb")]
             (Batch::Rocks(batch), Backend::Rocks(db)) => {
                 let mut options = rocksdb::WriteOptions::default();
                 options.set_sync(true);
@@ -262,6 +273,7 @@ impl Store {
                     };
                 }
             }
+            #[cfg(feature = "rocksdb")]
             _ => unreachable!("a batch is made by its own store"),
         }
         Ok(())
@@ -269,6 +281,7 @@ impl Store {
 
     fn get(&self, family: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         match &self.backend {
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks(db) => Ok(db.get_cf(cf(db, family), key)?),
             Backend::Memory(memory) => Ok(memory.lock()[family_index(family)].get(key).cloned()),
         }
@@ -282,6 +295,7 @@ impl Store {
         mut visit: impl FnMut(&[u8]) -> Result<ControlFlow<()>, StorageError>,
     ) -> Result<(), StorageError> {
         match &self.backend {
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks(db) => {
                 let iter = db.iterator_cf(
                     cf(db, family),
@@ -310,6 +324,7 @@ impl Store {
     }
 }
 
+#[cfg(feature = "rocksdb")]
 fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
     // Every family in COLUMN_FAMILIES is created by `open`.
     db.cf_handle(name)
@@ -319,6 +334,7 @@ fn cf<'a>(db: &'a DB, name: &'static str) -> &'a rocksdb::ColumnFamily {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.backend {
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks(db) => f.debug_struct("Store").field("path", &db.path()).finish(),
             Backend::Memory(_) => f.debug_struct("Store").field("path", &"memory").finish(),
         }
@@ -365,6 +381,7 @@ impl Store {
     /// # Errors
     /// RocksDB could not open the directory (missing permissions, another process holds its
     /// lock, damaged files).
+    #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path) -> Result<Self, StorageError> {
         let mut options = Options::default();
         options.create_if_missing(true);
@@ -726,6 +743,7 @@ impl NodeStore for StoredNodes<'_> {
         };
         match &self.store.backend {
             // Pinned: no copy of the value on the proof path.
+            #[cfg(feature = "rocksdb")]
             Backend::Rocks(db) => match db
                 .get_pinned_cf(cf(db, CF_LOG_NODES), key)
                 .map_err(StorageError::from)?

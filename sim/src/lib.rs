@@ -40,8 +40,8 @@ use malachite_core_consensus::{
     Effect, Input, LivenessMsg, Params, Resumable, Resume, SignedConsensusMsg, State,
 };
 use malachite_core_types::{
-    Context as _, Height as _, LinearTimeouts, Round, ThresholdParams, Timeout, ValueOrigin,
-    ValuePayload, ValueResponse, VoteExtensionPolicy,
+    Context as _, Height as _, LinearTimeouts, Round, ThresholdParam, ThresholdParams, Timeout,
+    ValueOrigin, ValuePayload, ValueResponse, VoteExtensionPolicy,
 };
 use malachite_engine::host::SyncedValueOutcome;
 use malachite_engine::util::streaming::StreamMessage;
@@ -134,6 +134,9 @@ pub struct Bugs {
     /// A crash loses the undecided proposals a node had validated (as if they were written
     /// without a sync before the node voted for them).
     pub unsynced_pending: bool,
+    /// Votes and certificates whose signers hold 2f of 3f + 1 of the power (two of four) pass
+    /// as a quorum, in the consensus core and in the ledger's certificate check.
+    pub two_f_quorum: bool,
 }
 
 /// A crash of one node at `at_ms`, restarted `down_ms` later from what it had persisted.
@@ -575,12 +578,17 @@ impl Simulation {
         let mut validator_set = None;
         for (index, key) in keys.iter().enumerate() {
             let database = MemoryDatabase::new();
-            let node = open_node(&genesis, key.clone(), database.clone(), faults[index]).map_err(
-                |reason| Violation::Node {
-                    node: index,
-                    reason,
-                },
-            )?;
+            let node = open_node(
+                &genesis,
+                key.clone(),
+                database.clone(),
+                faults[index],
+                config.bugs,
+            )
+            .map_err(|reason| Violation::Node {
+                node: index,
+                reason,
+            })?;
             databases.push(database);
             validator_set.get_or_insert_with(|| {
                 ConsensusValidatorSet::new(node.app().ledger().validators().clone())
@@ -1033,6 +1041,7 @@ impl Simulation {
                     key,
                     self.databases[node].clone(),
                     faults,
+                    self.config.bugs,
                 )
                 .map_err(|reason| Violation::Node { node, reason })?;
                 fresh.incarnation = self.nodes[node].incarnation + 1;
@@ -1714,8 +1723,12 @@ fn open_node(
     key: evidence_core::keys::SigningKey,
     database: MemoryDatabase,
     faults: ByzantineFaults,
+    bugs: Bugs,
 ) -> Result<SimNode, String> {
     let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
+    if bugs.two_f_quorum {
+        ledger.accept_two_f_certificates();
+    }
     let validators = ConsensusValidatorSet::new(ledger.validators().clone());
     let app = Arc::new(App::new(
         ledger,
@@ -1731,7 +1744,15 @@ fn open_node(
         .map_err(|e| format!("peer id: {e}"))?;
     let params = Params {
         address,
-        threshold_params: ThresholdParams::default(),
+        threshold_params: if bugs.two_f_quorum {
+            // 2f of 3f + 1 counted as a quorum: "more than a third" is met by 2 of 4, not by 1.
+            ThresholdParams {
+                quorum: ThresholdParam::F_PLUS_ONE,
+                honest: ThresholdParam::F_PLUS_ONE,
+            }
+        } else {
+            ThresholdParams::default()
+        },
         value_payload: ValuePayload::ProposalAndParts,
         enabled: true,
     };

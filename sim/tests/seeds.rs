@@ -148,3 +148,53 @@ fn a_node_that_loses_the_blocks_it_voted_for_is_caught() {
         "{violation}"
     );
 }
+
+/// Nodes that count 2f of 3f + 1 signatures (two of four) as a quorum, in their vote
+/// counting and in their certificate checks, commit blocks on two votes: the first seed's
+/// receipts, checked offline as a court checks them, carry too little voting power.
+#[test]
+fn nodes_that_take_2f_signatures_for_a_quorum_are_caught() {
+    let (seed, violation) =
+        first_seed_catching(0..100, |_| true, |config| config.bugs.two_f_quorum = true)
+            .expect("a seed among the first 100 catches the bug");
+    eprintln!("seed {seed}: {violation}");
+    assert!(
+        matches!(violation, evidence_sim::Violation::Receipt { .. }),
+        "{violation}"
+    );
+}
+
+/// With the same bug, a network split in halves before it heals lets each half decide a
+/// block of its own at one height: in some such seeds the fork comes before any receipt is
+/// checked, and the agreement invariant catches it.
+#[test]
+fn nodes_that_take_2f_signatures_for_a_quorum_fork_a_split_network() {
+    let split = |config: &SimConfig| {
+        config
+            .partition
+            .as_ref()
+            .is_some_and(|side| side.len() == 2)
+            && config.byzantine.is_none()
+    };
+    let (seed, violation) = (0..100)
+        .filter(|seed| split(&SimConfig::from_seed(*seed)))
+        .find_map(|seed| {
+            let mut config = SimConfig::from_seed(seed);
+            config.bugs.two_f_quorum = true;
+            match Simulation::new(config).unwrap().run() {
+                Err(violation @ evidence_sim::Violation::Agreement { .. }) => {
+                    Some((seed, violation))
+                }
+                _ => None,
+            }
+        })
+        .expect("a split seed among the first 100 forks");
+    assert!(
+        Simulation::new(SimConfig::from_seed(seed))
+            .unwrap()
+            .run()
+            .is_ok(),
+        "seed {seed} keeps every invariant without the bug"
+    );
+    eprintln!("seed {seed}: {violation}");
+}

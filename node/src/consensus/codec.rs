@@ -853,6 +853,62 @@ impl HasEncodedLen<Response<EvidenceContext>> for EvidenceCodec {
     }
 }
 
+/// Every decoder of bytes a peer sends, as the property tests and the fuzz targets
+/// (`node/fuzz`) run them: each must answer any bytes with a value or a typed error, never a
+/// panic, and whatever decodes must encode back to exactly the same bytes (one encoding per
+/// value, so a peer cannot send two forms of one message). A breach panics.
+pub mod decoders {
+    use super::*;
+
+    /// Decodes `bytes` as a `T` and checks that a value re-encodes to the same bytes.
+    ///
+    /// # Panics
+    /// When a decoded value has another encoding (or none).
+    fn decodes_canonically<T>(bytes: &[u8])
+    where
+        EvidenceCodec: Codec<T, Error = CodecError>,
+        T: std::fmt::Debug,
+    {
+        if let Ok(value) =
+            <EvidenceCodec as Codec<T>>::decode(&EvidenceCodec, Bytes::copy_from_slice(bytes))
+        {
+            match EvidenceCodec.encode(&value) {
+                Ok(again) => assert_eq!(&again[..], bytes, "{value:?} has another encoding"),
+                Err(e) => panic!("{value:?} decoded but does not encode: {e}"),
+            }
+        }
+    }
+
+    /// Consensus and liveness messages, polka certificates and validator proofs.
+    pub fn consensus_messages(bytes: &[u8]) {
+        decodes_canonically::<SignedConsensusMsg<EvidenceContext>>(bytes);
+        decodes_canonically::<LivenessMsg>(bytes);
+        decodes_canonically::<PolkaCertificate<EvidenceContext>>(bytes);
+        decodes_canonically::<ValidatorProof<EvidenceContext>>(bytes);
+    }
+
+    /// Proposal parts, their stream frames and proposed values.
+    pub fn proposal_parts(bytes: &[u8]) {
+        decodes_canonically::<ProposalPart>(bytes);
+        decodes_canonically::<StreamMessage<ProposalPart>>(bytes);
+        decodes_canonically::<ProposedValue<EvidenceContext>>(bytes);
+    }
+
+    /// Value sync: status, requests and responses.
+    pub fn sync_messages(bytes: &[u8]) {
+        decodes_canonically::<Status<EvidenceContext>>(bytes);
+        decodes_canonically::<Request<EvidenceContext>>(bytes);
+        decodes_canonically::<Response<EvidenceContext>>(bytes);
+    }
+
+    /// All of them.
+    pub fn all(bytes: &[u8]) {
+        consensus_messages(bytes);
+        proposal_parts(bytes);
+        sync_messages(bytes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use evidence_core::certificate::CommitCertificate;
@@ -1258,33 +1314,8 @@ mod tests {
         ));
     }
 
-    /// Decodes `bytes` as a `T`: it must not panic, and what decodes must encode back to the
-    /// same bytes (one encoding per value, so a peer cannot send two forms of one message).
-    fn decodes_canonically<T>(bytes: &[u8])
-    where
-        EvidenceCodec: Codec<T, Error = CodecError>,
-        T: std::fmt::Debug,
-    {
-        if let Ok(value) =
-            <EvidenceCodec as Codec<T>>::decode(&EvidenceCodec, Bytes::copy_from_slice(bytes))
-        {
-            let again = EvidenceCodec.encode(&value).unwrap();
-            assert_eq!(&again[..], bytes, "{value:?} has another encoding");
-        }
-    }
-
-    /// Every decoder of bytes a peer sends, on `bytes`.
     fn every_decoder(bytes: &[u8]) {
-        decodes_canonically::<SignedConsensusMsg<EvidenceContext>>(bytes);
-        decodes_canonically::<LivenessMsg>(bytes);
-        decodes_canonically::<ProposalPart>(bytes);
-        decodes_canonically::<StreamMessage<ProposalPart>>(bytes);
-        decodes_canonically::<Status<EvidenceContext>>(bytes);
-        decodes_canonically::<Request<EvidenceContext>>(bytes);
-        decodes_canonically::<Response<EvidenceContext>>(bytes);
-        decodes_canonically::<ProposedValue<EvidenceContext>>(bytes);
-        decodes_canonically::<PolkaCertificate<EvidenceContext>>(bytes);
-        decodes_canonically::<ValidatorProof<EvidenceContext>>(bytes);
+        super::decoders::all(bytes);
     }
 
     /// Valid encodings of each kind of message, to mutate.
