@@ -171,6 +171,15 @@ impl PublicKey {
             .map_err(|_| SignatureError { signer: *self })
     }
 
+    /// Whether the key is a point of small order (`[8]A` is the identity). Such a key decodes
+    /// but can never sign: strict verification refuses it (SPEC.md §4.2), so a genesis file
+    /// that named one would hold a member, validator or filer that can never act.
+    pub fn is_small_order(&self) -> bool {
+        CompressedEdwardsY(self.to_bytes())
+            .decompress()
+            .is_none_or(|point| point.is_small_order())
+    }
+
     /// A short, stable identifier for logs and messages: the first 8 bytes in hex.
     pub fn short_id(&self) -> String {
         hex::encode(&self.as_bytes()[..8])

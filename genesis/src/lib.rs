@@ -25,8 +25,15 @@ use crate::pki::{CaCertificate, MemberCa};
 /// The `type` field of every genesis file.
 pub const GENESIS_TYPE: &str = "evidence-genesis";
 /// The genesis format version this build reads and writes. Version 2 added each member's
-/// transport CA certificate (`members[].tls_ca`); version 1 files are no longer read.
-pub const GENESIS_VERSION: u32 = 2;
+/// transport CA certificate (`members[].tls_ca`); version 3 added each member's governance
+/// keys (`members[].governance_keys`) and the governance threshold (`governance`). Older
+/// files are not read: no deployment held one.
+pub const GENESIS_VERSION: u32 = 3;
+
+/// Most governance keys one member may hold.
+pub const GOVERNANCE_KEYS_MAX: usize = 16;
+/// Largest denominator of the governance threshold.
+pub const THRESHOLD_DENOMINATOR_MAX: u32 = 1000;
 
 /// Kinds of document the default consortium knows, with the member allowed to anchor each.
 pub const DEFAULT_KINDS: &[(&str, &str, &str)] = &[
@@ -73,6 +80,53 @@ pub struct Genesis {
     pub validators: Vec<GenesisValidator>,
     pub filers: Vec<Filer>,
     pub policy: Policy,
+    pub governance: Governance,
+}
+
+/// How the members decide together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    /// A proposal is accepted when the members approving it are more than this fraction of
+    /// all members.
+    pub threshold: Threshold,
+}
+
+/// A fraction `numerator / denominator`, from one half up to (not including) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+impl Threshold {
+    /// More than two thirds: the default.
+    pub const TWO_THIRDS: Self = Self {
+        numerator: 2,
+        denominator: 3,
+    };
+
+    /// Whether `approving` of `members` members are more than this fraction of them.
+    pub fn is_met(&self, approving: u64, members: u64) -> bool {
+        u128::from(approving) * u128::from(self.denominator)
+            > u128::from(members) * u128::from(self.numerator)
+    }
+
+    /// The fewest approving members that meet the threshold among `members`.
+    pub fn approvals_needed(&self, members: u64) -> u64 {
+        let floor =
+            u128::from(members) * u128::from(self.numerator) / u128::from(self.denominator.max(1));
+        u64::try_from(floor + 1).unwrap_or(u64::MAX)
+    }
+}
+
+impl Default for Governance {
+    fn default() -> Self {
+        Self {
+            threshold: Threshold::TWO_THIRDS,
+        }
+    }
 }
 
 /// The algorithms fixed for the life of the chain.
@@ -96,6 +150,9 @@ pub struct Member {
     /// The member's certificate authority for transport security (TLS): the certificates of
     /// its nodes and of the systems that call them are issued under it. DER, hex in JSON.
     pub tls_ca: CaCertificate,
+    /// The keys that sign the member's governance transactions (its filers' registrations,
+    /// proposals and votes): 1 to 16, each used for nothing else.
+    pub governance_keys: Vec<PublicKey>,
 }
 
 /// A member's voting node.
@@ -209,6 +266,18 @@ fn check_id(field: &str, id: &str) -> Result<(), GenesisError> {
     }
 }
 
+/// Refuses a key of small order: it decodes, but no signature by it ever verifies.
+fn check_key(field: String, key: &PublicKey) -> Result<(), GenesisError> {
+    if key.is_small_order() {
+        Err(invalid(
+            field,
+            format!("{key} is of small order: no signature by it can verify"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl Genesis {
     /// Parses and validates a genesis file.
     ///
@@ -313,12 +382,46 @@ impl Genesis {
                     "must be at least 1",
                 ));
             }
+            check_key(format!("validators[{i}].public_key"), &validator.public_key)?;
             if !keys.insert(validator.public_key) {
                 return Err(invalid(
                     format!("validators[{i}].public_key"),
                     format!("{} is used twice", validator.public_key),
                 ));
             }
+        }
+        for (i, member) in self.members.iter().enumerate() {
+            let field = format!("members[{i}].governance_keys");
+            if member.governance_keys.is_empty()
+                || member.governance_keys.len() > GOVERNANCE_KEYS_MAX
+            {
+                return Err(invalid(field, "must hold 1 to 16 keys"));
+            }
+            for (j, key) in member.governance_keys.iter().enumerate() {
+                let field = format!("{field}[{j}]");
+                check_key(field.clone(), key)?;
+                if !keys.insert(*key) {
+                    return Err(invalid(
+                        field,
+                        format!("{key} is already used by a validator or another governance key"),
+                    ));
+                }
+            }
+        }
+        let threshold = self.governance.threshold;
+        if threshold.denominator == 0
+            || threshold.denominator > THRESHOLD_DENOMINATOR_MAX
+            || threshold.numerator >= threshold.denominator
+            || u64::from(threshold.numerator) * 2 < u64::from(threshold.denominator)
+        {
+            return Err(invalid(
+                "governance.threshold",
+                format!(
+                    "{}/{} is not a fraction from 1/2 up to (not including) 1 with a denominator \
+                     of 1 to {THRESHOLD_DENOMINATOR_MAX}",
+                    threshold.numerator, threshold.denominator
+                ),
+            ));
         }
         self.validator_set().map_err(|e| invalid("validators", e))?;
         let mut kinds = BTreeSet::new();
@@ -366,11 +469,12 @@ impl Genesis {
                 ));
             }
             known_member(format!("filers[{i}].member"), &filer.member)?;
+            check_key(format!("filers[{i}].public_key"), &filer.public_key)?;
             if !keys.insert(filer.public_key) {
                 return Err(invalid(
                     format!("filers[{i}].public_key"),
                     format!(
-                        "{} is already used by a validator or another filer",
+                        "{} is already used by a validator, a governance key or another filer",
                         filer.public_key
                     ),
                 ));
@@ -483,7 +587,12 @@ impl Encode for Genesis {
             .u8(self.suite.digest.tag())
             .u8(self.suite.signature.tag())
             .seq(&self.members, |w, m| {
-                w.str(&m.id).str(&m.name).bytes(m.tls_ca.der());
+                w.str(&m.id)
+                    .str(&m.name)
+                    .bytes(m.tls_ca.der())
+                    .seq(&m.governance_keys, |w, k| {
+                        w.put(k);
+                    });
             })
             .seq(&self.validators, |w, v| {
                 w.str(&v.member)
@@ -510,7 +619,9 @@ impl Encode for Genesis {
                 w.str(m);
             })
             .u32(self.policy.limits.batch_len_max)
-            .u32(self.policy.limits.transaction_bytes_max);
+            .u32(self.policy.limits.transaction_bytes_max)
+            .u32(self.governance.threshold.numerator)
+            .u32(self.governance.threshold.denominator);
     }
 }
 
@@ -524,6 +635,8 @@ pub struct Consortium {
     pub filer_keys: Vec<(String, SigningKey)>,
     /// (member, the key of its TLS certificate authority), in genesis member order.
     pub ca_keys: Vec<(String, SigningKey)>,
+    /// (member, governance key), in genesis member order (one per member here).
+    pub governance_keys: Vec<(String, SigningKey)>,
 }
 
 impl Consortium {
@@ -541,7 +654,7 @@ impl Consortium {
         MemberCa::new(member, key, self.genesis.genesis_time_ms)
     }
 
-    /// Adds a member with a new CA (from `rng`) to the genesis.
+    /// Adds a member with a new CA and one governance key (both from `rng`) to the genesis.
     ///
     /// # Errors
     /// The CA certificate cannot be built.
@@ -553,13 +666,24 @@ impl Consortium {
     ) -> Result<(), pki::PkiError> {
         let key = SigningKey::generate_with(rng);
         let ca = MemberCa::new(id, &key, self.genesis.genesis_time_ms)?;
+        let governance_key = SigningKey::generate_with(rng);
         self.genesis.members.push(Member {
             id: id.to_owned(),
             name: name.to_owned(),
             tls_ca: ca.certificate(),
+            governance_keys: vec![governance_key.public_key()],
         });
         self.ca_keys.push((id.to_owned(), key));
+        self.governance_keys.push((id.to_owned(), governance_key));
         Ok(())
+    }
+
+    /// The governance key of `member`, if this consortium holds one.
+    pub fn governance_key(&self, member: &str) -> Option<&SigningKey> {
+        self.governance_keys
+            .iter()
+            .find(|(m, _)| m == member)
+            .map(|(_, key)| key)
     }
 }
 
@@ -609,10 +733,12 @@ pub fn default_consortium(
                 project_registrars: vec!["bureau".to_owned()],
                 limits: Limits::default(),
             },
+            governance: Governance::default(),
         },
         validator_keys: Vec::new(),
         filer_keys: Vec::new(),
         ca_keys: Vec::new(),
+        governance_keys: Vec::new(),
     };
     for (id, name) in DEFAULT_MEMBERS {
         consortium

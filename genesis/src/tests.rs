@@ -55,6 +55,15 @@ fn hash_depends_on_every_part_and_is_deterministic() {
     let mut other = c.genesis.clone();
     other.validators[0].voting_power = 2;
     assert_ne!(other.hash(), h);
+    let mut other = c.genesis.clone();
+    other.members[2].governance_keys[0] = other.filers[2].public_key;
+    assert_ne!(other.hash(), h, "governance keys are covered");
+    let mut other = c.genesis.clone();
+    other.governance.threshold = Threshold {
+        numerator: 3,
+        denominator: 4,
+    };
+    assert_ne!(other.hash(), h, "the governance threshold is covered");
     let mut other = c.genesis;
     other.members[0].tls_ca = other.members[1].tls_ca.clone();
     assert_ne!(
@@ -79,9 +88,11 @@ fn validation_names_the_wrong_field() {
     g.file_type = "something-else".into();
     expect_invalid(&g, "type");
 
-    let mut g = good.clone();
-    g.version = 1;
-    expect_invalid(&g, "version");
+    for version in [1, 2, 4] {
+        let mut g = good.clone();
+        g.version = version;
+        expect_invalid(&g, "version");
+    }
 
     // A member's CA must be a CA certificate, and no two members may share a CA subject.
     let mut g = good.clone();
@@ -167,9 +178,97 @@ fn validation_names_the_wrong_field() {
     g.validators[0].voting_power = u64::MAX / 3;
     expect_invalid(&g, "validators");
 
+    // Governance keys: 1 to 16 per member, each key in one role only, none of small order.
+    let mut g = good.clone();
+    g.members[1].governance_keys.clear();
+    expect_invalid(&g, "members[1].governance_keys");
+    let mut g = good.clone();
+    g.members[1].governance_keys = (0..17u8)
+        .map(|i| SigningKey::from_seed(&[i + 100; 32]).public_key())
+        .collect();
+    expect_invalid(&g, "members[1].governance_keys");
+    let mut g = good.clone();
+    let again = g.members[2].governance_keys[0];
+    g.members[2].governance_keys.push(again);
+    expect_invalid(&g, "members[2].governance_keys[1]");
+    let mut g = good.clone();
+    g.members[3].governance_keys[0] = g.members[0].governance_keys[0];
+    expect_invalid(&g, "members[3].governance_keys[0]");
+    let mut g = good.clone();
+    g.members[0].governance_keys[0] = g.validators[1].public_key;
+    expect_invalid(&g, "members[0].governance_keys[0]");
+    let mut g = good.clone();
+    g.filers[2].public_key = g.members[2].governance_keys[0];
+    expect_invalid(&g, "filers[2].public_key");
+    // The identity point (y = 1) decodes and has small order: refused in every role.
+    let small = PublicKey::from_bytes(&{
+        let mut y = [0u8; 32];
+        y[0] = 1;
+        y
+    })
+    .unwrap();
+    assert!(small.is_small_order());
+    let mut g = good.clone();
+    g.members[1].governance_keys[0] = small;
+    expect_invalid(&g, "members[1].governance_keys[0]");
+    let mut g = good.clone();
+    g.validators[2].public_key = small;
+    expect_invalid(&g, "validators[2].public_key");
+    let mut g = good.clone();
+    g.filers[0].public_key = small;
+    expect_invalid(&g, "filers[0].public_key");
+
+    // The threshold is a fraction from one half up to (not including) one.
+    for (numerator, denominator) in [(1, 3), (3, 3), (4, 3), (0, 0), (2, 0), (999, 1001)] {
+        let mut g = good.clone();
+        g.governance.threshold = Threshold {
+            numerator,
+            denominator,
+        };
+        expect_invalid(&g, "governance.threshold");
+    }
+    for (numerator, denominator) in [(1, 2), (2, 3), (3, 4), (999, 1000)] {
+        let mut g = good.clone();
+        g.governance.threshold = Threshold {
+            numerator,
+            denominator,
+        };
+        g.validate().unwrap();
+    }
+
     let mut g = good;
     g.validators.clear();
     expect_invalid(&g, "validators");
+}
+
+#[test]
+fn the_threshold_counts_members_strictly_above_the_fraction() {
+    let two_thirds = Threshold::TWO_THIRDS;
+    // (members, approvals needed): more than two thirds.
+    for (members, needed) in [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 3),
+        (5, 4),
+        (6, 5),
+        (7, 5),
+        (9, 7),
+    ] {
+        assert_eq!(two_thirds.approvals_needed(members), needed, "{members}");
+        assert!(two_thirds.is_met(needed, members));
+        assert!(!two_thirds.is_met(needed - 1, members));
+    }
+    let half = Threshold {
+        numerator: 1,
+        denominator: 2,
+    };
+    assert_eq!(
+        half.approvals_needed(4),
+        3,
+        "half of four is not more than half"
+    );
+    assert_eq!(half.approvals_needed(5), 3);
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! filers/<member>.key          each member's filer key (0600)
 //! ca/<member>.key              each member's TLS certificate authority key (0600); its
 //!                              certificate is in genesis.json
+//! governance/<member>.key      each member's governance key (0600): it signs the member's
+//!                              filer registrations, proposals and votes
 //! callers/<member>/<role>.crt  TLS certificates for callers of each member in the roles
 //!                              filer-system, auditor and court, with their keys (.key, 0600)
 //! <member>/                    each member's node home: node.toml, genesis.json, node.key,
@@ -196,6 +198,10 @@ impl Layout {
         self.dir.join("filers").join(format!("{member}.key"))
     }
 
+    pub fn governance_key_path(&self, member: &str) -> PathBuf {
+        self.dir.join("governance").join(format!("{member}.key"))
+    }
+
     /// The TLS certificate files of `member`'s caller in `role`.
     pub fn caller(&self, member: &str, role: &str) -> CallerFiles {
         let files = caller_files(&self.dir, member, role);
@@ -304,7 +310,11 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
         .validators
         .iter()
         .map(|v| v.member.clone())
-        .chain(["filers".to_owned(), "ca".to_owned(), "callers".to_owned()])
+        .chain(
+            ["filers", "ca", "governance", "callers"]
+                .iter()
+                .map(|name| (*name).to_owned()),
+        )
         .filter(|name| dir.join(name).exists())
         .collect();
     if !leftovers.is_empty() {
@@ -329,6 +339,11 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
     std::fs::create_dir_all(&cas).map_err(io(&cas))?;
     for (member, key) in &consortium.ca_keys {
         write_key_file(&cas.join(format!("{member}.key")), key)?;
+    }
+    let governance = dir.join("governance");
+    std::fs::create_dir_all(&governance).map_err(io(&governance))?;
+    for (member, key) in &consortium.governance_keys {
+        write_key_file(&governance.join(format!("{member}.key")), key)?;
     }
     // The genesis file last: its presence marks a complete testnet directory.
     let temporary = dir.join("genesis.json.tmp");
@@ -794,6 +809,14 @@ mod tests {
             assert!(
                 layout.filer_key_path(member).is_file(),
                 "{member} filer key"
+            );
+            let governance = evidence_genesis::read_key_file(&layout.governance_key_path(member))
+                .unwrap()
+                .public_key();
+            assert_eq!(
+                layout.genesis.member(member).unwrap().governance_keys,
+                vec![governance],
+                "{member} governance key"
             );
             assert!(dir.path().join(member).join(CONFIG_FILE).is_file());
             assert!(dir.path().join(member).join("node.key").is_file());

@@ -214,6 +214,11 @@ def _pt_is_identity(P) -> bool:
     return x % _P == 0 and (y - z) % _P == 0
 
 
+def pt_is_small_order(P) -> bool:
+    """SPEC §4.2 step 2 and §10.3: a point is of small order when [8]P is the identity."""
+    return _pt_is_identity(_pt_mul(8, P))
+
+
 def pt_decode(s: bytes):
     """RFC 8032 §5.1.3 decoding; returns None when the bytes are not a point."""
     if len(s) != 32:
@@ -263,7 +268,7 @@ def ed25519_verify_strict(pub: bytes, msg: bytes, sig: bytes) -> bool:
     R = pt_decode(r_bytes)
     if A is None or R is None:
         return False
-    if _pt_is_identity(_pt_mul(8, A)) or _pt_is_identity(_pt_mul(8, R)):
+    if pt_is_small_order(A) or pt_is_small_order(R):
         return False
     # 3. The canonical encoding of R' = [S]B - [k]A equals R as given.
     k = int.from_bytes(hashlib.sha512(r_bytes + pub + msg).digest(), "little") % _L
@@ -736,8 +741,14 @@ def parse_pubkey_text(s, what):
         raise GenesisError(f"{what}: malformed hex") from None
     if len(raw) != 32:
         raise GenesisError(f"{what}: key is not 32 bytes")
-    if pt_decode(raw) is None:
+    point = pt_decode(raw)
+    if point is None:
         raise GenesisError(f"{what}: key is not a curve point")
+    # §10.3: every key of a genesis file has a role (validator, governance or filer key), and
+    # none may be of small order: such a key decodes (§4.1), but no signature by it verifies.
+    if pt_is_small_order(point):
+        raise GenesisError(f"{what}: key ed25519:{raw.hex()} is of small order ([8]A is the "
+                           "identity), so no signature by it could verify")
     return (1, raw)
 
 
@@ -746,6 +757,11 @@ class Genesis:
 
 
 TLS_CA_BYTES_MAX = 8192
+GOVERNANCE_KEYS_MAX = 16
+THRESHOLD_DENOMINATOR_MAX = 1000
+GENESIS_VERSION = 3
+GENESIS_FIELDS = ("type", "version", "chain_id", "genesis_time_ms", "suite", "members",
+                  "validators", "filers", "policy", "governance")
 
 
 def _tls_ca(v, what) -> bytes:
@@ -757,18 +773,47 @@ def _tls_ca(v, what) -> bytes:
     return bytes.fromhex(v)
 
 
+def _governance_keys(v, what):
+    """§10.1: a member's governance keys, 1 to 16 public keys in the text form of §4.1."""
+    keys = _list(v, what)
+    if not 1 <= len(keys) <= GOVERNANCE_KEYS_MAX:
+        raise GenesisError(f"{what} holds {len(keys)} keys, not 1 to {GOVERNANCE_KEYS_MAX}")
+    return [parse_pubkey_text(k, f"{what}[{j}]") for j, k in enumerate(keys)]
+
+
+def _governance(v):
+    """§10.1, §10.3: governance.threshold, 1 <= denominator <= 1000 and
+    denominator <= 2 x numerator < 2 x denominator (one half up to, not including, one)."""
+    _exact_fields(v, ["threshold"], what="governance")
+    t = v["threshold"]
+    _exact_fields(t, ["numerator", "denominator"], what="governance.threshold")
+    num = _uint(t["numerator"], "governance.threshold.numerator", 64)
+    den = _uint(t["denominator"], "governance.threshold.denominator", 64)
+    if not 1 <= den <= THRESHOLD_DENOMINATOR_MAX:
+        raise GenesisError(f"governance.threshold.denominator {den} is outside "
+                           f"1..{THRESHOLD_DENOMINATOR_MAX}")
+    if not den <= 2 * num < 2 * den:
+        raise GenesisError(f"governance.threshold {num}/{den} is not from one half up to, not "
+                           "including, one (denominator <= 2 x numerator < 2 x denominator)")
+    return num, den
+
+
 def load_genesis(text: str) -> Genesis:
     try:
         g = strict_json(text)
     except (ValueError, RecursionError) as e:
         raise GenesisError(f"not JSON: {e}") from None
     _no_nulls(g)
-    _exact_fields(g, ["type", "version", "chain_id", "genesis_time_ms", "suite", "members",
-                      "validators", "filers", "policy"], what="genesis")
+    # The type and the version first, so that an older file is refused as such rather than for
+    # the fields it lacks; unknown fields are still refused before anything else.
+    _exact_fields(g, ["type", "version"], GENESIS_FIELDS, what="genesis")
     if g["type"] != "evidence-genesis":
         raise GenesisError(f"type is {g['type']!r}, expected 'evidence-genesis'")
-    if not is_int(g["version"]) or g["version"] != 2:
-        raise GenesisError(f"unsupported genesis version {g['version']!r}")
+    if not is_int(g["version"]) or isinstance(g["version"], HugeInt) \
+            or g["version"] != GENESIS_VERSION:
+        raise GenesisError(f"unsupported genesis version {g['version']!r}: only version "
+                           f"{GENESIS_VERSION} is read (versions 1 and 2 are not, SPEC §10.3)")
+    _exact_fields(g, GENESIS_FIELDS, what="genesis")
     G = Genesis()
     G.chain_id = _name(g["chain_id"], "chain_id")
     G.genesis_time_ms = _uint(g["genesis_time_ms"], "genesis_time_ms", 64)
@@ -787,10 +832,12 @@ def load_genesis(text: str) -> Genesis:
     members = _list(g["members"], "members")
     G.members = []
     for i, m in enumerate(members):
-        _exact_fields(m, ["id", "name", "tls_ca"], what=f"members[{i}]")
+        _exact_fields(m, ["id", "name", "tls_ca", "governance_keys"], what=f"members[{i}]")
         G.members.append((_name(m["id"], f"members[{i}].id"),
                           _display_name(m["name"], f"members[{i}].name"),
-                          _tls_ca(m["tls_ca"], f"members[{i}].tls_ca")))
+                          _tls_ca(m["tls_ca"], f"members[{i}].tls_ca"),
+                          _governance_keys(m["governance_keys"],
+                                           f"members[{i}].governance_keys")))
     member_ids = [m[0] for m in G.members]
     if not member_ids:
         raise GenesisError("there must be at least one member")
@@ -822,9 +869,6 @@ def load_genesis(text: str) -> Genesis:
         })
     if not G.validators:
         raise GenesisError("there must be at least one validator")
-    vkeys = [v["key"] for v in G.validators]
-    if len(set(vkeys)) != len(vkeys):
-        raise GenesisError("validator keys are not unique")
     if len(G.validators) > 256:
         raise GenesisError("more than 256 validators")
     G.total_power = sum(v["power"] for v in G.validators)
@@ -875,23 +919,34 @@ def load_genesis(text: str) -> Genesis:
             "name": _display_name(f["name"], f"filers[{i}].name"), "member": fm,
             "key": parse_pubkey_text(f["public_key"], f"filers[{i}].public_key"), "kinds": fk,
         })
-    fkeys = [f["key"] for f in G.filers]
-    if len(set(fkeys)) != len(fkeys):
-        raise GenesisError("filer keys are not unique")
-    if set(fkeys) & set(vkeys):
-        raise GenesisError("a filer key is also a validator key")
+    # §10.3: no key appears twice anywhere in the file; validator, governance and filer keys
+    # are all distinct (keys compare by their decoded bytes, whatever the case of their hex).
+    roles = ([(v["key"], f"validators[{i}].public_key") for i, v in enumerate(G.validators)]
+             + [(k, f"members[{i}].governance_keys[{j}]")
+                for i, m in enumerate(G.members) for j, k in enumerate(m[3])]
+             + [(f["key"], f"filers[{i}].public_key") for i, f in enumerate(G.filers)])
+    first_use = {}
+    for key, where in roles:
+        if key in first_use:
+            raise GenesisError(f"{where} is the same key as {first_use[key]} "
+                               f"(ed25519:{key[1].hex()}): every key in the file must be distinct")
+        first_use[key] = where
+
+    G.governance_threshold = _governance(g["governance"])
 
     # §10.2 genesis hash, lists in file order.
     enc = (e_str(g["type"]) + e_u32(g["version"]) + e_str(G.chain_id) + e_u64(G.genesis_time_ms)
            + e_u8(G.alg) + e_u8(G.sig_tag)
-           + e_seq(G.members, lambda m: e_str(m[0]) + e_str(m[1]) + e_bytes(m[2]))
+           + e_seq(G.members, lambda m: e_str(m[0]) + e_str(m[1]) + e_bytes(m[2])
+                   + e_seq(m[3], e_key))
            + e_seq(G.validators, lambda v: e_str(v["member"]) + e_key(v["key"])
                    + e_u64(v["power"]) + e_opt(v["address"], e_str))
            + e_seq(G.filers, lambda f: e_str(f["name"]) + e_str(f["member"]) + e_key(f["key"])
                    + e_seq(f["kinds"], e_str))
            + e_seq(G.kinds, lambda k: e_str(k[0]) + e_str(k[1]) + e_seq(k[2], e_str))
            + e_seq(G.registrars, e_str)
-           + e_u32(G.batch_len_max) + e_u32(G.tx_bytes_max))
+           + e_u32(G.batch_len_max) + e_u32(G.tx_bytes_max)
+           + e_u32(G.governance_threshold[0]) + e_u32(G.governance_threshold[1]))
     G.genesis_hash = (G.alg, hash_with(G.alg, P_GENESIS + enc))
 
     # §13.2 validator set: sorted by the 32 key bytes.
@@ -1084,7 +1139,13 @@ def run_vectors(directory: str) -> int:
     "document", "expected" ("valid" or a §9 code), optional "document_digest"}]}."""
     with open(os.path.join(directory, "manifest.json"), "rb") as f:
         manifest = strict_json(f.read().decode("utf-8"))
-    G = load_genesis(read_text(os.path.join(directory, manifest.get("genesis", "genesis.json"))))
+    try:
+        genesis_path = os.path.join(directory, manifest.get("genesis", "genesis.json"))
+        G = load_genesis(read_text(genesis_path))
+    except GenesisError as e:
+        print(f"FAIL genesis: invalid-genesis: {e}")
+        print("0 passed, 1 failed")
+        return 1
     passed = failed = 0
     for i, v in enumerate(manifest["vectors"]):
         name = v.get("receipt", f"#{i}")
@@ -1119,7 +1180,8 @@ def run_vectors(directory: str) -> int:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier (SPEC.md v1).")
+    ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
+                                 "(SPEC.md version 3: genesis v3, block header v2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")
