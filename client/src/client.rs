@@ -312,11 +312,13 @@ fn decode_checkpoint(checkpoint: Option<&pb::Checkpoint>) -> Result<Checkpoint, 
     })
 }
 
-fn entry_project(entry: &Entry) -> &str {
+/// The project an entry belongs to; governance entries belong to none.
+fn entry_project(entry: &Entry) -> Option<&str> {
     match &entry.record {
-        Record::Anchor(document) => &document.body.project_id,
-        Record::Revocation(revocation) => &revocation.body.project_id,
-        Record::Registration(registration) => &registration.body.project_id,
+        Record::Anchor(document) => Some(&document.body.project_id),
+        Record::Revocation(revocation) => Some(&revocation.body.project_id),
+        Record::Registration(registration) => Some(&registration.body.project_id),
+        Record::Governance(_) => None,
     }
 }
 
@@ -1020,7 +1022,9 @@ impl Client {
                 } => receipt.entry.anchor().is_some_and(|d| {
                     d.body.project_id == *project_id && d.body.document_id == *document_id
                 }),
-                LookupQuery::Project(project_id) => entry_project(&receipt.entry) == project_id,
+                LookupQuery::Project(project_id) => {
+                    entry_project(&receipt.entry) == Some(project_id.as_str())
+                }
             };
             if !matches {
                 return Err(bad_answer(

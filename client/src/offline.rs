@@ -115,6 +115,11 @@ pub fn verify_entry(
             registration.body.registrar,
             registration.verify().is_ok(),
         ),
+        Record::Governance(governance) => (
+            &governance.body.chain_id,
+            governance.body.signer,
+            governance.verify().is_ok(),
+        ),
     };
     if signed_chain != chain {
         return Err(VerifyError::EntryWrongChain {

@@ -15,8 +15,51 @@ pub enum TxError {
     BadBatchLength { len: usize, max: usize },
     #[error("transaction {tx_id} was already applied at height {height}")]
     Replayed { tx_id: Digest, height: u64 },
-    #[error("signer {0} is not a filer registered in genesis")]
+    #[error("signer {0} is not a filer of the consortium (in genesis or registered on the ledger)")]
     UnknownFiler(PublicKey),
+    #[error("filer {filer} was registered on the ledger and may file from height {from_height}")]
+    FilerNotYetActive { filer: PublicKey, from_height: u64 },
+    #[error("filer {filer} was revoked from height {effective_height}")]
+    FilerRevoked {
+        filer: PublicKey,
+        effective_height: u64,
+    },
+    #[error("filer {filer} files from source system {registered:?}, not {found:?}")]
+    SourceSystemMismatch {
+        filer: PublicKey,
+        registered: String,
+        found: String,
+    },
+    #[error("signer {0} is not a governance key of any member")]
+    UnknownGovernanceKey(PublicKey),
+    #[error("governance key {key} belongs to member {registered:?}, not {claimed:?}")]
+    GovernanceMemberMismatch {
+        key: PublicKey,
+        registered: String,
+        claimed: String,
+    },
+    #[error(
+        "{0} is already a key of the consortium (validator, governance or filer, now or before)"
+    )]
+    FilerKeyInUse(PublicKey),
+    #[error("invalid filer registration: {0}")]
+    InvalidFilerRegistration(String),
+    #[error("{0} is not a filer of the consortium")]
+    NotAFiler(PublicKey),
+    #[error("filer {filer} is already revoked (from height {effective_height})")]
+    FilerAlreadyRevoked {
+        filer: PublicKey,
+        effective_height: u64,
+    },
+    #[error(
+        "a revocation of {filer} must take effect after the height that registered it ({registered_height}), \
+         got {effective_height}"
+    )]
+    BadEffectiveHeight {
+        filer: PublicKey,
+        registered_height: u64,
+        effective_height: u64,
+    },
     #[error("signature by {0} does not verify")]
     BadSignature(PublicKey),
     #[error("anchors in one batch must share one filer: {first} and {other}")]
@@ -142,6 +185,16 @@ impl TxError {
             Self::BadBatchLength { .. } => "bad-batch-length",
             Self::Replayed { .. } => "replayed",
             Self::UnknownFiler(_) => "unknown-filer",
+            Self::FilerNotYetActive { .. } => "filer-not-yet-active",
+            Self::FilerRevoked { .. } => "filer-revoked",
+            Self::SourceSystemMismatch { .. } => "source-system-mismatch",
+            Self::UnknownGovernanceKey(_) => "unknown-governance-key",
+            Self::GovernanceMemberMismatch { .. } => "member-mismatch",
+            Self::FilerKeyInUse(_) => "filer-key-in-use",
+            Self::InvalidFilerRegistration(_) => "invalid-filer-registration",
+            Self::NotAFiler(_) => "not-a-filer",
+            Self::FilerAlreadyRevoked { .. } => "filer-already-revoked",
+            Self::BadEffectiveHeight { .. } => "bad-effective-height",
             Self::BadSignature(_) => "bad-signature",
             Self::MixedFilers { .. } => "mixed-filers",
             Self::WrongChain { .. } => "wrong-chain",
@@ -178,6 +231,11 @@ impl TxError {
     pub fn is_policy_violation(&self) -> bool {
         match self {
             Self::UnknownFiler(_)
+            | Self::FilerRevoked { .. }
+            | Self::FilerNotYetActive { .. }
+            | Self::SourceSystemMismatch { .. }
+            | Self::UnknownGovernanceKey(_)
+            | Self::GovernanceMemberMismatch { .. }
             | Self::MemberMismatch { .. }
             | Self::KindNotAllowedForMember { .. }
             | Self::KindNotAllowedForFiler { .. }

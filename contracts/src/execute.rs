@@ -14,15 +14,18 @@ use evidence_core::entry::{
     AnchorBody, BATCH_LEN_MAX, Entry, MILESTONES_MAX, MilestoneClaim, Record, SignedBatch,
     SignedRegistration, SignedRevocation,
 };
+use evidence_core::governance::{
+    FilerRegistration, FilerRevocation, GovernanceAction, SignedGovernance,
+};
 use evidence_core::keys::PublicKey;
 use evidence_genesis::{Filer, Genesis};
 
 use crate::error::TxError;
 use crate::state::{
-    AppliedTransaction, DocumentRecord, MilestoneAccount, MilestoneEvidence, Overlay,
-    ProjectRecord, ReportRef, StateStore, StoreError, VersionRecord, VersionStatus,
-    applied_transaction_key, document_key, milestone_evidence_key, next_state_root, project_key,
-    version_key,
+    AppliedTransaction, DocumentRecord, FilerRecord, FilerRevocationRecord, MilestoneAccount,
+    MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, VersionRecord,
+    VersionStatus, applied_transaction_key, document_key, filer_key, milestone_evidence_key,
+    next_state_root, project_key, version_key,
 };
 use crate::transaction::Transaction;
 use crate::verified::VerifiedSignatures;
@@ -135,20 +138,25 @@ pub fn apply<S: StateStore + ?Sized>(
         .into());
     }
 
-    let signer = authenticate(transaction, &tx_id, context)?;
+    let signer = authenticate(state, transaction, &tx_id, context)?;
 
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
-    let outcome = match transaction {
-        Transaction::Anchor(batch) => {
-            apply_anchor_batch(&mut local, batch, signer, context, next_index)
+    let outcome = match (transaction, &signer) {
+        (Transaction::Anchor(batch), Signer::Filer(filer)) => {
+            apply_anchor_batch(&mut local, batch, filer, context, next_index)
         }
-        Transaction::Revoke(revocation) => {
-            apply_revocation(&mut local, revocation, signer, context, next_index).map(|r| vec![r])
+        (Transaction::Revoke(revocation), Signer::Filer(filer)) => {
+            apply_revocation(&mut local, revocation, &filer.filer, context, next_index)
+                .map(|r| vec![r])
         }
-        Transaction::RegisterProject(registration) => {
-            apply_registration(&mut local, registration, signer, context).map(|r| vec![r])
+        (Transaction::RegisterProject(registration), Signer::Filer(filer)) => {
+            apply_registration(&mut local, registration, &filer.filer, context).map(|r| vec![r])
         }
+        (Transaction::Governance(governance), Signer::Member(member)) => {
+            apply_governance(&mut local, governance, member, context, next_index).map(|r| vec![r])
+        }
+        _ => unreachable!("authenticate answers a filer for filer transactions, a member else"),
     };
     let records = match outcome {
         Ok(records) => records,
@@ -254,67 +262,140 @@ pub fn execute_block<S: StateStore + ?Sized>(
     })
 }
 
-fn registered_filer<'g>(genesis: &'g Genesis, key: &PublicKey) -> Result<&'g Filer, TxError> {
-    genesis.filer(key).ok_or(TxError::UnknownFiler(*key))
+/// A filer as execution sees it: its genesis form (member, kinds) and, for a key registered on
+/// the ledger, the source system its anchors must name.
+#[derive(Debug, Clone)]
+struct AuthorizedFiler {
+    filer: Filer,
+    source_system: Option<String>,
 }
 
-/// Who signed the transaction: a genesis filer whose signature verifies. Checked before any
-/// rule, in this order: unknown signer, mixed filers in a batch, bad signature.
-fn authenticate<'g>(
+/// Who signed a transaction, once authenticated (one per transaction, on the stack).
+#[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value per transaction, never stored; boxing would only add an allocation"
+)]
+enum Signer {
+    /// A filer key active at the block's height.
+    Filer(AuthorizedFiler),
+    /// A governance key of this member.
+    Member(String),
+}
+
+/// The filer `key` if it may file at the block's height: a genesis filer or one registered on
+/// the ledger before this height, not revoked from this height or earlier.
+fn active_filer<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
+    context: &BlockContext<'_>,
+    key: &PublicKey,
+) -> Result<AuthorizedFiler, ApplyError> {
+    let record =
+        crate::query::filer(state, context.genesis, key)?.ok_or(TxError::UnknownFiler(*key))?;
+    if record.registered_height >= context.height {
+        return Err(TxError::FilerNotYetActive {
+            filer: *key,
+            from_height: record.registered_height + 1,
+        }
+        .into());
+    }
+    if let Some(revocation) = &record.revocation
+        && context.height >= revocation.effective_height
+    {
+        return Err(TxError::FilerRevoked {
+            filer: *key,
+            effective_height: revocation.effective_height,
+        }
+        .into());
+    }
+    Ok(AuthorizedFiler {
+        filer: Filer {
+            name: record.name,
+            member: record.member,
+            public_key: *key,
+            kinds: record.kinds,
+        },
+        source_system: record.source_system,
+    })
+}
+
+/// Who signed the transaction: a filer active at this height, or a member's governance key,
+/// whose signature verifies. Checked before any rule, in this order: unknown signer (a filer
+/// not yet active or revoked counts as unknown, with its own code), mixed filers in a batch,
+/// bad signature.
+fn authenticate<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
     transaction: &Transaction,
     tx_id: &Digest,
-    context: &BlockContext<'g>,
-) -> Result<&'g Filer, TxError> {
+    context: &BlockContext<'_>,
+) -> Result<Signer, ApplyError> {
     let signature = match transaction {
         Transaction::Anchor(batch) => &batch.signature,
         Transaction::Revoke(revocation) => &revocation.signature,
         Transaction::RegisterProject(registration) => &registration.signature,
+        Transaction::Governance(governance) => &governance.signature,
     };
     let known = context
         .verified
         .is_some_and(|verified| verified.contains(tx_id, signature));
-    let filer = match transaction {
+    let signer = match transaction {
         Transaction::Anchor(batch) => {
             let filer_key = batch.anchors[0].filer;
-            let filer = registered_filer(context.genesis, &filer_key)?;
+            let filer = active_filer(state, context, &filer_key)?;
             if let Some(other) = batch.anchors.iter().find(|a| a.filer != filer_key) {
                 return Err(TxError::MixedFilers {
                     first: filer_key,
                     other: other.filer,
-                });
+                }
+                .into());
             }
             if !known {
                 batch
                     .verify(context.algorithm(), &filer_key)
                     .map_err(|_| TxError::BadSignature(filer_key))?;
             }
-            filer
+            Signer::Filer(filer)
         }
         Transaction::Revoke(revocation) => {
             let key = revocation.body.filer;
-            let filer = registered_filer(context.genesis, &key)?;
+            let filer = active_filer(state, context, &key)?;
             if !known {
                 revocation
                     .verify()
                     .map_err(|_| TxError::BadSignature(key))?;
             }
-            filer
+            Signer::Filer(filer)
         }
         Transaction::RegisterProject(registration) => {
             let key = registration.body.registrar;
-            let filer = registered_filer(context.genesis, &key)?;
+            let filer = active_filer(state, context, &key)?;
             if !known {
                 registration
                     .verify()
                     .map_err(|_| TxError::BadSignature(key))?;
             }
-            filer
+            Signer::Filer(filer)
+        }
+        Transaction::Governance(governance) => {
+            let key = governance.body.signer;
+            let member = context
+                .genesis
+                .members
+                .iter()
+                .find(|member| member.governance_keys.contains(&key))
+                .ok_or(TxError::UnknownGovernanceKey(key))?;
+            if !known {
+                governance
+                    .verify()
+                    .map_err(|_| TxError::BadSignature(key))?;
+            }
+            Signer::Member(member.id.clone())
         }
     };
     if !known && let Some(verified) = context.verified {
         verified.insert(tx_id, signature);
     }
-    Ok(filer)
+    Ok(signer)
 }
 
 fn check_chain(context: &BlockContext<'_>, chain_id: &str) -> Result<(), TxError> {
@@ -377,7 +458,7 @@ fn check_kind_allowed(genesis: &Genesis, filer: &Filer, kind: &str) -> Result<()
 fn apply_anchor_batch<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     batch: &SignedBatch,
-    filer: &Filer,
+    filer: &AuthorizedFiler,
     context: &BlockContext<'_>,
     first_index: u64,
 ) -> Result<Vec<Record>, ApplyError> {
@@ -407,15 +488,26 @@ fn apply_anchor_batch<S: StateStore + ?Sized>(
 fn apply_anchor<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     body: &AnchorBody,
-    filer: &Filer,
+    authorized: &AuthorizedFiler,
     context: &BlockContext<'_>,
     entry_index: u64,
 ) -> Result<(), ApplyError> {
+    let filer = &authorized.filer;
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
     non_empty("project_id", &body.project_id)?;
     non_empty("document_id", &body.document_id)?;
     non_empty("source_system", &body.source_system)?;
+    if let Some(registered) = &authorized.source_system
+        && *registered != body.source_system
+    {
+        return Err(TxError::SourceSystemMismatch {
+            filer: filer.public_key,
+            registered: registered.clone(),
+            found: body.source_system.clone(),
+        }
+        .into());
+    }
     check_kind_allowed(context.genesis, filer, &body.kind)?;
 
     let is_payment = body.kind == FUND_TRANSFER;
@@ -781,4 +873,151 @@ fn apply_registration<S: StateStore + ?Sized>(
         },
     );
     Ok(Record::Registration(registration.clone()))
+}
+
+/// A member's governance transaction: its filers' registrations and revocations (SPEC.md §11.4).
+fn apply_governance<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    governance: &SignedGovernance,
+    member: &str,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<Record, ApplyError> {
+    let body = &governance.body;
+    check_chain(context, &body.chain_id)?;
+    if body.member != member {
+        return Err(TxError::GovernanceMemberMismatch {
+            key: body.signer,
+            registered: member.to_owned(),
+            claimed: body.member.clone(),
+        }
+        .into());
+    }
+    match &body.action {
+        GovernanceAction::RegisterFiler(registration) => {
+            register_filer(state, registration, member, context, entry_index)?;
+        }
+        GovernanceAction::RevokeFiler(revocation) => {
+            revoke_filer(state, revocation, member, context, entry_index)?;
+        }
+        GovernanceAction::RotateFiler { revoke, register } => {
+            revoke_filer(state, revoke, member, context, entry_index)?;
+            register_filer(state, register, member, context, entry_index)?;
+        }
+    }
+    Ok(Record::Governance(Box::new(governance.clone())))
+}
+
+/// Whether `key` has ever been a key of the consortium: a validator, governance or genesis
+/// filer key, or a filer key registered on the ledger (revoked ones included: a key is never
+/// given a second life).
+fn key_in_use<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
+    genesis: &Genesis,
+    key: &PublicKey,
+) -> Result<bool, StoreError> {
+    Ok(genesis.validators.iter().any(|v| v.public_key == *key)
+        || genesis
+            .members
+            .iter()
+            .any(|m| m.governance_keys.contains(key))
+        || genesis.filer(key).is_some()
+        || state.get(&filer_key(key))?.is_some())
+}
+
+fn register_filer<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    registration: &FilerRegistration,
+    member: &str,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<(), ApplyError> {
+    non_empty("name", &registration.name)?;
+    non_empty("source_system", &registration.source_system)?;
+    for (i, kind) in registration.kinds.iter().enumerate() {
+        if registration.kinds[..i].contains(kind) {
+            return Err(TxError::InvalidFilerRegistration(format!(
+                "kind {kind:?} is listed twice"
+            ))
+            .into());
+        }
+        let policy = context
+            .genesis
+            .kind_policy(kind)
+            .ok_or_else(|| TxError::UnknownKind(kind.clone()))?;
+        if !policy.members.iter().any(|m| m == member) {
+            return Err(TxError::KindNotAllowedForMember {
+                member: member.to_owned(),
+                kind: kind.clone(),
+            }
+            .into());
+        }
+    }
+    let key = registration.public_key;
+    if key.is_small_order() {
+        return Err(TxError::InvalidFilerRegistration(format!(
+            "{key} is of small order: no signature by it can verify"
+        ))
+        .into());
+    }
+    if key_in_use(state, context.genesis, &key)? {
+        return Err(TxError::FilerKeyInUse(key).into());
+    }
+    state.put_record(
+        filer_key(&key),
+        &FilerRecord {
+            name: registration.name.clone(),
+            member: member.to_owned(),
+            kinds: registration.kinds.clone(),
+            source_system: Some(registration.source_system.clone()),
+            registered_height: context.height,
+            registration_entry_index: Some(entry_index),
+            revocation: None,
+        },
+    );
+    Ok(())
+}
+
+fn revoke_filer<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    revocation: &FilerRevocation,
+    member: &str,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<(), ApplyError> {
+    non_empty("reason", &revocation.reason)?;
+    let key = revocation.public_key;
+    let mut record =
+        crate::query::filer(state, context.genesis, &key)?.ok_or(TxError::NotAFiler(key))?;
+    if record.member != member {
+        return Err(TxError::MemberMismatch {
+            filer: key,
+            registered: record.member,
+            claimed: member.to_owned(),
+        }
+        .into());
+    }
+    if let Some(earlier) = &record.revocation {
+        return Err(TxError::FilerAlreadyRevoked {
+            filer: key,
+            effective_height: earlier.effective_height,
+        }
+        .into());
+    }
+    if revocation.effective_height <= record.registered_height {
+        return Err(TxError::BadEffectiveHeight {
+            filer: key,
+            registered_height: record.registered_height,
+            effective_height: revocation.effective_height,
+        }
+        .into());
+    }
+    record.revocation = Some(FilerRevocationRecord {
+        effective_height: revocation.effective_height,
+        reason: revocation.reason.clone(),
+        entry_index,
+        height: context.height,
+    });
+    state.put_record(filer_key(&key), &record);
+    Ok(())
 }

@@ -2,8 +2,8 @@
 //! where a document's lineage stands, the status of one version, a project's payments.
 
 use crate::state::{
-    DocumentRecord, MilestoneEvidence, Overlay, ProjectRecord, StateStore, StoreError,
-    VersionRecord, document_key, milestone_evidence_key, project_key, version_key,
+    DocumentRecord, FilerRecord, MilestoneEvidence, Overlay, ProjectRecord, StateStore, StoreError,
+    VersionRecord, document_key, filer_key, milestone_evidence_key, project_key, version_key,
 };
 
 /// The head of a member's document's lineage, if the document exists.
@@ -84,4 +84,28 @@ pub fn milestone_evidence<S: StateStore + ?Sized>(
     Ok(Overlay::new(state)
         .get_record(&milestone_evidence_key(project_id, milestone))?
         .unwrap_or_default())
+}
+
+/// The filer `key`: its record on the ledger if it has one (registered there, or a genesis filer
+/// that was revoked), else its genesis entry (registered at height 0), else `None`.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn filer<S: StateStore + ?Sized>(
+    state: &S,
+    genesis: &evidence_genesis::Genesis,
+    key: &evidence_core::keys::PublicKey,
+) -> Result<Option<FilerRecord>, StoreError> {
+    if let Some(record) = Overlay::new(state).get_record::<FilerRecord>(&filer_key(key))? {
+        return Ok(Some(record));
+    }
+    Ok(genesis.filer(key).map(|filer| FilerRecord {
+        name: filer.name.clone(),
+        member: filer.member.clone(),
+        kinds: filer.kinds.clone(),
+        source_system: None,
+        registered_height: 0,
+        registration_entry_index: None,
+        revocation: None,
+    }))
 }

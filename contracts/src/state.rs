@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::domain;
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use evidence_core::entry::ID_LEN_MAX;
+use evidence_core::entry::{ID_LEN_MAX, REASON_LEN_MAX};
+use evidence_core::governance::FILER_KINDS_MAX;
+use evidence_core::keys::PublicKey;
 use thiserror::Error;
 
 /// A storage failure. Execution stops on it: it says nothing about the transaction.
@@ -155,6 +157,15 @@ mod tag {
     pub(super) const VERSION: u8 = b'v';
     pub(super) const PROJECT: u8 = b'p';
     pub(super) const MILESTONE_EVIDENCE: u8 = b'm';
+    pub(super) const FILER: u8 = b'f';
+}
+
+/// A filer key's record (under [`filer_key`]): written when a member registers the key, and
+/// when a genesis or registered filer key is revoked.
+pub fn filer_key(public_key: &PublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::FILER).put(public_key);
+    w.into_bytes()
 }
 
 pub fn applied_transaction_key(tx_id: &Digest) -> Vec<u8> {
@@ -443,6 +454,88 @@ impl Decode for MilestoneEvidence {
                 Ok(ReportRef {
                     member: read_id(r, "member")?,
                     document_id: read_id(r, "document id")?,
+                })
+            })?,
+        })
+    }
+}
+
+/// A filer key and what it may do (under [`filer_key`]). Genesis filers have no record until
+/// one is revoked; [`crate::query::filer`] answers for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilerRecord {
+    pub name: String,
+    pub member: String,
+    pub kinds: Vec<String>,
+    /// The source system its anchors must name; `None` for a genesis filer (any).
+    pub source_system: Option<String>,
+    /// The height that registered it; 0 for a genesis filer.
+    pub registered_height: u64,
+    /// The log entry that registered it; `None` for a genesis filer.
+    pub registration_entry_index: Option<u64>,
+    pub revocation: Option<FilerRevocationRecord>,
+}
+
+/// When and why a filer key was revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilerRevocationRecord {
+    /// The first height at which the key may no longer file.
+    pub effective_height: u64,
+    pub reason: String,
+    /// The log entry that revoked it, and that entry's height.
+    pub entry_index: u64,
+    pub height: u64,
+}
+
+impl FilerRecord {
+    /// Whether the key may still file at `height`.
+    pub fn is_active_at(&self, height: u64) -> bool {
+        self.revocation
+            .as_ref()
+            .is_none_or(|revocation| height < revocation.effective_height)
+    }
+}
+
+impl Encode for FilerRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.name)
+            .str(&self.member)
+            .seq(&self.kinds, |w, kind| {
+                w.str(kind);
+            })
+            .option(self.source_system.as_ref(), |w, source| {
+                w.str(source);
+            })
+            .u64(self.registered_height)
+            .option(self.registration_entry_index.as_ref(), |w, index| {
+                w.u64(*index);
+            })
+            .option(self.revocation.as_ref(), |w, revocation| {
+                w.u64(revocation.effective_height)
+                    .str(&revocation.reason)
+                    .u64(revocation.entry_index)
+                    .u64(revocation.height);
+            });
+    }
+}
+
+impl Decode for FilerRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            name: read_id(reader, "filer name")?,
+            member: read_id(reader, "filer member")?,
+            kinds: reader.seq_max(FILER_KINDS_MAX, "filer kinds", |r| read_id(r, "kind"))?,
+            source_system: reader.option("source system", |r| read_id(r, "source system"))?,
+            registered_height: reader.u64("registration height")?,
+            registration_entry_index: reader
+                .option("registration entry", |r| r.u64("registration entry index"))?,
+            revocation: reader.option("filer revocation", |r| {
+                Ok(FilerRevocationRecord {
+                    effective_height: r.u64("effective height")?,
+                    reason: r.str_max(REASON_LEN_MAX, "revocation reason")?.to_owned(),
+                    entry_index: r.u64("revocation entry index")?,
+                    height: r.u64("revocation height")?,
                 })
             })?,
         })

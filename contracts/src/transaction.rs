@@ -6,6 +6,7 @@ use evidence_core::entry::{
     SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes,
     transaction_id, transaction_kind,
 };
+use evidence_core::governance::SignedGovernance;
 
 const TRANSACTION_VERSION: u8 = 1;
 
@@ -18,14 +19,22 @@ pub enum Transaction {
     Revoke(SignedRevocation),
     /// Register a project contract and its milestones (tag 3).
     RegisterProject(SignedRegistration),
+    /// A member's governance transaction, signed by one of its governance keys (tag 4).
+    Governance(Box<SignedGovernance>),
 }
 
 impl Transaction {
+    /// A governance transaction (boxed: it is rare and large).
+    pub fn governance(signed: SignedGovernance) -> Self {
+        Self::Governance(Box::new(signed))
+    }
+
     const fn tag(&self) -> u8 {
         match self {
             Self::Anchor(_) => transaction_kind::ANCHOR,
             Self::Revoke(_) => transaction_kind::REVOKE,
             Self::RegisterProject(_) => transaction_kind::REGISTER_PROJECT,
+            Self::Governance(_) => transaction_kind::GOVERNANCE,
         }
     }
 
@@ -35,6 +44,7 @@ impl Transaction {
             Self::Anchor(_) => "anchor",
             Self::Revoke(_) => "revoke",
             Self::RegisterProject(_) => "register-project",
+            Self::Governance(governance) => governance.body.action.name(),
         }
     }
 
@@ -49,6 +59,7 @@ impl Transaction {
             }
             Self::Revoke(revocation) => revocation.body.signing_bytes(),
             Self::RegisterProject(registration) => registration.body.signing_bytes(),
+            Self::Governance(governance) => governance.body.signing_bytes(),
         };
         Some(transaction_id(algorithm, self.tag(), &signed))
     }
@@ -61,6 +72,7 @@ impl Encode for Transaction {
             Self::Anchor(batch) => writer.put(batch),
             Self::Revoke(revocation) => writer.put(revocation),
             Self::RegisterProject(registration) => writer.put(registration),
+            Self::Governance(governance) => writer.put(governance.as_ref()),
         };
     }
 }
@@ -78,6 +90,7 @@ impl Decode for Transaction {
             1 => Ok(Self::Anchor(reader.get()?)),
             2 => Ok(Self::Revoke(reader.get()?)),
             3 => Ok(Self::RegisterProject(reader.get()?)),
+            4 => Ok(Self::Governance(Box::new(reader.get()?))),
             tag => Err(DecodeError::UnknownTag {
                 what: "transaction kind",
                 tag,

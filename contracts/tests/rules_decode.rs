@@ -7,6 +7,8 @@ use common::*;
 use evidence_contracts::Transaction;
 use evidence_core::encoding::{Decode, DecodeError, Encode};
 use evidence_core::entry::{AnchorBody, MilestoneClaim};
+use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
+use evidence_core::keys::SigningKey;
 use proptest::prelude::*;
 
 /// One valid transaction of each kind.
@@ -21,6 +23,22 @@ fn samples() -> Vec<Transaction> {
         ledger.pay(PROJECT, "pay-001", "foundation", 42),
         ledger.revoke(ledger.revocation(&drawing, "drawn on the wrong grid")),
         ledger.register(ledger.registration(BUREAU, PROJECT, CONTRACT_TOTAL, CONTRACT_MILESTONES)),
+        ledger.governance(
+            BUREAU,
+            GovernanceAction::RotateFiler {
+                revoke: FilerRevocation {
+                    public_key: ledger.filer(BUREAU),
+                    reason: "the old scanner was retired".to_owned(),
+                    effective_height: 9,
+                },
+                register: FilerRegistration {
+                    name: "bureau-scanner-2".to_owned(),
+                    public_key: SigningKey::from_seed(&[9; 32]).public_key(),
+                    kinds: vec![COMPLETION_DRAWING.to_owned()],
+                    source_system: "scanner".to_owned(),
+                },
+            },
+        ),
     ]
 }
 
@@ -72,7 +90,7 @@ fn unknown_version_byte_is_unsupported() {
 
 #[test]
 fn unknown_kind_tag_is_refused() {
-    for tag in [0u8, 4, 0xff] {
+    for tag in [0u8, 5, 0xff] {
         let mut bytes = samples()[0].to_canonical_bytes();
         bytes[1] = tag;
         assert_eq!(

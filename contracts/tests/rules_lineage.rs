@@ -444,6 +444,7 @@ fn revocation_deletes_nothing() {
             Record::Anchor(_) => "anchor",
             Record::Revocation(_) => "revocation",
             Record::Registration(_) => "registration",
+            Record::Governance(_) => "governance",
         })
         .collect();
     assert_eq!(

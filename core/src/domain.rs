@@ -8,6 +8,8 @@ pub const ANCHOR_BATCH: &[u8] = b"evidence/v1/anchor-batch\n";
 pub const REVOCATION: &[u8] = b"evidence/v1/revocation\n";
 /// What a registrar signs to register a project contract and its milestones.
 pub const PROJECT_REGISTRATION: &[u8] = b"evidence/v1/project-registration\n";
+/// What a member's governance key signs.
+pub const GOVERNANCE: &[u8] = b"evidence/v1/governance\n";
 /// Prefix of a transaction identifier (the replay-protection key).
 pub const TRANSACTION_ID: &[u8] = b"evidence/v1/transaction-id\n";
 /// Prefix of a block header hash.
@@ -28,6 +30,7 @@ pub const ALL: &[&[u8]] = &[
     ANCHOR_BATCH,
     REVOCATION,
     PROJECT_REGISTRATION,
+    GOVERNANCE,
     TRANSACTION_ID,
     BLOCK_HEADER,
     VOTE,

@@ -11,6 +11,7 @@ use thiserror::Error;
 use crate::digest::{Digest, HashAlgorithm};
 use crate::domain;
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
+use crate::governance::SignedGovernance;
 use crate::keys::{PublicKey, Signature, SignatureError, SigningKey};
 use crate::merkle::{self, InclusionProof, MemoryStore, MerkleLog, NodeHash};
 
@@ -597,6 +598,8 @@ pub mod transaction_kind {
     pub const REVOKE: u8 = 2;
     /// A project registration.
     pub const REGISTER_PROJECT: u8 = 3;
+    /// A governance transaction of a member.
+    pub const GOVERNANCE: u8 = 4;
 }
 
 /// A transaction identifier: `H(prefix || kind || signed bytes)` (SPEC.md §7.2).
@@ -613,6 +616,9 @@ pub enum Record {
     Revocation(SignedRevocation),
     /// A project contract and its milestones were registered (tag 3).
     Registration(SignedRegistration),
+    /// A member changed the consortium: its filers (tag 4). Boxed: governance entries are
+    /// rare, and anchors, by far the most common, should not pay for their size.
+    Governance(Box<SignedGovernance>),
 }
 
 impl Record {
@@ -643,6 +649,11 @@ impl Record {
                 transaction_kind::REGISTER_PROJECT,
                 &registration.body.signing_bytes(),
             ),
+            Self::Governance(governance) => transaction_id(
+                algorithm,
+                transaction_kind::GOVERNANCE,
+                &governance.body.signing_bytes(),
+            ),
         })
     }
 }
@@ -653,6 +664,7 @@ impl Encode for Record {
             Self::Anchor(document) => writer.u8(1).put(document),
             Self::Revocation(revocation) => writer.u8(2).put(revocation),
             Self::Registration(registration) => writer.u8(3).put(registration),
+            Self::Governance(governance) => writer.u8(4).put(governance.as_ref()),
         };
     }
 }
@@ -663,6 +675,7 @@ impl Decode for Record {
             1 => Ok(Self::Anchor(reader.get()?)),
             2 => Ok(Self::Revocation(reader.get()?)),
             3 => Ok(Self::Registration(reader.get()?)),
+            4 => Ok(Self::Governance(Box::new(reader.get()?))),
             tag => Err(DecodeError::UnknownTag {
                 what: "record",
                 tag,
@@ -693,7 +706,7 @@ impl Entry {
     pub fn anchor(&self) -> Option<&AnchoredDocument> {
         match &self.record {
             Record::Anchor(document) => Some(document),
-            Record::Revocation(_) | Record::Registration(_) => None,
+            Record::Revocation(_) | Record::Registration(_) | Record::Governance(_) => None,
         }
     }
 }

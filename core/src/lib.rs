@@ -12,6 +12,7 @@ pub mod digest;
 pub mod domain;
 pub mod encoding;
 pub mod entry;
+pub mod governance;
 pub mod header;
 pub mod keys;
 pub mod merkle;

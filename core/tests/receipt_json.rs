@@ -413,8 +413,8 @@ fn huge_length_and_count_prefixes_are_rejected_before_allocating() {
 fn unknown_tags_inside_a_part_are_malformed() {
     let [receipt, _] = formats();
     let (_, entry) = &receipt.parts[0];
-    // The record tag follows the version and three u64s.
-    for tag in [0u8, 4, 0xff] {
+    // The record tag follows the version and three u64s (tags 1 to 4 are records).
+    for tag in [0u8, 5, 0xff] {
         let mut bytes = entry.clone();
         bytes[25] = tag;
         let error = decode_error(receipt.error_with_bytes("entry", &bytes), "entry");

@@ -27,6 +27,7 @@ use evidence_core::encoding::Encode;
 use evidence_core::entry::{
     AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
+use evidence_core::governance::{FilerRegistration, GovernanceAction, GovernanceBody};
 use evidence_core::header::{VoteKind, vote_signing_bytes};
 use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
@@ -185,7 +186,9 @@ fn inspection(milestone: &str) -> Option<MilestoneClaim> {
 fn anchored(record: &Record) -> &AnchoredDocument {
     match record {
         Record::Anchor(document) => document,
-        Record::Revocation(_) | Record::Registration(_) => panic!("not an anchor"),
+        Record::Revocation(_) | Record::Registration(_) | Record::Governance(_) => {
+            panic!("not an anchor")
+        }
     }
 }
 
@@ -572,6 +575,46 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         )
     };
 
+    // Block 8, entry 19: the bureau registers a key for its site scanner, signed with the
+    // bureau's governance key (SPEC.md §6.7).
+    let site_drawing = b"COMPLETION DRAWING DWG-SITE-01, scanned on site\n".to_vec();
+    let site_doc = out.document("completion-drawing-site-scan.txt", &site_drawing);
+    let scanner = SigningKey::from_seed(&[0x5c; 32]);
+    let mut scanned =
+        chain.anchor_body("bureau", "completion-drawing", "DWG-SITE-01", &site_drawing);
+    let bureau_governance = chain
+        .consortium
+        .governance_key("bureau")
+        .expect("the bureau has a governance key")
+        .clone();
+    let scanner_registration = GovernanceBody {
+        chain_id: chain.chain_id.clone(),
+        member: "bureau".to_owned(),
+        signer: bureau_governance.public_key(),
+        issued_at_ms: scanned.captured_at_ms,
+        action: GovernanceAction::RegisterFiler(FilerRegistration {
+            name: "bureau-site-scanner".to_owned(),
+            public_key: scanner.public_key(),
+            kinds: vec!["completion-drawing".to_owned()],
+            source_system: "site-scanner".to_owned(),
+        }),
+    }
+    .sign(&bureau_governance);
+    assert_eq!(chain.entries.len(), 19);
+    let cp8 = chain.commit_block(vec![Record::Governance(Box::new(scanner_registration))]);
+    // Block 9, entry 20: a drawing filed by the registered scanner (from the next height, as
+    // the rules allow).
+    scanned.filer = scanner.public_key();
+    scanned.source_system = "site-scanner".to_owned();
+    let records = SignedBatch::sign(algorithm, vec![scanned], &scanner)
+        .expect("a batch of one")
+        .into_documents(algorithm)
+        .expect("a batch of one")
+        .into_iter()
+        .map(Record::Anchor)
+        .collect();
+    let cp9 = chain.commit_block(records);
+
     // The same foundation report, filed and certified on another chain.
     let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
@@ -656,6 +699,16 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "The structure inspection report, entry 9, block 5, certified by exactly three \
          validators (3, 2 and 1, in that order, without validator 0); the document digest is \
          SM3.",
+    );
+    out.receipt(
+        "registered-filer",
+        chain.receipt(20, &cp9).to_json(),
+        &site_doc,
+        "valid",
+        "A site-scanned completion drawing, entry 20, block 9, filed by a key that is in no \
+         genesis file: the bureau registered it on the ledger in block 8 (entry 19, a \
+         governance transaction). The receipt verifies like any other: the validators checked \
+         the registration when they sequenced the filing (SPEC.md §9.3 step 6).",
     );
     let mut upper_case = single.to_json();
     for part in [
@@ -963,6 +1016,15 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          records a revocation, not an anchor.",
     );
     out.receipt(
+        "not-an-anchor.governance",
+        chain.receipt(19, &cp8).to_json(),
+        &site_doc,
+        "not-an-anchor",
+        "A valid receipt for entry 19, the bureau's registration of its site scanner's key \
+         (record tag 4, a governance transaction, SPEC.md §6.7): it decodes and is certified, \
+         but records no anchor.",
+    );
+    out.receipt(
         "entry-wrong-chain",
         chain.receipt(10, &cp6).to_json(),
         &foundation_doc,
@@ -1239,7 +1301,7 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        6
+        7
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

@@ -18,12 +18,13 @@
 //! rule's code (SPEC.md §11.4) or one of the API's own reasons in [`reason`]. Rule codes map
 //! to status codes by what the caller must change ([`rule_status_code`]):
 //!
-//! - `PERMISSION_DENIED`, who may do what: `unknown-filer`, `member-mismatch`,
+//! - `PERMISSION_DENIED`, who may do what: `unknown-filer`, `filer-not-yet-active`,
+//!   `filer-revoked`, `source-system-mismatch`, `unknown-governance-key`, `member-mismatch`,
 //!   `kind-not-allowed-for-member`, `kind-not-allowed-for-filer`, `not-a-registrar`.
 //! - `INVALID_ARGUMENT`, the transaction itself is wrong: `malformed`, `too-large`,
 //!   `bad-batch-length`, `mixed-filers`, `bad-signature`, `wrong-chain`, `empty-field`,
 //!   `unknown-kind`, `claim-not-allowed`, `missing-payment`, `zero-amount`,
-//!   `invalid-contract`, and the lineage codes `not-a-first-version`, `kind-changed`,
+//!   `invalid-contract`, `invalid-filer-registration`, and the lineage codes `not-a-first-version`, `kind-changed`,
 //!   `version-conflict`, `supersedes-mismatch` (the filer must name another version).
 //! - `FAILED_PRECONDITION`, a rule over the ledger's state: `replayed`, the payment,
 //!   revocation and registration rules, and any code added later.
@@ -172,6 +173,10 @@ pub enum ApiError {
 pub fn rule_status_code(code: &str) -> Code {
     match code {
         "unknown-filer"
+        | "filer-not-yet-active"
+        | "filer-revoked"
+        | "source-system-mismatch"
+        | "unknown-governance-key"
         | "member-mismatch"
         | "kind-not-allowed-for-member"
         | "kind-not-allowed-for-filer"
@@ -188,6 +193,7 @@ pub fn rule_status_code(code: &str) -> Code {
         | "missing-payment"
         | "zero-amount"
         | "invalid-contract"
+        | "invalid-filer-registration"
         | "not-a-first-version"
         | "kind-changed"
         | "version-conflict"
@@ -1509,6 +1515,37 @@ mod tests {
                 limit: 1,
             },
             TxError::NotARegistrar(text()),
+            TxError::FilerRevoked {
+                filer: key,
+                effective_height: 4,
+            },
+            TxError::FilerNotYetActive {
+                filer: key,
+                from_height: 4,
+            },
+            TxError::SourceSystemMismatch {
+                filer: key,
+                registered: text(),
+                found: text(),
+            },
+            TxError::UnknownGovernanceKey(key),
+            TxError::GovernanceMemberMismatch {
+                key,
+                registered: text(),
+                claimed: text(),
+            },
+            TxError::FilerKeyInUse(key),
+            TxError::InvalidFilerRegistration(text()),
+            TxError::NotAFiler(key),
+            TxError::FilerAlreadyRevoked {
+                filer: key,
+                effective_height: 4,
+            },
+            TxError::BadEffectiveHeight {
+                filer: key,
+                registered_height: 4,
+                effective_height: 4,
+            },
             TxError::AlreadyRevoked {
                 document_id: text(),
                 version: 1,

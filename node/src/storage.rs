@@ -705,6 +705,8 @@ fn index_keys(entry: &Entry) -> Vec<(&'static str, Vec<u8>)> {
         Record::Registration(registration) => {
             vec![(CF_BY_PROJECT, project_prefix(&registration.body.project_id))]
         }
+        // Found by their position in the log (auditors replay them), not by a project.
+        Record::Governance(_) => Vec::new(),
     }
 }
 

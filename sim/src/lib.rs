@@ -1711,7 +1711,7 @@ fn check_payment_rules(ledger: &Ledger) -> Result<u64, Violation> {
                     None => {}
                 }
             }
-            Record::Revocation(_) => {}
+            Record::Revocation(_) | Record::Governance(_) => {}
         }
     }
     Ok(payments)

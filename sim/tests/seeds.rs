@@ -176,7 +176,7 @@ fn nodes_that_take_2f_signatures_for_a_quorum_fork_a_split_network() {
             .is_some_and(|side| side.len() == 2)
             && config.byzantine.is_none()
     };
-    let (seed, violation) = (0..100)
+    let (seed, violation) = (0..1000)
         .filter(|seed| split(&SimConfig::from_seed(*seed)))
         .find_map(|seed| {
             let mut config = SimConfig::from_seed(seed);
@@ -188,7 +188,7 @@ fn nodes_that_take_2f_signatures_for_a_quorum_fork_a_split_network() {
                 _ => None,
             }
         })
-        .expect("a split seed among the first 100 forks");
+        .expect("a split seed among the first 1000 forks");
     assert!(
         Simulation::new(SimConfig::from_seed(seed))
             .unwrap()

@@ -470,6 +470,39 @@ def d_registration(r: Reader):
     return {"body": body, "signature": d_signature(r)}
 
 
+def d_filer_registration(r: Reader):
+    return {
+        "name": d_id(r), "filer": d_pubkey(r), "kinds": r.seq(d_id, 64),
+        "source_system": d_id(r),
+    }
+
+
+def d_filer_revocation(r: Reader):
+    return {"filer": d_pubkey(r), "reason": r.string(4096), "effective_height": r.u64()}
+
+
+def d_governance_action(r: Reader):
+    tag = r.u8()
+    if tag == 1:
+        return {"type": "register-filer", "registration": d_filer_registration(r)}
+    if tag == 2:
+        return {"type": "revoke-filer", "revocation": d_filer_revocation(r)}
+    if tag == 3:
+        return {"type": "rotate-filer", "revocation": d_filer_revocation(r),
+                "registration": d_filer_registration(r)}
+    # Tags 4 and up are reserved (proposals and votes of the members together), 0 is no tag.
+    raise DecodeError(f"unknown governance action tag {tag}")
+
+
+def d_governance(r: Reader):
+    r.version1("governance transaction")
+    body = {
+        "chain_id": d_id(r), "member": d_id(r), "signer": d_pubkey(r),
+        "issued_at_ms": r.u64(), "action": d_governance_action(r),
+    }
+    return {"body": body, "signature": d_signature(r)}
+
+
 def d_record(r: Reader):
     tag = r.u8()
     if tag == 1:
@@ -478,6 +511,8 @@ def d_record(r: Reader):
         return ("revocation", d_revocation(r))
     if tag == 3:
         return ("registration", d_registration(r))
+    if tag == 4:
+        return ("governance transaction", d_governance(r))
     raise DecodeError(f"unknown record tag {tag}")
 
 

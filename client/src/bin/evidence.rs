@@ -962,11 +962,13 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
                         Record::Anchor(d) => serde_json::to_value(&d.body).unwrap_or(Value::Null),
                         Record::Revocation(v) => serde_json::to_value(&v.body).unwrap_or(Value::Null),
                         Record::Registration(g) => serde_json::to_value(&g.body).unwrap_or(Value::Null),
+                        Record::Governance(g) => serde_json::to_value(&g.body).unwrap_or(Value::Null),
                     },
                     "type": match &receipt.entry.record {
                         Record::Anchor(_) => "anchor",
                         Record::Revocation(_) => "revocation",
                         Record::Registration(_) => "registration",
+                        Record::Governance(_) => "governance",
                     },
                     "proof_verified_at_height": r.entry.checkpoint.height,
                     "status_reported_by_node": status_text(&r.status),
@@ -994,6 +996,9 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
                     g.body.total_value_minor,
                     g.body.milestones.len()
                 ),
+                Record::Governance(g) => {
+                    format!("governance by {}: {}", g.body.member, g.body.action.name())
+                }
             };
             println!("entry {} (height {}): {what}", entry.index, entry.height);
             println!(

@@ -20,6 +20,7 @@ use evidence_core::entry::{
     AnchorBody, Entry, Milestone, MilestoneClaim, ProjectRegistrationBody, RevocationBody,
     SignedBatch,
 };
+use evidence_core::governance::{GovernanceAction, GovernanceBody};
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_genesis::{Consortium, Genesis, default_consortium};
 use rand_chacha::ChaCha20Rng;
@@ -119,6 +120,9 @@ pub(crate) fn batch_of(transaction: &Transaction) -> &SignedBatch {
 pub(crate) struct Ledger {
     pub(crate) genesis: Genesis,
     filer_keys: BTreeMap<String, SigningKey>,
+    governance_keys: BTreeMap<String, SigningKey>,
+    /// Filer keys registered on the ledger by a test, so that `key_of` finds them.
+    registered_keys: Vec<SigningKey>,
     pub(crate) state: MemoryState,
     /// The state root after the last block (the genesis hash before block 1).
     pub(crate) state_root: Digest,
@@ -142,6 +146,7 @@ impl Ledger {
         let Consortium {
             mut genesis,
             filer_keys,
+            governance_keys,
             ..
         } = consortium();
         change(&mut genesis);
@@ -150,6 +155,8 @@ impl Ledger {
         Self {
             genesis,
             filer_keys: filer_keys.into_iter().collect(),
+            governance_keys: governance_keys.into_iter().collect(),
+            registered_keys: Vec::new(),
             state: MemoryState::new(),
             state_root,
             height: 0,
@@ -253,8 +260,39 @@ impl Ledger {
     pub(crate) fn key_of(&self, public: &PublicKey) -> &SigningKey {
         self.filer_keys
             .values()
+            .chain(&self.registered_keys)
             .find(|key| key.public_key() == *public)
             .unwrap_or_else(|| panic!("no registered key {public}"))
+    }
+
+    /// Lets `key_of` find `key` (a filer key a test registers on the ledger).
+    pub(crate) fn remember_key(&mut self, key: SigningKey) {
+        self.registered_keys.push(key);
+    }
+
+    pub(crate) fn governance_key(&self, member: &str) -> &SigningKey {
+        self.governance_keys
+            .get(member)
+            .unwrap_or_else(|| panic!("no governance key for {member}"))
+    }
+
+    /// A governance body of `member`, signed by its governance key.
+    pub(crate) fn governance_body(&self, member: &str, action: GovernanceAction) -> GovernanceBody {
+        GovernanceBody {
+            chain_id: CHAIN_ID.to_owned(),
+            member: member.to_owned(),
+            signer: self.governance_key(member).public_key(),
+            issued_at_ms: T0 + 1_000,
+            action,
+        }
+    }
+
+    /// `action` by `member`, signed by its governance key.
+    pub(crate) fn governance(&self, member: &str, action: GovernanceAction) -> Transaction {
+        Transaction::governance(
+            self.governance_body(member, action)
+                .sign(self.governance_key(member)),
+        )
     }
 
     // Builders.

@@ -1,5 +1,6 @@
-//! What a filer submits, from canonical bytes: the selector byte picks an anchor body, a signed
-//! batch, an anchored document, a signed revocation or a signed registration.
+//! What a filer or a member submits, from canonical bytes: the selector byte picks an anchor
+//! body, a signed batch, an anchored document, a signed revocation, a signed registration or a
+//! signed governance transaction.
 //!
 //! Nothing panics; what decodes re-encodes to the input; a batch whose signature verifies
 //! splits into documents whose signatures verify, each leading to the batch root.
@@ -10,6 +11,7 @@ use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
     AnchorBody, AnchoredDocument, SignedBatch, SignedRegistration, SignedRevocation, batch_root,
 };
+use evidence_core::governance::SignedGovernance;
 use evidence_core_fuzz::ALGORITHMS;
 use libfuzzer_sys::fuzz_target;
 
@@ -27,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    match selector % 5 {
+    match selector % 6 {
         0 => {
             if let Some(body) = decode::<AnchorBody>(bytes) {
                 let text = serde_json::to_string(&body).expect("serialises");
@@ -77,9 +79,14 @@ fuzz_target!(|data: &[u8]| {
                 let _ = revocation.verify();
             }
         }
-        _ => {
+        4 => {
             if let Some(registration) = decode::<SignedRegistration>(bytes) {
                 let _ = registration.verify();
+            }
+        }
+        _ => {
+            if let Some(governance) = decode::<SignedGovernance>(bytes) {
+                let _ = governance.verify();
             }
         }
     }

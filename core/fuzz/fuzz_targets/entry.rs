@@ -37,5 +37,8 @@ fuzz_target!(|data: &[u8]| {
         Record::Registration(registration) => {
             let _ = registration.verify();
         }
+        Record::Governance(governance) => {
+            let _ = governance.verify();
+        }
     }
 });
