@@ -290,6 +290,8 @@ pub enum Violation {
     Receipt { index: u64, reason: String },
     #[error("payment rules: entry {index} {reason}")]
     PaymentRule { index: u64, reason: String },
+    #[error("filer rules: entry {index} {reason}")]
+    FilerRule { index: u64, reason: String },
     #[error("liveness: by {deadline_ms} ms node {node} reached height {tip} of {target}")]
     Liveness {
         node: usize,
@@ -340,6 +342,9 @@ pub struct Report {
     pub refused: u64,
     /// Payments committed (each checked against the payment rules).
     pub payments: u64,
+    /// Filings committed by a filer key registered on the ledger (each checked against the
+    /// filer rules).
+    pub registered_filings: u64,
 }
 
 /// A message on the simulated network.
@@ -718,9 +723,10 @@ impl Simulation {
                 deadline_ms: self.config.deadline_ms,
             });
         };
-        let payments = self.check_end()?;
+        let (payments, registered_filings) = self.check_end()?;
         Ok(Report {
             payments,
+            registered_filings,
             seed: self.config.seed,
             ledger_digest: self.ledger_digest(),
             finished_ms,
@@ -957,6 +963,68 @@ impl Simulation {
             }
             .sign(&bureau);
             submissions.push((later, Transaction::Revoke(revocation).to_canonical_bytes()));
+        }
+        // A filer key's life: the bureau's governance key registers a site scanner's key; the
+        // scanner files drawings at random times (those before its registration is committed
+        // are refused and retried); later the bureau revokes the key, from an effective height
+        // that may lie in the past, and what the scanner files from then on is refused.
+        if let Some(governance) = self.consortium.governance_key("bureau").cloned() {
+            use evidence_core::governance::{
+                FilerRegistration, FilerRevocation, GovernanceAction, GovernanceBody,
+            };
+            let scanner = evidence_core::keys::SigningKey::generate_with(&mut self.rng);
+            let act = |at: u64, action: GovernanceAction| {
+                let signed = GovernanceBody {
+                    chain_id: genesis.chain_id.clone(),
+                    member: "bureau".into(),
+                    signer: governance.public_key(),
+                    issued_at_ms: base + at,
+                    action,
+                }
+                .sign(&governance);
+                (at, Transaction::governance(signed).to_canonical_bytes())
+            };
+            let at = self.between(0, span / 2);
+            submissions.push(act(
+                at,
+                GovernanceAction::RegisterFiler(FilerRegistration {
+                    name: "bureau-site-scanner".into(),
+                    public_key: scanner.public_key(),
+                    kinds: vec!["completion-drawing".into()],
+                    source_system: "site-scanner".into(),
+                }),
+            ));
+            for i in 0..6 {
+                let at = self.between(0, span);
+                let document_id = format!("SCAN-{i}");
+                let body = AnchorBody {
+                    chain_id: genesis.chain_id.clone(),
+                    filer: scanner.public_key(),
+                    member: "bureau".into(),
+                    source_system: "site-scanner".into(),
+                    captured_at_ms: base + at,
+                    project_id: project.into(),
+                    digest: self.algorithm.hash(document_id.as_bytes()),
+                    document_id,
+                    document_version: 1,
+                    kind: "completion-drawing".into(),
+                    supersedes: None,
+                    claim: None,
+                };
+                if let Ok(batch) = SignedBatch::sign(self.algorithm, vec![body], &scanner) {
+                    submissions.push((at, Transaction::Anchor(batch).to_canonical_bytes()));
+                }
+            }
+            let at = self.between(span / 2, span);
+            let effective_height = self.between(2, 7);
+            submissions.push(act(
+                at,
+                GovernanceAction::RevokeFiler(FilerRevocation {
+                    public_key: scanner.public_key(),
+                    reason: "the scanner was lost on site".into(),
+                    effective_height,
+                }),
+            ));
         }
         // Each to a random node; a refused submission (its rule not met yet, say) is tried
         // again later at another node, as a filing system retries.
@@ -1521,7 +1589,7 @@ impl Simulation {
 
     /// At the end: identical headers at every height, no acknowledged transaction lost,
     /// every anchor's receipt verifies offline against genesis.
-    fn check_end(&self) -> Result<u64, Violation> {
+    fn check_end(&self) -> Result<(u64, u64), Violation> {
         let honest: Vec<(usize, &SimNode)> = self
             .nodes
             .iter()
@@ -1588,7 +1656,7 @@ impl Simulation {
                 reason: e.to_string(),
             })?;
         let Some((_, first_honest)) = honest.first() else {
-            return Ok(0);
+            return Ok((0, 0));
         };
         let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
@@ -1609,7 +1677,9 @@ impl Simulation {
                 })?;
             }
         }
-        check_payment_rules(ledger)
+        let payments = check_payment_rules(ledger)?;
+        let registered_filings = check_filer_rules(ledger)?;
+        Ok((payments, registered_filings))
     }
 
     /// A digest of every node's chain: heights and header hashes.
@@ -1624,6 +1694,99 @@ impl Simulation {
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         self.algorithm.hash_parts(&refs)
     }
+}
+
+/// The filer rules, checked independently of the contracts over the committed log: a filing
+/// by a key registered on the ledger comes after its registration, in a later block, for the
+/// member that registered it and from the source system it named; no filing by a key follows
+/// the key's revocation in the log at a height from its effective height on. Returns the
+/// filings by registered keys.
+fn check_filer_rules(ledger: &Ledger) -> Result<u64, Violation> {
+    use evidence_core::governance::GovernanceAction;
+    use evidence_core::keys::PublicKey;
+    let genesis = ledger.genesis();
+    // key -> (member, source system, registration height)
+    let mut registered: HashMap<PublicKey, (String, String, u64)> = HashMap::new();
+    // key -> effective height
+    let mut revoked: HashMap<PublicKey, u64> = HashMap::new();
+    let mut filings = 0;
+    for index in 0..ledger.tip().log_size {
+        let entry = match ledger.store().entry(index) {
+            Ok(Some(entry)) => entry,
+            other => {
+                return Err(Violation::FilerRule {
+                    index,
+                    reason: format!("is not stored: {other:?}"),
+                });
+            }
+        };
+        let fail = |reason: String| Err(Violation::FilerRule { index, reason });
+        match &entry.record {
+            Record::Governance(governance) => {
+                let body = &governance.body;
+                let (revoke, register) = match &body.action {
+                    GovernanceAction::RegisterFiler(registration) => (None, Some(registration)),
+                    GovernanceAction::RevokeFiler(revocation) => (Some(revocation), None),
+                    GovernanceAction::RotateFiler { revoke, register } => {
+                        (Some(revoke), Some(register))
+                    }
+                };
+                if let Some(revocation) = revoke
+                    && revoked
+                        .insert(revocation.public_key, revocation.effective_height)
+                        .is_some()
+                {
+                    return fail(format!("revokes {} a second time", revocation.public_key));
+                }
+                if let Some(registration) = register {
+                    let key = registration.public_key;
+                    if genesis.filer(&key).is_some() || registered.contains_key(&key) {
+                        return fail(format!("registers {key}, a key already in use"));
+                    }
+                    registered.insert(
+                        key,
+                        (
+                            body.member.clone(),
+                            registration.source_system.clone(),
+                            entry.height,
+                        ),
+                    );
+                }
+            }
+            Record::Anchor(document) => {
+                let body = &document.body;
+                if let Some(effective) = revoked.get(&body.filer)
+                    && entry.height >= *effective
+                {
+                    return fail(format!(
+                        "is filed at height {} by {}, revoked from height {effective}",
+                        entry.height, body.filer
+                    ));
+                }
+                if genesis.filer(&body.filer).is_some() {
+                    continue;
+                }
+                let Some((member, source, height)) = registered.get(&body.filer) else {
+                    return fail(format!("is filed by {}, never registered", body.filer));
+                };
+                if entry.height <= *height {
+                    return fail(format!(
+                        "is filed at height {} by a key registered at height {height}",
+                        entry.height
+                    ));
+                }
+                if body.member != *member || body.source_system != *source {
+                    return fail(format!(
+                        "is filed for {} from {} by a key registered to {member} for {source}",
+                        body.member, body.source_system
+                    ));
+                }
+                filings += 1;
+            }
+            Record::Revocation(_) | Record::Registration(_) => {}
+        }
+    }
+    Ok(filings)
 }
 
 /// The payment rules (按节点拨付, 超付预警), checked independently of the contracts over the

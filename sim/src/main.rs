@@ -63,7 +63,8 @@ fn main() -> ExitCode {
         count as f64 / seconds
     );
     println!(
-        "covered: {} heights, {} transactions committed ({} payments), {} messages sent ({} lost), \
+        "covered: {} heights, {} transactions committed ({} payments, {} filings by registered \
+         filer keys), {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
         totals.heights,
         totals.transactions,
         totals.payments,
+        totals.registered_filings,
         totals.messages,
         totals.lost,
         totals.crashes,
@@ -105,6 +107,7 @@ struct Totals {
     skewed: u64,
     beyond: u64,
     payments: u64,
+    registered_filings: u64,
 }
 
 impl Totals {
@@ -119,6 +122,7 @@ impl Totals {
         self.round_max = self.round_max.max(report.round_max);
         self.conflicting += report.conflicting;
         self.payments += report.payments;
+        self.registered_filings += report.registered_filings;
         self.refused += report.refused;
         if let Some(kind) = report.byzantine {
             use evidence_sim::ByzantineKind::*;
