@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
 
 #[test]
 fn a_fixed_chain_gives_the_pinned_ids_writes_and_roots() {
@@ -24,8 +25,31 @@ fn a_fixed_chain_gives_the_pinned_ids_writes_and_roots() {
     let payment = ledger.pay(PROJECT, "pay-001", "foundation", 250_000);
     let refused = ledger.pay(PROJECT, "pay-002", "foundation", 200_000);
 
+    // Governance: the bureau registers a scanner's key, and the court revokes its genesis
+    // filer from height 5 (a genesis filer's record is created by its revocation).
+    let scanner = evidence_core::keys::SigningKey::from_seed(&[0x5c; 32]);
+    let register_scanner = ledger.governance(
+        BUREAU,
+        GovernanceAction::RegisterFiler(FilerRegistration {
+            name: "bureau-site-scanner".to_owned(),
+            public_key: scanner.public_key(),
+            kinds: vec![COMPLETION_DRAWING.to_owned()],
+            source_system: "site-scanner".to_owned(),
+        }),
+    );
+    let revoke_court = ledger.governance(
+        COURT,
+        GovernanceAction::RevokeFiler(FilerRevocation {
+            public_key: ledger.filer(COURT),
+            reason: "the court's filing system was replaced".to_owned(),
+            effective_height: 5,
+        }),
+    );
+
     let first = ledger.execute(&[registration.clone(), report.clone()]);
     let second = ledger.execute(&[payment.clone(), refused.clone()]);
+    let third = ledger.execute(&[register_scanner.clone(), revoke_court.clone()]);
+    assert!(third.results.iter().all(Result::is_ok));
     assert!(first.results.iter().all(Result::is_ok));
     assert!(second.results[0].is_ok());
     assert!(matches!(
@@ -33,16 +57,25 @@ fn a_fixed_chain_gives_the_pinned_ids_writes_and_roots() {
         Err(evidence_contracts::TxError::MilestoneOverpayment { .. })
     ));
 
-    let ids: Vec<String> = [&registration, &report, &payment, &refused]
-        .iter()
-        .map(|tx| tx.id(ALG).unwrap().to_string())
-        .collect();
+    let ids: Vec<String> = [
+        &registration,
+        &report,
+        &payment,
+        &refused,
+        &register_scanner,
+        &revoke_court,
+    ]
+    .iter()
+    .map(|tx| tx.id(ALG).unwrap().to_string())
+    .collect();
     let observed = format!(
-        "genesis {genesis_hash}\nids {ids:?}\nwrites {} {}\nroots {} {}",
+        "genesis {genesis_hash}\nids {ids:?}\nwrites {} {} {}\nroots {} {} {}",
         first.writes.len(),
         second.writes.len(),
+        third.writes.len(),
         first.state_root,
-        second.state_root
+        second.state_root,
+        third.state_root
     );
     let expected = include_str!("state_root.golden").trim_end();
     if std::env::var_os("EVIDENCE_UPDATE_VECTORS").is_some() {
