@@ -14,8 +14,9 @@ use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
     AnchorBody, Entry, Milestone, ProjectRegistrationBody, Record, SignedBatch,
 };
+use evidence_core::governance::{GovernanceAction, GovernanceBody};
 use evidence_core::header::BlockHeader;
-use evidence_core::keys::SigningKey;
+use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
 use evidence_core::receipt::{Receipt, Verifier};
 use evidence_core::verify::VerifyError;
@@ -256,6 +257,31 @@ pub struct LookupPage {
     pub next_page_token: Vec<u8>,
 }
 
+/// A filer key as the ledger holds it, with what of it is proved (see [`Client::filer_status`]).
+#[derive(Debug, Clone)]
+pub struct FilerStatus {
+    pub filer: Filer,
+    /// The source system its anchors must name; `None` for a genesis filer.
+    pub source_system: Option<String>,
+    /// The height that registered it; 0 for a genesis filer.
+    pub registered_height: u64,
+    /// The verified receipt of the governance entry that registered it; `None` for a genesis
+    /// filer.
+    pub registration: Option<Receipt>,
+    /// Its revocation, proved by the receipt of the entry that revoked it.
+    pub revocation: Option<FilerRevocationStatus>,
+}
+
+/// A filer key's revocation.
+#[derive(Debug, Clone)]
+pub struct FilerRevocationStatus {
+    /// The first height at which the key may no longer file.
+    pub effective_height: u64,
+    pub reason: String,
+    /// The verified receipt of the governance entry that revoked it.
+    pub receipt: Receipt,
+}
+
 /// A connection to one member's node. Cheap to share: every method takes `&self`.
 #[derive(Debug)]
 pub struct Client {
@@ -263,6 +289,8 @@ pub struct Client {
     rpc: LedgerClient<Channel>,
     genesis: Genesis,
     filer: Option<(SigningKey, Filer)>,
+    /// The source system a filer key registered on the ledger must name.
+    filer_source_system: Option<String>,
     verifier: Mutex<Verifier>,
     options: ClientOptions,
 }
@@ -368,16 +396,14 @@ impl Client {
         let anchor = genesis.trust_anchor().map_err(|error| {
             ClientError::Invalid(format!("the genesis file is not valid: {error}"))
         })?;
-        let filer = match filer {
-            None => None,
-            Some(key) => {
-                let public = key.public_key();
-                let entry = genesis
-                    .filer(&public)
-                    .cloned()
-                    .ok_or(ClientError::NotAFiler(public))?;
-                Some((key, entry))
-            }
+        // A genesis filer is known at once; any other key is looked up on the ledger once
+        // connected (a key a member registered there).
+        let (filer, registered) = match filer {
+            None => (None, None),
+            Some(key) => match genesis.filer(&key.public_key()).cloned() {
+                Some(entry) => (Some((key, entry)), None),
+                None => (None, Some(key)),
+            },
         };
         let bad_endpoint = |error: tonic::transport::Error| ClientError::BadEndpoint {
             endpoint: endpoint.to_owned(),
@@ -412,12 +438,13 @@ impl Client {
         let rpc = LedgerClient::new(channel)
             .max_decoding_message_size(MESSAGE_BYTES_MAX)
             .max_encoding_message_size(MESSAGE_BYTES_MAX);
-        let client = Self {
+        let mut client = Self {
             endpoint: endpoint.to_owned(),
             rpc,
             verifier: Mutex::new(Verifier::new(anchor)),
             genesis,
             filer,
+            filer_source_system: None,
             options,
         };
         let status = client.status().await?;
@@ -431,7 +458,192 @@ impl Client {
                     .map_or_else(|_| hex::encode(&status.genesis_hash), |d| d.to_string()),
             });
         }
+        if let Some(key) = registered {
+            let public = key.public_key();
+            let status = match client.filer_status(&public).await {
+                Ok(status) => status,
+                Err(error) if error.is_not_found() => return Err(ClientError::NotAFiler(public)),
+                Err(error) => return Err(error),
+            };
+            client.filer_source_system = status.source_system.clone();
+            client.filer = Some((key, status.filer));
+        }
         Ok(client)
+    }
+
+    /// What the ledger holds about the filer `key`, checked: a genesis filer must be as the
+    /// genesis file lists it; a key registered on the ledger comes with the verified receipt
+    /// of the member's governance entry that registered it, and must be exactly what that
+    /// entry registered; a revocation comes with the verified receipt of the entry that
+    /// revoked it. That a key is *not* revoked is the node's report.
+    ///
+    /// # Errors
+    /// The key is no filer (a refusal with reason `not-found`), the call failed, or the answer
+    /// does not verify or does not match its receipts.
+    pub async fn filer_status(&self, key: &PublicKey) -> Result<FilerStatus, ClientError> {
+        let public_key = key.to_canonical_bytes();
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::GetFilerRequest {
+                    public_key: public_key.clone(),
+                };
+                async move { rpc.get_filer(request).await }
+            })
+            .await?;
+        let filer = Filer {
+            name: response.name.clone(),
+            member: response.member.clone(),
+            public_key: *key,
+            kinds: response.kinds.clone(),
+        };
+        let source_system =
+            (!response.source_system.is_empty()).then(|| response.source_system.clone());
+        let mut verifier = self.verifier();
+        let registration = match (self.genesis.filer(key), &response.registration) {
+            (Some(listed), None) => {
+                if *listed != filer || source_system.is_some() || response.registered_height != 0 {
+                    return Err(bad_answer(
+                        "filer",
+                        format!("{key} is a genesis filer, and the answer differs from genesis"),
+                    ));
+                }
+                None
+            }
+            (Some(_), Some(_)) => {
+                return Err(bad_answer(
+                    "filer",
+                    format!("{key} is a genesis filer; the answer claims a registration"),
+                ));
+            }
+            (None, None) => {
+                return Err(bad_answer(
+                    "filer",
+                    format!("{key} is in no genesis file and the answer proves no registration"),
+                ));
+            }
+            (None, Some(receipt)) => {
+                let receipt = decode_receipt(receipt)?;
+                verify_entry(&mut verifier, &receipt)?;
+                let registered = match &receipt.entry.record {
+                    Record::Governance(governance) => match &governance.body.action {
+                        GovernanceAction::RegisterFiler(registration)
+                        | GovernanceAction::RotateFiler {
+                            register: registration,
+                            ..
+                        } => Some((governance.body.member.as_str(), registration)),
+                        GovernanceAction::RevokeFiler(_) => None,
+                    },
+                    _ => None,
+                };
+                let matches = registered.is_some_and(|(member, registration)| {
+                    registration.public_key == *key
+                        && member == filer.member
+                        && registration.name == filer.name
+                        && registration.kinds == filer.kinds
+                        && Some(&registration.source_system) == source_system.as_ref()
+                        && receipt.entry.height == response.registered_height
+                });
+                if !matches {
+                    return Err(bad_answer(
+                        "filer",
+                        format!(
+                            "entry {} does not register {key} as the answer says",
+                            receipt.entry.index
+                        ),
+                    ));
+                }
+                Some(receipt)
+            }
+        };
+        let revocation = match &response.revocation {
+            None => None,
+            Some(revocation) => {
+                let receipt = revocation
+                    .receipt
+                    .as_ref()
+                    .ok_or_else(|| bad_answer("filer", "a revocation without its receipt"))?;
+                let receipt = decode_receipt(receipt)?;
+                verify_entry(&mut verifier, &receipt)?;
+                let revoked = match &receipt.entry.record {
+                    Record::Governance(governance) => match &governance.body.action {
+                        GovernanceAction::RevokeFiler(revoke)
+                        | GovernanceAction::RotateFiler { revoke, .. } => {
+                            Some((governance.body.member.as_str(), revoke))
+                        }
+                        GovernanceAction::RegisterFiler(_) => None,
+                    },
+                    _ => None,
+                };
+                let matches = revoked.is_some_and(|(member, revoke)| {
+                    revoke.public_key == *key
+                        && member == filer.member
+                        && revoke.effective_height == revocation.effective_height
+                        && revoke.reason == revocation.reason
+                });
+                if !matches {
+                    return Err(bad_answer(
+                        "filer",
+                        format!(
+                            "entry {} does not revoke {key} as the answer says",
+                            receipt.entry.index
+                        ),
+                    ));
+                }
+                Some(FilerRevocationStatus {
+                    effective_height: revocation.effective_height,
+                    reason: revocation.reason.clone(),
+                    receipt,
+                })
+            }
+        };
+        Ok(FilerStatus {
+            filer,
+            source_system,
+            registered_height: response.registered_height,
+            registration,
+            revocation,
+        })
+    }
+
+    /// The source system a filer key registered on the ledger must name (`None` for a genesis
+    /// filer, which may name any).
+    pub fn filer_source_system(&self) -> Option<&str> {
+        self.filer_source_system.as_deref()
+    }
+
+    /// Submits a governance transaction of the member whose governance key `key` is, and
+    /// waits for its verified receipt.
+    ///
+    /// # Errors
+    /// `key` is no member's governance key in the genesis file, a refusal (the rule broken),
+    /// or a failed or unverifiable answer.
+    pub async fn govern(
+        &self,
+        key: &SigningKey,
+        action: GovernanceAction,
+    ) -> Result<Receipt, ClientError> {
+        let public = key.public_key();
+        let member = self
+            .genesis
+            .members
+            .iter()
+            .find(|member| member.governance_keys.contains(&public))
+            .ok_or(ClientError::NotAGovernanceKey(public))?;
+        let signed = GovernanceBody {
+            chain_id: self.genesis.chain_id.clone(),
+            member: member.id.clone(),
+            signer: public,
+            issued_at_ms: now_ms(),
+            action,
+        }
+        .sign(key);
+        let expected = vec![Record::Governance(Box::new(signed.clone()))];
+        let mut receipts = self
+            .submit_and_wait(Transaction::governance(signed), expected)
+            .await?;
+        receipts
+            .pop()
+            .ok_or_else(|| ClientError::BadAnswer("no receipt for the governance entry".into()))
     }
 
     pub fn endpoint(&self) -> &str {

@@ -69,8 +69,13 @@ pub enum ClientError {
     },
     #[error("this client has no filer key; connect with one to submit transactions")]
     NoFilerKey,
-    #[error("the key {0} is not a filer in this consortium's genesis file")]
+    #[error(
+        "the key {0} is not a filer of this consortium: not in its genesis file, and not \
+         registered on the ledger"
+    )]
     NotAFiler(PublicKey),
+    #[error("the key {0} is no member's governance key in this consortium's genesis file")]
+    NotAGovernanceKey(PublicKey),
     /// Two checkpoints whose logs are not one a prefix of the other, or a node that cannot
     /// prove that they are: the log was rewritten, or the node misbehaves.
     #[error(
@@ -103,6 +108,15 @@ impl ClientError {
             Self::NotCommitted { .. } => Some("deadline-exceeded"),
             Self::PartlyNotarized { error, .. } => error.reason(),
             _ => None,
+        }
+    }
+
+    /// True when the node said that what was asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Self::Refused(refusal) => refusal.code == Code::NotFound,
+            Self::Rpc { code, .. } => *code == Code::NotFound,
+            _ => false,
         }
     }
 

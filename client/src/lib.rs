@@ -17,8 +17,8 @@ mod error;
 mod offline;
 
 pub use client::{
-    Client, ClientOptions, LookupPage, LookupQuery, LookupResult, ReceiptQuery, RetryPolicy,
-    TlsOptions, VerifiedEntry, VersionStatus,
+    Client, ClientOptions, FilerRevocationStatus, FilerStatus, LookupPage, LookupQuery,
+    LookupResult, ReceiptQuery, RetryPolicy, TlsOptions, VerifiedEntry, VersionStatus,
 };
 pub use document::{DocumentMeta, DocumentSource, Version};
 pub use error::{ClientError, RuleRefusal};

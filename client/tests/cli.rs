@@ -227,6 +227,9 @@ fn unreadable_inputs_are_exit_code_2_with_the_path_named() {
 #[test]
 fn bad_arguments_are_refused_before_anything_is_sent() {
     let genesis = vectors().join("genesis.json");
+    let filer_key = evidence_genesis::Genesis::load(&genesis).unwrap().filers[0]
+        .public_key
+        .to_string();
     let genesis = genesis.to_str().unwrap();
     let cases: Vec<Vec<&str>> = vec![
         // --document needs --project.
@@ -302,10 +305,100 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
         ],
         // No genesis anywhere.
         vec!["verify", "f", "--receipt", "r"],
+        // A filer's public key that is not one.
+        vec![
+            "filer",
+            "register",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--governance-key",
+            "g",
+            "--name",
+            "scanner",
+            "--public-key",
+            "ed25519:0011",
+            "--source-system",
+            "s",
+        ],
+        // A revocation without a reason.
+        vec![
+            "filer",
+            "revoke",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--governance-key",
+            "g",
+            "--revoke",
+            &filer_key,
+        ],
+        // An effective height that is no number.
+        vec![
+            "filer",
+            "revoke",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--governance-key",
+            "g",
+            "--revoke",
+            &filer_key,
+            "--reason",
+            "lost",
+            "--effective-height",
+            "soon",
+        ],
     ];
     for args in cases {
         let output = evidence(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+    }
+}
+
+/// A governance key file that cannot be read, or that holds a key no member's genesis entry
+/// lists, is refused (exit 2, the file named) before the node is contacted.
+#[test]
+fn filer_commands_check_the_governance_key_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = vectors().join("genesis.json");
+    let filer_key = evidence_core::keys::SigningKey::from_seed(&[0x77; 32])
+        .public_key()
+        .to_string();
+    let stranger = dir.path().join("stranger.key");
+    let output = evidence(&["keygen", "--out", stranger.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let missing = dir.path().join("missing.key");
+    for (key, says) in [
+        (&missing, "missing.key"),
+        (&stranger, "no member's governance key"),
+    ] {
+        let output = evidence(&[
+            "filer",
+            "register",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--governance-key",
+            key.to_str().unwrap(),
+            "--name",
+            "scanner",
+            "--public-key",
+            &filer_key,
+            "--source-system",
+            "site-scanner",
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains(says), "{}", text(&output));
+        assert!(
+            !text(&output).contains("cannot reach"),
+            "the node was contacted: {}",
+            text(&output)
+        );
     }
 }
 

@@ -171,6 +171,13 @@ impl Ledger for Node {
         }))
     }
 
+    async fn get_filer(
+        &self,
+        _: Request<pb::GetFilerRequest>,
+    ) -> Result<Response<pb::GetFilerResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn relay(
         &self,
         _: Request<pb::RelayRequest>,

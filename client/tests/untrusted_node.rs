@@ -49,6 +49,8 @@ struct Script {
     lookup_copies: usize,
     /// A lookup answer says more results follow, without a token to read them.
     lookup_more_without_token: bool,
+    /// The answer to GetFiler (NOT_FOUND when `None`).
+    filer: Option<pb::GetFilerResponse>,
 }
 
 struct Liar(Arc<Script>);
@@ -143,6 +145,17 @@ impl Ledger for Liar {
         }))
     }
 
+    async fn get_filer(
+        &self,
+        _: Request<pb::GetFilerRequest>,
+    ) -> Result<Response<pb::GetFilerResponse>, Status> {
+        self.0
+            .filer
+            .clone()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no such filer"))
+    }
+
     async fn relay(
         &self,
         _: Request<pb::RelayRequest>,
@@ -161,6 +174,7 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
         checkpoint_calls: AtomicU32::new(0),
         lookup_copies: 1,
         lookup_more_without_token: false,
+        filer: None,
     }
 }
 
@@ -197,9 +211,11 @@ async fn a_node_of_another_consortium_is_refused_at_connect() {
 }
 
 #[tokio::test]
-async fn a_key_that_is_not_a_filer_is_refused_before_anything_is_sent() {
+async fn a_key_that_is_no_filer_in_genesis_nor_on_the_ledger_is_refused_at_connect() {
+    let valid = receipt("valid/single-document.receipt.json");
+    let (endpoint, _) = serve(script(&valid, &valid.checkpoint)).await;
     let error = Client::connect_with(
-        "http://127.0.0.1:1",
+        &endpoint,
         Some(SigningKey::from_seed(&[9; 32])),
         genesis(),
         quick(),
@@ -207,6 +223,165 @@ async fn a_key_that_is_not_a_filer_is_refused_before_anything_is_sent() {
     .await
     .unwrap_err();
     assert!(matches!(error, ClientError::NotAFiler(_)), "{error}");
+}
+
+/// The vectors' site scanner: registered on the ledger by the bureau in entry 19 (block 8).
+fn scanner() -> SigningKey {
+    SigningKey::from_seed(&[0x5c; 32])
+}
+
+/// What an honest node answers about the scanner's key.
+fn scanner_answer() -> pb::GetFilerResponse {
+    pb::GetFilerResponse {
+        name: "bureau-site-scanner".into(),
+        member: "bureau".into(),
+        kinds: vec!["completion-drawing".into()],
+        source_system: "site-scanner".into(),
+        registered_height: 8,
+        registration: Some(support::receipt_pb(&receipt(
+            "invalid/not-an-anchor.governance.receipt.json",
+        ))),
+        revocation: None,
+    }
+}
+
+#[tokio::test]
+async fn a_filer_registered_on_the_ledger_is_taken_with_the_proof_of_its_registration() {
+    let valid = receipt("valid/single-document.receipt.json");
+    let mut honest = script(&valid, &valid.checkpoint);
+    honest.filer = Some(scanner_answer());
+    let (endpoint, _) = serve(honest).await;
+    let client = Client::connect_with(&endpoint, Some(scanner()), genesis(), quick())
+        .await
+        .unwrap();
+    let filer = client.filer().unwrap();
+    assert_eq!(filer.member, "bureau");
+    assert_eq!(filer.kinds, ["completion-drawing"]);
+    assert_eq!(client.filer_source_system(), Some("site-scanner"));
+    let status = client.filer_status(&scanner().public_key()).await.unwrap();
+    assert_eq!(status.registration.unwrap().entry.index, 19);
+    assert!(status.revocation.is_none());
+}
+
+#[tokio::test]
+async fn a_filer_answer_that_its_receipts_do_not_prove_is_not_an_answer() {
+    let valid = receipt("valid/single-document.receipt.json");
+    let registration = scanner_answer().registration;
+    let lies: Vec<(&str, pb::GetFilerResponse)> = vec![
+        (
+            "another member",
+            pb::GetFilerResponse {
+                member: "finance".into(),
+                ..scanner_answer()
+            },
+        ),
+        (
+            "more kinds",
+            pb::GetFilerResponse {
+                kinds: vec!["completion-drawing".into(), "inspection-report".into()],
+                ..scanner_answer()
+            },
+        ),
+        (
+            "another source system",
+            pb::GetFilerResponse {
+                source_system: String::new(),
+                ..scanner_answer()
+            },
+        ),
+        (
+            "another height",
+            pb::GetFilerResponse {
+                registered_height: 7,
+                ..scanner_answer()
+            },
+        ),
+        (
+            "an anchor's receipt for the registration",
+            pb::GetFilerResponse {
+                registration: Some(support::receipt_pb(&valid)),
+                ..scanner_answer()
+            },
+        ),
+        (
+            "no registration at all",
+            pb::GetFilerResponse {
+                registration: None,
+                ..scanner_answer()
+            },
+        ),
+        (
+            "a revocation proved by the registration's receipt",
+            pb::GetFilerResponse {
+                revocation: Some(pb::FilerRevocation {
+                    effective_height: 9,
+                    reason: "lost".into(),
+                    receipt: registration,
+                }),
+                ..scanner_answer()
+            },
+        ),
+        (
+            "a revocation without a receipt",
+            pb::GetFilerResponse {
+                revocation: Some(pb::FilerRevocation {
+                    effective_height: 9,
+                    reason: "lost".into(),
+                    receipt: None,
+                }),
+                ..scanner_answer()
+            },
+        ),
+    ];
+    for (what, lie) in lies {
+        let mut liar = script(&valid, &valid.checkpoint);
+        liar.filer = Some(lie);
+        let (endpoint, _) = serve(liar).await;
+        let error = Client::connect_with(&endpoint, Some(scanner()), genesis(), quick())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClientError::BadAnswer(_)),
+            "{what}: {error}"
+        );
+    }
+    // A genesis filer said to be registered on the ledger, or listed otherwise than genesis.
+    let bureau = genesis().filers[0].clone();
+    for (what, lie) in [
+        (
+            "a registration receipt",
+            pb::GetFilerResponse {
+                name: bureau.name.clone(),
+                member: bureau.member.clone(),
+                kinds: bureau.kinds.clone(),
+                ..scanner_answer()
+            },
+        ),
+        (
+            "other kinds",
+            pb::GetFilerResponse {
+                name: bureau.name.clone(),
+                member: bureau.member.clone(),
+                kinds: vec!["fund-transfer".into()],
+                source_system: String::new(),
+                registered_height: 0,
+                registration: None,
+                revocation: None,
+            },
+        ),
+    ] {
+        let mut liar = script(&valid, &valid.checkpoint);
+        liar.filer = Some(lie);
+        let (endpoint, _) = serve(liar).await;
+        let client = Client::connect_with(&endpoint, None, genesis(), quick())
+            .await
+            .unwrap();
+        let error = client.filer_status(&bureau.public_key).await.unwrap_err();
+        assert!(
+            matches!(error, ClientError::BadAnswer(_)),
+            "{what}: {error}"
+        );
+    }
 }
 
 #[tokio::test]

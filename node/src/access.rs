@@ -52,11 +52,12 @@ pub enum Method {
     Lookup,
     StreamCheckpoints,
     Status,
+    GetFiler,
     Relay,
 }
 
 impl Method {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Notarize,
         Self::Submit,
         Self::GetReceipt,
@@ -65,6 +66,7 @@ impl Method {
         Self::Lookup,
         Self::StreamCheckpoints,
         Self::Status,
+        Self::GetFiler,
         Self::Relay,
     ];
 
@@ -78,6 +80,7 @@ impl Method {
             Self::Lookup => "Lookup",
             Self::StreamCheckpoints => "StreamCheckpoints",
             Self::Status => "Status",
+            Self::GetFiler => "GetFiler",
             Self::Relay => "Relay",
         }
     }
@@ -128,6 +131,7 @@ impl Default for AccessSection {
             Lookup,
             StreamCheckpoints,
             Status,
+            GetFiler,
         ];
         let grant = |role: &str, extra: &[Method]| Grant {
             role: role.to_owned(),

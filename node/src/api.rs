@@ -539,6 +539,48 @@ impl Reader<'_> {
             .ok_or_else(|| ApiError::NotFound(format!("no entry {index} is committed")))
     }
 
+    /// A filer key's record: genesis, or the ledger's filer record, with the receipts of the
+    /// entries that registered and revoked it (each against the block that sequenced it).
+    fn get_filer(&self, request: pb::GetFilerRequest) -> Result<pb::GetFilerResponse, ApiError> {
+        let key = evidence_core::keys::PublicKey::from_canonical_bytes(&request.public_key)
+            .map_err(|error| {
+                ApiError::Malformed(format!(
+                    "`public_key` is not a canonical public key: {error}"
+                ))
+            })?;
+        let ledger = self.app.ledger();
+        let record = query::filer(ledger.store(), ledger.genesis(), &key)?
+            .ok_or_else(|| ApiError::NotFound(format!("{key} is no filer of this consortium")))?;
+        let receipt_of = |index: u64| -> Result<pb::Receipt, ApiError> {
+            let entry = self.entry(index)?;
+            Ok(receipt_message(&self.receipt(entry, None)?))
+        };
+        let registration = record
+            .registration_entry_index
+            .map(receipt_of)
+            .transpose()?;
+        let revocation = record
+            .revocation
+            .as_ref()
+            .map(|revocation| -> Result<pb::FilerRevocation, ApiError> {
+                Ok(pb::FilerRevocation {
+                    effective_height: revocation.effective_height,
+                    reason: revocation.reason.clone(),
+                    receipt: Some(receipt_of(revocation.entry_index)?),
+                })
+            })
+            .transpose()?;
+        Ok(pb::GetFilerResponse {
+            name: record.name,
+            member: record.member,
+            kinds: record.kinds,
+            source_system: record.source_system.unwrap_or_default(),
+            registered_height: record.registered_height,
+            registration,
+            revocation,
+        })
+    }
+
     /// The receipt for `entry` against `at` when `at` covers it, otherwise against the
     /// checkpoint of the block that sequenced it (the case of an entry committed after `at`
     /// was read).
@@ -1159,6 +1201,15 @@ impl LedgerRpc for LedgerService {
             peers: self.peers.load(Ordering::Relaxed),
             synced: self.synced.load(Ordering::Relaxed),
         }))
+    }
+
+    async fn get_filer(
+        &self,
+        request: Request<pb::GetFilerRequest>,
+    ) -> Result<Response<pb::GetFilerResponse>, Status> {
+        let request = request.into_inner();
+        let response = self.read(move |reader| reader.get_filer(request)).await?;
+        Ok(Response::new(response))
     }
 
     async fn relay(

@@ -151,6 +151,10 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
             .await
             .map(drop),
         Method::Status => client.status(pb::StatusRequest {}).await.map(drop),
+        Method::GetFiler => client
+            .get_filer(pb::GetFilerRequest::default())
+            .await
+            .map(drop),
         Method::Relay => client
             .relay(pb::RelayRequest {
                 transactions: Vec::new(),

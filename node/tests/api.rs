@@ -1238,3 +1238,121 @@ async fn shutdown_ends_waiting_calls_and_streams() {
     let end = tokio::time::timeout(WAIT, stream.message()).await.unwrap();
     assert!(!matches!(end, Ok(Some(_))), "{end:?}");
 }
+
+/// A filer key's life through the API: a genesis filer as genesis lists it; a key the bureau
+/// registers on the ledger, answered with the receipt of its registration, that files from
+/// the next block; its revocation, answered with its receipt, after which the key is refused
+/// at admission. Unknown and malformed keys are refused with their reasons.
+#[tokio::test(flavor = "multi_thread")]
+async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
+    use evidence_core::entry::Record;
+    use evidence_core::governance::{
+        FilerRegistration, FilerRevocation, GovernanceAction, GovernanceBody,
+    };
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let get = |key: Vec<u8>| pb::GetFilerRequest { public_key: key };
+
+    let bureau = node.filer("bureau").public_key();
+    let genesis_filer = client
+        .get_filer(get(bureau.to_canonical_bytes()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(genesis_filer.member, "bureau");
+    assert_eq!(genesis_filer.name, "bureau-filing-system");
+    assert_eq!(genesis_filer.registered_height, 0);
+    assert!(genesis_filer.registration.is_none() && genesis_filer.revocation.is_none());
+
+    let scanner = SigningKey::from_seed(&[0x5c; 32]);
+    let status = client
+        .get_filer(get(scanner.public_key().to_canonical_bytes()))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+    let status = client.get_filer(get(vec![1, 2, 3])).await.unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "malformed");
+
+    let governance = node.consortium.governance_key("bureau").unwrap().clone();
+    let govern = |action: GovernanceAction| {
+        Transaction::governance(
+            GovernanceBody {
+                chain_id: CHAIN_ID.to_owned(),
+                member: "bureau".to_owned(),
+                signer: governance.public_key(),
+                issued_at_ms: now_ms(),
+                action,
+            }
+            .sign(&governance),
+        )
+        .to_canonical_bytes()
+    };
+    client
+        .submit(submit_request(govern(GovernanceAction::RegisterFiler(
+            FilerRegistration {
+                name: "bureau-site-scanner".to_owned(),
+                public_key: scanner.public_key(),
+                kinds: vec![DRAWING.to_owned()],
+                source_system: "site-scanner".to_owned(),
+            },
+        ))))
+        .await
+        .unwrap();
+    let registered_at = node.commit().header.height;
+    let answer = client
+        .get_filer(get(scanner.public_key().to_canonical_bytes()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.member, "bureau");
+    assert_eq!(answer.source_system, "site-scanner");
+    assert_eq!(answer.registered_height, registered_at);
+    let registration = Receipt::from_json(&answer.registration.unwrap().json).unwrap();
+    assert!(matches!(&registration.entry.record, Record::Governance(g)
+            if matches!(&g.body.action, GovernanceAction::RegisterFiler(r)
+                if r.public_key == scanner.public_key())));
+    evidence_core::receipt::verify_inclusion(&registration, node.app.ledger().algorithm()).unwrap();
+
+    // From the next block the scanner files.
+    let mut body = node.body("bureau", DRAWING, "dwg-site-1", "scanned on site");
+    body.filer = scanner.public_key();
+    body.source_system = "site-scanner".to_owned();
+    client
+        .submit(submit_request(node.signed(&scanner, vec![body.clone()])))
+        .await
+        .unwrap();
+    let filed = node.commit();
+    assert_eq!(filed.header.log_size, 2, "the scanner's drawing is entry 1");
+
+    // The bureau revokes it from the next height on.
+    client
+        .submit(submit_request(govern(GovernanceAction::RevokeFiler(
+            FilerRevocation {
+                public_key: scanner.public_key(),
+                reason: "the scanner was lost on site".to_owned(),
+                effective_height: filed.header.height + 1,
+            },
+        ))))
+        .await
+        .unwrap();
+    node.commit();
+    let answer = client
+        .get_filer(get(scanner.public_key().to_canonical_bytes()))
+        .await
+        .unwrap()
+        .into_inner();
+    let revocation = answer.revocation.unwrap();
+    assert_eq!(revocation.effective_height, filed.header.height + 1);
+    assert_eq!(revocation.reason, "the scanner was lost on site");
+    let revoked = Receipt::from_json(&revocation.receipt.unwrap().json).unwrap();
+    assert_eq!(revoked.entry.index, 2);
+    let mut later = node.body("bureau", DRAWING, "dwg-site-2", "scanned later");
+    later.filer = scanner.public_key();
+    later.source_system = "site-scanner".to_owned();
+    let status = client
+        .submit(submit_request(node.signed(&scanner, vec![later])))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::PermissionDenied, "filer-revoked");
+    node.shut_down().await;
+}

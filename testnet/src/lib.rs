@@ -153,6 +153,9 @@ pub struct TestnetInfo {
     pub nodes: Vec<NodeInfo>,
     /// Each member's filer key file (absolute paths), by member.
     pub filers: std::collections::BTreeMap<String, PathBuf>,
+    /// Each member's governance key file (absolute paths), by member.
+    #[serde(default)]
+    pub governance: std::collections::BTreeMap<String, PathBuf>,
     /// TLS certificates for callers, by member and then role (absolute paths).
     pub callers:
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, CallerFiles>>,
@@ -583,6 +586,19 @@ impl Network {
                 .map(|(member, _)| (member.clone(), self.layout.filer_key_path(member)))
                 .filter(|(_, path)| path.exists())
                 .collect(),
+            governance: self
+                .layout
+                .genesis
+                .members
+                .iter()
+                .map(|member| {
+                    (
+                        member.id.clone(),
+                        self.layout.governance_key_path(&member.id),
+                    )
+                })
+                .filter(|(_, path)| path.exists())
+                .collect(),
             callers: self
                 .layout
                 .genesis
@@ -888,7 +904,10 @@ mod tests {
         create_or_reuse(dir.path(), 4).unwrap();
         let path = dir.path().join(GENESIS_FILE);
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("\"version\": 2", "\"version\": 1")).unwrap();
+        let current = format!("\"version\": {}", evidence_genesis::GENESIS_VERSION);
+        assert!(text.contains(&current));
+        let older = format!("\"version\": {}", evidence_genesis::GENESIS_VERSION - 1);
+        std::fs::write(&path, text.replace(&current, &older)).unwrap();
         let error = create_or_reuse(dir.path(), 4).unwrap_err();
         assert!(matches!(error, TestnetError::OlderFormat { .. }), "{error}");
         assert!(
@@ -924,6 +943,7 @@ mod tests {
                 pid: Some(std::process::id()),
             }],
             filers: std::collections::BTreeMap::new(),
+            governance: std::collections::BTreeMap::new(),
             callers: std::collections::BTreeMap::new(),
         };
         std::fs::write(

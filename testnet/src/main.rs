@@ -151,6 +151,9 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
     for (member, key) in &info.filers {
         println!("Filer key:    {:<8} {}", member, key.display());
     }
+    for (member, key) in &info.governance {
+        println!("Governance:   {:<8} {}", member, key.display());
+    }
     println!("Description:  {}", info_path.display());
     println!("\nTo use it from another terminal:");
     if let Some(dir) = std::env::current_exe()

@@ -638,6 +638,120 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
     );
 }
 
+/// A filer key's life through the binaries: the bureau's governance key registers a key for
+/// its site scanner; the scanner files with it (the CLI takes its source system from the
+/// registration) and the receipt verifies offline with the original genesis file; the bureau
+/// revokes the key; the scanner is refused; the receipt it got before stays valid.
+#[test]
+fn a_filer_registered_on_the_ledger_files_until_its_member_revokes_it() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (evidence, node) = binaries();
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = Testnet::up(dir.path(), &node);
+    let info = testnet.info.clone();
+    let api = info.nodes[0].api.clone();
+    let governance = info.governance["bureau"].clone();
+    let cli = Cli {
+        binary: evidence,
+        genesis: info.genesis.clone(),
+        tls: Some(info.callers["bureau"]["filer-system"].clone()),
+    };
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let scanner = dir.path().join("scanner.key");
+    let (code, key) = cli.json(&["keygen", "--out", s(&scanner)]);
+    assert_eq!(code, Some(0), "{key}");
+    let public = key["public_key"].as_str().unwrap().to_owned();
+    let notarize = |file: &Path| {
+        cli.json(&[
+            "notarize",
+            s(file),
+            "--node",
+            &api,
+            "--key",
+            s(&scanner),
+            "--kind",
+            "completion-drawing",
+            "--project",
+            "P-SITE",
+        ])
+    };
+
+    // Before its registration, the key is no filer.
+    let first = docs.join("site-scan-1.pdf");
+    std::fs::write(&first, b"%PDF-1.7 site scan 1\n").unwrap();
+    let (code, answer) = notarize(&first);
+    assert_eq!(code, Some(2), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("not a filer"),
+        "{answer}"
+    );
+
+    let (code, answer) = cli.json(&[
+        "filer",
+        "register",
+        "--node",
+        &api,
+        "--governance-key",
+        s(&governance),
+        "--name",
+        "bureau-site-scanner",
+        "--public-key",
+        &public,
+        "--kind",
+        "completion-drawing",
+        "--source-system",
+        "site-scanner",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let (code, answer) = notarize(&first);
+    assert_eq!(code, Some(0), "{answer}");
+    let receipt = docs.join("site-scan-1.pdf.receipt.json");
+    let (code, verdict) = cli.json(&["verify", s(&first), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["source_system"], "site-scanner");
+    assert_eq!(verdict["member"], "bureau");
+    let (code, shown) = cli.json(&["filer", "show", "--node", &api, "--public-key", &public]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(shown["member"], "bureau");
+    assert!(shown["registration_entry_index"].is_u64(), "{shown}");
+    assert!(shown["revocation"].is_null(), "{shown}");
+
+    // The bureau revokes the key (from the node's next height); the scanner is refused.
+    let (code, answer) = cli.json(&[
+        "filer",
+        "revoke",
+        "--node",
+        &api,
+        "--governance-key",
+        s(&governance),
+        "--revoke",
+        &public,
+        "--reason",
+        "the scanner was lost on site",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let second = docs.join("site-scan-2.pdf");
+    std::fs::write(&second, b"%PDF-1.7 site scan 2\n").unwrap();
+    let (code, answer) = notarize(&second);
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(answer.to_string().contains("filer-revoked"), "{answer}");
+    let (code, shown) = cli.json(&["filer", "show", "--node", &api, "--public-key", &public]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(
+        shown["revocation"]["reason"], "the scanner was lost on site",
+        "{shown}"
+    );
+
+    // What it filed before its revocation still verifies, offline, with the genesis file.
+    let (code, out) = cli.run(&["verify", s(&first), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("VALID"), "{out}");
+    testnet.down();
+}
+
 #[test]
 fn the_demo_runs_to_completion() {
     let _serial = SERIAL

@@ -16,7 +16,8 @@ use evidence_client::{
 use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use evidence_core::digest::Digest;
 use evidence_core::entry::{AnchorBody, Milestone, MilestoneClaim, Record};
-use evidence_core::keys::SigningKey;
+use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
+use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::receipt::{Receipt, Verdict};
 use evidence_genesis::Genesis;
 use futures_util::StreamExt;
@@ -38,6 +39,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per run; the filer commands hold public keys"
+)]
 enum Command {
     /// Generate a new filer key (Ed25519) in a file only its owner can read.
     Keygen {
@@ -88,6 +93,97 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A member's filer keys on the ledger: register, revoke, rotate (signed with the
+    /// member's governance key), and show one.
+    #[command(subcommand)]
+    Filer(FilerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per run; a rotation holds two public keys"
+)]
+enum FilerCommand {
+    /// Register a filer key for one of the member's filing systems; it files from the next
+    /// block on, only the kinds given, only from the source system given.
+    Register {
+        #[command(flatten)]
+        governance: GovernanceArgs,
+        #[command(flatten)]
+        filer: NewFilerArgs,
+    },
+    /// Revoke one of the member's filer keys from a height on (default: at once). What it
+    /// filed before stays valid.
+    Revoke {
+        #[command(flatten)]
+        governance: GovernanceArgs,
+        #[command(flatten)]
+        revocation: RevocationArgs,
+    },
+    /// Revoke one of the member's filer keys and register its successor in one transaction.
+    Rotate {
+        #[command(flatten)]
+        governance: GovernanceArgs,
+        #[command(flatten)]
+        revocation: RevocationArgs,
+        #[command(flatten)]
+        filer: NewFilerArgs,
+    },
+    /// Show a filer key as the ledger holds it, with the proofs of its registration and
+    /// revocation.
+    Show {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The filer's public key (ed25519:HEX).
+        #[arg(long, value_name = "KEY")]
+        public_key: PublicKey,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+struct GovernanceArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The member's governance key file (its member is the one whose genesis entry lists it).
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_GOVERNANCE_KEY")]
+    governance_key: PathBuf,
+    /// Print one JSON object on standard output instead of text (exit codes unchanged).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct NewFilerArgs {
+    /// A name for people, e.g. bureau-site-scanner.
+    #[arg(long)]
+    name: String,
+    /// The new filer's public key (ed25519:HEX), as `evidence keygen` prints it.
+    #[arg(long = "public-key", value_name = "KEY")]
+    public_key: PublicKey,
+    /// A kind it may anchor (repeat for several; none: it may only revoke).
+    #[arg(long = "kind", value_name = "KIND")]
+    kinds: Vec<String>,
+    /// The system it files from; its anchors must name exactly this.
+    #[arg(long, value_name = "NAME")]
+    source_system: String,
+}
+
+#[derive(Debug, Args)]
+struct RevocationArgs {
+    /// The filer key to revoke (ed25519:HEX).
+    #[arg(long = "revoke", value_name = "KEY")]
+    revoke: PublicKey,
+    /// Why (kept on the ledger).
+    #[arg(long)]
+    reason: String,
+    /// The first height at which the key may no longer file; may lie in the past (a key
+    /// known to have leaked since then). Default: the node's next height.
+    #[arg(long, value_name = "HEIGHT")]
+    effective_height: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -131,9 +227,10 @@ struct NotarizeArgs {
     /// The document id (one FILE only); default: the file's name.
     #[arg(long, value_name = "ID")]
     document_id: Option<String>,
-    /// The system that captured the documents.
-    #[arg(long, value_name = "NAME", default_value = "evidence-cli")]
-    source_system: String,
+    /// The system that captured the documents (default: the one a filer key registered on the
+    /// ledger was registered for; for a genesis filer, evidence-cli).
+    #[arg(long, value_name = "NAME")]
+    source_system: Option<String>,
     /// The version to anchor (one FILE only); default: 1 for a new document id, else the next.
     #[arg(long, requires = "document_id")]
     version: Option<u32>,
@@ -267,6 +364,12 @@ fn main() -> ExitCode {
         Command::Notarize(args) => args.json,
         Command::RegisterProject(args) => args.json,
         Command::Lookup(args) => args.json,
+        Command::Filer(
+            FilerCommand::Register { governance, .. }
+            | FilerCommand::Revoke { governance, .. }
+            | FilerCommand::Rotate { governance, .. },
+        ) => governance.json,
+        Command::Filer(FilerCommand::Show { json, .. }) => *json,
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
@@ -303,6 +406,7 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
             json,
         } => audit(&node, &checkpoint, json).await,
         Command::Status { node, json } => status(&node, json).await,
+        Command::Filer(command) => filer(command).await,
     }
 }
 
@@ -491,6 +595,11 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
         })?;
     }
     let client = connect(&args.node, Some(&args.key)).await?;
+    let source_system = args
+        .source_system
+        .clone()
+        .or_else(|| client.filer_source_system().map(str::to_owned))
+        .unwrap_or_else(|| "evidence-cli".to_owned());
     let version = match args.version {
         None => Version::Next,
         Some(version) => Version::Exact {
@@ -548,8 +657,7 @@ async fn notarize(args: NotarizeArgs) -> Result<ExitCode, Failure> {
         }
         targets.insert(target.clone(), file);
         ids.insert(document_id.clone(), file);
-        let mut meta =
-            DocumentMeta::new(&args.kind, &args.project, document_id, &args.source_system);
+        let mut meta = DocumentMeta::new(&args.kind, &args.project, document_id, &source_system);
         meta.version = version;
         meta.claim = claim.clone();
         pending.push((file.clone(), target, meta));
@@ -1139,6 +1247,212 @@ async fn status(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure> {
             status.mempool_capacity,
             status.peers
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn filer(command: FilerCommand) -> Result<ExitCode, Failure> {
+    // The governance key is read and checked against genesis before the node is contacted.
+    if let FilerCommand::Register { governance, .. }
+    | FilerCommand::Revoke { governance, .. }
+    | FilerCommand::Rotate { governance, .. } = &command
+    {
+        governance_key(governance)?;
+    }
+    let (governance, action) = match command {
+        FilerCommand::Show {
+            node,
+            public_key,
+            json,
+        } => return filer_show(&node, &public_key, json).await,
+        FilerCommand::Register { governance, filer } => (
+            governance,
+            GovernanceAction::RegisterFiler(filer.registration()),
+        ),
+        FilerCommand::Revoke {
+            governance,
+            revocation,
+        } => {
+            let client = connect(&governance.node, None).await?;
+            let revoke = revocation.revocation(&client).await?;
+            return govern(&client, &governance, GovernanceAction::RevokeFiler(revoke)).await;
+        }
+        FilerCommand::Rotate {
+            governance,
+            revocation,
+            filer,
+        } => {
+            let client = connect(&governance.node, None).await?;
+            let revoke = revocation.revocation(&client).await?;
+            let action = GovernanceAction::RotateFiler {
+                revoke,
+                register: filer.registration(),
+            };
+            return govern(&client, &governance, action).await;
+        }
+    };
+    let client = connect(&governance.node, None).await?;
+    govern(&client, &governance, action).await
+}
+
+impl NewFilerArgs {
+    fn registration(&self) -> FilerRegistration {
+        FilerRegistration {
+            name: self.name.clone(),
+            public_key: self.public_key,
+            kinds: self.kinds.clone(),
+            source_system: self.source_system.clone(),
+        }
+    }
+}
+
+impl RevocationArgs {
+    async fn revocation(&self, client: &Client) -> Result<FilerRevocation, Failure> {
+        let effective_height = match self.effective_height {
+            Some(height) => height,
+            None => client.status().await.map_err(Failure::from_client)?.height + 1,
+        };
+        Ok(FilerRevocation {
+            public_key: self.revoke,
+            reason: self.reason.clone(),
+            effective_height,
+        })
+    }
+}
+
+/// The governance key of `args`, which must be a member's in the genesis file.
+fn governance_key(args: &GovernanceArgs) -> Result<SigningKey, Failure> {
+    let genesis = load_genesis(&args.node.genesis)?;
+    let key = load_key(&args.governance_key)?;
+    let public = key.public_key();
+    if genesis
+        .members
+        .iter()
+        .any(|member| member.governance_keys.contains(&public))
+    {
+        Ok(key)
+    } else {
+        Err(Failure::Cannot(format!(
+            "{}: the key {public} is no member's governance key in the genesis file",
+            args.governance_key.display()
+        )))
+    }
+}
+
+async fn govern(
+    client: &Client,
+    args: &GovernanceArgs,
+    action: GovernanceAction,
+) -> Result<ExitCode, Failure> {
+    let key = governance_key(args)?;
+    let what = describe_action(&action);
+    let receipt = client
+        .govern(&key, action)
+        .await
+        .map_err(Failure::from_client)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "action": what,
+                "entry_index": receipt.entry.index,
+                "height": receipt.checkpoint.header.height,
+                "receipt": serde_json::from_str::<Value>(&receipt.to_json()).unwrap_or(Value::Null),
+            })
+        );
+    } else {
+        println!(
+            "{what}: entry {} at height {} (certified; the receipt verifies offline)",
+            receipt.entry.index, receipt.checkpoint.header.height
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe_action(action: &GovernanceAction) -> String {
+    let register = |r: &FilerRegistration| {
+        format!(
+            "registered filer {} ({}) for {} from {}",
+            r.public_key,
+            r.name,
+            if r.kinds.is_empty() {
+                "no kinds".to_owned()
+            } else {
+                r.kinds.join(", ")
+            },
+            r.source_system
+        )
+    };
+    let revoke = |r: &FilerRevocation| {
+        format!(
+            "revoked filer {} from height {} ({})",
+            r.public_key, r.effective_height, r.reason
+        )
+    };
+    match action {
+        GovernanceAction::RegisterFiler(registration) => register(registration),
+        GovernanceAction::RevokeFiler(revocation) => revoke(revocation),
+        GovernanceAction::RotateFiler {
+            revoke: old,
+            register: new,
+        } => format!("{}; {}", revoke(old), register(new)),
+    }
+}
+
+async fn filer_show(node: &NodeArgs, key: &PublicKey, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let status = client
+        .filer_status(key)
+        .await
+        .map_err(Failure::from_client)?;
+    let filer = &status.filer;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "public_key": key.to_string(),
+                "name": filer.name,
+                "member": filer.member,
+                "kinds": filer.kinds,
+                "source_system": status.source_system,
+                "registered_height": status.registered_height,
+                "registration_entry_index": status.registration.as_ref().map(|r| r.entry.index),
+                "revocation": status.revocation.as_ref().map(|r| json!({
+                    "effective_height": r.effective_height,
+                    "reason": r.reason,
+                    "entry_index": r.receipt.entry.index,
+                })),
+                "not_revoked_reported_by_node": status.revocation.is_none(),
+            })
+        );
+    } else {
+        println!("filer {key} ({}) of member {}", filer.name, filer.member);
+        println!(
+            "  kinds: {}",
+            if filer.kinds.is_empty() {
+                "none".to_owned()
+            } else {
+                filer.kinds.join(", ")
+            }
+        );
+        match &status.registration {
+            None => println!("  listed in the genesis file"),
+            Some(receipt) => println!(
+                "  registered at height {} by entry {} (proof verified), from source system {}",
+                status.registered_height,
+                receipt.entry.index,
+                status.source_system.as_deref().unwrap_or("-")
+            ),
+        }
+        match &status.revocation {
+            None => println!("  not revoked (the node's report)"),
+            Some(revocation) => println!(
+                "  revoked from height {} by entry {} (proof verified): {}",
+                revocation.effective_height, revocation.receipt.entry.index, revocation.reason
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
