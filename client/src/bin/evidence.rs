@@ -450,7 +450,10 @@ fn keygen(out: &Path, json: bool) -> Result<ExitCode, Failure> {
     } else {
         println!("wrote {} (readable by its owner only)", out.display());
         println!("public key: {public}");
-        println!("A consortium member registers this public key as a filer in the genesis file.");
+        println!(
+            "A member registers this public key as its filer with its governance key \
+             (evidence filer register), or lists it in a new consortium's genesis file."
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
