@@ -14,13 +14,13 @@ use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
     AnchorBody, Entry, Milestone, ProjectRegistrationBody, Record, SignedBatch,
 };
-use evidence_core::governance::{GovernanceAction, GovernanceBody};
+use evidence_core::governance::{GovernanceAction, GovernanceBody, Proposal};
 use evidence_core::header::BlockHeader;
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
 use evidence_core::receipt::{Receipt, Verifier};
 use evidence_core::verify::VerifyError;
-use evidence_genesis::{Filer, Genesis};
+use evidence_genesis::{Configuration, Filer, Genesis};
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_client::LedgerClient;
 use tonic::Code;
@@ -282,6 +282,31 @@ pub struct FilerRevocationStatus {
     pub receipt: Receipt,
 }
 
+/// A proposal of the members as a node reports it, with what the receipts prove.
+#[derive(Debug, Clone)]
+pub struct ProposalView {
+    /// What was proposed, by whom, proved by the verified receipt of its entry.
+    pub proposal: Proposal,
+    pub proposer: String,
+    pub receipt: Receipt,
+    /// Every vote in the order cast (the proposer's approval first), each proved by the
+    /// verified receipt of its entry.
+    pub votes: Vec<ProposalVoteView>,
+    /// `open`, `expired`, `accepted` or `rejected`: the node's report.
+    pub status: String,
+    /// The height that accepted or rejected it (the node's report); 0 while undecided.
+    pub decided_height: u64,
+}
+
+/// One member's vote on a proposal.
+#[derive(Debug, Clone)]
+pub struct ProposalVoteView {
+    pub member: String,
+    pub approve: bool,
+    pub height: u64,
+    pub receipt: Receipt,
+}
+
 /// A connection to one member's node. Cheap to share: every method takes `&self`.
 #[derive(Debug)]
 pub struct Client {
@@ -531,7 +556,7 @@ impl Client {
                             register: registration,
                             ..
                         } => Some((governance.body.member.as_str(), registration)),
-                        GovernanceAction::RevokeFiler(_) => None,
+                        _ => None,
                     },
                     _ => None,
                 };
@@ -570,7 +595,7 @@ impl Client {
                         | GovernanceAction::RotateFiler { revoke, .. } => {
                             Some((governance.body.member.as_str(), revoke))
                         }
-                        GovernanceAction::RegisterFiler(_) => None,
+                        _ => None,
                     },
                     _ => None,
                 };
@@ -605,6 +630,163 @@ impl Client {
         })
     }
 
+    /// The configuration in force (the node's report) and the height from which the node
+    /// knows it holds.
+    ///
+    /// # Errors
+    /// The call failed, or the answer is not a valid configuration.
+    pub async fn configuration(&self) -> Result<(Configuration, u64), ClientError> {
+        let response =
+            self.call(|mut rpc| async move {
+                rpc.get_configuration(pb::GetConfigurationRequest {}).await
+            })
+            .await?;
+        let configuration = Configuration::from_canonical_bytes(&response.configuration)
+            .map_err(|e| bad_answer("configuration", e.to_string()))?;
+        configuration
+            .validate()
+            .map_err(|e| bad_answer("configuration", e.to_string()))?;
+        Ok((configuration, response.height))
+    }
+
+    /// A proposal of the members with its votes. What was proposed and every vote are proved
+    /// by verified receipts of their entries, which must say exactly what the answer says; the
+    /// status is the node's report.
+    ///
+    /// # Errors
+    /// No such proposal (a refusal with reason `not-found`), the call failed, or the answer
+    /// does not verify or does not match its receipts.
+    pub async fn proposal(&self, proposal_id: &str) -> Result<ProposalView, ClientError> {
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::GetProposalRequest {
+                    proposal_id: proposal_id.to_owned(),
+                };
+                async move { rpc.get_proposal(request).await }
+            })
+            .await?;
+        let mut verifier = self.verifier();
+        let receipt = decode_receipt(
+            response
+                .proposal
+                .as_ref()
+                .ok_or_else(|| bad_answer("proposal", "no receipt of the proposal"))?,
+        )?;
+        verify_entry(&mut verifier, &receipt)?;
+        let proposal = match &receipt.entry.record {
+            Record::Governance(governance) => match &governance.body.action {
+                GovernanceAction::Propose(proposal)
+                    if proposal.id == proposal_id
+                        && governance.body.member == response.proposer
+                        && proposal.expires_at_ms == response.expires_at_ms =>
+                {
+                    proposal.clone()
+                }
+                _ => {
+                    return Err(bad_answer(
+                        "proposal",
+                        format!(
+                            "entry {} is not the proposal {proposal_id:?} the answer describes",
+                            receipt.entry.index
+                        ),
+                    ));
+                }
+            },
+            _ => {
+                return Err(bad_answer(
+                    "proposal",
+                    format!("entry {} is no governance entry", receipt.entry.index),
+                ));
+            }
+        };
+        let mut votes = Vec::with_capacity(response.votes.len());
+        for (position, vote) in response.votes.iter().enumerate() {
+            let vote_receipt = decode_receipt(
+                vote.receipt
+                    .as_ref()
+                    .ok_or_else(|| bad_answer("proposal", "a vote without its receipt"))?,
+            )?;
+            verify_entry(&mut verifier, &vote_receipt)?;
+            let matches = match &vote_receipt.entry.record {
+                Record::Governance(governance) if governance.body.member == vote.member => {
+                    match &governance.body.action {
+                        // The proposer's approval is its proposal.
+                        GovernanceAction::Propose(_) => {
+                            position == 0
+                                && vote.approve
+                                && vote_receipt.entry.index == receipt.entry.index
+                        }
+                        GovernanceAction::Vote(cast) => {
+                            cast.proposal_id == proposal_id && cast.approve == vote.approve
+                        }
+                        _ => false,
+                    }
+                }
+                _ => false,
+            } && vote_receipt.entry.height == vote.height;
+            if !matches {
+                return Err(bad_answer(
+                    "proposal",
+                    format!(
+                        "entry {} is not {}'s vote as the answer says",
+                        vote_receipt.entry.index, vote.member
+                    ),
+                ));
+            }
+            votes.push(ProposalVoteView {
+                member: vote.member.clone(),
+                approve: vote.approve,
+                height: vote.height,
+                receipt: vote_receipt,
+            });
+        }
+        if votes
+            .first()
+            .is_none_or(|first| first.member != response.proposer)
+        {
+            return Err(bad_answer(
+                "proposal",
+                "the proposer's approval is not the first vote",
+            ));
+        }
+        if !["open", "expired", "accepted", "rejected"].contains(&response.status.as_str()) {
+            return Err(bad_answer(
+                "proposal",
+                format!("unknown status {:?}", response.status),
+            ));
+        }
+        Ok(ProposalView {
+            proposal,
+            proposer: response.proposer,
+            receipt,
+            votes,
+            status: response.status,
+            decided_height: response.decided_height,
+        })
+    }
+
+    /// One page of proposal summaries after `after` (empty: from the first), with the id to
+    /// continue after (empty: no more). The node's report.
+    ///
+    /// # Errors
+    /// The call failed.
+    pub async fn proposals(
+        &self,
+        after: &str,
+        limit: u32,
+    ) -> Result<(Vec<pb::ProposalSummary>, String), ClientError> {
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::ListProposalsRequest {
+                    after: after.to_owned(),
+                    limit,
+                };
+                async move { rpc.list_proposals(request).await }
+            })
+            .await?;
+        Ok((response.proposals, response.next_after))
+    }
+
     /// The source system a filer key registered on the ledger must name (`None` for a genesis
     /// filer, which may name any).
     pub fn filer_source_system(&self) -> Option<&str> {
@@ -615,7 +797,8 @@ impl Client {
     /// waits for its verified receipt.
     ///
     /// # Errors
-    /// `key` is no member's governance key in the genesis file, a refusal (the rule broken),
+    /// `key` is no member's governance key (in genesis or the configuration in force), a
+    /// refusal (the rule broken),
     /// or a failed or unverifiable answer.
     pub async fn govern(
         &self,
@@ -623,16 +806,42 @@ impl Client {
         action: GovernanceAction,
     ) -> Result<Receipt, ClientError> {
         let public = key.public_key();
-        let member = self
+        // A key from genesis, else one a proposal gave (the node's report: a wrong member only
+        // gets the transaction refused).
+        let member = match self
             .genesis
             .members
             .iter()
             .find(|member| member.governance_keys.contains(&public))
-            .ok_or(ClientError::NotAGovernanceKey(public))?;
+        {
+            Some(member) => member.id.clone(),
+            None => {
+                let (configuration, _) = self.configuration().await?;
+                configuration
+                    .governance_member(&public)
+                    .map(|member| member.id.clone())
+                    .ok_or(ClientError::NotAGovernanceKey(public))?
+            }
+        };
+        self.govern_as(&member, key, action).await
+    }
+
+    /// Submits a governance transaction of `member` signed with its governance key `key`, and
+    /// waits for its verified receipt. A key the member does not hold is refused by the ledger
+    /// (`unknown-governance-key` or `member-mismatch`).
+    ///
+    /// # Errors
+    /// A refusal (the rule broken), or a failed or unverifiable answer.
+    pub async fn govern_as(
+        &self,
+        member: &str,
+        key: &SigningKey,
+        action: GovernanceAction,
+    ) -> Result<Receipt, ClientError> {
         let signed = GovernanceBody {
             chain_id: self.genesis.chain_id.clone(),
-            member: member.id.clone(),
-            signer: public,
+            member: member.to_owned(),
+            signer: key.public_key(),
             issued_at_ms: now_ms(),
             action,
         }
@@ -725,6 +934,34 @@ impl Client {
     pub async fn status(&self) -> Result<pb::StatusResponse, ClientError> {
         self.call(|mut rpc| async move { rpc.status(pb::StatusRequest {}).await })
             .await
+    }
+
+    /// Waits until the node has committed `height`, polling its status (every 20 ms at first,
+    /// then less often), for at most `timeout`. A filing that depends on an entry another
+    /// member's node committed (a payment after an inspection report, say) waits for that
+    /// entry's height first: every node checks a transaction against its own committed state,
+    /// and a node a block behind would refuse it.
+    ///
+    /// # Errors
+    /// The node did not reach `height` within `timeout` ([`ClientError::Timeout`]), or a call
+    /// failed.
+    pub async fn wait_for_height(&self, height: u64, timeout: Duration) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let reached = self.status().await?.height;
+            if reached >= height {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(ClientError::Timeout(format!(
+                    "the node is at height {reached}; it did not reach {height} within {} ms",
+                    timeout.as_millis()
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
     }
 
     /// Notarizes one document: hashes it locally, signs its anchor with the filer key, submits

@@ -52,6 +52,9 @@ pub enum ClientError {
          for its receipt later"
     )]
     NotCommitted { tx_id: Digest },
+    /// Something the client waited for did not happen in time.
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// A failure of the call itself (connection lost, node unavailable, timeout).
     #[error("the call to the node failed: {code:?}: {message}")]
     Rpc { code: Code, message: String },
@@ -74,7 +77,10 @@ pub enum ClientError {
          registered on the ledger"
     )]
     NotAFiler(PublicKey),
-    #[error("the key {0} is no member's governance key in this consortium's genesis file")]
+    #[error(
+        "the key {0} is no member's governance key (in the genesis file or the configuration in \
+         force)"
+    )]
     NotAGovernanceKey(PublicKey),
     /// Two checkpoints whose logs are not one a prefix of the other, or a node that cannot
     /// prove that they are: the log was rewritten, or the node misbehaves.

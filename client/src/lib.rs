@@ -18,7 +18,8 @@ mod offline;
 
 pub use client::{
     Client, ClientOptions, FilerRevocationStatus, FilerStatus, LookupPage, LookupQuery,
-    LookupResult, ReceiptQuery, RetryPolicy, TlsOptions, VerifiedEntry, VersionStatus,
+    LookupResult, ProposalView, ProposalVoteView, ReceiptQuery, RetryPolicy, TlsOptions,
+    VerifiedEntry, VersionStatus,
 };
 pub use document::{DocumentMeta, DocumentSource, Version};
 pub use error::{ClientError, RuleRefusal};

@@ -178,6 +178,27 @@ impl Ledger for Node {
         Err(Status::unimplemented("not scripted"))
     }
 
+    async fn get_configuration(
+        &self,
+        _: Request<pb::GetConfigurationRequest>,
+    ) -> Result<Response<pb::GetConfigurationResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn get_proposal(
+        &self,
+        _: Request<pb::GetProposalRequest>,
+    ) -> Result<Response<pb::GetProposalResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn list_proposals(
+        &self,
+        _: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn relay(
         &self,
         _: Request<pb::RelayRequest>,

@@ -51,6 +51,8 @@ struct Script {
     lookup_more_without_token: bool,
     /// The answer to GetFiler (NOT_FOUND when `None`).
     filer: Option<pb::GetFilerResponse>,
+    /// The answer to GetProposal (NOT_FOUND when `None`).
+    proposal: Option<pb::GetProposalResponse>,
 }
 
 struct Liar(Arc<Script>);
@@ -156,6 +158,31 @@ impl Ledger for Liar {
             .ok_or_else(|| Status::not_found("no such filer"))
     }
 
+    async fn get_configuration(
+        &self,
+        _: Request<pb::GetConfigurationRequest>,
+    ) -> Result<Response<pb::GetConfigurationResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
+    async fn get_proposal(
+        &self,
+        _: Request<pb::GetProposalRequest>,
+    ) -> Result<Response<pb::GetProposalResponse>, Status> {
+        self.0
+            .proposal
+            .clone()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no such proposal"))
+    }
+
+    async fn list_proposals(
+        &self,
+        _: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn relay(
         &self,
         _: Request<pb::RelayRequest>,
@@ -175,6 +202,7 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
         lookup_copies: 1,
         lookup_more_without_token: false,
         filer: None,
+        proposal: None,
     }
 }
 
@@ -575,4 +603,60 @@ async fn two_certified_blocks_at_one_height_are_a_loud_failure() {
         error.to_string().contains("two different blocks"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn a_proposal_answer_that_its_receipts_do_not_prove_is_not_an_answer() {
+    let valid = receipt("valid/single-document.receipt.json");
+    // The registration of a filer is a governance entry, but no proposal.
+    let governance = support::receipt_pb(&receipt("invalid/not-an-anchor.governance.receipt.json"));
+    let document = support::receipt_pb(&valid);
+    let vote = |receipt: &pb::Receipt| pb::ProposalVote {
+        member: "bureau".into(),
+        approve: true,
+        height: 8,
+        receipt: Some(receipt.clone()),
+    };
+    let answer =
+        |proposal: Option<pb::Receipt>, votes: Vec<pb::ProposalVote>| pb::GetProposalResponse {
+            proposal_id: "small-batches".into(),
+            proposer: "bureau".into(),
+            expires_at_ms: 1,
+            status: "accepted".into(),
+            decided_height: 9,
+            proposal,
+            votes,
+        };
+    let lies = [
+        ("no receipt of the proposal", answer(None, Vec::new())),
+        (
+            "a filer registration for the proposal",
+            answer(Some(governance.clone()), vec![vote(&governance)]),
+        ),
+        (
+            "an anchor's receipt for the proposal",
+            answer(Some(document.clone()), vec![vote(&document)]),
+        ),
+    ];
+    for (lie, answer) in lies {
+        let mut lying = script(&valid, &valid.checkpoint);
+        lying.proposal = Some(answer);
+        let (endpoint, _) = serve(lying).await;
+        let client = Client::connect_with(&endpoint, None, genesis(), quick())
+            .await
+            .unwrap();
+        let error = client.proposal("small-batches").await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ClientError::BadAnswer(_) | ClientError::Unverified(_)
+            ),
+            "{lie}: {error:?}"
+        );
+    }
+    let (endpoint, _) = serve(script(&valid, &valid.checkpoint)).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    assert!(client.proposal("none").await.unwrap_err().is_not_found());
 }

@@ -169,6 +169,43 @@ pub enum TxError {
     },
     #[error("document {document_id:?} version {version} is already revoked")]
     AlreadyRevoked { document_id: String, version: u32 },
+    #[error("filer {filer} belongs to member {member:?}, which has left the consortium")]
+    MemberRemoved { filer: PublicKey, member: String },
+    #[error("proposal {0:?} already exists (a proposal id is never used twice)")]
+    ProposalExists(String),
+    #[error(
+        "a proposal must expire after the block time {block_time_ms} and at most {max_ms} ms \
+         later, got {expires_at_ms}"
+    )]
+    BadExpiry {
+        expires_at_ms: u64,
+        block_time_ms: u64,
+        max_ms: u64,
+    },
+    #[error("invalid proposal: {0}")]
+    InvalidProposal(String),
+    #[error(
+        "{0} is already a key of the consortium (validator, governance or filer, now or before)"
+    )]
+    KeyInUse(PublicKey),
+    #[error("no proposal {0:?}")]
+    UnknownProposal(String),
+    #[error("proposal {proposal_id:?} was {status} at height {height}; it takes no more votes")]
+    ProposalClosed {
+        proposal_id: String,
+        status: &'static str,
+        height: u64,
+    },
+    #[error(
+        "proposal {proposal_id:?} expired at {expires_at_ms}; the block time is {block_time_ms}"
+    )]
+    ProposalExpired {
+        proposal_id: String,
+        expires_at_ms: u64,
+        block_time_ms: u64,
+    },
+    #[error("member {member:?} has already voted on proposal {proposal_id:?}")]
+    AlreadyVoted { proposal_id: String, member: String },
     #[error("anchor {position} of the batch: {error}")]
     InBatch {
         position: usize,
@@ -222,6 +259,15 @@ impl TxError {
             Self::UnknownVersion { .. } => "unknown-version",
             Self::RevokedDigestMismatch { .. } => "revoked-digest-mismatch",
             Self::AlreadyRevoked { .. } => "already-revoked",
+            Self::MemberRemoved { .. } => "member-removed",
+            Self::ProposalExists(_) => "proposal-exists",
+            Self::BadExpiry { .. } => "bad-expiry",
+            Self::InvalidProposal(_) => "invalid-proposal",
+            Self::KeyInUse(_) => "key-in-use",
+            Self::UnknownProposal(_) => "unknown-proposal",
+            Self::ProposalClosed { .. } => "proposal-closed",
+            Self::ProposalExpired { .. } => "proposal-expired",
+            Self::AlreadyVoted { .. } => "already-voted",
             Self::InBatch { error, .. } => error.code(),
         }
     }
@@ -239,7 +285,8 @@ impl TxError {
             | Self::MemberMismatch { .. }
             | Self::KindNotAllowedForMember { .. }
             | Self::KindNotAllowedForFiler { .. }
-            | Self::NotARegistrar(_) => true,
+            | Self::NotARegistrar(_)
+            | Self::MemberRemoved { .. } => true,
             Self::InBatch { error, .. } => error.is_policy_violation(),
             _ => false,
         }

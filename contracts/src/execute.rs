@@ -18,14 +18,14 @@ use evidence_core::governance::{
     FilerRegistration, FilerRevocation, GovernanceAction, SignedGovernance,
 };
 use evidence_core::keys::PublicKey;
-use evidence_genesis::{Filer, Genesis};
+use evidence_genesis::{Configuration, Filer, Genesis};
 
 use crate::error::TxError;
 use crate::state::{
     AppliedTransaction, DocumentRecord, FilerRecord, FilerRevocationRecord, MilestoneAccount,
     MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, VersionRecord,
-    VersionStatus, applied_transaction_key, document_key, filer_key, milestone_evidence_key,
-    next_state_root, project_key, version_key,
+    VersionStatus, applied_transaction_key, document_key, filer_key, governance_key_key,
+    milestone_evidence_key, next_state_root, project_key, version_key,
 };
 use crate::transaction::Transaction;
 use crate::verified::VerifiedSignatures;
@@ -39,6 +39,10 @@ pub const INSPECTION_REPORT: &str = "inspection-report";
 #[derive(Debug, Clone, Copy)]
 pub struct BlockContext<'a> {
     pub genesis: &'a Genesis,
+    /// The configuration in force at this height: the genesis one, or the one the last
+    /// proposal accepted before this height left ([`crate::query::configuration`] of the
+    /// state before the block).
+    pub config: &'a Configuration,
     pub height: u64,
     /// The block's timestamp (the proposer's clock), in Unix milliseconds.
     pub time_ms: u64,
@@ -98,7 +102,7 @@ pub fn apply<S: StateStore + ?Sized>(
 ) -> Result<Applied, ApplyError> {
     let algorithm = context.algorithm();
     let bytes = transaction.to_canonical_bytes();
-    let max = context.genesis.policy.limits.transaction_bytes_max as usize;
+    let max = context.config.policy.limits.transaction_bytes_max as usize;
     if bytes.len() > max {
         return Err(TxError::TooLarge {
             size: bytes.len(),
@@ -107,7 +111,7 @@ pub fn apply<S: StateStore + ?Sized>(
         .into());
     }
     if let Transaction::Anchor(batch) = transaction {
-        let max = (context.genesis.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
+        let max = (context.config.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
         if batch.anchors.is_empty() || batch.anchors.len() > max {
             return Err(TxError::BadBatchLength {
                 len: batch.anchors.len(),
@@ -292,6 +296,13 @@ fn active_filer<S: StateStore + ?Sized>(
 ) -> Result<AuthorizedFiler, ApplyError> {
     let record =
         crate::query::filer(state, context.genesis, key)?.ok_or(TxError::UnknownFiler(*key))?;
+    if context.config.member(&record.member).is_none() {
+        return Err(TxError::MemberRemoved {
+            filer: *key,
+            member: record.member,
+        }
+        .into());
+    }
     if record.registered_height >= context.height {
         return Err(TxError::FilerNotYetActive {
             filer: *key,
@@ -379,10 +390,8 @@ fn authenticate<S: StateStore + ?Sized>(
         Transaction::Governance(governance) => {
             let key = governance.body.signer;
             let member = context
-                .genesis
-                .members
-                .iter()
-                .find(|member| member.governance_keys.contains(&key))
+                .config
+                .governance_member(&key)
                 .ok_or(TxError::UnknownGovernanceKey(key))?;
             if !known {
                 governance
@@ -423,7 +432,7 @@ fn check_member(filer: &Filer, claimed: &str) -> Result<(), TxError> {
 
 /// A required field is empty when it has no bytes or only ASCII white space (tab, line feed,
 /// form feed, carriage return, space): a byte-level rule every implementation can follow.
-fn non_empty(field: &'static str, value: &str) -> Result<(), TxError> {
+pub(crate) fn non_empty(field: &'static str, value: &str) -> Result<(), TxError> {
     if is_blank(value) {
         Err(TxError::EmptyField { field })
     } else {
@@ -436,8 +445,8 @@ fn is_blank(value: &str) -> bool {
 }
 
 /// The write policy: the kind exists, the member may anchor it, and so may this filer.
-fn check_kind_allowed(genesis: &Genesis, filer: &Filer, kind: &str) -> Result<(), TxError> {
-    let policy = genesis
+fn check_kind_allowed(config: &Configuration, filer: &Filer, kind: &str) -> Result<(), TxError> {
+    let policy = config
         .kind_policy(kind)
         .ok_or_else(|| TxError::UnknownKind(kind.to_owned()))?;
     if !policy.members.contains(&filer.member) {
@@ -508,7 +517,7 @@ fn apply_anchor<S: StateStore + ?Sized>(
         }
         .into());
     }
-    check_kind_allowed(context.genesis, filer, &body.kind)?;
+    check_kind_allowed(context.config, filer, &body.kind)?;
 
     let is_payment = body.kind == FUND_TRANSFER;
     match (&body.claim, body.kind.as_str()) {
@@ -762,7 +771,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     let mut document = state
         .get_record::<DocumentRecord>(&doc_key)?
         .ok_or_else(unknown)?;
-    check_kind_allowed(context.genesis, filer, &document.kind)?;
+    check_kind_allowed(context.config, filer, &document.kind)?;
     if document.kind == FUND_TRANSFER {
         return Err(TxError::PaymentRecordImmutable.into());
     }
@@ -818,7 +827,7 @@ fn apply_registration<S: StateStore + ?Sized>(
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
     if !context
-        .genesis
+        .config
         .policy
         .project_registrars
         .contains(&body.member)
@@ -904,14 +913,20 @@ fn apply_governance<S: StateStore + ?Sized>(
             revoke_filer(state, revoke, member, context, entry_index)?;
             register_filer(state, register, member, context, entry_index)?;
         }
+        GovernanceAction::Propose(proposal) => {
+            crate::proposals::propose(state, proposal, member, context, entry_index)?;
+        }
+        GovernanceAction::Vote(vote) => {
+            crate::proposals::vote(state, vote, member, context, entry_index)?;
+        }
     }
     Ok(Record::Governance(Box::new(governance.clone())))
 }
 
 /// Whether `key` has ever been a key of the consortium: a validator, governance or genesis
-/// filer key, or a filer key registered on the ledger (revoked ones included: a key is never
-/// given a second life).
-fn key_in_use<S: StateStore + ?Sized>(
+/// filer key, a filer key registered on the ledger or a governance key an accepted proposal
+/// gave (revoked and replaced ones included: a key is never given a second life).
+pub(crate) fn key_in_use<S: StateStore + ?Sized>(
     state: &Overlay<'_, S>,
     genesis: &Genesis,
     key: &PublicKey,
@@ -922,7 +937,8 @@ fn key_in_use<S: StateStore + ?Sized>(
             .iter()
             .any(|m| m.governance_keys.contains(key))
         || genesis.filer(key).is_some()
-        || state.get(&filer_key(key))?.is_some())
+        || state.get(&filer_key(key))?.is_some()
+        || state.get(&governance_key_key(key))?.is_some())
 }
 
 fn register_filer<S: StateStore + ?Sized>(
@@ -942,7 +958,7 @@ fn register_filer<S: StateStore + ?Sized>(
             .into());
         }
         let policy = context
-            .genesis
+            .config
             .kind_policy(kind)
             .ok_or_else(|| TxError::UnknownKind(kind.clone()))?;
         if !policy.members.iter().any(|m| m == member) {

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod execute;
+pub mod proposals;
 pub mod query;
 pub mod state;
 pub mod transaction;

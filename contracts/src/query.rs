@@ -1,9 +1,12 @@
 //! Read-only questions about the contract state, for the node's lookups and for auditors:
 //! where a document's lineage stands, the status of one version, a project's payments.
 
+use evidence_genesis::Configuration;
+
 use crate::state::{
-    DocumentRecord, FilerRecord, MilestoneEvidence, Overlay, ProjectRecord, StateStore, StoreError,
-    VersionRecord, document_key, filer_key, milestone_evidence_key, project_key, version_key,
+    DocumentRecord, FilerRecord, MilestoneEvidence, Overlay, ProjectRecord, ProposalRecord,
+    StateStore, StoreError, VersionRecord, document_key, filer_key, milestone_evidence_key,
+    project_key, proposal_key, version_key,
 };
 
 /// The head of a member's document's lineage, if the document exists.
@@ -108,4 +111,28 @@ pub fn filer<S: StateStore + ?Sized>(
         registration_entry_index: None,
         revocation: None,
     }))
+}
+
+/// The configuration in force at the height after the one `state` was committed at: the one
+/// the last accepted proposal left, else the genesis configuration.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn configuration<S: StateStore + ?Sized>(
+    state: &S,
+    genesis: &evidence_genesis::Genesis,
+) -> Result<Configuration, StoreError> {
+    Ok(crate::proposals::stored_configuration(state)?
+        .unwrap_or_else(|| Configuration::from_genesis(genesis)))
+}
+
+/// A proposal of the members, with its votes and status.
+///
+/// # Errors
+/// The store failed or holds a corrupt record.
+pub fn proposal<S: StateStore + ?Sized>(
+    state: &S,
+    proposal_id: &str,
+) -> Result<Option<ProposalRecord>, StoreError> {
+    Overlay::new(state).get_record(&proposal_key(proposal_id))
 }

@@ -10,7 +10,7 @@ use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::domain;
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{ID_LEN_MAX, REASON_LEN_MAX};
-use evidence_core::governance::FILER_KINDS_MAX;
+use evidence_core::governance::{Change, FILER_KINDS_MAX, SUMMARY_LEN_MAX};
 use evidence_core::keys::PublicKey;
 use thiserror::Error;
 
@@ -158,6 +158,39 @@ mod tag {
     pub(super) const PROJECT: u8 = b'p';
     pub(super) const MILESTONE_EVIDENCE: u8 = b'm';
     pub(super) const FILER: u8 = b'f';
+    pub(super) const CONFIGURATION: u8 = b'c';
+    pub(super) const PROPOSAL: u8 = b'g';
+    pub(super) const GOVERNANCE_KEY: u8 = b'k';
+    pub(super) const REMOVED_MEMBER: u8 = b'r';
+}
+
+/// The configuration in force from the next height (under this key, a single byte): written
+/// when a proposal is accepted. Absent, the genesis configuration is in force.
+pub fn configuration_key() -> Vec<u8> {
+    vec![tag::CONFIGURATION]
+}
+
+/// A proposal's record (under this key), from the transaction that proposed it on.
+pub fn proposal_key(proposal_id: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::PROPOSAL).str(proposal_id);
+    w.into_bytes()
+}
+
+/// A governance key given to a member by an accepted proposal (value: the member's id), kept
+/// after the key is replaced, so no key of the consortium is ever used again.
+pub fn governance_key_key(public_key: &PublicKey) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::GOVERNANCE_KEY).put(public_key);
+    w.into_bytes()
+}
+
+/// A member removed by an accepted proposal (value: `u64` the height that accepted it): its id
+/// is never given to another member, since its documents stay on the ledger under that id.
+pub fn removed_member_key(member: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.u8(tag::REMOVED_MEMBER).str(member);
+    w.into_bytes()
 }
 
 /// A filer key's record (under [`filer_key`]): written when a member registers the key, and
@@ -538,6 +571,136 @@ impl Decode for FilerRecord {
                     height: r.u64("revocation height")?,
                 })
             })?,
+        })
+    }
+}
+
+/// A proposal of the members together (under [`proposal_key`]): what it changes, the votes
+/// cast, and whether it is still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposalRecord {
+    /// The member that proposed it (its approval is the first vote).
+    pub proposer: String,
+    /// The height and the log entry that proposed it.
+    pub height: u64,
+    pub entry_index: u64,
+    /// The last block time at which a vote counts.
+    pub expires_at_ms: u64,
+    pub summary: String,
+    pub changes: Vec<Change>,
+    /// Every vote, in the order cast, the proposer's first.
+    pub votes: Vec<VoteRecord>,
+    pub status: ProposalStatus,
+}
+
+/// One member's vote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteRecord {
+    pub member: String,
+    pub approve: bool,
+    /// The height and the log entry that cast it.
+    pub height: u64,
+    pub entry_index: u64,
+}
+
+/// Where a proposal stands. An open proposal whose expiry has passed is expired: it takes no
+/// more votes and never takes effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProposalStatus {
+    /// Taking votes (tag 1).
+    Open,
+    /// The approving members met the threshold at `height`; its changes are in force from the
+    /// next height (tag 2).
+    Accepted { height: u64 },
+    /// So many members rejected it at `height` that it can no longer be accepted (tag 3).
+    Rejected { height: u64 },
+}
+
+impl ProposalStatus {
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Accepted { .. } => "accepted",
+            Self::Rejected { .. } => "rejected",
+        }
+    }
+}
+
+impl ProposalRecord {
+    /// The name of its status at block time `time_ms`: `open`, `expired`, `accepted` or
+    /// `rejected`.
+    pub fn status_at(&self, time_ms: u64) -> &'static str {
+        match self.status {
+            ProposalStatus::Open if time_ms > self.expires_at_ms => "expired",
+            status => status.name(),
+        }
+    }
+
+    /// Whether `member` has voted.
+    pub fn has_voted(&self, member: &str) -> bool {
+        self.votes.iter().any(|vote| vote.member == member)
+    }
+}
+
+impl Encode for ProposalRecord {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.proposer)
+            .u64(self.height)
+            .u64(self.entry_index)
+            .u64(self.expires_at_ms)
+            .str(&self.summary)
+            .seq(&self.changes, |w, change| {
+                w.put(change);
+            })
+            .seq(&self.votes, |w, vote| {
+                w.str(&vote.member)
+                    .bool(vote.approve)
+                    .u64(vote.height)
+                    .u64(vote.entry_index);
+            });
+        match self.status {
+            ProposalStatus::Open => writer.u8(1),
+            ProposalStatus::Accepted { height } => writer.u8(2).u64(height),
+            ProposalStatus::Rejected { height } => writer.u8(3).u64(height),
+        };
+    }
+}
+
+impl Decode for ProposalRecord {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            proposer: read_id(reader, "proposer")?,
+            height: reader.u64("proposal height")?,
+            entry_index: reader.u64("proposal entry index")?,
+            expires_at_ms: reader.u64("proposal expiry")?,
+            summary: reader
+                .str_max(SUMMARY_LEN_MAX, "proposal summary")?
+                .to_owned(),
+            changes: reader.seq("changes", Reader::get)?,
+            votes: reader.seq("votes", |r| {
+                Ok(VoteRecord {
+                    member: read_id(r, "voting member")?,
+                    approve: r.bool("approval")?,
+                    height: r.u64("vote height")?,
+                    entry_index: r.u64("vote entry index")?,
+                })
+            })?,
+            status: match reader.u8("proposal status")? {
+                1 => ProposalStatus::Open,
+                2 => ProposalStatus::Accepted {
+                    height: reader.u64("acceptance height")?,
+                },
+                3 => ProposalStatus::Rejected {
+                    height: reader.u64("rejection height")?,
+                },
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        what: "proposal status",
+                        tag,
+                    });
+                }
+            },
         })
     }
 }

@@ -1,9 +1,12 @@
 //! Governance transactions: what a member signs with one of its governance keys to change the
 //! consortium on the ledger (SPEC.md §6.7).
 //!
-//! A member alone registers, revokes and rotates its own filers' keys. Each governance
-//! transaction becomes a log entry, so auditors replay every change and a receipt can prove a
-//! filer's registration with the entry's inclusion proof.
+//! A member alone registers, revokes and rotates its own filers' keys. The members together
+//! change the consortium itself: one proposes a list of changes with an expiry, the others
+//! vote, and once the approving members meet the governance threshold the changes take effect
+//! from the next height. Each governance transaction becomes a log entry, so auditors replay
+//! every change and a receipt can prove a filer's registration with the entry's inclusion
+//! proof.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +19,16 @@ const GOVERNANCE_BODY_VERSION: u8 = 1;
 
 /// Most kinds one filer registration may list.
 pub const FILER_KINDS_MAX: u32 = 64;
+/// Most changes one proposal may carry.
+pub const PROPOSAL_CHANGES_MAX: u32 = 32;
+/// Most governance keys one member may hold (as in genesis).
+pub const GOVERNANCE_KEYS_MAX: u32 = 16;
+/// Most members a kind's policy, or the list of project registrars, may name.
+pub const POLICY_MEMBERS_MAX: u32 = 256;
+/// Largest member CA certificate, in DER bytes (as in genesis).
+pub const CA_CERTIFICATE_BYTES_MAX: u32 = 8 * 1024;
+/// Longest proposal summary, in bytes.
+pub const SUMMARY_LEN_MAX: u32 = 4096;
 
 fn read_text(reader: &mut Reader<'_>, max: u32, what: &'static str) -> Result<String, DecodeError> {
     Ok(reader.str_max(max, what)?.to_owned())
@@ -88,6 +101,254 @@ impl Decode for FilerRevocation {
     }
 }
 
+/// One change to the consortium a proposal carries. Changes of the validator set are kept for
+/// a later version (tags 9 and up): they need the consensus engine to follow the set the
+/// ledger holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Change {
+    /// A new member with its transport CA and governance keys (tag 1).
+    AddMember {
+        id: String,
+        name: String,
+        /// The member's CA certificate, DER (hex in JSON).
+        #[serde(with = "hex_bytes")]
+        tls_ca: Vec<u8>,
+        governance_keys: Vec<PublicKey>,
+    },
+    /// A member leaves: its governance keys and filers act no more, and the policy stops naming
+    /// it (tag 2).
+    RemoveMember { id: String },
+    /// A member's governance keys are replaced by these (tag 3).
+    SetGovernanceKeys {
+        member: String,
+        keys: Vec<PublicKey>,
+    },
+    /// The governance threshold becomes `numerator / denominator` (tag 4).
+    SetThreshold { numerator: u32, denominator: u32 },
+    /// A document kind is added, or its policy replaced (tag 5).
+    SetKind {
+        kind: String,
+        description: String,
+        members: Vec<String>,
+    },
+    /// A document kind is no longer accepted (tag 6).
+    RemoveKind { kind: String },
+    /// The members whose filers may register project contracts (tag 7).
+    SetProjectRegistrars { members: Vec<String> },
+    /// The bounds every node enforces (tag 8).
+    SetLimits {
+        batch_len_max: u32,
+        transaction_bytes_max: u32,
+    },
+}
+
+impl Change {
+    /// A short name for logs and errors.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::AddMember { .. } => "add-member",
+            Self::RemoveMember { .. } => "remove-member",
+            Self::SetGovernanceKeys { .. } => "set-governance-keys",
+            Self::SetThreshold { .. } => "set-threshold",
+            Self::SetKind { .. } => "set-kind",
+            Self::RemoveKind { .. } => "remove-kind",
+            Self::SetProjectRegistrars { .. } => "set-project-registrars",
+            Self::SetLimits { .. } => "set-limits",
+        }
+    }
+}
+
+fn write_members(writer: &mut Writer, members: &[String]) {
+    writer.seq(members, |w, member| {
+        w.str(member);
+    });
+}
+
+fn read_members(reader: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
+    reader.seq_max(POLICY_MEMBERS_MAX, "members", |r| {
+        read_text(r, ID_LEN_MAX, "member")
+    })
+}
+
+fn read_keys(reader: &mut Reader<'_>) -> Result<Vec<PublicKey>, DecodeError> {
+    reader.seq_max(GOVERNANCE_KEYS_MAX, "governance keys", Reader::get)
+}
+
+impl Encode for Change {
+    fn encode(&self, writer: &mut Writer) {
+        match self {
+            Self::AddMember {
+                id,
+                name,
+                tls_ca,
+                governance_keys,
+            } => {
+                writer.u8(1).str(id).str(name).bytes(tls_ca);
+                writer.seq(governance_keys, |w, key| {
+                    w.put(key);
+                });
+            }
+            Self::RemoveMember { id } => {
+                writer.u8(2).str(id);
+            }
+            Self::SetGovernanceKeys { member, keys } => {
+                writer.u8(3).str(member).seq(keys, |w, key| {
+                    w.put(key);
+                });
+            }
+            Self::SetThreshold {
+                numerator,
+                denominator,
+            } => {
+                writer.u8(4).u32(*numerator).u32(*denominator);
+            }
+            Self::SetKind {
+                kind,
+                description,
+                members,
+            } => {
+                writer.u8(5).str(kind).str(description);
+                write_members(writer, members);
+            }
+            Self::RemoveKind { kind } => {
+                writer.u8(6).str(kind);
+            }
+            Self::SetProjectRegistrars { members } => {
+                writer.u8(7);
+                write_members(writer, members);
+            }
+            Self::SetLimits {
+                batch_len_max,
+                transaction_bytes_max,
+            } => {
+                writer.u8(8).u32(*batch_len_max).u32(*transaction_bytes_max);
+            }
+        }
+    }
+}
+
+impl Decode for Change {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match reader.u8("change")? {
+            1 => Self::AddMember {
+                id: read_text(reader, ID_LEN_MAX, "member id")?,
+                name: read_text(reader, ID_LEN_MAX, "member name")?,
+                tls_ca: reader
+                    .bytes_max(CA_CERTIFICATE_BYTES_MAX, "CA certificate")?
+                    .to_vec(),
+                governance_keys: read_keys(reader)?,
+            },
+            2 => Self::RemoveMember {
+                id: read_text(reader, ID_LEN_MAX, "member id")?,
+            },
+            3 => Self::SetGovernanceKeys {
+                member: read_text(reader, ID_LEN_MAX, "member id")?,
+                keys: read_keys(reader)?,
+            },
+            4 => Self::SetThreshold {
+                numerator: reader.u32("threshold numerator")?,
+                denominator: reader.u32("threshold denominator")?,
+            },
+            5 => Self::SetKind {
+                kind: read_text(reader, ID_LEN_MAX, "kind")?,
+                description: read_text(reader, ID_LEN_MAX, "kind description")?,
+                members: read_members(reader)?,
+            },
+            6 => Self::RemoveKind {
+                kind: read_text(reader, ID_LEN_MAX, "kind")?,
+            },
+            7 => Self::SetProjectRegistrars {
+                members: read_members(reader)?,
+            },
+            8 => Self::SetLimits {
+                batch_len_max: reader.u32("batch length limit")?,
+                transaction_bytes_max: reader.u32("transaction size limit")?,
+            },
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "change",
+                    tag,
+                });
+            }
+        })
+    }
+}
+
+/// A proposal of changes to the consortium, open to the members' votes until `expires_at_ms`.
+/// Proposing counts as the proposing member's approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The proposal's name, chosen by its proposer and never used again on the chain.
+    pub id: String,
+    /// The last block time (Unix milliseconds) at which a vote counts.
+    pub expires_at_ms: u64,
+    /// What it does and why, for people.
+    pub summary: String,
+    /// Applied in order, all or none, when the proposal is accepted.
+    pub changes: Vec<Change>,
+}
+
+impl Encode for Proposal {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .str(&self.id)
+            .u64(self.expires_at_ms)
+            .str(&self.summary)
+            .seq(&self.changes, |w, change| {
+                w.put(change);
+            });
+    }
+}
+
+impl Decode for Proposal {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            id: read_text(reader, ID_LEN_MAX, "proposal id")?,
+            expires_at_ms: reader.u64("proposal expiry")?,
+            summary: read_text(reader, SUMMARY_LEN_MAX, "proposal summary")?,
+            changes: reader.seq_max(PROPOSAL_CHANGES_MAX, "changes", Reader::get)?,
+        })
+    }
+}
+
+/// A member's vote on an open proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub proposal_id: String,
+    pub approve: bool,
+}
+
+impl Encode for Vote {
+    fn encode(&self, writer: &mut Writer) {
+        writer.str(&self.proposal_id).bool(self.approve);
+    }
+}
+
+impl Decode for Vote {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            proposal_id: read_text(reader, ID_LEN_MAX, "proposal id")?,
+            approve: reader.bool("approval")?,
+        })
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What a governance transaction does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -106,6 +367,10 @@ pub enum GovernanceAction {
         revoke: FilerRevocation,
         register: FilerRegistration,
     },
+    /// Propose changes to the consortium, approving them (tag 4).
+    Propose(Proposal),
+    /// Vote on an open proposal (tag 5).
+    Vote(Vote),
 }
 
 impl GovernanceAction {
@@ -115,6 +380,8 @@ impl GovernanceAction {
             Self::RegisterFiler(_) => "register-filer",
             Self::RevokeFiler(_) => "revoke-filer",
             Self::RotateFiler { .. } => "rotate-filer",
+            Self::Propose(_) => "propose",
+            Self::Vote(_) => "vote",
         }
     }
 }
@@ -125,6 +392,8 @@ impl Encode for GovernanceAction {
             Self::RegisterFiler(registration) => writer.u8(1).put(registration),
             Self::RevokeFiler(revocation) => writer.u8(2).put(revocation),
             Self::RotateFiler { revoke, register } => writer.u8(3).put(revoke).put(register),
+            Self::Propose(proposal) => writer.u8(4).put(proposal),
+            Self::Vote(vote) => writer.u8(5).put(vote),
         };
     }
 }
@@ -138,6 +407,8 @@ impl Decode for GovernanceAction {
                 revoke: reader.get()?,
                 register: reader.get()?,
             }),
+            4 => Ok(Self::Propose(reader.get()?)),
+            5 => Ok(Self::Vote(reader.get()?)),
             tag => Err(DecodeError::UnknownTag {
                 what: "governance action",
                 tag,
@@ -269,6 +540,49 @@ mod tests {
                 revoke,
                 register: registration(5),
             },
+            GovernanceAction::Propose(Proposal {
+                id: "welcome-the-audit-office".into(),
+                expires_at_ms: 1_700_000_900_000,
+                summary: "the audit office joins; it may file audit reports".into(),
+                changes: vec![
+                    Change::AddMember {
+                        id: "audit".into(),
+                        name: "Audit Office".into(),
+                        tls_ca: vec![0x30, 0x03, 0x02, 0x01, 0x00],
+                        governance_keys: vec![key(6).public_key(), key(7).public_key()],
+                    },
+                    Change::RemoveMember {
+                        id: "archive".into(),
+                    },
+                    Change::SetGovernanceKeys {
+                        member: "court".into(),
+                        keys: vec![key(8).public_key()],
+                    },
+                    Change::SetThreshold {
+                        numerator: 3,
+                        denominator: 4,
+                    },
+                    Change::SetKind {
+                        kind: "audit-report".into(),
+                        description: "audit report (审计报告)".into(),
+                        members: vec!["audit".into(), "finance".into()],
+                    },
+                    Change::RemoveKind {
+                        kind: "archive-record".into(),
+                    },
+                    Change::SetProjectRegistrars {
+                        members: vec!["bureau".into(), "finance".into()],
+                    },
+                    Change::SetLimits {
+                        batch_len_max: 512,
+                        transaction_bytes_max: 1 << 20,
+                    },
+                ],
+            }),
+            GovernanceAction::Vote(Vote {
+                proposal_id: "welcome-the-audit-office".into(),
+                approve: false,
+            }),
         ]
         .into_iter()
         .map(|action| GovernanceBody {
@@ -309,6 +623,42 @@ mod tests {
     }
 
     #[test]
+    fn every_action_survives_json() {
+        for body in bodies() {
+            let text = serde_json::to_string(&body.action).unwrap();
+            let back: GovernanceAction = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, body.action, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_change_tags_and_overlong_proposals_are_refused() {
+        let proposal = |changes: Vec<Change>| Proposal {
+            id: "p".into(),
+            expires_at_ms: 1,
+            summary: String::new(),
+            changes,
+        };
+        let mut bytes =
+            proposal(vec![Change::RemoveKind { kind: "k".into() }]).to_canonical_bytes();
+        // The change's tag follows the id, expiry, summary and sequence length.
+        let tag_at = 4 + 1 + 8 + 4 + 4;
+        assert_eq!(bytes[tag_at], 6);
+        for tag in [0, 9, 255] {
+            bytes[tag_at] = tag;
+            assert!(matches!(
+                Proposal::from_canonical_bytes(&bytes),
+                Err(DecodeError::UnknownTag { what: "change", .. })
+            ));
+        }
+        let many = vec![Change::RemoveKind { kind: "k".into() }; PROPOSAL_CHANGES_MAX as usize + 1];
+        assert!(matches!(
+            Proposal::from_canonical_bytes(&proposal(many).to_canonical_bytes()),
+            Err(DecodeError::TooLong { .. })
+        ));
+    }
+
+    #[test]
     fn damaged_bytes_are_refused() {
         for body in bodies() {
             let bytes = body.sign(&key(1)).to_canonical_bytes();
@@ -334,7 +684,7 @@ mod tests {
             .str(&body.member)
             .put(&body.signer)
             .u64(body.issued_at_ms)
-            .u8(9);
+            .u8(6);
         assert!(matches!(
             GovernanceBody::from_canonical_bytes(writer.as_slice()),
             Err(DecodeError::UnknownTag { .. })

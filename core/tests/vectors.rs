@@ -27,12 +27,15 @@ use evidence_core::encoding::Encode;
 use evidence_core::entry::{
     AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
-use evidence_core::governance::{FilerRegistration, GovernanceAction, GovernanceBody};
+use evidence_core::governance::{
+    Change, FilerRegistration, GovernanceAction, GovernanceBody, Proposal, Vote,
+};
 use evidence_core::header::{VoteKind, vote_signing_bytes};
 use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
 use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
 use evidence_genesis::Genesis;
+use evidence_genesis::pki::MemberCa;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
@@ -615,6 +618,96 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         .collect();
     let cp9 = chain.commit_block(records);
 
+    // Block 10, entry 21: the bureau proposes one change of each kind (SPEC.md §6.7, change
+    // tags 1 to 8, in tag order), signed with its governance key. Every genesis member runs a
+    // validator, which no proposal may remove (SPEC.md §11.4), so the member removed is the
+    // one the first change adds.
+    let audit_ca = MemberCa::new(
+        "audit",
+        &SigningKey::from_seed(&[0xa0; 32]),
+        chain.consortium.genesis.genesis_time_ms,
+    )
+    .expect("a CA certificate from a fixed Ed25519 key")
+    .certificate();
+    let proposal_id = "consortium-review-2026-01";
+    let proposal = GovernanceBody {
+        chain_id: chain.chain_id.clone(),
+        member: "bureau".to_owned(),
+        signer: bureau_governance.public_key(),
+        issued_at_ms: chain.time_ms() + 500,
+        action: GovernanceAction::Propose(Proposal {
+            id: proposal_id.to_owned(),
+            // Thirty days after the block that sequences it.
+            expires_at_ms: chain.time_ms() + 1000 + 30 * 24 * 60 * 60 * 1000,
+            summary: "One change of each kind: the audit office joins and leaves again, the \
+                      court's governance key is replaced, proposals need three quarters of \
+                      the members, audit reports are filed by the bureau and finance, archive \
+                      records are no longer filed, finance also registers projects, and \
+                      batches and transactions get smaller limits."
+                .to_owned(),
+            changes: vec![
+                Change::AddMember {
+                    id: "audit".to_owned(),
+                    name: "Municipal Audit Bureau (审计局)".to_owned(),
+                    tls_ca: audit_ca.der().to_vec(),
+                    governance_keys: vec![
+                        SigningKey::from_seed(&[0xa1; 32]).public_key(),
+                        SigningKey::from_seed(&[0xa2; 32]).public_key(),
+                    ],
+                },
+                Change::RemoveMember {
+                    id: "audit".to_owned(),
+                },
+                Change::SetGovernanceKeys {
+                    member: "court".to_owned(),
+                    keys: vec![SigningKey::from_seed(&[0xc1; 32]).public_key()],
+                },
+                Change::SetThreshold {
+                    numerator: 3,
+                    denominator: 4,
+                },
+                Change::SetKind {
+                    kind: "audit-report".to_owned(),
+                    description: "audit report (审计报告)".to_owned(),
+                    members: vec!["bureau".to_owned(), "finance".to_owned()],
+                },
+                Change::RemoveKind {
+                    kind: "archive-record".to_owned(),
+                },
+                Change::SetProjectRegistrars {
+                    members: vec!["bureau".to_owned(), "finance".to_owned()],
+                },
+                Change::SetLimits {
+                    batch_len_max: 2048,
+                    transaction_bytes_max: 2 * 1024 * 1024,
+                },
+            ],
+        }),
+    }
+    .sign(&bureau_governance);
+    assert_eq!(chain.entries.len(), 21);
+    let cp10 = chain.commit_block(vec![Record::Governance(Box::new(proposal))]);
+    // Block 11, entry 22: the finance bureau votes against the proposal, signed with its
+    // governance key.
+    let finance_governance = chain
+        .consortium
+        .governance_key("finance")
+        .expect("finance has a governance key")
+        .clone();
+    let vote_against = GovernanceBody {
+        chain_id: chain.chain_id.clone(),
+        member: "finance".to_owned(),
+        signer: finance_governance.public_key(),
+        issued_at_ms: chain.time_ms() + 500,
+        action: GovernanceAction::Vote(Vote {
+            proposal_id: proposal_id.to_owned(),
+            approve: false,
+        }),
+    }
+    .sign(&finance_governance);
+    assert_eq!(chain.entries.len(), 22);
+    let cp11 = chain.commit_block(vec![Record::Governance(Box::new(vote_against))]);
+
     // The same foundation report, filed and certified on another chain.
     let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
@@ -1023,6 +1116,28 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "A valid receipt for entry 19, the bureau's registration of its site scanner's key \
          (record tag 4, a governance transaction, SPEC.md §6.7): it decodes and is certified, \
          but records no anchor.",
+    );
+    out.receipt(
+        "not-an-anchor.proposal",
+        chain.receipt(21, &cp10).to_json(),
+        &site_doc,
+        "not-an-anchor",
+        "A valid receipt for entry 21, block 10: the bureau's proposal \
+         \"consortium-review-2026-01\" (governance action 4, SPEC.md §6.7), signed with its \
+         governance key, carrying one change of each kind in tag order (1 add member \"audit\" \
+         with a CA certificate and two governance keys, 2 remove member \"audit\", 3 set the \
+         court's governance keys, 4 set the threshold to 3/4, 5 set kind \"audit-report\", \
+         6 remove kind \"archive-record\", 7 set the project registrars, 8 set the limits): it \
+         decodes and is certified, but records no anchor.",
+    );
+    out.receipt(
+        "not-an-anchor.vote",
+        chain.receipt(22, &cp11).to_json(),
+        &site_doc,
+        "not-an-anchor",
+        "A valid receipt for entry 22, block 11: the finance bureau's vote against proposal \
+         \"consortium-review-2026-01\" (governance action 5, approve = false, SPEC.md §6.7), \
+         signed with its governance key: it decodes and is certified, but records no anchor.",
     );
     out.receipt(
         "entry-wrong-chain",

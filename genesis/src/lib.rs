@@ -18,7 +18,10 @@ use evidence_core::{TrustAnchor, Validator, ValidatorSet};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub mod configuration;
 pub mod pki;
+
+pub use configuration::Configuration;
 
 use crate::pki::{CaCertificate, MemberCa};
 
@@ -278,6 +281,136 @@ fn check_key(field: String, key: &PublicKey) -> Result<(), GenesisError> {
     }
 }
 
+/// Checks the members: identifiers, names and CA certificates (SPEC.md §10.3). Returns their
+/// ids.
+fn validate_members(members: &[Member]) -> Result<BTreeSet<&str>, GenesisError> {
+    let mut ids = BTreeSet::new();
+    let mut ca_subjects = BTreeSet::new();
+    for (i, member) in members.iter().enumerate() {
+        check_id(&format!("members[{i}].id"), &member.id)?;
+        if !ids.insert(member.id.as_str()) {
+            return Err(invalid(
+                format!("members[{i}].id"),
+                format!("{:?} is listed twice", member.id),
+            ));
+        }
+        if member.name.trim().is_empty() || member.name.len() > ID_LEN_MAX as usize {
+            return Err(invalid(
+                format!("members[{i}].name"),
+                "must be 1 to 256 bytes",
+            ));
+        }
+        let subject = member
+            .tls_ca
+            .check(&member.id)
+            .map_err(|e| invalid(format!("members[{i}].tls_ca"), e))?;
+        if !ca_subjects.insert(subject) {
+            return Err(invalid(
+                format!("members[{i}].tls_ca"),
+                "its subject is the same as another member's CA: callers' certificates \
+                 would not say which member issued them",
+            ));
+        }
+    }
+    if ids.is_empty() {
+        return Err(invalid("members", "at least one member is needed"));
+    }
+    Ok(ids)
+}
+
+/// Checks every member's governance keys: 1 to 16 each, none of small order, none in `keys`
+/// (the keys already used in other roles), which they join.
+fn validate_governance_keys(
+    members: &[Member],
+    keys: &mut BTreeSet<PublicKey>,
+) -> Result<(), GenesisError> {
+    for (i, member) in members.iter().enumerate() {
+        let field = format!("members[{i}].governance_keys");
+        if member.governance_keys.is_empty() || member.governance_keys.len() > GOVERNANCE_KEYS_MAX {
+            return Err(invalid(field, "must hold 1 to 16 keys"));
+        }
+        for (j, key) in member.governance_keys.iter().enumerate() {
+            let field = format!("{field}[{j}]");
+            check_key(field.clone(), key)?;
+            if !keys.insert(*key) {
+                return Err(invalid(
+                    field,
+                    format!("{key} is already used by a validator or another governance key"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the governance threshold: a fraction from 1/2 up to (not including) 1.
+fn validate_threshold(threshold: Threshold) -> Result<(), GenesisError> {
+    if threshold.denominator == 0
+        || threshold.denominator > THRESHOLD_DENOMINATOR_MAX
+        || threshold.numerator >= threshold.denominator
+        || u64::from(threshold.numerator) * 2 < u64::from(threshold.denominator)
+    {
+        return Err(invalid(
+            "governance.threshold",
+            format!(
+                "{}/{} is not a fraction from 1/2 up to (not including) 1 with a denominator \
+                 of 1 to {THRESHOLD_DENOMINATOR_MAX}",
+                threshold.numerator, threshold.denominator
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the write policy against the member ids: kinds, project registrars and limits.
+fn validate_policy(policy: &Policy, members: &BTreeSet<&str>) -> Result<(), GenesisError> {
+    let known_member = |field: String, id: &str| -> Result<(), GenesisError> {
+        if members.contains(id) {
+            Ok(())
+        } else {
+            Err(invalid(field, format!("{id:?} is not a member")))
+        }
+    };
+    let mut kinds = BTreeSet::new();
+    for (i, kind) in policy.kinds.iter().enumerate() {
+        check_id(&format!("policy.kinds[{i}].kind"), &kind.kind)?;
+        if !kinds.insert(kind.kind.as_str()) {
+            return Err(invalid(
+                format!("policy.kinds[{i}].kind"),
+                format!("{:?} is listed twice", kind.kind),
+            ));
+        }
+        for (j, member) in kind.members.iter().enumerate() {
+            let field = format!("policy.kinds[{i}].members[{j}]");
+            known_member(field.clone(), member)?;
+            if kind.members[..j].contains(member) {
+                return Err(invalid(field, format!("{member:?} is listed twice")));
+            }
+        }
+    }
+    for (i, member) in policy.project_registrars.iter().enumerate() {
+        let field = format!("policy.project_registrars[{i}]");
+        known_member(field.clone(), member)?;
+        if policy.project_registrars[..i].contains(member) {
+            return Err(invalid(field, format!("{member:?} is listed twice")));
+        }
+    }
+    let limits = policy.limits;
+    if limits.batch_len_max == 0 || limits.batch_len_max as usize > BATCH_LEN_MAX {
+        return Err(invalid(
+            "policy.limits.batch_len_max",
+            format!("must be 1 to {BATCH_LEN_MAX}"),
+        ));
+    }
+    if limits.transaction_bytes_max < 1024 || limits.transaction_bytes_max > 64 * 1024 * 1024 {
+        return Err(invalid(
+            "policy.limits.transaction_bytes_max",
+            "must be 1 KiB to 64 MiB",
+        ));
+    }
+    Ok(())
+}
+
 impl Genesis {
     /// Parses and validates a genesis file.
     ///
@@ -332,37 +465,7 @@ impl Genesis {
         {
             return Err(invalid("suite.digest", "unsupported"));
         }
-        let mut members = BTreeSet::new();
-        let mut ca_subjects = BTreeSet::new();
-        for (i, member) in self.members.iter().enumerate() {
-            check_id(&format!("members[{i}].id"), &member.id)?;
-            if !members.insert(member.id.as_str()) {
-                return Err(invalid(
-                    format!("members[{i}].id"),
-                    format!("{:?} is listed twice", member.id),
-                ));
-            }
-            if member.name.trim().is_empty() || member.name.len() > ID_LEN_MAX as usize {
-                return Err(invalid(
-                    format!("members[{i}].name"),
-                    "must be 1 to 256 bytes",
-                ));
-            }
-            let subject = member
-                .tls_ca
-                .check(&member.id)
-                .map_err(|e| invalid(format!("members[{i}].tls_ca"), e))?;
-            if !ca_subjects.insert(subject) {
-                return Err(invalid(
-                    format!("members[{i}].tls_ca"),
-                    "its subject is the same as another member's CA: callers' certificates \
-                     would not say which member issued them",
-                ));
-            }
-        }
-        if members.is_empty() {
-            return Err(invalid("members", "at least one member is needed"));
-        }
+        let members = validate_members(&self.members)?;
         let known_member = |field: String, id: &str| -> Result<(), GenesisError> {
             if members.contains(id) {
                 Ok(())
@@ -390,77 +493,10 @@ impl Genesis {
                 ));
             }
         }
-        for (i, member) in self.members.iter().enumerate() {
-            let field = format!("members[{i}].governance_keys");
-            if member.governance_keys.is_empty()
-                || member.governance_keys.len() > GOVERNANCE_KEYS_MAX
-            {
-                return Err(invalid(field, "must hold 1 to 16 keys"));
-            }
-            for (j, key) in member.governance_keys.iter().enumerate() {
-                let field = format!("{field}[{j}]");
-                check_key(field.clone(), key)?;
-                if !keys.insert(*key) {
-                    return Err(invalid(
-                        field,
-                        format!("{key} is already used by a validator or another governance key"),
-                    ));
-                }
-            }
-        }
-        let threshold = self.governance.threshold;
-        if threshold.denominator == 0
-            || threshold.denominator > THRESHOLD_DENOMINATOR_MAX
-            || threshold.numerator >= threshold.denominator
-            || u64::from(threshold.numerator) * 2 < u64::from(threshold.denominator)
-        {
-            return Err(invalid(
-                "governance.threshold",
-                format!(
-                    "{}/{} is not a fraction from 1/2 up to (not including) 1 with a denominator \
-                     of 1 to {THRESHOLD_DENOMINATOR_MAX}",
-                    threshold.numerator, threshold.denominator
-                ),
-            ));
-        }
+        validate_governance_keys(&self.members, &mut keys)?;
+        validate_threshold(self.governance.threshold)?;
         self.validator_set().map_err(|e| invalid("validators", e))?;
-        let mut kinds = BTreeSet::new();
-        for (i, kind) in self.policy.kinds.iter().enumerate() {
-            check_id(&format!("policy.kinds[{i}].kind"), &kind.kind)?;
-            if !kinds.insert(kind.kind.as_str()) {
-                return Err(invalid(
-                    format!("policy.kinds[{i}].kind"),
-                    format!("{:?} is listed twice", kind.kind),
-                ));
-            }
-            for (j, member) in kind.members.iter().enumerate() {
-                let field = format!("policy.kinds[{i}].members[{j}]");
-                known_member(field.clone(), member)?;
-                if kind.members[..j].contains(member) {
-                    return Err(invalid(field, format!("{member:?} is listed twice")));
-                }
-            }
-        }
-        for (i, member) in self.policy.project_registrars.iter().enumerate() {
-            let field = format!("policy.project_registrars[{i}]");
-            known_member(field.clone(), member)?;
-            if self.policy.project_registrars[..i].contains(member) {
-                return Err(invalid(field, format!("{member:?} is listed twice")));
-            }
-        }
-        let limits = self.policy.limits;
-        if limits.batch_len_max == 0 || limits.batch_len_max as usize > BATCH_LEN_MAX {
-            return Err(invalid(
-                "policy.limits.batch_len_max",
-                format!("must be 1 to {BATCH_LEN_MAX}"),
-            ));
-        }
-        if limits.transaction_bytes_max < 1024 || limits.transaction_bytes_max > 64 * 1024 * 1024 {
-            return Err(invalid(
-                "policy.limits.transaction_bytes_max",
-                "must be 1 KiB to 64 MiB",
-            ));
-        }
+        validate_policy(&self.policy, &members)?;
         for (i, filer) in self.filers.iter().enumerate() {
             if filer.name.trim().is_empty() || filer.name.len() > ID_LEN_MAX as usize {
                 return Err(invalid(
@@ -577,6 +613,41 @@ impl Genesis {
     }
 }
 
+/// The members as the genesis hash and the configuration record encode them (SPEC.md §10.2,
+/// §11.2): `seq<string id || string name || bytes tls_ca || seq<public key>>`.
+pub(crate) fn encode_members(writer: &mut Writer, members: &[Member]) {
+    writer.seq(members, |w, m| {
+        w.str(&m.id)
+            .str(&m.name)
+            .bytes(m.tls_ca.der())
+            .seq(&m.governance_keys, |w, k| {
+                w.put(k);
+            });
+    });
+}
+
+/// The policy and the threshold as the genesis hash and the configuration record encode them:
+/// kinds, project registrars, limits, threshold.
+pub(crate) fn encode_policy_and_threshold(
+    writer: &mut Writer,
+    policy: &Policy,
+    governance: &Governance,
+) {
+    writer
+        .seq(&policy.kinds, |w, k| {
+            w.str(&k.kind).str(&k.description).seq(&k.members, |w, m| {
+                w.str(m);
+            });
+        })
+        .seq(&policy.project_registrars, |w, m| {
+            w.str(m);
+        })
+        .u32(policy.limits.batch_len_max)
+        .u32(policy.limits.transaction_bytes_max)
+        .u32(governance.threshold.numerator)
+        .u32(governance.threshold.denominator);
+}
+
 impl Encode for Genesis {
     fn encode(&self, writer: &mut Writer) {
         writer
@@ -585,15 +656,9 @@ impl Encode for Genesis {
             .str(&self.chain_id)
             .u64(self.genesis_time_ms)
             .u8(self.suite.digest.tag())
-            .u8(self.suite.signature.tag())
-            .seq(&self.members, |w, m| {
-                w.str(&m.id)
-                    .str(&m.name)
-                    .bytes(m.tls_ca.der())
-                    .seq(&m.governance_keys, |w, k| {
-                        w.put(k);
-                    });
-            })
+            .u8(self.suite.signature.tag());
+        encode_members(writer, &self.members);
+        writer
             .seq(&self.validators, |w, v| {
                 w.str(&v.member)
                     .put(&v.public_key)
@@ -609,19 +674,8 @@ impl Encode for Genesis {
                     .seq(&f.kinds, |w, k| {
                         w.str(k);
                     });
-            })
-            .seq(&self.policy.kinds, |w, k| {
-                w.str(&k.kind).str(&k.description).seq(&k.members, |w, m| {
-                    w.str(m);
-                });
-            })
-            .seq(&self.policy.project_registrars, |w, m| {
-                w.str(m);
-            })
-            .u32(self.policy.limits.batch_len_max)
-            .u32(self.policy.limits.transaction_bytes_max)
-            .u32(self.governance.threshold.numerator)
-            .u32(self.governance.threshold.denominator);
+            });
+        encode_policy_and_threshold(writer, &self.policy, &self.governance);
     }
 }
 

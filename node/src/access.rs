@@ -53,11 +53,14 @@ pub enum Method {
     StreamCheckpoints,
     Status,
     GetFiler,
+    GetConfiguration,
+    GetProposal,
+    ListProposals,
     Relay,
 }
 
 impl Method {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::Notarize,
         Self::Submit,
         Self::GetReceipt,
@@ -67,6 +70,9 @@ impl Method {
         Self::StreamCheckpoints,
         Self::Status,
         Self::GetFiler,
+        Self::GetConfiguration,
+        Self::GetProposal,
+        Self::ListProposals,
         Self::Relay,
     ];
 
@@ -81,6 +87,9 @@ impl Method {
             Self::StreamCheckpoints => "StreamCheckpoints",
             Self::Status => "Status",
             Self::GetFiler => "GetFiler",
+            Self::GetConfiguration => "GetConfiguration",
+            Self::GetProposal => "GetProposal",
+            Self::ListProposals => "ListProposals",
             Self::Relay => "Relay",
         }
     }
@@ -132,6 +141,9 @@ impl Default for AccessSection {
             StreamCheckpoints,
             Status,
             GetFiler,
+            GetConfiguration,
+            GetProposal,
+            ListProposals,
         ];
         let grant = |role: &str, extra: &[Method]| Grant {
             role: role.to_owned(),

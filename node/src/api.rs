@@ -37,7 +37,9 @@ use std::time::Duration;
 
 use evidence_contracts::error::TxError;
 use evidence_contracts::query;
-use evidence_contracts::state::{StoreError as StateError, VersionStatus};
+use evidence_contracts::state::{
+    ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, proposal_key,
+};
 use evidence_core::checkpoint::Checkpoint;
 use evidence_core::digest::{DIGEST_LEN, Digest};
 use evidence_core::encoding::{Decode, Encode};
@@ -521,6 +523,14 @@ fn read_page_token(by: &pb::lookup_request::By, token: &[u8]) -> Result<u64, Api
     Ok(u64::from_be_bytes(next))
 }
 
+/// The height that decided a proposal, 0 while it is open.
+fn decided_height(status: ProposalStatus) -> u64 {
+    match status {
+        ProposalStatus::Open => 0,
+        ProposalStatus::Accepted { height } | ProposalStatus::Rejected { height } => height,
+    }
+}
+
 /// Synchronous reads of committed data, run on the blocking pool.
 struct Reader<'a> {
     app: &'a App,
@@ -578,6 +588,113 @@ impl Reader<'_> {
             registered_height: record.registered_height,
             registration,
             revocation,
+        })
+    }
+
+    /// The configuration in force from the height after the node's last block.
+    fn get_configuration(&self) -> Result<pb::GetConfigurationResponse, ApiError> {
+        let tip = self.app.ledger().tip();
+        Ok(pb::GetConfigurationResponse {
+            configuration: tip.configuration.to_canonical_bytes(),
+            height: tip.height + 1,
+        })
+    }
+
+    /// A proposal with the receipts of its entry and of every vote's.
+    fn get_proposal(
+        &self,
+        request: pb::GetProposalRequest,
+    ) -> Result<pb::GetProposalResponse, ApiError> {
+        let ledger = self.app.ledger();
+        let tip = ledger.tip();
+        let id = request.proposal_id;
+        let record = query::proposal(ledger.store(), &id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no proposal {id:?}")))?;
+        let receipt_of = |index: u64| -> Result<pb::Receipt, ApiError> {
+            let entry = self.entry(index)?;
+            Ok(receipt_message(&self.receipt(entry, None)?))
+        };
+        let votes = record
+            .votes
+            .iter()
+            .map(|vote| -> Result<pb::ProposalVote, ApiError> {
+                Ok(pb::ProposalVote {
+                    member: vote.member.clone(),
+                    approve: vote.approve,
+                    height: vote.height,
+                    receipt: Some(receipt_of(vote.entry_index)?),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(pb::GetProposalResponse {
+            status: record.status_at(tip.time_ms).to_owned(),
+            decided_height: decided_height(record.status),
+            proposal: Some(receipt_of(record.entry_index)?),
+            proposal_id: id,
+            proposer: record.proposer,
+            expires_at_ms: record.expires_at_ms,
+            votes,
+        })
+    }
+
+    /// A page of proposal summaries in the order of their state keys (shorter ids first, then
+    /// byte order).
+    fn list_proposals(
+        &self,
+        request: pb::ListProposalsRequest,
+    ) -> Result<pb::ListProposalsResponse, ApiError> {
+        const DEFAULT: usize = 100;
+        const MAX: usize = 1000;
+        let limit = match request.limit as usize {
+            0 => DEFAULT,
+            n => n.min(MAX),
+        };
+        let ledger = self.app.ledger();
+        let tip = ledger.tip();
+        let prefix = proposal_key("");
+        // The prefix is the tag and an empty string's length; an id's key is the tag, its
+        // length and its bytes, so the rows sharing the tag byte are all proposals.
+        let tag = &prefix[..1];
+        let after = if request.after.is_empty() {
+            Vec::new()
+        } else {
+            proposal_key(&request.after)
+        };
+        let rows = ledger.store().state_rows(tag, &after, limit + 1)?;
+        let more = rows.len() > limit;
+        let mut proposals = Vec::with_capacity(rows.len().min(limit));
+        for (key, value) in rows.into_iter().take(limit) {
+            let corrupt = |what: String| ApiError::Internal(format!("stored proposal: {what}"));
+            let mut reader = evidence_core::encoding::Reader::new(&key[1..]);
+            let id = reader
+                .string("proposal id")
+                .map_err(|e| corrupt(e.to_string()))?;
+            let record =
+                ProposalRecord::from_canonical_bytes(&value).map_err(|e| corrupt(e.to_string()))?;
+            let approvals = record.votes.iter().filter(|v| v.approve).count() as u32;
+            proposals.push(pb::ProposalSummary {
+                proposal_id: id,
+                status: record.status_at(tip.time_ms).to_owned(),
+                decided_height: decided_height(record.status),
+                approvals,
+                rejections: record.votes.len() as u32 - approvals,
+                proposer: record.proposer,
+                summary: record.summary,
+                expires_at_ms: record.expires_at_ms,
+                proposed_height: record.height,
+            });
+        }
+        let next_after = if more {
+            proposals
+                .last()
+                .map(|p| p.proposal_id.clone())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(pb::ListProposalsResponse {
+            proposals,
+            next_after,
         })
     }
 
@@ -1209,6 +1326,36 @@ impl LedgerRpc for LedgerService {
     ) -> Result<Response<pb::GetFilerResponse>, Status> {
         let request = request.into_inner();
         let response = self.read(move |reader| reader.get_filer(request)).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_configuration(
+        &self,
+        _request: Request<pb::GetConfigurationRequest>,
+    ) -> Result<Response<pb::GetConfigurationResponse>, Status> {
+        let response = self.read(move |reader| reader.get_configuration()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_proposal(
+        &self,
+        request: Request<pb::GetProposalRequest>,
+    ) -> Result<Response<pb::GetProposalResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .read(move |reader| reader.get_proposal(request))
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_proposals(
+        &self,
+        request: Request<pb::ListProposalsRequest>,
+    ) -> Result<Response<pb::ListProposalsResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .read(move |reader| reader.list_proposals(request))
+            .await?;
         Ok(Response::new(response))
     }
 

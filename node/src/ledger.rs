@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use evidence_contracts::error::TxError;
 use evidence_contracts::execute::{BlockContext, execute_block};
 use evidence_contracts::state::StoreError as StateError;
+use evidence_contracts::state::configuration_key;
 use evidence_contracts::transaction::Transaction;
 use evidence_contracts::verified::VerifiedSignatures;
 use evidence_core::certificate::{CertificateError, CommitCertificate};
@@ -27,7 +28,7 @@ use evidence_core::keys::PublicKey;
 use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
 use evidence_core::receipt::Receipt;
 use evidence_core::validators::ValidatorSet;
-use evidence_genesis::Genesis;
+use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
 
 use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
@@ -129,6 +130,9 @@ pub struct Tip {
     pub log_root: Digest,
     /// The state root after the last block; the genesis hash at height 0.
     pub state_root: Digest,
+    /// The configuration in force at the next height (the members, their governance keys, the
+    /// write policy and the threshold): genesis's until a proposal changes it.
+    pub configuration: Arc<Configuration>,
 }
 
 /// What became of one transaction of a committed block.
@@ -271,6 +275,10 @@ impl Ledger {
             .map_err(|e| LedgerError::Genesis(e.to_string()))?;
         let validator_set_hash = validators.hash(algorithm);
         let height = store.height()?;
+        let configuration = Arc::new(
+            evidence_contracts::query::configuration(&store, &genesis)
+                .map_err(|e| LedgerError::WrongDatabase(e.to_string()))?,
+        );
         let tip = if height == 0 {
             Tip {
                 height: 0,
@@ -279,6 +287,7 @@ impl Ledger {
                 log_size: 0,
                 log_root: Digest::new(algorithm, evidence_core::merkle::empty_root(algorithm)),
                 state_root: genesis_hash,
+                configuration,
             }
         } else {
             let header = store
@@ -304,6 +313,7 @@ impl Ledger {
                 log_size: header.log_size,
                 log_root: header.log_root,
                 state_root: header.state_root,
+                configuration,
             }
         };
         Ok(Self {
@@ -329,6 +339,18 @@ impl Ledger {
     pub fn accept_two_f_certificates(&self) {
         self.two_f_quorum
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Switches on a deliberate bug: the ledger forgets the configuration accepted proposals
+    /// left in its state and goes back to genesis's, as a node that did not read it back when
+    /// it opened its database would. Only the simulator's regression tests use it.
+    #[cfg(feature = "deliberate-bugs")]
+    pub fn forget_configuration(&self) {
+        let mut tip = self
+            .tip
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tip.configuration = Arc::new(Configuration::from_genesis(&self.genesis));
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -382,6 +404,7 @@ impl Ledger {
         }
         let context = BlockContext {
             genesis: &self.genesis,
+            config: &tip.configuration,
             height,
             time_ms,
             log_size: tip.log_size,
@@ -747,6 +770,14 @@ impl Ledger {
             }
         };
 
+        // An accepted proposal wrote the configuration in force from the next height.
+        let configuration = match executed.writes.get(&configuration_key()) {
+            Some(bytes) => Arc::new(
+                Configuration::from_canonical_bytes(bytes)
+                    .map_err(|e| fail(format!("the configuration it writes: {e}")))?,
+            ),
+            None => Arc::clone(&tip.configuration),
+        };
         let pending = self.store.pending_hashes()?;
         self.store.commit(
             &CommitBatch {
@@ -771,6 +802,7 @@ impl Ledger {
                 log_size: header.log_size,
                 log_root: header.log_root,
                 state_root: header.state_root,
+                configuration,
             };
         }
         lock(&self.executed).clear();

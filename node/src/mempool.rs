@@ -109,9 +109,11 @@ impl Mempool {
         now_ms: u64,
     ) -> Result<(Digest, bool), AdmitError> {
         let genesis = ledger.genesis();
-        // A block carries no transaction over TRANSACTION_BYTES_MAX whatever the genesis
+        let tip = ledger.tip();
+        // A block carries no transaction over TRANSACTION_BYTES_MAX whatever the configuration
         // allows: one admitted above it would make every block that carries it undecodable.
-        let max = genesis
+        let max = tip
+            .configuration
             .policy
             .limits
             .transaction_bytes_max
@@ -131,9 +133,9 @@ impl Mempool {
             return Ok((tx_id, false));
         }
         self.check_room(bytes.len())?;
-        let tip = ledger.tip();
         let context = BlockContext {
             genesis,
+            config: &tip.configuration,
             height: tip.height + 1,
             time_ms: now_ms.max(tip.time_ms + 1),
             log_size: tip.log_size,

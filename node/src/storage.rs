@@ -91,6 +91,9 @@ pub enum StorageError {
     Inconsistent { what: &'static str, reason: String },
 }
 
+/// A contract-state key and its value.
+pub type StateRow = (Vec<u8>, Vec<u8>);
+
 /// What became of one transaction of a committed block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionRecord {
@@ -578,6 +581,41 @@ impl Store {
             from_index,
             limit,
         )
+    }
+
+    /// Up to `limit` contract-state rows whose keys start with `prefix` and sort after
+    /// `after` (a full key; empty: from the first), in key order, with their values.
+    ///
+    /// # Errors
+    /// Read failure.
+    pub fn state_rows(
+        &self,
+        prefix: &[u8],
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<StateRow>, StorageError> {
+        let mut keys = Vec::new();
+        let start = if after.is_empty() { prefix } else { after };
+        self.scan(CF_STATE, start, |key| {
+            if !key.starts_with(prefix) || keys.len() >= limit {
+                return Ok(ControlFlow::Break(()));
+            }
+            if key != after {
+                keys.push(key.to_vec());
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        keys.into_iter()
+            .map(|key| {
+                let value =
+                    self.get(CF_STATE, &key)?
+                        .ok_or_else(|| StorageError::Inconsistent {
+                            what: "contract state",
+                            reason: format!("row {} vanished while read", hex::encode(&key)),
+                        })?;
+                Ok((key, value))
+            })
+            .collect()
     }
 
     /// Entries filed under a project, in log order.

@@ -155,6 +155,18 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
             .get_filer(pb::GetFilerRequest::default())
             .await
             .map(drop),
+        Method::GetConfiguration => client
+            .get_configuration(pb::GetConfigurationRequest {})
+            .await
+            .map(drop),
+        Method::GetProposal => client
+            .get_proposal(pb::GetProposalRequest::default())
+            .await
+            .map(drop),
+        Method::ListProposals => client
+            .list_proposals(pb::ListProposalsRequest::default())
+            .await
+            .map(drop),
         Method::Relay => client
             .relay(pb::RelayRequest {
                 transactions: Vec::new(),

@@ -1356,3 +1356,174 @@ async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
     assert_status(&status, Code::PermissionDenied, "filer-revoked");
     node.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_proposal_its_votes_and_the_configuration_in_force_through_the_api() {
+    use evidence_core::governance::{Change, GovernanceAction, GovernanceBody, Proposal, Vote};
+    use evidence_genesis::Configuration;
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let govern = |member: &str, action: GovernanceAction| {
+        let key = node.consortium.governance_key(member).unwrap();
+        Transaction::governance(
+            GovernanceBody {
+                chain_id: CHAIN_ID.to_owned(),
+                member: member.to_owned(),
+                signer: key.public_key(),
+                issued_at_ms: now_ms(),
+                action,
+            }
+            .sign(key),
+        )
+        .to_canonical_bytes()
+    };
+    let vote = |member: &str, id: &str| {
+        govern(
+            member,
+            GovernanceAction::Vote(Vote {
+                proposal_id: id.to_owned(),
+                approve: true,
+            }),
+        )
+    };
+    let get = |id: &str| pb::GetProposalRequest {
+        proposal_id: id.to_owned(),
+    };
+    let status = client.get_proposal(get("small-batches")).await.unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+
+    let configuration = client
+        .get_configuration(pb::GetConfigurationRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let genesis_configuration =
+        Configuration::from_canonical_bytes(&configuration.configuration).unwrap();
+    assert_eq!(
+        genesis_configuration,
+        Configuration::from_genesis(&node.consortium.genesis)
+    );
+    assert_eq!(configuration.height, 1);
+
+    let expires_at_ms = now_ms() + 3_600_000;
+    let proposal = |id: &str, batch_len_max: u32| {
+        GovernanceAction::Propose(Proposal {
+            id: id.to_owned(),
+            expires_at_ms,
+            summary: "batches of two".to_owned(),
+            changes: vec![Change::SetLimits {
+                batch_len_max,
+                transaction_bytes_max: 1 << 20,
+            }],
+        })
+    };
+    client
+        .submit(submit_request(govern(
+            "bureau",
+            proposal("small-batches", 2),
+        )))
+        .await
+        .unwrap();
+    client
+        .submit(submit_request(govern("court", proposal("z-later", 3))))
+        .await
+        .unwrap();
+    let proposed_at = node.commit().header.height;
+    let open = client
+        .get_proposal(get("small-batches"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(open.status, "open");
+    assert_eq!(open.proposer, "bureau");
+    assert_eq!(open.decided_height, 0);
+    assert_eq!(open.votes.len(), 1);
+    let proposed = Receipt::from_json(&open.proposal.unwrap().json).unwrap();
+    assert_eq!(proposed.entry.height, proposed_at);
+    evidence_core::receipt::verify_inclusion(&proposed, node.app.ledger().algorithm()).unwrap();
+
+    // Two more approvals: accepted at the height of the second.
+    client
+        .submit(submit_request(vote("finance", "small-batches")))
+        .await
+        .unwrap();
+    node.commit();
+    client
+        .submit(submit_request(vote("court", "small-batches")))
+        .await
+        .unwrap();
+    let accepted_at = node.commit().header.height;
+    let accepted = client
+        .get_proposal(get("small-batches"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accepted.status, "accepted");
+    assert_eq!(accepted.decided_height, accepted_at);
+    let voters: Vec<&str> = accepted.votes.iter().map(|v| v.member.as_str()).collect();
+    assert_eq!(voters, ["bureau", "finance", "court"]);
+    for vote in &accepted.votes {
+        let receipt = Receipt::from_json(&vote.receipt.as_ref().unwrap().json).unwrap();
+        assert_eq!(receipt.entry.height, vote.height);
+    }
+
+    let configuration = client
+        .get_configuration(pb::GetConfigurationRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(configuration.height, accepted_at + 1);
+    let in_force = Configuration::from_canonical_bytes(&configuration.configuration).unwrap();
+    assert_eq!(in_force.policy.limits.batch_len_max, 2);
+
+    // Admission holds the new limit.
+    let bodies = (1..=3)
+        .map(|n| {
+            node.body(
+                "bureau",
+                DRAWING,
+                &format!("dwg-{n}"),
+                &format!("drawing {n}"),
+            )
+        })
+        .collect();
+    let status = client
+        .submit(submit_request(node.anchor("bureau", bodies)))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "bad-batch-length");
+    // A vote on a decided proposal is refused.
+    let status = client
+        .submit(submit_request(vote("archive", "small-batches")))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::FailedPrecondition, "proposal-closed");
+
+    // The list, one page at a time: shorter ids first.
+    let mut after = String::new();
+    let mut listed = Vec::new();
+    loop {
+        let page = client
+            .list_proposals(pb::ListProposalsRequest {
+                after: after.clone(),
+                limit: 1,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        listed.extend(page.proposals);
+        if page.next_after.is_empty() {
+            break;
+        }
+        after = page.next_after;
+    }
+    let ids: Vec<(&str, &str, u32)> = listed
+        .iter()
+        .map(|p| (p.proposal_id.as_str(), p.status.as_str(), p.approvals))
+        .collect();
+    assert_eq!(
+        ids,
+        [("z-later", "open", 1), ("small-batches", "accepted", 3)]
+    );
+    node.shut_down().await;
+}

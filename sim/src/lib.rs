@@ -137,6 +137,9 @@ pub struct Bugs {
     /// Votes and certificates whose signers hold 2f of 3f + 1 of the power (two of four) pass
     /// as a quorum, in the consensus core and in the ledger's certificate check.
     pub two_f_quorum: bool,
+    /// A restarted node does not read back the configuration accepted proposals left in its
+    /// state: it admits and executes under genesis's.
+    pub forget_configuration: bool,
 }
 
 /// A crash of one node at `at_ms`, restarted `down_ms` later from what it had persisted.
@@ -292,6 +295,8 @@ pub enum Violation {
     PaymentRule { index: u64, reason: String },
     #[error("filer rules: entry {index} {reason}")]
     FilerRule { index: u64, reason: String },
+    #[error("governance rules: {reason}")]
+    GovernanceRule { reason: String },
     #[error("liveness: by {deadline_ms} ms node {node} reached height {tip} of {target}")]
     Liveness {
         node: usize,
@@ -345,6 +350,8 @@ pub struct Report {
     /// Filings committed by a filer key registered on the ledger (each checked against the
     /// filer rules).
     pub registered_filings: u64,
+    /// Proposals of the members accepted (each checked against the governance rules).
+    pub accepted_proposals: u64,
 }
 
 /// A message on the simulated network.
@@ -723,10 +730,11 @@ impl Simulation {
                 deadline_ms: self.config.deadline_ms,
             });
         };
-        let (payments, registered_filings) = self.check_end()?;
+        let (payments, registered_filings, accepted_proposals) = self.check_end()?;
         Ok(Report {
             payments,
             registered_filings,
+            accepted_proposals,
             seed: self.config.seed,
             ledger_digest: self.ledger_digest(),
             finished_ms,
@@ -1025,6 +1033,72 @@ impl Simulation {
                     effective_height,
                 }),
             ));
+        }
+        // A proposal of the members together: the bureau proposes smaller batches and a new
+        // kind; the other members vote at random times, most of them approving, some after the
+        // drawn expiry. An independent oracle checks the outcome (check_governance_rules).
+        let keys: Vec<_> = ["bureau", "finance", "court", "archive"]
+            .iter()
+            .filter_map(|member| Some((*member, self.consortium.governance_key(member)?.clone())))
+            .collect();
+        if let [(proposer, proposer_key), voters @ ..] = keys.as_slice() {
+            use evidence_core::governance::{
+                Change, GovernanceAction, GovernanceBody, Proposal, Vote,
+            };
+            let act = |at: u64, member: &str, key: &evidence_core::keys::SigningKey, action| {
+                let signed = GovernanceBody {
+                    chain_id: genesis.chain_id.clone(),
+                    member: member.to_owned(),
+                    signer: key.public_key(),
+                    issued_at_ms: base + at,
+                    action,
+                }
+                .sign(key);
+                (at, Transaction::governance(signed).to_canonical_bytes())
+            };
+            // Early and close together, so that short runs decide it more often than not.
+            let at = self.between(0, 1_000);
+            let batch_len_max = u32::try_from(self.between(1, 64)).unwrap_or(1);
+            let proposal = Proposal {
+                id: "site-photos".into(),
+                expires_at_ms: base + at + self.between(2_000, 12_000),
+                summary: "site photos become a kind; batches stay small".into(),
+                changes: vec![
+                    Change::SetKind {
+                        kind: "site-photo".into(),
+                        description: "photograph taken on site".into(),
+                        members: vec!["bureau".into()],
+                    },
+                    Change::SetLimits {
+                        batch_len_max,
+                        transaction_bytes_max: 1 << 20,
+                    },
+                ],
+            };
+            submissions.push(act(
+                at,
+                proposer,
+                proposer_key,
+                GovernanceAction::Propose(proposal),
+            ));
+            for (member, key) in voters {
+                let when = self.between(at + 500, at + 3_000);
+                let approve = self.chance(0.8);
+                let (_, bytes) = act(
+                    when,
+                    member,
+                    key,
+                    GovernanceAction::Vote(Vote {
+                        proposal_id: "site-photos".into(),
+                        approve,
+                    }),
+                );
+                // A member whose vote is refused while the proposal is not yet committed
+                // sends it again later.
+                for again in 0..6 {
+                    submissions.push((when + again * 1_500, bytes.clone()));
+                }
+            }
         }
         // Each to a random node; a refused submission (its rule not met yet, say) is tried
         // again later at another node, as a filing system retries.
@@ -1589,7 +1663,7 @@ impl Simulation {
 
     /// At the end: identical headers at every height, no acknowledged transaction lost,
     /// every anchor's receipt verifies offline against genesis.
-    fn check_end(&self) -> Result<(u64, u64), Violation> {
+    fn check_end(&self) -> Result<(u64, u64, u64), Violation> {
         let honest: Vec<(usize, &SimNode)> = self
             .nodes
             .iter()
@@ -1656,7 +1730,7 @@ impl Simulation {
                 reason: e.to_string(),
             })?;
         let Some((_, first_honest)) = honest.first() else {
-            return Ok((0, 0));
+            return Ok((0, 0, 0));
         };
         let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
@@ -1679,7 +1753,12 @@ impl Simulation {
         }
         let payments = check_payment_rules(ledger)?;
         let registered_filings = check_filer_rules(ledger)?;
-        Ok((payments, registered_filings))
+        let mut accepted_proposals = 0;
+        // Nodes may end at different heights: each is checked against its own log.
+        for (node, sim_node) in &honest {
+            accepted_proposals = check_governance_rules(*node, sim_node.app().ledger())?;
+        }
+        Ok((payments, registered_filings, accepted_proposals))
     }
 
     /// A digest of every node's chain: heights and header hashes.
@@ -1730,6 +1809,7 @@ fn check_filer_rules(ledger: &Ledger) -> Result<u64, Violation> {
                     GovernanceAction::RotateFiler { revoke, register } => {
                         (Some(revoke), Some(register))
                     }
+                    GovernanceAction::Propose(_) | GovernanceAction::Vote(_) => (None, None),
                 };
                 if let Some(revocation) = revoke
                     && revoked
@@ -1787,6 +1867,183 @@ fn check_filer_rules(ledger: &Ledger) -> Result<u64, Violation> {
         }
     }
     Ok(filings)
+}
+
+/// The governance rules, checked independently of the contracts over the committed log: a
+/// proposal is proposed once; each member votes at most once; no vote is committed after the
+/// proposal's expiry (by block time) nor after it was decided; it is accepted at the height
+/// of the vote that makes more than two thirds of the four members approve, rejected once two
+/// reject. The node must then report that status and the configuration it implies. Returns the
+/// proposals accepted.
+fn check_governance_rules(node: usize, ledger: &Ledger) -> Result<u64, Violation> {
+    use evidence_contracts::state::ProposalStatus;
+    use evidence_core::governance::{Change, GovernanceAction, Proposal};
+    use evidence_genesis::Configuration;
+    fn fail<T>(reason: String) -> Result<T, Violation> {
+        Err(Violation::GovernanceRule { reason })
+    }
+    let genesis = ledger.genesis();
+    let members = genesis.members.len() as u64;
+    let mut proposals: BTreeMap<String, Tally> = BTreeMap::new();
+    for index in 0..ledger.tip().log_size {
+        let Ok(Some(entry)) = ledger.store().entry(index) else {
+            return fail(format!("entry {index} is not stored"));
+        };
+        let Record::Governance(governance) = &entry.record else {
+            continue;
+        };
+        let body = &governance.body;
+        match &body.action {
+            GovernanceAction::Propose(proposal) => {
+                let tally = Tally {
+                    proposal: proposal.clone(),
+                    votes: Vec::new(),
+                    decided: None,
+                };
+                if proposals.insert(proposal.id.clone(), tally).is_some() {
+                    return fail(format!("entry {index} proposes {:?} again", proposal.id));
+                }
+            }
+            GovernanceAction::Vote(_) => {}
+            _ => continue,
+        }
+        let (id, approve) = match &body.action {
+            GovernanceAction::Propose(proposal) => (&proposal.id, true),
+            GovernanceAction::Vote(vote) => (&vote.proposal_id, vote.approve),
+            _ => continue,
+        };
+        let Some(tally) = proposals.get_mut(id) else {
+            return fail(format!("entry {index} votes on {id:?}, never proposed"));
+        };
+        tally
+            .vote(&body.member, approve, members, &entry)
+            .map_err(|reason| Violation::GovernanceRule {
+                reason: format!("entry {index} {reason}"),
+            })?;
+    }
+    // The configuration the accepted proposals lead to, in the order accepted (the workload's
+    // changes only set a kind and the limits).
+    let mut expected = Configuration::from_genesis(genesis);
+    let mut accepted: Vec<(u64, &Proposal)> = proposals
+        .values()
+        .filter_map(|tally| match tally.decided {
+            Some((true, height)) => Some((height, &tally.proposal)),
+            _ => None,
+        })
+        .collect();
+    accepted.sort_by_key(|(height, _)| *height);
+    for (_, proposal) in &accepted {
+        for change in &proposal.changes {
+            match change {
+                Change::SetKind {
+                    kind,
+                    description,
+                    members,
+                } => {
+                    let policy = evidence_genesis::KindPolicy {
+                        kind: kind.clone(),
+                        description: description.clone(),
+                        members: members.clone(),
+                    };
+                    match expected.policy.kinds.iter_mut().find(|k| k.kind == *kind) {
+                        Some(existing) => *existing = policy,
+                        None => expected.policy.kinds.push(policy),
+                    }
+                }
+                Change::SetLimits {
+                    batch_len_max,
+                    transaction_bytes_max,
+                } => {
+                    expected.policy.limits = evidence_genesis::Limits {
+                        batch_len_max: *batch_len_max,
+                        transaction_bytes_max: *transaction_bytes_max,
+                    };
+                }
+                other => return fail(format!("the oracle does not model {}", other.name())),
+            }
+        }
+    }
+    {
+        let tip = ledger.tip();
+        if *tip.configuration != expected {
+            return fail(format!(
+                "node {node} holds a configuration other than the accepted proposals imply: \
+                 limits {:?} and {} kinds, expected {:?} and {} kinds",
+                tip.configuration.policy.limits,
+                tip.configuration.policy.kinds.len(),
+                expected.policy.limits,
+                expected.policy.kinds.len()
+            ));
+        }
+        for (id, Tally { votes, decided, .. }) in &proposals {
+            let record = match evidence_contracts::query::proposal(ledger.store(), id) {
+                Ok(Some(record)) => record,
+                other => return fail(format!("node {node} has no proposal {id:?}: {other:?}")),
+            };
+            let status = match decided {
+                None => ProposalStatus::Open,
+                Some((true, height)) => ProposalStatus::Accepted { height: *height },
+                Some((false, height)) => ProposalStatus::Rejected { height: *height },
+            };
+            if record.status != status || record.votes.len() != votes.len() {
+                return fail(format!(
+                    "node {node} reports proposal {id:?} {:?} with {} votes; the log says {status:?} \
+                     with {}",
+                    record.status,
+                    record.votes.len(),
+                    votes.len()
+                ));
+            }
+        }
+    }
+    Ok(accepted.len() as u64)
+}
+
+/// A proposal as the governance oracle counts it.
+struct Tally {
+    proposal: evidence_core::governance::Proposal,
+    /// (member, approve), in log order.
+    votes: Vec<(String, bool)>,
+    /// (accepted, height) once decided.
+    decided: Option<(bool, u64)>,
+}
+
+impl Tally {
+    /// Counts `member`'s vote cast by `entry` among `members` members; more than two thirds
+    /// accept, so many rejections that the rest cannot accept reject.
+    fn vote(
+        &mut self,
+        member: &str,
+        approve: bool,
+        members: u64,
+        entry: &evidence_core::entry::Entry,
+    ) -> Result<(), String> {
+        let id = &self.proposal.id;
+        if let Some((accepted, at)) = self.decided {
+            return Err(format!(
+                "votes on {id:?}, decided ({}) at height {at}",
+                if accepted { "accepted" } else { "rejected" }
+            ));
+        }
+        if entry.sequenced_at_ms > self.proposal.expires_at_ms {
+            return Err(format!(
+                "votes on {id:?} at block time {}, after its expiry {}",
+                entry.sequenced_at_ms, self.proposal.expires_at_ms
+            ));
+        }
+        if self.votes.iter().any(|(m, _)| m == member) {
+            return Err(format!("is {member}'s second vote on {id:?}"));
+        }
+        self.votes.push((member.to_owned(), approve));
+        let approvals = self.votes.iter().filter(|(_, a)| *a).count() as u64;
+        let rejections = self.votes.len() as u64 - approvals;
+        if approvals * 3 > members * 2 {
+            self.decided = Some((true, entry.height));
+        } else if (members - rejections) * 3 <= members * 2 {
+            self.decided = Some((false, entry.height));
+        }
+        Ok(())
+    }
 }
 
 /// The payment rules (按节点拨付, 超付预警), checked independently of the contracts over the
@@ -1891,6 +2148,9 @@ fn open_node(
     let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
     if bugs.two_f_quorum {
         ledger.accept_two_f_certificates();
+    }
+    if bugs.forget_configuration {
+        ledger.forget_configuration();
     }
     let validators = ConsensusValidatorSet::new(ledger.validators().clone());
     let app = Arc::new(App::new(

@@ -64,7 +64,7 @@ fn main() -> ExitCode {
     );
     println!(
         "covered: {} heights, {} transactions committed ({} payments, {} filings by registered \
-         filer keys), {} messages sent ({} lost), \
+         filer keys, {} proposals of the members accepted), {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         totals.transactions,
         totals.payments,
         totals.registered_filings,
+        totals.accepted_proposals,
         totals.messages,
         totals.lost,
         totals.crashes,
@@ -108,6 +109,7 @@ struct Totals {
     beyond: u64,
     payments: u64,
     registered_filings: u64,
+    accepted_proposals: u64,
 }
 
 impl Totals {
@@ -123,6 +125,7 @@ impl Totals {
         self.conflicting += report.conflicting;
         self.payments += report.payments;
         self.registered_filings += report.registered_filings;
+        self.accepted_proposals += report.accepted_proposals;
         self.refused += report.refused;
         if let Some(kind) = report.byzantine {
             use evidence_sim::ByzantineKind::*;

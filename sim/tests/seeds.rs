@@ -149,6 +149,27 @@ fn a_node_that_loses_the_blocks_it_voted_for_is_caught() {
     );
 }
 
+/// A node that forgets, when it restarts, the configuration an accepted proposal left in its
+/// state (and goes back to genesis's) is caught by the governance oracle, which replays the
+/// proposals and votes of the node's own log.
+#[test]
+fn a_node_that_forgets_the_configuration_in_force_at_restart_is_caught() {
+    let (seed, violation) = first_seed_catching(
+        0..300,
+        |config| !config.crashes.is_empty(),
+        |config| config.bugs.forget_configuration = true,
+    )
+    .expect("a seed among the first 300 catches the bug");
+    eprintln!("seed {seed}: {violation}");
+    assert!(
+        matches!(
+            violation,
+            evidence_sim::Violation::GovernanceRule { .. } | evidence_sim::Violation::Commit { .. }
+        ),
+        "{violation}"
+    );
+}
+
 /// Nodes that count 2f of 3f + 1 signatures (two of four) as a quorum, in their vote
 /// counting and in their certificate checks, commit blocks on two votes: the first seed's
 /// receipts, checked offline as a court checks them, carry too little voting power.

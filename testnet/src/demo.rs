@@ -184,6 +184,17 @@ async fn steps(
             )
             .await,
     )?;
+    // The finance bureau's node checks the payment against its own state: it must hold the
+    // inspection report's block first.
+    step(
+        "waiting for the finance node to hold the inspection report",
+        finance
+            .wait_for_height(
+                report_receipt.checkpoint.header.height,
+                std::time::Duration::from_secs(30),
+            )
+            .await,
+    )?;
     let transfer_receipt = step(
         "notarizing the fund transfer",
         finance

@@ -643,7 +643,7 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
 /// registration) and the receipt verifies offline with the original genesis file; the bureau
 /// revokes the key; the scanner is refused; the receipt it got before stays valid.
 #[test]
-fn a_filer_registered_on_the_ledger_files_until_its_member_revokes_it() {
+fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_binaries() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -747,6 +747,133 @@ fn a_filer_registered_on_the_ledger_files_until_its_member_revokes_it() {
 
     // What it filed before its revocation still verifies, offline, with the genesis file.
     let (code, out) = cli.run(&["verify", s(&first), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("VALID"), "{out}");
+
+    // The members together: site photos become a kind the bureau files. Until the proposal
+    // is accepted no filer may be registered for it.
+    let photographer = dir.path().join("photographer.key");
+    let (code, key) = cli.json(&["keygen", "--out", s(&photographer)]);
+    assert_eq!(code, Some(0), "{key}");
+    let photographer_public = key["public_key"].as_str().unwrap().to_owned();
+    let register_photographer = || {
+        cli.json(&[
+            "filer",
+            "register",
+            "--node",
+            &api,
+            "--governance-key",
+            s(&governance),
+            "--name",
+            "bureau-site-camera",
+            "--public-key",
+            &photographer_public,
+            "--kind",
+            "site-photo",
+            "--source-system",
+            "site-camera",
+        ])
+    };
+    let (code, answer) = register_photographer();
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(answer.to_string().contains("unknown-kind"), "{answer}");
+    let changes = dir.path().join("site-photos.json");
+    std::fs::write(
+        &changes,
+        r#"[{"type": "set-kind", "kind": "site-photo", "description": "photo taken on site",
+             "members": ["bureau"]}]"#,
+    )
+    .unwrap();
+    let govern = |member: &str, args: &[&str]| {
+        let key = info.governance[member].clone();
+        let mut all = vec!["governance", args[0], "--node", &api, "--governance-key"];
+        all.push(s(&key));
+        all.extend(&args[1..]);
+        let (code, answer) = cli.json(&all);
+        assert_eq!(code, Some(0), "{member} {args:?}: {answer}");
+        answer
+    };
+    let answer = govern(
+        "bureau",
+        &[
+            "propose",
+            "--id",
+            "site-photos",
+            "--changes",
+            s(&changes),
+            "--summary",
+            "site photos become a kind the bureau files",
+        ],
+    );
+    assert_eq!(answer["proposal_status"], "open", "{answer}");
+    let answer = govern("finance", &["vote", "--id", "site-photos", "--approve"]);
+    assert_eq!(answer["proposal_status"], "open", "{answer}");
+    let answer = govern("court", &["vote", "--id", "site-photos", "--approve"]);
+    assert_eq!(answer["proposal_status"], "accepted", "{answer}");
+    let (code, status) = cli.json(&[
+        "governance",
+        "status",
+        "--node",
+        &api,
+        "--id",
+        "site-photos",
+    ]);
+    assert_eq!(code, Some(0), "{status}");
+    assert_eq!(status["status_reported_by_node"], "accepted", "{status}");
+    assert_eq!(status["votes"].as_array().unwrap().len(), 3, "{status}");
+    // A vote on a decided proposal is the ledger's no (exit 1).
+    let key = info.governance["archive"].clone();
+    let (code, answer) = cli.json(&[
+        "governance",
+        "vote",
+        "--node",
+        &api,
+        "--governance-key",
+        s(&key),
+        "--id",
+        "site-photos",
+        "--reject",
+    ]);
+    assert_eq!(code, Some(1), "{answer}");
+    assert!(answer.to_string().contains("proposal-closed"), "{answer}");
+    let (code, configuration) = cli.json(&["governance", "configuration", "--node", &api]);
+    assert_eq!(code, Some(0), "{configuration}");
+    assert!(
+        configuration["policy"]["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|kind| kind["kind"] == "site-photo"),
+        "{configuration}"
+    );
+    let (code, listed) = cli.json(&["governance", "list", "--node", &api]);
+    assert_eq!(code, Some(0), "{listed}");
+    assert_eq!(
+        listed["proposals"][0]["proposal_id"], "site-photos",
+        "{listed}"
+    );
+
+    // Now the bureau registers a camera for site photos, which files one; it verifies offline
+    // with the original genesis file.
+    let (code, answer) = register_photographer();
+    assert_eq!(code, Some(0), "{answer}");
+    let photo = docs.join("site-photo-1.jpg");
+    std::fs::write(&photo, b"JFIF site photo 1").unwrap();
+    let (code, answer) = cli.json(&[
+        "notarize",
+        s(&photo),
+        "--node",
+        &api,
+        "--key",
+        s(&photographer),
+        "--kind",
+        "site-photo",
+        "--project",
+        "P-SITE",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let photo_receipt = docs.join("site-photo-1.jpg.receipt.json");
+    let (code, out) = cli.run(&["verify", s(&photo), "--receipt", s(&photo_receipt)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("VALID"), "{out}");
     testnet.down();

@@ -481,6 +481,50 @@ def d_filer_revocation(r: Reader):
     return {"filer": d_pubkey(r), "reason": r.string(4096), "effective_height": r.u64()}
 
 
+# §6.7 length bounds of proposals, votes and their changes.
+SUMMARY_LEN_MAX = 4096
+CHANGES_MAX = 32
+CHANGE_GOVERNANCE_KEYS_MAX = 16
+CHANGE_TLS_CA_BYTES_MAX = 8192
+CHANGE_MEMBERS_MAX = 256
+
+
+def _d_members(r: Reader):
+    """seq<string member (<=256)> (<=256)"""
+    return r.seq(d_id, CHANGE_MEMBERS_MAX)
+
+
+def _d_keys(r: Reader):
+    """seq<public key> (<=16)"""
+    return r.seq(d_pubkey, CHANGE_GOVERNANCE_KEYS_MAX)
+
+
+def d_change(r: Reader):
+    """§6.7 change (enumeration); tags other than 1 to 8 are errors (9 and up are kept for
+    changes of the validator set). Decoding checks lengths only."""
+    tag = r.u8()
+    if tag == 1:
+        return {"type": "add-member", "id": d_id(r), "name": d_id(r),
+                "tls_ca": r.bytes_(CHANGE_TLS_CA_BYTES_MAX), "governance_keys": _d_keys(r)}
+    if tag == 2:
+        return {"type": "remove-member", "id": d_id(r)}
+    if tag == 3:
+        return {"type": "set-governance-keys", "member": d_id(r), "keys": _d_keys(r)}
+    if tag == 4:
+        return {"type": "set-threshold", "numerator": r.u32(), "denominator": r.u32()}
+    if tag == 5:
+        return {"type": "set-kind", "kind": d_id(r), "description": d_id(r),
+                "members": _d_members(r)}
+    if tag == 6:
+        return {"type": "remove-kind", "kind": d_id(r)}
+    if tag == 7:
+        return {"type": "set-project-registrars", "members": _d_members(r)}
+    if tag == 8:
+        return {"type": "set-limits", "batch_len_max": r.u32(),
+                "transaction_bytes_max": r.u32()}
+    raise DecodeError(f"unknown change tag {tag}")
+
+
 def d_governance_action(r: Reader):
     tag = r.u8()
     if tag == 1:
@@ -490,7 +534,12 @@ def d_governance_action(r: Reader):
     if tag == 3:
         return {"type": "rotate-filer", "revocation": d_filer_revocation(r),
                 "registration": d_filer_registration(r)}
-    # Tags 4 and up are reserved (proposals and votes of the members together), 0 is no tag.
+    if tag == 4:
+        return {"type": "propose", "proposal_id": d_id(r), "expires_at_ms": r.u64(),
+                "summary": r.string(SUMMARY_LEN_MAX), "changes": r.seq(d_change, CHANGES_MAX)}
+    if tag == 5:
+        return {"type": "vote", "proposal_id": d_id(r), "approve": r.boolean()}
+    # §6.7: decoders reject action tags other than 1 to 5 (0 is no tag).
     raise DecodeError(f"unknown governance action tag {tag}")
 
 
@@ -1216,7 +1265,7 @@ def run_vectors(directory: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 3: genesis v3, block header v2).")
+                                 "(SPEC.md version 4: genesis v3, block header v2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")

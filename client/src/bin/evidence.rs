@@ -16,7 +16,9 @@ use evidence_client::{
 use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use evidence_core::digest::Digest;
 use evidence_core::entry::{AnchorBody, Milestone, MilestoneClaim, Record};
-use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
+use evidence_core::governance::{
+    Change, FilerRegistration, FilerRevocation, GovernanceAction, Proposal, Vote,
+};
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::receipt::{Receipt, Verdict};
 use evidence_genesis::Genesis;
@@ -97,6 +99,76 @@ enum Command {
     /// member's governance key), and show one.
     #[command(subcommand)]
     Filer(FilerCommand),
+    /// Decisions of the members together: propose changes to the consortium, vote, and show
+    /// proposals and the configuration in force.
+    #[command(subcommand)]
+    Governance(GovernanceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GovernanceCommand {
+    /// Propose changes (read from a JSON file) with an expiry; proposing approves them. They
+    /// take effect from the height after the approving members meet the threshold.
+    Propose {
+        #[command(flatten)]
+        governance: GovernanceArgs,
+        /// The proposal's id (never used twice on the chain).
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// A JSON array of changes, each an object with a "type": add-member, remove-member,
+        /// set-governance-keys, set-threshold, set-kind, remove-kind, set-project-registrars,
+        /// set-limits (see the README).
+        #[arg(long, value_name = "FILE")]
+        changes: PathBuf,
+        /// What it does and why, for the other members (kept on the ledger).
+        #[arg(long, default_value = "")]
+        summary: String,
+        /// How long votes count, in hours from now.
+        #[arg(long, value_name = "HOURS", default_value_t = 168)]
+        expires_in_hours: u64,
+    },
+    /// Vote on an open proposal.
+    Vote {
+        #[command(flatten)]
+        governance: GovernanceArgs,
+        /// The proposal's id.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// Approve it.
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        approve: bool,
+        /// Reject it.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Show one proposal with its votes (each proved by its entry's receipt).
+    Status {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The proposal's id.
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the proposals (the node's report).
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the configuration in force: members and governance keys, policy, limits,
+    /// threshold (the node's report).
+    Configuration {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +223,10 @@ struct GovernanceArgs {
     /// The member's governance key file (its member is the one whose genesis entry lists it).
     #[arg(long, value_name = "FILE", env = "EVIDENCE_GOVERNANCE_KEY")]
     governance_key: PathBuf,
+    /// The member the key acts for: needed only for a key a proposal gave (one the genesis
+    /// file does not list).
+    #[arg(long, value_name = "MEMBER")]
+    member: Option<String>,
     /// Print one JSON object on standard output instead of text (exit codes unchanged).
     #[arg(long)]
     json: bool,
@@ -370,6 +446,15 @@ fn main() -> ExitCode {
             | FilerCommand::Rotate { governance, .. },
         ) => governance.json,
         Command::Filer(FilerCommand::Show { json, .. }) => *json,
+        Command::Governance(
+            GovernanceCommand::Propose { governance, .. }
+            | GovernanceCommand::Vote { governance, .. },
+        ) => governance.json,
+        Command::Governance(
+            GovernanceCommand::Status { json, .. }
+            | GovernanceCommand::List { json, .. }
+            | GovernanceCommand::Configuration { json, .. },
+        ) => *json,
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
@@ -407,6 +492,7 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
         } => audit(&node, &checkpoint, json).await,
         Command::Status { node, json } => status(&node, json).await,
         Command::Filer(command) => filer(command).await,
+        Command::Governance(command) => governance(command).await,
     }
 }
 
@@ -814,6 +900,13 @@ async fn register(args: RegisterArgs) -> Result<ExitCode, Failure> {
 }
 
 /// `YYYY-MM-DD HH:MM:SS.mmm UTC` for Unix milliseconds.
+/// Now, in Unix milliseconds.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn utc(ms: u64) -> String {
     let seconds = ms / 1000;
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
@@ -1323,22 +1416,29 @@ impl RevocationArgs {
     }
 }
 
-/// The governance key of `args`, which must be a member's in the genesis file.
-fn governance_key(args: &GovernanceArgs) -> Result<SigningKey, Failure> {
+/// The governance key of `args` and the member it acts for: the member whose genesis entry
+/// lists the key, or for a key a proposal gave, the member `--member` names.
+fn governance_key(args: &GovernanceArgs) -> Result<(SigningKey, String), Failure> {
     let genesis = load_genesis(&args.node.genesis)?;
     let key = load_key(&args.governance_key)?;
     let public = key.public_key();
-    if genesis
+    let listed = genesis
         .members
         .iter()
-        .any(|member| member.governance_keys.contains(&public))
-    {
-        Ok(key)
-    } else {
-        Err(Failure::Cannot(format!(
-            "{}: the key {public} is no member's governance key in the genesis file",
+        .find(|member| member.governance_keys.contains(&public));
+    match (listed, &args.member) {
+        (Some(member), Some(named)) if member.id != *named => Err(Failure::Cannot(format!(
+            "{}: the key {public} is member {:?}'s in the genesis file, not {named:?}'s",
+            args.governance_key.display(),
+            member.id
+        ))),
+        (Some(member), _) => Ok((key, member.id.clone())),
+        (None, Some(named)) => Ok((key, named.clone())),
+        (None, None) => Err(Failure::Cannot(format!(
+            "{}: the key {public} is no member's governance key in the genesis file (for a key \
+             a proposal gave, name its member with --member)",
             args.governance_key.display()
-        )))
+        ))),
     }
 }
 
@@ -1347,12 +1447,28 @@ async fn govern(
     args: &GovernanceArgs,
     action: GovernanceAction,
 ) -> Result<ExitCode, Failure> {
-    let key = governance_key(args)?;
+    let (key, member) = governance_key(args)?;
     let what = describe_action(&action);
+    let proposal_id = match &action {
+        GovernanceAction::Propose(proposal) => Some(proposal.id.clone()),
+        GovernanceAction::Vote(vote) => Some(vote.proposal_id.clone()),
+        _ => None,
+    };
     let receipt = client
-        .govern(&key, action)
+        .govern_as(&member, &key, action)
         .await
         .map_err(Failure::from_client)?;
+    // Where the proposal stands now (the node's report): a vote may have decided it.
+    let status = match &proposal_id {
+        Some(id) => Some(
+            client
+                .proposal(id)
+                .await
+                .map_err(Failure::from_client)?
+                .status,
+        ),
+        None => None,
+    };
     if args.json {
         println!(
             "{}",
@@ -1361,6 +1477,7 @@ async fn govern(
                 "action": what,
                 "entry_index": receipt.entry.index,
                 "height": receipt.checkpoint.header.height,
+                "proposal_status": status,
                 "receipt": serde_json::from_str::<Value>(&receipt.to_json()).unwrap_or(Value::Null),
             })
         );
@@ -1369,6 +1486,9 @@ async fn govern(
             "{what}: entry {} at height {} (certified; the receipt verifies offline)",
             receipt.entry.index, receipt.checkpoint.header.height
         );
+        if let Some(status) = status {
+            println!("the proposal is now {status} (the node's report)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1400,7 +1520,260 @@ fn describe_action(action: &GovernanceAction) -> String {
             revoke: old,
             register: new,
         } => format!("{}; {}", revoke(old), register(new)),
+        GovernanceAction::Propose(proposal) => format!(
+            "proposed {:?} ({} change{}: {}), open until {}",
+            proposal.id,
+            proposal.changes.len(),
+            if proposal.changes.len() == 1 { "" } else { "s" },
+            proposal
+                .changes
+                .iter()
+                .map(Change::name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            utc(proposal.expires_at_ms)
+        ),
+        GovernanceAction::Vote(vote) => format!(
+            "voted to {} {:?}",
+            if vote.approve { "approve" } else { "reject" },
+            vote.proposal_id
+        ),
     }
+}
+
+async fn governance(command: GovernanceCommand) -> Result<ExitCode, Failure> {
+    match command {
+        GovernanceCommand::Propose {
+            governance,
+            id,
+            changes,
+            summary,
+            expires_in_hours,
+        } => {
+            governance_key(&governance)?;
+            let text = std::fs::read_to_string(&changes)
+                .map_err(|e| Failure::Cannot(format!("cannot read {}: {e}", changes.display())))?;
+            let changes: Vec<Change> = serde_json::from_str(&text).map_err(|e| {
+                Failure::Cannot(format!(
+                    "{}: not a JSON array of changes: {e}",
+                    changes.display()
+                ))
+            })?;
+            let expires_at_ms = expires_in_hours
+                .checked_mul(3_600_000)
+                .and_then(|span| now_ms().checked_add(span))
+                .ok_or_else(|| Failure::Cannot("--expires-in-hours is too large".into()))?;
+            let client = connect(&governance.node, None).await?;
+            let action = GovernanceAction::Propose(Proposal {
+                id,
+                expires_at_ms,
+                summary,
+                changes,
+            });
+            govern(&client, &governance, action).await
+        }
+        GovernanceCommand::Vote {
+            governance,
+            id,
+            approve,
+            reject: _,
+        } => {
+            governance_key(&governance)?;
+            let client = connect(&governance.node, None).await?;
+            let action = GovernanceAction::Vote(Vote {
+                proposal_id: id,
+                approve,
+            });
+            govern(&client, &governance, action).await
+        }
+        GovernanceCommand::Status { node, id, json } => proposal_status(&node, &id, json).await,
+        GovernanceCommand::List { node, json } => proposal_list(&node, json).await,
+        GovernanceCommand::Configuration { node, json } => configuration(&node, json).await,
+    }
+}
+
+async fn proposal_status(node: &NodeArgs, id: &str, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let view = client.proposal(id).await.map_err(Failure::from_client)?;
+    let (configuration, _) = client.configuration().await.map_err(Failure::from_client)?;
+    let members = configuration.members.len() as u64;
+    let needed = configuration.threshold().approvals_needed(members);
+    let approvals = view.votes.iter().filter(|v| v.approve).count();
+    let rejections = view.votes.len() - approvals;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "proposal_id": view.proposal.id,
+                "proposer": view.proposer,
+                "summary": view.proposal.summary,
+                "expires_at_ms": view.proposal.expires_at_ms,
+                "changes": view.proposal.changes,
+                "entry_index": view.receipt.entry.index,
+                "votes": view.votes.iter().map(|v| json!({
+                    "member": v.member,
+                    "approve": v.approve,
+                    "height": v.height,
+                    "entry_index": v.receipt.entry.index,
+                })).collect::<Vec<_>>(),
+                "status_reported_by_node": view.status,
+                "decided_height": view.decided_height,
+                "members": members,
+                "approvals_needed": needed,
+            })
+        );
+    } else {
+        println!(
+            "proposal {:?} by {}: {} (the node's report){}",
+            view.proposal.id,
+            view.proposer,
+            view.status,
+            if view.decided_height > 0 {
+                format!(" at height {}", view.decided_height)
+            } else {
+                String::new()
+            }
+        );
+        if !view.proposal.summary.is_empty() {
+            println!("  {}", view.proposal.summary);
+        }
+        println!(
+            "  proposed at height {} by entry {} (proof verified); votes count until {}",
+            view.receipt.entry.height,
+            view.receipt.entry.index,
+            utc(view.proposal.expires_at_ms)
+        );
+        for change in &view.proposal.changes {
+            println!(
+                "  change: {}",
+                serde_json::to_string(change).unwrap_or_default()
+            );
+        }
+        println!(
+            "  {approvals} approving, {rejections} rejecting; {needed} of {members} members must \
+             approve"
+        );
+        for vote in &view.votes {
+            println!(
+                "  {} {} at height {} (entry {}, proof verified)",
+                vote.member,
+                if vote.approve { "approved" } else { "rejected" },
+                vote.height,
+                vote.receipt.entry.index
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn proposal_list(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (page, next) = client
+            .proposals(&after, 0)
+            .await
+            .map_err(Failure::from_client)?;
+        all.extend(page);
+        if next.is_empty() || next == after {
+            break;
+        }
+        after = next;
+    }
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "proposals": all.iter().map(|p| json!({
+                    "proposal_id": p.proposal_id,
+                    "proposer": p.proposer,
+                    "summary": p.summary,
+                    "expires_at_ms": p.expires_at_ms,
+                    "status": p.status,
+                    "decided_height": p.decided_height,
+                    "approvals": p.approvals,
+                    "rejections": p.rejections,
+                    "proposed_height": p.proposed_height,
+                })).collect::<Vec<_>>(),
+            })
+        );
+    } else if all.is_empty() {
+        println!("no proposals (the node's report)");
+    } else {
+        println!("{} proposals (the node's report):", all.len());
+        for p in &all {
+            println!(
+                "  {:?} by {}: {} ({} approving, {} rejecting; until {})",
+                p.proposal_id,
+                p.proposer,
+                p.status,
+                p.approvals,
+                p.rejections,
+                utc(p.expires_at_ms)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn configuration(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let (configuration, height) = client.configuration().await.map_err(Failure::from_client)?;
+    let threshold = configuration.threshold();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "in_force_from_height": height,
+                "members": configuration.members.iter().map(|m| json!({
+                    "id": m.id,
+                    "name": m.name,
+                    "governance_keys": m.governance_keys.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "policy": configuration.policy,
+                "governance": configuration.governance,
+            })
+        );
+    } else {
+        println!("configuration in force at height {height} (the node's report)");
+        for member in &configuration.members {
+            println!(
+                "  member {} ({}): {} governance key{}",
+                member.id,
+                member.name,
+                member.governance_keys.len(),
+                if member.governance_keys.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+        }
+        for kind in &configuration.policy.kinds {
+            println!("  kind {}: {}", kind.kind, kind.members.join(", "));
+        }
+        println!(
+            "  project registrars: {}",
+            configuration.policy.project_registrars.join(", ")
+        );
+        println!(
+            "  limits: {} anchors a batch, {} bytes a transaction",
+            configuration.policy.limits.batch_len_max,
+            configuration.policy.limits.transaction_bytes_max
+        );
+        println!(
+            "  threshold: more than {}/{} of the members ({} of {})",
+            threshold.numerator,
+            threshold.denominator,
+            threshold.approvals_needed(configuration.members.len() as u64),
+            configuration.members.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn filer_show(node: &NodeArgs, key: &PublicKey, json: bool) -> Result<ExitCode, Failure> {

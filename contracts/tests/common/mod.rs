@@ -22,7 +22,7 @@ use evidence_core::entry::{
 };
 use evidence_core::governance::{GovernanceAction, GovernanceBody};
 use evidence_core::keys::{PublicKey, SigningKey};
-use evidence_genesis::{Consortium, Genesis, default_consortium};
+use evidence_genesis::{Configuration, Consortium, Genesis, default_consortium};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -132,6 +132,8 @@ pub(crate) struct Ledger {
     pub(crate) log_size: u64,
     /// Every entry appended so far.
     pub(crate) log: Vec<Entry>,
+    /// The configuration in force at the next height.
+    pub(crate) config: Configuration,
 }
 
 impl Ledger {
@@ -152,7 +154,9 @@ impl Ledger {
         change(&mut genesis);
         genesis.validate().expect("the changed genesis is valid");
         let state_root = genesis.hash();
+        let config = Configuration::from_genesis(&genesis);
         Self {
+            config,
             genesis,
             filer_keys: filer_keys.into_iter().collect(),
             governance_keys: governance_keys.into_iter().collect(),
@@ -175,6 +179,7 @@ impl Ledger {
         let height = self.height + 1;
         BlockContext {
             genesis: &self.genesis,
+            config: &self.config,
             height,
             time_ms: Self::block_time(height),
             log_size: self.log_size,
@@ -189,6 +194,8 @@ impl Ledger {
         let outcome = execute_block(&self.state, &context, &self.state_root, transactions)
             .expect("the memory store does not fail");
         self.state.apply(&outcome.writes);
+        self.config = evidence_contracts::query::configuration(&self.state, &self.genesis)
+            .expect("the memory store does not fail");
         self.state_root = outcome.state_root;
         self.height = height;
         self.log_size += outcome.entries.len() as u64;
@@ -268,6 +275,11 @@ impl Ledger {
     /// Lets `key_of` find `key` (a filer key a test registers on the ledger).
     pub(crate) fn remember_key(&mut self, key: SigningKey) {
         self.registered_keys.push(key);
+    }
+
+    /// Lets `governance` sign for `member` with `key` (a member or key a proposal added).
+    pub(crate) fn remember_governance_key(&mut self, member: &str, key: SigningKey) {
+        self.governance_keys.insert(member.to_owned(), key);
     }
 
     pub(crate) fn governance_key(&self, member: &str) -> &SigningKey {

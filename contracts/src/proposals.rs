@@ -1,0 +1,336 @@
+//! Proposals and votes of the members together (SPEC.md §11.4): a member proposes changes to
+//! the configuration with an expiry, the members vote, and when the approving members meet the
+//! threshold the changes are applied, all or none, to the configuration in force from the next
+//! height.
+
+use evidence_core::encoding::Writer;
+use evidence_core::governance::{Change, Proposal, Vote};
+use evidence_core::keys::PublicKey;
+use evidence_genesis::{Configuration, KindPolicy, Member, pki::CaCertificate};
+
+use crate::error::TxError;
+use crate::execute::{ApplyError, BlockContext, key_in_use, non_empty};
+use crate::state::{
+    Overlay, ProposalRecord, ProposalStatus, StateStore, VoteRecord, configuration_key,
+    governance_key_key, proposal_key, removed_member_key,
+};
+
+/// How far past the block time a proposal may expire: a year and a day.
+pub const PROPOSAL_LIFETIME_MAX_MS: u64 = 366 * 24 * 60 * 60 * 1000;
+
+/// What accepting a proposal writes besides the configuration.
+struct Applied {
+    configuration: Configuration,
+    /// Governance keys given to members, with the member.
+    new_keys: Vec<(PublicKey, String)>,
+    removed_members: Vec<String>,
+}
+
+/// Applies `changes` in order to `configuration`, checking each against the state (ids and
+/// keys are never used twice) and the result against the configuration rules.
+fn apply_changes<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
+    context: &BlockContext<'_>,
+    changes: &[Change],
+) -> Result<Applied, ApplyError> {
+    let invalid = |position: usize, change: &Change, reason: String| {
+        ApplyError::Rejected(TxError::InvalidProposal(format!(
+            "change {position} ({}): {reason}",
+            change.name()
+        )))
+    };
+    if changes.is_empty() {
+        return Err(TxError::InvalidProposal("it changes nothing".to_owned()).into());
+    }
+    // Changes build on the configuration the last accepted proposal left, even one accepted
+    // earlier in this block (it is in force only from the next height).
+    let mut next = match stored_configuration(state)? {
+        Some(pending) => pending,
+        None => context.config.clone(),
+    };
+    let mut new_keys: Vec<(PublicKey, String)> = Vec::new();
+    let mut removed_members = Vec::new();
+    // A key is free when the consortium never used it, in genesis or on the ledger, and no
+    // earlier change of this proposal takes it; `holder` may keep the keys it holds.
+    let check_keys = |keys: &[PublicKey],
+                      holder: Option<&Member>,
+                      taken: &[(PublicKey, String)]|
+     -> Result<(), ApplyError> {
+        for key in keys {
+            let held = holder.is_some_and(|member| member.governance_keys.contains(key));
+            if !held
+                && (taken.iter().any(|(k, _)| k == key) || key_in_use(state, context.genesis, key)?)
+            {
+                return Err(TxError::KeyInUse(*key).into());
+            }
+        }
+        Ok(())
+    };
+    for (position, change) in changes.iter().enumerate() {
+        match change {
+            Change::AddMember {
+                id,
+                name,
+                tls_ca,
+                governance_keys,
+            } => {
+                if next.member(id).is_some()
+                    || context.genesis.member(id).is_some()
+                    || state.get(&removed_member_key(id))?.is_some()
+                {
+                    return Err(invalid(
+                        position,
+                        change,
+                        format!("{id:?} is or was a member; a member id is never given twice"),
+                    ));
+                }
+                check_keys(governance_keys, None, &new_keys)?;
+                new_keys.extend(governance_keys.iter().map(|key| (*key, id.clone())));
+                next.members.push(Member {
+                    id: id.clone(),
+                    name: name.clone(),
+                    tls_ca: CaCertificate::from_der(tls_ca.clone()),
+                    governance_keys: governance_keys.clone(),
+                });
+            }
+            Change::RemoveMember { id } => {
+                if next.member(id).is_none() {
+                    return Err(invalid(position, change, format!("{id:?} is not a member")));
+                }
+                if let Some(validator) = context.genesis.validator_of(id) {
+                    return Err(invalid(
+                        position,
+                        change,
+                        format!(
+                            "{id:?} runs validator {}; a member with a validator cannot leave",
+                            validator.public_key
+                        ),
+                    ));
+                }
+                next.members.retain(|member| member.id != *id);
+                for kind in &mut next.policy.kinds {
+                    kind.members.retain(|member| member != id);
+                }
+                next.policy.project_registrars.retain(|member| member != id);
+                removed_members.push(id.clone());
+            }
+            Change::SetGovernanceKeys { member, keys } => {
+                let Some(holder) = next.member(member) else {
+                    return Err(invalid(
+                        position,
+                        change,
+                        format!("{member:?} is not a member"),
+                    ));
+                };
+                check_keys(keys, Some(holder), &new_keys)?;
+                let fresh: Vec<_> = keys
+                    .iter()
+                    .filter(|key| !holder.governance_keys.contains(key))
+                    .map(|key| (*key, member.clone()))
+                    .collect();
+                new_keys.extend(fresh);
+                if let Some(holder) = next.members.iter_mut().find(|m| m.id == *member) {
+                    holder.governance_keys.clone_from(keys);
+                }
+            }
+            Change::SetThreshold {
+                numerator,
+                denominator,
+            } => {
+                next.governance.threshold = evidence_genesis::Threshold {
+                    numerator: *numerator,
+                    denominator: *denominator,
+                };
+            }
+            Change::SetKind {
+                kind,
+                description,
+                members,
+            } => {
+                let policy = KindPolicy {
+                    kind: kind.clone(),
+                    description: description.clone(),
+                    members: members.clone(),
+                };
+                match next.policy.kinds.iter_mut().find(|k| k.kind == *kind) {
+                    Some(existing) => *existing = policy,
+                    None => next.policy.kinds.push(policy),
+                }
+            }
+            Change::RemoveKind { kind } => {
+                if next.kind_policy(kind).is_none() {
+                    return Err(invalid(
+                        position,
+                        change,
+                        format!("{kind:?} is not a policy kind"),
+                    ));
+                }
+                next.policy.kinds.retain(|k| k.kind != *kind);
+            }
+            Change::SetProjectRegistrars { members } => {
+                next.policy.project_registrars.clone_from(members);
+            }
+            Change::SetLimits {
+                batch_len_max,
+                transaction_bytes_max,
+            } => {
+                next.policy.limits = evidence_genesis::Limits {
+                    batch_len_max: *batch_len_max,
+                    transaction_bytes_max: *transaction_bytes_max,
+                };
+            }
+        }
+    }
+    next.validate().map_err(|error| {
+        TxError::InvalidProposal(format!("the configuration it leads to: {error}"))
+    })?;
+    Ok(Applied {
+        configuration: next,
+        new_keys,
+        removed_members,
+    })
+}
+
+/// Counts the votes of current members: accepts the proposal when its approvals meet the
+/// threshold (applying its changes), rejects it when they no longer can.
+fn tally<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    record: &mut ProposalRecord,
+    context: &BlockContext<'_>,
+) -> Result<(), ApplyError> {
+    let members = context.config.members.len() as u64;
+    let counted = |approve: bool| {
+        record
+            .votes
+            .iter()
+            .filter(|vote| vote.approve == approve && context.config.member(&vote.member).is_some())
+            .count() as u64
+    };
+    let approvals = counted(true);
+    let rejections = counted(false);
+    let threshold = context.config.threshold();
+    if threshold.is_met(approvals, members) {
+        let applied = apply_changes(state, context, &record.changes)?;
+        for (key, member) in &applied.new_keys {
+            let mut value = Writer::new();
+            value.str(member);
+            state.put(governance_key_key(key), value.into_bytes());
+        }
+        for member in &applied.removed_members {
+            state.put(
+                removed_member_key(member),
+                context.height.to_be_bytes().to_vec(),
+            );
+        }
+        state.put_record(configuration_key(), &applied.configuration);
+        record.status = ProposalStatus::Accepted {
+            height: context.height,
+        };
+    } else if !threshold.is_met(members.saturating_sub(rejections), members) {
+        record.status = ProposalStatus::Rejected {
+            height: context.height,
+        };
+    }
+    Ok(())
+}
+
+/// A member proposes changes, approving them.
+pub(crate) fn propose<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    proposal: &Proposal,
+    member: &str,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<(), ApplyError> {
+    non_empty("proposal id", &proposal.id)?;
+    let key = proposal_key(&proposal.id);
+    if state.get(&key)?.is_some() {
+        return Err(TxError::ProposalExists(proposal.id.clone()).into());
+    }
+    if proposal.expires_at_ms <= context.time_ms
+        || proposal.expires_at_ms - context.time_ms > PROPOSAL_LIFETIME_MAX_MS
+    {
+        return Err(TxError::BadExpiry {
+            expires_at_ms: proposal.expires_at_ms,
+            block_time_ms: context.time_ms,
+            max_ms: PROPOSAL_LIFETIME_MAX_MS,
+        }
+        .into());
+    }
+    // Refuse now what could never be applied to the configuration in force.
+    apply_changes(state, context, &proposal.changes)?;
+    let mut record = ProposalRecord {
+        proposer: member.to_owned(),
+        height: context.height,
+        entry_index,
+        expires_at_ms: proposal.expires_at_ms,
+        summary: proposal.summary.clone(),
+        changes: proposal.changes.clone(),
+        votes: vec![VoteRecord {
+            member: member.to_owned(),
+            approve: true,
+            height: context.height,
+            entry_index,
+        }],
+        status: ProposalStatus::Open,
+    };
+    tally(state, &mut record, context)?;
+    state.put_record(key, &record);
+    Ok(())
+}
+
+/// A member votes on an open proposal.
+pub(crate) fn vote<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    vote: &Vote,
+    member: &str,
+    context: &BlockContext<'_>,
+    entry_index: u64,
+) -> Result<(), ApplyError> {
+    let key = proposal_key(&vote.proposal_id);
+    let mut record = state
+        .get_record::<ProposalRecord>(&key)?
+        .ok_or_else(|| TxError::UnknownProposal(vote.proposal_id.clone()))?;
+    match record.status {
+        ProposalStatus::Open => {}
+        ProposalStatus::Accepted { height } | ProposalStatus::Rejected { height } => {
+            return Err(TxError::ProposalClosed {
+                proposal_id: vote.proposal_id.clone(),
+                status: record.status.name(),
+                height,
+            }
+            .into());
+        }
+    }
+    if context.time_ms > record.expires_at_ms {
+        return Err(TxError::ProposalExpired {
+            proposal_id: vote.proposal_id.clone(),
+            expires_at_ms: record.expires_at_ms,
+            block_time_ms: context.time_ms,
+        }
+        .into());
+    }
+    if record.has_voted(member) {
+        return Err(TxError::AlreadyVoted {
+            proposal_id: vote.proposal_id.clone(),
+            member: member.to_owned(),
+        }
+        .into());
+    }
+    record.votes.push(VoteRecord {
+        member: member.to_owned(),
+        approve: vote.approve,
+        height: context.height,
+        entry_index,
+    });
+    tally(state, &mut record, context)?;
+    state.put_record(key, &record);
+    Ok(())
+}
+
+/// The configuration `state` holds, if a proposal was ever accepted.
+pub(crate) fn stored_configuration<S: StateStore + ?Sized>(
+    state: &S,
+) -> Result<Option<Configuration>, crate::state::StoreError> {
+    Overlay::new(state).get_record(&configuration_key())
+}
