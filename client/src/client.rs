@@ -61,7 +61,7 @@ pub struct ClientOptions {
     /// answers is given up on. `Notarize` waits at least `notarize_timeout` and 5 s more.
     pub call_timeout: Duration,
     /// Most documents under one filer signature (one transaction); also bounded by the
-    /// genesis limits on batch length and transaction size.
+    /// limits in force on batch length and transaction size.
     pub batch_documents_max: usize,
     /// TLS for `https://` endpoints: the caller's certificate, and roots beyond the member CAs
     /// of the genesis file.
@@ -316,6 +316,9 @@ pub struct Client {
     filer: Option<(SigningKey, Filer)>,
     /// The source system a filer key registered on the ledger must name.
     filer_source_system: Option<String>,
+    /// The limits batches are split by: the configuration in force as the node reported it at
+    /// connect, or genesis's if it could not say.
+    limits: evidence_genesis::Limits,
     verifier: Mutex<Verifier>,
     options: ClientOptions,
 }
@@ -467,6 +470,7 @@ impl Client {
             endpoint: endpoint.to_owned(),
             rpc,
             verifier: Mutex::new(Verifier::new(anchor)),
+            limits: genesis.policy.limits,
             genesis,
             filer,
             filer_source_system: None,
@@ -492,6 +496,14 @@ impl Client {
             };
             client.filer_source_system = status.source_system.clone();
             client.filer = Some((key, status.filer));
+        }
+        if client.filer.is_some() {
+            // Proposals may have changed the limits since genesis. A node that cannot say
+            // (an older node, or one that does not grant the call) leaves genesis's; one that
+            // says wrong only gets batches refused or split more than needed.
+            if let Ok((configuration, _)) = client.configuration().await {
+                client.limits = configuration.policy.limits;
+            }
         }
         Ok(client)
     }
@@ -765,6 +777,57 @@ impl Client {
         })
     }
 
+    /// One page of filer summaries (genesis's and the ledger's, of `member` or of all when it
+    /// is empty) after the key `after`, with the key to continue after (`None`: no more). The
+    /// node's report; [`Client::filer_status`] proves one key's registration and revocation.
+    ///
+    /// # Errors
+    /// The call failed, or the answer names keys that do not decode or are out of order.
+    pub async fn filers(
+        &self,
+        member: &str,
+        after: Option<&PublicKey>,
+        limit: u32,
+    ) -> Result<(Vec<(PublicKey, pb::FilerSummary)>, Option<PublicKey>), ClientError> {
+        let after_bytes = after.map(Encode::to_canonical_bytes).unwrap_or_default();
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::ListFilersRequest {
+                    member: member.to_owned(),
+                    after: after_bytes.clone(),
+                    limit,
+                };
+                async move { rpc.list_filers(request).await }
+            })
+            .await?;
+        let mut filers = Vec::with_capacity(response.filers.len());
+        let mut previous = after_bytes;
+        for summary in response.filers {
+            let key = PublicKey::from_canonical_bytes(&summary.public_key)
+                .map_err(|e| bad_answer("filer list", e.to_string()))?;
+            if summary.public_key <= previous {
+                return Err(bad_answer("filer list", "keys out of order"));
+            }
+            if !member.is_empty() && summary.member != member {
+                return Err(bad_answer(
+                    "filer list",
+                    format!("{key} is {}'s, not {member}'s", summary.member),
+                ));
+            }
+            previous.clone_from(&summary.public_key);
+            filers.push((key, summary));
+        }
+        let next = if response.next_after.is_empty() {
+            None
+        } else {
+            Some(
+                PublicKey::from_canonical_bytes(&response.next_after)
+                    .map_err(|e| bad_answer("filer list", e.to_string()))?,
+            )
+        };
+        Ok((filers, next))
+    }
+
     /// One page of proposal summaries after `after` (empty: from the first), with the id to
     /// continue after (empty: no more). The node's report.
     ///
@@ -982,7 +1045,7 @@ impl Client {
     }
 
     /// Notarizes many documents, one filer signature per transaction (as many documents per
-    /// transaction as the options and the genesis limits allow), and returns their verified
+    /// transaction as the options and the limits in force allow), and returns their verified
     /// receipts in the order given. All or nothing per transaction: a refused document fails
     /// its whole transaction, and the error says which rule and which document.
     ///
@@ -1124,9 +1187,9 @@ impl Client {
             .collect()
     }
 
-    /// Splits anchors into transactions within the options and the genesis limits.
+    /// Splits anchors into transactions within the options and the limits in force.
     fn chunks(&self, anchors: Vec<AnchorBody>) -> Vec<Vec<AnchorBody>> {
-        let limits = &self.genesis.policy.limits;
+        let limits = &self.limits;
         let count_max = self
             .options
             .batch_documents_max

@@ -178,6 +178,13 @@ impl Ledger for Node {
         Err(Status::unimplemented("not scripted"))
     }
 
+    async fn list_filers(
+        &self,
+        _: Request<pb::ListFilersRequest>,
+    ) -> Result<Response<pb::ListFilersResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn get_configuration(
         &self,
         _: Request<pb::GetConfigurationRequest>,

@@ -158,6 +158,13 @@ impl Ledger for Liar {
             .ok_or_else(|| Status::not_found("no such filer"))
     }
 
+    async fn list_filers(
+        &self,
+        _: Request<pb::ListFilersRequest>,
+    ) -> Result<Response<pb::ListFilersResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn get_configuration(
         &self,
         _: Request<pb::GetConfigurationRequest>,

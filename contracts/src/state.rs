@@ -193,6 +193,11 @@ pub fn removed_member_key(member: &str) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// The tag every filer record's key starts with.
+pub fn filer_prefix() -> Vec<u8> {
+    vec![tag::FILER]
+}
+
 /// A filer key's record (under [`filer_key`]): written when a member registers the key, and
 /// when a genesis or registered filer key is revoked.
 pub fn filer_key(public_key: &PublicKey) -> Vec<u8> {

@@ -53,6 +53,7 @@ pub enum Method {
     StreamCheckpoints,
     Status,
     GetFiler,
+    ListFilers,
     GetConfiguration,
     GetProposal,
     ListProposals,
@@ -60,7 +61,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Notarize,
         Self::Submit,
         Self::GetReceipt,
@@ -70,6 +71,7 @@ impl Method {
         Self::StreamCheckpoints,
         Self::Status,
         Self::GetFiler,
+        Self::ListFilers,
         Self::GetConfiguration,
         Self::GetProposal,
         Self::ListProposals,
@@ -87,6 +89,7 @@ impl Method {
             Self::StreamCheckpoints => "StreamCheckpoints",
             Self::Status => "Status",
             Self::GetFiler => "GetFiler",
+            Self::ListFilers => "ListFilers",
             Self::GetConfiguration => "GetConfiguration",
             Self::GetProposal => "GetProposal",
             Self::ListProposals => "ListProposals",
@@ -141,6 +144,7 @@ impl Default for AccessSection {
             StreamCheckpoints,
             Status,
             GetFiler,
+            ListFilers,
             GetConfiguration,
             GetProposal,
             ListProposals,

@@ -38,7 +38,8 @@ use std::time::Duration;
 use evidence_contracts::error::TxError;
 use evidence_contracts::query;
 use evidence_contracts::state::{
-    ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, proposal_key,
+    ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, filer_key,
+    filer_prefix, proposal_key,
 };
 use evidence_core::checkpoint::Checkpoint;
 use evidence_core::digest::{DIGEST_LEN, Digest};
@@ -589,6 +590,104 @@ impl Reader<'_> {
             registration,
             revocation,
         })
+    }
+
+    /// A page of filer keys (genesis's and the ledger's) in the byte order of their keys.
+    fn list_filers(
+        &self,
+        request: pb::ListFilersRequest,
+    ) -> Result<pb::ListFilersResponse, ApiError> {
+        const DEFAULT: usize = 100;
+        const MAX: usize = 1000;
+        let limit = match request.limit as usize {
+            0 => DEFAULT,
+            n => n.min(MAX),
+        };
+        let after = if request.after.is_empty() {
+            None
+        } else {
+            Some(
+                evidence_core::keys::PublicKey::from_canonical_bytes(&request.after).map_err(
+                    |error| {
+                        ApiError::Malformed(format!(
+                            "`after` is not a canonical public key: {error}"
+                        ))
+                    },
+                )?,
+            )
+        };
+        let ledger = self.app.ledger();
+        let genesis = ledger.genesis();
+        let wanted = |member: &str| request.member.is_empty() || request.member == member;
+        let summary = |key: &evidence_core::keys::PublicKey,
+                       record: evidence_contracts::state::FilerRecord| {
+            pb::FilerSummary {
+                public_key: key.to_canonical_bytes(),
+                name: record.name,
+                member: record.member,
+                kinds: record.kinds,
+                source_system: record.source_system.unwrap_or_default(),
+                registered_height: record.registered_height,
+                revoked_from_height: record
+                    .revocation
+                    .map_or(0, |revocation| revocation.effective_height),
+            }
+        };
+        // Keys in canonical order: the ledger's filer records (a seek past `after`), merged
+        // with the genesis filers that have none.
+        let mut found: std::collections::BTreeMap<Vec<u8>, pb::FilerSummary> =
+            std::collections::BTreeMap::new();
+        let prefix = filer_prefix();
+        let mut seek = after.map(|key| filer_key(&key)).unwrap_or_default();
+        // Rows of other members are skipped, so read on until a page is full or none are left;
+        // `read_to` is the last key read when rows may remain beyond it.
+        let read_to = loop {
+            let rows = ledger.store().state_rows(&prefix, &seek, limit + 1)?;
+            let exhausted = rows.len() <= limit;
+            for (key, value) in &rows {
+                let public = evidence_core::keys::PublicKey::from_canonical_bytes(&key[1..])
+                    .map_err(|e| ApiError::Internal(format!("stored filer key: {e}")))?;
+                let record = evidence_contracts::state::FilerRecord::from_canonical_bytes(value)
+                    .map_err(|e| ApiError::Internal(format!("stored filer record: {e}")))?;
+                if wanted(&record.member) {
+                    found.insert(key[1..].to_vec(), summary(&public, record));
+                }
+            }
+            match rows.last() {
+                Some((last, _)) if !exhausted => {
+                    seek = last.clone();
+                    if found.len() > limit {
+                        break Some(last[1..].to_vec());
+                    }
+                }
+                _ => break None,
+            }
+        };
+        // Genesis filers without a record, within the range of keys read.
+        for filer in &genesis.filers {
+            let bytes = filer.public_key.to_canonical_bytes();
+            let past = after.is_none_or(|after| bytes > after.to_canonical_bytes());
+            let within = read_to.as_ref().is_none_or(|last| bytes <= *last);
+            if past
+                && within
+                && wanted(&filer.member)
+                && !found.contains_key(&bytes)
+                && let Some(record) = query::filer(ledger.store(), genesis, &filer.public_key)?
+            {
+                found.insert(bytes, summary(&filer.public_key, record));
+            }
+        }
+        let more = found.len() > limit || read_to.is_some();
+        let filers: Vec<pb::FilerSummary> = found.into_values().take(limit).collect();
+        let next_after = if more {
+            filers
+                .last()
+                .map(|f| f.public_key.clone())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(pb::ListFilersResponse { filers, next_after })
     }
 
     /// The configuration in force from the height after the node's last block.
@@ -1326,6 +1425,15 @@ impl LedgerRpc for LedgerService {
     ) -> Result<Response<pb::GetFilerResponse>, Status> {
         let request = request.into_inner();
         let response = self.read(move |reader| reader.get_filer(request)).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_filers(
+        &self,
+        request: Request<pb::ListFilersRequest>,
+    ) -> Result<Response<pb::ListFilersResponse>, Status> {
+        let request = request.into_inner();
+        let response = self.read(move |reader| reader.list_filers(request)).await?;
         Ok(Response::new(response))
     }
 

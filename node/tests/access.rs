@@ -155,6 +155,10 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
             .get_filer(pb::GetFilerRequest::default())
             .await
             .map(drop),
+        Method::ListFilers => client
+            .list_filers(pb::ListFilersRequest::default())
+            .await
+            .map(drop),
         Method::GetConfiguration => client
             .get_configuration(pb::GetConfigurationRequest {})
             .await

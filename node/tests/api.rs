@@ -1354,6 +1354,55 @@ async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
         .await
         .unwrap_err();
     assert_status(&status, Code::PermissionDenied, "filer-revoked");
+
+    // The list: the four genesis filers and the scanner, in key order, a page at a time.
+    let list = |member: &str, after: Vec<u8>, limit: u32| pb::ListFilersRequest {
+        member: member.to_owned(),
+        after,
+        limit,
+    };
+    let mut listed = Vec::new();
+    let mut after = Vec::new();
+    loop {
+        let page = client
+            .list_filers(list("", after.clone(), 2))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.filers.len() <= 2);
+        listed.extend(page.filers);
+        if page.next_after.is_empty() {
+            break;
+        }
+        after = page.next_after;
+    }
+    let keys: Vec<&Vec<u8>> = listed.iter().map(|f| &f.public_key).collect();
+    assert_eq!(keys.len(), 5, "{listed:?}");
+    assert!(
+        keys.windows(2).all(|pair| pair[0] < pair[1]),
+        "in key order"
+    );
+    let scanner_entry = listed
+        .iter()
+        .find(|f| f.public_key == scanner.public_key().to_canonical_bytes())
+        .unwrap();
+    assert_eq!(scanner_entry.source_system, "site-scanner");
+    assert_eq!(scanner_entry.registered_height, registered_at);
+    assert_eq!(scanner_entry.revoked_from_height, filed.header.height + 1);
+    let bureau_only = client
+        .list_filers(list("bureau", Vec::new(), 0))
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = bureau_only.filers.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"bureau-filing-system") && names.contains(&"bureau-site-scanner"));
+    assert!(bureau_only.next_after.is_empty());
+    let status = client
+        .list_filers(list("", vec![9, 9], 0))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "malformed");
     node.shut_down().await;
 }
 

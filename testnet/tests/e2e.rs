@@ -872,6 +872,16 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
         "P-SITE",
     ]);
     assert_eq!(code, Some(0), "{answer}");
+    let (code, listed) = cli.json(&["filer", "list", "--node", &api, "--member", "bureau"]);
+    assert_eq!(code, Some(0), "{listed}");
+    let names: Vec<&str> = listed["filers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{listed}");
+    assert!(names.contains(&"bureau-site-camera"), "{listed}");
     let photo_receipt = docs.join("site-photo-1.jpg.receipt.json");
     let (code, out) = cli.run(&["verify", s(&photo), "--receipt", s(&photo_receipt)]);
     assert_eq!(code, Some(0), "{out}");

@@ -202,6 +202,18 @@ enum FilerCommand {
         #[command(flatten)]
         filer: NewFilerArgs,
     },
+    /// List the filer keys, from genesis and registered on the ledger (the node's report; `show`
+    /// proves one).
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Only this member's.
+        #[arg(long, value_name = "MEMBER")]
+        member: Option<String>,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a filer key as the ledger holds it, with the proofs of its registration and
     /// revocation.
     Show {
@@ -445,7 +457,7 @@ fn main() -> ExitCode {
             | FilerCommand::Revoke { governance, .. }
             | FilerCommand::Rotate { governance, .. },
         ) => governance.json,
-        Command::Filer(FilerCommand::Show { json, .. }) => *json,
+        Command::Filer(FilerCommand::Show { json, .. } | FilerCommand::List { json, .. }) => *json,
         Command::Governance(
             GovernanceCommand::Propose { governance, .. }
             | GovernanceCommand::Vote { governance, .. },
@@ -1361,6 +1373,9 @@ async fn filer(command: FilerCommand) -> Result<ExitCode, Failure> {
             public_key,
             json,
         } => return filer_show(&node, &public_key, json).await,
+        FilerCommand::List { node, member, json } => {
+            return filer_list(&node, member.as_deref().unwrap_or(""), json).await;
+        }
         FilerCommand::Register { governance, filer } => (
             governance,
             GovernanceAction::RegisterFiler(filer.registration()),
@@ -1772,6 +1787,67 @@ async fn configuration(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure>
             threshold.approvals_needed(configuration.members.len() as u64),
             configuration.members.len()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn filer_list(node: &NodeArgs, member: &str, json: bool) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = client
+            .filers(member, after.as_ref(), 0)
+            .await
+            .map_err(Failure::from_client)?;
+        all.extend(page);
+        match next {
+            Some(next) if Some(next) != after => after = Some(next),
+            _ => break,
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            json!({
+                "ok": true,
+                "filers": all.iter().map(|(key, f)| json!({
+                    "public_key": key.to_string(),
+                    "name": f.name,
+                    "member": f.member,
+                    "kinds": f.kinds,
+                    "source_system": (!f.source_system.is_empty()).then_some(&f.source_system),
+                    "registered_height": f.registered_height,
+                    "revoked_from_height": (f.revoked_from_height > 0).then_some(f.revoked_from_height),
+                })).collect::<Vec<_>>(),
+            })
+        );
+    } else if all.is_empty() {
+        println!("no filers (the node's report)");
+    } else {
+        println!("{} filer keys (the node's report):", all.len());
+        for (key, f) in &all {
+            let origin = if f.registered_height == 0 {
+                "genesis".to_owned()
+            } else {
+                format!("registered at height {}", f.registered_height)
+            };
+            let revoked = if f.revoked_from_height > 0 {
+                format!(", revoked from height {}", f.revoked_from_height)
+            } else {
+                String::new()
+            };
+            println!(
+                "  {key} {} of {} ({origin}{revoked}): {}",
+                f.name,
+                f.member,
+                if f.kinds.is_empty() {
+                    "no kinds".to_owned()
+                } else {
+                    f.kinds.join(", ")
+                }
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
