@@ -81,6 +81,15 @@ impl Configuration {
     pub fn threshold(&self) -> Threshold {
         self.governance.threshold
     }
+
+    /// `(member, CA subject DER)` for every member, as [`crate::pki::identify`] takes them. A
+    /// member whose CA does not parse is left out (a validated configuration has none).
+    pub fn ca_subjects(&self) -> Vec<(String, Vec<u8>)> {
+        self.members
+            .iter()
+            .filter_map(|m| Some((m.id.clone(), m.tls_ca.check(&m.id).ok()?)))
+            .collect()
+    }
 }
 
 /// Canonical encoding (SPEC.md §11.2): `u8 version (= 1) || seq<member> || seq<kind policy> ||

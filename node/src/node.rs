@@ -163,13 +163,6 @@ impl Node {
                 &member,
             )?)
         };
-        let transport = match &identity {
-            None => Transport::Plaintext,
-            Some(identity) => Transport::Tls {
-                config: crate::tls::server_config(identity, &genesis)?,
-                cas: Arc::new(genesis.ca_subjects()),
-            },
-        };
         let metrics = Arc::new(Metrics::new());
         let audit = if config.access.audit_log.as_os_str().is_empty() {
             None
@@ -197,6 +190,17 @@ impl Node {
             })
         })?;
         app.set_relay(relay);
+        // The API trusts the member CAs of the configuration in force, as the ledger holds it.
+        let transport = match identity {
+            None => Transport::Plaintext,
+            Some(identity) => {
+                let ledger_app = Arc::clone(&app);
+                Transport::Tls(Arc::new(crate::tls::TlsTrust::new(
+                    identity,
+                    Box::new(move || ledger_app.tip().configuration),
+                )?))
+            }
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = Vec::new();
 

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use evidence_genesis::Genesis;
 use evidence_genesis::pki::{self, Identity};
+use evidence_genesis::{Configuration, Genesis, Member};
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject as _;
@@ -188,10 +188,10 @@ pub fn check_private(path: &Path) -> Result<(), TlsError> {
     Ok(())
 }
 
-/// The roots every TLS check trusts: the member CAs of `genesis`.
-fn roots(genesis: &Genesis) -> Result<RootCertStore, TlsError> {
+/// The roots a TLS check trusts: the CAs of `members`.
+fn roots(members: &[Member]) -> Result<RootCertStore, TlsError> {
     let mut roots = RootCertStore::empty();
-    for member in &genesis.members {
+    for member in members {
         roots
             .add(CertificateDer::from(member.tls_ca.der().to_vec()))
             .map_err(|e| {
@@ -201,18 +201,18 @@ fn roots(genesis: &Genesis) -> Result<RootCertStore, TlsError> {
     Ok(roots)
 }
 
-/// The server side: TLS 1.3 only, HTTP/2 only, client certificates verified against the member
-/// CAs of `genesis` when offered.
+/// The server side: TLS 1.3 only, HTTP/2 only, client certificates verified against the CAs of
+/// `members` (the members in force) when offered.
 ///
 /// # Errors
 /// The key does not match the certificate, or the CAs cannot be used as roots.
 pub fn server_config(
     identity: &NodeIdentity,
-    genesis: &Genesis,
+    members: &[Member],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
-        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(genesis)?), provider.clone())
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(members)?), provider.clone())
             .allow_unauthenticated()
             .build()
             .map_err(|e| TlsError::Config(e.to_string()))?;
@@ -338,14 +338,98 @@ impl AsyncWrite for ApiConnection {
 /// How the API's connections are secured.
 #[derive(Debug, Clone)]
 pub enum Transport {
-    /// TLS 1.3 with the given configuration; callers are identified against `cas`
-    /// (`(member, CA subject)`, from genesis).
-    Tls {
-        config: Arc<rustls::ServerConfig>,
-        cas: Arc<Vec<(String, Vec<u8>)>>,
-    },
+    /// TLS 1.3 trusting the member CAs of the configuration in force.
+    Tls(Arc<TlsTrust>),
     /// No TLS (local development only).
     Plaintext,
+}
+
+/// `(member, CA subject DER)` of each member in force, to identify callers.
+pub type CaSubjects = Arc<Vec<(String, Vec<u8>)>>;
+
+/// The configuration in force, as the ledger holds it.
+pub type ConfigurationSource = Box<dyn Fn() -> Arc<Configuration> + Send + Sync>;
+
+/// What a TLS listener trusts: the CAs of the members in force. A proposal that adds a member
+/// makes its CA a root for the next connection, and one that removes a member stops trusting
+/// its CA (connections already open stay until they close).
+pub struct TlsTrust {
+    identity: NodeIdentity,
+    configuration: ConfigurationSource,
+    /// The configuration the server configuration and CA subjects were built for.
+    current: std::sync::Mutex<TrustState>,
+}
+
+struct TrustState {
+    configuration: Arc<Configuration>,
+    server: Arc<rustls::ServerConfig>,
+    cas: CaSubjects,
+}
+
+impl std::fmt::Debug for TlsTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsTrust").finish_non_exhaustive()
+    }
+}
+
+impl TlsTrust {
+    /// Trust for `identity`'s listener, following `configuration`.
+    ///
+    /// # Errors
+    /// The key does not match the certificate, or the CAs cannot be used as roots.
+    pub fn new(
+        identity: NodeIdentity,
+        configuration: ConfigurationSource,
+    ) -> Result<Self, TlsError> {
+        let now = configuration();
+        let state = TrustState::build(&identity, now)?;
+        Ok(Self {
+            identity,
+            configuration,
+            current: std::sync::Mutex::new(state),
+        })
+    }
+
+    /// The server configuration and CA subjects for the configuration in force, rebuilt when
+    /// it changed. A configuration whose CAs cannot be used (which validation refuses, so
+    /// never) leaves the last good one, with a warning.
+    pub fn current(&self) -> (Arc<rustls::ServerConfig>, CaSubjects) {
+        let now = (self.configuration)();
+        let mut state = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !Arc::ptr_eq(&state.configuration, &now) && state.configuration.members != now.members {
+            match TrustState::build(&self.identity, Arc::clone(&now)) {
+                Ok(fresh) => {
+                    tracing::info!(
+                        members = now.members.len(),
+                        "the member CAs trusted for TLS follow the configuration in force"
+                    );
+                    *state = fresh;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the configuration in force has CAs TLS cannot use");
+                    state.configuration = now;
+                }
+            }
+        } else {
+            state.configuration = now;
+        }
+        (Arc::clone(&state.server), Arc::clone(&state.cas))
+    }
+}
+
+impl TrustState {
+    fn build(identity: &NodeIdentity, configuration: Arc<Configuration>) -> Result<Self, TlsError> {
+        let server = server_config(identity, &configuration.members)?;
+        let cas = Arc::new(configuration.ca_subjects());
+        Ok(Self {
+            configuration,
+            server,
+            cas,
+        })
+    }
 }
 
 /// Accepts connections on `listener` until `stop` turns true, and yields them once their
@@ -398,7 +482,8 @@ pub fn incoming(
                         },
                         _permit: permit,
                     }),
-                    Transport::Tls { config, cas } => {
+                    Transport::Tls(trust) => {
+                        let (config, cas) = trust.current();
                         let handshake = TlsAcceptor::from(config).accept(stream);
                         match tokio::time::timeout(limits.handshake_timeout, handshake).await {
                             Ok(Ok(tls)) => {

@@ -432,6 +432,179 @@ async fn the_trust_boundary_holds_against_each_attack() {
 }
 
 /// A certificate issued by the bureau's CA whose subject names no role (no OU).
+/// Certificate files for a caller of `role` issued by `ca`, written under the fixture's
+/// directory.
+fn issue_with(fixture: &Fixture, ca: &MemberCa, name: &str, role: &str) -> CertificateFiles {
+    let issued = ca
+        .issue(&CertificateRequest {
+            name,
+            role,
+            hosts: &[],
+            not_before_ms: now_ms() - 60_000,
+            validity_days: 1,
+        })
+        .unwrap();
+    let dir = fixture.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = CertificateFiles {
+        certificate: dir.join("caller.crt"),
+        private_key: dir.join("caller.key"),
+    };
+    std::fs::write(&files.certificate, &issued.certificate_pem).unwrap();
+    std::fs::write(&files.private_key, &issued.private_key_pem).unwrap();
+    files
+}
+
+/// Submits `member`'s governance transaction through a filing system's connection.
+async fn govern(
+    fixture: &Fixture,
+    member: &str,
+    action: evidence_core::governance::GovernanceAction,
+) {
+    use evidence_core::encoding::Encode as _;
+    let key = fixture.consortium.governance_key(member).unwrap();
+    let bytes = evidence_contracts::transaction::Transaction::governance(
+        evidence_core::governance::GovernanceBody {
+            chain_id: fixture.consortium.genesis.chain_id.clone(),
+            member: member.to_owned(),
+            signer: key.public_key(),
+            issued_at_ms: now_ms(),
+            action,
+        }
+        .sign(key),
+    )
+    .to_canonical_bytes();
+    fixture
+        .client("bureau", ROLE_FILER_SYSTEM)
+        .await
+        .notarize(pb::NotarizeRequest {
+            transaction: Some(pb::Transaction { canonical: bytes }),
+        })
+        .await
+        .unwrap();
+}
+
+/// A proposal's status as node 0 reports it.
+async fn proposal_status(fixture: &Fixture, id: &str) -> String {
+    fixture
+        .client("bureau", ROLE_AUDITOR)
+        .await
+        .get_proposal(pb::GetProposalRequest {
+            proposal_id: id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+}
+
+/// Calls `Status` as the caller of `files` until the outcome is `ok`, for at most a few
+/// seconds (node 0 applies a decided configuration when it commits the block).
+async fn status_becomes(fixture: &Fixture, files: &CertificateFiles, ok: bool) {
+    for _ in 0..100 {
+        let answered = match channel(
+            &fixture.consortium.genesis,
+            &fixture.endpoint(),
+            Some(files),
+        )
+        .await
+        {
+            Ok(channel) => LedgerClient::new(channel)
+                .status(pb::StatusRequest {})
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
+        if answered == ok {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the caller's Status never became {}",
+        if ok { "answered" } else { "refused" }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_added_by_the_members_reaches_the_api_with_its_own_ca_until_it_is_removed() {
+    use evidence_core::governance::{Change, GovernanceAction, Proposal, Vote};
+    let fixture = start().await;
+    let audit_ca = MemberCa::new(
+        "audit",
+        &evidence_core::keys::SigningKey::generate(),
+        now_ms(),
+    )
+    .unwrap();
+    let auditor = issue_with(&fixture, &audit_ca, "audit-office", ROLE_AUDITOR);
+    // Not a member: its CA is no root, the handshake fails.
+    status_becomes(&fixture, &auditor, false).await;
+
+    let propose = |id: &str, change: Change| {
+        GovernanceAction::Propose(Proposal {
+            id: id.to_owned(),
+            expires_at_ms: now_ms() + 3_600_000,
+            summary: String::new(),
+            changes: vec![change],
+        })
+    };
+    let approve = |id: &str| {
+        GovernanceAction::Vote(Vote {
+            proposal_id: id.to_owned(),
+            approve: true,
+        })
+    };
+    let audit_governance = evidence_core::keys::SigningKey::generate();
+    govern(
+        &fixture,
+        "bureau",
+        propose(
+            "audit-joins",
+            Change::AddMember {
+                id: "audit".to_owned(),
+                name: "Audit Office".to_owned(),
+                tls_ca: audit_ca.certificate().der().to_vec(),
+                governance_keys: vec![audit_governance.public_key()],
+            },
+        ),
+    )
+    .await;
+    govern(&fixture, "finance", approve("audit-joins")).await;
+    govern(&fixture, "court", approve("audit-joins")).await;
+    assert_eq!(proposal_status(&fixture, "audit-joins").await, "accepted");
+    status_becomes(&fixture, &auditor, true).await;
+    // The audit log, written by its own thread, names the new member and its role.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !fixture.audit_lines().iter().any(|line| {
+        line.member.as_deref() == Some("audit") && line.role.as_deref() == Some(ROLE_AUDITOR)
+    }) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the audit log never names the new member"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Five members now: four approvals remove it, and its CA is no root any more.
+    govern(
+        &fixture,
+        "court",
+        propose(
+            "audit-leaves",
+            Change::RemoveMember {
+                id: "audit".to_owned(),
+            },
+        ),
+    )
+    .await;
+    for member in ["bureau", "finance", "archive"] {
+        govern(&fixture, member, approve("audit-leaves")).await;
+    }
+    assert_eq!(proposal_status(&fixture, "audit-leaves").await, "accepted");
+    status_becomes(&fixture, &auditor, false).await;
+    fixture.network.shutdown().await;
+}
+
 fn issue_roleless(fixture: &Fixture) -> CertificateFiles {
     let ca = fixture.consortium.member_ca("bureau").unwrap();
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
