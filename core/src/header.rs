@@ -9,8 +9,9 @@ use crate::entry::ID_LEN_MAX;
 use crate::keys::PublicKey;
 use crate::merkle::{self, MemoryStore, MerkleLog};
 
-/// Version 2 added `genesis_hash`; version 1 headers are not read (SPEC.md, changes).
-const HEADER_VERSION: u8 = 2;
+/// Version 2 added `genesis_hash`, version 3 `next_validator_set_hash`; older headers are not
+/// read (SPEC.md, changes).
+const HEADER_VERSION: u8 = 3;
 
 /// The header of a block. Its hash is what validators vote for, so a commit certificate over
 /// the hash certifies every field, in particular the log root and size after the block.
@@ -39,6 +40,10 @@ pub struct BlockHeader {
     pub state_root: Digest,
     /// The hash of the validator set that certifies this block.
     pub validator_set_hash: Digest,
+    /// The hash of the validator set that certifies the next block: the link a verifier
+    /// follows from one set to the next (equal to `validator_set_hash` while the set does not
+    /// change).
+    pub next_validator_set_hash: Digest,
     pub proposer: PublicKey,
 }
 
@@ -66,6 +71,7 @@ impl Encode for BlockHeader {
             .put(&self.log_root)
             .put(&self.state_root)
             .put(&self.validator_set_hash)
+            .put(&self.next_validator_set_hash)
             .put(&self.proposer);
     }
 }
@@ -91,6 +97,7 @@ impl Decode for BlockHeader {
             log_root: reader.get()?,
             state_root: reader.get()?,
             validator_set_hash: reader.get()?,
+            next_validator_set_hash: reader.get()?,
             proposer: reader.get()?,
         })
     }

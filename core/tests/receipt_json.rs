@@ -392,7 +392,7 @@ fn huge_length_and_count_prefixes_are_rejected_before_allocating() {
     for format in [&receipt, &checkpoint] {
         // Header: version, then the chain id length.
         for len in [max, big] {
-            let bytes = concat(&[&[2], &len, b"evidence"]);
+            let bytes = concat(&[&[3], &len, b"evidence"]);
             let error = decode_error(format.error_with_bytes("header", &bytes), "header");
             assert!(matches!(error, DecodeError::TooLong { .. }), "{error:?}");
         }

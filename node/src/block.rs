@@ -117,6 +117,7 @@ mod tests {
                 log_root: zero,
                 state_root: zero,
                 validator_set_hash: zero,
+                next_validator_set_hash: zero,
                 proposer: SigningKey::from_seed(&[7; 32]).public_key(),
             },
             transactions: vec![vec![1, 2, 3], vec![]],

@@ -100,6 +100,8 @@ pub enum BlockError {
     },
     #[error("block names validator set {found}, the set is {expected}")]
     WrongValidatorSet { expected: Digest, found: Digest },
+    #[error("block names {found} as the next validator set, the next set is {expected}")]
+    WrongNextValidatorSet { expected: Digest, found: Digest },
     #[error("header counts {header} transactions, the block carries {carried}")]
     TransactionCount { header: u32, carried: usize },
     #[error("transaction {position} does not decode: {error}")]
@@ -540,6 +542,8 @@ impl Ledger {
             log_root: executed.header_fields.log_root,
             state_root: executed.header_fields.state_root,
             validator_set_hash: self.validator_set_hash,
+            // The set does not change yet: the next block is certified by the same.
+            next_validator_set_hash: self.validator_set_hash,
             proposer,
         };
         let block = Block {
@@ -657,6 +661,12 @@ impl Ledger {
             return Err(BlockError::WrongValidatorSet {
                 expected: self.validator_set_hash,
                 found: header.validator_set_hash,
+            });
+        }
+        if header.next_validator_set_hash != self.validator_set_hash {
+            return Err(BlockError::WrongNextValidatorSet {
+                expected: self.validator_set_hash,
+                found: header.next_validator_set_hash,
             });
         }
         if header.transaction_count as usize != block.transactions.len() {
@@ -978,6 +988,42 @@ mod tests {
         ));
         assert_eq!(Ledger::check_fresh(&block, now - 15_000, 10_000), Ok(()));
         assert_eq!(Ledger::check_fresh(&block, now, 30_000), Ok(()));
+    }
+
+    #[test]
+    fn a_block_naming_another_validator_set_for_itself_or_the_next_height_is_refused() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let ledger =
+            Ledger::open_memory(MemoryDatabase::new(), consortium.genesis.clone()).unwrap();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let (block, _) = ledger.propose(now, proposer, Vec::new()).unwrap();
+        assert_eq!(
+            block.header.next_validator_set_hash, block.header.validator_set_hash,
+            "the set does not change"
+        );
+        let other = ledger.algorithm().hash(b"another validator set");
+        let mut wrong_next = block.clone();
+        wrong_next.header.next_validator_set_hash = other;
+        assert_eq!(
+            ledger
+                .validate(&wrong_next, &proposer, now, 10_000)
+                .unwrap(),
+            Err(BlockError::WrongNextValidatorSet {
+                expected: block.header.validator_set_hash,
+                found: other,
+            })
+        );
+        let mut wrong_own = block.clone();
+        wrong_own.header.validator_set_hash = other;
+        assert!(matches!(
+            ledger.validate(&wrong_own, &proposer, now, 10_000).unwrap(),
+            Err(BlockError::WrongValidatorSet { .. })
+        ));
+        assert_eq!(
+            ledger.validate(&block, &proposer, now, 10_000).unwrap(),
+            Ok(())
+        );
     }
 
     #[test]

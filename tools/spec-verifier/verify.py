@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent receipt verifier for the evidence ledger, written from SPEC.md alone.
+"""Independent receipt verifier for the evidence ledger, written from SPEC.md alone
+(SPEC.md version 5: genesis v3, block header v3).
 
 Standard library only (Python 3.11). BLAKE3 and Ed25519 are implemented here;
 SHA-256, SHA-512 and (where the local OpenSSL provides it) SM3 come from hashlib.
@@ -573,15 +574,22 @@ def d_entry(r: Reader):
     }
 
 
+HEADER_VERSION = 3
+
+
 def d_header(r: Reader):
+    """§13.1, version 3 only (versions 1 and 2 are no longer read). `next_validator_set_hash`
+    is decoded but not checked: §9.2 does not read it."""
     v = r.u8()
-    if v != 2:
-        raise DecodeError(f"unknown block header version {v}")
+    if v != HEADER_VERSION:
+        raise DecodeError(f"unknown block header version {v} (only version {HEADER_VERSION} "
+                          f"is read)")
     return {
         "chain_id": d_id(r), "genesis_hash": d_digest(r), "height": r.u64(), "time_ms": r.u64(),
         "parent_hash": d_digest(r), "transactions_root": d_digest(r),
         "transaction_count": r.u32(), "log_size": r.u64(), "log_root": d_digest(r),
         "state_root": d_digest(r), "validator_set_hash": d_digest(r),
+        "next_validator_set_hash": d_digest(r),
         "proposer": d_pubkey(r),
     }
 
@@ -1265,7 +1273,7 @@ def run_vectors(directory: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 4: genesis v3, block header v2).")
+                                 "(SPEC.md version 5: genesis v3, block header v3).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")

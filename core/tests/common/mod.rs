@@ -208,6 +208,7 @@ impl TestChain {
                 .algorithm
                 .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
             validator_set_hash: *self.trust_anchor.validator_set_hash(),
+            next_validator_set_hash: *self.trust_anchor.validator_set_hash(),
             proposer,
         };
         let block_hash = header.hash(self.algorithm);

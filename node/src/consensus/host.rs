@@ -1295,6 +1295,7 @@ mod tests {
                 log_root: zero,
                 state_root: zero,
                 validator_set_hash: zero,
+                next_validator_set_hash: zero,
                 proposer: key(1).public_key(),
             },
             transactions: vec![vec![7; transaction_bytes]],
