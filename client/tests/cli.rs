@@ -496,3 +496,88 @@ fn keygen_writes_an_owner_only_key_and_never_overwrites() {
         "the key was overwritten"
     );
 }
+
+/// A proposal's changes file that cannot be read, is not JSON or names an unknown change is
+/// refused (exit 2, the file named) before the node is contacted; a vote must say which way.
+#[test]
+fn governance_commands_check_their_input_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = vectors().join("genesis.json");
+    let key = dir.path().join("member.key");
+    let output = evidence(&["keygen", "--out", key.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let not_json = dir.path().join("not-json.json");
+    std::fs::write(&not_json, "set the limits to 2, please").unwrap();
+    let unknown = dir.path().join("unknown-change.json");
+    std::fs::write(&unknown, r#"[{"type": "dissolve-the-consortium"}]"#).unwrap();
+    let not_array = dir.path().join("not-array.json");
+    std::fs::write(
+        &not_array,
+        r#"{"type": "remove-kind", "kind": "archive-record"}"#,
+    )
+    .unwrap();
+    let missing = dir.path().join("missing.json");
+    for (changes, says) in [
+        (&missing, "missing.json"),
+        (&not_json, "not-json.json"),
+        (&unknown, "dissolve-the-consortium"),
+        (&not_array, "not-array.json"),
+    ] {
+        let output = evidence(&[
+            "governance",
+            "propose",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--governance-key",
+            key.to_str().unwrap(),
+            "--id",
+            "p",
+            "--changes",
+            changes.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(text(&output).contains(says), "{says}: {}", text(&output));
+        assert!(
+            !text(&output).contains("cannot reach"),
+            "the node was contacted: {}",
+            text(&output)
+        );
+    }
+    // A well-formed file and a key no member holds: refused before sending, naming the key.
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        r#"[{"type": "remove-kind", "kind": "archive-record"}]"#,
+    )
+    .unwrap();
+    let base = [
+        "--node",
+        "http://127.0.0.1:1",
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--governance-key",
+        key.to_str().unwrap(),
+        "--id",
+        "p",
+    ];
+    let mut propose = vec!["governance", "propose"];
+    propose.extend(base);
+    propose.extend(["--changes", good.to_str().unwrap()]);
+    let output = evidence(&propose);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("no member's governance key"),
+        "{}",
+        text(&output)
+    );
+    // A vote says which way, and only one.
+    for way in [&[][..], &["--approve", "--reject"][..]] {
+        let mut vote = vec!["governance", "vote"];
+        vote.extend(base);
+        vote.extend(way);
+        let output = evidence(&vote);
+        assert_eq!(output.status.code(), Some(2), "{way:?}: {}", text(&output));
+    }
+}

@@ -23,7 +23,7 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use evidence_core::certificate::{CommitCertificate, CommitSignature};
 use evidence_core::digest::{HashAlgorithm, hash_file};
-use evidence_core::encoding::Encode;
+use evidence_core::encoding::{Encode, Writer};
 use evidence_core::entry::{
     AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
@@ -953,6 +953,54 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          for these very bytes. SPEC.md §4.1 makes such a key a decoding error; a reader that \
          reduces y mod p would go on to fail the filer signature (bureau's, over the batch \
          root before the substitution) instead.",
+    );
+    // The single-document receipt's header in the version 2 form (SPEC.md, changes): version
+    // byte 2 and no `next_validator_set_hash`, every other field as certified.
+    let header = &single.checkpoint.header;
+    let header_v2 = {
+        let mut writer = Writer::new();
+        writer
+            .u8(2)
+            .str(&header.chain_id)
+            .put(&header.genesis_hash)
+            .u64(header.height)
+            .u64(header.time_ms)
+            .put(&header.parent_hash)
+            .put(&header.transactions_root)
+            .u32(header.transaction_count)
+            .u64(header.log_size)
+            .put(&header.log_root)
+            .put(&header.state_root)
+            .put(&header.validator_set_hash)
+            .put(&header.proposer);
+        writer.into_bytes()
+    };
+    // That is the version 3 encoding with its first byte 2 and the field before `proposer` cut.
+    {
+        let mut cut = header.to_canonical_bytes();
+        assert_eq!(cut[0], 3);
+        cut[0] = 2;
+        let next = header.next_validator_set_hash.to_canonical_bytes();
+        let end = cut.len() - header.proposer.to_canonical_bytes().len();
+        assert_eq!(cut[end - next.len()..end], next[..]);
+        cut.drain(end - next.len()..end);
+        assert_eq!(cut, header_v2);
+    }
+    out.receipt(
+        "malformed.header-v2",
+        replace_once(
+            &single_json,
+            &format!("\"{header_hex}\""),
+            &format!("\"{}\"", hex::encode(&header_v2)),
+        ),
+        &foundation_doc,
+        "malformed",
+        "The single-document receipt with its header rewritten in the block header version 2 \
+         form: version byte 2 and no next_validator_set_hash, every other field as in the valid \
+         receipt; entry, inclusion proof and certificate unchanged. Header version 2 is no \
+         longer read (SPEC.md, changes; §13.1), so the header does not decode (§9.3 step 0); a \
+         reader that still took version 2 would go on to fail the certificate \
+         (certificate-for-other-block: it names the version 3 header's hash) instead.",
     );
 
     // Invalid receipts: the checkpoint (SPEC.md §9.2).

@@ -1565,7 +1565,8 @@ async fn governance(command: GovernanceCommand) -> Result<ExitCode, Failure> {
             summary,
             expires_in_hours,
         } => {
-            governance_key(&governance)?;
+            // Everything local is checked before the node is contacted: the changes file,
+            // then the governance key.
             let text = std::fs::read_to_string(&changes)
                 .map_err(|e| Failure::Cannot(format!("cannot read {}: {e}", changes.display())))?;
             let changes: Vec<Change> = serde_json::from_str(&text).map_err(|e| {
@@ -1574,6 +1575,7 @@ async fn governance(command: GovernanceCommand) -> Result<ExitCode, Failure> {
                     changes.display()
                 ))
             })?;
+            governance_key(&governance)?;
             let expires_at_ms = expires_in_hours
                 .checked_mul(3_600_000)
                 .and_then(|span| now_ms().checked_add(span))
