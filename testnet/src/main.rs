@@ -175,6 +175,12 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
         );
         println!("  export EVIDENCE_TLS_KEY={}", caller.private_key.display());
     }
+    if let Some(dir) = info.filers.values().next().and_then(|key| key.parent()) {
+        println!("  KEYS={}", dir.display());
+    }
+    if let Some(dir) = info.governance.values().next().and_then(|key| key.parent()) {
+        println!("  GOVERNANCE={}", dir.display());
+    }
     if let Some(bureau) = info.filers.get("bureau") {
         println!(
             "  evidence notarize FILE --key {} --kind completion-drawing --project SZ-2026-0001",

@@ -1720,7 +1720,11 @@ async fn proposal_list(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure>
     } else if all.is_empty() {
         println!("no proposals (the node's report)");
     } else {
-        println!("{} proposals (the node's report):", all.len());
+        println!(
+            "{} proposal{} (the node's report):",
+            all.len(),
+            if all.len() == 1 { "" } else { "s" }
+        );
         for p in &all {
             println!(
                 "  {:?} by {}: {} ({} approving, {} rejecting; until {})",
@@ -1827,7 +1831,11 @@ async fn filer_list(node: &NodeArgs, member: &str, json: bool) -> Result<ExitCod
     } else if all.is_empty() {
         println!("no filers (the node's report)");
     } else {
-        println!("{} filer keys (the node's report):", all.len());
+        println!(
+            "{} filer key{} (the node's report):",
+            all.len(),
+            if all.len() == 1 { "" } else { "s" }
+        );
         for (key, f) in &all {
             let origin = if f.registered_height == 0 {
                 "genesis".to_owned()
