@@ -243,16 +243,25 @@ impl ConsensusValidatorSet {
         &self.validators
     }
 
-    /// The proposer of `round` at `height`: round-robin over the canonical order, starting at
-    /// index `height mod n` for round 0 and moving one validator on per round, i.e. the
-    /// validator at index `(height + round) mod n`. Voting power does not weight the choice
-    /// (the consortium's members are equals). Every honest node computes the same proposer
-    /// from the same set, so a block's `proposer` field can be checked.
+    /// The proposer of `round` at `height`: round-robin weighted by voting power. Each
+    /// validator holds as many consecutive slots as its power, in canonical order; the
+    /// proposer is the holder of slot `(height + round) mod total_power`, so over any
+    /// `total_power` consecutive heights each validator proposes in proportion to its power,
+    /// and each new round moves one slot on. With equal powers this is plain round-robin,
+    /// index `(height + round) mod n`. Every honest node computes the same proposer from the
+    /// same set, so a block's `proposer` field can be checked.
     pub fn proposer(&self, height: u64, round: u32) -> &ConsensusValidator {
-        let n = self.validators.len() as u64;
-        // A ValidatorSet is never empty; n >= 1.
-        let index = (height % n + u64::from(round) % n) % n;
-        &self.validators[index as usize]
+        // A ValidatorSet is never empty and every power is at least 1: total >= n >= 1.
+        let total = u128::from(self.set.total_power().max(1));
+        let mut slot = (u128::from(height) + u128::from(round)) % total;
+        for validator in &self.validators {
+            let power = u128::from(validator.voting_power);
+            if slot < power {
+                return validator;
+            }
+            slot -= power;
+        }
+        unreachable!("the slots of the validators cover the total power")
     }
 }
 
@@ -658,6 +667,47 @@ mod tests {
         assert_eq!(BlockHeight::ZERO, BlockHeight::default());
         assert_eq!(BlockHeight(0).decrement(), None);
         assert_eq!(BlockHeight(u64::MAX).increment(), BlockHeight(u64::MAX));
+    }
+
+    #[test]
+    fn proposer_rotation_follows_voting_power() {
+        let keys = keys(3);
+        let mut sorted: Vec<PublicKey> = keys.iter().map(SigningKey::public_key).collect();
+        sorted.sort();
+        let powers = [1u64, 3, 2];
+        let set = ConsensusValidatorSet::new(
+            ValidatorSet::new(
+                sorted
+                    .iter()
+                    .zip(powers)
+                    .map(|(key, voting_power)| Validator {
+                        public_key: *key,
+                        voting_power,
+                    })
+                    .collect(),
+            )
+            .unwrap(),
+        );
+        let ctx = EvidenceContext::new();
+        // Over six heights (the total power): 1, 3 and 2 turns, in consecutive slots.
+        let turns: Vec<PublicKey> = (12..18u64)
+            .map(|height| {
+                ctx.select_proposer(&set, BlockHeight(height), Round::new(0))
+                    .address
+                    .0
+            })
+            .collect();
+        assert_eq!(
+            turns,
+            [
+                sorted[0], sorted[1], sorted[1], sorted[1], sorted[2], sorted[2]
+            ]
+        );
+        // A new round moves one slot on.
+        let next = ctx.select_proposer(&set, BlockHeight(12), Round::new(1));
+        assert_eq!(next.address.0, sorted[1]);
+        // Heights near the end of the range do not overflow.
+        let _ = ctx.select_proposer(&set, BlockHeight(u64::MAX), Round::new(u32::MAX - 1));
     }
 
     #[test]
