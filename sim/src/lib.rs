@@ -99,6 +99,10 @@ pub struct SimConfig {
     /// nodes allow (`clock_bound_ms`, 500 ms) nothing may change; one node beyond it is a
     /// faulty node: its blocks or its votes are refused, and safety must hold.
     pub clock_skew_ms: Vec<i64>,
+    /// Each validator's voting power, in genesis order; empty: 1 each. Drawn so that any one
+    /// validator holds less than a third of the power (the one faulty member the network must
+    /// survive) and no half of the network holds a quorum.
+    pub voting_powers: Vec<u64>,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -206,9 +210,23 @@ impl SimConfig {
                 kind,
             }),
             clock_skew_ms: Vec::new(),
+            voting_powers: Vec::new(),
             bugs: Bugs::default(),
         }
         .with_skew(&mut rng)
+        .with_powers(&mut rng)
+    }
+
+    /// Draws voting powers: 1 each in half the seeds; in the other half, with four validators,
+    /// 3, 3, 3 and 4 in a drawn order (the heavy one holds 4 of 13, under a third; any two hold
+    /// at most 7, short of the 9 a quorum needs), so the weighted proposer rotation and
+    /// quorums counted by power are exercised.
+    fn with_powers(mut self, rng: &mut ChaCha20Rng) -> Self {
+        if self.validators == 4 && rng.next_u32().is_multiple_of(2) {
+            let heavy = rng.next_u32() as usize % 4;
+            self.voting_powers = (0..4).map(|i| if i == heavy { 4 } else { 3 }).collect();
+        }
+        self
     }
 
     /// Draws clock errors: none in a third of the seeds, all within ±200 ms in another third
@@ -526,7 +544,15 @@ impl Simulation {
     /// A node's ledger cannot be opened.
     pub fn new(config: SimConfig) -> Result<Self, Violation> {
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-        let consortium = default_consortium("evidence-sim", GENESIS_TIME_MS, &mut rng);
+        let mut consortium = default_consortium("evidence-sim", GENESIS_TIME_MS, &mut rng);
+        for (validator, power) in consortium
+            .genesis
+            .validators
+            .iter_mut()
+            .zip(&config.voting_powers)
+        {
+            validator.voting_power = *power;
+        }
         let genesis = consortium.genesis.clone();
         let algorithm = genesis.suite.digest;
         let timeouts = ConsensusTimeouts::default().to_engine();

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
             totals.skewed += 1;
             totals.beyond += u64::from(config.clock_skew_ms.iter().any(|s| s.abs() > 500));
         }
+        totals.weighted += u64::from(!config.voting_powers.is_empty());
         if single {
             println!("{config:?}");
         }
@@ -68,7 +69,8 @@ fn main() -> ExitCode {
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
-         {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}",
+         {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
+         unequal voting powers in {} seeds",
         totals.heights,
         totals.transactions,
         totals.payments,
@@ -87,7 +89,8 @@ fn main() -> ExitCode {
         totals.conflicting,
         totals.refused,
         totals.skewed,
-        totals.beyond
+        totals.beyond,
+        totals.weighted
     );
     ExitCode::SUCCESS
 }
@@ -107,6 +110,7 @@ struct Totals {
     refused: u64,
     skewed: u64,
     beyond: u64,
+    weighted: u64,
     payments: u64,
     registered_filings: u64,
     accepted_proposals: u64,
