@@ -177,6 +177,11 @@ pub fn proposal_key(proposal_id: &str) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// The tag every proposal record's key starts with.
+pub fn proposal_prefix() -> Vec<u8> {
+    vec![tag::PROPOSAL]
+}
+
 /// A governance key given to a member by an accepted proposal (value: the member's id), kept
 /// after the key is replaced, so no key of the consortium is ever used again.
 pub fn governance_key_key(public_key: &PublicKey) -> Vec<u8> {

@@ -74,10 +74,6 @@ impl Configuration {
         self.policy.kinds.iter().find(|k| k.kind == kind)
     }
 
-    pub fn limits(&self) -> Limits {
-        self.policy.limits
-    }
-
     pub fn threshold(&self) -> Threshold {
         self.governance.threshold
     }

@@ -39,7 +39,7 @@ use evidence_contracts::error::TxError;
 use evidence_contracts::query;
 use evidence_contracts::state::{
     ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, filer_key,
-    filer_prefix, proposal_key,
+    filer_prefix, proposal_key, proposal_prefix,
 };
 use evidence_core::checkpoint::Checkpoint;
 use evidence_core::digest::{DIGEST_LEN, Digest};
@@ -750,16 +750,13 @@ impl Reader<'_> {
         };
         let ledger = self.app.ledger();
         let tip = ledger.tip();
-        let prefix = proposal_key("");
-        // The prefix is the tag and an empty string's length; an id's key is the tag, its
-        // length and its bytes, so the rows sharing the tag byte are all proposals.
-        let tag = &prefix[..1];
+        let prefix = proposal_prefix();
         let after = if request.after.is_empty() {
             Vec::new()
         } else {
             proposal_key(&request.after)
         };
-        let rows = ledger.store().state_rows(tag, &after, limit + 1)?;
+        let rows = ledger.store().state_rows(&prefix, &after, limit + 1)?;
         let more = rows.len() > limit;
         let mut proposals = Vec::with_capacity(rows.len().min(limit));
         for (key, value) in rows.into_iter().take(limit) {
