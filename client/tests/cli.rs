@@ -516,12 +516,26 @@ fn governance_commands_check_their_input_before_anything_is_sent() {
         r#"{"type": "remove-kind", "kind": "archive-record"}"#,
     )
     .unwrap();
+    let bad_validator = dir.path().join("bad-validator.json");
+    std::fs::write(
+        &bad_validator,
+        r#"[{"type": "add-validator", "member": "court", "public_key": "ed25519:not-hex", "voting_power": 1}]"#,
+    )
+    .unwrap();
+    let no_power = dir.path().join("no-power.json");
+    std::fs::write(
+        &no_power,
+        r#"[{"type": "set-voting-power", "public_key": "ed25519:0000000000000000000000000000000000000000000000000000000000000000"}]"#,
+    )
+    .unwrap();
     let missing = dir.path().join("missing.json");
     for (changes, says) in [
         (&missing, "missing.json"),
         (&not_json, "not-json.json"),
         (&unknown, "dissolve-the-consortium"),
         (&not_array, "not-array.json"),
+        (&bad_validator, "bad-validator.json"),
+        (&no_power, "voting_power"),
     ] {
         let output = evidence(&[
             "governance",

@@ -923,9 +923,10 @@ fn apply_governance<S: StateStore + ?Sized>(
     Ok(Record::Governance(Box::new(governance.clone())))
 }
 
-/// Whether `key` has ever been a key of the consortium: a validator, governance or genesis
-/// filer key, a filer key registered on the ledger or a governance key an accepted proposal
-/// gave (revoked and replaced ones included: a key is never given a second life).
+/// Whether `key` has ever been a key of the consortium: a genesis validator, governance or
+/// filer key, a filer key registered on the ledger or a governance or validator key an
+/// accepted proposal gave (revoked, replaced and removed ones included: a key is never given
+/// a second life).
 pub(crate) fn key_in_use<S: StateStore + ?Sized>(
     state: &Overlay<'_, S>,
     genesis: &Genesis,

@@ -6,7 +6,7 @@
 use evidence_core::encoding::Writer;
 use evidence_core::governance::{Change, Proposal, Vote};
 use evidence_core::keys::PublicKey;
-use evidence_genesis::{Configuration, KindPolicy, Member, pki::CaCertificate};
+use evidence_genesis::{Configuration, GenesisValidator, KindPolicy, Member, pki::CaCertificate};
 
 use crate::error::TxError;
 use crate::execute::{ApplyError, BlockContext, key_in_use, non_empty};
@@ -21,7 +21,7 @@ pub const PROPOSAL_LIFETIME_MAX_MS: u64 = 366 * 24 * 60 * 60 * 1000;
 /// What accepting a proposal writes besides the configuration.
 struct Applied {
     configuration: Configuration,
-    /// Governance keys given to members, with the member.
+    /// Governance and validator keys given to members, with the member.
     new_keys: Vec<(PublicKey, String)>,
     removed_members: Vec<String>,
 }
@@ -97,12 +97,13 @@ fn apply_changes<S: StateStore + ?Sized>(
                 if next.member(id).is_none() {
                     return Err(invalid(position, change, format!("{id:?} is not a member")));
                 }
-                if let Some(validator) = context.genesis.validator_of(id) {
+                if let Some(validator) = next.validators.iter().find(|v| v.member == *id) {
                     return Err(invalid(
                         position,
                         change,
                         format!(
-                            "{id:?} runs validator {}; a member with a validator cannot leave",
+                            "{id:?} runs validator {}; a member leaves once its validators \
+                             have (remove them first, in this proposal or an earlier one)",
                             validator.public_key
                         ),
                     ));
@@ -179,6 +180,67 @@ fn apply_changes<S: StateStore + ?Sized>(
                     transaction_bytes_max: *transaction_bytes_max,
                 };
             }
+            Change::AddValidator {
+                member,
+                public_key,
+                voting_power,
+                address,
+            } => {
+                if next.member(member).is_none() {
+                    return Err(invalid(
+                        position,
+                        change,
+                        format!("{member:?} is not a member"),
+                    ));
+                }
+                check_keys(std::slice::from_ref(public_key), None, &new_keys)?;
+                new_keys.push((*public_key, member.clone()));
+                next.validators.push(GenesisValidator {
+                    member: member.clone(),
+                    public_key: *public_key,
+                    voting_power: *voting_power,
+                    address: address.clone(),
+                });
+            }
+            Change::RemoveValidator { public_key } => {
+                if next.validator(public_key).is_none() {
+                    return Err(invalid(position, change, not_a_validator(public_key)));
+                }
+                next.validators.retain(|v| v.public_key != *public_key);
+            }
+            Change::ReplaceValidator {
+                public_key,
+                new_public_key,
+                address,
+            } => {
+                let Some(validator) = next.validator(public_key) else {
+                    return Err(invalid(position, change, not_a_validator(public_key)));
+                };
+                let member = validator.member.clone();
+                check_keys(std::slice::from_ref(new_public_key), None, &new_keys)?;
+                new_keys.push((*new_public_key, member));
+                if let Some(validator) = next
+                    .validators
+                    .iter_mut()
+                    .find(|v| v.public_key == *public_key)
+                {
+                    validator.public_key = *new_public_key;
+                    validator.address.clone_from(address);
+                }
+            }
+            Change::SetVotingPower {
+                public_key,
+                voting_power,
+            } => {
+                let Some(validator) = next
+                    .validators
+                    .iter_mut()
+                    .find(|v| v.public_key == *public_key)
+                else {
+                    return Err(invalid(position, change, not_a_validator(public_key)));
+                };
+                validator.voting_power = *voting_power;
+            }
         }
     }
     next.validate().map_err(|error| {
@@ -189,6 +251,10 @@ fn apply_changes<S: StateStore + ?Sized>(
         new_keys,
         removed_members,
     })
+}
+
+fn not_a_validator(key: &PublicKey) -> String {
+    format!("{key} is not a validator in the configuration")
 }
 
 /// Counts the votes of current members: accepts the proposal when its approvals meet the

@@ -182,8 +182,9 @@ pub fn proposal_prefix() -> Vec<u8> {
     vec![tag::PROPOSAL]
 }
 
-/// A governance key given to a member by an accepted proposal (value: the member's id), kept
-/// after the key is replaced, so no key of the consortium is ever used again.
+/// A governance or validator key given to a member by an accepted proposal (value: the
+/// member's id), kept after the key is replaced, so no key of the consortium is ever used
+/// again.
 pub fn governance_key_key(public_key: &PublicKey) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(tag::GOVERNANCE_KEY).put(public_key);

@@ -10,8 +10,9 @@ use evidence_contracts::state::{ProposalRecord, ProposalStatus};
 use evidence_contracts::{Transaction, TxError};
 use evidence_core::entry::Record;
 use evidence_core::governance::{Change, FilerRegistration, GovernanceAction, Proposal, Vote};
-use evidence_core::keys::SigningKey;
+use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_genesis::pki::MemberCa;
+use evidence_genesis::{Configuration, GenesisValidator};
 
 /// A day of block time.
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -101,6 +102,97 @@ fn approve(ledger: &mut Ledger, id: &str, members: &[&str]) {
     for member in members {
         ledger.accept(&vote(ledger, member, id, true));
     }
+}
+
+/// The key of `member`'s genesis validator (the default consortium gives each member one).
+fn genesis_validator(ledger: &Ledger, member: &str) -> PublicKey {
+    ledger
+        .genesis
+        .validators
+        .iter()
+        .find(|v| v.member == member)
+        .unwrap_or_else(|| panic!("{member} runs no genesis validator"))
+        .public_key
+}
+
+/// The configuration in force from the next height, as a reader of the state finds it.
+fn configuration(ledger: &Ledger) -> Configuration {
+    query::configuration(&ledger.state, &ledger.genesis).unwrap()
+}
+
+/// The bureau proposes `changes` and finance, then the court approve them: checks that the
+/// configuration stays as it was until the court's approval meets the threshold and that the
+/// proposal is then accepted; returns the configuration it leads to.
+fn decide(ledger: &mut Ledger, id: &str, changes: Vec<Change>) -> Configuration {
+    let before = configuration(ledger);
+    ledger.accept(&propose(ledger, BUREAU, weekly(ledger, id, changes)));
+    approve(ledger, id, &[FINANCE]);
+    assert_eq!(record(ledger, id).status, ProposalStatus::Open, "{id}");
+    assert_eq!(
+        configuration(ledger),
+        before,
+        "{id}: nothing changes before the threshold is met"
+    );
+    approve(ledger, id, &[COURT]);
+    assert_eq!(
+        record(ledger, id).status,
+        ProposalStatus::Accepted {
+            height: ledger.height
+        },
+        "{id}"
+    );
+    let after = configuration(ledger);
+    assert_ne!(after, before, "{id}");
+    after
+}
+
+/// The bureau's proposal of `changes`, which must be refused; the error.
+#[track_caller]
+fn refused(ledger: &mut Ledger, changes: Vec<Change>) -> TxError {
+    let tx = propose(ledger, BUREAU, weekly(ledger, "refused", changes));
+    ledger.reject(&tx)
+}
+
+/// The bureau's proposal of `changes`, which must be refused as `invalid-proposal` with a
+/// reason that contains `reason`.
+#[track_caller]
+fn refused_as_invalid(ledger: &mut Ledger, changes: Vec<Change>, reason: &str) {
+    let error = refused(ledger, changes);
+    assert_eq!(error.code(), "invalid-proposal", "{error}");
+    assert!(
+        error.to_string().contains(reason),
+        "{error} does not say {reason:?}"
+    );
+}
+
+fn add_validator(member: &str, public_key: PublicKey, voting_power: u64) -> Change {
+    Change::AddValidator {
+        member: member.to_owned(),
+        public_key,
+        voting_power,
+        address: None,
+    }
+}
+
+fn replace_validator(public_key: PublicKey, new_public_key: PublicKey) -> Change {
+    Change::ReplaceValidator {
+        public_key,
+        new_public_key,
+        address: None,
+    }
+}
+
+/// A filer registration of `key` by the bureau, for its drawings.
+fn register_bureau_filer(ledger: &Ledger, key: PublicKey) -> Transaction {
+    ledger.governance(
+        BUREAU,
+        GovernanceAction::RegisterFiler(FilerRegistration {
+            name: "bureau-scanner".into(),
+            public_key: key,
+            kinds: vec![COMPLETION_DRAWING.into()],
+            source_system: "bureau-scanner".into(),
+        }),
+    )
 }
 
 #[test]
@@ -378,7 +470,8 @@ fn malformed_proposals_are_refused_before_anyone_votes() {
         ),
         "invalid-proposal"
     );
-    // Members: an id is given once; a member that runs a validator stays.
+    // Members: an id is given once; a member that runs a validator stays until its validators
+    // have left.
     assert_eq!(
         code(
             &mut ledger,
@@ -802,4 +895,665 @@ fn a_proposal_and_its_votes_are_entries_an_auditor_replays() {
     assert_eq!(members, [BUREAU, FINANCE, COURT, ARCHIVE]);
     let entry_indices: Vec<u64> = votes.iter().map(|v| v.entry_index).collect();
     assert_eq!(entry_indices, [0, 1, 2, 3]);
+}
+
+#[test]
+fn an_added_validator_joins_the_set_from_the_height_after_its_proposal_is_accepted() {
+    let mut ledger = Ledger::new();
+    let new = key(40).public_key();
+    let address = "/dns4/court-2.example/tcp/26656";
+    let config = decide(
+        &mut ledger,
+        "court-second-validator",
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: new,
+            voting_power: 2,
+            address: Some(address.into()),
+        }],
+    );
+    assert_eq!(config.validators.len(), 5);
+    assert_eq!(
+        config.validators[..4],
+        ledger.genesis.validators[..],
+        "the genesis validators stay, the new one follows them"
+    );
+    assert_eq!(
+        config.validators[4],
+        GenesisValidator {
+            member: COURT.into(),
+            public_key: new,
+            voting_power: 2,
+            address: Some(address.into()),
+        }
+    );
+    let set = config.validator_set().unwrap();
+    assert_eq!(set.len(), 5);
+    assert_eq!(set.total_power(), 6);
+    assert_eq!(set.get(&new).map(|v| v.voting_power), Some(2));
+    // Genesis is not rewritten: the change lives in the configuration record.
+    assert_eq!(ledger.genesis.validators.len(), 4);
+    assert_eq!(ledger.config, config);
+}
+
+#[test]
+fn a_removed_validator_leaves_the_set_from_the_height_after_its_proposal_is_accepted() {
+    let mut ledger = Ledger::new();
+    let archive = genesis_validator(&ledger, ARCHIVE);
+    let config = decide(
+        &mut ledger,
+        "archive-validator-leaves",
+        vec![Change::RemoveValidator {
+            public_key: archive,
+        }],
+    );
+    assert!(config.validator(&archive).is_none());
+    assert_eq!(config.validators.len(), 3);
+    assert_eq!(config.validator_set().unwrap().total_power(), 3);
+    assert!(
+        config.member(ARCHIVE).is_some(),
+        "its member stays a member"
+    );
+    // It is no longer a validator to remove, replace or give power, and its key never returns.
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::RemoveValidator {
+            public_key: archive,
+        }],
+        "change 0 (remove-validator)",
+    );
+    assert_eq!(
+        refused(&mut ledger, vec![add_validator(ARCHIVE, archive, 1)]),
+        TxError::KeyInUse(archive)
+    );
+}
+
+#[test]
+fn a_replaced_validator_keeps_its_member_and_power_and_takes_the_new_key_and_address() {
+    let mut ledger = Ledger::new();
+    let added = key(41).public_key();
+    let successor = key(42).public_key();
+    let bureau = genesis_validator(&ledger, BUREAU);
+    let bureau_successor = key(43).public_key();
+    let address = "/ip4/10.0.0.7/tcp/26656";
+    decide(
+        &mut ledger,
+        "court-second-validator",
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: added,
+            voting_power: 2,
+            address: Some("/dns4/court-2.example/tcp/26656".into()),
+        }],
+    );
+    let config = decide(
+        &mut ledger,
+        "new-validator-keys",
+        vec![
+            replace_validator(added, successor),
+            Change::ReplaceValidator {
+                public_key: bureau,
+                new_public_key: bureau_successor,
+                address: Some(address.into()),
+            },
+        ],
+    );
+    assert_eq!(
+        config.validators[4],
+        GenesisValidator {
+            member: COURT.into(),
+            public_key: successor,
+            voting_power: 2,
+            address: None,
+        },
+        "the address is the replacement's, here none"
+    );
+    assert_eq!(
+        config.validators[0],
+        GenesisValidator {
+            member: BUREAU.into(),
+            public_key: bureau_successor,
+            voting_power: 1,
+            address: Some(address.into()),
+        }
+    );
+    assert!(config.validator(&added).is_none() && config.validator(&bureau).is_none());
+    assert_eq!(config.validator_set().unwrap().total_power(), 6);
+    // The replaced keys are validators no more and are never given a role again.
+    for old in [added, bureau] {
+        refused_as_invalid(
+            &mut ledger,
+            vec![replace_validator(old, key(44).public_key())],
+            "change 0 (replace-validator)",
+        );
+        assert_eq!(
+            refused(&mut ledger, vec![add_validator(COURT, old, 1)]),
+            TxError::KeyInUse(old)
+        );
+    }
+    assert_eq!(
+        ledger.reject(&register_bureau_filer(&ledger, added)),
+        TxError::FilerKeyInUse(added)
+    );
+    // Nor are the new keys given again, in any role.
+    for new in [successor, bureau_successor] {
+        assert_eq!(
+            refused(&mut ledger, vec![add_validator(ARCHIVE, new, 1)]),
+            TxError::KeyInUse(new)
+        );
+        assert_eq!(
+            ledger.reject(&register_bureau_filer(&ledger, new)),
+            TxError::FilerKeyInUse(new)
+        );
+    }
+}
+
+#[test]
+fn a_validators_voting_power_is_set_from_the_height_after_its_proposal_is_accepted() {
+    let mut ledger = Ledger::new();
+    let finance = genesis_validator(&ledger, FINANCE);
+    let config = decide(
+        &mut ledger,
+        "finance-weighs-more",
+        vec![Change::SetVotingPower {
+            public_key: finance,
+            voting_power: 5,
+        }],
+    );
+    assert_eq!(
+        config.validator(&finance),
+        Some(&GenesisValidator {
+            voting_power: 5,
+            ..ledger.genesis.validators[1].clone()
+        })
+    );
+    assert_eq!(ledger.genesis.validators[1].public_key, finance);
+    assert_eq!(config.validator_set().unwrap().total_power(), 8);
+}
+
+#[test]
+fn a_validator_key_is_a_key_the_consortium_never_used() {
+    let mut ledger = Ledger::new();
+    // Keys earlier proposals gave: a governance key and a validator key; and a filer key
+    // registered on the ledger.
+    let governance_given = key(45).public_key();
+    let bureau_governance = ledger.governance_key(BUREAU).public_key();
+    decide(
+        &mut ledger,
+        "bureau-second-key",
+        vec![Change::SetGovernanceKeys {
+            member: BUREAU.into(),
+            keys: vec![bureau_governance, governance_given],
+        }],
+    );
+    let validator_given = key(46).public_key();
+    decide(
+        &mut ledger,
+        "archive-second-validator",
+        vec![add_validator(ARCHIVE, validator_given, 1)],
+    );
+    let registered = key(47).public_key();
+    ledger.accept(&register_bureau_filer(&ledger, registered));
+
+    let court = genesis_validator(&ledger, COURT);
+    let used = [
+        (
+            "a genesis validator key",
+            genesis_validator(&ledger, FINANCE),
+        ),
+        (
+            "a genesis governance key",
+            ledger.governance_key(COURT).public_key(),
+        ),
+        ("a genesis filer key", ledger.filer(FINANCE)),
+        ("a filer key registered on the ledger", registered),
+        ("a governance key a proposal gave", governance_given),
+        ("a validator key a proposal gave", validator_given),
+    ];
+    for (what, used) in used {
+        let error = refused(&mut ledger, vec![add_validator(COURT, used, 1)]);
+        assert_eq!(error, TxError::KeyInUse(used), "adding {what}");
+        assert_eq!(error.code(), "key-in-use");
+        assert_eq!(
+            refused(&mut ledger, vec![replace_validator(court, used)]),
+            TxError::KeyInUse(used),
+            "replacing with {what}"
+        );
+    }
+    // A validator is not replaced by its own key.
+    assert_eq!(
+        refused(&mut ledger, vec![replace_validator(court, court)]),
+        TxError::KeyInUse(court)
+    );
+    // Nor is a key taken twice within one proposal, in whatever roles.
+    let fresh = key(48).public_key();
+    let court_governance = ledger.governance_key(COURT).public_key();
+    for changes in [
+        vec![
+            add_validator(COURT, fresh, 1),
+            add_validator(ARCHIVE, fresh, 1),
+        ],
+        vec![
+            replace_validator(court, fresh),
+            add_validator(ARCHIVE, fresh, 1),
+        ],
+        vec![
+            add_validator(COURT, fresh, 1),
+            Change::SetGovernanceKeys {
+                member: COURT.into(),
+                keys: vec![court_governance, fresh],
+            },
+        ],
+        vec![
+            Change::SetGovernanceKeys {
+                member: COURT.into(),
+                keys: vec![court_governance, fresh],
+            },
+            add_validator(COURT, fresh, 1),
+        ],
+    ] {
+        assert_eq!(
+            refused(&mut ledger, changes.clone()),
+            TxError::KeyInUse(fresh),
+            "{changes:?}"
+        );
+    }
+    // A validator key a proposal gave registers no filer either.
+    assert_eq!(
+        ledger.reject(&register_bureau_filer(&ledger, validator_given)),
+        TxError::FilerKeyInUse(validator_given)
+    );
+}
+
+#[test]
+fn validator_changes_that_cannot_apply_are_refused_before_anyone_votes() {
+    let mut ledger = Ledger::new();
+    let fresh = key(49).public_key();
+    let court = genesis_validator(&ledger, COURT);
+
+    // A validator is a member's.
+    refused_as_invalid(
+        &mut ledger,
+        vec![add_validator("nobody", fresh, 1)],
+        "change 0 (add-validator): \"nobody\" is not a member",
+    );
+    // Only a validator of the configuration is removed, replaced or given power: a key of
+    // another role, or of none, is not one.
+    let not_validators = [
+        stranger_key().public_key(),
+        ledger.filer(BUREAU),
+        ledger.governance_key(COURT).public_key(),
+    ];
+    for key in not_validators {
+        refused_as_invalid(
+            &mut ledger,
+            vec![Change::RemoveValidator { public_key: key }],
+            "change 0 (remove-validator)",
+        );
+        refused_as_invalid(
+            &mut ledger,
+            vec![replace_validator(key, fresh)],
+            "change 0 (replace-validator)",
+        );
+        refused_as_invalid(
+            &mut ledger,
+            vec![Change::SetVotingPower {
+                public_key: key,
+                voting_power: 2,
+            }],
+            "change 0 (set-voting-power)",
+        );
+    }
+    // Nor is one an earlier change of the proposal removed or replaced, or a later one adds.
+    let removed = Change::RemoveValidator { public_key: court };
+    refused_as_invalid(
+        &mut ledger,
+        vec![removed.clone(), removed.clone()],
+        "change 1 (remove-validator)",
+    );
+    refused_as_invalid(
+        &mut ledger,
+        vec![replace_validator(court, fresh), removed.clone()],
+        "change 1 (remove-validator)",
+    );
+    refused_as_invalid(
+        &mut ledger,
+        vec![
+            Change::SetVotingPower {
+                public_key: fresh,
+                voting_power: 2,
+            },
+            add_validator(COURT, fresh, 1),
+        ],
+        "change 0 (set-voting-power)",
+    );
+    // The set the changes lead to must be one that can certify: every power at least 1, the
+    // total at most (2^64 - 1) / 3.
+    let leads_to = "the configuration it leads to";
+    refused_as_invalid(&mut ledger, vec![add_validator(COURT, fresh, 0)], leads_to);
+    for voting_power in [0, u64::MAX / 3, u64::MAX] {
+        refused_as_invalid(
+            &mut ledger,
+            vec![Change::SetVotingPower {
+                public_key: court,
+                voting_power,
+            }],
+            leads_to,
+        );
+    }
+    // An address, when given, is 1 to 256 bytes.
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: fresh,
+            voting_power: 1,
+            address: Some(String::new()),
+        }],
+        leads_to,
+    );
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::ReplaceValidator {
+            public_key: court,
+            new_public_key: fresh,
+            address: Some(String::new()),
+        }],
+        leads_to,
+    );
+    // A longer one does not even decode.
+    let long = refused(
+        &mut ledger,
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: fresh,
+            voting_power: 1,
+            address: Some("a".repeat(257)),
+        }],
+    );
+    assert_eq!(long.code(), "malformed", "{long}");
+    // A key of small order could never sign a vote.
+    let small_order = PublicKey::from_bytes(&{
+        let mut y = [0u8; 32];
+        y[0] = 1;
+        y
+    })
+    .unwrap();
+    refused_as_invalid(
+        &mut ledger,
+        vec![add_validator(COURT, small_order, 1)],
+        leads_to,
+    );
+    // None of it changed anything; a 256-byte address is fine.
+    assert_eq!(
+        configuration(&ledger),
+        Configuration::from_genesis(&ledger.genesis)
+    );
+    let config = decide(
+        &mut ledger,
+        "long-address",
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: fresh,
+            voting_power: 1,
+            address: Some("a".repeat(256)),
+        }],
+    );
+    assert_eq!(config.validators.len(), 5);
+}
+
+#[test]
+fn the_last_validator_never_leaves() {
+    let mut ledger = Ledger::new();
+    let [bureau, finance, court, archive] =
+        MEMBERS.map(|member| genesis_validator(&ledger, member));
+    let everyone: Vec<Change> = [bureau, finance, court, archive]
+        .into_iter()
+        .map(|public_key| Change::RemoveValidator { public_key })
+        .collect();
+    refused_as_invalid(&mut ledger, everyone, "at least one validator");
+    let config = decide(
+        &mut ledger,
+        "one-validator",
+        [bureau, finance, court]
+            .into_iter()
+            .map(|public_key| Change::RemoveValidator { public_key })
+            .collect(),
+    );
+    assert_eq!(config.validators, ledger.genesis.validators[3..]);
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::RemoveValidator {
+            public_key: archive,
+        }],
+        "at least one validator",
+    );
+    // It may be replaced: the set keeps a validator.
+    let config = decide(
+        &mut ledger,
+        "archive-new-key",
+        vec![replace_validator(archive, key(50).public_key())],
+    );
+    assert_eq!(config.validators.len(), 1);
+}
+
+#[test]
+fn a_member_leaves_once_its_validators_have_left() {
+    let mut ledger = Ledger::new();
+    let archive = genesis_validator(&ledger, ARCHIVE);
+    // While it runs a validator, a member stays; its validator leaving after it is too late.
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::RemoveMember { id: ARCHIVE.into() }],
+        &format!("change 0 (remove-member): \"archive\" runs validator {archive}"),
+    );
+    refused_as_invalid(
+        &mut ledger,
+        vec![
+            Change::RemoveMember { id: ARCHIVE.into() },
+            Change::RemoveValidator {
+                public_key: archive,
+            },
+        ],
+        "change 0 (remove-member)",
+    );
+    // Its validator leaving first, in the same proposal, lets it leave.
+    let config = decide(
+        &mut ledger,
+        "archive-leaves",
+        vec![
+            Change::RemoveValidator {
+                public_key: archive,
+            },
+            Change::RemoveMember { id: ARCHIVE.into() },
+        ],
+    );
+    assert!(config.member(ARCHIVE).is_none());
+    assert_eq!(config.validators, ledger.genesis.validators[..3]);
+
+    // A member with two validators leaves once both have, in this proposal or an earlier one.
+    let court = genesis_validator(&ledger, COURT);
+    let second = key(51).public_key();
+    decide(
+        &mut ledger,
+        "court-second-validator",
+        vec![add_validator(COURT, second, 1)],
+    );
+    refused_as_invalid(
+        &mut ledger,
+        vec![
+            Change::RemoveValidator { public_key: court },
+            Change::RemoveMember { id: COURT.into() },
+        ],
+        &format!("change 1 (remove-member): \"court\" runs validator {second}"),
+    );
+    decide(
+        &mut ledger,
+        "court-first-validator-leaves",
+        vec![Change::RemoveValidator { public_key: court }],
+    );
+    let config = decide(
+        &mut ledger,
+        "court-leaves",
+        vec![
+            Change::RemoveValidator { public_key: second },
+            Change::RemoveMember { id: COURT.into() },
+        ],
+    );
+    assert!(config.member(COURT).is_none());
+    assert_eq!(config.validators, ledger.genesis.validators[..2]);
+    // A former member is given no validator.
+    refused_as_invalid(
+        &mut ledger,
+        vec![add_validator(COURT, key(52).public_key(), 1)],
+        "change 0 (add-validator): \"court\" is not a member",
+    );
+}
+
+#[test]
+fn validator_changes_of_one_proposal_compose_in_order() {
+    let mut ledger = Ledger::new();
+    let added = key(53).public_key();
+    let config = decide(
+        &mut ledger,
+        "bureau-second-validator",
+        vec![
+            add_validator(BUREAU, added, 1),
+            Change::SetVotingPower {
+                public_key: added,
+                voting_power: 4,
+            },
+        ],
+    );
+    assert_eq!(config.validator(&added).map(|v| v.voting_power), Some(4));
+    assert_eq!(config.validator_set().unwrap().total_power(), 8);
+
+    // Added, given power and replaced in one proposal: the successor holds the power, and the
+    // key in between is never given again.
+    let between = key(54).public_key();
+    let successor = key(55).public_key();
+    let address = "/dns4/finance-2.example/tcp/26656";
+    let config = decide(
+        &mut ledger,
+        "finance-second-validator",
+        vec![
+            add_validator(FINANCE, between, 1),
+            Change::SetVotingPower {
+                public_key: between,
+                voting_power: 3,
+            },
+            Change::ReplaceValidator {
+                public_key: between,
+                new_public_key: successor,
+                address: Some(address.into()),
+            },
+        ],
+    );
+    assert!(config.validator(&between).is_none());
+    assert_eq!(
+        config.validator(&successor),
+        Some(&GenesisValidator {
+            member: FINANCE.into(),
+            public_key: successor,
+            voting_power: 3,
+            address: Some(address.into()),
+        })
+    );
+    assert_eq!(
+        refused(&mut ledger, vec![add_validator(FINANCE, between, 1)]),
+        TxError::KeyInUse(between)
+    );
+
+    // A member that joins runs a validator from the same proposal.
+    let (join, _) = add_member("audit", 57);
+    let audit_validator = key(58).public_key();
+    let config = decide(
+        &mut ledger,
+        "audit-joins-with-a-validator",
+        vec![join, add_validator("audit", audit_validator, 1)],
+    );
+    assert_eq!(
+        config
+            .validator(&audit_validator)
+            .map(|v| v.member.as_str()),
+        Some("audit")
+    );
+}
+
+#[test]
+fn a_validator_change_made_stale_by_another_proposal_waits_and_is_refused() {
+    let mut ledger = Ledger::new();
+    let archive = genesis_validator(&ledger, ARCHIVE);
+    let fresh = key(56).public_key();
+    ledger.accept(&propose(
+        &ledger,
+        BUREAU,
+        weekly(
+            &ledger,
+            "archive-validator-leaves",
+            vec![Change::RemoveValidator {
+                public_key: archive,
+            }],
+        ),
+    ));
+    ledger.accept(&propose(
+        &ledger,
+        FINANCE,
+        weekly(
+            &ledger,
+            "archive-weighs-more",
+            vec![Change::SetVotingPower {
+                public_key: archive,
+                voting_power: 2,
+            }],
+        ),
+    ));
+    ledger.accept(&propose(
+        &ledger,
+        COURT,
+        weekly(
+            &ledger,
+            "court-second-validator",
+            vec![add_validator(COURT, fresh, 1)],
+        ),
+    ));
+    ledger.accept(&propose(
+        &ledger,
+        ARCHIVE,
+        weekly(
+            &ledger,
+            "archive-second-validator",
+            vec![add_validator(ARCHIVE, fresh, 1)],
+        ),
+    ));
+    approve(&mut ledger, "archive-validator-leaves", &[FINANCE]);
+    approve(&mut ledger, "court-second-validator", &[BUREAU]);
+    // One block accepts both: the second builds on the first.
+    let results = ledger.run(&[
+        vote(&ledger, COURT, "archive-validator-leaves", true),
+        vote(&ledger, FINANCE, "court-second-validator", true),
+    ]);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(ledger.config.validator(&archive).is_none());
+    assert!(ledger.config.validator(&fresh).is_some());
+    assert_eq!(ledger.config.validators.len(), 4);
+
+    // The archive's validator is gone and the fresh key taken: the votes that would accept
+    // the other two are refused, and they stay open.
+    approve(&mut ledger, "archive-weighs-more", &[BUREAU]);
+    let stale = ledger.reject(&vote(&ledger, COURT, "archive-weighs-more", true));
+    assert_eq!(stale.code(), "invalid-proposal", "{stale}");
+    assert_eq!(
+        record(&ledger, "archive-weighs-more").status,
+        ProposalStatus::Open
+    );
+    approve(&mut ledger, "archive-second-validator", &[BUREAU]);
+    assert_eq!(
+        ledger.reject(&vote(&ledger, COURT, "archive-second-validator", true)),
+        TxError::KeyInUse(fresh)
+    );
+    assert_eq!(
+        record(&ledger, "archive-second-validator").status,
+        ProposalStatus::Open
+    );
 }

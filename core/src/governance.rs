@@ -101,9 +101,9 @@ impl Decode for FilerRevocation {
     }
 }
 
-/// One change to the consortium a proposal carries. Changes of the validator set are kept for
-/// a later version (tags 9 and up): they need the consensus engine to follow the set the
-/// ledger holds.
+/// One change to the consortium a proposal carries. Changes of the validator set (tags 9 to
+/// 12) take effect like the others after the block that accepts them: the new set certifies
+/// the next height.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Change {
@@ -141,6 +141,30 @@ pub enum Change {
         batch_len_max: u32,
         transaction_bytes_max: u32,
     },
+    /// A new validator of a member (tag 9). `address` is where peers may reach it (a libp2p
+    /// multiaddress), a hint as in genesis.
+    AddValidator {
+        member: String,
+        public_key: PublicKey,
+        voting_power: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    /// A validator leaves the set (tag 10).
+    RemoveValidator { public_key: PublicKey },
+    /// A validator's key is replaced by a new one, keeping its member and power (tag 11); the
+    /// address becomes `address`.
+    ReplaceValidator {
+        public_key: PublicKey,
+        new_public_key: PublicKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
+    },
+    /// A validator's voting power becomes `voting_power` (tag 12).
+    SetVotingPower {
+        public_key: PublicKey,
+        voting_power: u64,
+    },
 }
 
 impl Change {
@@ -155,6 +179,10 @@ impl Change {
             Self::RemoveKind { .. } => "remove-kind",
             Self::SetProjectRegistrars { .. } => "set-project-registrars",
             Self::SetLimits { .. } => "set-limits",
+            Self::AddValidator { .. } => "add-validator",
+            Self::RemoveValidator { .. } => "remove-validator",
+            Self::ReplaceValidator { .. } => "replace-validator",
+            Self::SetVotingPower { .. } => "set-voting-power",
         }
     }
 }
@@ -168,6 +196,12 @@ fn write_members(writer: &mut Writer, members: &[String]) {
 fn read_members(reader: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
     reader.seq_max(POLICY_MEMBERS_MAX, "members", |r| {
         read_text(r, ID_LEN_MAX, "member")
+    })
+}
+
+fn read_address(reader: &mut Reader<'_>) -> Result<Option<String>, DecodeError> {
+    reader.option("validator address", |r| {
+        read_text(r, ID_LEN_MAX, "validator address")
     })
 }
 
@@ -224,6 +258,42 @@ impl Encode for Change {
             } => {
                 writer.u8(8).u32(*batch_len_max).u32(*transaction_bytes_max);
             }
+            Self::AddValidator {
+                member,
+                public_key,
+                voting_power,
+                address,
+            } => {
+                writer
+                    .u8(9)
+                    .str(member)
+                    .put(public_key)
+                    .u64(*voting_power)
+                    .option(address.as_ref(), |w, a| {
+                        w.str(a);
+                    });
+            }
+            Self::RemoveValidator { public_key } => {
+                writer.u8(10).put(public_key);
+            }
+            Self::ReplaceValidator {
+                public_key,
+                new_public_key,
+                address,
+            } => {
+                writer.u8(11).put(public_key).put(new_public_key).option(
+                    address.as_ref(),
+                    |w, a| {
+                        w.str(a);
+                    },
+                );
+            }
+            Self::SetVotingPower {
+                public_key,
+                voting_power,
+            } => {
+                writer.u8(12).put(public_key).u64(*voting_power);
+            }
         }
     }
 }
@@ -264,6 +334,24 @@ impl Decode for Change {
             8 => Self::SetLimits {
                 batch_len_max: reader.u32("batch length limit")?,
                 transaction_bytes_max: reader.u32("transaction size limit")?,
+            },
+            9 => Self::AddValidator {
+                member: read_text(reader, ID_LEN_MAX, "member id")?,
+                public_key: reader.get()?,
+                voting_power: reader.u64("voting power")?,
+                address: read_address(reader)?,
+            },
+            10 => Self::RemoveValidator {
+                public_key: reader.get()?,
+            },
+            11 => Self::ReplaceValidator {
+                public_key: reader.get()?,
+                new_public_key: reader.get()?,
+                address: read_address(reader)?,
+            },
+            12 => Self::SetVotingPower {
+                public_key: reader.get()?,
+                voting_power: reader.u64("voting power")?,
             },
             tag => {
                 return Err(DecodeError::UnknownTag {
@@ -577,6 +665,24 @@ mod tests {
                         batch_len_max: 512,
                         transaction_bytes_max: 1 << 20,
                     },
+                    Change::AddValidator {
+                        member: "audit".into(),
+                        public_key: key(9).public_key(),
+                        voting_power: 2,
+                        address: Some("/dns4/audit.example/tcp/26656".into()),
+                    },
+                    Change::RemoveValidator {
+                        public_key: key(10).public_key(),
+                    },
+                    Change::ReplaceValidator {
+                        public_key: key(11).public_key(),
+                        new_public_key: key(12).public_key(),
+                        address: None,
+                    },
+                    Change::SetVotingPower {
+                        public_key: key(13).public_key(),
+                        voting_power: 3,
+                    },
                 ],
             }),
             GovernanceAction::Vote(Vote {
@@ -644,7 +750,7 @@ mod tests {
         // The change's tag follows the id, expiry, summary and sequence length.
         let tag_at = 4 + 1 + 8 + 4 + 4;
         assert_eq!(bytes[tag_at], 6);
-        for tag in [0, 9, 255] {
+        for tag in [0, 13, 255] {
             bytes[tag_at] = tag;
             assert!(matches!(
                 Proposal::from_canonical_bytes(&bytes),

@@ -619,9 +619,24 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     let cp9 = chain.commit_block(records);
 
     // Block 10, entry 21: the bureau proposes one change of each kind (SPEC.md §6.7, change
-    // tags 1 to 8, in tag order), signed with its governance key. Every genesis member runs a
-    // validator, which no proposal may remove (SPEC.md §11.4), so the member removed is the
-    // one the first change adds.
+    // tags 1 to 12, in tag order), signed with its governance key, that the rules of SPEC.md
+    // §11.4 would accept: a member leaves only once its validators have, so the member
+    // removed is the one the first change adds, which runs none; the bureau's second
+    // validator is added with an address and the court's replaced without one, so both
+    // forms of the option are decoded.
+    let genesis_validator = |member: &str| {
+        chain
+            .consortium
+            .genesis
+            .validators
+            .iter()
+            .find(|v| v.member == member)
+            .expect("each genesis member runs a validator")
+            .public_key
+    };
+    let bureau_second_validator = SigningKey::from_seed(&[0xb1; 32]).public_key();
+    let archive_validator = genesis_validator("archive");
+    let court_validator = genesis_validator("court");
     let audit_ca = MemberCa::new(
         "audit",
         &SigningKey::from_seed(&[0xa0; 32]),
@@ -642,8 +657,10 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             summary: "One change of each kind: the audit office joins and leaves again, the \
                       court's governance key is replaced, proposals need three quarters of \
                       the members, audit reports are filed by the bureau and finance, archive \
-                      records are no longer filed, finance also registers projects, and \
-                      batches and transactions get smaller limits."
+                      records are no longer filed, finance also registers projects, batches \
+                      and transactions get smaller limits, the bureau runs a second \
+                      validator, the archive's validator leaves, the court's validator gets a \
+                      new key, and the bureau's second validator gets three votes."
                 .to_owned(),
             changes: vec![
                 Change::AddMember {
@@ -680,6 +697,24 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
                 Change::SetLimits {
                     batch_len_max: 2048,
                     transaction_bytes_max: 2 * 1024 * 1024,
+                },
+                Change::AddValidator {
+                    member: "bureau".to_owned(),
+                    public_key: bureau_second_validator,
+                    voting_power: 1,
+                    address: Some("/dns4/bureau-2.evidence.example/tcp/26656".to_owned()),
+                },
+                Change::RemoveValidator {
+                    public_key: archive_validator,
+                },
+                Change::ReplaceValidator {
+                    public_key: court_validator,
+                    new_public_key: SigningKey::from_seed(&[0xc2; 32]).public_key(),
+                    address: None,
+                },
+                Change::SetVotingPower {
+                    public_key: bureau_second_validator,
+                    voting_power: 3,
                 },
             ],
         }),
@@ -1175,8 +1210,11 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          governance key, carrying one change of each kind in tag order (1 add member \"audit\" \
          with a CA certificate and two governance keys, 2 remove member \"audit\", 3 set the \
          court's governance keys, 4 set the threshold to 3/4, 5 set kind \"audit-report\", \
-         6 remove kind \"archive-record\", 7 set the project registrars, 8 set the limits): it \
-         decodes and is certified, but records no anchor.",
+         6 remove kind \"archive-record\", 7 set the project registrars, 8 set the limits, \
+         9 add a second validator of the bureau with an address, 10 remove the archive's \
+         validator, 11 replace the court's validator key with no address, 12 set the voting \
+         power of the bureau's second validator to 3): it decodes and is certified, but \
+         records no anchor.",
     );
     out.receipt(
         "not-an-anchor.vote",

@@ -1,10 +1,11 @@
 //! The consortium's configuration in force: the part of genesis the members may change on the
 //! ledger by an accepted proposal — who the members are and their governance keys, the write
-//! policy with its limits, and the governance threshold (SPEC.md §11.2).
+//! policy with its limits, the governance threshold and the validators (SPEC.md §11.2).
 //!
 //! At height 1 it is the genesis file's; an accepted proposal stores a new one in the contract
-//! state, which execution and admission use from the next height on. What genesis alone fixes —
-//! the chain id, the suite, the validators and the genesis filers — is not here.
+//! state, which execution and admission use from the next height on, and whose validators
+//! certify the next height. What genesis alone fixes — the chain id, the suite and the genesis
+//! filers — is not here.
 
 use std::collections::BTreeSet;
 
@@ -14,15 +15,17 @@ use evidence_core::governance::{
     CA_CERTIFICATE_BYTES_MAX, GOVERNANCE_KEYS_MAX as KEYS_MAX, POLICY_MEMBERS_MAX,
 };
 use evidence_core::keys::PublicKey;
+use evidence_core::validators::{VALIDATORS_MAX, ValidatorSet, ValidatorSetError};
 
 use crate::pki::CaCertificate;
 use crate::{
-    Genesis, GenesisError, Governance, KindPolicy, Limits, Member, Policy, Threshold,
-    encode_members, encode_policy_and_threshold, validate_governance_keys, validate_members,
-    validate_policy, validate_threshold,
+    Genesis, GenesisError, GenesisValidator, Governance, KindPolicy, Limits, Member, Policy,
+    Threshold, encode_members, encode_policy_and_threshold, encode_validators,
+    validate_governance_keys, validate_members, validate_policy, validate_threshold,
+    validate_validators, validator_set_of,
 };
 
-const CONFIGURATION_VERSION: u8 = 1;
+const CONFIGURATION_VERSION: u8 = 2;
 /// Most members a configuration may hold.
 pub const MEMBERS_MAX: u32 = 256;
 /// Most document kinds a policy may hold.
@@ -32,6 +35,8 @@ pub const KINDS_MAX: u32 = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Configuration {
     pub members: Vec<Member>,
+    /// The validators that certify the next height, in the order they were added.
+    pub validators: Vec<GenesisValidator>,
     pub policy: Policy,
     pub governance: Governance,
 }
@@ -41,6 +46,7 @@ impl Configuration {
     pub fn from_genesis(genesis: &Genesis) -> Self {
         Self {
             members: genesis.members.clone(),
+            validators: genesis.validators.clone(),
             policy: genesis.policy.clone(),
             governance: genesis.governance,
         }
@@ -48,19 +54,35 @@ impl Configuration {
 
     /// Checks the rules genesis validation applies to these parts (SPEC.md §10.3): member ids,
     /// names and CAs; 1 to 16 governance keys a member, none of small order, none used twice;
-    /// the threshold; a policy that names only members, with limits in range.
+    /// the threshold; a policy that names only members, with limits in range; validators of
+    /// members only, of keys used once, forming a valid set.
     ///
     /// # Errors
     /// The first rule broken, naming the field as in a genesis file.
     pub fn validate(&self) -> Result<(), GenesisError> {
         let members = validate_members(&self.members)?;
-        validate_governance_keys(&self.members, &mut BTreeSet::new())?;
+        let mut keys = BTreeSet::new();
+        validate_validators(&self.validators, &members, &mut keys)?;
+        validate_governance_keys(&self.members, &mut keys)?;
         validate_threshold(self.governance.threshold)?;
         validate_policy(&self.policy, &members)
     }
 
     pub fn member(&self, id: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.id == id)
+    }
+
+    /// The validator set that certifies the next height, in canonical order.
+    ///
+    /// # Errors
+    /// The validators do not form a valid set (a validated configuration always does).
+    pub fn validator_set(&self) -> Result<ValidatorSet, ValidatorSetError> {
+        validator_set_of(&self.validators)
+    }
+
+    /// The validator with `key`.
+    pub fn validator(&self, key: &PublicKey) -> Option<&GenesisValidator> {
+        self.validators.iter().find(|v| v.public_key == *key)
     }
 
     /// The member that holds governance key `key`.
@@ -88,14 +110,16 @@ impl Configuration {
     }
 }
 
-/// Canonical encoding (SPEC.md §11.2): `u8 version (= 1) || seq<member> || seq<kind policy> ||
-/// seq<string registrar> || u32 batch_len_max || u32 transaction_bytes_max || u32 numerator ||
-/// u32 denominator`, a member being `string id || string name || bytes tls_ca ||
-/// seq<public key>` and a kind policy `string kind || string description || seq<string member>`.
+/// Canonical encoding (SPEC.md §11.2): `u8 version (= 2) || seq<member> || seq<validator> ||
+/// seq<kind policy> || seq<string registrar> || u32 batch_len_max || u32 transaction_bytes_max
+/// || u32 numerator || u32 denominator`, a member being `string id || string name || bytes
+/// tls_ca || seq<public key>`, a validator as in genesis, and a kind policy `string kind ||
+/// string description || seq<string member>`.
 impl Encode for Configuration {
     fn encode(&self, writer: &mut Writer) {
         writer.u8(CONFIGURATION_VERSION);
         encode_members(writer, &self.members);
+        encode_validators(writer, &self.validators);
         encode_policy_and_threshold(writer, &self.policy, &self.governance);
     }
 }
@@ -128,6 +152,14 @@ impl Decode for Configuration {
                 governance_keys: r.seq_max(KEYS_MAX, "governance keys", Reader::get)?,
             })
         })?;
+        let validators = reader.seq_max(VALIDATORS_MAX as u32, "validators", |r| {
+            Ok(GenesisValidator {
+                member: read_id(r, "validator member")?,
+                public_key: r.get()?,
+                voting_power: r.u64("voting power")?,
+                address: r.option("validator address", |r| read_id(r, "validator address"))?,
+            })
+        })?;
         let kinds = reader.seq_max(KINDS_MAX, "kinds", |r| {
             Ok(KindPolicy {
                 kind: read_id(r, "kind")?,
@@ -146,6 +178,7 @@ impl Decode for Configuration {
         };
         Ok(Self {
             members,
+            validators,
             policy: Policy {
                 kinds,
                 project_registrars,
@@ -181,7 +214,7 @@ mod tests {
             assert!(Configuration::from_canonical_bytes(&bytes[..cut]).is_err());
         }
         let mut version = bytes;
-        version[0] = 2;
+        version[0] = 1;
         assert!(matches!(
             Configuration::from_canonical_bytes(&version),
             Err(DecodeError::UnsupportedVersion { .. })

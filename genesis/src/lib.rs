@@ -318,6 +318,78 @@ fn validate_members(members: &[Member]) -> Result<BTreeSet<&str>, GenesisError> 
     Ok(ids)
 }
 
+/// Checks the validators: at least one, each of a member in `members` with a power of at least
+/// 1 and a key of no small order used once, together forming a valid set; their keys join
+/// `keys` (the keys used in any role).
+fn validate_validators(
+    validators: &[GenesisValidator],
+    members: &BTreeSet<&str>,
+    keys: &mut BTreeSet<PublicKey>,
+) -> Result<(), GenesisError> {
+    if validators.is_empty() {
+        return Err(invalid("validators", "at least one validator is needed"));
+    }
+    for (i, validator) in validators.iter().enumerate() {
+        if !members.contains(validator.member.as_str()) {
+            return Err(invalid(
+                format!("validators[{i}].member"),
+                format!("{:?} is not a member", validator.member),
+            ));
+        }
+        if validator.voting_power == 0 {
+            return Err(invalid(
+                format!("validators[{i}].voting_power"),
+                "must be at least 1",
+            ));
+        }
+        check_key(format!("validators[{i}].public_key"), &validator.public_key)?;
+        if !keys.insert(validator.public_key) {
+            return Err(invalid(
+                format!("validators[{i}].public_key"),
+                format!("{} is used twice", validator.public_key),
+            ));
+        }
+        if let Some(address) = &validator.address
+            && (address.is_empty() || address.len() > ID_LEN_MAX as usize)
+        {
+            return Err(invalid(
+                format!("validators[{i}].address"),
+                "must be 1 to 256 bytes when present",
+            ));
+        }
+    }
+    validator_set_of(validators).map_err(|e| invalid("validators", e))?;
+    Ok(())
+}
+
+/// The validator set `validators` form, in canonical order.
+pub(crate) fn validator_set_of(
+    validators: &[GenesisValidator],
+) -> Result<ValidatorSet, evidence_core::validators::ValidatorSetError> {
+    ValidatorSet::new(
+        validators
+            .iter()
+            .map(|v| Validator {
+                public_key: v.public_key,
+                voting_power: v.voting_power,
+            })
+            .collect(),
+    )
+}
+
+/// `seq<validator>`, a validator being `string member || public key || u64 voting_power ||
+/// option<string address>` (SPEC.md §10.2).
+pub(crate) fn encode_validators(writer: &mut Writer, validators: &[GenesisValidator]) {
+    writer.seq(validators, |w, v| {
+        w.str(&v.member)
+            .put(&v.public_key)
+            .u64(v.voting_power)
+            .option(v.address.as_ref(), |w, a| {
+                w.str(a);
+            });
+    });
+}
+
 /// Checks every member's governance keys: 1 to 16 each, none of small order, none in `keys`
 /// (the keys already used in other roles), which they join.
 fn validate_governance_keys(
@@ -473,29 +545,10 @@ impl Genesis {
                 Err(invalid(field, format!("{id:?} is not a member")))
             }
         };
-        if self.validators.is_empty() {
-            return Err(invalid("validators", "at least one validator is needed"));
-        }
         let mut keys = BTreeSet::new();
-        for (i, validator) in self.validators.iter().enumerate() {
-            known_member(format!("validators[{i}].member"), &validator.member)?;
-            if validator.voting_power == 0 {
-                return Err(invalid(
-                    format!("validators[{i}].voting_power"),
-                    "must be at least 1",
-                ));
-            }
-            check_key(format!("validators[{i}].public_key"), &validator.public_key)?;
-            if !keys.insert(validator.public_key) {
-                return Err(invalid(
-                    format!("validators[{i}].public_key"),
-                    format!("{} is used twice", validator.public_key),
-                ));
-            }
-        }
+        validate_validators(&self.validators, &members, &mut keys)?;
         validate_governance_keys(&self.members, &mut keys)?;
         validate_threshold(self.governance.threshold)?;
-        self.validator_set().map_err(|e| invalid("validators", e))?;
         validate_policy(&self.policy, &members)?;
         for (i, filer) in self.filers.iter().enumerate() {
             if filer.name.trim().is_empty() || filer.name.len() > ID_LEN_MAX as usize {
@@ -547,15 +600,7 @@ impl Genesis {
     pub fn validator_set(
         &self,
     ) -> Result<ValidatorSet, evidence_core::validators::ValidatorSetError> {
-        ValidatorSet::new(
-            self.validators
-                .iter()
-                .map(|v| Validator {
-                    public_key: v.public_key,
-                    voting_power: v.voting_power,
-                })
-                .collect(),
-        )
+        validator_set_of(&self.validators)
     }
 
     /// The genesis hash: `H(prefix || canonical encoding)` under the chain's digest algorithm
@@ -658,23 +703,15 @@ impl Encode for Genesis {
             .u8(self.suite.digest.tag())
             .u8(self.suite.signature.tag());
         encode_members(writer, &self.members);
-        writer
-            .seq(&self.validators, |w, v| {
-                w.str(&v.member)
-                    .put(&v.public_key)
-                    .u64(v.voting_power)
-                    .option(v.address.as_ref(), |w, a| {
-                        w.str(a);
-                    });
-            })
-            .seq(&self.filers, |w, f| {
-                w.str(&f.name)
-                    .str(&f.member)
-                    .put(&f.public_key)
-                    .seq(&f.kinds, |w, k| {
-                        w.str(k);
-                    });
-            });
+        encode_validators(writer, &self.validators);
+        writer.seq(&self.filers, |w, f| {
+            w.str(&f.name)
+                .str(&f.member)
+                .put(&f.public_key)
+                .seq(&f.kinds, |w, k| {
+                    w.str(k);
+                });
+        });
         encode_policy_and_threshold(writer, &self.policy, &self.governance);
     }
 }

@@ -309,6 +309,17 @@ fn an_address_when_present_round_trips_and_changes_the_hash() {
 }
 
 #[test]
+fn an_address_when_present_is_1_to_256_bytes() {
+    let mut g = consortium().genesis;
+    g.validators[1].address = Some("a".repeat(256));
+    g.validate().unwrap();
+    for address in [String::new(), "a".repeat(257)] {
+        g.validators[1].address = Some(address);
+        expect_invalid(&g, "validators[1].address");
+    }
+}
+
+#[test]
 fn trust_anchor_carries_the_validator_set_and_hash() {
     let g = consortium().genesis;
     let anchor = g.trust_anchor().unwrap();

@@ -106,6 +106,9 @@ pub struct NodeSection {
     pub key_file: PathBuf,
     /// The database and the consensus write-ahead log.
     pub data_dir: PathBuf,
+    /// The member this node belongs to. Needed only by a validator the members added on the
+    /// ledger (its key is not in the genesis file); a genesis validator's member is genesis's.
+    pub member: String,
 }
 
 impl Default for NodeSection {
@@ -114,6 +117,7 @@ impl Default for NodeSection {
             moniker: "node".into(),
             key_file: "node.key".into(),
             data_dir: "data".into(),
+            member: String::new(),
         }
     }
 }

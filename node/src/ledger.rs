@@ -133,8 +133,24 @@ pub struct Tip {
     /// The state root after the last block; the genesis hash at height 0.
     pub state_root: Digest,
     /// The configuration in force at the next height (the members, their governance keys, the
-    /// write policy and the threshold): genesis's until a proposal changes it.
+    /// write policy, the threshold and the validators): genesis's until a proposal changes it.
     pub configuration: Arc<Configuration>,
+    /// The validator set that certifies the next height (the configuration's).
+    pub validators: Arc<ValidatorSet>,
+    /// Its hash: the next header's `validator_set_hash`.
+    pub validator_set_hash: Digest,
+}
+
+/// The validator set `configuration` names, with its hash under `algorithm`.
+fn validators_of(
+    configuration: &Configuration,
+    algorithm: HashAlgorithm,
+) -> Result<(Arc<ValidatorSet>, Digest), String> {
+    let set = configuration
+        .validator_set()
+        .map_err(|e| format!("the configuration's validators: {e}"))?;
+    let hash = set.hash(algorithm);
+    Ok((Arc::new(set), hash))
 }
 
 /// What became of one transaction of a committed block.
@@ -169,6 +185,9 @@ struct Executed {
     parent: Digest,
     /// [`body_digest`] of the transaction bytes executed.
     body: Digest,
+    /// The configuration an accepted proposal wrote, in force from the next height, with its
+    /// validator set and the set's hash; `None` when the block changes none.
+    configuration: Option<(Arc<Configuration>, Arc<ValidatorSet>, Digest)>,
 }
 
 /// A digest of a block's transaction bytes exactly as carried. The header commits to
@@ -203,8 +222,6 @@ pub struct Ledger {
     genesis: Genesis,
     algorithm: HashAlgorithm,
     genesis_hash: Digest,
-    validators: ValidatorSet,
-    validator_set_hash: Digest,
     tip: RwLock<Tip>,
     executed: Mutex<HashMap<Digest, Arc<Executed>>>,
     /// Signatures verified at admission or in an earlier execution of the same transaction.
@@ -272,15 +289,13 @@ impl Ledger {
             .map_err(|e| LedgerError::Genesis(e.to_string()))?;
         let algorithm = genesis.suite.digest;
         let genesis_hash = genesis.hash();
-        let validators = genesis
-            .validator_set()
-            .map_err(|e| LedgerError::Genesis(e.to_string()))?;
-        let validator_set_hash = validators.hash(algorithm);
         let height = store.height()?;
         let configuration = Arc::new(
             evidence_contracts::query::configuration(&store, &genesis)
                 .map_err(|e| LedgerError::WrongDatabase(e.to_string()))?,
         );
+        let (validators, validator_set_hash) =
+            validators_of(&configuration, algorithm).map_err(LedgerError::WrongDatabase)?;
         let tip = if height == 0 {
             Tip {
                 height: 0,
@@ -290,6 +305,8 @@ impl Ledger {
                 log_root: Digest::new(algorithm, evidence_core::merkle::empty_root(algorithm)),
                 state_root: genesis_hash,
                 configuration,
+                validators,
+                validator_set_hash,
             }
         } else {
             let header = store
@@ -316,6 +333,8 @@ impl Ledger {
                 log_root: header.log_root,
                 state_root: header.state_root,
                 configuration,
+                validators,
+                validator_set_hash,
             }
         };
         Ok(Self {
@@ -323,8 +342,6 @@ impl Ledger {
             genesis,
             algorithm,
             genesis_hash,
-            validators,
-            validator_set_hash,
             tip: RwLock::new(tip),
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
@@ -352,7 +369,12 @@ impl Ledger {
             .tip
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tip.configuration = Arc::new(Configuration::from_genesis(&self.genesis));
+        let configuration = Configuration::from_genesis(&self.genesis);
+        if let Ok((validators, hash)) = validators_of(&configuration, self.algorithm) {
+            tip.validators = validators;
+            tip.validator_set_hash = hash;
+        }
+        tip.configuration = Arc::new(configuration);
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -367,8 +389,15 @@ impl Ledger {
         self.algorithm
     }
 
-    pub fn validators(&self) -> &ValidatorSet {
-        &self.validators
+    /// The validator set that certifies the next height.
+    pub fn validators(&self) -> Arc<ValidatorSet> {
+        Arc::clone(
+            &self
+                .tip
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .validators,
+        )
     }
 
     /// Signatures this node already verified (admission adds to them, execution uses them).
@@ -466,7 +495,23 @@ impl Ledger {
             };
             records.push((tx_id, record));
         }
+        // An accepted proposal wrote the configuration in force from the next height.
+        let configuration = match outcome.writes.get(&configuration_key()) {
+            Some(bytes) => {
+                let configuration = Configuration::from_canonical_bytes(bytes).map_err(|e| {
+                    LedgerError::Commit {
+                        height,
+                        reason: format!("the configuration the block writes: {e}"),
+                    }
+                })?;
+                let (validators, hash) = validators_of(&configuration, self.algorithm)
+                    .map_err(|reason| LedgerError::Commit { height, reason })?;
+                Some((Arc::new(configuration), validators, hash))
+            }
+            None => None,
+        };
         Ok(Ok(Executed {
+            configuration,
             header_fields: ComputedRoots {
                 transactions_root: transactions_root(self.algorithm, &ids),
                 log_size,
@@ -541,9 +586,11 @@ impl Ledger {
             log_size: executed.header_fields.log_size,
             log_root: executed.header_fields.log_root,
             state_root: executed.header_fields.state_root,
-            validator_set_hash: self.validator_set_hash,
-            // The set does not change yet: the next block is certified by the same.
-            next_validator_set_hash: self.validator_set_hash,
+            validator_set_hash: tip.validator_set_hash,
+            next_validator_set_hash: executed
+                .configuration
+                .as_ref()
+                .map_or(tip.validator_set_hash, |(_, _, hash)| *hash),
             proposer,
         };
         let block = Block {
@@ -599,7 +646,7 @@ impl Ledger {
                 Ok(executed) => executed,
                 Err(error) => return Ok(Err(error)),
             };
-        if let Err(error) = self.check_execution(header, &executed) {
+        if let Err(error) = self.check_execution(&tip, header, &executed) {
             return Ok(Err(error));
         }
         self.remember(hash, executed);
@@ -657,16 +704,10 @@ impl Ledger {
                 parent_ms: tip.time_ms,
             });
         }
-        if header.validator_set_hash != self.validator_set_hash {
+        if header.validator_set_hash != tip.validator_set_hash {
             return Err(BlockError::WrongValidatorSet {
-                expected: self.validator_set_hash,
+                expected: tip.validator_set_hash,
                 found: header.validator_set_hash,
-            });
-        }
-        if header.next_validator_set_hash != self.validator_set_hash {
-            return Err(BlockError::WrongNextValidatorSet {
-                expected: self.validator_set_hash,
-                found: header.next_validator_set_hash,
             });
         }
         if header.transaction_count as usize != block.transactions.len() {
@@ -678,11 +719,27 @@ impl Ledger {
         Ok(())
     }
 
-    fn check_execution(&self, header: &BlockHeader, executed: &Executed) -> Result<(), BlockError> {
+    fn check_execution(
+        &self,
+        tip: &Tip,
+        header: &BlockHeader,
+        executed: &Executed,
+    ) -> Result<(), BlockError> {
         if let Some((position, error)) = executed.inadmissible.first() {
             return Err(BlockError::InadmissibleTransaction {
                 position: *position,
                 error: error.clone(),
+            });
+        }
+        // The set that certifies the next height: the one the block's accepted proposals leave.
+        let next = executed
+            .configuration
+            .as_ref()
+            .map_or(tip.validator_set_hash, |(_, _, hash)| *hash);
+        if header.next_validator_set_hash != next {
+            return Err(BlockError::WrongNextValidatorSet {
+                expected: next,
+                found: header.next_validator_set_hash,
             });
         }
         let computed = &executed.header_fields;
@@ -725,7 +782,7 @@ impl Ledger {
     }
 
     /// Commits a decided block: checks that `certificate` certifies it (strictly, against the
-    /// genesis validator set), re-executes it unless this node already did, and writes
+    /// validator set in force at its height), re-executes it unless this node already did, and writes
     /// everything in one synced batch.
     ///
     /// # Errors
@@ -748,7 +805,8 @@ impl Ledger {
                 certificate.height, certificate.block_hash
             )));
         }
-        let verified = certificate.verify(&self.genesis.chain_id, &self.validators);
+        // The set that certifies this height: the one the configuration named after its parent.
+        let verified = certificate.verify(&self.genesis.chain_id, &tip.validators);
         #[cfg(feature = "deliberate-bugs")]
         let verified = verified.or_else(|e| match e {
             CertificateError::InsufficientPower { signed, total, .. }
@@ -774,19 +832,21 @@ impl Ledger {
                 let executed = self
                     .execute(&tip, height, header.time_ms, &block.transactions)?
                     .map_err(|e| fail(e.to_string()))?;
-                self.check_execution(header, &executed)
+                self.check_execution(&tip, header, &executed)
                     .map_err(|e| fail(e.to_string()))?;
                 Arc::new(executed)
             }
         };
 
-        // An accepted proposal wrote the configuration in force from the next height.
-        let configuration = match executed.writes.get(&configuration_key()) {
-            Some(bytes) => Arc::new(
-                Configuration::from_canonical_bytes(bytes)
-                    .map_err(|e| fail(format!("the configuration it writes: {e}")))?,
+        let (configuration, validators, validator_set_hash) = match &executed.configuration {
+            Some((configuration, validators, hash)) => {
+                (Arc::clone(configuration), Arc::clone(validators), *hash)
+            }
+            None => (
+                Arc::clone(&tip.configuration),
+                Arc::clone(&tip.validators),
+                tip.validator_set_hash,
             ),
-            None => Arc::clone(&tip.configuration),
         };
         let pending = self.store.pending_hashes()?;
         self.store.commit(
@@ -813,6 +873,8 @@ impl Ledger {
                 log_root: header.log_root,
                 state_root: header.state_root,
                 configuration,
+                validators,
+                validator_set_hash,
             };
         }
         lock(&self.executed).clear();

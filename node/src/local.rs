@@ -396,6 +396,29 @@ pub fn anchor_transaction(
     Ok(evidence_contracts::transaction::Transaction::Anchor(batch).to_canonical_bytes())
 }
 
+/// The canonical bytes of a governance transaction: `action`, by `member`, signed with its
+/// governance key `key` at `issued_at_ms`.
+pub fn governance_transaction(
+    genesis: &Genesis,
+    member: &str,
+    key: &SigningKey,
+    action: evidence_core::governance::GovernanceAction,
+    issued_at_ms: u64,
+) -> Vec<u8> {
+    use evidence_core::encoding::Encode;
+    evidence_contracts::transaction::Transaction::governance(
+        evidence_core::governance::GovernanceBody {
+            chain_id: genesis.chain_id.clone(),
+            member: member.to_owned(),
+            signer: key.public_key(),
+            issued_at_ms,
+            action,
+        }
+        .sign(key),
+    )
+    .to_canonical_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

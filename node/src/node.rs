@@ -31,7 +31,11 @@ pub enum NodeError {
     Genesis { path: PathBuf, message: String },
     #[error("key file {path}: {message}")]
     Key { path: PathBuf, message: String },
-    #[error("the key in {path} is not a validator of this chain (public key {public_key})")]
+    #[error(
+        "the key in {path} is not a validator in the genesis file (public key {public_key}); \
+         a validator the members added on the ledger names its member in node.toml \
+         ([node] member)"
+    )]
     NotAValidator { path: PathBuf, public_key: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -126,15 +130,22 @@ impl Node {
         key: SigningKey,
     ) -> Result<Self, NodeError> {
         let public_key = key.public_key();
-        let member = genesis
+        // A genesis validator's member is genesis's; a validator added on the ledger names a
+        // genesis member in node.toml (checked against the ledger once it is open).
+        let member = match genesis
             .validators
             .iter()
             .find(|v| v.public_key == public_key)
-            .map(|v| v.member.clone())
-            .ok_or_else(|| NodeError::NotAValidator {
-                path: NodeConfig::resolve(home, &config.node.key_file),
-                public_key: public_key.to_string(),
-            })?;
+        {
+            Some(validator) => validator.member.clone(),
+            None if genesis.member(&config.node.member).is_some() => config.node.member.clone(),
+            None => {
+                return Err(NodeError::NotAValidator {
+                    path: NodeConfig::resolve(home, &config.node.key_file),
+                    public_key: public_key.to_string(),
+                });
+            }
+        };
         let data_dir = NodeConfig::resolve(home, &config.node.data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|source| NodeError::Listen {
             address: data_dir.display().to_string(),
@@ -173,6 +184,18 @@ impl Node {
             )?)
         };
         let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
+        if let Some(validator) = ledger.tip().configuration.validator(&public_key)
+            && validator.member != member
+        {
+            return Err(NodeError::Config(ConfigError::Invalid {
+                path: home.join(crate::config::CONFIG_FILE),
+                message: format!(
+                    "node.member is {member:?}, but the ledger holds validator {public_key} \
+                     as {:?}'s",
+                    validator.member
+                ),
+            }));
+        }
         let app = Arc::new(App::new(ledger, config.app_limits(), Arc::clone(&metrics)));
         let relay = Relay::start(
             &config.relay.peers,

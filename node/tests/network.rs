@@ -1,6 +1,7 @@
 //! A whole four-member network in one test process: real RocksDB in temporary directories,
 //! real libp2p on 127.0.0.1, the real gRPC API. Receipts are verified offline with
-//! `evidence-core` against the genesis file alone.
+//! `evidence-core` against the genesis file alone (once the members changed the validator set,
+//! against the set that certified them).
 //!
 //! The scenarios run one at a time (each starts four nodes; two cores are shared).
 
@@ -66,6 +67,37 @@ impl Fixture {
             .unwrap()
             .1
             .public_key()
+    }
+
+    /// The home directory and configuration of a node that is not one of the four: a
+    /// plaintext API, a free consensus port, fast timeouts, and the first `peers` of the four
+    /// nodes as its peers.
+    fn extra_node(&self, moniker: &str, peers: usize) -> (std::path::PathBuf, NodeConfig) {
+        let home = self.dir.path().join(moniker);
+        std::fs::create_dir_all(&home).unwrap();
+        let mut config = NodeConfig::default();
+        config.node.moniker = moniker.into();
+        config.api.plaintext = true;
+        config.api.listen = "127.0.0.1:0".parse().unwrap();
+        config.metrics.enabled = false;
+        config.consensus.listen = format!(
+            "/ip4/127.0.0.1/tcp/{}",
+            evidence_node::local::free_port().unwrap()
+        );
+        config.consensus.timeout_propose_ms = 1_000;
+        config.consensus.idle_block_interval_ms = 200;
+        config.consensus.peers = self.network.homes[..peers]
+            .iter()
+            .zip(&self.consortium.validator_keys)
+            .map(|(home, (_, key))| {
+                format!(
+                    "{}/p2p/{}",
+                    home.config.consensus.listen,
+                    evidence_node::consensus::peer_id_of(&key.public_key())
+                )
+            })
+            .collect();
+        (home, config)
     }
 
     fn filer(&self, member: &str) -> &evidence_core::keys::SigningKey {
@@ -318,30 +350,7 @@ async fn a_node_that_is_not_in_genesis_changes_nothing() {
     let mut forged = fixture.consortium.genesis.clone();
     forged.validators[3].public_key = stranger.public_key();
     forged.validate().unwrap();
-    let home = fixture.dir.path().join("stranger");
-    std::fs::create_dir_all(&home).unwrap();
-    let mut config = NodeConfig::default();
-    config.node.moniker = "stranger".into();
-    config.api.plaintext = true;
-    config.api.listen = "127.0.0.1:0".parse().unwrap();
-    config.metrics.enabled = false;
-    config.consensus.listen = format!(
-        "/ip4/127.0.0.1/tcp/{}",
-        evidence_node::local::free_port().unwrap()
-    );
-    config.consensus.timeout_propose_ms = 1_000;
-    config.consensus.idle_block_interval_ms = 200;
-    config.consensus.peers = fixture.network.homes[..3]
-        .iter()
-        .zip(&fixture.consortium.validator_keys)
-        .map(|(home, (_, key))| {
-            format!(
-                "{}/p2p/{}",
-                home.config.consensus.listen,
-                evidence_node::consensus::peer_id_of(&key.public_key())
-            )
-        })
-        .collect();
+    let (home, config) = fixture.extra_node("stranger", 3);
     let intruder = evidence_node::node::Node::start_with(&home, config, forged, stranger.clone())
         .await
         .unwrap();
@@ -793,5 +802,251 @@ async fn bad_transactions_get_clear_errors_and_the_node_keeps_serving() {
     let tx = fixture.anchor("bureau", "completion-drawing", "DWG-2", b"still serving");
     let response = notarize(&mut client, tx).await.unwrap();
     fixture.check_receipts(&response, b"still serving");
+    fixture.network.shutdown().await;
+}
+
+/// Submits `member`'s governance transaction to node 0 through the bureau's filing system.
+async fn govern(
+    fixture: &Fixture,
+    member: &str,
+    action: evidence_core::governance::GovernanceAction,
+) -> NotarizeResponse {
+    let bytes = evidence_node::local::governance_transaction(
+        &fixture.consortium.genesis,
+        member,
+        fixture.consortium.governance_key(member).unwrap(),
+        action,
+        now_ms(),
+    );
+    notarize(&mut fixture.client(0).await, bytes).await.unwrap()
+}
+
+/// Waits until node 0 holds a validator set for the next height that `holds` accepts.
+async fn wait_for_set(
+    fixture: &Fixture,
+    holds: impl Fn(&evidence_core::validators::ValidatorSet) -> bool,
+) {
+    let app = fixture.network.node(0).unwrap().app().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !holds(&app.tip().validators) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the validator set never changed as proposed: {:?}",
+            app.tip().validators
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Files documents through node 0 until a block `proposer` proposed is committed and a
+/// certificate carries its vote (at most a minute); returns the height it proposed. Each receipt is checked against the set in force, and, once the set is not
+/// genesis's, shown to need more than the genesis file alone.
+async fn file_until_proposed_by(
+    fixture: &Fixture,
+    proposer: evidence_core::keys::PublicKey,
+    tag: &str,
+) -> u64 {
+    let app = fixture.network.node(0).unwrap().app().clone();
+    let mut client = fixture.client(0).await;
+    let genesis_anchor = fixture.consortium.genesis.trust_anchor().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let start = app.tip().height;
+    for i in 0.. {
+        let content = format!("{tag} {i}");
+        let tx = fixture.anchor(
+            "bureau",
+            "completion-drawing",
+            &format!("DWG-{tag}-{i}"),
+            content.as_bytes(),
+        );
+        let response = notarize(&mut client, tx).await.unwrap();
+        let tip = app.tip();
+        let genesis = &fixture.consortium.genesis;
+        for r in &response.receipts {
+            let receipt = Receipt::from_json(&r.json).unwrap();
+            if receipt.checkpoint.header.validator_set_hash == tip.validator_set_hash {
+                let anchor = evidence_core::checkpoint::TrustAnchor::new(
+                    genesis.chain_id.clone(),
+                    genesis.hash(),
+                    genesis.suite.digest,
+                    genesis.suite.signature,
+                    (*tip.validators).clone(),
+                );
+                verify_receipt(&digest(content.as_bytes()), &receipt, &anchor)
+                    .expect("the receipt verifies against the set that certified it");
+                if tip.validator_set_hash != *genesis_anchor.validator_set_hash() {
+                    assert!(matches!(
+                        verify_receipt(&digest(content.as_bytes()), &receipt, &genesis_anchor),
+                        Err(evidence_core::verify::VerifyError::UnknownValidatorSet { .. })
+                    ));
+                }
+            }
+        }
+        let (mut proposed, mut signed) = (None, false);
+        for height in start + 1..=tip.height {
+            let (block, certificate) = app.decided_block(height).unwrap().unwrap();
+            if block.header.proposer == proposer {
+                proposed.get_or_insert(height);
+            }
+            signed |= certificate
+                .signatures
+                .iter()
+                .any(|s| s.validator == proposer);
+        }
+        if let (Some(height), true) = (proposed, signed) {
+            return height;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no block proposed by {proposer} committed in a minute (tip {})",
+            tip.height
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    unreachable!()
+}
+
+/// 4 -> 5 -> 4 through proposals of the members, with the network committing throughout: the
+/// added validator (a node started before it was one) is dialled, votes and proposes; a node
+/// down during the change catches up across it; the removed validator is dropped as a peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fifth_validator_joins_one_leaves_and_a_power_changes_while_the_network_commits() {
+    use evidence_core::governance::{Change, GovernanceAction, Proposal, Vote};
+    let _serial = SERIAL.lock().await;
+    let mut fixture = start(fast).await;
+    // The court's second node: a key of no role in genesis, its member named in node.toml.
+    // It starts as no validator and follows the chain.
+    let fifth = evidence_core::keys::SigningKey::generate_with(&mut rand_core::OsRng);
+    let (home, mut config) = fixture.extra_node("court-2", 4);
+    config.node.member = "court".into();
+    let listen = config.consensus.listen.clone();
+    let joiner = evidence_node::node::Node::start_with(
+        &home,
+        config,
+        fixture.consortium.genesis.clone(),
+        fifth.clone(),
+    )
+    .await
+    .unwrap();
+
+    let propose = |id: &str, changes: Vec<Change>| {
+        GovernanceAction::Propose(Proposal {
+            id: id.to_owned(),
+            expires_at_ms: now_ms() + 600_000,
+            summary: format!("validator changes: {id}"),
+            changes,
+        })
+    };
+    let approve = |id: &str| {
+        GovernanceAction::Vote(Vote {
+            proposal_id: id.to_owned(),
+            approve: true,
+        })
+    };
+    // The finance bureau's node is down while the set changes; it catches up across the
+    // change afterwards.
+    fixture.network.stop_node(1).await;
+    // 4 -> 5: the court proposes its second node, the bureau and the finance bureau approve.
+    govern(
+        &fixture,
+        "court",
+        propose(
+            "court-second-node",
+            vec![Change::AddValidator {
+                member: "court".into(),
+                public_key: fifth.public_key(),
+                voting_power: 1,
+                address: Some(listen),
+            }],
+        ),
+    )
+    .await;
+    govern(&fixture, "bureau", approve("court-second-node")).await;
+    govern(&fixture, "finance", approve("court-second-node")).await;
+    wait_for_set(&fixture, |set| {
+        set.len() == 5 && set.get(&fifth.public_key()).is_some()
+    })
+    .await;
+    // The new validator is reached, catches up, votes and proposes in its turn.
+    let proposed = file_until_proposed_by(&fixture, fifth.public_key(), "five").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while joiner.app().tip().height < proposed {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fifth node lags"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The finance bureau's node restarts (its configured peers do not name the fifth node),
+    // catches up across the change by value sync, and takes the fifth node among its peers.
+    fixture.network.start_node(1).await.unwrap();
+    wait_for_height(&fixture, 1, proposed).await;
+    let finance_peers = || fixture.network.node(1).unwrap().app().metrics().peers.get();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while finance_peers() != 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the restarted node has {} peers, not the 4 other validators",
+            finance_peers()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Node 0 took the new validator among its peers (the address its proposal gave).
+    let peers = || fixture.network.node(0).unwrap().app().metrics().peers.get();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while peers() != 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 0 has {} peers, not the 4 other validators",
+            peers()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // 5 -> 4: the archive's validator leaves and the bureau's counts twice.
+    let archive = fixture.validator("archive");
+    let bureau = fixture.validator("bureau");
+    govern(
+        &fixture,
+        "finance",
+        propose(
+            "archive-leaves",
+            vec![
+                Change::RemoveValidator {
+                    public_key: archive,
+                },
+                Change::SetVotingPower {
+                    public_key: bureau,
+                    voting_power: 2,
+                },
+            ],
+        ),
+    )
+    .await;
+    govern(&fixture, "bureau", approve("archive-leaves")).await;
+    govern(&fixture, "court", approve("archive-leaves")).await;
+    wait_for_set(&fixture, |set| {
+        set.len() == 4
+            && set.get(&archive).is_none()
+            && set.get(&bureau).is_some_and(|v| v.voting_power == 2)
+    })
+    .await;
+    // The archive's node, still running, is no peer of the others any more: node 0 keeps the
+    // finance bureau's, the court's and the court's second node.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while peers() != 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node 0 has {} peers, not the 3 other validators",
+            peers()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The archive's node stops; the four validators left (power 5, quorum 4) go on, and the
+    // fifth node still proposes.
+    fixture.network.stop_node(3).await;
+    file_until_proposed_by(&fixture, fifth.public_key(), "four").await;
+    joiner.shutdown().await;
     fixture.network.shutdown().await;
 }

@@ -33,7 +33,7 @@ use evidence_node::consensus::host::{ByzantineFaults, Host};
 use evidence_node::consensus::peer_id_of;
 use evidence_node::consensus::signing::{ConsensusSigner, ConsensusVerifier};
 use evidence_node::ledger::Ledger;
-use evidence_node::local::anchor_transaction;
+use evidence_node::local::{anchor_transaction, governance_transaction};
 use evidence_node::metrics::Metrics as NodeMetrics;
 use evidence_node::storage::MemoryDatabase;
 use malachite_core_consensus::{
@@ -63,6 +63,9 @@ const IDLE_BLOCK_MS: u64 = 100;
 /// The contract workload (registration, inspections, payments, a revocation) is filed in
 /// this much virtual time, and a run with a workload lasts at least until it is over.
 const CONTRACT_SPAN_MS: u64 = 2_000;
+/// A run whose validator set changes lasts at least this long, so that both changes are
+/// proposed, voted on and in force for a while.
+const VALIDATOR_CHANGES_SPAN_MS: u64 = 18_000;
 /// Most heights asked for in one sync request.
 const SYNC_HEIGHTS_MAX: u64 = 8;
 
@@ -103,6 +106,12 @@ pub struct SimConfig {
     /// validator holds less than a third of the power (the one faulty member the network must
     /// survive) and no half of the network holds a quorum.
     pub voting_powers: Vec<u64>,
+    /// The validator set changes on the ledger: a fifth node (of the court) runs from the
+    /// start without being a validator, and the members add it by a proposal; later they
+    /// remove one of the first four (the faulty one, if a validator is faulty); last they
+    /// replace the fifth node's key by that of a sixth node (which also ran from the start)
+    /// and raise the voting power of a validator.
+    pub validator_changes: bool,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -211,10 +220,26 @@ impl SimConfig {
             }),
             clock_skew_ms: Vec::new(),
             voting_powers: Vec::new(),
+            validator_changes: false,
             bugs: Bugs::default(),
         }
         .with_skew(&mut rng)
         .with_powers(&mut rng)
+        .with_validator_changes(&mut rng)
+    }
+
+    /// Draws validator-set changes for a third of the seeds (not those with twins, which
+    /// already run a fifth node).
+    fn with_validator_changes(mut self, rng: &mut ChaCha20Rng) -> Self {
+        let twins = matches!(
+            self.byzantine,
+            Some(Byzantine {
+                kind: ByzantineKind::Twins,
+                ..
+            })
+        );
+        self.validator_changes = !twins && rng.next_u32().is_multiple_of(3);
+        self
     }
 
     /// Draws voting powers: 1 each in half the seeds; in the other half, with four validators,
@@ -277,6 +302,12 @@ fn shuffle<T>(items: &mut [T], rng: &mut ChaCha20Rng) {
 /// A broken invariant: the run stops at the first one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Violation {
+    #[error("validator sets: node {node} at height {height}: {reason}")]
+    ValidatorSet {
+        node: usize,
+        height: u64,
+        reason: String,
+    },
     #[error("agreement: node {node} committed {hash} at height {height}, another node {other}")]
     Agreement {
         node: usize,
@@ -315,12 +346,16 @@ pub enum Violation {
     FilerRule { index: u64, reason: String },
     #[error("governance rules: {reason}")]
     GovernanceRule { reason: String },
-    #[error("liveness: by {deadline_ms} ms node {node} reached height {tip} of {target}")]
+    #[error(
+        "liveness: by {deadline_ms} ms node {node} reached height {tip} of {target} (every \
+         node's height: {heights:?})"
+    )]
     Liveness {
         node: usize,
         tip: u64,
         target: u64,
         deadline_ms: u64,
+        heights: Vec<u64>,
     },
     #[error(
         "node {node} signed two different {what} for height {height}, round {round}: {first} and {second}"
@@ -370,6 +405,8 @@ pub struct Report {
     pub registered_filings: u64,
     /// Proposals of the members accepted (each checked against the governance rules).
     pub accepted_proposals: u64,
+    /// Heights at which the validator set changed (on the first honest node's log).
+    pub validator_set_changes: u64,
 }
 
 /// A message on the simulated network.
@@ -490,7 +527,12 @@ enum Output {
 pub struct Simulation {
     config: SimConfig,
     consortium: Consortium,
-    validator_set: ConsensusValidatorSet,
+    /// The keys of the node that joins the validator set by a proposal and of the node whose
+    /// key replaces it later, when the seed changes the set.
+    joiner: Option<(
+        evidence_core::keys::SigningKey,
+        evidence_core::keys::SigningKey,
+    )>,
     algorithm: HashAlgorithm,
     timeouts: LinearTimeouts,
     nodes: Vec<SimNode>,
@@ -585,6 +627,21 @@ impl Simulation {
                 }
             }
         }
+        // Two nodes of the court that are no validators yet: the members add the first on the
+        // ledger, and later replace its key by the second's.
+        let joiner = config.validator_changes.then(|| {
+            let mut key = || {
+                let key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+                keys.push(key.clone());
+                faults.push(ByzantineFaults {
+                    skip_validation: config.bugs.skip_validation,
+                    ..ByzantineFaults::default()
+                });
+                honest.push(true);
+                key
+            };
+            (key(), key())
+        });
         let n = keys.len();
         let mut reach = vec![vec![true; n]; n];
         if let Some(Byzantine {
@@ -613,7 +670,6 @@ impl Simulation {
         }
         let mut nodes = Vec::new();
         let mut databases = Vec::new();
-        let mut validator_set = None;
         for (index, key) in keys.iter().enumerate() {
             let database = MemoryDatabase::new();
             let node = open_node(
@@ -628,20 +684,13 @@ impl Simulation {
                 reason,
             })?;
             databases.push(database);
-            validator_set.get_or_insert_with(|| {
-                ConsensusValidatorSet::new(node.app().ledger().validators().clone())
-            });
             nodes.push(node);
         }
-        let validator_set = validator_set.ok_or_else(|| Violation::Node {
-            node: 0,
-            reason: "no validators".into(),
-        })?;
         let n = nodes.len();
         Ok(Self {
             config,
             consortium,
-            validator_set,
+            joiner,
             algorithm,
             timeouts,
             nodes,
@@ -672,14 +721,18 @@ impl Simulation {
     }
 
     /// The clock reading node `node` sees: genesis time, a minute, virtual time, and the
-    /// node's clock error.
+    /// node's clock error. A twin shares the clock of the last validator; the nodes that join
+    /// the validator set later keep good time (a faulty clock would make them faulty too).
     fn clock(&self, node: usize) -> u64 {
-        let skew = self
-            .config
-            .clock_skew_ms
-            .get(node.min(self.config.validators.saturating_sub(1)))
-            .copied()
-            .unwrap_or(0);
+        let skew = if self.joiner.is_some() && node >= self.config.validators {
+            0
+        } else {
+            self.config
+                .clock_skew_ms
+                .get(node.min(self.config.validators.saturating_sub(1)))
+                .copied()
+                .unwrap_or(0)
+        };
         (GENESIS_TIME_MS + 60_000 + self.now).saturating_add_signed(skew)
     }
 
@@ -726,8 +779,9 @@ impl Simulation {
             self.now = event.at;
             self.events += 1;
             self.handle(event)?;
-            let workload_over =
-                self.config.tx_per_second == 0 || self.now >= CONTRACT_SPAN_MS + 1_500;
+            let workload_over = (self.config.tx_per_second == 0
+                || self.now >= CONTRACT_SPAN_MS + 1_500)
+                && (!self.config.validator_changes || self.now >= VALIDATOR_CHANGES_SPAN_MS);
             if workload_over
                 && self
                     .nodes
@@ -754,13 +808,16 @@ impl Simulation {
                 tip,
                 target: self.config.heights,
                 deadline_ms: self.config.deadline_ms,
+                heights: self.nodes.iter().map(|n| n.app().tip().height).collect(),
             });
         };
-        let (payments, registered_filings, accepted_proposals) = self.check_end()?;
+        let (payments, registered_filings, accepted_proposals, validator_set_changes) =
+            self.check_end()?;
         Ok(Report {
             payments,
             registered_filings,
             accepted_proposals,
+            validator_set_changes,
             seed: self.config.seed,
             ledger_digest: self.ledger_digest(),
             finished_ms,
@@ -785,7 +842,7 @@ impl Simulation {
         let start = self.nodes[node].host.start_height();
         let input = Input::StartHeight(
             BlockHeight(start),
-            self.validator_set.clone(),
+            self.nodes[node].host.validators().clone(),
             false,
             None,
             VoteExtensionPolicy::Disabled,
@@ -1003,20 +1060,12 @@ impl Simulation {
         // are refused and retried); later the bureau revokes the key, from an effective height
         // that may lie in the past, and what the scanner files from then on is refused.
         if let Some(governance) = self.consortium.governance_key("bureau").cloned() {
-            use evidence_core::governance::{
-                FilerRegistration, FilerRevocation, GovernanceAction, GovernanceBody,
-            };
+            use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
             let scanner = evidence_core::keys::SigningKey::generate_with(&mut self.rng);
             let act = |at: u64, action: GovernanceAction| {
-                let signed = GovernanceBody {
-                    chain_id: genesis.chain_id.clone(),
-                    member: "bureau".into(),
-                    signer: governance.public_key(),
-                    issued_at_ms: base + at,
-                    action,
-                }
-                .sign(&governance);
-                (at, Transaction::governance(signed).to_canonical_bytes())
+                let bytes =
+                    governance_transaction(&genesis, "bureau", &governance, action, base + at);
+                (at, bytes)
             };
             let at = self.between(0, span / 2);
             submissions.push(act(
@@ -1068,19 +1117,12 @@ impl Simulation {
             .filter_map(|member| Some((*member, self.consortium.governance_key(member)?.clone())))
             .collect();
         if let [(proposer, proposer_key), voters @ ..] = keys.as_slice() {
-            use evidence_core::governance::{
-                Change, GovernanceAction, GovernanceBody, Proposal, Vote,
-            };
+            use evidence_core::governance::{Change, GovernanceAction, Proposal, Vote};
             let act = |at: u64, member: &str, key: &evidence_core::keys::SigningKey, action| {
-                let signed = GovernanceBody {
-                    chain_id: genesis.chain_id.clone(),
-                    member: member.to_owned(),
-                    signer: key.public_key(),
-                    issued_at_ms: base + at,
-                    action,
-                }
-                .sign(key);
-                (at, Transaction::governance(signed).to_canonical_bytes())
+                (
+                    at,
+                    governance_transaction(&genesis, member, key, action, base + at),
+                )
             };
             // Early and close together, so that short runs decide it more often than not.
             let at = self.between(0, 1_000);
@@ -1123,6 +1165,118 @@ impl Simulation {
                 // sends it again later.
                 for again in 0..6 {
                     submissions.push((when + again * 1_500, bytes.clone()));
+                }
+            }
+        }
+        // The validator set changes: the court proposes its second node (which runs from the
+        // start without being a validator) and the others approve; later the finance bureau
+        // proposes to retire one of the first four validators (the faulty one if any, so that
+        // fewer than a third of the power stays faulty) and the others approve.
+        if let Some((joiner, successor)) = self
+            .joiner
+            .as_ref()
+            .map(|(joiner, successor)| (joiner.public_key(), successor.public_key()))
+        {
+            use evidence_core::governance::{Change, GovernanceAction, Proposal, Vote};
+            let keys: Vec<_> = ["bureau", "finance", "court", "archive"]
+                .iter()
+                .filter_map(|member| {
+                    Some((*member, self.consortium.governance_key(member)?.clone()))
+                })
+                .collect();
+            let act = |at: u64, member: &str, key: &evidence_core::keys::SigningKey, action| {
+                (
+                    at,
+                    governance_transaction(&genesis, member, key, action, base + at),
+                )
+            };
+            let power = self
+                .consortium
+                .genesis
+                .validators
+                .iter()
+                .map(|v| v.voting_power)
+                .min()
+                .unwrap_or(1);
+            let faulty = self.config.byzantine.map(|b| b.node).or_else(|| {
+                self.config
+                    .clock_skew_ms
+                    .iter()
+                    .position(|skew| skew.unsigned_abs() >= 1_000)
+            });
+            let retired = match faulty {
+                Some(node) => node,
+                None => self.rng.next_u32() as usize % 4,
+            };
+            let retired_key = self.consortium.validator_keys[retired].1.public_key();
+            // Raised: a validator that stays (after the faulty one left, any power is safe).
+            let raised = (retired + 1 + self.rng.next_u32() as usize % 3) % 4;
+            let raised = self.consortium.genesis.validators[raised].clone();
+            let schedule = [
+                (
+                    "court",
+                    "court-second-node",
+                    self.between(0, 2_000),
+                    Change::AddValidator {
+                        member: "court".into(),
+                        public_key: joiner,
+                        voting_power: power,
+                        address: None,
+                    },
+                ),
+                (
+                    "finance",
+                    "retire-a-node",
+                    self.between(4_000, 7_000),
+                    Change::RemoveValidator {
+                        public_key: retired_key,
+                    },
+                ),
+            ];
+            let mut schedule: Vec<_> = schedule
+                .into_iter()
+                .map(|(proposer, id, at, change)| (proposer, id, at, vec![change]))
+                .collect();
+            schedule.push((
+                "bureau",
+                "new-court-key",
+                self.between(8_000, 10_000),
+                vec![
+                    Change::ReplaceValidator {
+                        public_key: joiner,
+                        new_public_key: successor,
+                        address: None,
+                    },
+                    Change::SetVotingPower {
+                        public_key: raised.public_key,
+                        voting_power: raised.voting_power + 1,
+                    },
+                ],
+            ));
+            for (proposer, id, at, changes) in schedule {
+                for (member, key) in &keys {
+                    let action = if *member == proposer {
+                        GovernanceAction::Propose(Proposal {
+                            id: id.into(),
+                            expires_at_ms: base + at + 60_000,
+                            summary: format!("the validator set changes: {}", changes[0].name()),
+                            changes: changes.clone(),
+                        })
+                    } else {
+                        GovernanceAction::Vote(Vote {
+                            proposal_id: id.into(),
+                            approve: true,
+                        })
+                    };
+                    let when = if *member == proposer {
+                        at
+                    } else {
+                        self.between(at + 300, at + 2_000)
+                    };
+                    let (_, bytes) = act(when, member, key, action);
+                    for again in 0..8 {
+                        submissions.push((when + again * 1_500, bytes.clone()));
+                    }
                 }
             }
         }
@@ -1550,7 +1704,6 @@ impl Simulation {
                     verifier,
                     wal,
                     timeouts: &self.timeouts,
-                    validator_set: &self.validator_set,
                     now,
                     outputs: Vec::new(),
                     node,
@@ -1689,7 +1842,7 @@ impl Simulation {
 
     /// At the end: identical headers at every height, no acknowledged transaction lost,
     /// every anchor's receipt verifies offline against genesis.
-    fn check_end(&self) -> Result<(u64, u64, u64), Violation> {
+    fn check_end(&self) -> Result<(u64, u64, u64, u64), Violation> {
         let honest: Vec<(usize, &SimNode)> = self
             .nodes
             .iter()
@@ -1747,17 +1900,24 @@ impl Simulation {
                 }
             }
         }
-        let anchor = self
-            .consortium
-            .genesis
-            .trust_anchor()
-            .map_err(|e| Violation::Node {
-                node: 0,
-                reason: e.to_string(),
-            })?;
-        let Some((_, first_honest)) = honest.first() else {
-            return Ok((0, 0, 0));
+        let Some((first, first_honest)) = honest.first() else {
+            return Ok((0, 0, 0, 0));
         };
+        // Nodes may end at different heights: each is checked against its own log.
+        let mut accepted_proposals = 0;
+        let mut set_changes = 0;
+        let mut first_sets = Vec::new();
+        for (node, sim_node) in &honest {
+            let ledger = sim_node.app().ledger();
+            let (accepted, after) = check_governance_rules(*node, ledger)?;
+            let (sets, changes) = check_validator_sets(*node, ledger, &after)?;
+            accepted_proposals = accepted;
+            if node == first {
+                set_changes = changes;
+                first_sets = sets;
+            }
+        }
+        let genesis = &self.consortium.genesis;
         let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
             let receipt = match ledger.receipt(index) {
@@ -1770,6 +1930,25 @@ impl Simulation {
                 }
             };
             if let Record::Anchor(document) = &receipt.entry.record {
+                // Verified offline with the set that certified the receipt's checkpoint, as
+                // the hand-off walk from genesis established it.
+                let height = receipt.checkpoint.header.height;
+                let Some(set) = height
+                    .checked_sub(1)
+                    .and_then(|i| first_sets.get(i as usize))
+                else {
+                    return Err(Violation::Receipt {
+                        index,
+                        reason: format!("its checkpoint height {height} is past the log"),
+                    });
+                };
+                let anchor = evidence_core::checkpoint::TrustAnchor::new(
+                    genesis.chain_id.clone(),
+                    genesis.hash(),
+                    genesis.suite.digest,
+                    genesis.suite.signature,
+                    (**set).clone(),
+                );
                 let digest = document.body.digest;
                 verify_receipt(&digest, &receipt, &anchor).map_err(|e| Violation::Receipt {
                     index,
@@ -1779,12 +1958,12 @@ impl Simulation {
         }
         let payments = check_payment_rules(ledger)?;
         let registered_filings = check_filer_rules(ledger)?;
-        let mut accepted_proposals = 0;
-        // Nodes may end at different heights: each is checked against its own log.
-        for (node, sim_node) in &honest {
-            accepted_proposals = check_governance_rules(*node, sim_node.app().ledger())?;
-        }
-        Ok((payments, registered_filings, accepted_proposals))
+        Ok((
+            payments,
+            registered_filings,
+            accepted_proposals,
+            set_changes,
+        ))
     }
 
     /// A digest of every node's chain: heights and header hashes.
@@ -1900,8 +2079,11 @@ fn check_filer_rules(ledger: &Ledger) -> Result<u64, Violation> {
 /// proposal's expiry (by block time) nor after it was decided; it is accepted at the height
 /// of the vote that makes more than two thirds of the four members approve, rejected once two
 /// reject. The node must then report that status and the configuration it implies. Returns the
-/// proposals accepted.
-fn check_governance_rules(node: usize, ledger: &Ledger) -> Result<u64, Violation> {
+/// proposals accepted and the configuration in force after each height that accepted one.
+fn check_governance_rules(
+    node: usize,
+    ledger: &Ledger,
+) -> Result<(u64, Vec<(u64, evidence_genesis::Configuration)>), Violation> {
     use evidence_contracts::state::ProposalStatus;
     use evidence_core::governance::{Change, GovernanceAction, Proposal};
     use evidence_genesis::Configuration;
@@ -1958,7 +2140,8 @@ fn check_governance_rules(node: usize, ledger: &Ledger) -> Result<u64, Violation
         })
         .collect();
     accepted.sort_by_key(|(height, _)| *height);
-    for (_, proposal) in &accepted {
+    let mut after: Vec<(u64, Configuration)> = Vec::new();
+    for (height, proposal) in &accepted {
         for change in &proposal.changes {
             match change {
                 Change::SetKind {
@@ -1985,20 +2168,92 @@ fn check_governance_rules(node: usize, ledger: &Ledger) -> Result<u64, Violation
                         transaction_bytes_max: *transaction_bytes_max,
                     };
                 }
+                Change::AddValidator {
+                    member,
+                    public_key,
+                    voting_power,
+                    address,
+                } => expected
+                    .validators
+                    .push(evidence_genesis::GenesisValidator {
+                        member: member.clone(),
+                        public_key: *public_key,
+                        voting_power: *voting_power,
+                        address: address.clone(),
+                    }),
+                Change::RemoveValidator { public_key } => {
+                    expected.validators.retain(|v| v.public_key != *public_key);
+                }
+                Change::ReplaceValidator {
+                    public_key,
+                    new_public_key,
+                    address,
+                } => {
+                    for validator in &mut expected.validators {
+                        if validator.public_key == *public_key {
+                            validator.public_key = *new_public_key;
+                            validator.address.clone_from(address);
+                        }
+                    }
+                }
+                Change::SetVotingPower {
+                    public_key,
+                    voting_power,
+                } => {
+                    for validator in &mut expected.validators {
+                        if validator.public_key == *public_key {
+                            validator.voting_power = *voting_power;
+                        }
+                    }
+                }
                 other => return fail(format!("the oracle does not model {}", other.name())),
             }
+        }
+        match after.last_mut() {
+            Some((last, configuration)) if last == height => *configuration = expected.clone(),
+            _ => after.push((*height, expected.clone())),
         }
     }
     {
         let tip = ledger.tip();
         if *tip.configuration != expected {
+            let held = &tip.configuration;
+            let mut differs = Vec::new();
+            if held.members != expected.members {
+                differs.push("members".to_owned());
+            }
+            if held.policy.limits != expected.policy.limits {
+                differs.push(format!(
+                    "limits {:?}, expected {:?}",
+                    held.policy.limits, expected.policy.limits
+                ));
+            }
+            if held.policy != expected.policy && held.policy.limits == expected.policy.limits {
+                differs.push(format!(
+                    "{} kinds, expected {}",
+                    held.policy.kinds.len(),
+                    expected.policy.kinds.len()
+                ));
+            }
+            if held.validators != expected.validators {
+                let keys = |c: &Configuration| -> Vec<String> {
+                    c.validators
+                        .iter()
+                        .map(|v| format!("{}×{}", v.public_key, v.voting_power))
+                        .collect()
+                };
+                differs.push(format!(
+                    "validators {:?}, expected {:?}",
+                    keys(held),
+                    keys(&expected)
+                ));
+            }
+            if held.governance != expected.governance {
+                differs.push("the threshold".to_owned());
+            }
             return fail(format!(
-                "node {node} holds a configuration other than the accepted proposals imply: \
-                 limits {:?} and {} kinds, expected {:?} and {} kinds",
-                tip.configuration.policy.limits,
-                tip.configuration.policy.kinds.len(),
-                expected.policy.limits,
-                expected.policy.kinds.len()
+                "node {node} holds a configuration other than the accepted proposals imply: {}",
+                differs.join("; ")
             ));
         }
         for (id, Tally { votes, decided, .. }) in &proposals {
@@ -2022,7 +2277,81 @@ fn check_governance_rules(node: usize, ledger: &Ledger) -> Result<u64, Violation
             }
         }
     }
-    Ok(accepted.len() as u64)
+    Ok((accepted.len() as u64, after))
+}
+
+/// The hand-off walk a verifier of a later receipt makes, over `node`'s own log: the set
+/// that certifies height 1 is genesis's; each header names the set that certifies it and the
+/// one that certifies the next height, which must be the validators of the configuration the
+/// oracle derived for after that height (`after`: the configuration after each height that
+/// accepted a proposal); each certificate must verify against its height's set. Returns the
+/// set of each height (index `h - 1`) and how many times the set changed.
+fn check_validator_sets(
+    node: usize,
+    ledger: &Ledger,
+    after: &[(u64, evidence_genesis::Configuration)],
+) -> Result<(Vec<Arc<evidence_core::validators::ValidatorSet>>, u64), Violation> {
+    let fail = |height: u64, reason: String| Violation::ValidatorSet {
+        node,
+        height,
+        reason,
+    };
+    let genesis = ledger.genesis();
+    let algorithm = genesis.suite.digest;
+    let set_after = |height: u64| -> Result<evidence_core::validators::ValidatorSet, Violation> {
+        let validators = after
+            .iter()
+            .rev()
+            .find(|(h, _)| *h <= height)
+            .map_or(&genesis.validators, |(_, c)| &c.validators);
+        evidence_genesis::Configuration {
+            validators: validators.clone(),
+            ..evidence_genesis::Configuration::from_genesis(genesis)
+        }
+        .validator_set()
+        .map_err(|e| fail(height, e.to_string()))
+    };
+    let mut sets = Vec::new();
+    let mut changes = 0;
+    let mut set = Arc::new(set_after(0)?);
+    for height in 1..=ledger.tip().height {
+        let (Ok(Some(header)), Ok(Some(certificate))) = (
+            ledger.store().header(height),
+            ledger.store().certificate(height),
+        ) else {
+            return Err(fail(height, "header or certificate not stored".into()));
+        };
+        if header.validator_set_hash != set.hash(algorithm) {
+            return Err(fail(
+                height,
+                format!(
+                    "the header names set {}, the set in force is {}",
+                    header.validator_set_hash,
+                    set.hash(algorithm)
+                ),
+            ));
+        }
+        certificate
+            .verify(&genesis.chain_id, &set)
+            .map_err(|e| fail(height, format!("certificate: {e}")))?;
+        sets.push(Arc::clone(&set));
+        let next = set_after(height)?;
+        if header.next_validator_set_hash != next.hash(algorithm) {
+            return Err(fail(
+                height,
+                format!(
+                    "the header names {} as the next set, the accepted proposals give {}",
+                    header.next_validator_set_hash,
+                    next.hash(algorithm)
+                ),
+            ));
+        }
+        if next != *set {
+            changes += 1;
+            set = Arc::new(next);
+        }
+    }
+    Ok((sets, changes))
 }
 
 /// A proposal as the governance oracle counts it.
@@ -2178,7 +2507,7 @@ fn open_node(
     if bugs.forget_configuration {
         ledger.forget_configuration();
     }
-    let validators = ConsensusValidatorSet::new(ledger.validators().clone());
+    let validators = ConsensusValidatorSet::new((*ledger.validators()).clone());
     let app = Arc::new(App::new(
         ledger,
         AppLimits::default(),
@@ -2227,7 +2556,6 @@ struct Effects<'a> {
     verifier: &'a ConsensusVerifier,
     wal: &'a mut Wal,
     timeouts: &'a LinearTimeouts,
-    validator_set: &'a ConsensusValidatorSet,
     now: u64,
     outputs: Vec<Output>,
     node: usize,
@@ -2343,9 +2671,10 @@ impl Effects<'_> {
                     height: next,
                     ..Wal::default()
                 };
+                // The set of the next height: the configuration after the block just committed.
                 self.outputs.push(Output::Input(Input::StartHeight(
                     BlockHeight(next),
-                    self.validator_set.clone(),
+                    self.host.validators().clone(),
                     false,
                     None,
                     VoteExtensionPolicy::Disabled,

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
             totals.beyond += u64::from(config.clock_skew_ms.iter().any(|s| s.abs() > 500));
         }
         totals.weighted += u64::from(!config.voting_powers.is_empty());
+        totals.set_seeds += u64::from(config.validator_changes);
         if single {
             println!("{config:?}");
         }
@@ -70,7 +71,8 @@ fn main() -> ExitCode {
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
          {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
-         unequal voting powers in {} seeds",
+         unequal voting powers in {} seeds; validator-set changes drawn in {} seeds, {} changes \
+         in force",
         totals.heights,
         totals.transactions,
         totals.payments,
@@ -90,7 +92,9 @@ fn main() -> ExitCode {
         totals.refused,
         totals.skewed,
         totals.beyond,
-        totals.weighted
+        totals.weighted,
+        totals.set_seeds,
+        totals.set_changes
     );
     ExitCode::SUCCESS
 }
@@ -114,6 +118,8 @@ struct Totals {
     payments: u64,
     registered_filings: u64,
     accepted_proposals: u64,
+    set_seeds: u64,
+    set_changes: u64,
 }
 
 impl Totals {
@@ -130,6 +136,7 @@ impl Totals {
         self.payments += report.payments;
         self.registered_filings += report.registered_filings;
         self.accepted_proposals += report.accepted_proposals;
+        self.set_changes += report.validator_set_changes;
         self.refused += report.refused;
         if let Some(kind) = report.byzantine {
             use evidence_sim::ByzantineKind::*;

@@ -21,6 +21,7 @@ fn every_seed_of_the_sample_keeps_every_invariant() {
     let mut lost = 0;
     let mut committed = 0;
     let mut payments = 0;
+    let mut set_changes = 0;
     for seed in start..start + count {
         let config = SimConfig::from_seed(seed);
         partitions += u64::from(config.partition.is_some());
@@ -29,6 +30,7 @@ fn every_seed_of_the_sample_keeps_every_invariant() {
                 lost += report.messages_lost;
                 committed += report.transactions_committed;
                 payments += report.payments;
+                set_changes += report.validator_set_changes;
             }
             Err(violation) => panic!("seed {seed}: {violation}\nreplay: {}", replay_command(seed)),
         }
@@ -42,7 +44,26 @@ fn every_seed_of_the_sample_keeps_every_invariant() {
             payments > 0,
             "payments are committed, and checked against the rules"
         );
+        assert!(
+            set_changes > 0,
+            "validator sets change on the ledger, and the hand-off walk checks every height"
+        );
     }
+}
+
+#[test]
+fn a_validator_joins_one_leaves_a_key_is_replaced_and_a_power_raised_on_a_healthy_network() {
+    let seed = (0..)
+        .find(|seed| SimConfig::from_seed(*seed).validator_changes)
+        .unwrap();
+    let report = Simulation::new(SimConfig::healthy(seed))
+        .unwrap()
+        .run()
+        .unwrap();
+    // All three proposals are accepted: the set goes from four to five, back to four, and to a
+    // new key and a new power; every header, certificate and receipt is checked against the
+    // set of its own height.
+    assert_eq!(report.validator_set_changes, 3, "{report:?}");
 }
 
 #[test]
@@ -171,8 +192,9 @@ fn a_node_that_forgets_the_configuration_in_force_at_restart_is_caught() {
 }
 
 /// Nodes that count 2f of 3f + 1 signatures (two of four) as a quorum, in their vote
-/// counting and in their certificate checks, commit blocks on two votes: the first seed's
-/// receipts, checked offline as a court checks them, carry too little voting power.
+/// counting and in their certificate checks, commit blocks on two votes: checked offline as a
+/// verifier checks them — each certificate against the set of its height on the walk from
+/// genesis, and each receipt — the first seed's certificates carry too little voting power.
 #[test]
 fn nodes_that_take_2f_signatures_for_a_quorum_are_caught() {
     let (seed, violation) = first_seed_catching(
@@ -184,7 +206,10 @@ fn nodes_that_take_2f_signatures_for_a_quorum_are_caught() {
     .expect("a seed among the first 100 catches the bug");
     eprintln!("seed {seed}: {violation}");
     assert!(
-        matches!(violation, evidence_sim::Violation::Receipt { .. }),
+        matches!(
+            violation,
+            evidence_sim::Violation::ValidatorSet { .. } | evidence_sim::Violation::Receipt { .. }
+        ),
         "{violation}"
     );
 }

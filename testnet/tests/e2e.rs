@@ -846,6 +846,11 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
             .any(|kind| kind["kind"] == "site-photo"),
         "{configuration}"
     );
+    assert_eq!(
+        configuration["validators"].as_array().map(Vec::len),
+        Some(4),
+        "the four genesis validators are in force: {configuration}"
+    );
     let (code, listed) = cli.json(&["governance", "list", "--node", &api]);
     assert_eq!(code, Some(0), "{listed}");
     assert_eq!(

@@ -500,9 +500,14 @@ def _d_keys(r: Reader):
     return r.seq(d_pubkey, CHANGE_GOVERNANCE_KEYS_MAX)
 
 
+def _d_address(r: Reader):
+    """option<string address (<=256)>, a validator's address (§6.7, §10.1)."""
+    return r.option(d_id)
+
+
 def d_change(r: Reader):
-    """§6.7 change (enumeration); tags other than 1 to 8 are errors (9 and up are kept for
-    changes of the validator set). Decoding checks lengths only."""
+    """§6.7 change (enumeration); tags other than 1 to 12 are errors. Decoding checks lengths
+    only."""
     tag = r.u8()
     if tag == 1:
         return {"type": "add-member", "id": d_id(r), "name": d_id(r),
@@ -523,6 +528,16 @@ def d_change(r: Reader):
     if tag == 8:
         return {"type": "set-limits", "batch_len_max": r.u32(),
                 "transaction_bytes_max": r.u32()}
+    if tag == 9:
+        return {"type": "add-validator", "member": d_id(r), "public_key": d_pubkey(r),
+                "voting_power": r.u64(), "address": _d_address(r)}
+    if tag == 10:
+        return {"type": "remove-validator", "public_key": d_pubkey(r)}
+    if tag == 11:
+        return {"type": "replace-validator", "public_key": d_pubkey(r),
+                "new_public_key": d_pubkey(r), "address": _d_address(r)}
+    if tag == 12:
+        return {"type": "set-voting-power", "public_key": d_pubkey(r), "voting_power": r.u64()}
     raise DecodeError(f"unknown change tag {tag}")
 
 
@@ -949,7 +964,10 @@ def load_genesis(text: str) -> Genesis:
                       what=f"validators[{i}]")
         addr = v.get("address")
         if "address" in v:
-            _str(addr, f"validators[{i}].address", BYTES_MAX)
+            # §10.3: when present, 1 to 256 bytes.
+            _str(addr, f"validators[{i}].address", ID_LEN_MAX)
+            if not addr:
+                raise GenesisError(f"validators[{i}].address is empty")
         power = _uint(v["voting_power"], f"validators[{i}].voting_power", 64)
         if power < 1:
             raise GenesisError(f"validators[{i}].voting_power is below 1")

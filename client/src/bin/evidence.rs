@@ -160,8 +160,8 @@ enum GovernanceCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show the configuration in force: members and governance keys, policy, limits,
-    /// threshold (the node's report).
+    /// Show the configuration in force: members and governance keys, validators, policy,
+    /// limits, threshold (the node's report).
     Configuration {
         #[command(flatten)]
         node: NodeArgs,
@@ -1755,6 +1755,12 @@ async fn configuration(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure>
                     "name": m.name,
                     "governance_keys": m.governance_keys.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
+                "validators": configuration.validators.iter().map(|v| json!({
+                    "member": v.member,
+                    "public_key": v.public_key.to_string(),
+                    "voting_power": v.voting_power,
+                    "address": v.address,
+                })).collect::<Vec<_>>(),
                 "policy": configuration.policy,
                 "governance": configuration.governance,
             })
@@ -1772,6 +1778,12 @@ async fn configuration(node: &NodeArgs, json: bool) -> Result<ExitCode, Failure>
                 } else {
                     "s"
                 }
+            );
+        }
+        for validator in &configuration.validators {
+            println!(
+                "  validator {} of {}: voting power {}",
+                validator.public_key, validator.member, validator.voting_power
             );
         }
         for kind in &configuration.policy.kinds {

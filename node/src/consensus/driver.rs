@@ -3,8 +3,8 @@
 //!
 //! The engine talks to the application over a channel of [`AppMsg`]s, one at a time:
 //!
-//! - `ConsensusReady`: start at the height after the ledger's tip, with the genesis validator
-//!   set and the configured timeouts.
+//! - `ConsensusReady`: start at the height after the ledger's tip, with the validator set the
+//!   ledger holds for it and the configured timeouts.
 //! - `StartedRound`: the current height moves on; proposals that arrived early for this height
 //!   are validated now, and every value already validated for this round is handed back (after
 //!   a restart the engine also replays its write-ahead log, which holds the values it had).
@@ -17,10 +17,14 @@
 //!   validity.
 //! - `RestreamProposal`: stream a pending block again (a re-proposal in a later round).
 //! - `Decided`: convert the certificate, find the pending block by hash and commit it (the
-//!   ledger verifies the certificate against the genesis validator set with
+//!   ledger verifies the certificate against the validator set of that height with
 //!   `CommitCertificate::verify`) **before** acknowledging. A block that cannot be committed
 //!   stops the node: going on would diverge from the quorum.
-//! - `Finalized`: start the next height with the same validator set.
+//! - `Finalized`: start the next height with the validator set the ledger holds for it: the
+//!   configuration after the block just committed names it (an accepted proposal may have
+//!   changed it). When the set changes, the network follows it: a new validator's address (from
+//!   the configuration) becomes a persistent peer, whose peer id is then admitted, and a
+//!   removed validator's is dropped.
 //! - `GetHistoryMinHeight`, `GetDecidedValues`: serve committed blocks to peers catching up
 //!   (the requested range is clamped to what is stored, and the answer is bounded).
 //! - `ProcessSyncedValue`: a block fetched by value sync while catching up. The engine has
@@ -127,13 +131,15 @@ impl ConsensusTimeouts {
 pub struct ConsensusConfig {
     /// The node's name in logs and engine metrics; distinct per node in one process.
     pub moniker: String,
-    /// The validator's signing key; it must be in the genesis validator set. The node's
-    /// libp2p identity is derived from it ([`network_keypair`]).
+    /// The validator's signing key. A key not (yet) in the validator set follows the chain
+    /// and votes from the height whose set includes it. The node's libp2p identity is derived
+    /// from it ([`network_keypair`]).
     pub signing_key: SigningKey,
     /// The libp2p listen address; it must use TCP (e.g. `/ip4/0.0.0.0/tcp/26656`).
     pub listen: Multiaddr,
     /// The other validators' addresses, each ending in `/p2p/<peer id>` with the peer id of a
-    /// genesis validator (see [`validator_peer_address`]). Only these peers are admitted.
+    /// validator in genesis or in the configuration in force (see [`validator_peer_address`]).
+    /// Only these peers, and the validators the configuration adds later, are admitted.
     pub peers: Vec<Multiaddr>,
     /// The engine's write-ahead log file (see [`wal_path`]).
     pub wal_path: PathBuf,
@@ -322,8 +328,6 @@ pub enum DriverError {
     InvalidListenAddress { address: String, reason: String },
     #[error("peer address {address} is not usable: {reason}")]
     InvalidPeer { address: String, reason: String },
-    #[error("this node's key {0} is not a genesis validator")]
-    NotAValidator(PublicKey),
     #[error("the consensus engine failed to start: {0}")]
     Engine(String),
     /// The ledger failed while committing a decided block; the node must not go on.
@@ -510,20 +514,19 @@ fn check_listen(listen: &Multiaddr) -> Result<(), DriverError> {
     }
 }
 
-/// Checks that every peer address pins the peer id of a genesis validator other than this
-/// node.
+/// Checks that every peer address pins the peer id of a validator other than this node, in
+/// `known` (genesis's and the configuration's in force); returns each peer's key.
 fn check_peers(
     peers: &[Multiaddr],
-    validators: &ConsensusValidatorSet,
+    known: &[PublicKey],
     own: &ValidatorAddress,
-) -> Result<(), DriverError> {
-    let allowed: HashMap<String, PublicKey> = validators
-        .validators()
+) -> Result<HashMap<PublicKey, Multiaddr>, DriverError> {
+    let allowed: HashMap<String, PublicKey> = known
         .iter()
-        .map(|v| *mc_address(v))
-        .filter(|a| a != own)
-        .map(|a| (peer_id_of(&a.0).to_string(), a.0))
+        .filter(|key| **key != own.0)
+        .map(|key| (peer_id_of(key).to_string(), *key))
         .collect();
+    let mut keys = HashMap::new();
     for peer in peers {
         let text = peer.to_string();
         let invalid = |reason: &str| DriverError::InvalidPeer {
@@ -533,13 +536,15 @@ fn check_peers(
         let Some((_, id)) = text.rsplit_once("/p2p/") else {
             return Err(invalid("it does not end with /p2p/<peer id>"));
         };
-        if !allowed.contains_key(id) {
+        let Some(key) = allowed.get(id) else {
             return Err(invalid(
-                "its peer id is not that of another genesis validator",
+                "its peer id is not that of another validator in genesis or in the \
+                 configuration in force",
             ));
-        }
+        };
+        keys.insert(*key, peer.clone());
     }
-    Ok(())
+    Ok(keys)
 }
 
 fn mc_address(validator: &super::context::ConsensusValidator) -> &ValidatorAddress {
@@ -549,21 +554,35 @@ fn mc_address(validator: &super::context::ConsensusValidator) -> &ValidatorAddre
 /// Starts the engine for this validator and the loop that answers it.
 ///
 /// # Errors
-/// An unusable listen or peer address, a key that is not a genesis validator, or an engine
-/// that fails to start (for example a port already in use or an unreadable write-ahead log).
+/// An unusable listen or peer address, a key that was never a validator (in genesis or in the
+/// configuration in force) and names no member, or an engine that fails to start (for example
+/// a port already in use or an unreadable write-ahead log).
 pub async fn start_with(
     config: ConsensusConfig,
     app: Arc<App>,
 ) -> Result<ConsensusHandle, DriverError> {
     let ledger = app.ledger();
     let chain_id = ledger.genesis().chain_id.clone();
-    let validators = ConsensusValidatorSet::new(ledger.validators().clone());
+    let tip = ledger.tip();
+    let validators = ConsensusValidatorSet::new((*tip.validators).clone());
     let address = ValidatorAddress(config.signing_key.public_key());
-    if ledger.validators().get(&address.0).is_none() {
-        return Err(DriverError::NotAValidator(address.0));
+    if tip.validators.get(&address.0).is_none() {
+        warn!(
+            key = %address,
+            height = tip.height + 1,
+            "this node's key is not in the validator set of the next height: it follows the \
+             chain and votes from the height whose set includes it"
+        );
     }
+    let known: Vec<PublicKey> = ledger
+        .genesis()
+        .validators
+        .iter()
+        .chain(&tip.configuration.validators)
+        .map(|v| v.public_key)
+        .collect();
     check_listen(&config.listen)?;
-    check_peers(&config.peers, &validators, &address)?;
+    let peer_addresses = check_peers(&config.peers, &known, &address)?;
 
     let engine_config = EngineConfig {
         moniker: config.moniker.clone(),
@@ -620,7 +639,6 @@ pub async fn start_with(
         "consensus engine started"
     );
 
-    let params = HeightParams::new(validators.clone(), config.timeouts.to_engine(), None);
     let host = Host::new(
         Arc::clone(&app),
         validators,
@@ -636,8 +654,14 @@ pub async fn start_with(
     let driver = Driver {
         host: Some(host),
         app,
-        params,
+        timeouts: config.timeouts.to_engine(),
         idle_block_interval: config.idle_block_interval,
+        peers: PeerFollower {
+            own: address.0,
+            addresses: Arc::new(std::sync::Mutex::new(peer_addresses)),
+            unreachable: std::collections::HashSet::new(),
+            requests: channels.net_requests.clone(),
+        },
     };
     let peers = Arc::new(AtomicU32::new(0));
     let peer_poller = tokio::spawn(poll_peers(
@@ -698,6 +722,125 @@ async fn poll_peers(
     }
 }
 
+/// A persistent peer to add or drop, with its validator's key.
+#[derive(Debug)]
+enum PeerChange {
+    Add(PublicKey, Multiaddr),
+    Remove(PublicKey, Multiaddr),
+}
+
+/// Keeps the network's persistent peers (and so the peers it admits) to the validators of the
+/// current height.
+struct PeerFollower {
+    own: PublicKey,
+    /// The persistent peers by validator key; an addition the network refused is taken out
+    /// again, so the next height tries it again.
+    addresses: Arc<std::sync::Mutex<HashMap<PublicKey, Multiaddr>>>,
+    /// Validators already reported as unreachable (no usable address), reported once.
+    unreachable: std::collections::HashSet<PublicKey>,
+    requests: mpsc::Sender<malachite::NetworkRequest>,
+}
+
+impl PeerFollower {
+    /// Adds the validators of `validators` that are not peers yet, at the address the
+    /// configuration gives (one without an address cannot be reached or admitted, which is
+    /// logged), and drops the peers that are no validators any more.
+    fn follow(&mut self, validators: &ConsensusValidatorSet, app: &App) {
+        let configuration = app.tip().configuration;
+        let wanted: Vec<PublicKey> = validators
+            .validators()
+            .iter()
+            .map(|v| mc_address(v).0)
+            .filter(|key| *key != self.own)
+            .collect();
+        let mut changes = Vec::new();
+        {
+            let mut addresses = lock(&self.addresses);
+            for key in &wanted {
+                if addresses.contains_key(key) {
+                    continue;
+                }
+                let address = configuration
+                    .validator(key)
+                    .and_then(|v| v.address.as_deref())
+                    .ok_or_else(|| "it has no address in the configuration".to_owned())
+                    .and_then(|address| {
+                        validator_peer_address(address, key).map_err(|e| e.to_string())
+                    });
+                match address {
+                    Ok(address) => {
+                        addresses.insert(*key, address.clone());
+                        changes.push(PeerChange::Add(*key, address));
+                    }
+                    Err(reason) => {
+                        if self.unreachable.insert(*key) {
+                            warn!(validator = %key, %reason, "a validator this node cannot reach");
+                        }
+                    }
+                }
+            }
+            let gone: Vec<PublicKey> = addresses
+                .keys()
+                .filter(|key| !wanted.contains(key))
+                .copied()
+                .collect();
+            for key in gone {
+                if let Some(address) = addresses.remove(&key) {
+                    changes.push(PeerChange::Remove(key, address));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let requests = self.requests.clone();
+        let addresses = Arc::clone(&self.addresses);
+        tokio::spawn(async move {
+            for change in changes {
+                let result = match &change {
+                    PeerChange::Add(_, address) => {
+                        malachite::NetworkRequest::add_persistent_peer(&requests, address.clone())
+                            .await
+                    }
+                    PeerChange::Remove(_, address) => {
+                        malachite::NetworkRequest::remove_persistent_peer(
+                            &requests,
+                            address.clone(),
+                        )
+                        .await
+                    }
+                };
+                let (PeerChange::Add(key, address) | PeerChange::Remove(key, address)) = &change;
+                let added = matches!(change, PeerChange::Add(..));
+                let failed = match result {
+                    Ok(Ok(())) => {
+                        info!(validator = %key, %address, added, "the peers follow the validator set");
+                        false
+                    }
+                    Ok(Err(error)) => {
+                        warn!(validator = %key, %address, added, %error, "updating a peer failed");
+                        true
+                    }
+                    Err(error) => {
+                        warn!(validator = %key, %address, added, %error, "the network did not take a peer update");
+                        true
+                    }
+                };
+                if failed && added {
+                    lock(&addresses).remove(key);
+                }
+            }
+        });
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The map stays consistent whatever a panicking holder did: keep going.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The loop: each message of the engine answered by the [`Host`]. Calls that read or write
 /// the database run on a blocking thread (the host goes with them and comes back), so the
 /// runtime's workers stay free for the network.
@@ -705,11 +848,28 @@ struct Driver {
     /// `None` only while a blocking call holds it.
     host: Option<Host>,
     app: Arc<App>,
-    params: HeightParams<Ctx>,
+    timeouts: LinearTimeouts,
     idle_block_interval: Duration,
+    peers: PeerFollower,
 }
 
 impl Driver {
+    /// The engine's parameters for the height the host works on.
+    fn params(&mut self) -> Result<HeightParams<Ctx>, DriverError> {
+        let timeouts = self.timeouts;
+        let host = self.host()?;
+        Ok(HeightParams::new(host.validators().clone(), timeouts, None))
+    }
+
+    /// Points the network at the validators of the height the host works on.
+    fn follow_validators(&mut self) -> Result<(), DriverError> {
+        let host = self.host.as_ref().ok_or_else(|| {
+            DriverError::Task("the consensus host was lost in a failed task".into())
+        })?;
+        self.peers.follow(host.validators(), &self.app);
+        Ok(())
+    }
+
     fn host(&mut self) -> Result<&mut Host, DriverError> {
         self.host
             .as_mut()
@@ -761,7 +921,8 @@ impl Driver {
             AppMsg::ConsensusReady { reply } => {
                 let height = self.host()?.start_height();
                 info!(height, "consensus ready");
-                let _ = reply.send((BlockHeight(height), self.params.clone()));
+                self.follow_validators()?;
+                let _ = reply.send((BlockHeight(height), self.params()?));
             }
             AppMsg::StartedRound {
                 height,
@@ -854,7 +1015,8 @@ impl Driver {
             } => {
                 let next = certificate.height.0 + 1;
                 self.host()?.enter_height(next);
-                let _ = reply.send(Next::Start(BlockHeight(next), self.params.clone()));
+                self.follow_validators()?;
+                let _ = reply.send(Next::Start(BlockHeight(next), self.params()?));
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let values = self

@@ -39,6 +39,15 @@ use crate::ledger::LedgerError;
 
 type Ctx = EvidenceContext;
 
+/// The libp2p peer ids of `validators`.
+fn peers_of(validators: &ConsensusValidatorSet) -> HashSet<PeerId> {
+    validators
+        .validators()
+        .iter()
+        .filter_map(|v| PeerId::from_bytes(&peer_id_of(&mc_address(v).0).to_bytes()).ok())
+        .collect()
+}
+
 fn mc_address(validator: &super::context::ConsensusValidator) -> &ValidatorAddress {
     malachite_core_types::Validator::<Ctx>::address(validator)
 }
@@ -177,8 +186,12 @@ pub struct Host {
     /// Whether the node is catching up, and the flag the API reads.
     catch_up: CatchUp,
     synced: Arc<AtomicBool>,
-    /// The libp2p peer ids of the genesis validators: the only publishers of proposals.
+    /// The libp2p peer ids of the validators of the current height: the only publishers of
+    /// proposals.
     validator_peers: HashSet<PeerId>,
+    /// The peer ids of the set in force after the ledger's tip, by that set's hash (filled
+    /// when a part from a peer outside the current set arrives).
+    next_peers: (Digest, HashSet<PeerId>),
     /// Other validators' proposals validated and kept pending, per (height, round).
     pending_per_round: BTreeMap<(u64, u32), usize>,
 }
@@ -204,11 +217,7 @@ impl Host {
         let chain_id = ledger.genesis().chain_id.clone();
         let algorithm = ledger.algorithm();
         let address = signer.address();
-        let validator_peers = validators
-            .validators()
-            .iter()
-            .filter_map(|v| PeerId::from_bytes(&peer_id_of(&mc_address(v).0).to_bytes()).ok())
-            .collect();
+        let validator_peers = peers_of(&validators);
         Self {
             app,
             chain_id,
@@ -227,6 +236,7 @@ impl Host {
             catch_up: CatchUp::default(),
             synced: Arc::new(AtomicBool::new(true)),
             validator_peers,
+            next_peers: (Digest::new(algorithm, [0; 32]), HashSet::new()),
             pending_per_round: BTreeMap::new(),
         }
     }
@@ -251,9 +261,43 @@ impl Host {
         height
     }
 
-    /// Moves on to `height`, forgetting everything about lower heights.
+    /// Whether `publisher` is a validator of the set that certifies the height after the
+    /// ledger's tip, when that differs from the current height's (a validator added by the
+    /// block just committed may stream its proposal for the next height before this node has
+    /// entered it).
+    fn next_validator_peer(&mut self, publisher: &PeerId) -> bool {
+        let tip = self.app.tip();
+        if tip.validator_set_hash == self.next_peers.0 {
+            return self.next_peers.1.contains(publisher);
+        }
+        let peers = peers_of(&ConsensusValidatorSet::new((*tip.validators).clone()));
+        let known = peers.contains(publisher);
+        self.next_peers = (tip.validator_set_hash, peers);
+        known
+    }
+
+    /// The validator set of the height consensus works on.
+    pub fn validators(&self) -> &ConsensusValidatorSet {
+        &self.validators
+    }
+
+    /// Moves on to `height`, forgetting everything about lower heights. When the ledger's tip
+    /// is the height before, the validator set becomes the one the ledger holds for `height`
+    /// (the set the configuration names after the tip's block).
     pub fn enter_height(&mut self, height: u64) {
         self.current_height = height;
+        let tip = self.app.tip();
+        if tip.height + 1 == height && *tip.validators != *self.validators.ledger_set() {
+            info!(
+                height,
+                validators = tip.validators.len(),
+                total_power = tip.validators.total_power(),
+                set = %tip.validator_set_hash,
+                "the validator set changes"
+            );
+            self.validators = ConsensusValidatorSet::new((*tip.validators).clone());
+            self.validator_peers = peers_of(&self.validators);
+        }
         self.streams.started_round(0);
         self.pending_per_round.retain(|(h, _), _| *h >= height);
         self.streams.prune_below(height);
@@ -489,7 +533,8 @@ impl Host {
     /// A proposal part arrived from `publisher`. Returns the proposal once its stream is
     /// complete and is for the current height (to be checked by [`Host::validate_streamed`]);
     /// complete proposals for later heights are kept for then. Parts from peers that are not
-    /// validators are dropped before anything is buffered.
+    /// validators (of the current height, or of the next when this node has committed the
+    /// current one) are dropped before anything is buffered.
     pub fn received_part(
         &mut self,
         publisher: PeerId,
@@ -497,7 +542,7 @@ impl Host {
     ) -> Option<StreamedProposal> {
         // Only validators publish proposals; anything else is dropped before it is
         // buffered (the network should not have let such a peer in at all).
-        if !self.validator_peers.contains(&publisher) {
+        if !self.validator_peers.contains(&publisher) && !self.next_validator_peer(&publisher) {
             self.app.metrics().consensus_parts_refused.inc();
             debug!(%publisher, "proposal part from a peer that is no validator dropped");
             return None;
