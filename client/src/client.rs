@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use evidence_contracts::transaction::Transaction;
 use evidence_core::certificate::CommitCertificate;
-use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
+use evidence_core::checkpoint::{Checkpoint, Handoff, VerifiedCheckpoint};
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
@@ -19,6 +19,7 @@ use evidence_core::header::BlockHeader;
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
 use evidence_core::receipt::{Receipt, Verifier};
+use evidence_core::validators::ValidatorSet;
 use evidence_core::verify::VerifyError;
 use evidence_genesis::{Configuration, Filer, Genesis};
 use evidence_proto::v1 as pb;
@@ -356,16 +357,41 @@ fn decode_receipt(receipt: &pb::Receipt) -> Result<Receipt, ClientError> {
             header: decode::<BlockHeader>(&receipt.header, "header")?,
             certificate: decode::<CommitCertificate>(&receipt.certificate, "certificate")?,
         },
+        handoffs: decode_handoffs(&receipt.handoffs)?,
     })
 }
 
-fn decode_checkpoint(checkpoint: Option<&pb::Checkpoint>) -> Result<Checkpoint, ClientError> {
+fn decode_handoffs(handoffs: &[pb::Handoff]) -> Result<Vec<Handoff>, ClientError> {
+    handoffs
+        .iter()
+        .map(|handoff| {
+            Ok(Handoff {
+                checkpoint: Checkpoint {
+                    header: decode::<BlockHeader>(&handoff.header, "handoffs.header")?,
+                    certificate: decode::<CommitCertificate>(
+                        &handoff.certificate,
+                        "handoffs.certificate",
+                    )?,
+                },
+                validators: decode::<ValidatorSet>(&handoff.validators, "handoffs.validators")?,
+            })
+        })
+        .collect()
+}
+
+/// A checkpoint from the node, with the hand-offs from genesis to the set that certified it.
+fn decode_checkpoint(
+    checkpoint: Option<&pb::Checkpoint>,
+) -> Result<(Checkpoint, Vec<Handoff>), ClientError> {
     let checkpoint =
         checkpoint.ok_or_else(|| ClientError::BadAnswer("no checkpoint in the answer".into()))?;
-    Ok(Checkpoint {
-        header: decode::<BlockHeader>(&checkpoint.header, "header")?,
-        certificate: decode::<CommitCertificate>(&checkpoint.certificate, "certificate")?,
-    })
+    Ok((
+        Checkpoint {
+            header: decode::<BlockHeader>(&checkpoint.header, "header")?,
+            certificate: decode::<CommitCertificate>(&checkpoint.certificate, "certificate")?,
+        },
+        decode_handoffs(&checkpoint.handoffs)?,
+    ))
 }
 
 /// The project an entry belongs to; governance entries belong to none.
@@ -1590,8 +1616,14 @@ impl Client {
                 .await
             })
             .await?;
-        let checkpoint = decode_checkpoint(response.checkpoint.as_ref())?;
-        let verified = self.verifier().verify_checkpoint(&checkpoint)?;
+        let (checkpoint, handoffs) = decode_checkpoint(response.checkpoint.as_ref())?;
+        let verified = {
+            let mut verifier = self.verifier();
+            // The hand-offs are verified from genesis and remembered, so that older
+            // checkpoints (an auditor's saved one) verify against the set of their height.
+            verifier.learn_handoffs(&handoffs)?;
+            verifier.verify_checkpoint(&checkpoint)?
+        };
         if height.is_some_and(|h| h != verified.height) {
             return Err(bad_answer(
                 "checkpoint",

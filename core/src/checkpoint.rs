@@ -49,6 +49,111 @@ impl TrustAnchor {
     pub fn validator_set_hash(&self) -> &Digest {
         &self.validator_set_hash
     }
+
+    /// The same chain with `validators` in place of this anchor's set.
+    pub fn with_validators(&self, validators: ValidatorSet) -> Self {
+        Self::new(
+            self.chain_id.clone(),
+            self.genesis_hash,
+            self.digest_algorithm,
+            self.signature_algorithm,
+            validators,
+        )
+    }
+
+    /// Follows `handoffs` from this anchor's set (SPEC.md §9.4): each hand-off's checkpoint
+    /// must verify against the set before it, come after the one before it, and name as the
+    /// next set the set it carries, which must differ from its own. Returns the anchor of the
+    /// set the last hand-off leads to, and that hand-off's height (this anchor and 0 when
+    /// there are none).
+    ///
+    /// # Errors
+    /// The first hand-off that fails, with why.
+    pub fn follow(&self, handoffs: &[Handoff]) -> Result<(TrustAnchor, u64), VerifyError> {
+        follow_handoffs(self, handoffs, |anchor, checkpoint| {
+            checkpoint.verify(anchor)
+        })
+    }
+}
+
+/// One change of the validator set as a verifier follows it: the checkpoint of the block whose
+/// accepted proposal changed the set (certified by the set before the change), and the new
+/// set, whose hash that block's header names as `next_validator_set_hash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handoff {
+    pub checkpoint: Checkpoint,
+    pub validators: ValidatorSet,
+}
+
+/// [`TrustAnchor::follow`], with `verify` checking each hand-off's checkpoint against the
+/// anchor of the set before it (a cache may stand in for it).
+pub(crate) fn follow_handoffs(
+    anchor: &TrustAnchor,
+    handoffs: &[Handoff],
+    mut verify: impl FnMut(&TrustAnchor, &Checkpoint) -> Result<VerifiedCheckpoint, VerifyError>,
+) -> Result<(TrustAnchor, u64), VerifyError> {
+    let mut current = anchor.clone();
+    let mut last = 0;
+    for (index, handoff) in handoffs.iter().enumerate() {
+        let header = &handoff.checkpoint.header;
+        let height = header.height;
+        verify(&current, &handoff.checkpoint).map_err(|reason| VerifyError::BadHandoff {
+            index,
+            height,
+            reason: Box::new(reason),
+        })?;
+        if height <= last {
+            return Err(VerifyError::HandoffOutOfOrder {
+                index,
+                height,
+                previous: last,
+            });
+        }
+        let carried = handoff.validators.hash(current.digest_algorithm);
+        if header.next_validator_set_hash != carried {
+            return Err(VerifyError::HandoffSetMismatch {
+                index,
+                height,
+                named: header.next_validator_set_hash,
+                carried,
+            });
+        }
+        if carried == header.validator_set_hash {
+            return Err(VerifyError::HandoffNotAChange { index, height });
+        }
+        current = current.with_validators(handoff.validators.clone());
+        last = height;
+    }
+    Ok((current, last))
+}
+
+impl Handoff {
+    pub(crate) fn to_json_value(&self) -> HandoffJson {
+        HandoffJson {
+            header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
+            certificate: hex::encode(self.checkpoint.certificate.to_canonical_bytes()),
+            validators: hex::encode(self.validators.to_canonical_bytes()),
+        }
+    }
+
+    pub(crate) fn from_json_value(json: &HandoffJson) -> Result<Self, VerifyError> {
+        Ok(Self {
+            checkpoint: Checkpoint {
+                header: decode_hex_field(&json.header, "handoffs.header")?,
+                certificate: decode_hex_field(&json.certificate, "handoffs.certificate")?,
+            },
+            validators: decode_hex_field(&json.validators, "handoffs.validators")?,
+        })
+    }
+}
+
+/// A hand-off in a receipt file (SPEC.md §8.1): each part as the hex of its canonical bytes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HandoffJson {
+    header: String,
+    certificate: String,
+    validators: String,
 }
 
 /// A signed log head: a block header and the certificate that commits it.
@@ -199,6 +304,17 @@ pub(crate) fn check_version_literal(
     what: &'static str,
     kind_checked: impl FnOnce() -> Result<(), VerifyError>,
 ) -> Result<(), VerifyError> {
+    check_version_among(version, what, &["1"], kind_checked).map(|_| ())
+}
+
+/// As [`check_version_literal`], for a file of which each version in `supported` is read;
+/// returns the version found.
+pub(crate) fn check_version_among(
+    version: &serde_json::value::RawValue,
+    what: &'static str,
+    supported: &[&'static str],
+    kind_checked: impl FnOnce() -> Result<(), VerifyError>,
+) -> Result<&'static str, VerifyError> {
     let literal = version.get().trim();
     let digits = literal.strip_prefix('-').unwrap_or(literal);
     let is_integer = !digits.is_empty()
@@ -210,8 +326,8 @@ pub(crate) fn check_version_literal(
         )));
     }
     kind_checked()?;
-    if literal == "1" {
-        Ok(())
+    if let Some(found) = supported.iter().find(|v| **v == literal) {
+        Ok(found)
     } else {
         Err(VerifyError::UnsupportedVersion {
             what,
@@ -222,8 +338,13 @@ pub(crate) fn check_version_literal(
 
 /// The `version` field of a file this build writes.
 pub(crate) fn version_one() -> Box<serde_json::value::RawValue> {
-    serde_json::value::RawValue::from_string("1".to_owned())
-        .unwrap_or_else(|_| unreachable!("1 is valid JSON"))
+    version_literal(1)
+}
+
+/// `version` as a JSON integer literal.
+pub(crate) fn version_literal(version: u32) -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string(version.to_string())
+        .unwrap_or_else(|_| unreachable!("an integer is valid JSON"))
 }
 
 /// Decodes a hex field of a JSON file into a canonical structure.

@@ -1,9 +1,11 @@
 //! Receipts — the self-contained evidence for one document — and their offline verification.
 //!
 //! A receipt holds the log entry, its inclusion proof, and the checkpoint (header and commit
-//! certificate) whose log root the proof leads to. With nothing but the genesis file's trust
-//! anchor, [`verify_receipt`] establishes that the document with the given digest was anchored
-//! by the stated filer and sequenced by a quorum of the consortium (SPEC.md §9).
+//! certificate) whose log root the proof leads to, and, when the validator set changed since
+//! genesis, the hand-offs that lead from the genesis set to the set that certified the
+//! checkpoint. With nothing but the genesis file's trust anchor, [`verify_receipt`] establishes
+//! that the document with the given digest was anchored by the stated filer and sequenced by a
+//! quorum of the consortium (SPEC.md §9).
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::certificate::CommitCertificate;
 use crate::checkpoint::{
-    Checkpoint, TrustAnchor, VerifiedCheckpoint, check_version_literal, decode_hex_field,
-    version_one,
+    Checkpoint, Handoff, HandoffJson, TrustAnchor, VerifiedCheckpoint, check_version_among,
+    decode_hex_field, follow_handoffs, version_literal,
 };
 use crate::digest::{Digest, HashAlgorithm};
 use crate::encoding::Encode;
@@ -30,6 +32,9 @@ pub struct Receipt {
     /// Proof that the entry is leaf `entry.index` of the log at the checkpoint's size.
     pub inclusion_proof: InclusionProof,
     pub checkpoint: Checkpoint,
+    /// The changes of the validator set from genesis up to the set that certified the
+    /// checkpoint, in order; empty when genesis's set certified it.
+    pub handoffs: Vec<Handoff>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -42,18 +47,36 @@ struct ReceiptJson {
     inclusion_proof: String,
     header: String,
     certificate: String,
+    /// Version 2 only, never empty. Absent is `None`; present, it must be an array (a `null`
+    /// is not JSON of this format, not an absent field).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_handoffs"
+    )]
+    handoffs: Option<Vec<HandoffJson>>,
+}
+
+/// Reads a `handoffs` field that is present: an array, never `null`.
+fn present_handoffs<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<HandoffJson>>, D::Error> {
+    Vec::deserialize(deserializer).map(Some)
 }
 
 impl Receipt {
-    /// The JSON form (SPEC.md §8.1): each part as the hex of its canonical bytes.
+    /// The JSON form (SPEC.md §8.1): each part as the hex of its canonical bytes; version 1
+    /// when genesis's set certified the checkpoint, else version 2 with the hand-offs.
     pub fn to_json(&self) -> String {
         let file = ReceiptJson {
             kind: RECEIPT_TYPE.to_owned(),
-            version: version_one(),
+            version: version_literal(if self.handoffs.is_empty() { 1 } else { 2 }),
             entry: hex::encode(self.entry.to_canonical_bytes()),
             inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
             header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
             certificate: hex::encode(self.checkpoint.certificate.to_canonical_bytes()),
+            handoffs: (!self.handoffs.is_empty())
+                .then(|| self.handoffs.iter().map(Handoff::to_json_value).collect()),
         };
         let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
         text.push('\n');
@@ -63,11 +86,12 @@ impl Receipt {
     /// Reads the JSON form.
     ///
     /// # Errors
-    /// Not JSON, unknown fields, the wrong type or version, bad hex, or bytes that do not decode.
+    /// Not JSON, unknown fields, the wrong type or version, `handoffs` in a version 1 file or
+    /// missing or empty in a version 2 file, bad hex, or bytes that do not decode.
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
         let file: ReceiptJson =
             serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
-        check_version_literal(&file.version, "receipt", || {
+        let version = check_version_among(&file.version, "receipt", &["1", "2"], || {
             if file.kind == RECEIPT_TYPE {
                 Ok(())
             } else {
@@ -77,6 +101,23 @@ impl Receipt {
                 })
             }
         })?;
+        let handoffs = match (version, &file.handoffs) {
+            ("1", None) => Vec::new(),
+            ("2", Some(handoffs)) if !handoffs.is_empty() => handoffs
+                .iter()
+                .map(Handoff::from_json_value)
+                .collect::<Result<_, _>>()?,
+            ("1", Some(_)) => {
+                return Err(VerifyError::NotJson(
+                    "a version 1 receipt has no `handoffs` (version 2 carries them)".into(),
+                ));
+            }
+            _ => {
+                return Err(VerifyError::NotJson(
+                    "a version 2 receipt carries one or more `handoffs`".into(),
+                ));
+            }
+        };
         Ok(Self {
             entry: decode_hex_field(&file.entry, "entry")?,
             inclusion_proof: decode_hex_field(&file.inclusion_proof, "inclusion_proof")?,
@@ -84,6 +125,7 @@ impl Receipt {
                 header: decode_hex_field(&file.header, "header")?,
                 certificate: decode_hex_field(&file.certificate, "certificate")?,
             },
+            handoffs,
         })
     }
 }
@@ -102,10 +144,17 @@ pub struct Verdict {
     pub checkpoint: VerifiedCheckpoint,
     /// The validators whose signatures certify the checkpoint.
     pub signers: Vec<PublicKey>,
+    /// The hash of the validator set that certified the checkpoint (genesis's, or the one the
+    /// hand-offs lead to).
+    pub validator_set: Digest,
+    /// The heights of the blocks that changed the validator set, from genesis to that set.
+    pub handoff_heights: Vec<u64>,
 }
 
 /// Verifies `receipt` for a document whose digest is `document_digest`, against the genesis
-/// trust anchor, with no network and no other input (SPEC.md §9 gives the steps and order).
+/// trust anchor, with no network and no other input (SPEC.md §9 gives the steps and order):
+/// the hand-offs from the genesis set, the checkpoint against the set they lead to, then the
+/// entry.
 ///
 /// # Errors
 /// A [`VerifyError`] naming the first check that failed.
@@ -114,8 +163,22 @@ pub fn verify_receipt(
     receipt: &Receipt,
     anchor: &TrustAnchor,
 ) -> Result<Verdict, VerifyError> {
-    let checkpoint = receipt.checkpoint.verify(anchor)?;
-    verify_against_checkpoint(document_digest, receipt, anchor, checkpoint, None)
+    let (certifying, last) = anchor.follow(&receipt.handoffs)?;
+    let checkpoint = receipt.checkpoint.verify(&certifying)?;
+    check_after_handoffs(&checkpoint, last)?;
+    verify_against_checkpoint(document_digest, receipt, &certifying, checkpoint, None)
+}
+
+/// SPEC.md §9.4: the checkpoint comes after the last hand-off (the set it leads to certifies
+/// only the heights after it).
+fn check_after_handoffs(checkpoint: &VerifiedCheckpoint, last: u64) -> Result<(), VerifyError> {
+    if checkpoint.height <= last {
+        return Err(VerifyError::CheckpointBeforeHandoff {
+            checkpoint_height: checkpoint.height,
+            handoff_height: last,
+        });
+    }
+    Ok(())
 }
 
 /// SPEC.md §9.3 steps 2–3: the receipt's inclusion proof is for its entry's index under its
@@ -202,6 +265,12 @@ fn verify_against_checkpoint(
         sequenced_at_ms: receipt.entry.sequenced_at_ms,
         checkpoint,
         signers: receipt.checkpoint.certificate.signers(),
+        validator_set: *anchor.validator_set_hash(),
+        handoff_heights: receipt
+            .handoffs
+            .iter()
+            .map(|h| h.checkpoint.header.height)
+            .collect(),
     })
 }
 
@@ -214,6 +283,9 @@ fn verify_against_checkpoint(
 #[derive(Debug)]
 pub struct Verifier {
     anchor: TrustAnchor,
+    /// The hand-offs learned so far ([`Verifier::learn_handoffs`]), verified from genesis: the
+    /// height of each and the anchor of the set it leads to, in order.
+    sets: Vec<(u64, TrustAnchor)>,
     /// Keyed by header hash; the certificate that was verified is kept with it, so that only
     /// that very certificate is taken as verified, never another one for the same header.
     verified: HashMap<Digest, (CommitCertificate, VerifiedCheckpoint)>,
@@ -263,6 +335,7 @@ impl Verifier {
     pub fn with_capacity(anchor: TrustAnchor, capacity: usize) -> Self {
         Self {
             anchor,
+            sets: Vec::new(),
             verified: HashMap::new(),
             filer_signatures: BoundedSet::new(capacity),
             capacity: capacity.max(1),
@@ -278,15 +351,80 @@ impl Verifier {
         self.verified.len()
     }
 
-    /// Verifies a checkpoint, or finds it already verified.
+    /// Follows `handoffs` from the genesis set (as [`TrustAnchor::follow`]) and remembers the
+    /// sets they lead to, so that [`Verifier::verify_checkpoint`] verifies a checkpoint against
+    /// the set in force at its height. A chain that agrees with what was learned before and
+    /// goes further replaces it; a shorter one that agrees changes nothing.
     ///
     /// # Errors
-    /// As [`Checkpoint::verify`].
+    /// A hand-off that does not verify, or [`VerifyError::ConflictingHandoffs`] when the
+    /// chain disagrees with one learned before (two certified histories: evidence of a fork).
+    pub fn learn_handoffs(&mut self, handoffs: &[Handoff]) -> Result<(), VerifyError> {
+        let common = self.sets.len().min(handoffs.len());
+        let disagreement =
+            self.sets[..common]
+                .iter()
+                .zip(handoffs)
+                .find(|((height, anchor), handoff)| {
+                    *height != handoff.checkpoint.header.height
+                        || *anchor.validators() != handoff.validators
+                });
+        if let Some((_, handoff)) = disagreement {
+            return Err(VerifyError::ConflictingHandoffs {
+                height: handoff.checkpoint.header.height,
+            });
+        }
+        if handoffs.len() <= self.sets.len() {
+            return Ok(());
+        }
+        let genesis = self.anchor.clone();
+        follow_handoffs(&genesis, handoffs, |anchor, checkpoint| {
+            self.verify_checkpoint_with(anchor, checkpoint)
+        })?;
+        let mut anchor = genesis;
+        self.sets = handoffs
+            .iter()
+            .map(|handoff| {
+                anchor = anchor.with_validators(handoff.validators.clone());
+                (handoff.checkpoint.header.height, anchor.clone())
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// The anchor of the set in force at `height`, as far as the learned hand-offs tell.
+    fn anchor_at(&self, height: u64) -> &TrustAnchor {
+        self.sets
+            .iter()
+            .rev()
+            .find(|(at, _)| *at < height)
+            .map_or(&self.anchor, |(_, anchor)| anchor)
+    }
+
+    /// Verifies a checkpoint against the set in force at its height (genesis's, or one the
+    /// learned hand-offs lead to), or finds it already verified.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::verify`]; a checkpoint certified by a set the learned hand-offs do not
+    /// reach fails with [`VerifyError::UnknownValidatorSet`].
     pub fn verify_checkpoint(
         &mut self,
         checkpoint: &Checkpoint,
     ) -> Result<VerifiedCheckpoint, VerifyError> {
-        let header_hash = checkpoint.check_binding(&self.anchor)?;
+        let anchor = self.anchor_at(checkpoint.header.height).clone();
+        self.verify_checkpoint_with(&anchor, checkpoint)
+    }
+
+    /// Verifies a checkpoint against `anchor` (the genesis anchor or one hand-offs lead to),
+    /// or finds it already verified. A cached checkpoint is taken only after its header's
+    /// binding to `anchor` (chain, genesis, validator set) has been checked again, so a
+    /// verification under one set never stands for another.
+    fn verify_checkpoint_with(
+        &mut self,
+        anchor: &TrustAnchor,
+        checkpoint: &Checkpoint,
+    ) -> Result<VerifiedCheckpoint, VerifyError> {
+        let header_hash = checkpoint.check_binding(anchor)?;
         let cached = self.verified.get(&header_hash);
         if let Some((_, known)) =
             cached.filter(|(certificate, _)| *certificate == checkpoint.certificate)
@@ -295,8 +433,8 @@ impl Verifier {
         }
         let signed_power = checkpoint
             .certificate
-            .verify(&self.anchor.chain_id, self.anchor.validators())?;
-        let verified = checkpoint.verified(header_hash, signed_power, &self.anchor);
+            .verify(&anchor.chain_id, anchor.validators())?;
+        let verified = checkpoint.verified(header_hash, signed_power, anchor);
         if self.verified.len() >= self.capacity {
             self.verified.clear();
         }
@@ -316,11 +454,16 @@ impl Verifier {
         document_digest: &Digest,
         receipt: &Receipt,
     ) -> Result<Verdict, VerifyError> {
-        let checkpoint = self.verify_checkpoint(&receipt.checkpoint)?;
+        let genesis = self.anchor.clone();
+        let (certifying, last) = follow_handoffs(&genesis, &receipt.handoffs, |anchor, cp| {
+            self.verify_checkpoint_with(anchor, cp)
+        })?;
+        let checkpoint = self.verify_checkpoint_with(&certifying, &receipt.checkpoint)?;
+        check_after_handoffs(&checkpoint, last)?;
         verify_against_checkpoint(
             document_digest,
             receipt,
-            &self.anchor,
+            &certifying,
             checkpoint,
             Some(&mut self.filer_signatures),
         )

@@ -92,6 +92,44 @@ pub enum VerifyError {
     BadFilerSignature(PublicKey),
     #[error("digest mismatch: the receipt anchors {anchored}, the document hashes to {actual}")]
     DigestMismatch { anchored: Digest, actual: Digest },
+    /// A hand-off's checkpoint does not verify against the set it hands off from.
+    #[error("hand-off {index} (height {height}) is not certified by the set before it: {reason}")]
+    BadHandoff {
+        index: usize,
+        height: u64,
+        reason: Box<VerifyError>,
+    },
+    #[error("hand-off {index} is at height {height}, not after the one before it ({previous})")]
+    HandoffOutOfOrder {
+        index: usize,
+        height: u64,
+        previous: u64,
+    },
+    #[error(
+        "hand-off {index} (height {height}): its header names {named} as the next validator \
+         set, the set it carries hashes to {carried}"
+    )]
+    HandoffSetMismatch {
+        index: usize,
+        height: u64,
+        named: Digest,
+        carried: Digest,
+    },
+    #[error("hand-off {index} (height {height}) does not change the validator set")]
+    HandoffNotAChange { index: usize, height: u64 },
+    #[error(
+        "the checkpoint at height {checkpoint_height} is not after the last hand-off (height \
+         {handoff_height})"
+    )]
+    CheckpointBeforeHandoff {
+        checkpoint_height: u64,
+        handoff_height: u64,
+    },
+    #[error(
+        "the hand-offs disagree with those verified before at height {height}: two certified \
+         histories of the validator set"
+    )]
+    ConflictingHandoffs { height: u64 },
 }
 
 impl From<CertificateError> for VerifyError {
@@ -139,6 +177,12 @@ impl VerifyError {
             Self::BadBatchProof(_) => "bad-batch-proof",
             Self::BadFilerSignature(_) => "bad-filer-signature",
             Self::DigestMismatch { .. } => "digest-mismatch",
+            Self::BadHandoff { .. } => "bad-handoff",
+            Self::HandoffOutOfOrder { .. } => "handoff-out-of-order",
+            Self::HandoffSetMismatch { .. } => "handoff-set-mismatch",
+            Self::HandoffNotAChange { .. } => "handoff-not-a-change",
+            Self::CheckpointBeforeHandoff { .. } => "checkpoint-before-handoff",
+            Self::ConflictingHandoffs { .. } => "conflicting-handoffs",
         }
     }
 }

@@ -493,3 +493,112 @@ fn the_cache_holds_at_most_its_capacity() {
     let verifier = Verifier::new(anchor);
     assert_eq!(cached(&verifier), 0);
 }
+
+/// A chain whose validator set changes twice: block 2 hands off from genesis's set to a set
+/// of three new keys, block 4 from that set to one where the first new key counts twice.
+/// Five blocks; `checkpoints[i]` is block `i + 1`.
+fn changing_chain() -> TestChain {
+    let mut chain = TestChain::new(SEED);
+    let keys: Vec<SigningKey> = (0..3)
+        .map(|i| SigningKey::from_seed(&[40 + i; 32]))
+        .collect();
+    let record = |chain: &TestChain, i: usize| {
+        let body = chain.anchor_body(
+            "bureau",
+            "completion-drawing",
+            &format!("DRW-H{i}"),
+            format!("handed off {i}").as_bytes(),
+        );
+        chain.batch("bureau", vec![body])
+    };
+    let records = record(&chain, 1);
+    chain.commit_block_signed_by(records, &[0, 1, 2]);
+    chain.change_validators(keys.iter().map(|k| (k.clone(), 1)).collect());
+    let records = record(&chain, 2);
+    chain.commit_block_signed_by(records, &[0, 1, 2]);
+    let records = record(&chain, 3);
+    chain.commit_block_signed_by(records, &[0, 1, 2]);
+    chain.change_validators(vec![
+        (keys[0].clone(), 2),
+        (keys[1].clone(), 1),
+        (keys[2].clone(), 1),
+    ]);
+    let records = record(&chain, 4);
+    chain.commit_block_signed_by(records, &[0, 1, 2]);
+    let records = record(&chain, 5);
+    chain.commit_block_signed_by(records, &[0, 1]);
+    chain
+}
+
+#[test]
+fn a_verifier_that_learned_the_handoffs_verifies_checkpoints_of_every_set_at_their_heights() {
+    let chain = changing_chain();
+    assert_eq!(chain.handoffs.len(), 2);
+    let mut verifier = Verifier::new(chain.trust_anchor.clone());
+    // Before it learns them, only the genesis set's checkpoints verify.
+    verifier.verify_checkpoint(&chain.checkpoints[0]).unwrap();
+    verifier.verify_checkpoint(&chain.checkpoints[1]).unwrap();
+    assert!(matches!(
+        verifier.verify_checkpoint(&chain.checkpoints[2]),
+        Err(VerifyError::UnknownValidatorSet { .. })
+    ));
+    // Learning the first hand-off reaches the second set, not the third.
+    verifier.learn_handoffs(&chain.handoffs[..1]).unwrap();
+    verifier.verify_checkpoint(&chain.checkpoints[2]).unwrap();
+    assert!(verifier.verify_checkpoint(&chain.checkpoints[4]).is_err());
+    // Both: every checkpoint, old and new, against the set of its height.
+    verifier.learn_handoffs(&chain.handoffs).unwrap();
+    for checkpoint in &chain.checkpoints {
+        verifier.verify_checkpoint(checkpoint).unwrap();
+    }
+    // A shorter chain that agrees changes nothing; learning again is idempotent.
+    verifier.learn_handoffs(&chain.handoffs[..1]).unwrap();
+    verifier.learn_handoffs(&chain.handoffs).unwrap();
+    verifier.verify_checkpoint(&chain.checkpoints[4]).unwrap();
+    // The set of a later height does not certify an earlier one: block 2's checkpoint (the
+    // hand-off itself, certified by genesis's set) is still taken by genesis's set only.
+    let verified = verifier.verify_checkpoint(&chain.checkpoints[1]).unwrap();
+    assert_eq!(verified.total_power, 4);
+}
+
+#[test]
+fn handoffs_that_do_not_verify_or_disagree_with_those_learned_are_refused() {
+    let chain = changing_chain();
+    // A hand-off under too little of the old set.
+    let mut weak = chain.handoffs.clone();
+    weak[0].checkpoint.certificate.signatures.truncate(2);
+    let mut verifier = Verifier::new(chain.trust_anchor.clone());
+    assert!(matches!(
+        verifier.learn_handoffs(&weak),
+        Err(VerifyError::BadHandoff { index: 0, .. })
+    ));
+    assert!(
+        verifier.verify_checkpoint(&chain.checkpoints[2]).is_err(),
+        "nothing was learned from a chain that failed"
+    );
+    // Once the real chain is learned, another history of the same height is a conflict.
+    verifier.learn_handoffs(&chain.handoffs).unwrap();
+    let mut other = chain.handoffs.clone();
+    other[1].validators = chain.handoffs[0].validators.clone();
+    assert!(matches!(
+        verifier.learn_handoffs(&other),
+        Err(VerifyError::ConflictingHandoffs { .. })
+    ));
+    // A receipt's own hand-offs are followed the same way by the caching verifier and by
+    // verify_receipt.
+    let receipt = chain.receipt(4, &chain.checkpoints[4]);
+    let digest = HashAlgorithm::Blake3.hash(b"handed off 5");
+    let mut fresh = Verifier::new(chain.trust_anchor.clone());
+    let cached = fresh.verify_receipt(&digest, &receipt).unwrap();
+    let plain = verify_receipt(&digest, &receipt, &chain.trust_anchor).unwrap();
+    assert_eq!(cached, plain);
+    assert_eq!(plain.handoff_heights, vec![2, 4]);
+    let stripped = Receipt {
+        handoffs: Vec::new(),
+        ..receipt
+    };
+    assert!(matches!(
+        verify_receipt(&digest, &stripped, &chain.trust_anchor),
+        Err(VerifyError::UnknownValidatorSet { .. })
+    ));
+}

@@ -22,6 +22,7 @@ use common::{CHAIN_ID, PROJECT_ID, TestChain};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use evidence_core::certificate::{CommitCertificate, CommitSignature};
+use evidence_core::checkpoint::Handoff;
 use evidence_core::digest::{HashAlgorithm, hash_file};
 use evidence_core::encoding::{Encode, Writer};
 use evidence_core::entry::{
@@ -34,6 +35,7 @@ use evidence_core::header::{VoteKind, vote_signing_bytes};
 use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
 use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
+use evidence_core::validators::Validator;
 use evidence_genesis::Genesis;
 use evidence_genesis::pki::MemberCa;
 use rand_chacha::ChaCha20Rng;
@@ -57,6 +59,10 @@ const ERROR_CODES: &[&str] = &[
     "unsupported-version",
     "bad-hex",
     "malformed",
+    "bad-handoff",
+    "handoff-out-of-order",
+    "handoff-set-mismatch",
+    "handoff-not-a-change",
     "wrong-chain",
     "unknown-validator-set",
     "certificate-for-other-block",
@@ -64,6 +70,7 @@ const ERROR_CODES: &[&str] = &[
     "duplicate-signer",
     "bad-validator-signature",
     "insufficient-power",
+    "checkpoint-before-handoff",
     "log-size-mismatch",
     "entry-index-mismatch",
     "bad-inclusion-proof",
@@ -743,6 +750,193 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     assert_eq!(chain.entries.len(), 22);
     let cp11 = chain.commit_block(vec![Record::Governance(Box::new(vote_against))]);
 
+    // Blocks 12-17: the members change the validator set three times (SPEC.md §11.4), each
+    // time by a proposal and the two approving votes that accept it, all in one block. That
+    // block is certified by the set before the change and names the new set as
+    // `next_validator_set_hash`; it is a hand-off (SPEC.md §9.4), and the blocks after it are
+    // certified by the new set. S0 is genesis's set, validators 0-3 with power 1 each.
+    let completion_report = text_document(&[
+        "INSPECTION REPORT / 检测报告",
+        "Report no.: INS-COMPLETION-01",
+        &format!("Project: {PROJECT_ID}"),
+        "Milestone: completion",
+        "Scope: completion acceptance inspection, all floors, facade and fire systems",
+        "Conclusion: PASSED",
+    ]);
+    let structure_transfer = text_document(&[
+        "FUND TRANSFER RECORD / 资金拨付记录",
+        "Transfer no.: PAY-STRUCTURE-01",
+        &format!("Project: {PROJECT_ID}"),
+        "Milestone: structure",
+        "Amount: CNY 480,000.00 (48000000 fen)",
+        "From: project escrow account",
+        "To: contractor wage account",
+    ]);
+    let as_built_drawing = text_document(&[
+        "COMPLETION DRAWING DWG-AS-BUILT-01 / 竣工图",
+        &format!("Project: {PROJECT_ID}"),
+        "As-built general plan, revision A",
+    ]);
+    let completion_doc = out.document("inspection-report-completion.txt", &completion_report);
+    let structure_transfer_doc = out.document("fund-transfer-structure.txt", &structure_transfer);
+    let as_built_doc = out.document("completion-drawing-as-built.txt", &as_built_drawing);
+    let governance = |chain: &TestChain, member: &str, action: GovernanceAction| {
+        let key = chain
+            .consortium
+            .governance_key(member)
+            .expect("each member has a governance key")
+            .clone();
+        let body = GovernanceBody {
+            chain_id: chain.chain_id.clone(),
+            member: member.to_owned(),
+            signer: key.public_key(),
+            issued_at_ms: chain.time_ms() + 500,
+            action,
+        };
+        Record::Governance(Box::new(body.sign(&key)))
+    };
+    // A proposal and two approving votes: with the proposer's approval, 3 of the 4 members,
+    // more than the genesis threshold of 2/3, so the second vote accepts it.
+    let accepted_proposal = |chain: &TestChain,
+                             proposer: &str,
+                             voters: [&str; 2],
+                             id: &str,
+                             summary: &str,
+                             changes: Vec<Change>| {
+        let mut records = vec![governance(
+            chain,
+            proposer,
+            GovernanceAction::Propose(Proposal {
+                id: id.to_owned(),
+                expires_at_ms: chain.time_ms() + 1000 + 30 * 24 * 60 * 60 * 1000,
+                summary: summary.to_owned(),
+                changes,
+            }),
+        )];
+        for voter in voters {
+            records.push(governance(
+                chain,
+                voter,
+                GovernanceAction::Vote(Vote {
+                    proposal_id: id.to_owned(),
+                    approve: true,
+                }),
+            ));
+        }
+        records
+    };
+    let genesis_keys: Vec<SigningKey> = chain.certifying_keys().into_iter().cloned().collect();
+    assert_eq!(genesis_keys[2].public_key(), court_validator);
+    assert_eq!(genesis_keys[3].public_key(), archive_validator);
+    let archive_new_key = SigningKey::from_seed(&[0xd3; 32]);
+    let finance_second_key = SigningKey::from_seed(&[0xf2; 32]);
+    // S1: the archive's validator moves to a new key and the court's gets power 2 (total 5).
+    let s1_keys = vec![
+        (genesis_keys[0].clone(), 1),
+        (genesis_keys[1].clone(), 1),
+        (genesis_keys[2].clone(), 2),
+        (archive_new_key.clone(), 1),
+    ];
+    // S2: S1 and a second validator of the finance bureau (total 6).
+    let mut s2_keys = s1_keys.clone();
+    s2_keys.push((finance_second_key.clone(), 1));
+
+    // Block 12, entries 23-25: the change from S0 to S1, certified by S0 (validators 0-2).
+    let records = accepted_proposal(
+        &chain,
+        "archive",
+        ["bureau", "court"],
+        "validators-2026-02",
+        "The archive's validator moves to new hardware with a new key; the court's validator \
+         gets two votes.",
+        vec![
+            Change::ReplaceValidator {
+                public_key: archive_validator,
+                new_public_key: archive_new_key.public_key(),
+                address: Some("/dns4/archive-2.evidence.example/tcp/26656".to_owned()),
+            },
+            Change::SetVotingPower {
+                public_key: court_validator,
+                voting_power: 2,
+            },
+        ],
+    );
+    assert_eq!(chain.entries.len(), 23);
+    let s1 = chain.change_validators(s1_keys.clone());
+    let cp12 = chain.commit_block(records);
+    // Block 13, entry 26: the completion inspection report, certified by S1: the bureau's,
+    // the court's (power 2) and the archive's new key, 4 of 5.
+    let mut completion_body = chain.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-COMPLETION-01",
+        &completion_report,
+    );
+    completion_body.claim = inspection("completion");
+    let records = chain.batch("bureau", vec![completion_body]);
+    assert_eq!(chain.entries.len(), 26);
+    let cp13 = chain.commit_block_signed_by(records, &[0, 2, 3]);
+    // Block 14, entries 27-29: the change from S1 to S2, certified by S1 (finance, court,
+    // the archive's new key: 4 of 5).
+    let records = accepted_proposal(
+        &chain,
+        "finance",
+        ["bureau", "court"],
+        "finance-second-validator",
+        "The finance bureau runs a second validator.",
+        vec![Change::AddValidator {
+            member: "finance".to_owned(),
+            public_key: finance_second_key.public_key(),
+            voting_power: 1,
+            address: Some("/dns4/finance-2.evidence.example/tcp/26656".to_owned()),
+        }],
+    );
+    let s2 = chain.change_validators(s2_keys);
+    let cp14 = chain.commit_block_signed_by(records, &[1, 2, 3]);
+    // Block 15, entry 30: the structure payment, certified by S2: the bureau's, the court's,
+    // the archive's new key and the finance bureau's second validator, 5 of 6.
+    let mut payment_body = chain.anchor_body(
+        "finance",
+        "fund-transfer",
+        "PAY-STRUCTURE-01",
+        &structure_transfer,
+    );
+    payment_body.claim = TestChain::payment("structure", 48_000_000);
+    let records = chain.batch("finance", vec![payment_body]);
+    assert_eq!(chain.entries.len(), 30);
+    let cp15 = chain.commit_block_signed_by(records, &[0, 2, 3, 4]);
+    // Block 16, entries 31-33: the change from S2 back to S1 (the second validator retires),
+    // certified by S2 (validators 0-2 and the retiring one: 5 of 6).
+    let records = accepted_proposal(
+        &chain,
+        "finance",
+        ["bureau", "archive"],
+        "finance-second-validator-retired",
+        "The finance bureau's second validator retires.",
+        vec![Change::RemoveValidator {
+            public_key: finance_second_key.public_key(),
+        }],
+    );
+    assert_eq!(chain.change_validators(s1_keys), s1);
+    let cp16 = chain.commit_block_signed_by(records, &[0, 1, 2, 4]);
+    // Block 17, entry 34: an as-built drawing, certified by S1 again (validators 0-2, 4 of 5).
+    let body = chain.anchor_body(
+        "bureau",
+        "completion-drawing",
+        "DWG-AS-BUILT-01",
+        &as_built_drawing,
+    );
+    let records = chain.batch("bureau", vec![body]);
+    assert_eq!(chain.entries.len(), 34);
+    let cp17 = chain.commit_block(records);
+    assert_eq!(chain.entries.len(), 35);
+    let [handoff_a, handoff_b, handoff_c]: [Handoff; 3] =
+        chain.handoffs.clone().try_into().expect("three changes");
+    assert_eq!(handoff_a.checkpoint, cp12);
+    assert_eq!(handoff_b.checkpoint, cp14);
+    assert_eq!(handoff_c.checkpoint, cp16);
+    assert_eq!(handoff_b.validators, s2);
+
     // The same foundation report, filed and certified on another chain.
     let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
@@ -856,6 +1050,50 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "The single-document receipt with every hex digit a-f written in upper case: readers \
          accept either case (SPEC.md §1), and the bytes are the same.",
     );
+    let handoff_one = chain.receipt(26, &cp13);
+    let handoff_two = chain.receipt(30, &cp15);
+    let handoff_three = chain.receipt(34, &cp17);
+    assert_eq!(handoff_one.handoffs, chain.handoffs[..1]);
+    assert_eq!(handoff_two.handoffs, chain.handoffs[..2]);
+    assert_eq!(handoff_three.handoffs, chain.handoffs);
+    out.receipt(
+        "handoff-one",
+        handoff_one.to_json(),
+        &completion_doc,
+        "valid",
+        "The completion inspection report, entry 26, against block 13, certified by the set S1 \
+         (the bureau's validator, the court's with power 2 and the archive's new key: power 4 \
+         of 5). A version 2 receipt with one hand-off (SPEC.md §9.4): block 12, certified by \
+         genesis's set (validators 0, 1, 2), which accepted the proposal changing the set and \
+         names S1 as the next set, and S1 itself.",
+    );
+    out.receipt(
+        "handoff-two",
+        handoff_two.to_json(),
+        &structure_transfer_doc,
+        "valid",
+        "The structure payment record, entry 30, against block 15, certified by the set S2 \
+         (S1 and the finance bureau's second validator, which signs: power 5 of 6). Two \
+         hand-offs: block 12 (genesis's set to S1) and block 14 (S1 to S2, certified by S1).",
+    );
+    out.receipt(
+        "handoff-three",
+        handoff_three.to_json(),
+        &as_built_doc,
+        "valid",
+        "The as-built drawing, entry 34, against block 17, certified by S1 again (validators \
+         0, 1 and 2: power 4 of 5). Three hand-offs: block 12 (genesis's set to S1), block 14 \
+         (S1 to S2) and block 16 (S2 back to S1, certified by S2): a set may come back.",
+    );
+    out.receipt(
+        "handoff-three-earlier-entry",
+        chain.receipt(1, &cp17).to_json(),
+        &foundation_doc,
+        "valid",
+        "The foundation inspection report, entry 1, sequenced in block 2 under genesis's set, \
+         against the latest checkpoint, block 17, with the three hand-offs that lead to the \
+         set certifying it.",
+    );
 
     // Invalid receipts: the file itself.
     let single_json = single.to_json();
@@ -921,6 +1159,59 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          twice, even with the same value.",
     );
     out.receipt(
+        "not-json.handoffs-null",
+        replace_once(
+            &single_json,
+            &format!("\"certificate\": \"{certificate_hex}\"\n"),
+            &format!("\"certificate\": \"{certificate_hex}\",\n  \"handoffs\": null\n"),
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt (version 1) with \"handoffs\": null: a field that is \
+         present must have its type (an array), and a null is no absent field.",
+    );
+    let handoff_one_json = handoff_one.to_json();
+    out.receipt(
+        "not-json.handoff-extra-field",
+        replace_once(
+            &handoff_one_json,
+            "      \"header\": \"",
+            "      \"height\": 12,\n      \"header\": \"",
+        ),
+        &completion_doc,
+        "not-json",
+        "The handoff-one receipt with a fourth field, \"height\", in its hand-off: a hand-off \
+         object has exactly the fields header, certificate and validators (SPEC.md §8.1).",
+    );
+    out.receipt(
+        "not-json.handoffs-in-version-1",
+        replace_once(&handoff_one_json, "\"version\": 2,", "\"version\": 1,"),
+        &completion_doc,
+        "not-json",
+        "The handoff-one receipt with \"version\": 1: a version 1 receipt has no \"handoffs\" \
+         field (SPEC.md §8.1), so the file is refused after its type and version are read.",
+    );
+    let handoffs_at = handoff_one_json.find("  \"handoffs\": [").unwrap();
+    out.receipt(
+        "not-json.empty-handoffs",
+        format!(
+            "{}  \"handoffs\": []\n}}\n",
+            &handoff_one_json[..handoffs_at]
+        ),
+        &completion_doc,
+        "not-json",
+        "The handoff-one receipt with \"handoffs\": [], an empty array: a version 2 receipt \
+         carries at least one hand-off (a receipt without any is version 1).",
+    );
+    out.receipt(
+        "not-json.version-2-without-handoffs",
+        replace_once(&single_json, "\"version\": 1,", "\"version\": 2,"),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt with \"version\": 2 and no \"handoffs\" field: version \
+         2 is read, and it requires the field.",
+    );
+    out.receipt(
         "wrong-file-type",
         replace_once(
             &single_json,
@@ -933,17 +1224,17 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     );
     out.receipt(
         "unsupported-version",
-        replace_once(&single_json, "\"version\": 1,", "\"version\": 2,"),
+        replace_once(&single_json, "\"version\": 1,", "\"version\": 3,"),
         &foundation_doc,
         "unsupported-version",
-        "The single-document receipt with \"version\": 2.",
+        "The single-document receipt with \"version\": 3 (versions 1 and 2 are read).",
     );
     out.receipt(
         "unsupported-version.negative",
         replace_once(&single_json, "\"version\": 1,", "\"version\": -1,"),
         &foundation_doc,
         "unsupported-version",
-        "The single-document receipt with \"version\": -1: a JSON integer, not 1.",
+        "The single-document receipt with \"version\": -1: a JSON integer, neither 1 nor 2.",
     );
     out.receipt(
         "unsupported-version.above-u32",
@@ -951,7 +1242,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "unsupported-version",
         "The single-document receipt with \"version\": 4294967297 (2^32 + 1, which is 1 when \
-         truncated to 32 bits): a JSON integer, not 1.",
+         truncated to 32 bits): a JSON integer, neither 1 nor 2.",
     );
     let header_hex = hex::encode(single.checkpoint.header.to_canonical_bytes());
     out.receipt(
@@ -1038,6 +1329,162 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          (certificate-for-other-block: it names the version 3 header's hash) instead.",
     );
 
+    // The hand-off's validator set with its first two validators swapped: not the canonical
+    // (ascending) order.
+    let unsorted_set = {
+        let mut validators: Vec<Validator> = handoff_a.validators.validators().to_vec();
+        validators.swap(0, 1);
+        let mut writer = Writer::new();
+        writer.seq(&validators, |w, v| {
+            w.put(&v.public_key).u64(v.voting_power);
+        });
+        writer.into_bytes()
+    };
+    out.receipt(
+        "malformed.handoff-validators-unsorted",
+        replace_once(
+            &handoff_one_json,
+            &format!(
+                "\"{}\"",
+                hex::encode(handoff_a.validators.to_canonical_bytes())
+            ),
+            &format!("\"{}\"", hex::encode(&unsorted_set)),
+        ),
+        &completion_doc,
+        "malformed",
+        "The handoff-one receipt with the hand-off's validator set encoded with its first two \
+         validators swapped: the same validators and powers, but not in ascending key order, \
+         so the set does not decode (SPEC.md §13.2). (Its hash would not be the one the \
+         header names either.)",
+    );
+
+    // Invalid receipts: the hand-offs (SPEC.md §9.4).
+    let handoff_precommit =
+        |key: &SigningKey| precommit(key, CHAIN_ID, &handoff_a.checkpoint.certificate);
+    let with_handoffs = |receipt: &Receipt, handoffs: Vec<Handoff>| {
+        let mut receipt = receipt.clone();
+        receipt.handoffs = handoffs;
+        receipt
+    };
+    let mut weak_handoff = handoff_a.clone();
+    weak_handoff.checkpoint.certificate.signatures = vec![
+        handoff_precommit(&genesis_keys[0]),
+        handoff_precommit(&genesis_keys[1]),
+    ];
+    out.receipt(
+        "bad-handoff",
+        with_handoffs(&handoff_one, vec![weak_handoff]).to_json(),
+        &completion_doc,
+        "bad-handoff",
+        "The handoff-one receipt whose hand-off (block 12) is certified by validators 0 and 1 \
+         only: power 2 of genesis's 4, no quorum (insufficient-power in SPEC.md §9.2 step 5, \
+         reported as bad-handoff).",
+    );
+    let mut self_certified = handoff_a.clone();
+    self_certified.checkpoint.certificate.signatures = vec![
+        handoff_precommit(&genesis_keys[0]),
+        handoff_precommit(&genesis_keys[2]),
+        handoff_precommit(&archive_new_key),
+    ];
+    out.receipt(
+        "bad-handoff.signed-by-new-set",
+        with_handoffs(&handoff_one, vec![self_certified]).to_json(),
+        &completion_doc,
+        "bad-handoff",
+        "The handoff-one receipt whose hand-off (block 12) is certified by the set it hands \
+         off to, S1 (the bureau's and court's validators and the archive's new key, 4 of S1's \
+         5): the new key is no signer of genesis's set (unknown-signer in SPEC.md §9.2 step \
+         4, reported as bad-handoff).",
+    );
+    out.receipt(
+        "bad-handoff.first-left-out",
+        with_handoffs(&handoff_two, vec![handoff_b.clone()]).to_json(),
+        &structure_transfer_doc,
+        "bad-handoff",
+        "The handoff-two receipt without its first hand-off: the one left, block 14, names S1 \
+         as its validator set, not genesis's (unknown-validator-set in SPEC.md §9.2 step 2, \
+         reported as bad-handoff).",
+    );
+    out.receipt(
+        "handoff-out-of-order",
+        with_handoffs(
+            &handoff_three,
+            vec![
+                handoff_a.clone(),
+                handoff_b.clone(),
+                handoff_c.clone(),
+                handoff_b.clone(),
+            ],
+        )
+        .to_json(),
+        &as_built_doc,
+        "handoff-out-of-order",
+        "The handoff-three receipt with the hand-off of block 14 repeated after the one of \
+         block 16: the set is S1 again after block 16, so block 14 (certified by S1) verifies \
+         against it, but its height is not above 16.",
+    );
+    // Another consortium (other keys) makes up a block 13 of this chain, certified by its own
+    // validators, and a hand-off at block 12 carrying its set in place of S1.
+    let mut forger = TestChain::new(OTHER_SEED);
+    forger.header_genesis_hash = chain.trust_anchor.genesis_hash;
+    for _ in 0..12 {
+        forger.commit_block(Vec::new());
+    }
+    let mut forged_body = forger.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-COMPLETION-01",
+        &completion_report,
+    );
+    forged_body.claim = inspection("completion");
+    let records = forger.batch("bureau", vec![forged_body]);
+    let forged_checkpoint = forger.commit_block(records);
+    assert_eq!(forged_checkpoint.header.height, 13);
+    let mut forged_handoff = handoff_a.clone();
+    forged_handoff.validators = forger.certifying_set().clone();
+    out.receipt(
+        "handoff-set-mismatch",
+        with_handoffs(&forger.receipt(0, &forged_checkpoint), vec![forged_handoff]).to_json(),
+        &completion_doc,
+        "handoff-set-mismatch",
+        "A forged receipt: the genuine checkpoint of block 12 as its hand-off, but carrying \
+         another consortium's validator set in place of S1, and a block 13 that consortium's \
+         validators made up and certified (chain id and genesis hash of this chain), whose \
+         log holds the completion report anchored by that consortium's filer. Block 12's \
+         header names S1, not the set carried; a verifier that did not compare the two would \
+         accept the whole receipt.",
+    );
+    let mut skipping = handoff_a.clone();
+    skipping.validators = handoff_b.validators.clone();
+    out.receipt(
+        "handoff-set-mismatch.skips-a-change",
+        with_handoffs(&handoff_two, vec![skipping]).to_json(),
+        &structure_transfer_doc,
+        "handoff-set-mismatch",
+        "The handoff-two receipt with one hand-off, block 12 carrying S2 (the set block 14 \
+         names) in place of S1: a shortcut over the second change, refused because block 12 \
+         names S1.",
+    );
+    out.receipt(
+        "handoff-not-a-change",
+        with_handoffs(
+            &handoff_one,
+            vec![
+                Handoff {
+                    checkpoint: cp11.clone(),
+                    validators: chain.trust_anchor.validators().clone(),
+                },
+                handoff_a.clone(),
+            ],
+        )
+        .to_json(),
+        &completion_doc,
+        "handoff-not-a-change",
+        "The handoff-one receipt with a first hand-off that changed nothing: block 11, \
+         certified by genesis's set, carrying genesis's set, which its header names both as \
+         its own set and as the next one.",
+    );
+
     // Invalid receipts: the checkpoint (SPEC.md §9.2).
     out.receipt(
         "wrong-chain",
@@ -1065,6 +1512,14 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "A receipt from another consortium (other keys) that uses the same chain id \
          \"evidence-vectors\" and whose headers claim this consortium's genesis hash: its \
          header names that consortium's validator set, whose validators certified it.",
+    );
+    out.receipt(
+        "unknown-validator-set.handoffs-left-out",
+        with_handoffs(&handoff_one, Vec::new()).to_json(),
+        &completion_doc,
+        "unknown-validator-set",
+        "The handoff-one receipt without its hand-off (so a version 1 receipt): block 13 is \
+         certified by S1, and with no hand-off the verifier knows genesis's set only.",
     );
     let mut altered = single.clone();
     altered.checkpoint.header.state_root = algorithm.hash(b"altered state");
@@ -1137,6 +1592,20 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "insufficient-power",
         "A certificate with correct signatures of validators 0 and 1 only: power 2 of 4, and \
          3 is needed.",
+    );
+
+    out.receipt(
+        "checkpoint-before-handoff",
+        with_handoffs(
+            &handoff_one,
+            vec![handoff_a.clone(), handoff_b.clone(), handoff_c.clone()],
+        )
+        .to_json(),
+        &completion_doc,
+        "checkpoint-before-handoff",
+        "The handoff-one receipt (checkpoint of block 13, certified by S1) carrying all three \
+         hand-offs: they lead to S1 again, which certifies block 13, but from block 16 on; \
+         13 is not above 16.",
     );
 
     // Invalid receipts: the entry's place in the log (SPEC.md §9.3 steps 2-4).
@@ -1428,11 +1897,27 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
                 if let Ok(verdict) = &direct {
                     assert_eq!(verdict.anchor.digest, digest);
                     assert_eq!(verdict.entry_index, receipt.entry.index);
+                    // The set that certified the checkpoint: the last hand-off's, else genesis's.
+                    let set = receipt
+                        .handoffs
+                        .last()
+                        .map_or(anchor.validators(), |h| &h.validators);
+                    assert_eq!(verdict.validator_set, set.hash(anchor.digest_algorithm));
                     assert_eq!(
-                        verdict.checkpoint.signed_power,
-                        verdict.signers.len() as u64
+                        verdict.handoff_heights,
+                        receipt
+                            .handoffs
+                            .iter()
+                            .map(|h| h.checkpoint.header.height)
+                            .collect::<Vec<_>>()
                     );
-                    assert_eq!(verdict.checkpoint.total_power, 4);
+                    let signed: u64 = verdict
+                        .signers
+                        .iter()
+                        .map(|key| set.get(key).unwrap().voting_power)
+                        .sum();
+                    assert_eq!(verdict.checkpoint.signed_power, signed);
+                    assert_eq!(verdict.checkpoint.total_power, set.total_power());
                 }
                 outcomes.push((receipt, digest, direct.clone()));
                 direct
@@ -1502,7 +1987,7 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        7
+        11
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

@@ -41,7 +41,7 @@ use evidence_contracts::state::{
     ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, filer_key,
     filer_prefix, proposal_key, proposal_prefix,
 };
-use evidence_core::checkpoint::Checkpoint;
+use evidence_core::checkpoint::{Checkpoint, Handoff};
 use evidence_core::digest::{DIGEST_LEN, Digest};
 use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{Entry, Record};
@@ -355,15 +355,35 @@ fn canonical_digest(bytes: &[u8], field: &str) -> Result<Digest, ApiError> {
     })
 }
 
-/// The protobuf form of a checkpoint.
-pub fn checkpoint_message(checkpoint: &Checkpoint) -> pb::Checkpoint {
+/// The protobuf form of a checkpoint, with the hand-offs from genesis to the set that
+/// certified it.
+pub fn checkpoint_message(checkpoint: &Checkpoint, handoffs: &[Handoff]) -> pb::Checkpoint {
     pb::Checkpoint {
         header: checkpoint.header.to_canonical_bytes(),
         certificate: checkpoint.certificate.to_canonical_bytes(),
         json: checkpoint.to_json(),
         height: checkpoint.header.height,
         log_size: checkpoint.header.log_size,
+        handoffs: handoffs.iter().map(handoff_message).collect(),
     }
+}
+
+/// The protobuf form of a hand-off.
+pub fn handoff_message(handoff: &Handoff) -> pb::Handoff {
+    pb::Handoff {
+        header: handoff.checkpoint.header.to_canonical_bytes(),
+        certificate: handoff.checkpoint.certificate.to_canonical_bytes(),
+        validators: handoff.validators.to_canonical_bytes(),
+    }
+}
+
+/// [`checkpoint_message`] with the hand-offs the ledger holds for it.
+fn certified_checkpoint_message(
+    ledger: &crate::ledger::Ledger,
+    checkpoint: &Checkpoint,
+) -> Result<pb::Checkpoint, ApiError> {
+    let handoffs = ledger.handoffs(checkpoint.header.height)?;
+    Ok(checkpoint_message(checkpoint, &handoffs))
 }
 
 /// The protobuf form of a receipt.
@@ -376,6 +396,7 @@ pub fn receipt_message(receipt: &Receipt) -> pb::Receipt {
         json: receipt.to_json(),
         entry_index: receipt.entry.index,
         height: receipt.checkpoint.header.height,
+        handoffs: receipt.handoffs.iter().map(handoff_message).collect(),
     }
 }
 
@@ -809,10 +830,12 @@ impl Reader<'_> {
             })?,
         };
         let inclusion_proof = ledger.inclusion_proof(entry.index, checkpoint.header.log_size)?;
+        let handoffs = ledger.handoffs(checkpoint.header.height)?;
         Ok(Receipt {
             entry,
             inclusion_proof,
             checkpoint,
+            handoffs,
         })
     }
 
@@ -918,7 +941,7 @@ impl Reader<'_> {
                     format!("no checkpoint at height {height}")
                 })
             })?;
-        Ok(checkpoint_message(&checkpoint))
+        certified_checkpoint_message(self.app.ledger(), &checkpoint)
     }
 
     /// The checkpoint whose header's log size is `log_size`, found by binary search over the
@@ -974,7 +997,10 @@ impl Reader<'_> {
         let new_checkpoint = self.checkpoint_with_log_size(new_size)?;
         Ok(pb::GetConsistencyProofResponse {
             proof: proof.to_canonical_bytes(),
-            new_checkpoint: new_checkpoint.as_ref().map(checkpoint_message),
+            new_checkpoint: new_checkpoint
+                .as_ref()
+                .map(|checkpoint| certified_checkpoint_message(ledger, checkpoint))
+                .transpose()?,
         })
     }
 
@@ -1245,7 +1271,9 @@ impl LedgerService {
                 let item = service
                     .read(
                         move |reader| match reader.app.ledger().checkpoint(Some(height)) {
-                            Ok(Some(checkpoint)) => Ok(checkpoint_message(&checkpoint)),
+                            Ok(Some(checkpoint)) => {
+                                certified_checkpoint_message(reader.app.ledger(), &checkpoint)
+                            }
                             Ok(None) => Err(ApiError::Internal(format!(
                                 "checkpoint {height} is missing below the tip"
                             ))),
@@ -1270,8 +1298,14 @@ impl LedgerService {
             };
             match received {
                 Ok(checkpoint) if checkpoint.header.height == next => {
-                    if !send_or_stop(&sender, Ok(checkpoint_message(&checkpoint)), &mut stopping)
-                        .await
+                    let item = service
+                        .read(move |reader| {
+                            certified_checkpoint_message(reader.app.ledger(), &checkpoint)
+                        })
+                        .await;
+                    let failed = item.is_err();
+                    if !send_or_stop(&sender, item.map_err(Status::from), &mut stopping).await
+                        || failed
                     {
                         return;
                     }

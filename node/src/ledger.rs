@@ -19,7 +19,7 @@ use evidence_contracts::state::configuration_key;
 use evidence_contracts::transaction::Transaction;
 use evidence_contracts::verified::VerifiedSignatures;
 use evidence_core::certificate::{CertificateError, CommitCertificate};
-use evidence_core::checkpoint::Checkpoint;
+use evidence_core::checkpoint::{Checkpoint, Handoff};
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::{Decode, DecodeError};
 use evidence_core::entry::Entry;
@@ -857,6 +857,7 @@ impl Ledger {
                 log_nodes: &executed.log_nodes,
                 state_writes: &executed.writes,
                 transactions: &executed.transactions,
+                handoff: (validator_set_hash != tip.validator_set_hash).then_some(&*validators),
             },
             &pending,
         )?;
@@ -1007,11 +1008,37 @@ impl Ledger {
                     ),
                 })?;
         let inclusion_proof = self.inclusion_proof(index, checkpoint.header.log_size)?;
+        let handoffs = self.handoffs(checkpoint.header.height)?;
         Ok(Some(Receipt {
             entry,
             inclusion_proof,
             checkpoint,
+            handoffs,
         }))
+    }
+
+    /// The changes of the validator set a verifier follows from genesis to the set that
+    /// certifies `height`: each with the checkpoint of the block that made it.
+    ///
+    /// # Errors
+    /// Storage failure, or a hand-off whose block is not stored.
+    pub fn handoffs(&self, height: u64) -> Result<Vec<Handoff>, LedgerError> {
+        self.store
+            .handoffs(height)?
+            .into_iter()
+            .map(|(at, validators)| {
+                let checkpoint =
+                    self.checkpoint(Some(at))?
+                        .ok_or_else(|| StorageError::Inconsistent {
+                            what: "hand-off",
+                            reason: format!("the set changed at height {at}, which is not stored"),
+                        })?;
+                Ok(Handoff {
+                    checkpoint,
+                    validators,
+                })
+            })
+            .collect()
     }
 
     /// What became of a transaction, if a committed block carried it.

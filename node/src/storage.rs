@@ -73,6 +73,9 @@ const COLUMN_FAMILIES: [&str; 12] = [
 ];
 
 const KEY_HEIGHT: &[u8] = b"height";
+/// `handoff/ || u64 height` → the validator set block `height` handed off to (it certifies
+/// the heights after it).
+const HANDOFF_PREFIX: &[u8] = b"handoff/";
 
 /// A storage failure.
 #[derive(Debug, Error)]
@@ -156,6 +159,8 @@ pub struct CommitBatch<'a> {
     pub state_writes: &'a std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
     /// One record per transaction id.
     pub transactions: &'a [(Digest, TransactionRecord)],
+    /// The validator set the block hands off to, when it changes the set.
+    pub handoff: Option<&'a evidence_core::validators::ValidatorSet>,
 }
 
 /// The node's database: RocksDB, or memory for the simulator.
@@ -342,6 +347,12 @@ impl std::fmt::Debug for Store {
             Backend::Memory(_) => f.debug_struct("Store").field("path", &"memory").finish(),
         }
     }
+}
+
+fn handoff_key(height: u64) -> Vec<u8> {
+    let mut key = HANDOFF_PREFIX.to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
 }
 
 fn height_key(height: u64) -> [u8; 8] {
@@ -692,8 +703,60 @@ impl Store {
         for hash in pending {
             self.delete(&mut batch, CF_PENDING, &hash.to_canonical_bytes());
         }
+        if let Some(set) = commit.handoff {
+            self.put(
+                &mut batch,
+                CF_META,
+                &handoff_key(height),
+                &set.to_canonical_bytes(),
+            );
+        }
         self.put(&mut batch, CF_META, KEY_HEIGHT, &height.to_be_bytes());
         self.write(batch)
+    }
+
+    /// The changes of the validator set at heights below `below`, in height order: each
+    /// block's height and the set it handed off to.
+    ///
+    /// # Errors
+    /// Read failure or a damaged row.
+    pub fn handoffs(
+        &self,
+        below: u64,
+    ) -> Result<Vec<(u64, evidence_core::validators::ValidatorSet)>, StorageError> {
+        let mut heights = Vec::new();
+        self.scan(CF_META, HANDOFF_PREFIX, |key| {
+            let Some(height) = key.strip_prefix(HANDOFF_PREFIX) else {
+                return Ok(ControlFlow::Break(()));
+            };
+            let height =
+                u64::from_be_bytes(height.try_into().map_err(|_| StorageError::Inconsistent {
+                    what: "hand-off",
+                    reason: format!("key {} is not a height", hex::encode(key)),
+                })?);
+            if height >= below {
+                return Ok(ControlFlow::Break(()));
+            }
+            heights.push(height);
+            Ok(ControlFlow::Continue(()))
+        })?;
+        heights
+            .into_iter()
+            .map(|height| {
+                let bytes = self.get(CF_META, &handoff_key(height))?.ok_or_else(|| {
+                    StorageError::Inconsistent {
+                        what: "hand-off",
+                        reason: format!("the row of height {height} vanished while read"),
+                    }
+                })?;
+                let set = evidence_core::validators::ValidatorSet::from_canonical_bytes(&bytes)
+                    .map_err(|e| StorageError::Inconsistent {
+                        what: "hand-off",
+                        reason: format!("the set of height {height}: {e}"),
+                    })?;
+                Ok((height, set))
+            })
+            .collect()
     }
 
     /// Hashes of every stored undecided proposal.

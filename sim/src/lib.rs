@@ -1918,6 +1918,10 @@ impl Simulation {
             }
         }
         let genesis = &self.consortium.genesis;
+        let anchor = genesis.trust_anchor().map_err(|e| Violation::Node {
+            node: *first,
+            reason: e.to_string(),
+        })?;
         let ledger = first_honest.app().ledger();
         for index in 0..ledger.tip().log_size {
             let receipt = match ledger.receipt(index) {
@@ -1930,8 +1934,8 @@ impl Simulation {
                 }
             };
             if let Record::Anchor(document) = &receipt.entry.record {
-                // Verified offline with the set that certified the receipt's checkpoint, as
-                // the hand-off walk from genesis established it.
+                // Verified offline with the genesis file alone, following the hand-offs the
+                // receipt carries; the set they lead to must be the one the walk found.
                 let height = receipt.checkpoint.header.height;
                 let Some(set) = height
                     .checked_sub(1)
@@ -1942,18 +1946,23 @@ impl Simulation {
                         reason: format!("its checkpoint height {height} is past the log"),
                     });
                 };
-                let anchor = evidence_core::checkpoint::TrustAnchor::new(
-                    genesis.chain_id.clone(),
-                    genesis.hash(),
-                    genesis.suite.digest,
-                    genesis.suite.signature,
-                    (**set).clone(),
-                );
                 let digest = document.body.digest;
-                verify_receipt(&digest, &receipt, &anchor).map_err(|e| Violation::Receipt {
-                    index,
-                    reason: e.to_string(),
-                })?;
+                let verdict =
+                    verify_receipt(&digest, &receipt, &anchor).map_err(|e| Violation::Receipt {
+                        index,
+                        reason: e.to_string(),
+                    })?;
+                if verdict.validator_set != set.hash(genesis.suite.digest) {
+                    return Err(Violation::Receipt {
+                        index,
+                        reason: format!(
+                            "certified by set {} per its hand-offs, the set of height {height} \
+                             is {}",
+                            verdict.validator_set,
+                            set.hash(genesis.suite.digest)
+                        ),
+                    });
+                }
             }
         }
         let payments = check_payment_rules(ledger)?;

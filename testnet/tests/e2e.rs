@@ -862,21 +862,24 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
     // with the original genesis file.
     let (code, answer) = register_photographer();
     assert_eq!(code, Some(0), "{answer}");
+    let notarize_photo = |photo: &Path| {
+        let (code, answer) = cli.json(&[
+            "notarize",
+            s(photo),
+            "--node",
+            &api,
+            "--key",
+            s(&photographer),
+            "--kind",
+            "site-photo",
+            "--project",
+            "P-SITE",
+        ]);
+        assert_eq!(code, Some(0), "{answer}");
+    };
     let photo = docs.join("site-photo-1.jpg");
     std::fs::write(&photo, b"JFIF site photo 1").unwrap();
-    let (code, answer) = cli.json(&[
-        "notarize",
-        s(&photo),
-        "--node",
-        &api,
-        "--key",
-        s(&photographer),
-        "--kind",
-        "site-photo",
-        "--project",
-        "P-SITE",
-    ]);
-    assert_eq!(code, Some(0), "{answer}");
+    notarize_photo(&photo);
     let (code, listed) = cli.json(&["filer", "list", "--node", &api, "--member", "bureau"]);
     assert_eq!(code, Some(0), "{listed}");
     let names: Vec<&str> = listed["filers"]
@@ -891,6 +894,81 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
     let (code, out) = cli.run(&["verify", s(&photo), "--receipt", s(&photo_receipt)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("VALID"), "{out}");
+
+    // An auditor saves a checkpoint certified by the genesis set.
+    let audit = dir.path().join("audit-checkpoint.json");
+    let (code, answer) = cli.json(&["audit", "--node", &api, "--checkpoint", s(&audit)]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["first_run"], true, "{answer}");
+
+    // The members change the validator set: the bureau's validator counts twice. A document
+    // filed afterwards is certified by the new set; its receipt carries the hand-off from the
+    // genesis set and verifies offline with the original genesis file, as do the earlier ones.
+    let bureau_validator = configuration["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["member"] == "bureau")
+        .unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let power = dir.path().join("bureau-power.json");
+    std::fs::write(
+        &power,
+        format!(
+            r#"[{{"type": "set-voting-power", "public_key": "{bureau_validator}", "voting_power": 2}}]"#
+        ),
+    )
+    .unwrap();
+    govern(
+        "bureau",
+        &[
+            "propose",
+            "--id",
+            "bureau-counts-twice",
+            "--changes",
+            s(&power),
+            "--summary",
+            "the bureau's validator counts twice",
+        ],
+    );
+    govern(
+        "finance",
+        &["vote", "--id", "bureau-counts-twice", "--approve"],
+    );
+    let answer = govern(
+        "court",
+        &["vote", "--id", "bureau-counts-twice", "--approve"],
+    );
+    assert_eq!(answer["proposal_status"], "accepted", "{answer}");
+    let later = docs.join("site-photo-2.jpg");
+    std::fs::write(&later, b"JFIF site photo 2").unwrap();
+    notarize_photo(&later);
+    let later_receipt = docs.join("site-photo-2.jpg.receipt.json");
+    let text = std::fs::read_to_string(&later_receipt).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(file["version"], 2, "a receipt with hand-offs: {text}");
+    let (code, verdict) = cli.json(&["verify", s(&later), "--receipt", s(&later_receipt)]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(
+        verdict["handoff_heights"].as_array().map(Vec::len),
+        Some(1),
+        "{verdict}"
+    );
+    let (code, out) = cli.run(&["verify", s(&later), "--receipt", s(&later_receipt)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("handed off"), "{out}");
+    for (document, receipt) in [(&first, &receipt), (&photo, &photo_receipt)] {
+        let (code, out) = cli.run(&["verify", s(document), "--receipt", s(receipt)]);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(out.contains("the genesis set"), "{out}");
+    }
+    // The auditor's checkpoint saved before the change is proved a prefix of the log
+    // certified by the new set.
+    let (code, answer) = cli.json(&["audit", "--node", &api, "--checkpoint", s(&audit)]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["first_run"], false, "{answer}");
     testnet.down();
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 5: genesis v3, block header v3).
+(SPEC.md version 6: genesis v3, block header v3, receipt v1 and v2 with hand-offs).
 
 Standard library only (Python 3.11). BLAKE3 and Ed25519 are implemented here;
 SHA-256, SHA-512 and (where the local OpenSSL provides it) SM3 come from hashlib.
@@ -594,7 +594,7 @@ HEADER_VERSION = 3
 
 def d_header(r: Reader):
     """§13.1, version 3 only (versions 1 and 2 are no longer read). `next_validator_set_hash`
-    is decoded but not checked: §9.2 does not read it."""
+    is what a hand-off's header names as the next set (§9.4); §9.2 does not read it."""
     v = r.u8()
     if v != HEADER_VERSION:
         raise DecodeError(f"unknown block header version {v} (only version {HEADER_VERSION} "
@@ -615,6 +615,38 @@ def d_certificate(r: Reader):
         "height": r.u64(), "round": r.u32(), "block_hash": d_digest(r),
         "signatures": r.seq(lambda q: {"validator": d_pubkey(q), "signature": d_signature(q)}, 256),
     }
+
+
+VALIDATORS_MAX = 256
+U64_MAX_THIRD = (2 ** 64 - 1) // 3
+
+
+class ValidatorSet:
+    """§13.2: a canonical validator set, its keys' powers, total power and hash."""
+
+    def __init__(self, alg: int, pairs):
+        self.pairs = pairs  # [(key, power)], ascending by the 32 key bytes
+        self.power = {k: p for k, p in pairs}
+        self.total = sum(p for _, p in pairs)
+        enc = e_seq(pairs, lambda kv: e_key(kv[0]) + e_u64(kv[1]))
+        self.hash = (alg, hash_with(alg, P_VALIDATOR_SET + enc))
+
+
+def d_validator_set(r: Reader):
+    """§13.2 strictly: 1 to 256 validators, ascending by key bytes (so no key twice), powers of
+    at least 1, total power at most floor((2^64 - 1) / 3). Returns the (key, power) pairs."""
+    pairs = r.seq(lambda q: (d_pubkey(q), q.u64()), VALIDATORS_MAX)
+    if not pairs:
+        raise DecodeError("a validator set has at least one validator")
+    for i, (key, power) in enumerate(pairs):
+        if power == 0:
+            raise DecodeError(f"validator {i} has voting power 0")
+        if i and not pairs[i - 1][0][1] < key[1]:
+            raise DecodeError(f"validator {i} is not after validator {i - 1} in ascending key "
+                              f"order (or repeats it)")
+    if sum(p for _, p in pairs) > U64_MAX_THIRD:
+        raise DecodeError("total voting power above (2^64 - 1) / 3")
+    return pairs
 
 
 def decode_top(data: bytes, f):
@@ -1060,10 +1092,8 @@ def load_genesis(text: str) -> Genesis:
     G.genesis_hash = (G.alg, hash_with(G.alg, P_GENESIS + enc))
 
     # §13.2 validator set: sorted by the 32 key bytes.
-    vset = sorted(((v["key"], v["power"]) for v in G.validators), key=lambda kv: kv[0][1])
-    G.vset_power = {k: p for k, p in vset}
-    G.vs_hash = (G.alg, hash_with(G.alg, P_VALIDATOR_SET
-                                  + e_seq(vset, lambda kv: e_key(kv[0]) + e_u64(kv[1]))))
+    G.vset = ValidatorSet(G.alg, sorted(((v["key"], v["power"]) for v in G.validators),
+                                        key=lambda kv: kv[0][1]))
     return G
 
 
@@ -1072,6 +1102,7 @@ def load_genesis(text: str) -> Genesis:
 # ---------------------------------------------------------------------------
 
 RECEIPT_FIELDS = ("type", "version", "entry", "inclusion_proof", "header", "certificate")
+HANDOFF_FIELDS = ("header", "certificate", "validators")
 
 
 def parse_receipt(text: str):
@@ -1080,55 +1111,82 @@ def parse_receipt(text: str):
         obj = strict_json(text)
     except (ValueError, RecursionError) as e:
         raise VerifyError("not-json", str(e) or "nested too deeply") from None
-    # The shape: an object with exactly the six fields (duplicates were refused above),
-    # `version` a JSON integer and every other field a string.
+    # The shape: an object with exactly the six fields, or those and `handoffs` (duplicates
+    # were refused above), `version` a JSON integer, `handoffs` an array of objects with exactly
+    # three string fields, and every other field a string.
     if not isinstance(obj, dict):
         raise VerifyError("not-json", "top level is not a JSON object")
     keys = set(obj)
-    if keys != set(RECEIPT_FIELDS):
+    if keys not in (set(RECEIPT_FIELDS), set(RECEIPT_FIELDS) | {"handoffs"}):
         missing = sorted(set(RECEIPT_FIELDS) - keys)
-        unknown = sorted(keys - set(RECEIPT_FIELDS))
+        unknown = sorted(keys - set(RECEIPT_FIELDS) - {"handoffs"})
         raise VerifyError("not-json", f"missing fields {missing}, unknown fields {unknown}")
     if not is_int(obj["version"]):
         raise VerifyError("not-json", f"version is not a JSON integer: {obj['version']!r}")
     for name in RECEIPT_FIELDS:
         if name != "version" and not isinstance(obj[name], str):
             raise VerifyError("not-json", f"{name} is not a string")
+    if "handoffs" in obj:
+        if not isinstance(obj["handoffs"], list):
+            raise VerifyError("not-json", "handoffs is not an array")
+        for i, ho in enumerate(obj["handoffs"]):
+            if not isinstance(ho, dict) or set(ho) != set(HANDOFF_FIELDS):
+                raise VerifyError("not-json", f"hand-off {i} is not an object with exactly the "
+                                  f"fields {', '.join(HANDOFF_FIELDS)}")
+            for name in HANDOFF_FIELDS:
+                if not isinstance(ho[name], str):
+                    raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
     if obj["type"] != "evidence-receipt":
         raise VerifyError("wrong-file-type", f"type is {obj['type']!r}")
     v = obj["version"]
-    if isinstance(v, HugeInt) or v != 1:
+    if isinstance(v, HugeInt) or v not in (1, 2):
         raise VerifyError("unsupported-version", f"version is {v!r}")
-    parts = {}
-    for name in RECEIPT_FIELDS[2:]:
+    if v == 1 and "handoffs" in obj:
+        raise VerifyError("not-json", "a version 1 receipt has no handoffs field")
+    if v == 2 and not obj.get("handoffs"):
+        raise VerifyError("not-json", "a version 2 receipt has a handoffs field with at least "
+                          "one hand-off")
+
+    def binary(value, what, decoder):
+        # One field at a time: its hex, then its strict decoding, before the next field.
         try:
-            parts[name] = parse_hex(obj[name])
+            data = parse_hex(value)
         except ValueError:
-            raise VerifyError("bad-hex", f"{name} is not hex") from None
+            raise VerifyError("bad-hex", f"{what} is not hex") from None
+        try:
+            return data, decode_top(data, decoder)
+        except DecodeError as e:
+            raise VerifyError("malformed", f"{what}: {e}") from None
+
+    handoffs = []
+    for i, ho in enumerate(obj.get("handoffs", [])):
+        header_bytes, header = binary(ho["header"], f"handoffs[{i}].header", d_header)
+        _, certificate = binary(ho["certificate"], f"handoffs[{i}].certificate", d_certificate)
+        _, validators = binary(ho["validators"], f"handoffs[{i}].validators", d_validator_set)
+        handoffs.append({"header": header, "_header_bytes": header_bytes,
+                         "certificate": certificate, "validators": validators})
     decoders = {"entry": d_entry, "inclusion_proof": d_inclusion_proof,
                 "header": d_header, "certificate": d_certificate}
-    out = {}
+    out = {"handoffs": handoffs}
+    raw = {}
     for name in RECEIPT_FIELDS[2:]:
-        try:
-            out[name] = decode_top(parts[name], decoders[name])
-        except DecodeError as e:
-            raise VerifyError("malformed", f"{name}: {e}") from None
-    out["_entry_bytes"] = parts["entry"]
-    out["_header_bytes"] = parts["header"]
+        raw[name], out[name] = binary(obj[name], name, decoders[name])
+    out["_entry_bytes"] = raw["entry"]
+    out["_header_bytes"] = raw["header"]
     return out
 
 
-def verify_checkpoint(G: Genesis, h: dict, header_bytes: bytes, c: dict):
-    """§9.2 steps 1-5."""
+def verify_checkpoint(G: Genesis, vset: ValidatorSet, h: dict, header_bytes: bytes, c: dict):
+    """§9.2 steps 1-5, against the validator set `vset`."""
     if h["chain_id"] != G.chain_id:
         raise VerifyError("wrong-chain", f"header chain {h['chain_id']!r}, trusted {G.chain_id!r}")
     if h["genesis_hash"] != G.genesis_hash:
         raise VerifyError("wrong-chain", f"header genesis {digest_text(h['genesis_hash'])}, "
                           f"trusted {digest_text(G.genesis_hash)}")
-    if h["validator_set_hash"] != G.vs_hash:
+    if h["validator_set_hash"] != vset.hash:
         raise VerifyError("unknown-validator-set",
                           f"header names {digest_text(h['validator_set_hash'])}, "
-                          f"trusted {digest_text(G.vs_hash)}")
+                          f"trusted {digest_text(vset.hash)}")
     hh = (G.alg, hash_with(G.alg, P_BLOCK_HEADER + header_bytes))
     if c["height"] != h["height"] or c["block_hash"] != hh:
         raise VerifyError("certificate-for-other-block",
@@ -1139,24 +1197,60 @@ def verify_checkpoint(G: Genesis, h: dict, header_bytes: bytes, c: dict):
     signed = 0
     for i, s in enumerate(c["signatures"]):
         key = s["validator"]
-        if key not in G.vset_power:
+        if key not in vset.power:
             raise VerifyError("unknown-signer", f"signature {i}: ed25519:{key[1].hex()}")
         if key in seen:
             raise VerifyError("duplicate-signer", f"signature {i}: ed25519:{key[1].hex()}")
         seen.add(key)
         if s["signature"][0] != key[0] or not ed25519_verify_strict(key[1], msg, s["signature"][1]):
             raise VerifyError("bad-validator-signature", f"signature {i}: ed25519:{key[1].hex()}")
-        signed += G.vset_power[key]
-    if not 3 * signed > 2 * G.total_power:
-        raise VerifyError("insufficient-power", f"signed power {signed} of {G.total_power}")
+        signed += vset.power[key]
+    if not 3 * signed > 2 * vset.total:
+        raise VerifyError("insufficient-power", f"signed power {signed} of {vset.total}")
     return hh, signed
+
+
+def follow_handoffs(G: Genesis, handoffs):
+    """§9.4: from the trust anchor's set, each hand-off in order. Returns the set the last one
+    leads to and its height (the anchor's set and 0 when there are none)."""
+    vset, last = G.vset, 0
+    for i, ho in enumerate(handoffs):
+        h = ho["header"]
+        height = h["height"]
+        # 1. Its checkpoint verifies against the set before it.
+        try:
+            verify_checkpoint(G, vset, h, ho["_header_bytes"], ho["certificate"])
+        except VerifyError as e:
+            raise VerifyError("bad-handoff", f"hand-off {i} (height {height}): {e.code}: "
+                              f"{e.detail}") from None
+        # 2. After the one before it.
+        if not height > last:
+            raise VerifyError("handoff-out-of-order",
+                              f"hand-off {i} at height {height}, the one before at {last}")
+        # 3. The set it carries is the one its header names as the next.
+        carried = ValidatorSet(G.alg, ho["validators"])
+        if carried.hash != h["next_validator_set_hash"]:
+            raise VerifyError("handoff-set-mismatch",
+                              f"hand-off {i} (height {height}) names "
+                              f"{digest_text(h['next_validator_set_hash'])}, carries "
+                              f"{digest_text(carried.hash)}")
+        # 4. And it is another set than the header's own.
+        if carried.hash == h["validator_set_hash"]:
+            raise VerifyError("handoff-not-a-change",
+                              f"hand-off {i} (height {height}) names its own set as the next")
+        vset, last = carried, height
+    return vset, last
 
 
 def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
     rc = parse_receipt(receipt_text)
     entry, proof, h, c = rc["entry"], rc["inclusion_proof"], rc["header"], rc["certificate"]
-    # Step 1
-    hh, signed = verify_checkpoint(G, h, rc["_header_bytes"], c)
+    # Step 1: the hand-offs (§9.4), the checkpoint against the set they lead to, its height.
+    vset, last = follow_handoffs(G, rc["handoffs"])
+    hh, signed = verify_checkpoint(G, vset, h, rc["_header_bytes"], c)
+    if not h["height"] > last:
+        raise VerifyError("checkpoint-before-handoff",
+                          f"checkpoint at height {h['height']}, last hand-off at {last}")
     # Step 2
     if proof["tree_size"] != h["log_size"]:
         raise VerifyError("log-size-mismatch",
@@ -1207,7 +1301,10 @@ def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
             f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
             f"at log index {entry['index']} (block {entry['height']}); "
             f"log size {h['log_size']} certified at height {h['height']} "
-            f"by power {signed}/{G.total_power}")
+            f"by power {signed}/{vset.total}"
+            + (f" of the set reached by the hand-offs at heights "
+               f"{', '.join(str(ho['header']['height']) for ho in rc['handoffs'])}"
+               if rc["handoffs"] else " of the genesis set"))
 
 
 # ---------------------------------------------------------------------------
@@ -1291,7 +1388,8 @@ def run_vectors(directory: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 5: genesis v3, block header v3).")
+                                 "(SPEC.md version 6: genesis v3, block header v3, "
+                                 "receipt v2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")
@@ -1308,7 +1406,7 @@ def main(argv=None) -> int:
             print(f"invalid: invalid-genesis: {e}")
             return 2
         print(f"genesis_hash {digest_text(G.genesis_hash)}")
-        print(f"validator_set_hash {digest_text(G.vs_hash)}")
+        print(f"validator_set_hash {digest_text(G.vset.hash)}")
         return 0
     if not (a.genesis and a.receipt and a.document):
         ap.error("give --genesis, --receipt and --document, or --vectors DIR")

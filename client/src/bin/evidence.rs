@@ -956,7 +956,10 @@ fn signer_members(genesis: &Genesis, verdict: &Verdict) -> Vec<String> {
                 .validators
                 .iter()
                 .find(|v| v.public_key == *key)
-                .map_or_else(|| key.to_string(), |v| v.member.clone())
+                .map_or_else(
+                    || format!("validator {key} (added since genesis)"),
+                    |v| v.member.clone(),
+                )
         })
         .collect()
 }
@@ -1000,6 +1003,8 @@ fn verdict_json(genesis: &Genesis, file: &Path, verdict: &Verdict) -> Value {
         "signed_power": verdict.checkpoint.signed_power,
         "total_power": verdict.checkpoint.total_power,
         "signers": signer_members(genesis, verdict),
+        "validator_set": verdict.validator_set.to_string(),
+        "handoff_heights": verdict.handoff_heights,
         "chain_id": genesis.chain_id,
         "genesis_hash": genesis.hash().to_string(),
     })
@@ -1048,6 +1053,22 @@ fn print_verdict(genesis: &Genesis, file: &Path, verdict: &Verdict) {
         verdict.checkpoint.total_power,
         verdict.checkpoint.height
     );
+    if verdict.handoff_heights.is_empty() {
+        println!("  Validator set:   the genesis set");
+    } else {
+        let heights: Vec<String> = verdict
+            .handoff_heights
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        println!(
+            "  Validator set:   {} (the genesis set handed off by the members' decisions at \
+             height{} {}, each certified by the set before it)",
+            verdict.validator_set,
+            if heights.len() == 1 { "" } else { "s" },
+            heights.join(", ")
+        );
+    }
     println!(
         "  Consortium:      chain {}, genesis {}",
         genesis.chain_id,

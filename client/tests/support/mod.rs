@@ -20,6 +20,15 @@ pub fn receipt_pb(receipt: &Receipt) -> pb::Receipt {
         json: receipt.to_json(),
         entry_index: receipt.entry.index,
         height: receipt.checkpoint.header.height,
+        handoffs: receipt
+            .handoffs
+            .iter()
+            .map(|handoff| pb::Handoff {
+                header: handoff.checkpoint.header.to_canonical_bytes(),
+                certificate: handoff.checkpoint.certificate.to_canonical_bytes(),
+                validators: handoff.validators.to_canonical_bytes(),
+            })
+            .collect(),
     }
 }
 
@@ -31,6 +40,7 @@ pub fn checkpoint_pb(checkpoint: &Checkpoint) -> pb::Checkpoint {
         json: checkpoint.to_json(),
         height: checkpoint.header.height,
         log_size: checkpoint.header.log_size,
+        handoffs: Vec::new(),
     }
 }
 

@@ -1,10 +1,11 @@
 //! A small chain builder for tests, golden vectors and benchmarks: a seeded four-member
 //! consortium, an in-memory log, and blocks certified by real validator signatures, so that
-//! receipts are produced exactly as a node produces them.
+//! receipts are produced exactly as a node produces them. The validator set may change
+//! ([`TestChain::change_validators`]); receipts then carry the hand-offs (SPEC.md §9.4).
 #![allow(dead_code, unreachable_pub)]
 
 use evidence_core::certificate::CommitCertificate;
-use evidence_core::checkpoint::{Checkpoint, TrustAnchor};
+use evidence_core::checkpoint::{Checkpoint, Handoff, TrustAnchor};
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::Encode as _;
 use evidence_core::entry::{
@@ -15,6 +16,7 @@ use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::SigningKey;
 use evidence_core::merkle::{self, MemoryStore, MerkleLog};
 use evidence_core::receipt::Receipt;
+use evidence_core::validators::{Validator, ValidatorSet};
 use evidence_genesis::{Consortium, default_consortium};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
@@ -37,8 +39,17 @@ pub struct TestChain {
     /// The genesis hash the headers name: this chain's own, unless a test makes them claim
     /// another consortium's.
     pub header_genesis_hash: Digest,
+    /// One hand-off per change of the validator set so far, in height order: the checkpoint
+    /// of the block that made the change and the set it names as the next.
+    pub handoffs: Vec<Handoff>,
     parent_hash: Digest,
     time_ms: u64,
+    /// The set that certifies the next block committed: genesis's until a change.
+    certifying_set: ValidatorSet,
+    /// That set's keys, in the order `signers` indices name them (genesis order at first).
+    certifying_keys: Vec<SigningKey>,
+    /// The set the next block committed names as the next one, when it changes the set.
+    next_validators: Option<(ValidatorSet, Vec<SigningKey>)>,
 }
 
 impl TestChain {
@@ -78,6 +89,12 @@ impl TestChain {
         consortium.genesis.validate().expect("valid genesis");
         let trust_anchor = consortium.genesis.trust_anchor().expect("valid genesis");
         let parent_hash = consortium.genesis.hash();
+        let certifying_set = trust_anchor.validators().clone();
+        let certifying_keys = consortium
+            .validator_keys
+            .iter()
+            .map(|(_, key)| key.clone())
+            .collect();
         Self {
             chain_id: chain_id.to_owned(),
             consortium,
@@ -87,8 +104,12 @@ impl TestChain {
             entries: Vec::new(),
             checkpoints: Vec::new(),
             header_genesis_hash: parent_hash,
+            handoffs: Vec::new(),
             parent_hash,
             time_ms: GENESIS_TIME_MS,
+            certifying_set,
+            certifying_keys,
+            next_validators: None,
         }
     }
 
@@ -145,8 +166,47 @@ impl TestChain {
             .collect()
     }
 
+    /// The keys of the set that certifies the next block committed, in the order `signers`
+    /// indices name them: the genesis validators in genesis order until a change, then the
+    /// order given to [`Self::change_validators`].
+    pub fn certifying_keys(&self) -> Vec<&SigningKey> {
+        self.certifying_keys.iter().collect()
+    }
+
+    /// The validator set that certifies the next block committed.
+    pub fn certifying_set(&self) -> &ValidatorSet {
+        &self.certifying_set
+    }
+
+    /// Changes the validator set as an accepted proposal does (SPEC.md §11.4): the next block
+    /// committed is certified by the current set and names the set of `validators` (each key
+    /// with its voting power, in the order later `signers` indices name them) as
+    /// `next_validator_set_hash`; it becomes a hand-off in [`Self::handoffs`], and the blocks
+    /// after it are certified by the new set. Returns the new set.
+    pub fn change_validators(&mut self, validators: Vec<(SigningKey, u64)>) -> ValidatorSet {
+        let set = ValidatorSet::new(
+            validators
+                .iter()
+                .map(|(key, voting_power)| Validator {
+                    public_key: key.public_key(),
+                    voting_power: *voting_power,
+                })
+                .collect(),
+        )
+        .expect("a valid validator set");
+        assert_ne!(
+            set.hash(self.algorithm),
+            self.certifying_set.hash(self.algorithm),
+            "a change names another set"
+        );
+        let keys = validators.into_iter().map(|(key, _)| key).collect();
+        self.next_validators = Some((set.clone(), keys));
+        set
+    }
+
     /// Appends `records` as one block and certifies it with the validators at `signers`
-    /// (indices into the genesis validator list). Returns the checkpoint.
+    /// (indices into [`Self::certifying_keys`]: the genesis validator list until the set
+    /// changes). Returns the checkpoint.
     pub fn commit_block_signed_by(
         &mut self,
         records: Vec<Record>,
@@ -191,9 +251,12 @@ impl TestChain {
                 .expect("memory log");
             self.entries.push(entry);
         }
-        let proposer = self.consortium.validator_keys[(height as usize) % 4]
-            .1
-            .public_key();
+        let proposer =
+            self.certifying_keys[(height as usize) % self.certifying_keys.len()].public_key();
+        let next_set = self
+            .next_validators
+            .as_ref()
+            .map_or(&self.certifying_set, |(set, _)| set);
         let header = BlockHeader {
             chain_id: self.chain_id.clone(),
             genesis_hash: self.header_genesis_hash,
@@ -207,15 +270,12 @@ impl TestChain {
             state_root: self
                 .algorithm
                 .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
-            validator_set_hash: *self.trust_anchor.validator_set_hash(),
-            next_validator_set_hash: *self.trust_anchor.validator_set_hash(),
+            validator_set_hash: self.certifying_set.hash(self.algorithm),
+            next_validator_set_hash: next_set.hash(self.algorithm),
             proposer,
         };
         let block_hash = header.hash(self.algorithm);
-        let keys: Vec<&SigningKey> = signers
-            .iter()
-            .map(|i| &self.consortium.validator_keys[*i].1)
-            .collect();
+        let keys: Vec<&SigningKey> = signers.iter().map(|i| &self.certifying_keys[*i]).collect();
         let certificate = CommitCertificate::sign(&self.chain_id, height, 0, block_hash, &keys);
         self.parent_hash = block_hash;
         let checkpoint = Checkpoint {
@@ -223,6 +283,14 @@ impl TestChain {
             certificate,
         };
         self.checkpoints.push(checkpoint.clone());
+        if let Some((set, keys)) = self.next_validators.take() {
+            self.handoffs.push(Handoff {
+                checkpoint: checkpoint.clone(),
+                validators: set.clone(),
+            });
+            self.certifying_set = set;
+            self.certifying_keys = keys;
+        }
         checkpoint
     }
 
@@ -232,7 +300,8 @@ impl TestChain {
         self.commit_block_signed_by(records, &[0, 1, 2])
     }
 
-    /// The receipt for entry `index` against `checkpoint`.
+    /// The receipt for entry `index` against `checkpoint`, with the hand-offs of the changes
+    /// of the validator set below the checkpoint's height (none while genesis's set certifies).
     pub fn receipt(&self, index: u64, checkpoint: &Checkpoint) -> Receipt {
         Receipt {
             entry: self.entries[index as usize].clone(),
@@ -241,6 +310,12 @@ impl TestChain {
                 .inclusion_proof(index, checkpoint.header.log_size)
                 .expect("entry is in the log"),
             checkpoint: checkpoint.clone(),
+            handoffs: self
+                .handoffs
+                .iter()
+                .filter(|h| h.checkpoint.header.height < checkpoint.header.height)
+                .cloned()
+                .collect(),
         }
     }
 
