@@ -18,7 +18,7 @@ use evidence_core::governance::{GovernanceAction, GovernanceBody, Proposal};
 use evidence_core::header::BlockHeader;
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
-use evidence_core::receipt::{Receipt, Verifier};
+use evidence_core::receipt::{EntryProof, Receipt, Verifier};
 use evidence_core::validators::ValidatorSet;
 use evidence_core::verify::VerifyError;
 use evidence_genesis::{Configuration, Filer, Genesis};
@@ -358,6 +358,28 @@ fn decode_receipt(receipt: &pb::Receipt) -> Result<Receipt, ClientError> {
             certificate: decode::<CommitCertificate>(&receipt.certificate, "certificate")?,
         },
         handoffs: decode_handoffs(&receipt.handoffs)?,
+        registration: receipt
+            .registration
+            .as_ref()
+            .map(|proof| decode_entry_proof(proof, "registration"))
+            .transpose()?,
+        revocation: receipt
+            .revocation
+            .as_ref()
+            .map(|proof| decode_entry_proof(proof, "revocation"))
+            .transpose()?,
+    })
+}
+
+fn decode_entry_proof(proof: &pb::EntryProof, what: &str) -> Result<EntryProof, ClientError> {
+    let (entry, inclusion) = if what == "registration" {
+        ("registration.entry", "registration.inclusion_proof")
+    } else {
+        ("revocation.entry", "revocation.inclusion_proof")
+    };
+    Ok(EntryProof {
+        entry: decode::<Entry>(&proof.entry, entry)?,
+        inclusion_proof: decode::<InclusionProof>(&proof.inclusion_proof, inclusion)?,
     })
 }
 

@@ -100,6 +100,8 @@ pub fn verify_entry(
             .verify_receipt(&digest, receipt)
             .map(|verdict| verdict.checkpoint);
     }
+    // A receipt certified by a later set carries the hand-offs to it.
+    verifier.learn_handoffs(&receipt.handoffs)?;
     let checkpoint = verifier.verify_checkpoint(&receipt.checkpoint)?;
     evidence_core::receipt::verify_inclusion(receipt, verifier.trust_anchor().digest_algorithm)?;
     let chain = &verifier.trust_anchor().chain_id;

@@ -7,7 +7,7 @@ use crate::certificate::CommitCertificate;
 use crate::digest::{Digest, HashAlgorithm};
 use crate::encoding::{Decode, Encode};
 use crate::header::BlockHeader;
-use crate::keys::SignatureAlgorithm;
+use crate::keys::{PublicKey, SignatureAlgorithm};
 use crate::validators::ValidatorSet;
 use crate::verify::VerifyError;
 
@@ -21,6 +21,9 @@ pub struct TrustAnchor {
     pub signature_algorithm: SignatureAlgorithm,
     validators: ValidatorSet,
     validator_set_hash: Digest,
+    /// The genesis filers: (key, member). A receipt whose filer is not one of them proves the
+    /// filer's registration on the ledger (SPEC.md §9.5).
+    genesis_filers: Vec<(PublicKey, String)>,
 }
 
 impl TrustAnchor {
@@ -39,7 +42,23 @@ impl TrustAnchor {
             signature_algorithm,
             validators,
             validator_set_hash,
+            genesis_filers: Vec::new(),
         }
+    }
+
+    /// The same anchor with the genesis file's filers, `(key, member)`.
+    #[must_use]
+    pub fn with_genesis_filers(mut self, filers: Vec<(PublicKey, String)>) -> Self {
+        self.genesis_filers = filers;
+        self
+    }
+
+    /// The member of genesis filer `key`, if it is one.
+    pub fn genesis_filer(&self, key: &PublicKey) -> Option<&str> {
+        self.genesis_filers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, member)| member.as_str())
     }
 
     pub fn validators(&self) -> &ValidatorSet {
@@ -59,6 +78,7 @@ impl TrustAnchor {
             self.signature_algorithm,
             validators,
         )
+        .with_genesis_filers(self.genesis_filers.clone())
     }
 
     /// Follows `handoffs` from this anchor's set (SPEC.md §9.4): each hand-off's checkpoint
@@ -263,8 +283,7 @@ impl Checkpoint {
     /// # Errors
     /// Not JSON, the wrong type or version, bad hex, or bytes that do not decode.
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
-        let file: CheckpointJson =
-            serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        let file: CheckpointJson = json_object(text)?;
         check_version_literal(&file.version, "checkpoint file", || {
             if file.kind == CHECKPOINT_TYPE {
                 Ok(())
@@ -345,6 +364,40 @@ pub(crate) fn version_one() -> Box<serde_json::value::RawValue> {
 pub(crate) fn version_literal(version: u32) -> Box<serde_json::value::RawValue> {
     serde_json::value::RawValue::from_string(version.to_string())
         .unwrap_or_else(|_| unreachable!("an integer is valid JSON"))
+}
+
+/// A `T` read from a JSON object, and from nothing else. A derived deserializer of a struct
+/// also takes a JSON array of the field values in order, which no file of SPEC.md §8 is (its
+/// top level, a hand-off and a registration or revocation are objects), so every file part
+/// read as a struct is read through this. Field checks (unknown, missing or repeated fields)
+/// are `T`'s own.
+pub(crate) struct JsonObject<T>(pub(crate) T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(JsonObject)
+    }
+}
+
+/// Reads a whole JSON file whose top level is an object, as `T`.
+pub(crate) fn json_object<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, VerifyError> {
+    serde_json::from_str::<JsonObject<T>>(text)
+        .map(|JsonObject(file)| file)
+        .map_err(|e| VerifyError::NotJson(e.to_string()))
 }
 
 /// Decodes a hex field of a JSON file into a canonical structure.

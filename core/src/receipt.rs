@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::certificate::CommitCertificate;
 use crate::checkpoint::{
-    Checkpoint, Handoff, HandoffJson, TrustAnchor, VerifiedCheckpoint, check_version_among,
-    decode_hex_field, follow_handoffs, version_literal,
+    Checkpoint, Handoff, HandoffJson, JsonObject, TrustAnchor, VerifiedCheckpoint,
+    check_version_among, decode_hex_field, follow_handoffs, json_object, version_literal,
 };
 use crate::digest::{Digest, HashAlgorithm};
 use crate::encoding::Encode;
@@ -35,6 +35,19 @@ pub struct Receipt {
     /// The changes of the validator set from genesis up to the set that certified the
     /// checkpoint, in order; empty when genesis's set certified it.
     pub handoffs: Vec<Handoff>,
+    /// For a filer registered on the ledger (not in genesis): the entry that registered it,
+    /// included in the checkpoint's log.
+    pub registration: Option<EntryProof>,
+    /// When the filer's key was revoked by the checkpoint's height: the entry that revoked
+    /// it, included in the checkpoint's log.
+    pub revocation: Option<EntryProof>,
+}
+
+/// A log entry and its inclusion proof in the log of the receipt's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryProof {
+    pub entry: Entry,
+    pub inclusion_proof: InclusionProof,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -55,28 +68,85 @@ struct ReceiptJson {
         deserialize_with = "present_handoffs"
     )]
     handoffs: Option<Vec<HandoffJson>>,
+    /// Version 2 only: the filer's registration on the ledger.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_entry_proof"
+    )]
+    registration: Option<EntryProofJson>,
+    /// Version 2 only: the filer's revocation on the ledger.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_entry_proof"
+    )]
+    revocation: Option<EntryProofJson>,
 }
 
-/// Reads a `handoffs` field that is present: an array, never `null`.
+/// A log entry with its inclusion proof, in a receipt file: each as the hex of its canonical
+/// bytes.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryProofJson {
+    entry: String,
+    inclusion_proof: String,
+}
+
+/// Reads a `registration` or `revocation` field that is present: an object, never `null`
+/// (nor an array).
+fn present_entry_proof<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<EntryProofJson>, D::Error> {
+    JsonObject::<EntryProofJson>::deserialize(deserializer).map(|JsonObject(json)| Some(json))
+}
+
+impl EntryProof {
+    fn to_json_value(&self) -> EntryProofJson {
+        EntryProofJson {
+            entry: hex::encode(self.entry.to_canonical_bytes()),
+            inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
+        }
+    }
+
+    fn from_json_value(json: &EntryProofJson, what: &'static str) -> Result<Self, VerifyError> {
+        let (entry, proof) = match what {
+            "registration" => ("registration.entry", "registration.inclusion_proof"),
+            _ => ("revocation.entry", "revocation.inclusion_proof"),
+        };
+        Ok(Self {
+            entry: decode_hex_field(&json.entry, entry)?,
+            inclusion_proof: decode_hex_field(&json.inclusion_proof, proof)?,
+        })
+    }
+}
+
+/// Reads a `handoffs` field that is present: an array, never `null`, of objects.
 fn present_handoffs<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<HandoffJson>>, D::Error> {
-    Vec::deserialize(deserializer).map(Some)
+    Vec::<JsonObject<HandoffJson>>::deserialize(deserializer)
+        .map(|handoffs| Some(handoffs.into_iter().map(|JsonObject(json)| json).collect()))
 }
 
 impl Receipt {
     /// The JSON form (SPEC.md §8.1): each part as the hex of its canonical bytes; version 1
-    /// when genesis's set certified the checkpoint, else version 2 with the hand-offs.
+    /// when genesis's set certified the checkpoint and the receipt carries no filer evidence,
+    /// else version 2 with the hand-offs, the registration and the revocation it carries.
     pub fn to_json(&self) -> String {
+        let plain =
+            self.handoffs.is_empty() && self.registration.is_none() && self.revocation.is_none();
         let file = ReceiptJson {
             kind: RECEIPT_TYPE.to_owned(),
-            version: version_literal(if self.handoffs.is_empty() { 1 } else { 2 }),
+            version: version_literal(if plain { 1 } else { 2 }),
             entry: hex::encode(self.entry.to_canonical_bytes()),
             inclusion_proof: hex::encode(self.inclusion_proof.to_canonical_bytes()),
             header: hex::encode(self.checkpoint.header.to_canonical_bytes()),
             certificate: hex::encode(self.checkpoint.certificate.to_canonical_bytes()),
             handoffs: (!self.handoffs.is_empty())
                 .then(|| self.handoffs.iter().map(Handoff::to_json_value).collect()),
+            registration: self.registration.as_ref().map(EntryProof::to_json_value),
+            revocation: self.revocation.as_ref().map(EntryProof::to_json_value),
         };
         let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
         text.push('\n');
@@ -89,8 +159,7 @@ impl Receipt {
     /// Not JSON, unknown fields, the wrong type or version, `handoffs` in a version 1 file or
     /// missing or empty in a version 2 file, bad hex, or bytes that do not decode.
     pub fn from_json(text: &str) -> Result<Self, VerifyError> {
-        let file: ReceiptJson =
-            serde_json::from_str(text).map_err(|e| VerifyError::NotJson(e.to_string()))?;
+        let file: ReceiptJson = json_object(text)?;
         let version = check_version_among(&file.version, "receipt", &["1", "2"], || {
             if file.kind == RECEIPT_TYPE {
                 Ok(())
@@ -101,20 +170,26 @@ impl Receipt {
                 })
             }
         })?;
+        let evidence = file.registration.is_some() || file.revocation.is_some();
         let handoffs = match (version, &file.handoffs) {
-            ("1", None) => Vec::new(),
+            ("1", None) if !evidence => Vec::new(),
+            ("2", None) if evidence => Vec::new(),
             ("2", Some(handoffs)) if !handoffs.is_empty() => handoffs
                 .iter()
                 .map(Handoff::from_json_value)
                 .collect::<Result<_, _>>()?,
-            ("1", Some(_)) => {
+            ("1", _) => {
                 return Err(VerifyError::NotJson(
-                    "a version 1 receipt has no `handoffs` (version 2 carries them)".into(),
+                    "a version 1 receipt has no `handoffs`, `registration` or `revocation` \
+                     (version 2 carries them)"
+                        .into(),
                 ));
             }
             _ => {
                 return Err(VerifyError::NotJson(
-                    "a version 2 receipt carries one or more `handoffs`".into(),
+                    "a version 2 receipt carries one or more `handoffs`, a `registration` or a \
+                     `revocation`"
+                        .into(),
                 ));
             }
         };
@@ -126,6 +201,16 @@ impl Receipt {
                 certificate: decode_hex_field(&file.certificate, "certificate")?,
             },
             handoffs,
+            registration: file
+                .registration
+                .as_ref()
+                .map(|json| EntryProof::from_json_value(json, "registration"))
+                .transpose()?,
+            revocation: file
+                .revocation
+                .as_ref()
+                .map(|json| EntryProof::from_json_value(json, "revocation"))
+                .transpose()?,
         })
     }
 }
@@ -149,6 +234,28 @@ pub struct Verdict {
     pub validator_set: Digest,
     /// The heights of the blocks that changed the validator set, from genesis to that set.
     pub handoff_heights: Vec<u64>,
+    /// The filer's registration on the ledger; `None` for a genesis filer.
+    pub registration: Option<FilerRegistered>,
+    /// The filer's revocation, when the receipt carries one (it took effect after the filing).
+    pub revocation: Option<FilerRevoked>,
+}
+
+/// A filer's registration, as a receipt proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilerRegistered {
+    pub entry_index: u64,
+    pub height: u64,
+    /// The name the member gave the filer.
+    pub name: String,
+}
+
+/// A filer's revocation that took effect after the filing, as a receipt proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilerRevoked {
+    pub entry_index: u64,
+    pub height: u64,
+    pub effective_height: u64,
+    pub reason: String,
 }
 
 /// Verifies `receipt` for a document whose digest is `document_digest`, against the genesis
@@ -258,7 +365,10 @@ fn verify_against_checkpoint(
             actual: *document_digest,
         });
     }
+    let (registration, revocation) = verify_filer_evidence(receipt, anchor, &document.body)?;
     Ok(Verdict {
+        registration,
+        revocation,
         anchor: document.body.clone(),
         entry_index: receipt.entry.index,
         sequenced_height: receipt.entry.height,
@@ -272,6 +382,176 @@ fn verify_against_checkpoint(
             .map(|h| h.checkpoint.header.height)
             .collect(),
     })
+}
+
+/// SPEC.md §9.5: the filer of `body` is a genesis filer of its member or the receipt proves
+/// its registration (an entry of the certified log registering this key for this member,
+/// kind and source system, in an earlier block); a revocation the receipt carries is of this
+/// key by its member and took effect after the filing.
+fn verify_filer_evidence(
+    receipt: &Receipt,
+    anchor: &TrustAnchor,
+    body: &AnchorBody,
+) -> Result<(Option<FilerRegistered>, Option<FilerRevoked>), VerifyError> {
+    use crate::governance::GovernanceAction;
+    let filed_height = receipt.entry.height;
+    let registration = match &receipt.registration {
+        None => {
+            if anchor.genesis_filer(&body.filer) != Some(body.member.as_str()) {
+                return Err(VerifyError::FilerNotRegistered {
+                    filer: body.filer,
+                    member: body.member.clone(),
+                });
+            }
+            None
+        }
+        Some(proof) => {
+            let mismatch = |reason: String| VerifyError::RegistrationMismatch { reason };
+            let signed =
+                governance(receipt, proof, anchor, body).map_err(|(proof_failed, reason)| {
+                    if proof_failed {
+                        VerifyError::BadRegistrationProof { reason }
+                    } else {
+                        mismatch(reason)
+                    }
+                })?;
+            let registered = match &signed.body.action {
+                GovernanceAction::RegisterFiler(registration)
+                | GovernanceAction::RotateFiler {
+                    register: registration,
+                    ..
+                } => registration,
+                _ => return Err(mismatch("it registers no filer".into())),
+            };
+            if registered.public_key != body.filer {
+                return Err(mismatch(format!(
+                    "it registers {}, the filer is {}",
+                    registered.public_key, body.filer
+                )));
+            }
+            if !registered.kinds.contains(&body.kind) {
+                return Err(mismatch(format!("it does not allow kind {:?}", body.kind)));
+            }
+            if registered.source_system != body.source_system {
+                return Err(mismatch(format!(
+                    "it names source system {:?}, the filing {:?}",
+                    registered.source_system, body.source_system
+                )));
+            }
+            if proof.entry.height >= filed_height {
+                return Err(mismatch(format!(
+                    "it is at height {}, not before the filing at height {filed_height}",
+                    proof.entry.height
+                )));
+            }
+            Some(FilerRegistered {
+                entry_index: proof.entry.index,
+                height: proof.entry.height,
+                name: registered.name.clone(),
+            })
+        }
+    };
+    let revocation = match &receipt.revocation {
+        None => None,
+        Some(proof) => {
+            let mismatch = |reason: String| VerifyError::RevocationMismatch { reason };
+            let signed =
+                governance(receipt, proof, anchor, body).map_err(|(proof_failed, reason)| {
+                    if proof_failed {
+                        VerifyError::BadRevocationProof { reason }
+                    } else {
+                        mismatch(reason)
+                    }
+                })?;
+            let revoked = match &signed.body.action {
+                GovernanceAction::RevokeFiler(revocation)
+                | GovernanceAction::RotateFiler {
+                    revoke: revocation, ..
+                } => revocation,
+                _ => return Err(mismatch("it revokes no filer".into())),
+            };
+            if revoked.public_key != body.filer {
+                return Err(mismatch(format!(
+                    "it revokes {}, the filer is {}",
+                    revoked.public_key, body.filer
+                )));
+            }
+            if revoked.effective_height <= filed_height {
+                return Err(VerifyError::FilerRevoked {
+                    filed_height,
+                    effective_height: revoked.effective_height,
+                    reason: revoked.reason.clone(),
+                });
+            }
+            Some(FilerRevoked {
+                entry_index: proof.entry.index,
+                height: proof.entry.height,
+                effective_height: revoked.effective_height,
+                reason: revoked.reason.clone(),
+            })
+        }
+    };
+    Ok((registration, revocation))
+}
+
+/// The governance transaction an included entry records, checked like every part of a
+/// receipt: in the certified log (else `Err((true, why))`), a governance entry for this chain,
+/// signed by its signer, of the filing's member (else `Err((false, why))`).
+fn governance<'a>(
+    receipt: &Receipt,
+    proof: &'a EntryProof,
+    anchor: &TrustAnchor,
+    body: &AnchorBody,
+) -> Result<&'a crate::governance::SignedGovernance, (bool, String)> {
+    use crate::entry::Record;
+    included(receipt, proof, anchor.digest_algorithm).map_err(|reason| (true, reason))?;
+    let Record::Governance(signed) = &proof.entry.record else {
+        return Err((
+            false,
+            format!("entry {} is no governance entry", proof.entry.index),
+        ));
+    };
+    if signed.body.chain_id != anchor.chain_id {
+        return Err((false, format!("it is for chain {:?}", signed.body.chain_id)));
+    }
+    signed
+        .verify()
+        .map_err(|e| (false, format!("its signature does not verify: {e}")))?;
+    if signed.body.member != body.member {
+        return Err((
+            false,
+            format!(
+                "it is member {:?}'s, the filing member {:?}'s",
+                signed.body.member, body.member
+            ),
+        ));
+    }
+    Ok(signed)
+}
+
+/// `proof` proves its entry is in the log of the receipt's checkpoint.
+fn included(receipt: &Receipt, proof: &EntryProof, algorithm: HashAlgorithm) -> Result<(), String> {
+    let header = &receipt.checkpoint.header;
+    let inclusion = &proof.inclusion_proof;
+    if inclusion.tree_size != header.log_size {
+        return Err(format!(
+            "its proof is for a log of {} entries, the header's has {}",
+            inclusion.tree_size, header.log_size
+        ));
+    }
+    if inclusion.leaf_index != proof.entry.index {
+        return Err(format!(
+            "the entry says it is leaf {}, the proof is for leaf {}",
+            proof.entry.index, inclusion.leaf_index
+        ));
+    }
+    let leaf = proof.entry.leaf_hash(algorithm);
+    let root = merkle::root_from_inclusion(algorithm, &leaf, inclusion)
+        .map_err(|e| format!("bad proof: {e}"))?;
+    if header.log_root.algorithm != algorithm || root != header.log_root.bytes {
+        return Err("its proof does not lead to the header's log root".into());
+    }
+    Ok(())
 }
 
 /// Verifies many receipts against one trust anchor, remembering checkpoints and filer batch

@@ -130,6 +130,28 @@ pub enum VerifyError {
          histories of the validator set"
     )]
     ConflictingHandoffs { height: u64 },
+    #[error(
+        "filer {filer} is not a genesis filer of member {member:?}, and the receipt carries no \
+         registration of it"
+    )]
+    FilerNotRegistered { filer: PublicKey, member: String },
+    #[error("the filer's registration is not in the certified log: {reason}")]
+    BadRegistrationProof { reason: String },
+    #[error("the registration does not register this filer for this filing: {reason}")]
+    RegistrationMismatch { reason: String },
+    #[error("the filer's revocation is not in the certified log: {reason}")]
+    BadRevocationProof { reason: String },
+    #[error("the revocation is not a revocation of this filer: {reason}")]
+    RevocationMismatch { reason: String },
+    #[error(
+        "the document was filed at height {filed_height} by a key its member revoked from \
+         height {effective_height} ({reason})"
+    )]
+    FilerRevoked {
+        filed_height: u64,
+        effective_height: u64,
+        reason: String,
+    },
 }
 
 impl From<CertificateError> for VerifyError {
@@ -183,6 +205,12 @@ impl VerifyError {
             Self::HandoffNotAChange { .. } => "handoff-not-a-change",
             Self::CheckpointBeforeHandoff { .. } => "checkpoint-before-handoff",
             Self::ConflictingHandoffs { .. } => "conflicting-handoffs",
+            Self::FilerNotRegistered { .. } => "filer-not-registered",
+            Self::BadRegistrationProof { .. } => "bad-registration-proof",
+            Self::RegistrationMismatch { .. } => "registration-mismatch",
+            Self::BadRevocationProof { .. } => "bad-revocation-proof",
+            Self::RevocationMismatch { .. } => "revocation-mismatch",
+            Self::FilerRevoked { .. } => "filer-revoked",
         }
     }
 }

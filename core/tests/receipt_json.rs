@@ -148,6 +148,21 @@ fn text_that_is_not_a_json_object_is_not_json() {
 }
 
 #[test]
+fn a_file_written_as_an_array_of_its_values_is_not_json() {
+    // A reader that maps a JSON array onto the fields in order would take this for the file.
+    for format in formats() {
+        let object = format.object();
+        let values: Vec<Value> = ["type", "version"]
+            .into_iter()
+            .chain(format.parts.iter().map(|(name, _)| *name))
+            .map(|field| object[field].clone())
+            .collect();
+        let text = Value::Array(values).to_string();
+        assert_eq!(format.code(&text), "not-json", "{}", format.name);
+    }
+}
+
+#[test]
 fn fields_of_the_wrong_type_are_not_json() {
     let wrong_values = [
         Value::Null,

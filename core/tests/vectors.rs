@@ -29,12 +29,12 @@ use evidence_core::entry::{
     AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
 use evidence_core::governance::{
-    Change, FilerRegistration, GovernanceAction, GovernanceBody, Proposal, Vote,
+    Change, FilerRegistration, FilerRevocation, GovernanceAction, GovernanceBody, Proposal, Vote,
 };
 use evidence_core::header::{VoteKind, vote_signing_bytes};
 use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
-use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
+use evidence_core::receipt::{EntryProof, Receipt, Verifier, verify_receipt};
 use evidence_core::validators::Validator;
 use evidence_genesis::Genesis;
 use evidence_genesis::pki::MemberCa;
@@ -81,6 +81,12 @@ const ERROR_CODES: &[&str] = &[
     "bad-batch-proof",
     "bad-filer-signature",
     "digest-mismatch",
+    "filer-not-registered",
+    "bad-registration-proof",
+    "registration-mismatch",
+    "bad-revocation-proof",
+    "revocation-mismatch",
+    "filer-revoked",
 ];
 
 fn vectors_dir() -> PathBuf {
@@ -937,6 +943,280 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     assert_eq!(handoff_c.checkpoint, cp16);
     assert_eq!(handoff_b.validators, s2);
 
+    // Blocks 18-21: the bureau's filers on the ledger change, and receipts prove it (SPEC.md
+    // §9.5): a key registered for a field tablet files a drawing and is then revoked back to
+    // the height of that filing (the tablet was lost), and the site scanner's key is rotated
+    // to a successor, revoked from the height just after its filing. Certified by S1 (validators 0-2, 4 of 5).
+    let tablet = SigningKey::from_seed(&[0x7a; 32]);
+    let scanner_two = SigningKey::from_seed(&[0x5d; 32]);
+    let field_drawing = text_document(&[
+        "COMPLETION DRAWING DWG-FIELD-01 / 竣工图",
+        &format!("Project: {PROJECT_ID}"),
+        "Stair core B, as built, sketched on the field tablet",
+    ]);
+    let site_drawing_two = text_document(&[
+        "COMPLETION DRAWING DWG-SITE-02, scanned on site by the new scanner",
+        &format!("Project: {PROJECT_ID}"),
+        "Basement drainage, as built",
+    ]);
+    let field_doc = out.document("completion-drawing-field-tablet.txt", &field_drawing);
+    let site_two_doc = out.document("completion-drawing-site-scan-2.txt", &site_drawing_two);
+    let filer_registration =
+        |name: &str, key: &SigningKey, kinds: &[&str], source_system: &str| FilerRegistration {
+            name: name.to_owned(),
+            public_key: key.public_key(),
+            kinds: kinds.iter().map(|kind| (*kind).to_owned()).collect(),
+            source_system: source_system.to_owned(),
+        };
+    // An anchor body of the bureau's for `document`, filed by `key` from `source_system`.
+    let filed_by = |chain: &TestChain,
+                    key: &SigningKey,
+                    source_system: &str,
+                    kind: &str,
+                    document_id: &str,
+                    document: &[u8]| {
+        let mut body = chain.anchor_body("bureau", kind, document_id, document);
+        body.filer = key.public_key();
+        body.source_system = source_system.to_owned();
+        body
+    };
+    // Block 18, entry 35: the bureau registers a key for its field tablet.
+    let records = vec![governance(
+        &chain,
+        "bureau",
+        GovernanceAction::RegisterFiler(filer_registration(
+            "bureau-field-tablet",
+            &tablet,
+            &["completion-drawing"],
+            "field-tablet",
+        )),
+    )];
+    assert_eq!(chain.entries.len(), 35);
+    chain.commit_block(records);
+    // Block 19, entry 36: the tablet files a drawing.
+    let body = filed_by(
+        &chain,
+        &tablet,
+        "field-tablet",
+        "completion-drawing",
+        "DWG-FIELD-01",
+        &field_drawing,
+    );
+    let cp19 = chain.commit_block(vec![Record::Anchor(alone(body, &tablet))]);
+    // Block 20, entries 37-38: the bureau revokes the tablet's key from height 19 on, before
+    // this block (a key known to have leaked since then), and rotates the site scanner's key:
+    // the old one revoked from height 10 (the height after its filing), its successor
+    // registered.
+    let tablet_revoked_from = 19;
+    let scanner_revoked_from = 10;
+    let records = vec![
+        governance(
+            &chain,
+            "bureau",
+            GovernanceAction::RevokeFiler(FilerRevocation {
+                public_key: tablet.public_key(),
+                reason: "the field tablet was lost on site; its filings from height 19 on are \
+                         not the bureau's"
+                    .to_owned(),
+                effective_height: tablet_revoked_from,
+            }),
+        ),
+        governance(
+            &chain,
+            "bureau",
+            GovernanceAction::RotateFiler {
+                revoke: FilerRevocation {
+                    public_key: scanner.public_key(),
+                    reason: "the site scanner's key was copied off the device after its \
+                             filing at height 9; the scanner is replaced"
+                        .to_owned(),
+                    effective_height: scanner_revoked_from,
+                },
+                register: filer_registration(
+                    "bureau-site-scanner-2",
+                    &scanner_two,
+                    &["completion-drawing"],
+                    "site-scanner",
+                ),
+            },
+        ),
+    ];
+    assert_eq!(chain.entries.len(), 37);
+    chain.commit_block(records);
+    // Block 21, entry 39: the new scanner files a drawing.
+    let body = filed_by(
+        &chain,
+        &scanner_two,
+        "site-scanner",
+        "completion-drawing",
+        "DWG-SITE-02",
+        &site_drawing_two,
+    );
+    assert_eq!(chain.entries.len(), 39);
+    let cp21 = chain.commit_block(vec![Record::Anchor(alone(body, &scanner_two))]);
+
+    // Blocks 22-23: filings and filer registrations a correct node never sequences, certified
+    // anyway, so that each of the filings' receipts passes every check but one of SPEC.md §9.5.
+    let signed_by =
+        |chain: &TestChain, member: &str, key: &SigningKey, action: GovernanceAction| {
+            GovernanceBody {
+                chain_id: chain.chain_id.clone(),
+                member: member.to_owned(),
+                signer: key.public_key(),
+                issued_at_ms: chain.time_ms() + 500,
+                action,
+            }
+            .sign(key)
+        };
+    let forged_scanner = SigningKey::from_seed(&[0x76; 32]);
+    let bank_gateway = SigningKey::from_seed(&[0x77; 32]);
+    let elsewhere_scanner = SigningKey::from_seed(&[0x78; 32]);
+    let hasty_scanner = SigningKey::from_seed(&[0x75; 32]);
+    // Entry 40: the bureau's genesis filer anchors the second site scan naming the court as
+    // the member it files for.
+    let mut for_the_court = chain.anchor_body(
+        "bureau",
+        "completion-drawing",
+        "DWG-SITE-02",
+        &site_drawing_two,
+    );
+    for_the_court.member = "court".to_owned();
+    // Entry 41: the new scanner files the completion inspection report, a kind its
+    // registration does not list.
+    let mut wrong_kind = filed_by(
+        &chain,
+        &scanner_two,
+        "site-scanner",
+        "inspection-report",
+        "INS-COMPLETION-01",
+        &completion_report,
+    );
+    wrong_kind.claim = inspection("completion");
+    // Entry 42: the new scanner files a drawing naming the bureau's filing system as its
+    // source.
+    let wrong_source = filed_by(
+        &chain,
+        &scanner_two,
+        "bureau-filing-system",
+        "completion-drawing",
+        "DWG-SITE-02",
+        &site_drawing_two,
+    );
+    // Entry 43: the bureau registers another scanner key, its filer name changed after the
+    // governance key signed.
+    let mut tampered = signed_by(
+        &chain,
+        "bureau",
+        &bureau_governance,
+        GovernanceAction::RegisterFiler(filer_registration(
+            "bureau-site-scanner-3",
+            &forged_scanner,
+            &["completion-drawing"],
+            "site-scanner",
+        )),
+    );
+    if let GovernanceAction::RegisterFiler(registration) = &mut tampered.body.action {
+        registration.name = "bureau-site-scanner-4".to_owned();
+    }
+    // Entry 44: the finance bureau registers a key for its bank gateway.
+    let gateway_registration = signed_by(
+        &chain,
+        "finance",
+        &finance_governance,
+        GovernanceAction::RegisterFiler(filer_registration(
+            "finance-bank-gateway",
+            &bank_gateway,
+            &["fund-transfer"],
+            "bank-gateway",
+        )),
+    );
+    // Entry 45: the bureau registers a key for its archive scanner, signed correctly, on
+    // chain "evidence-other".
+    let elsewhere_registration = GovernanceBody {
+        chain_id: OTHER_CHAIN_ID.to_owned(),
+        member: "bureau".to_owned(),
+        signer: bureau_governance.public_key(),
+        issued_at_ms: chain.time_ms() + 500,
+        action: GovernanceAction::RegisterFiler(filer_registration(
+            "bureau-archive-scanner",
+            &elsewhere_scanner,
+            &["completion-drawing"],
+            "archive-scanner",
+        )),
+    }
+    .sign(&bureau_governance);
+    // Entries 46-47: the bureau registers a key for a third scanner, which files a drawing in
+    // the same block.
+    let hasty_registration = signed_by(
+        &chain,
+        "bureau",
+        &bureau_governance,
+        GovernanceAction::RegisterFiler(filer_registration(
+            "bureau-site-scanner-5",
+            &hasty_scanner,
+            &["completion-drawing"],
+            "site-scanner",
+        )),
+    );
+    let hasty = filed_by(
+        &chain,
+        &hasty_scanner,
+        "site-scanner",
+        "completion-drawing",
+        "DWG-AS-BUILT-01",
+        &as_built_drawing,
+    );
+    let bureau_filer = chain.filer_key("bureau").clone();
+    let records = vec![
+        Record::Anchor(alone(for_the_court, &bureau_filer)),
+        Record::Anchor(alone(wrong_kind, &scanner_two)),
+        Record::Anchor(alone(wrong_source, &scanner_two)),
+        Record::Governance(Box::new(tampered)),
+        Record::Governance(Box::new(gateway_registration)),
+        Record::Governance(Box::new(elsewhere_registration)),
+        Record::Governance(Box::new(hasty_registration)),
+        Record::Anchor(alone(hasty, &hasty_scanner)),
+    ];
+    assert_eq!(chain.entries.len(), 40);
+    chain.commit_block(records);
+    // Block 23, entries 48-50: the keys registered in block 22 file: the scanner whose
+    // registration was tampered with, the bank gateway naming the bureau as its member, and
+    // the archive scanner.
+    let forged_filing = filed_by(
+        &chain,
+        &forged_scanner,
+        "site-scanner",
+        "completion-drawing",
+        "DWG-SITE-01",
+        &site_drawing,
+    );
+    let mut gateway_filing = chain.anchor_body(
+        "bureau",
+        "fund-transfer",
+        "PAY-STRUCTURE-01",
+        &structure_transfer,
+    );
+    gateway_filing.filer = bank_gateway.public_key();
+    gateway_filing.source_system = "bank-gateway".to_owned();
+    gateway_filing.claim = TestChain::payment("structure", 48_000_000);
+    let elsewhere_filing = filed_by(
+        &chain,
+        &elsewhere_scanner,
+        "archive-scanner",
+        "completion-drawing",
+        "DWG-FIELD-01",
+        &field_drawing,
+    );
+    let records = vec![
+        Record::Anchor(alone(forged_filing, &forged_scanner)),
+        Record::Anchor(alone(gateway_filing, &bank_gateway)),
+        Record::Anchor(alone(elsewhere_filing, &elsewhere_scanner)),
+    ];
+    assert_eq!(chain.entries.len(), 48);
+    let cp23 = chain.commit_block(records);
+    assert_eq!(chain.entries.len(), 51);
+    assert_eq!(chain.handoffs.len(), 3);
+
     // The same foundation report, filed and certified on another chain.
     let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
@@ -1022,15 +1302,17 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          validators (3, 2 and 1, in that order, without validator 0); the document digest is \
          SM3.",
     );
+    let registered = chain.receipt(20, &cp9);
     out.receipt(
         "registered-filer",
-        chain.receipt(20, &cp9).to_json(),
+        registered.to_json(),
         &site_doc,
         "valid",
         "A site-scanned completion drawing, entry 20, block 9, filed by a key that is in no \
          genesis file: the bureau registered it on the ledger in block 8 (entry 19, a \
-         governance transaction). The receipt verifies like any other: the validators checked \
-         the registration when they sequenced the filing (SPEC.md §9.3 step 6).",
+         governance transaction, SPEC.md §6.7). A version 2 receipt without hand-offs: it \
+         carries that registration with its inclusion proof in the log of block 9 (SPEC.md \
+         §8.1, §9.5).",
     );
     let mut upper_case = single.to_json();
     for part in [
@@ -1091,8 +1373,51 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "valid",
         "The foundation inspection report, entry 1, sequenced in block 2 under genesis's set, \
-         against the latest checkpoint, block 17, with the three hand-offs that lead to the \
-         set certifying it.",
+         against block 17, with the three hand-offs that lead to the set certifying it.",
+    );
+    let revoked_later = chain.receipt(20, &cp21);
+    let by_rotation = chain.receipt(39, &cp21);
+    let tablet_revoked = chain.receipt(36, &cp21);
+    assert_eq!(registered.registration, Some(chain.entry_proof(19, 21)));
+    assert_eq!(registered.revocation, None);
+    assert_eq!(revoked_later.registration, Some(chain.entry_proof(19, 40)));
+    assert_eq!(revoked_later.revocation, Some(chain.entry_proof(38, 40)));
+    assert_eq!(by_rotation.registration, Some(chain.entry_proof(38, 40)));
+    assert_eq!(by_rotation.revocation, None);
+    assert_eq!(tablet_revoked.registration, Some(chain.entry_proof(35, 40)));
+    assert_eq!(tablet_revoked.revocation, Some(chain.entry_proof(37, 40)));
+    out.receipt(
+        "registered-filer.revoked-later",
+        revoked_later.to_json(),
+        &site_doc,
+        "valid",
+        "The site-scanned drawing, entry 20, block 9, against the checkpoint of block 21, \
+         with the three hand-offs, the scanner's registration (entry 19, block 8) and its \
+         revocation (entry 38, block 20: the bureau rotated the scanner's key to a successor, \
+         revoking it from height 10 on, the height just after the filing). The revocation \
+         took effect after the filing, so the receipt is valid and its verdict says the key \
+         was revoked later (SPEC.md §9.5 step 3).",
+    );
+    out.receipt(
+        "registered-by-rotation",
+        by_rotation.to_json(),
+        &site_two_doc,
+        "valid",
+        "The second site scan, entry 39, block 21, filed by the new scanner's key, against \
+         block 21 with the three hand-offs and the key's registration: entry 38, block 20, \
+         the rotation of the site scanner's key, whose registration part registers it.",
+    );
+    out.receipt(
+        "registered-filer.revocation-not-in-log",
+        chain.receipt(36, &cp19).to_json(),
+        &field_doc,
+        "valid",
+        "The field tablet's drawing, entry 36, against the checkpoint of block 19 that \
+         sequenced it, with the tablet's registration (entry 35, block 18). The bureau revoked \
+         the tablet's key in block 20 back to height 19, but the log of block 19 does not hold \
+         that revocation, so the receipt cannot carry it and verifies: a receipt does not \
+         prove that its filer was never revoked (SPEC.md §9.5); the same filing against block \
+         21 is invalid/filer-revoked.",
     );
 
     // Invalid receipts: the file itself.
@@ -1208,8 +1533,140 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         replace_once(&single_json, "\"version\": 1,", "\"version\": 2,"),
         &foundation_doc,
         "not-json",
-        "The single-document receipt with \"version\": 2 and no \"handoffs\" field: version \
-         2 is read, and it requires the field.",
+        "The single-document receipt with \"version\": 2 and none of the fields \"handoffs\", \
+         \"registration\" and \"revocation\": version 2 is read, and it requires at least one \
+         of them.",
+    );
+    out.receipt(
+        "not-json.registration-null",
+        replace_once(
+            &single_json,
+            &format!("\"certificate\": \"{certificate_hex}\"\n"),
+            &format!("\"certificate\": \"{certificate_hex}\",\n  \"registration\": null\n"),
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt (version 1) with \"registration\": null: a registration \
+         that is present is an object (SPEC.md §8.1); a reader that took the null for an \
+         absent field would accept the file.",
+    );
+    let registered_json = registered.to_json();
+    out.receipt(
+        "not-json.registration-extra-field",
+        replace_once(
+            &registered_json,
+            "  \"registration\": {\n",
+            "  \"registration\": {\n    \"height\": 8,\n",
+        ),
+        &site_doc,
+        "not-json",
+        "The registered-filer receipt with a third field, \"height\", in its registration: \
+         the object has exactly the fields entry and inclusion_proof (SPEC.md §8.1).",
+    );
+    let registration_proof_hex = hex::encode(
+        registered
+            .registration
+            .as_ref()
+            .expect("a registration")
+            .inclusion_proof
+            .to_canonical_bytes(),
+    );
+    out.receipt(
+        "not-json.registration-without-inclusion-proof",
+        replace_once(
+            &registered_json,
+            &format!(",\n    \"inclusion_proof\": \"{registration_proof_hex}\""),
+            "",
+        ),
+        &site_doc,
+        "not-json",
+        "The registered-filer receipt whose registration has its entry but no \
+         inclusion_proof field.",
+    );
+    out.receipt(
+        "not-json.registration-in-version-1",
+        replace_once(&registered_json, "\"version\": 2,", "\"version\": 1,"),
+        &site_doc,
+        "not-json",
+        "The registered-filer receipt with \"version\": 1: a version 1 receipt has none of \
+         the fields handoffs, registration and revocation (SPEC.md §8.1).",
+    );
+    let entry_proof_hex = |proof: &EntryProof| {
+        (
+            hex::encode(proof.entry.to_canonical_bytes()),
+            hex::encode(proof.inclusion_proof.to_canonical_bytes()),
+        )
+    };
+    let (registration_entry, registration_proof) =
+        entry_proof_hex(registered.registration.as_ref().expect("a registration"));
+    out.receipt(
+        "not-json.registration-array",
+        replace_once(
+            &registered_json,
+            &format!(
+                "\"registration\": {{\n    \"entry\": \"{registration_entry}\",\n    \
+                 \"inclusion_proof\": \"{registration_proof}\"\n  }}"
+            ),
+            &format!(
+                "\"registration\": [\n    \"{registration_entry}\",\n    \
+                 \"{registration_proof}\"\n  ]"
+            ),
+        ),
+        &site_doc,
+        "not-json",
+        "The registered-filer receipt with its registration written as an array of its two \
+         values, entry then inclusion_proof, in place of an object: a reader that maps an \
+         array onto the fields in order would accept it.",
+    );
+    let handoff_hex = [
+        hex::encode(handoff_a.checkpoint.header.to_canonical_bytes()),
+        hex::encode(handoff_a.checkpoint.certificate.to_canonical_bytes()),
+        hex::encode(handoff_a.validators.to_canonical_bytes()),
+    ];
+    let [handoff_header, handoff_certificate, handoff_validators] = &handoff_hex;
+    out.receipt(
+        "not-json.handoff-array",
+        replace_once(
+            &handoff_one_json,
+            &format!(
+                "{{\n      \"header\": \"{handoff_header}\",\n      \"certificate\": \
+                 \"{handoff_certificate}\",\n      \"validators\": \
+                 \"{handoff_validators}\"\n    }}"
+            ),
+            &format!(
+                "[\n      \"{handoff_header}\",\n      \"{handoff_certificate}\",\n      \
+                 \"{handoff_validators}\"\n    ]"
+            ),
+        ),
+        &completion_doc,
+        "not-json",
+        "The handoff-one receipt with its hand-off written as an array of its three values, \
+         header, certificate and validators, in place of an object.",
+    );
+    let single_values = [
+        "evidence-receipt".to_owned(),
+        hex::encode(single.entry.to_canonical_bytes()),
+        hex::encode(single.inclusion_proof.to_canonical_bytes()),
+        hex::encode(single.checkpoint.header.to_canonical_bytes()),
+        certificate_hex.clone(),
+    ];
+    let [
+        file_type,
+        entry_value,
+        proof_value,
+        header_value,
+        certificate_value,
+    ] = &single_values;
+    out.receipt(
+        "not-json.top-level-array",
+        format!(
+            "[\n  \"{file_type}\",\n  1,\n  \"{entry_value}\",\n  \"{proof_value}\",\n  \
+             \"{header_value}\",\n  \"{certificate_value}\"\n]\n"
+        ),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt written as a JSON array of its six values in the order \
+         of SPEC.md §8.1, in place of an object.",
     );
     out.receipt(
         "wrong-file-type",
@@ -1255,6 +1712,30 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         &foundation_doc,
         "bad-hex",
         "The single-document receipt with a \"0x\" prefix on the header hex.",
+    );
+    let revoked_later_json = revoked_later.to_json();
+    let revocation_proof_hex = hex::encode(
+        revoked_later
+            .revocation
+            .as_ref()
+            .expect("a revocation")
+            .inclusion_proof
+            .to_canonical_bytes(),
+    );
+    out.receipt(
+        "bad-hex.revocation-inclusion-proof",
+        replace_once(
+            &revoked_later_json,
+            &format!("\"{revocation_proof_hex}\""),
+            &format!(
+                "\"{}\"",
+                &revocation_proof_hex[..revocation_proof_hex.len() - 1]
+            ),
+        ),
+        &site_doc,
+        "bad-hex",
+        "The registered-filer.revoked-later receipt with the last hex digit of the \
+         revocation's inclusion_proof cut off: an odd number of digits.",
     );
     let entry_hex = hex::encode(single.entry.to_canonical_bytes());
     out.receipt(
@@ -1356,6 +1837,26 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          validators swapped: the same validators and powers, but not in ascending key order, \
          so the set does not decode (SPEC.md §13.2). (Its hash would not be the one the \
          header names either.)",
+    );
+    let registration_entry_hex = hex::encode(
+        registered
+            .registration
+            .as_ref()
+            .expect("a registration")
+            .entry
+            .to_canonical_bytes(),
+    );
+    out.receipt(
+        "malformed.registration-entry",
+        replace_once(
+            &registered_json,
+            &format!("\"{registration_entry_hex}\""),
+            &format!("\"{registration_entry_hex}00\""),
+        ),
+        &site_doc,
+        "malformed",
+        "The registered-filer receipt with one trailing zero byte after the registration's \
+         encoded entry.",
     );
 
     // Invalid receipts: the hand-offs (SPEC.md §9.4).
@@ -1774,6 +2275,222 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         "The valid third-of-five receipt checked against sheet 3 with one byte changed.",
     );
 
+    // Invalid receipts: the filer's registration and revocation (SPEC.md §9.5).
+    let with_evidence =
+        |receipt: &Receipt, registration: Option<EntryProof>, revocation: Option<EntryProof>| {
+            let mut receipt = receipt.clone();
+            receipt.registration = registration;
+            receipt.revocation = revocation;
+            receipt
+        };
+    out.receipt(
+        "filer-not-registered",
+        with_evidence(&registered, None, None).to_json(),
+        &site_doc,
+        "filer-not-registered",
+        "The registered-filer receipt without its registration (so a version 1 receipt): the \
+         scanner's key is no genesis filer, and nothing else shows it may file.",
+    );
+    out.receipt(
+        "filer-not-registered.revocation-only",
+        with_evidence(&revoked_later, None, revoked_later.revocation.clone()).to_json(),
+        &site_doc,
+        "filer-not-registered",
+        "The registered-filer.revoked-later receipt without its registration: still version \
+         2 (hand-offs and the revocation remain), and the revocation proves no registration.",
+    );
+    out.receipt(
+        "filer-not-registered.other-member",
+        chain.receipt(40, &cp23).to_json(),
+        &site_two_doc,
+        "filer-not-registered",
+        "Entry 40, block 22: the second site scan anchored by the bureau's genesis filer key, \
+         correctly signed, naming the court as the member it files for. The key is a genesis \
+         filer, but the bureau's, not the court's; the receipt carries no registration.",
+    );
+    let mut stale = registered.clone();
+    stale.registration = Some(EntryProof {
+        inclusion_proof: chain.log.inclusion_proof(19, 20).unwrap(),
+        ..chain.entry_proof(19, 21)
+    });
+    out.receipt(
+        "bad-registration-proof",
+        stale.to_json(),
+        &site_doc,
+        "bad-registration-proof",
+        "The registered-filer receipt (checkpoint of block 9, log size 21) whose registration \
+         carries the inclusion proof of entry 19 in the log of block 8 (size 20): a proof that \
+         holds, but for another tree size than the header's.",
+    );
+    let mut other_leaf = registered.clone();
+    other_leaf.registration = Some(EntryProof {
+        inclusion_proof: chain.log.inclusion_proof(18, 21).unwrap(),
+        ..chain.entry_proof(19, 21)
+    });
+    out.receipt(
+        "bad-registration-proof.other-leaf",
+        other_leaf.to_json(),
+        &site_doc,
+        "bad-registration-proof",
+        "The registered-filer receipt whose registration (entry 19) carries the inclusion \
+         proof of entry 18 in the same log.",
+    );
+    let mut bent = registered.clone();
+    bent.registration
+        .as_mut()
+        .expect("a registration")
+        .inclusion_proof
+        .path[0][0] ^= 0x01;
+    out.receipt(
+        "bad-registration-proof.root-mismatch",
+        bent.to_json(),
+        &site_doc,
+        "bad-registration-proof",
+        "The registered-filer receipt with the lowest bit of the first byte of its \
+         registration's inclusion path flipped: the proof has the right shape and leads to \
+         another root than the header's.",
+    );
+    out.receipt(
+        "registration-mismatch",
+        with_evidence(&by_rotation, Some(chain.entry_proof(35, 40)), None).to_json(),
+        &site_two_doc,
+        "registration-mismatch",
+        "The registered-by-rotation receipt (the new scanner's filing) carrying, in place of \
+         its registration, the field tablet's (entry 35, block 18): a registration of the \
+         bureau's, in the certified log, of another key.",
+    );
+    out.receipt(
+        "registration-mismatch.not-governance",
+        with_evidence(&registered, Some(chain.entry_proof(20, 21)), None).to_json(),
+        &site_doc,
+        "registration-mismatch",
+        "The registered-filer receipt carrying as its registration its own entry, the \
+         scanner's anchor (entry 20): included in the log, but no governance entry.",
+    );
+    out.receipt(
+        "registration-mismatch.revocation",
+        with_evidence(
+            &tablet_revoked,
+            Some(chain.entry_proof(37, 40)),
+            tablet_revoked.revocation.clone(),
+        )
+        .to_json(),
+        &field_doc,
+        "registration-mismatch",
+        "The field tablet's filing (entry 36) against block 21, carrying the revocation of \
+         the tablet's key (entry 37) as its registration as well as its revocation: a \
+         governance entry of the bureau's about this key that registers no filer. The \
+         registration is checked first.",
+    );
+    out.receipt(
+        "registration-mismatch.bad-signature",
+        chain.receipt(48, &cp23).to_json(),
+        &site_doc,
+        "registration-mismatch",
+        "Entry 48, block 23: the first site scan filed by a scanner key whose registration \
+         (entry 43, block 22) names it bureau-site-scanner-4 while the bureau's governance key \
+         signed the name bureau-site-scanner-3: the governance signature (SPEC.md §6.7) does \
+         not verify.",
+    );
+    out.receipt(
+        "registration-mismatch.other-chain",
+        chain.receipt(50, &cp23).to_json(),
+        &field_doc,
+        "registration-mismatch",
+        "Entry 50, block 23: the field drawing filed by an archive scanner key whose \
+         registration (entry 45, block 22), correctly signed by the bureau's governance key, \
+         names chain \"evidence-other\".",
+    );
+    out.receipt(
+        "registration-mismatch.other-member",
+        chain.receipt(49, &cp23).to_json(),
+        &structure_transfer_doc,
+        "registration-mismatch",
+        "Entry 49, block 23: the structure payment record filed by the finance bureau's bank \
+         gateway key (registered by the finance bureau in entry 44, block 22, for fund \
+         transfers from bank-gateway), naming the bureau as the member it files for.",
+    );
+    out.receipt(
+        "registration-mismatch.kind",
+        chain.receipt(41, &cp23).to_json(),
+        &completion_doc,
+        "registration-mismatch",
+        "Entry 41, block 22: the completion inspection report filed by the new scanner's key, \
+         whose registration (entry 38, the rotation) lists completion-drawing only.",
+    );
+    out.receipt(
+        "registration-mismatch.source-system",
+        chain.receipt(42, &cp23).to_json(),
+        &site_two_doc,
+        "registration-mismatch",
+        "Entry 42, block 22: the second site scan filed by the new scanner's key naming \
+         bureau-filing-system as its source system; its registration names site-scanner.",
+    );
+    out.receipt(
+        "registration-mismatch.same-block",
+        chain.receipt(47, &cp23).to_json(),
+        &as_built_doc,
+        "registration-mismatch",
+        "Entry 47, block 22: the as-built drawing filed by a scanner key registered in the same \
+         block (entry 46): a registration takes effect from the next height, so it must be in \
+         an earlier block than the filing.",
+    );
+    let mut stale_revocation = revoked_later.clone();
+    stale_revocation.revocation = Some(EntryProof {
+        inclusion_proof: chain.log.inclusion_proof(38, 39).unwrap(),
+        ..chain.entry_proof(38, 40)
+    });
+    out.receipt(
+        "bad-revocation-proof",
+        stale_revocation.to_json(),
+        &site_doc,
+        "bad-revocation-proof",
+        "The registered-filer.revoked-later receipt (checkpoint of block 21, log size 40) \
+         whose revocation carries the inclusion proof of entry 38 in the log of block 20 \
+         (size 39).",
+    );
+    out.receipt(
+        "revocation-mismatch",
+        with_evidence(
+            &revoked_later,
+            revoked_later.registration.clone(),
+            Some(chain.entry_proof(37, 40)),
+        )
+        .to_json(),
+        &site_doc,
+        "revocation-mismatch",
+        "The registered-filer.revoked-later receipt carrying, in place of the scanner's \
+         revocation, the field tablet's (entry 37, block 20): a revocation of the bureau's, in \
+         the certified log, of another key. (Taken for the scanner's, its effective height 19 \
+         would make the filing's key revoked: a verifier must check whose key it revokes.)",
+    );
+    out.receipt(
+        "revocation-mismatch.registration",
+        with_evidence(
+            &revoked_later,
+            revoked_later.registration.clone(),
+            revoked_later.registration.clone(),
+        )
+        .to_json(),
+        &site_doc,
+        "revocation-mismatch",
+        "The registered-filer.revoked-later receipt carrying the scanner's registration \
+         (entry 19) as its revocation too: a governance entry about this key that revokes no \
+         filer.",
+    );
+    out.receipt(
+        "filer-revoked",
+        tablet_revoked.to_json(),
+        &field_doc,
+        "filer-revoked",
+        "The field tablet's drawing, entry 36, block 19, against the checkpoint of block 21, \
+         with the tablet's registration (entry 35, block 18) and its revocation (entry 37, \
+         block 20) from height 19 on: the revocation was sequenced after the filing but takes \
+         effect at its height, so the document was filed by a revoked key (SPEC.md §9.5 \
+         step 3). Against block 19 the same filing verifies \
+         (valid/registered-filer.revocation-not-in-log).",
+    );
+
     let manifest = Manifest {
         description: "Golden vectors of the evidence ledger formats (SPEC.md §14); see \
                       README.md. Paths are relative to this folder."
@@ -1918,6 +2635,18 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
                         .sum();
                     assert_eq!(verdict.checkpoint.signed_power, signed);
                     assert_eq!(verdict.checkpoint.total_power, set.total_power());
+                    // The filer evidence the receipt carries, as the verdict reports it.
+                    assert_eq!(
+                        verdict.registration.as_ref().map(|r| r.entry_index),
+                        receipt.registration.as_ref().map(|p| p.entry.index)
+                    );
+                    assert_eq!(
+                        verdict.revocation.as_ref().map(|r| r.entry_index),
+                        receipt.revocation.as_ref().map(|p| p.entry.index)
+                    );
+                    if let Some(revoked) = &verdict.revocation {
+                        assert!(revoked.effective_height > verdict.sequenced_height);
+                    }
                 }
                 outcomes.push((receipt, digest, direct.clone()));
                 direct
@@ -1987,7 +2716,7 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        11
+        14
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

@@ -623,6 +623,12 @@ impl Genesis {
             self.suite.digest,
             self.suite.signature,
             validators,
+        )
+        .with_genesis_filers(
+            self.filers
+                .iter()
+                .map(|f| (f.public_key, f.member.clone()))
+                .collect(),
         ))
     }
 

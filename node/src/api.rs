@@ -46,7 +46,7 @@ use evidence_core::digest::{DIGEST_LEN, Digest};
 use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{Entry, Record};
 use evidence_core::merkle::LogError;
-use evidence_core::receipt::Receipt;
+use evidence_core::receipt::{EntryProof, Receipt};
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_server::{Ledger as LedgerRpc, LedgerServer};
 use thiserror::Error;
@@ -397,6 +397,16 @@ pub fn receipt_message(receipt: &Receipt) -> pb::Receipt {
         entry_index: receipt.entry.index,
         height: receipt.checkpoint.header.height,
         handoffs: receipt.handoffs.iter().map(handoff_message).collect(),
+        registration: receipt.registration.as_ref().map(entry_proof_message),
+        revocation: receipt.revocation.as_ref().map(entry_proof_message),
+    }
+}
+
+/// The protobuf form of an entry with its inclusion proof.
+pub fn entry_proof_message(proof: &EntryProof) -> pb::EntryProof {
+    pb::EntryProof {
+        entry: proof.entry.to_canonical_bytes(),
+        inclusion_proof: proof.inclusion_proof.to_canonical_bytes(),
     }
 }
 
@@ -829,14 +839,7 @@ impl Reader<'_> {
                 ))
             })?,
         };
-        let inclusion_proof = ledger.inclusion_proof(entry.index, checkpoint.header.log_size)?;
-        let handoffs = ledger.handoffs(checkpoint.header.height)?;
-        Ok(Receipt {
-            entry,
-            inclusion_proof,
-            checkpoint,
-            handoffs,
-        })
+        Ok(ledger.receipt_under(entry, checkpoint)?)
     }
 
     /// What became of a committed transaction that a rule accepted; why not otherwise.

@@ -26,7 +26,7 @@ use evidence_core::entry::Entry;
 use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::PublicKey;
 use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
-use evidence_core::receipt::Receipt;
+use evidence_core::receipt::{EntryProof, Receipt};
 use evidence_core::validators::ValidatorSet;
 use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
@@ -1007,14 +1007,78 @@ impl Ledger {
                         entry.height
                     ),
                 })?;
-        let inclusion_proof = self.inclusion_proof(index, checkpoint.header.log_size)?;
+        Ok(Some(self.receipt_under(entry, checkpoint)?))
+    }
+
+    /// The receipt of `entry` under `checkpoint` (which must cover it): its inclusion proof,
+    /// the hand-offs from genesis to the set that certified the checkpoint, and, for an anchor,
+    /// its filer's registration (a filer registered on the ledger) and revocation (when the
+    /// checkpoint's log holds one), each with its inclusion proof.
+    ///
+    /// # Errors
+    /// Storage failure, or an entry the checkpoint does not cover.
+    pub fn receipt_under(
+        &self,
+        entry: Entry,
+        checkpoint: Checkpoint,
+    ) -> Result<Receipt, LedgerError> {
+        let log_size = checkpoint.header.log_size;
+        let inclusion_proof = self.inclusion_proof(entry.index, log_size)?;
         let handoffs = self.handoffs(checkpoint.header.height)?;
-        Ok(Some(Receipt {
+        let (registration, revocation) = match entry.anchor() {
+            None => (None, None),
+            Some(document) => self.filer_evidence(&document.body.filer, log_size)?,
+        };
+        Ok(Receipt {
             entry,
             inclusion_proof,
             checkpoint,
             handoffs,
-        }))
+            registration,
+            revocation,
+        })
+    }
+
+    /// The entries that registered and revoked filer `key`, as far as the log of `log_size`
+    /// entries holds them, with their inclusion proofs in it.
+    fn filer_evidence(
+        &self,
+        key: &PublicKey,
+        log_size: u64,
+    ) -> Result<(Option<EntryProof>, Option<EntryProof>), LedgerError> {
+        let Some(record) = evidence_contracts::query::filer(&self.store, &self.genesis, key)
+            .map_err(|e| StorageError::Inconsistent {
+                what: "filer record",
+                reason: format!("filer {key}: {e}"),
+            })?
+        else {
+            return Ok((None, None));
+        };
+        let proof = |index: u64| -> Result<Option<EntryProof>, LedgerError> {
+            if index >= log_size {
+                return Ok(None);
+            }
+            let entry = self
+                .store
+                .entry(index)?
+                .ok_or_else(|| StorageError::Inconsistent {
+                    what: "entry",
+                    reason: format!("filer entry {index} is not stored"),
+                })?;
+            Ok(Some(EntryProof {
+                entry,
+                inclusion_proof: self.inclusion_proof(index, log_size)?,
+            }))
+        };
+        let registration = match record.registration_entry_index {
+            Some(index) => proof(index)?,
+            None => None,
+        };
+        let revocation = match &record.revocation {
+            Some(revocation) => proof(revocation.entry_index)?,
+            None => None,
+        };
+        Ok((registration, revocation))
     }
 
     /// The changes of the validator set a verifier follows from genesis to the set that

@@ -1355,7 +1355,106 @@ async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
         .unwrap_err();
     assert_status(&status, Code::PermissionDenied, "filer-revoked");
 
-    // The list: the four genesis filers and the scanner, in key order, a page at a time.
+    // The drawing's receipt proves the scanner's registration; under a checkpoint after the
+    // revocation it also carries the revocation, which took effect after the filing: valid,
+    // offline, with the genesis file alone.
+    let anchor = node.consortium.genesis.trust_anchor().unwrap();
+    let digest = body.digest;
+    let at_filing = client
+        .get_receipt(receipt_request(
+            ReceiptBy::EntryIndex(1),
+            filed.header.height,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    let receipt = verified(&at_filing, &digest, &anchor);
+    assert!(receipt.registration.is_some() && receipt.revocation.is_none());
+    let verdict = verify_receipt(&digest, &receipt, &anchor).unwrap();
+    assert_eq!(
+        verdict.registration.map(|r| (r.entry_index, r.name)),
+        Some((0, "bureau-site-scanner".to_owned()))
+    );
+    let latest = client
+        .get_receipt(receipt_request(ReceiptBy::EntryIndex(1), 0))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    let receipt = verified(&latest, &digest, &anchor);
+    let verdict = verify_receipt(&digest, &receipt, &anchor).unwrap();
+    assert_eq!(
+        verdict
+            .revocation
+            .map(|r| (r.entry_index, r.effective_height)),
+        Some((2, filed.header.height + 1))
+    );
+    // Without its registration the receipt of a filer not in genesis does not verify.
+    let bare = Receipt {
+        registration: None,
+        ..receipt
+    };
+    assert_eq!(
+        verify_receipt(&digest, &bare, &anchor).unwrap_err().code(),
+        "filer-not-registered"
+    );
+
+    // A key revoked retroactively, from the height it filed at: its filing's receipt under a
+    // later checkpoint shows the revocation, and a verifier refuses it.
+    let camera = SigningKey::from_seed(&[0x5d; 32]);
+    client
+        .submit(submit_request(govern(GovernanceAction::RegisterFiler(
+            FilerRegistration {
+                name: "bureau-site-camera".to_owned(),
+                public_key: camera.public_key(),
+                kinds: vec![DRAWING.to_owned()],
+                source_system: "site-camera".to_owned(),
+            },
+        ))))
+        .await
+        .unwrap();
+    node.commit();
+    let mut photo = node.body("bureau", DRAWING, "dwg-site-3", "photographed on site");
+    photo.filer = camera.public_key();
+    photo.source_system = "site-camera".to_owned();
+    client
+        .submit(submit_request(node.signed(&camera, vec![photo.clone()])))
+        .await
+        .unwrap();
+    let photographed = node.commit();
+    let photo_index = photographed.header.log_size - 1;
+    client
+        .submit(submit_request(govern(GovernanceAction::RevokeFiler(
+            FilerRevocation {
+                public_key: camera.public_key(),
+                reason: "the camera's key leaked before it took this photo".to_owned(),
+                effective_height: photographed.header.height,
+            },
+        ))))
+        .await
+        .unwrap();
+    node.commit();
+    let answer = client
+        .get_receipt(receipt_request(ReceiptBy::EntryIndex(photo_index), 0))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    let receipt = Receipt::from_json(&answer.json).unwrap();
+    assert!(receipt.revocation.is_some());
+    assert_eq!(
+        verify_receipt(&photo.digest, &receipt, &anchor)
+            .unwrap_err()
+            .code(),
+        "filer-revoked"
+    );
+
+    // The list: the four genesis filers, the scanner and the camera, in key order, a page at a
+    // time.
     let list = |member: &str, after: Vec<u8>, limit: u32| pb::ListFilersRequest {
         member: member.to_owned(),
         after,
@@ -1377,7 +1476,7 @@ async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
         after = page.next_after;
     }
     let keys: Vec<&Vec<u8>> = listed.iter().map(|f| &f.public_key).collect();
-    assert_eq!(keys.len(), 5, "{listed:?}");
+    assert_eq!(keys.len(), 6, "{listed:?}");
     assert!(
         keys.windows(2).all(|pair| pair[0] < pair[1]),
         "in key order"
@@ -1395,8 +1494,9 @@ async fn get_filer_follows_a_filer_key_from_registration_to_revocation() {
         .unwrap()
         .into_inner();
     let names: Vec<&str> = bureau_only.filers.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.contains(&"bureau-filing-system") && names.contains(&"bureau-site-scanner"));
+    assert!(names.contains(&"bureau-site-camera"));
     assert!(bureau_only.next_after.is_empty());
     let status = client
         .list_filers(list("", vec![9, 9], 0))

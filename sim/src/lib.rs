@@ -23,6 +23,7 @@ use std::time::Duration;
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::entry::Record;
 use evidence_core::receipt::verify_receipt;
+use evidence_core::verify::VerifyError;
 use evidence_genesis::{Consortium, Genesis, default_consortium};
 use evidence_node::app::{App, AppLimits};
 use evidence_node::consensus::context::{
@@ -1947,11 +1948,27 @@ impl Simulation {
                     });
                 };
                 let digest = document.body.digest;
-                let verdict =
-                    verify_receipt(&digest, &receipt, &anchor).map_err(|e| Violation::Receipt {
-                        index,
-                        reason: e.to_string(),
-                    })?;
+                let verdict = match verify_receipt(&digest, &receipt, &anchor) {
+                    Ok(verdict) => verdict,
+                    // A key its member revoked retroactively, from a height at or before the
+                    // filing, by an entry after it in the log: the ledger took the filing (the
+                    // key was valid when it was executed), and a verifier shown the
+                    // revocation rightly calls the document filed by a revoked key.
+                    Err(VerifyError::FilerRevoked { .. })
+                        if receipt
+                            .revocation
+                            .as_ref()
+                            .is_some_and(|r| r.entry.index > receipt.entry.index) =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(Violation::Receipt {
+                            index,
+                            reason: e.to_string(),
+                        });
+                    }
+                };
                 if verdict.validator_set != set.hash(genesis.suite.digest) {
                     return Err(Violation::Receipt {
                         index,

@@ -713,6 +713,10 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
     assert_eq!(code, Some(0), "{verdict}");
     assert_eq!(verdict["source_system"], "site-scanner");
     assert_eq!(verdict["member"], "bureau");
+    assert_eq!(
+        verdict["filer_registration"]["name"], "bureau-site-scanner",
+        "the receipt proves the filer's registration: {verdict}"
+    );
     let (code, shown) = cli.json(&["filer", "show", "--node", &api, "--public-key", &public]);
     assert_eq!(code, Some(0), "{shown}");
     assert_eq!(shown["member"], "bureau");
@@ -749,6 +753,10 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
     let (code, out) = cli.run(&["verify", s(&first), "--receipt", s(&receipt)]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("VALID"), "{out}");
+    assert!(
+        out.contains("registered by its member on the ledger"),
+        "{out}"
+    );
 
     // The members together: site photos become a kind the bureau files. Until the proposal
     // is accepted no filer may be registered for it.

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 6: genesis v3, block header v3, receipt v1 and v2 with hand-offs).
+(SPEC.md version 6: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
+filer's registration and revocation).
 
 Standard library only (Python 3.11). BLAKE3 and Ed25519 are implemented here;
 SHA-256, SHA-512 and (where the local OpenSSL provides it) SM3 come from hashlib.
@@ -560,11 +561,14 @@ def d_governance_action(r: Reader):
 
 
 def d_governance(r: Reader):
+    start = r.i
     r.version1("governance transaction")
     body = {
         "chain_id": d_id(r), "member": d_id(r), "signer": d_pubkey(r),
         "issued_at_ms": r.u64(), "action": d_governance_action(r),
     }
+    # enc(body), which the governance key signs (§6.7) behind its domain prefix.
+    body["_enc"] = r.d[start:r.i]
     return {"body": body, "signature": d_signature(r)}
 
 
@@ -701,6 +705,7 @@ P_BLOCK_HEADER = b"evidence/v1/block-header\n"
 P_VOTE = b"evidence/v1/vote\n"
 P_VALIDATOR_SET = b"evidence/v1/validator-set\n"
 P_GENESIS = b"evidence/v1/genesis\n"
+P_GOVERNANCE = b"evidence/v1/governance\n"
 
 VOTE_PRECOMMIT = 2
 
@@ -1102,7 +1107,11 @@ def load_genesis(text: str) -> Genesis:
 # ---------------------------------------------------------------------------
 
 RECEIPT_FIELDS = ("type", "version", "entry", "inclusion_proof", "header", "certificate")
+# The fields only a version 2 receipt has, at least one of them (§8.1).
+RECEIPT_V2_FIELDS = ("handoffs", "registration", "revocation")
 HANDOFF_FIELDS = ("header", "certificate", "validators")
+# The fields of `registration` and `revocation` (§8.1, §9.5).
+ENTRY_PROOF_FIELDS = ("entry", "inclusion_proof")
 
 
 def parse_receipt(text: str):
@@ -1111,15 +1120,17 @@ def parse_receipt(text: str):
         obj = strict_json(text)
     except (ValueError, RecursionError) as e:
         raise VerifyError("not-json", str(e) or "nested too deeply") from None
-    # The shape: an object with exactly the six fields, or those and `handoffs` (duplicates
-    # were refused above), `version` a JSON integer, `handoffs` an array of objects with exactly
-    # three string fields, and every other field a string.
+    # The shape: an object with exactly the six fields, and any of `handoffs`, `registration`
+    # and `revocation` (duplicates were refused above), `version` a JSON integer, `handoffs` an
+    # array of objects with exactly three string fields, `registration` and `revocation`
+    # objects with exactly two string fields, and every other field a string. A JSON array is
+    # never an object, whatever it holds.
     if not isinstance(obj, dict):
         raise VerifyError("not-json", "top level is not a JSON object")
     keys = set(obj)
-    if keys not in (set(RECEIPT_FIELDS), set(RECEIPT_FIELDS) | {"handoffs"}):
-        missing = sorted(set(RECEIPT_FIELDS) - keys)
-        unknown = sorted(keys - set(RECEIPT_FIELDS) - {"handoffs"})
+    missing = sorted(set(RECEIPT_FIELDS) - keys)
+    unknown = sorted(keys - set(RECEIPT_FIELDS) - set(RECEIPT_V2_FIELDS))
+    if missing or unknown:
         raise VerifyError("not-json", f"missing fields {missing}, unknown fields {unknown}")
     if not is_int(obj["version"]):
         raise VerifyError("not-json", f"version is not a JSON integer: {obj['version']!r}")
@@ -1136,16 +1147,28 @@ def parse_receipt(text: str):
             for name in HANDOFF_FIELDS:
                 if not isinstance(ho[name], str):
                     raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
+    for field in ("registration", "revocation"):
+        if field in obj:
+            ep = obj[field]
+            if not isinstance(ep, dict) or set(ep) != set(ENTRY_PROOF_FIELDS):
+                raise VerifyError("not-json", f"{field} is not an object with exactly the "
+                                  f"fields {', '.join(ENTRY_PROOF_FIELDS)}")
+            for name in ENTRY_PROOF_FIELDS:
+                if not isinstance(ep[name], str):
+                    raise VerifyError("not-json", f"{field}.{name} is not a string")
     if obj["type"] != "evidence-receipt":
         raise VerifyError("wrong-file-type", f"type is {obj['type']!r}")
     v = obj["version"]
     if isinstance(v, HugeInt) or v not in (1, 2):
         raise VerifyError("unsupported-version", f"version is {v!r}")
-    if v == 1 and "handoffs" in obj:
-        raise VerifyError("not-json", "a version 1 receipt has no handoffs field")
-    if v == 2 and not obj.get("handoffs"):
-        raise VerifyError("not-json", "a version 2 receipt has a handoffs field with at least "
-                          "one hand-off")
+    present = [name for name in RECEIPT_V2_FIELDS if name in obj]
+    if v == 1 and present:
+        raise VerifyError("not-json", f"a version 1 receipt has no {', '.join(present)}")
+    if v == 2 and not present:
+        raise VerifyError("not-json", "a version 2 receipt has at least one of the fields "
+                          + ", ".join(RECEIPT_V2_FIELDS))
+    if "handoffs" in obj and not obj["handoffs"]:
+        raise VerifyError("not-json", "handoffs, when present, has at least one hand-off")
 
     def binary(value, what, decoder):
         # One field at a time: its hex, then its strict decoding, before the next field.
@@ -1173,6 +1196,15 @@ def parse_receipt(text: str):
         raw[name], out[name] = binary(obj[name], name, decoders[name])
     out["_entry_bytes"] = raw["entry"]
     out["_header_bytes"] = raw["header"]
+    # Then the filer evidence (§9.5), field after field.
+    for field in ("registration", "revocation"):
+        if field in obj:
+            entry_bytes, ep_entry = binary(obj[field]["entry"], f"{field}.entry", d_entry)
+            _, ep_proof = binary(obj[field]["inclusion_proof"], f"{field}.inclusion_proof",
+                                 d_inclusion_proof)
+            out[field] = {"entry": ep_entry, "_entry_bytes": entry_bytes, "proof": ep_proof}
+        else:
+            out[field] = None
     return out
 
 
@@ -1242,6 +1274,109 @@ def follow_handoffs(G: Genesis, handoffs):
     return vset, last
 
 
+def key_text(k) -> str:
+    return f"ed25519:{k[1].hex()}"
+
+
+def _governance_of(G: Genesis, h: dict, ep: dict, field: str, body: dict):
+    """§9.5 steps 2.1-2.2 (and 3.1-3.2) up to the member: the entry is in the checkpoint's log
+    (else `bad-<field>-proof`), a governance transaction for this chain, signed by its signer,
+    of the filing's member (else `<field>-mismatch`). Returns the transaction's body."""
+    e, p = ep["entry"], ep["proof"]
+    bad_proof, mismatch = f"bad-{field}-proof", f"{field}-mismatch"
+    # 1. Included in the log of the receipt's checkpoint.
+    if p["tree_size"] != h["log_size"]:
+        raise VerifyError(bad_proof, f"proof tree size {p['tree_size']}, header log size "
+                          f"{h['log_size']}")
+    if p["leaf_index"] != e["index"]:
+        raise VerifyError(bad_proof, f"proof leaf index {p['leaf_index']}, entry index "
+                          f"{e['index']}")
+    root = inclusion_root(G.alg, leaf_hash(G.alg, ep["_entry_bytes"]),
+                          p["leaf_index"], p["tree_size"], p["path"])
+    if root is None:
+        raise VerifyError(bad_proof, "the inclusion proof has the wrong shape")
+    if h["log_root"] != (G.alg, root):
+        raise VerifyError(bad_proof, f"computed {DIGEST_TAGS[G.alg]}:{root.hex()}, header "
+                          f"{digest_text(h['log_root'])}")
+    # 2. A governance transaction of this chain, signed by its signer, of the filing's member.
+    kind, rec = e["record"]
+    if kind != "governance transaction":
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise VerifyError(mismatch, f"entry {e['index']} records {article} {kind}, no "
+                          f"governance transaction")
+    g = rec["body"]
+    if g["chain_id"] != G.chain_id:
+        raise VerifyError(mismatch, f"entry {e['index']} is for chain {g['chain_id']!r}")
+    sig = rec["signature"]
+    if sig[0] != g["signer"][0] or not ed25519_verify_strict(g["signer"][1],
+                                                             P_GOVERNANCE + g["_enc"], sig[1]):
+        raise VerifyError(mismatch, f"entry {e['index']}: the governance signature by "
+                          f"{key_text(g['signer'])} does not verify")
+    if g["member"] != body["member"]:
+        raise VerifyError(mismatch, f"entry {e['index']} is member {g['member']!r}'s, the "
+                          f"filing member {body['member']!r}'s")
+    return g
+
+
+def verify_filer_evidence(G: Genesis, rc: dict, body: dict, entry: dict):
+    """§9.5. Returns a description of the evidence for the verdict."""
+    h, filed = rc["header"], entry["height"]
+    notes = []
+    reg = rc["registration"]
+    # 1. No registration: a genesis filer of the filing's member.
+    if reg is None:
+        if not any(f["key"] == body["filer"] and f["member"] == body["member"]
+                   for f in G.filers):
+            raise VerifyError("filer-not-registered",
+                              f"{key_text(body['filer'])} is no genesis filer of member "
+                              f"{body['member']!r}, and the receipt carries no registration")
+        notes.append("a genesis filer")
+    else:
+        # 2. The registration.
+        g = _governance_of(G, h, reg, "registration", body)
+        action = g["action"]
+        if action["type"] not in ("register-filer", "rotate-filer"):
+            raise VerifyError("registration-mismatch",
+                              f"entry {reg['entry']['index']} is a {action['type']}, it "
+                              f"registers no filer")
+        r = action["registration"]
+        if r["filer"] != body["filer"]:
+            raise VerifyError("registration-mismatch", f"it registers {key_text(r['filer'])}, "
+                              f"the filer is {key_text(body['filer'])}")
+        if body["kind"] not in r["kinds"]:
+            raise VerifyError("registration-mismatch", f"its kinds {r['kinds']} do not list "
+                              f"{body['kind']!r}")
+        if r["source_system"] != body["source_system"]:
+            raise VerifyError("registration-mismatch", f"it names source system "
+                              f"{r['source_system']!r}, the filing {body['source_system']!r}")
+        if not reg["entry"]["height"] < filed:
+            raise VerifyError("registration-mismatch", f"it is at height "
+                              f"{reg['entry']['height']}, not before the filing at {filed}")
+        notes.append(f"registered as {r['name']!r} at log index {reg['entry']['index']} "
+                     f"(block {reg['entry']['height']})")
+    rev = rc["revocation"]
+    if rev is not None:
+        # 3. The revocation.
+        g = _governance_of(G, h, rev, "revocation", body)
+        action = g["action"]
+        if action["type"] not in ("revoke-filer", "rotate-filer"):
+            raise VerifyError("revocation-mismatch",
+                              f"entry {rev['entry']['index']} is a {action['type']}, it "
+                              f"revokes no filer")
+        v = action["revocation"]
+        if v["filer"] != body["filer"]:
+            raise VerifyError("revocation-mismatch", f"it revokes {key_text(v['filer'])}, "
+                              f"the filer is {key_text(body['filer'])}")
+        if not v["effective_height"] > filed:
+            raise VerifyError("filer-revoked",
+                              f"filed at height {filed} by a key revoked from height "
+                              f"{v['effective_height']} ({v['reason']!r})")
+        notes.append(f"revoked from height {v['effective_height']}, after this filing, at "
+                     f"log index {rev['entry']['index']} (block {rev['entry']['height']}): "
+                     f"{v['reason']!r}")
+    return "; ".join(notes)
+
+
 def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
     rc = parse_receipt(receipt_text)
     entry, proof, h, c = rc["entry"], rc["inclusion_proof"], rc["header"], rc["certificate"]
@@ -1296,8 +1431,10 @@ def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
     if body["digest"] != D:
         raise VerifyError("digest-mismatch",
                           f"document {digest_text(D)}, anchored {digest_text(body['digest'])}")
+    # Step 8: the filer evidence (§9.5).
+    filer = verify_filer_evidence(G, rc, body, entry)
     return (f"valid: {digest_text(D)} anchored by ed25519:{body['filer'][1].hex()} "
-            f"(member {body['member']!r}, project {body['project_id']!r}, document "
+            f"({filer}; member {body['member']!r}, project {body['project_id']!r}, document "
             f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
             f"at log index {entry['index']} (block {entry['height']}); "
             f"log size {h['log_size']} certified at height {h['height']} "

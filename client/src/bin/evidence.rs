@@ -992,7 +992,21 @@ fn verdict_json(genesis: &Genesis, file: &Path, verdict: &Verdict) -> Value {
         "claim": a.claim,
         "member": a.member,
         "filer": a.filer.to_string(),
-        "filer_name": genesis.filer(&a.filer).map(|f| f.name.clone()),
+        "filer_name": genesis
+            .filer(&a.filer)
+            .map(|f| f.name.clone())
+            .or_else(|| verdict.registration.as_ref().map(|r| r.name.clone())),
+        "filer_registration": verdict.registration.as_ref().map(|r| json!({
+            "entry_index": r.entry_index,
+            "height": r.height,
+            "name": r.name,
+        })),
+        "filer_revocation": verdict.revocation.as_ref().map(|r| json!({
+            "entry_index": r.entry_index,
+            "height": r.height,
+            "effective_height": r.effective_height,
+            "reason": r.reason,
+        })),
         "source_system": a.source_system,
         "captured_at_ms": a.captured_at_ms,
         "entry_index": verdict.entry_index,
@@ -1031,8 +1045,25 @@ fn print_verdict(genesis: &Genesis, file: &Path, verdict: &Verdict) {
     }
     let filer = genesis
         .filer(&a.filer)
-        .map_or_else(String::new, |f| format!("{} ", f.name));
+        .map(|f| f.name.clone())
+        .or_else(|| verdict.registration.as_ref().map(|r| r.name.clone()))
+        .map_or_else(String::new, |name| format!("{name} "));
     println!("  Filed by:        {filer}(key {})", a.filer);
+    match &verdict.registration {
+        None => println!("  Filer key:       in the genesis file"),
+        Some(r) => println!(
+            "  Filer key:       registered by its member on the ledger at height {} (entry {}), \
+             before this filing",
+            r.height, r.entry_index
+        ),
+    }
+    if let Some(r) = &verdict.revocation {
+        println!(
+            "  Filer revoked:   from height {} ({}), after this filing: it was filed while the \
+             key was valid",
+            r.effective_height, r.reason
+        );
+    }
     println!("  For member:      {}", member_name(genesis, &a.member));
     println!("  Source system:   {}", a.source_system);
     println!(

@@ -29,6 +29,15 @@ pub fn receipt_pb(receipt: &Receipt) -> pb::Receipt {
                 validators: handoff.validators.to_canonical_bytes(),
             })
             .collect(),
+        registration: receipt.registration.as_ref().map(entry_proof_pb),
+        revocation: receipt.revocation.as_ref().map(entry_proof_pb),
+    }
+}
+
+fn entry_proof_pb(proof: &evidence_core::receipt::EntryProof) -> pb::EntryProof {
+    pb::EntryProof {
+        entry: proof.entry.to_canonical_bytes(),
+        inclusion_proof: proof.inclusion_proof.to_canonical_bytes(),
     }
 }
 

@@ -1,7 +1,9 @@
 //! A small chain builder for tests, golden vectors and benchmarks: a seeded four-member
 //! consortium, an in-memory log, and blocks certified by real validator signatures, so that
 //! receipts are produced exactly as a node produces them. The validator set may change
-//! ([`TestChain::change_validators`]); receipts then carry the hand-offs (SPEC.md §9.4).
+//! ([`TestChain::change_validators`]); receipts then carry the hand-offs (SPEC.md §9.4). A
+//! receipt for an anchor whose filer was registered on the chain carries its registration,
+//! and its revocation when the checkpoint's log holds one (SPEC.md §9.5).
 #![allow(dead_code, unreachable_pub)]
 
 use evidence_core::certificate::CommitCertificate;
@@ -12,10 +14,11 @@ use evidence_core::entry::{
     AnchorBody, Entry, Milestone, MilestoneClaim, ProjectRegistrationBody, Record, RevocationBody,
     SignedBatch,
 };
+use evidence_core::governance::GovernanceAction;
 use evidence_core::header::{BlockHeader, transactions_root};
-use evidence_core::keys::SigningKey;
+use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, MemoryStore, MerkleLog};
-use evidence_core::receipt::Receipt;
+use evidence_core::receipt::{EntryProof, Receipt};
 use evidence_core::validators::{Validator, ValidatorSet};
 use evidence_genesis::{Consortium, default_consortium};
 use rand_chacha::ChaCha20Rng;
@@ -300,14 +303,21 @@ impl TestChain {
         self.commit_block_signed_by(records, &[0, 1, 2])
     }
 
-    /// The receipt for entry `index` against `checkpoint`, with the hand-offs of the changes
-    /// of the validator set below the checkpoint's height (none while genesis's set certifies).
+    /// The receipt for entry `index` against `checkpoint`, as a node gives it: with the
+    /// hand-offs of the changes of the validator set below the checkpoint's height (none while
+    /// genesis's set certifies) and, for an anchor, its filer's registration and revocation as
+    /// far as the checkpoint's log holds them ([`Self::filer_evidence`]).
     pub fn receipt(&self, index: u64, checkpoint: &Checkpoint) -> Receipt {
+        let entry = self.entries[index as usize].clone();
+        let log_size = checkpoint.header.log_size;
+        let (registration, revocation) = entry.anchor().map_or((None, None), |document| {
+            self.filer_evidence(&document.body.filer, log_size)
+        });
         Receipt {
-            entry: self.entries[index as usize].clone(),
+            entry,
             inclusion_proof: self
                 .log
-                .inclusion_proof(index, checkpoint.header.log_size)
+                .inclusion_proof(index, log_size)
                 .expect("entry is in the log"),
             checkpoint: checkpoint.clone(),
             handoffs: self
@@ -316,6 +326,60 @@ impl TestChain {
                 .filter(|h| h.checkpoint.header.height < checkpoint.header.height)
                 .cloned()
                 .collect(),
+            registration,
+            revocation,
+        }
+    }
+
+    /// The entries among the first `log_size` that register and revoke filer `key` (a
+    /// governance transaction registering or revoking it, a rotation's either part), each
+    /// with its inclusion proof in the log of `log_size` entries: the first of each, as the
+    /// ledger accepts one registration of a key and one revocation. A genesis filer has no
+    /// registration. The builder applies no rules, so a governance entry a correct node
+    /// would refuse counts too (a way to make receipts that carry one).
+    pub fn filer_evidence(
+        &self,
+        key: &PublicKey,
+        log_size: u64,
+    ) -> (Option<EntryProof>, Option<EntryProof>) {
+        let governance = self.entries[..log_size as usize]
+            .iter()
+            .filter_map(|entry| match &entry.record {
+                Record::Governance(signed) => Some((entry.index, &signed.body.action)),
+                _ => None,
+            });
+        let mut registration = None;
+        let mut revocation = None;
+        for (index, action) in governance {
+            let (revoked, registered) = match action {
+                GovernanceAction::RegisterFiler(register) => (None, Some(register)),
+                GovernanceAction::RevokeFiler(revoke) => (Some(revoke), None),
+                GovernanceAction::RotateFiler { revoke, register } => {
+                    (Some(revoke), Some(register))
+                }
+                GovernanceAction::Propose(_) | GovernanceAction::Vote(_) => (None, None),
+            };
+            if registration.is_none() && registered.is_some_and(|r| r.public_key == *key) {
+                registration = Some(index);
+            }
+            if revocation.is_none() && revoked.is_some_and(|r| r.public_key == *key) {
+                revocation = Some(index);
+            }
+        }
+        (
+            registration.map(|index| self.entry_proof(index, log_size)),
+            revocation.map(|index| self.entry_proof(index, log_size)),
+        )
+    }
+
+    /// Entry `index` with its inclusion proof in the log of `log_size` entries.
+    pub fn entry_proof(&self, index: u64, log_size: u64) -> EntryProof {
+        EntryProof {
+            entry: self.entries[index as usize].clone(),
+            inclusion_proof: self
+                .log
+                .inclusion_proof(index, log_size)
+                .expect("entry is in the log"),
         }
     }
 
