@@ -223,6 +223,9 @@ pub struct Ledger {
     algorithm: HashAlgorithm,
     genesis_hash: Digest,
     tip: RwLock<Tip>,
+    /// The heights of the blocks that changed the validator set (each a hand-off), so that
+    /// receipts and checkpoints below the first change need no read for them.
+    handoff_heights: RwLock<Vec<u64>>,
     executed: Mutex<HashMap<Digest, Arc<Executed>>>,
     /// Signatures verified at admission or in an earlier execution of the same transaction.
     verified: VerifiedSignatures,
@@ -337,12 +340,18 @@ impl Ledger {
                 validator_set_hash,
             }
         };
+        let handoff_heights = store
+            .handoffs(u64::MAX)?
+            .into_iter()
+            .map(|(height, _)| height)
+            .collect();
         Ok(Self {
             store,
             genesis,
             algorithm,
             genesis_hash,
             tip: RwLock::new(tip),
+            handoff_heights: RwLock::new(handoff_heights),
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
             commit_lock: Mutex::new(()),
@@ -878,6 +887,12 @@ impl Ledger {
                 validator_set_hash,
             };
         }
+        if validator_set_hash != tip.validator_set_hash {
+            self.handoff_heights
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(height);
+        }
         lock(&self.executed).clear();
         Ok(CommitOutcome {
             checkpoint: Checkpoint {
@@ -1087,6 +1102,15 @@ impl Ledger {
     /// # Errors
     /// Storage failure, or a hand-off whose block is not stored.
     pub fn handoffs(&self, height: u64) -> Result<Vec<Handoff>, LedgerError> {
+        let any_below = self
+            .handoff_heights
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first()
+            .is_some_and(|first| *first < height);
+        if !any_below {
+            return Ok(Vec::new());
+        }
         self.store
             .handoffs(height)?
             .into_iter()
