@@ -111,6 +111,9 @@ struct ManifestEntry {
     receipt: String,
     /// The document file the receipt is checked against.
     document: String,
+    /// The genesis file the receipt is checked against, when not the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    genesis: Option<String>,
     /// `"valid"`, or the SPEC.md §9 error code the verification must stop at.
     expected: String,
     /// The digest of the document file under the algorithm the receipt's anchor names, for
@@ -151,6 +154,7 @@ impl Builder {
         self.manifest.push(ManifestEntry {
             receipt: path.clone(),
             document: document.to_owned(),
+            genesis: None,
             expected: expected.to_owned(),
             document_digest,
             description: about.to_owned(),
@@ -263,6 +267,13 @@ const THREE_PLUS_P: [u8; 32] = {
     let mut bytes = [0xffu8; 32];
     bytes[0] = 0xf0;
     bytes[31] = 0x7f;
+    bytes
+};
+/// y = 2, canonically encoded (y < p, sign bit clear): no point of the curve has it, since
+/// (y² − 1)/(d·y² + 1) is not a square mod p.
+const OFF_CURVE: [u8; 32] = {
+    let mut bytes = [0u8; 32];
+    bytes[0] = 2;
     bytes
 };
 
@@ -1217,6 +1228,63 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     assert_eq!(chain.entries.len(), 51);
     assert_eq!(chain.handoffs.len(), 3);
 
+    // Block 24, entries 51-52, certified by S1 (so their receipts carry the three hand-offs).
+    // Entry 51: the bureau's anchor of the foundation report with the filer key's 32 bytes
+    // replaced, in the entry bytes only, by y = 2: below p, but no curve point has it (the
+    // types cannot hold such a key). Entry 52: a revised foundation report, version 2 of its
+    // document, superseding the report of entry 1.
+    assert!(CompressedEdwardsY(OFF_CURVE).decompress().is_none());
+    assert!(PublicKey::from_bytes(&OFF_CURVE).is_err());
+    let mut off_curve_body = chain.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-FOUNDATION-01",
+        &foundation_report,
+    );
+    off_curve_body.claim = inspection("foundation");
+    let revised_report = text_document(&[
+        "INSPECTION REPORT INS-FOUNDATION-01, revision 2",
+        "Project: luohu-2026-001",
+        "Milestone: foundation",
+        "Result: passed; the revision corrects the pile count of section 3",
+    ]);
+    let revised_doc = out.document("inspection-report-foundation-revised.txt", &revised_report);
+    let mut revised_body = chain.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-FOUNDATION-01",
+        &revised_report,
+    );
+    revised_body.document_version = 2;
+    revised_body.supersedes = Some(algorithm.hash(&foundation_report));
+    revised_body.claim = inspection("foundation");
+    let off_curve_index = chain.log.size();
+    let mut off_curve_field = vec![SignatureAlgorithm::Ed25519.tag()];
+    off_curve_field.extend_from_slice(&OFF_CURVE);
+    let off_curve_patch = |entry: &Entry, bytes: Vec<u8>| {
+        if entry.index == off_curve_index {
+            replace_bytes_once(&bytes, &key_field, &off_curve_field)
+        } else {
+            bytes
+        }
+    };
+    let records = vec![
+        Record::Anchor(alone(off_curve_body, &bureau)),
+        Record::Anchor(alone(revised_body, &bureau)),
+    ];
+    let cp24 = chain.commit_block_with_patched_entries(records, &[0, 1, 2], off_curve_patch);
+    assert_eq!(chain.entries.len(), 53);
+    let off_curve_receipt = {
+        let receipt = chain.receipt(off_curve_index, &cp24);
+        let canonical = receipt.entry.to_canonical_bytes();
+        replace_once(
+            &receipt.to_json(),
+            &hex::encode(&canonical),
+            &hex::encode(off_curve_patch(&receipt.entry, canonical.clone())),
+        )
+    };
+    let superseding = chain.receipt(off_curve_index + 1, &cp24);
+
     // The same foundation report, filed and certified on another chain.
     let foundation_elsewhere = |other: &mut TestChain| {
         let mut body = other.anchor_body(
@@ -1251,6 +1319,23 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
         chain.trust_anchor.genesis_hash
     );
     let other_genesis_receipt = foundation_elsewhere(&mut other_genesis);
+    // The same consortium keys on chains whose genesis names SHA-256 or SM3 as the chain's
+    // hash algorithm (SPEC.md §3, §10), each with its own genesis file.
+    let mut suite_chains = Vec::new();
+    for (algorithm, name) in [
+        (HashAlgorithm::Sha256, "sha256"),
+        (HashAlgorithm::Sm3, "sm3"),
+    ] {
+        let mut suite_chain = TestChain::with_algorithm(SEED, algorithm);
+        let genesis_file = format!("genesis-{name}.json");
+        out.files.insert(
+            genesis_file.clone(),
+            suite_chain.consortium.genesis.to_json().into_bytes(),
+        );
+        let receipt = foundation_elsewhere(&mut suite_chain);
+        assert_eq!(receipt.checkpoint.header.log_root.algorithm, algorithm);
+        suite_chains.push((name, genesis_file, receipt));
+    }
     let mut other_consortium = TestChain::new(OTHER_SEED);
     // Its validators certify headers that claim this consortium's genesis.
     other_consortium.header_genesis_hash = chain.trust_anchor.genesis_hash;
@@ -1419,6 +1504,47 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          prove that its filer was never revoked (SPEC.md §9.5); the same filing against block \
          21 is invalid/filer-revoked.",
     );
+
+    out.receipt(
+        "superseding-version",
+        superseding.to_json(),
+        &revised_doc,
+        "valid",
+        "A revised foundation report, entry 52, block 24, certified by S1 (validators 0, 1 \
+         and 2: power 4 of 5), with the three hand-offs: version 2 of document \
+         INS-FOUNDATION-01, whose anchor body's supersedes names the digest of the report of \
+         entry 1 (SPEC.md §6.1). The verifier reads the field and does not look the earlier \
+         version up.",
+    );
+    out.receipt(
+        "escaped-type",
+        replace_once(
+            &single.to_json(),
+            "\"evidence-receipt\"",
+            "\"evidence\\u002dreceipt\"",
+        ),
+        &foundation_doc,
+        "valid",
+        "The single-document receipt with its type written \"evidence\\u002dreceipt\": a \
+         JSON escape of the hyphen. Strings are compared after unescaping (SPEC.md §8), so \
+         the type is evidence-receipt.",
+    );
+    for (name, genesis_file, receipt) in &suite_chains {
+        let algorithm = receipt.checkpoint.header.log_root.algorithm;
+        out.receipt(
+            &format!("{name}-chain"),
+            receipt.to_json(),
+            &foundation_doc,
+            "valid",
+            &format!(
+                "The foundation inspection report, entry 0, block 1, on a chain whose genesis \
+                 ({genesis_file}) names {algorithm} as the chain's hash algorithm: the Merkle \
+                 log, header and validator-set hashes, the genesis hash and the document digest \
+                 are all {algorithm}. Checked against {genesis_file}, not genesis.json."
+            ),
+        );
+        out.manifest.last_mut().expect("just added").genesis = Some(genesis_file.clone());
+    }
 
     // Invalid receipts: the file itself.
     let single_json = single.to_json();
@@ -1669,6 +1795,14 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          of SPEC.md §8.1, in place of an object.",
     );
     out.receipt(
+        "not-json.byte-order-mark",
+        format!("\u{feff}{single_json}"),
+        &foundation_doc,
+        "not-json",
+        "The single-document receipt preceded by a UTF-8 byte-order mark (EF BB BF): RFC 8259 \
+         JSON text does not start with one, and SPEC.md §9.3 step 0 refuses it.",
+    );
+    out.receipt(
         "wrong-file-type",
         replace_once(
             &single_json,
@@ -1760,6 +1894,17 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          for these very bytes. SPEC.md §4.1 makes such a key a decoding error; a reader that \
          reduces y mod p would go on to fail the filer signature (bureau's, over the batch \
          root before the substitution) instead.",
+    );
+    out.receipt(
+        "malformed.off-curve-filer-key",
+        off_curve_receipt,
+        &foundation_doc,
+        "malformed",
+        "Entry 51, block 24 (certified by S1, with the three hand-offs): the bureau's anchor of \
+         the foundation report with the 32 bytes of the filer key replaced by 0200…00, y = 2: \
+         a canonical encoding (y < p), but of no point of the curve; inclusion proof and \
+         certificate are for these very bytes. SPEC.md §4.1 makes such a key a decoding \
+         error when the entry is read (§9.3 step 0), before any signature is checked.",
     );
     // The single-document receipt's header in the version 2 form (SPEC.md, changes): version
     // byte 2 and no `next_validator_set_hash`, every other field as certified.
@@ -2580,15 +2725,37 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
     let read = |path: &str| std::fs::read_to_string(dir.join(path)).unwrap();
     let manifest: Manifest = serde_json::from_str(&read("manifest.json")).unwrap();
     let genesis = Genesis::from_json(&read(&manifest.genesis)).unwrap();
-    let anchor = genesis.trust_anchor().unwrap();
-    assert_eq!(anchor, TestChain::new(SEED).trust_anchor);
+    let main_anchor = genesis.trust_anchor().unwrap();
+    assert_eq!(main_anchor, TestChain::new(SEED).trust_anchor);
+    let mut suites = BTreeSet::new();
 
     // One cached verifier across all vectors (so checkpoints shared between a valid and an
     // invalid receipt meet in the cache), and one that can hold a single checkpoint.
-    let mut cached = Verifier::new(anchor.clone());
-    let mut tiny = Verifier::with_capacity(anchor.clone(), 1);
+    let mut cached = Verifier::new(main_anchor.clone());
+    let mut tiny = Verifier::with_capacity(main_anchor.clone(), 1);
     let mut outcomes = Vec::new();
     for vector in &manifest.vectors {
+        // A vector on another chain names its own genesis file; it gets verifiers of its own.
+        let own_anchor = vector.genesis.as_ref().map(|path| {
+            let anchor = Genesis::from_json(&read(path))
+                .unwrap()
+                .trust_anchor()
+                .unwrap();
+            assert_ne!(anchor.digest_algorithm, main_anchor.digest_algorithm);
+            suites.insert(anchor.digest_algorithm.to_string());
+            anchor
+        });
+        let anchor = own_anchor.as_ref().unwrap_or(&main_anchor);
+        let mut own_verifiers = own_anchor.as_ref().map(|a| {
+            (
+                Verifier::new(a.clone()),
+                Verifier::with_capacity(a.clone(), 1),
+            )
+        });
+        let (cached, tiny) = match &mut own_verifiers {
+            Some((c, t)) => (c, t),
+            None => (&mut cached, &mut tiny),
+        };
         let outcome = match Receipt::from_json(&read(&vector.receipt)) {
             Err(error) => {
                 assert!(vector.document_digest.is_none());
@@ -2608,7 +2775,7 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
                         vector.receipt
                     );
                 }
-                let direct = verify_receipt(&digest, &receipt, &anchor);
+                let direct = verify_receipt(&digest, &receipt, anchor);
                 assert_eq!(cached.verify_receipt(&digest, &receipt), direct);
                 assert_eq!(tiny.verify_receipt(&digest, &receipt), direct);
                 if let Ok(verdict) = &direct {
@@ -2648,7 +2815,9 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
                         assert!(revoked.effective_height > verdict.sequenced_height);
                     }
                 }
-                outcomes.push((receipt, digest, direct.clone()));
+                if own_anchor.is_none() {
+                    outcomes.push((receipt, digest, direct.clone()));
+                }
                 direct
             }
         };
@@ -2656,8 +2825,10 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
         assert_eq!(code, vector.expected, "{}: {:?}", vector.receipt, outcome);
     }
 
+    assert_eq!(suites.len(), 2, "one vector on each other hash algorithm");
+
     // The same verdicts in reverse order through a fresh cache.
-    let mut reversed = Verifier::new(anchor);
+    let mut reversed = Verifier::new(main_anchor);
     for (receipt, digest, expected) in outcomes.iter().rev() {
         assert_eq!(&reversed.verify_receipt(digest, receipt), expected);
     }
@@ -2716,7 +2887,7 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        14
+        18
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

@@ -390,6 +390,52 @@ pub(crate) fn encode_validators(writer: &mut Writer, validators: &[GenesisValida
     });
 }
 
+/// Requires a JSON object wherever the genesis format has one (SPEC.md §10.1): the file, the
+/// suite, each member, validator, filer and kind, the policy, its limits, the governance
+/// section and its threshold. (A reader built on field order would otherwise take an array
+/// of the fields' values in their place, which the format does not allow.)
+fn check_objects(file: &serde_json::Value) -> Result<(), GenesisError> {
+    use serde_json::Value;
+    fn object<'v>(
+        value: &'v Value,
+        field: &str,
+    ) -> Result<&'v serde_json::Map<String, Value>, GenesisError> {
+        value
+            .as_object()
+            .ok_or_else(|| GenesisError::NotJson(format!("`{field}` must be a JSON object")))
+    }
+    let each = |value: Option<&Value>, field: &str| -> Result<(), GenesisError> {
+        if let Some(Value::Array(items)) = value {
+            for (i, item) in items.iter().enumerate() {
+                object(item, &format!("{field}[{i}]"))?;
+            }
+        }
+        Ok(())
+    };
+    let top = object(file, "the genesis file")?;
+    for (field, inner) in [
+        ("suite", None),
+        ("policy", Some("limits")),
+        ("governance", Some("threshold")),
+    ] {
+        if let Some(value) = top.get(field) {
+            let section = object(value, field)?;
+            if let Some(inner) = inner
+                && let Some(value) = section.get(inner)
+            {
+                object(value, &format!("{field}.{inner}"))?;
+            }
+            if field == "policy" {
+                each(section.get("kinds"), "policy.kinds")?;
+            }
+        }
+    }
+    for field in ["members", "validators", "filers"] {
+        each(top.get(field), field)?;
+    }
+    Ok(())
+}
+
 /// Checks every member's governance keys: 1 to 16 each, none of small order, none in `keys`
 /// (the keys already used in other roles), which they join.
 fn validate_governance_keys(
@@ -489,6 +535,11 @@ impl Genesis {
     /// # Errors
     /// Not JSON, a missing or unknown field, or a validation error naming the field.
     pub fn from_json(text: &str) -> Result<Self, GenesisError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| GenesisError::NotJson(e.to_string()))?;
+        check_objects(&value)?;
+        // Typed from the text, not from the value: a value keeps the last of two fields of one
+        // name, where the typed reader refuses the duplicate.
         let genesis: Self =
             serde_json::from_str(text).map_err(|e| GenesisError::NotJson(e.to_string()))?;
         genesis.validate()?;

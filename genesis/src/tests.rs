@@ -299,6 +299,46 @@ fn malformed_json_is_rejected_with_a_reason() {
 }
 
 #[test]
+fn an_array_where_the_format_has_an_object_is_not_a_genesis_file() {
+    let text = consortium().genesis.to_json();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Each object, written as the array of its values in field order (what a reader that
+    // goes by field order would take), in turn.
+    let as_array = |object: &serde_json::Value| {
+        serde_json::Value::Array(object.as_object().unwrap().values().cloned().collect())
+    };
+    let paths: [&[&str]; 6] = [
+        &["suite"],
+        &["policy"],
+        &["governance"],
+        &["governance", "threshold"],
+        &["policy", "limits"],
+        &["filers", "0"],
+    ];
+    for path in paths {
+        let mut bad = value.clone();
+        let mut at = &mut bad;
+        for step in path {
+            at = match step.parse::<usize>() {
+                Ok(i) => &mut at[i],
+                Err(_) => &mut at[*step],
+            };
+        }
+        *at = as_array(at);
+        let bad = serde_json::to_string(&bad).unwrap();
+        assert!(
+            matches!(Genesis::from_json(&bad), Err(GenesisError::NotJson(_))),
+            "accepted {path:?} as an array"
+        );
+    }
+    let duplicate = text.replacen("\"chain_id\"", "\"chain_id\": \"other\", \"chain_id\"", 1);
+    assert!(matches!(
+        Genesis::from_json(&duplicate),
+        Err(GenesisError::NotJson(_))
+    ));
+}
+
+#[test]
 fn an_address_when_present_round_trips_and_changes_the_hash() {
     let mut g = consortium().genesis;
     let before = g.hash();
