@@ -44,6 +44,14 @@ pub enum TxError {
     FilerKeyInUse(PublicKey),
     #[error("invalid filer registration: {0}")]
     InvalidFilerRegistration(String),
+    #[error(
+        "{key} is an {} key, but this chain signs with {expected} (its genesis suite); \
+         every key of a chain uses the chain's algorithm", key.algorithm()
+    )]
+    WrongKeyAlgorithm {
+        key: PublicKey,
+        expected: evidence_core::keys::SignatureAlgorithm,
+    },
     #[error("{0} is not a filer of the consortium")]
     NotAFiler(PublicKey),
     #[error("filer {filer} is already revoked (from height {effective_height})")]
@@ -228,6 +236,7 @@ impl TxError {
             Self::UnknownGovernanceKey(_) => "unknown-governance-key",
             Self::GovernanceMemberMismatch { .. } => "member-mismatch",
             Self::FilerKeyInUse(_) => "filer-key-in-use",
+            Self::WrongKeyAlgorithm { .. } => "wrong-key-algorithm",
             Self::InvalidFilerRegistration(_) => "invalid-filer-registration",
             Self::NotAFiler(_) => "not-a-filer",
             Self::FilerAlreadyRevoked { .. } => "filer-already-revoked",

@@ -923,6 +923,19 @@ fn apply_governance<S: StateStore + ?Sized>(
     Ok(Record::Governance(Box::new(governance.clone())))
 }
 
+/// Every key a chain gives a role uses the chain's signature algorithm (SPEC.md §10.3, §11.4).
+pub(crate) fn check_key_algorithm(genesis: &Genesis, key: &PublicKey) -> Result<(), TxError> {
+    let expected = genesis.suite.signature;
+    if key.algorithm() == expected {
+        Ok(())
+    } else {
+        Err(TxError::WrongKeyAlgorithm {
+            key: *key,
+            expected,
+        })
+    }
+}
+
 /// Whether `key` has ever been a key of the consortium: a genesis validator, governance or
 /// filer key, a filer key registered on the ledger or a governance or validator key an
 /// accepted proposal gave (revoked, replaced and removed ones included: a key is never given
@@ -971,6 +984,7 @@ fn register_filer<S: StateStore + ?Sized>(
         }
     }
     let key = registration.public_key;
+    check_key_algorithm(context.genesis, &key)?;
     if key.is_small_order() {
         return Err(TxError::InvalidFilerRegistration(format!(
             "{key} is of small order: no signature by it can verify"

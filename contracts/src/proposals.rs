@@ -9,7 +9,7 @@ use evidence_core::keys::PublicKey;
 use evidence_genesis::{Configuration, GenesisValidator, KindPolicy, Member, pki::CaCertificate};
 
 use crate::error::TxError;
-use crate::execute::{ApplyError, BlockContext, key_in_use, non_empty};
+use crate::execute::{ApplyError, BlockContext, check_key_algorithm, key_in_use, non_empty};
 use crate::state::{
     Overlay, ProposalRecord, ProposalStatus, StateStore, VoteRecord, configuration_key,
     governance_key_key, proposal_key, removed_member_key,
@@ -57,6 +57,7 @@ fn apply_changes<S: StateStore + ?Sized>(
                       taken: &[(PublicKey, String)]|
      -> Result<(), ApplyError> {
         for key in keys {
+            check_key_algorithm(context.genesis, key)?;
             let held = holder.is_some_and(|member| member.governance_keys.contains(key));
             if !held
                 && (taken.iter().any(|(k, _)| k == key) || key_in_use(state, context.genesis, key)?)

@@ -216,6 +216,18 @@ impl Checkpoint {
 
     /// SPEC.md §9.2 steps 1–3: chain, validator set, and that the certificate names this header.
     pub(crate) fn check_binding(&self, anchor: &TrustAnchor) -> Result<Digest, VerifyError> {
+        // The header names its chain's suite: the genesis hash's algorithm and the proposer
+        // key's. Another suite is another chain, said plainly before anything else.
+        let found_digest = self.header.genesis_hash.algorithm;
+        let found_signature = self.header.proposer.algorithm();
+        if found_digest != anchor.digest_algorithm || found_signature != anchor.signature_algorithm
+        {
+            return Err(VerifyError::WrongSuite {
+                what: "the checkpoint's header",
+                expected: suite_name(anchor.digest_algorithm, anchor.signature_algorithm),
+                found: suite_name(found_digest, found_signature),
+            });
+        }
         if self.header.chain_id != anchor.chain_id {
             return Err(VerifyError::WrongChain {
                 expected: anchor.chain_id.clone(),
@@ -410,4 +422,9 @@ pub(crate) fn decode_hex_field<T: Decode>(
         reason: e.to_string(),
     })?;
     T::from_canonical_bytes(&bytes).map_err(|error| VerifyError::Malformed { field, error })
+}
+
+/// A suite as text, `digest/signature` (for example `sm3/sm2`).
+pub(crate) fn suite_name(digest: HashAlgorithm, signature: SignatureAlgorithm) -> String {
+    format!("{digest}/{signature}")
 }

@@ -25,6 +25,9 @@ pub const GENESIS: &[u8] = b"evidence/v1/genesis\n";
 /// Prefix of each step of the state-root chain.
 pub const STATE: &[u8] = b"evidence/v1/state\n";
 
+/// Prefix of the derivation of a validator node's network (libp2p) key from an SM2 validator
+/// key (SPEC.md §4.4); never signed, never in a receipt.
+pub const NETWORK_KEY: &[u8] = b"evidence/v1/network-key\n";
 /// Every prefix, for the test that they are distinct and none is a prefix of another.
 pub const ALL: &[&[u8]] = &[
     ANCHOR_BATCH,
@@ -38,6 +41,7 @@ pub const ALL: &[&[u8]] = &[
     VALIDATOR_SET,
     GENESIS,
     STATE,
+    NETWORK_KEY,
 ];
 
 #[cfg(test)]

@@ -1,9 +1,17 @@
-//! Ed25519 keys and signatures that carry their algorithm, key files, and the one verification
-//! rule used everywhere.
+//! Keys and signatures that carry their algorithm — Ed25519 and SM2 — key files, and the one
+//! verification rule per algorithm used everywhere.
 //!
-//! Verification is *strict* (SPEC.md §4): the signature's `S` must be canonical, the public key
-//! and `R` must not be of small order, and the cofactorless equation must hold. Every signed
-//! message starts with a domain prefix chosen by the caller (see [`crate::domain`]).
+//! - **Ed25519** is verified *strictly* (SPEC.md §4.2): the signature's `S` must be canonical,
+//!   the public key and `R` must not be of small order, and the cofactorless equation must
+//!   hold.
+//! - **SM2** (GB/T 32918.2, on the curve GB/T 32918.5 recommends) signs `e = SM3(Z || M)`,
+//!   where `Z` binds the signer's public key and the default user id `1234567812345678` as
+//!   GM/T 0009 defines it (SPEC.md §4.2). A public key is a compressed SEC1 point; a signature
+//!   is `r || s`, each 32 bytes big-endian and in `1 ..= n − 1`.
+//!
+//! A chain uses one algorithm for every key (its genesis suite, SPEC.md §10); a signature
+//! whose algorithm differs from its key's never verifies. Every signed message starts with a
+//! domain prefix chosen by the caller (see [`crate::domain`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,32 +20,49 @@ use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::Signer as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sm2::elliptic_curve::sec1::ToSec1Point as _;
 use thiserror::Error;
 
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 
 /// Length of an Ed25519 public key.
 pub const PUBLIC_KEY_LEN: usize = 32;
-/// Length of an Ed25519 signature.
+/// Length of an SM2 public key: a compressed SEC1 point (`0x02` or `0x03`, then `x`).
+pub const SM2_PUBLIC_KEY_LEN: usize = 33;
+/// The longest public key of any algorithm.
+pub const PUBLIC_KEY_LEN_MAX: usize = SM2_PUBLIC_KEY_LEN;
+/// Length of a signature of either algorithm (Ed25519 `R || S`, SM2 `r || s`).
 pub const SIGNATURE_LEN: usize = 64;
+/// Length of a secret key of either algorithm (the Ed25519 seed, the SM2 private scalar).
+pub const SECRET_KEY_LEN: usize = 32;
+/// The SM2 user id (distinguishing identifier) every SM2 signature of the ledger binds: the
+/// default of GM/T 0009-2012, sixteen ASCII bytes, so `ENTL` is `0x0080` (SPEC.md §4.2).
+pub const SM2_USER_ID: &str = "1234567812345678";
 
 /// A signature algorithm, with its one-byte tag in the canonical encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SignatureAlgorithm {
-    /// Ed25519 (RFC 8032) with strict verification (tag 1). Tag 2 is reserved for SM2.
+    /// Ed25519 (RFC 8032) with strict verification (tag 1).
     Ed25519,
+    /// SM2 (GB/T 32918.2) with SM3 and the default user id (tag 2).
+    Sm2,
 }
 
 impl SignatureAlgorithm {
+    /// Every algorithm, in tag order.
+    pub const ALL: [Self; 2] = [Self::Ed25519, Self::Sm2];
+
     pub const fn tag(self) -> u8 {
         match self {
             Self::Ed25519 => 1,
+            Self::Sm2 => 2,
         }
     }
 
     pub fn from_tag(tag: u8) -> Result<Self, DecodeError> {
         match tag {
             1 => Ok(Self::Ed25519),
+            2 => Ok(Self::Sm2),
             tag => Err(DecodeError::UnknownTag {
                 what: "signature algorithm",
                 tag,
@@ -48,6 +73,15 @@ impl SignatureAlgorithm {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Ed25519 => "ed25519",
+            Self::Sm2 => "sm2",
+        }
+    }
+
+    /// The length of this algorithm's public keys.
+    pub const fn public_key_len(self) -> usize {
+        match self {
+            Self::Ed25519 => PUBLIC_KEY_LEN,
+            Self::Sm2 => SM2_PUBLIC_KEY_LEN,
         }
     }
 }
@@ -64,6 +98,7 @@ impl FromStr for SignatureAlgorithm {
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         match name {
             "ed25519" => Ok(Self::Ed25519),
+            "sm2" => Ok(Self::Sm2),
             other => Err(KeyError::UnknownAlgorithm(other.to_owned())),
         }
     }
@@ -86,14 +121,24 @@ impl<'de> Deserialize<'de> for SignatureAlgorithm {
 /// Why a key, signature or key file was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum KeyError {
-    #[error("unknown signature algorithm {0:?} (expected ed25519)")]
+    #[error("unknown signature algorithm {0:?} (expected ed25519 or sm2)")]
     UnknownAlgorithm(String),
-    #[error("key text must look like `ed25519:<64 hex digits>`, got {0:?}")]
+    #[error(
+        "key text must look like `ed25519:<64 hex digits>` or `sm2:<66 hex digits>`, got {0:?}"
+    )]
     MissingAlgorithm(String),
     #[error("bad hex in {what}: {reason}")]
     BadHex { what: &'static str, reason: String },
-    #[error("{0} is not a valid Ed25519 public key (not the canonical encoding of a curve point)")]
+    #[error(
+        "{0} is not a valid public key (not the canonical encoding of a point on the \
+         algorithm's curve)"
+    )]
     NotACurvePoint(String),
+    #[error(
+        "an SM2 secret key must be a number from 1 to n - 2 (n the order of the curve), \
+         written as 64 hex digits"
+    )]
+    SecretOutOfRange,
     #[error("key file is not valid JSON: {0}")]
     KeyFileNotJson(String),
     #[error("not an evidence key file: field `type` is {0:?}, expected \"evidence-signing-key\"")]
@@ -107,91 +152,199 @@ pub enum KeyError {
     KeyFileDamaged { stated: String, derived: String },
 }
 
-/// A public key that verifies signatures. Decoding checks that it is a valid curve point.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// A public key that verifies signatures. Decoding checks that it is the canonical encoding of
+/// a point on its algorithm's curve.
+#[derive(Clone, Copy)]
 pub struct PublicKey {
-    key: ed25519_dalek::VerifyingKey,
+    inner: KeyInner,
+}
+
+#[derive(Clone, Copy)]
+enum KeyInner {
+    Ed25519(ed25519_dalek::VerifyingKey),
+    Sm2 {
+        bytes: [u8; SM2_PUBLIC_KEY_LEN],
+        point: sm2::AffinePoint,
+    },
 }
 
 impl PublicKey {
     pub fn algorithm(&self) -> SignatureAlgorithm {
-        SignatureAlgorithm::Ed25519
+        match self.inner {
+            KeyInner::Ed25519(_) => SignatureAlgorithm::Ed25519,
+            KeyInner::Sm2 { .. } => SignatureAlgorithm::Sm2,
+        }
     }
 
-    pub fn to_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
-        self.key.to_bytes()
+    /// The key's bytes in its canonical encoding, without the algorithm tag: 32 bytes for
+    /// Ed25519, 33 for SM2.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.inner {
+            KeyInner::Ed25519(key) => key.as_bytes(),
+            KeyInner::Sm2 { bytes, .. } => bytes,
+        }
     }
 
-    pub fn as_bytes(&self) -> &[u8; PUBLIC_KEY_LEN] {
-        self.key.as_bytes()
+    /// The key's bytes, as [`Self::as_bytes`], owned.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
     }
 
-    /// A public key from its 32 bytes.
-    ///
-    /// Decoding decompresses the curve point (about as costly as a third of a signature
-    /// check). A chain has few keys (validators and filers) that arrive in every transaction,
-    /// vote and header, so each thread remembers the keys it decoded last; only keys that
-    /// passed every check are remembered, so a hit is the same verdict.
+    /// An Ed25519 public key from its 32 bytes; see [`Self::from_algorithm_bytes`].
     ///
     /// # Errors
-    /// The bytes are not the encoding of a curve point.
+    /// The bytes are not the canonical encoding of a curve point.
     pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, KeyError> {
-        if let Some(key) = DECODED_KEYS.with(|cache| cache.borrow().get(bytes).copied()) {
+        Self::from_algorithm_bytes(SignatureAlgorithm::Ed25519, bytes)
+    }
+
+    /// A public key of `algorithm` from its canonical bytes (SPEC.md §4.1).
+    ///
+    /// Decoding decompresses the curve point (for Ed25519 about as costly as a third of a
+    /// signature check). A chain has few keys (validators and filers) that arrive in every
+    /// transaction, vote and header, so each thread remembers the keys it decoded last; only
+    /// keys that passed every check are remembered, so a hit is the same verdict.
+    ///
+    /// # Errors
+    /// The bytes are not the canonical encoding of a point on the algorithm's curve (for SM2:
+    /// not 33 bytes, a first byte other than `0x02` or `0x03`, `x ≥ p`, or no point with that
+    /// `x`).
+    pub fn from_algorithm_bytes(
+        algorithm: SignatureAlgorithm,
+        bytes: &[u8],
+    ) -> Result<Self, KeyError> {
+        let not_a_point =
+            || KeyError::NotACurvePoint(format!("{algorithm}:{}", hex::encode(bytes)));
+        if bytes.len() != algorithm.public_key_len() {
+            return Err(not_a_point());
+        }
+        let mut cache_key = [0u8; PUBLIC_KEY_LEN_MAX + 1];
+        cache_key[0] = algorithm.tag();
+        cache_key[1..=bytes.len()].copy_from_slice(bytes);
+        if let Some(key) = DECODED_KEYS.with(|cache| cache.borrow().get(&cache_key).copied()) {
             return Ok(key);
         }
-        // RFC 8032 §5.1.3 decoding: the bytes must be the canonical encoding of a point
-        // (y < p, and not x = 0 with the sign bit set); the curve-point check follows.
-        if !is_canonical_encoding(bytes) {
-            return Err(KeyError::NotACurvePoint(hex::encode(bytes)));
-        }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes)
-            .map(|key| Self { key })
-            .map_err(|_| KeyError::NotACurvePoint(hex::encode(bytes)))?;
+        let key = match algorithm {
+            SignatureAlgorithm::Ed25519 => {
+                let mut array = [0u8; PUBLIC_KEY_LEN];
+                array.copy_from_slice(bytes);
+                // RFC 8032 §5.1.3 decoding: the bytes must be the canonical encoding of a
+                // point (y < p, and not x = 0 with the sign bit set); the curve-point check
+                // follows.
+                if !is_canonical_encoding(&array) {
+                    return Err(not_a_point());
+                }
+                let key =
+                    ed25519_dalek::VerifyingKey::from_bytes(&array).map_err(|_| not_a_point())?;
+                Self {
+                    inner: KeyInner::Ed25519(key),
+                }
+            }
+            SignatureAlgorithm::Sm2 => {
+                // Only the compressed form: the uncompressed and hybrid forms (and the
+                // identity, `0x00`) would be other encodings of a key.
+                if bytes[0] != 0x02 && bytes[0] != 0x03 {
+                    return Err(not_a_point());
+                }
+                let public = sm2::PublicKey::from_sec1_bytes(bytes).map_err(|_| not_a_point())?;
+                let point = *public.as_affine();
+                // Re-encoding must give the bytes back (x < p, the parity as given).
+                let encoded = point.to_sec1_point(true);
+                if encoded.as_bytes() != bytes {
+                    return Err(not_a_point());
+                }
+                let mut array = [0u8; SM2_PUBLIC_KEY_LEN];
+                array.copy_from_slice(bytes);
+                Self {
+                    inner: KeyInner::Sm2 {
+                        bytes: array,
+                        point,
+                    },
+                }
+            }
+        };
         DECODED_KEYS.with(|cache| {
             let mut cache = cache.borrow_mut();
             if cache.len() >= DECODED_KEYS_MAX {
                 cache.clear();
             }
-            cache.insert(*bytes, key);
+            cache.insert(cache_key, key);
         });
         Ok(key)
     }
 
-    /// Strict verification of `signature` over `message` (SPEC.md §4).
+    /// Verification of `signature` over `message` by the rule of the key's algorithm
+    /// (SPEC.md §4.2): strict Ed25519, or SM2 with the default user id.
     ///
     /// # Errors
-    /// [`SignatureError`] when the signature does not verify or is not an Ed25519 signature.
+    /// [`SignatureError`] when the signature does not verify, or is of another algorithm.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        let refuse = || SignatureError { signer: *self };
         if signature.algorithm != self.algorithm() {
-            return Err(SignatureError { signer: *self });
+            return Err(refuse());
         }
-        let signature = ed25519_dalek::Signature::from_bytes(&signature.bytes);
-        self.key
-            .verify_strict(message, &signature)
-            .map_err(|_| SignatureError { signer: *self })
+        match &self.inner {
+            KeyInner::Ed25519(key) => {
+                let signature = ed25519_dalek::Signature::from_bytes(&signature.bytes);
+                key.verify_strict(message, &signature).map_err(|_| refuse())
+            }
+            KeyInner::Sm2 { point, .. } => {
+                // `r` and `s` must each be in 1 ..= n − 1: the parse refuses zero and any
+                // value of n or more.
+                let signature = sm2::dsa::Signature::from_bytes(&signature.bytes.into())
+                    .map_err(|_| refuse())?;
+                let key = sm2::dsa::VerifyingKey::from_affine(SM2_USER_ID, *point)
+                    .map_err(|_| refuse())?;
+                sm2::dsa::signature::Verifier::verify(&key, message, &signature)
+                    .map_err(|_| refuse())
+            }
+        }
     }
 
-    /// Whether the key is a point of small order (`[8]A` is the identity). Such a key decodes
-    /// but can never sign: strict verification refuses it (SPEC.md §4.2), so a genesis file
-    /// that named one would hold a member, validator or filer that can never act.
+    /// Whether the key is a point of small order (`[8]A` is the identity). Such an Ed25519
+    /// key decodes but can never sign: strict verification refuses it (SPEC.md §4.2), so a
+    /// genesis file that named one would hold a member, validator or filer that can never
+    /// act. The SM2 curve has prime order and the identity has no compressed encoding, so no
+    /// SM2 key is of small order.
     pub fn is_small_order(&self) -> bool {
-        CompressedEdwardsY(self.to_bytes())
-            .decompress()
-            .is_none_or(|point| point.is_small_order())
+        match &self.inner {
+            KeyInner::Ed25519(key) => CompressedEdwardsY(key.to_bytes())
+                .decompress()
+                .is_none_or(|point| point.is_small_order()),
+            KeyInner::Sm2 { .. } => false,
+        }
     }
 
-    /// A short, stable identifier for logs and messages: the first 8 bytes in hex.
+    /// A short, stable identifier for logs and messages: the first 8 bytes in hex (for SM2,
+    /// the 8 bytes after the parity byte).
     pub fn short_id(&self) -> String {
-        hex::encode(&self.as_bytes()[..8])
+        let bytes = self.as_bytes();
+        let start = usize::from(self.algorithm() == SignatureAlgorithm::Sm2);
+        hex::encode(&bytes[start..start + 8])
     }
 }
 
-/// Keys each thread remembers having decoded; cleared when full.
+/// Keys each thread remembers having decoded (by tag and bytes); cleared when full.
 const DECODED_KEYS_MAX: usize = 1024;
 
 thread_local! {
-    static DECODED_KEYS: std::cell::RefCell<std::collections::HashMap<[u8; PUBLIC_KEY_LEN], PublicKey>> =
+    static DECODED_KEYS: std::cell::RefCell<std::collections::HashMap<[u8; PUBLIC_KEY_LEN_MAX + 1], PublicKey>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.algorithm() == other.algorithm() && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.algorithm().tag().hash(state);
+        self.as_bytes().hash(state);
+    }
 }
 
 impl PartialOrd for PublicKey {
@@ -200,10 +353,12 @@ impl PartialOrd for PublicKey {
     }
 }
 
-/// Keys order by their encoded bytes, which is the order validator sets are hashed in.
+/// Keys order by their encoded bytes (the algorithm tag, then the key's bytes), which is the
+/// order validator sets are hashed in. A chain's keys are all of one algorithm, so within a
+/// chain this is the order of the key bytes.
 impl Ord for PublicKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+        (self.algorithm().tag(), self.as_bytes()).cmp(&(other.algorithm().tag(), other.as_bytes()))
     }
 }
 
@@ -215,16 +370,19 @@ impl Encode for PublicKey {
 
 impl Decode for PublicKey {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        SignatureAlgorithm::from_tag(reader.u8("public key algorithm")?)?;
-        let bytes = reader.array::<PUBLIC_KEY_LEN>("public key")?;
-        Self::from_bytes(&bytes).map_err(|e| DecodeError::InvalidValue {
+        let algorithm = SignatureAlgorithm::from_tag(reader.u8("public key algorithm")?)?;
+        let bytes = match algorithm {
+            SignatureAlgorithm::Ed25519 => reader.array::<PUBLIC_KEY_LEN>("public key")?.to_vec(),
+            SignatureAlgorithm::Sm2 => reader.array::<SM2_PUBLIC_KEY_LEN>("public key")?.to_vec(),
+        };
+        Self::from_algorithm_bytes(algorithm, &bytes).map_err(|e| DecodeError::InvalidValue {
             what: "public key",
             reason: e.to_string(),
         })
     }
 }
 
-/// The text form `ed25519:<hex>`.
+/// The text form `ed25519:<hex>` or `sm2:<hex>`.
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.algorithm(), hex::encode(self.as_bytes()))
@@ -244,13 +402,14 @@ impl FromStr for PublicKey {
         let (name, hex_part) = text
             .split_once(':')
             .ok_or_else(|| KeyError::MissingAlgorithm(text.to_owned()))?;
-        let _algorithm: SignatureAlgorithm = name.parse()?;
-        let mut bytes = [0u8; PUBLIC_KEY_LEN];
-        hex::decode_to_slice(hex_part, &mut bytes).map_err(|e| KeyError::BadHex {
+        let algorithm: SignatureAlgorithm = name.parse()?;
+        let mut bytes = [0u8; PUBLIC_KEY_LEN_MAX];
+        let bytes = &mut bytes[..algorithm.public_key_len()];
+        hex::decode_to_slice(hex_part, bytes).map_err(|e| KeyError::BadHex {
             what: "public key",
             reason: e.to_string(),
         })?;
-        Self::from_bytes(&bytes)
+        Self::from_algorithm_bytes(algorithm, bytes)
     }
 }
 
@@ -268,7 +427,8 @@ impl<'de> Deserialize<'de> for PublicKey {
     }
 }
 
-/// A signature together with its algorithm.
+/// A signature together with its algorithm: Ed25519 `R || S`, or SM2 `r || s` (each 32 bytes,
+/// big-endian).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Signature {
     pub algorithm: SignatureAlgorithm,
@@ -348,7 +508,13 @@ pub struct SignatureError {
 /// A secret signing key. It never appears in `Debug` output.
 #[derive(Clone)]
 pub struct SigningKey {
-    key: ed25519_dalek::SigningKey,
+    inner: SecretInner,
+}
+
+#[derive(Clone)]
+enum SecretInner {
+    Ed25519(ed25519_dalek::SigningKey),
+    Sm2(sm2::dsa::SigningKey),
 }
 
 impl fmt::Debug for SigningKey {
@@ -373,50 +539,125 @@ struct KeyFile {
 const KEY_FILE_TYPE: &str = "evidence-signing-key";
 
 impl SigningKey {
-    /// A new key from the operating system's random number generator.
+    /// A new Ed25519 key from the operating system's random number generator.
     pub fn generate() -> Self {
         Self::generate_with(&mut rand_core::OsRng)
     }
 
-    /// A new key from `rng` (tests and fixtures pass a seeded generator).
+    /// A new Ed25519 key from `rng` (tests and fixtures pass a seeded generator).
     pub fn generate_with(rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore)) -> Self {
-        Self {
-            key: ed25519_dalek::SigningKey::generate(rng),
+        Self::generate_for_with(SignatureAlgorithm::Ed25519, rng)
+    }
+
+    /// A new key of `algorithm` from the operating system's random number generator.
+    pub fn generate_for(algorithm: SignatureAlgorithm) -> Self {
+        Self::generate_for_with(algorithm, &mut rand_core::OsRng)
+    }
+
+    /// A new key of `algorithm` from `rng`: 32 random bytes, drawn again (for SM2) until they
+    /// are a valid private scalar.
+    pub fn generate_for_with(
+        algorithm: SignatureAlgorithm,
+        rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
+    ) -> Self {
+        loop {
+            let mut secret = zeroize::Zeroizing::new([0u8; SECRET_KEY_LEN]);
+            rng.fill_bytes(secret.as_mut_slice());
+            if let Ok(key) = Self::from_secret(algorithm, &secret) {
+                return key;
+            }
         }
     }
 
-    /// The key whose 32-byte seed is `seed` (RFC 8032 private key).
-    pub fn from_seed(seed: &[u8; 32]) -> Self {
+    /// The Ed25519 key whose 32-byte seed is `seed` (RFC 8032 private key).
+    pub fn from_seed(seed: &[u8; SECRET_KEY_LEN]) -> Self {
         Self {
-            key: ed25519_dalek::SigningKey::from_bytes(seed),
+            inner: SecretInner::Ed25519(ed25519_dalek::SigningKey::from_bytes(seed)),
         }
     }
 
-    /// The 32-byte seed. Handle with care.
-    pub fn seed(&self) -> [u8; 32] {
-        self.key.to_bytes()
+    /// The key of `algorithm` whose secret is `secret`: for Ed25519 the RFC 8032 seed (any 32
+    /// bytes), for SM2 the private scalar `d`, big-endian.
+    ///
+    /// # Errors
+    /// [`KeyError::SecretOutOfRange`] for an SM2 scalar outside `1 ..= n − 2` (`d = n − 1`
+    /// is refused because signing divides by `1 + d`).
+    pub fn from_secret(
+        algorithm: SignatureAlgorithm,
+        secret: &[u8; SECRET_KEY_LEN],
+    ) -> Result<Self, KeyError> {
+        match algorithm {
+            SignatureAlgorithm::Ed25519 => Ok(Self::from_seed(secret)),
+            SignatureAlgorithm::Sm2 => {
+                let key = sm2::dsa::SigningKey::from_slice(SM2_USER_ID, secret)
+                    .map_err(|_| KeyError::SecretOutOfRange)?;
+                // d = n − 1 makes 1 + d zero: the crate accepts the key, but it cannot sign.
+                let d_plus_one = *key.as_nonzero_scalar().as_ref() + sm2::Scalar::ONE;
+                if bool::from(d_plus_one.is_zero()) {
+                    return Err(KeyError::SecretOutOfRange);
+                }
+                Ok(Self {
+                    inner: SecretInner::Sm2(key),
+                })
+            }
+        }
+    }
+
+    pub fn algorithm(&self) -> SignatureAlgorithm {
+        match self.inner {
+            SecretInner::Ed25519(_) => SignatureAlgorithm::Ed25519,
+            SecretInner::Sm2(_) => SignatureAlgorithm::Sm2,
+        }
+    }
+
+    /// The 32 secret bytes: the Ed25519 seed or the SM2 private scalar. Handle with care.
+    pub fn seed(&self) -> [u8; SECRET_KEY_LEN] {
+        match &self.inner {
+            SecretInner::Ed25519(key) => key.to_bytes(),
+            SecretInner::Sm2(key) => key.to_bytes().into(),
+        }
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey {
-            key: self.key.verifying_key(),
+        match &self.inner {
+            SecretInner::Ed25519(key) => PublicKey {
+                inner: KeyInner::Ed25519(key.verifying_key()),
+            },
+            SecretInner::Sm2(key) => {
+                let point = *key.verifying_key().as_affine();
+                let mut bytes = [0u8; SM2_PUBLIC_KEY_LEN];
+                bytes.copy_from_slice(point.to_sec1_point(true).as_bytes());
+                PublicKey {
+                    inner: KeyInner::Sm2 { bytes, point },
+                }
+            }
         }
     }
 
     /// Signs `message` (which must already start with its domain prefix).
+    ///
+    /// Ed25519 signatures are deterministic (RFC 8032). SM2 signatures are too: the nonce `k`
+    /// is derived from the secret and `e` (RFC 6979 with HMAC-SM3); a verifier cannot tell,
+    /// and need not.
     pub fn sign(&self, message: &[u8]) -> Signature {
-        Signature {
-            algorithm: SignatureAlgorithm::Ed25519,
-            bytes: self.key.sign(message).to_bytes(),
+        match &self.inner {
+            SecretInner::Ed25519(key) => Signature {
+                algorithm: SignatureAlgorithm::Ed25519,
+                bytes: key.sign(message).to_bytes(),
+            },
+            SecretInner::Sm2(key) => Signature {
+                algorithm: SignatureAlgorithm::Sm2,
+                bytes: sm2_sign(key, message),
+            },
         }
     }
 
-    /// The key file text: JSON with the type, version, algorithm, public key and secret seed.
+    /// The key file text: JSON with the type, version, algorithm, public key and secret.
     pub fn to_key_file(&self) -> String {
         let file = KeyFile {
             kind: KEY_FILE_TYPE.to_owned(),
             version: 1,
-            algorithm: SignatureAlgorithm::Ed25519,
+            algorithm: self.algorithm(),
             public_key: self.public_key().to_string(),
             secret_key: hex::encode(self.seed()),
         };
@@ -429,7 +670,8 @@ impl SigningKey {
     /// damaged file is caught rather than silently used.
     ///
     /// # Errors
-    /// Not JSON, not a key file, an unknown version or algorithm, bad hex, or a damaged file.
+    /// Not JSON, not a key file, an unknown version or algorithm, bad hex, an SM2 secret out of
+    /// range, or a damaged file.
     pub fn from_key_file(text: &str) -> Result<Self, KeyError> {
         let file: KeyFile =
             serde_json::from_str(text).map_err(|e| KeyError::KeyFileNotJson(e.to_string()))?;
@@ -439,12 +681,14 @@ impl SigningKey {
         if file.version != 1 {
             return Err(KeyError::KeyFileVersion(file.version));
         }
-        let mut seed = [0u8; 32];
-        hex::decode_to_slice(&file.secret_key, &mut seed).map_err(|e| KeyError::BadHex {
-            what: "secret key",
-            reason: e.to_string(),
+        let mut secret = zeroize::Zeroizing::new([0u8; SECRET_KEY_LEN]);
+        hex::decode_to_slice(&file.secret_key, secret.as_mut_slice()).map_err(|e| {
+            KeyError::BadHex {
+                what: "secret key",
+                reason: e.to_string(),
+            }
         })?;
-        let key = Self::from_seed(&seed);
+        let key = Self::from_secret(file.algorithm, &secret)?;
         let derived = key.public_key();
         // Compare keys, not text, so that upper-case hex is read like lower-case.
         let matches = file
@@ -461,16 +705,64 @@ impl SigningKey {
     }
 }
 
-/// Verifies many signatures at once, for bulk admission checks: the per-signature parts of
-/// the strict rule of [`PublicKey::verify`], then one randomised batch equation.
+/// An SM2 signature `r || s` over `message` with the default user id.
 ///
-/// Each item is first checked against the parts of the strict rule a batch equation cannot
-/// express (canonical `S`, no small-order key or `R`); the rest is one batched multi-scalar
-/// check. If the batch fails, each signature is verified alone so the error names the first
-/// bad one. Dalek's batch equation is randomised and, unlike the strict single check, could
-/// accept a signature whose `R` carries a torsion component — a signature only the key's own
-/// holder can make. Consensus-critical and court-facing checks (receipts, certificates) use
-/// [`PublicKey::verify`]; this function is for bulk admission checks where a later strict
+/// The nonce is derived deterministically. In the rare case (about 3 in `n ≈ 2^256`) that it
+/// gives `r = 0`, `r + k = n` or `s = 0`, signing is repeated with a counter as the extra input
+/// RFC 6979 §3.6 allows, which changes `k` but not what is signed.
+fn sm2_sign(key: &sm2::dsa::SigningKey, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+    if let Ok(signature) = sm2::dsa::signature::Signer::try_sign(key, message) {
+        return signature.to_bytes().into();
+    }
+    let mut counter = CounterRng(0);
+    loop {
+        if let Ok(signature) =
+            sm2::dsa::signature::RandomizedSigner::try_sign_with_rng(key, &mut counter, message)
+        {
+            return signature.to_bytes().into();
+        }
+    }
+}
+
+/// The extra input for a repeated SM2 signature: a counter, spread over the bytes asked for.
+struct CounterRng(u64);
+
+impl sm2::dsa::signature::rand_core::TryRng for CounterRng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.0 += 1;
+        Ok(self.0 as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 += 1;
+        Ok(self.0)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0 += 1;
+        for (i, byte) in dst.iter_mut().enumerate() {
+            *byte = self.0.to_be_bytes()[i % 8];
+        }
+        Ok(())
+    }
+}
+
+impl sm2::dsa::signature::rand_core::TryCryptoRng for CounterRng {}
+
+/// Verifies many signatures at once, for bulk admission checks. Ed25519 signatures get the
+/// per-signature parts of the strict rule of [`PublicKey::verify`], then one randomised batch
+/// equation; SM2 has no batch equation, so a list holding any SM2 signature is verified one
+/// signature at a time.
+///
+/// Each Ed25519 item is first checked against the parts of the strict rule a batch equation
+/// cannot express (canonical `S`, no small-order key or `R`); the rest is one batched
+/// multi-scalar check. If the batch fails, each signature is verified alone so the error names
+/// the first bad one. Dalek's batch equation is randomised and, unlike the strict single check,
+/// could accept a signature whose `R` carries a torsion component — a signature only the key's
+/// own holder can make. Consensus-critical and court-facing checks (receipts, certificates)
+/// use [`PublicKey::verify`]; this function is for bulk admission checks where a later strict
 /// check follows.
 ///
 /// # Errors
@@ -486,19 +778,23 @@ pub fn verify_batch(
     let mut keys = Vec::with_capacity(items.len());
     for (index, (message, signature, key)) in items.iter().enumerate() {
         let bad = || (index, SignatureError { signer: **key });
-        if key.key.is_weak() || !strict_signature_shape(signature) {
+        let KeyInner::Ed25519(dalek_key) = key.inner else {
+            return verify_each(items);
+        };
+        if signature.algorithm != SignatureAlgorithm::Ed25519
+            || dalek_key.is_weak()
+            || !strict_signature_shape(signature)
+        {
             return Err(bad());
         }
         messages.push(*message);
         signatures.push(ed25519_dalek::Signature::from_bytes(&signature.bytes));
-        keys.push(key.key);
+        keys.push(dalek_key);
     }
     if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
         return Ok(());
     }
-    for (index, (message, signature, key)) in items.iter().enumerate() {
-        key.verify(message, signature).map_err(|e| (index, e))?;
-    }
+    verify_each(items)?;
     // The batch failed yet every signature verified alone: cannot happen for well-formed
     // input, but report the first item rather than accept.
     Err((
@@ -507,6 +803,14 @@ pub fn verify_batch(
             signer: *items[0].2,
         },
     ))
+}
+
+/// Verifies each signature alone, naming the first that fails.
+fn verify_each(items: &[(&[u8], &Signature, &PublicKey)]) -> Result<(), (usize, SignatureError)> {
+    for (index, (message, signature, key)) in items.iter().enumerate() {
+        key.verify(message, signature).map_err(|e| (index, e))?;
+    }
+    Ok(())
 }
 
 /// True unless `bytes` is a non-canonical point encoding (RFC 8032 §5.1.3): a y-coordinate
@@ -701,8 +1005,12 @@ mod tests {
             Err(KeyError::MissingAlgorithm(_))
         ));
         assert!(matches!(
-            "sm2:00".parse::<PublicKey>(),
+            "ecdsa:00".parse::<PublicKey>(),
             Err(KeyError::UnknownAlgorithm(_))
+        ));
+        assert!(matches!(
+            "sm2:00".parse::<PublicKey>(),
+            Err(KeyError::BadHex { .. })
         ));
         // About half of all 32-byte strings are not the y-coordinate of a curve point.
         let not_a_point = (0u8..=255)
@@ -768,7 +1076,13 @@ mod tests {
             }
         }
         for seed in 0u8..64 {
-            candidates.push(*SigningKey::from_seed(&[seed; 32]).public_key().as_bytes());
+            candidates.push(
+                SigningKey::from_seed(&[seed; 32])
+                    .public_key()
+                    .as_bytes()
+                    .try_into()
+                    .unwrap(),
+            );
         }
         for bytes in candidates {
             if let Some(point) = CompressedEdwardsY(bytes).decompress() {
@@ -780,6 +1094,263 @@ mod tests {
                 );
             }
         }
+    }
+
+    // SM2 ------------------------------------------------------------------------------------
+
+    fn sm2_key(seed: u8) -> SigningKey {
+        SigningKey::from_secret(SignatureAlgorithm::Sm2, &[seed; 32]).unwrap()
+    }
+
+    /// The order `n` of the SM2 curve, big-endian.
+    const SM2_N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x72, 0x03, 0xdf, 0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5,
+        0x41, 0x23,
+    ];
+
+    fn hex32(text: &str) -> [u8; 32] {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).unwrap();
+        bytes
+    }
+
+    /// `n - value` for a 32-byte big-endian value below `n`.
+    fn n_minus(value: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let mut d = i16::from(SM2_N[i]) - i16::from(value[i]) - borrow;
+            borrow = i16::from(d < 0);
+            if d < 0 {
+                d += 256;
+            }
+            out[i] = d as u8;
+        }
+        out
+    }
+
+    #[test]
+    fn sm2_standard_example_verifies() {
+        // The signature example of GB/T 32918.5 / GM/T 0003.5 on the recommended curve:
+        // message "message digest", user id 1234567812345678 (also checked with an
+        // independent implementation).
+        let key = SigningKey::from_secret(
+            SignatureAlgorithm::Sm2,
+            &hex32("3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8"),
+        )
+        .unwrap();
+        let public = key.public_key();
+        // x = 09f9…5020; y = ccea…ad13 is odd, so the compressed prefix is 03.
+        assert_eq!(
+            public.to_string(),
+            "sm2:0309f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020"
+        );
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&hex32(
+            "f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3",
+        ));
+        bytes[32..].copy_from_slice(&hex32(
+            "b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa",
+        ));
+        let signature = Signature {
+            algorithm: SignatureAlgorithm::Sm2,
+            bytes,
+        };
+        public.verify(b"message digest", &signature).unwrap();
+        assert!(public.verify(b"message digesT", &signature).is_err());
+        // Our own signature over the same message verifies too (its nonce differs).
+        let ours = key.sign(b"message digest");
+        public.verify(b"message digest", &ours).unwrap();
+        assert_eq!(ours, key.sign(b"message digest"), "deterministic");
+    }
+
+    #[test]
+    fn sm2_signatures_bind_the_default_user_id() {
+        let key = sm2_key(1);
+        let message = b"evidence/v1/test\nhello";
+        // The same key and message signed under another user id: a different Z, so a
+        // different e; it must not verify under the ledger's rule.
+        let foreign = sm2::dsa::SigningKey::from_slice("evidence", &key.seed()).unwrap();
+        let foreign: sm2::dsa::Signature =
+            sm2::dsa::signature::Signer::try_sign(&foreign, message).unwrap();
+        let signature = Signature {
+            algorithm: SignatureAlgorithm::Sm2,
+            bytes: foreign.to_bytes().into(),
+        };
+        assert!(key.public_key().verify(message, &signature).is_err());
+        key.public_key()
+            .verify(message, &key.sign(message))
+            .unwrap();
+    }
+
+    #[test]
+    fn sm2_signatures_out_of_range_or_mangled_are_rejected() {
+        let key = sm2_key(2);
+        let public = key.public_key();
+        let message = b"m";
+        let good = key.sign(message);
+        public.verify(message, &good).unwrap();
+        let with = |r: [u8; 32], s: [u8; 32]| {
+            let mut bytes = [0u8; 64];
+            bytes[..32].copy_from_slice(&r);
+            bytes[32..].copy_from_slice(&s);
+            Signature {
+                algorithm: SignatureAlgorithm::Sm2,
+                bytes,
+            }
+        };
+        let r: [u8; 32] = good.bytes[..32].try_into().unwrap();
+        let s: [u8; 32] = good.bytes[32..].try_into().unwrap();
+        // Zero, n and anything above n are outside 1 ..= n − 1.
+        for bad in [[0u8; 32], SM2_N, [0xff; 32]] {
+            assert!(public.verify(message, &with(bad, s)).is_err());
+            assert!(public.verify(message, &with(r, bad)).is_err());
+        }
+        // The ECDSA-style twin (r, n − s) is no SM2 signature: t = r + s changes with s.
+        assert!(public.verify(message, &with(r, n_minus(&s))).is_err());
+        assert!(public.verify(message, &with(n_minus(&r), s)).is_err());
+        // An SM2 signature under an Ed25519 tag, or from another key, fails.
+        let relabelled = Signature {
+            algorithm: SignatureAlgorithm::Ed25519,
+            bytes: good.bytes,
+        };
+        assert!(public.verify(message, &relabelled).is_err());
+        assert!(sm2_key(3).public_key().verify(message, &good).is_err());
+        assert!(verify_batch(&[(message.as_slice(), &with(r, n_minus(&s)), &public)]).is_err());
+    }
+
+    #[test]
+    fn sm2_secret_keys_must_be_in_range() {
+        for bad in [
+            [0u8; 32],
+            SM2_N,
+            [0xff; 32],
+            n_minus(&{
+                let mut one = [0u8; 32];
+                one[31] = 1;
+                one
+            }),
+        ] {
+            assert_eq!(
+                SigningKey::from_secret(SignatureAlgorithm::Sm2, &bad).unwrap_err(),
+                KeyError::SecretOutOfRange
+            );
+        }
+        let mut two = [0u8; 32];
+        two[31] = 2;
+        let largest = n_minus(&two);
+        SigningKey::from_secret(SignatureAlgorithm::Sm2, &largest).unwrap();
+    }
+
+    #[test]
+    fn sm2_public_keys_are_compressed_points_on_the_curve() {
+        let public = sm2_key(4).public_key();
+        assert_eq!(public.algorithm(), SignatureAlgorithm::Sm2);
+        assert_eq!(public.as_bytes().len(), SM2_PUBLIC_KEY_LEN);
+        assert_eq!(public.to_string().parse::<PublicKey>().unwrap(), public);
+        let encoded = public.to_canonical_bytes();
+        assert_eq!(encoded[0], 2);
+        assert_eq!(PublicKey::from_canonical_bytes(&encoded).unwrap(), public);
+        // The uncompressed form (and the identity) are other encodings: refused.
+        let mut uncompressed = vec![0x04];
+        uncompressed.extend_from_slice(&public.as_bytes()[1..]);
+        uncompressed.extend_from_slice(&[0u8; 32]);
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &uncompressed).is_err());
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &[0u8; 33]).is_err());
+        // The other parity is the negated point: a different, valid key.
+        let mut negated = public.to_bytes();
+        negated[0] ^= 1;
+        let negated = PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &negated).unwrap();
+        assert_ne!(negated, public);
+        // x = p (and above) is no field element; about half of all x are on no point.
+        let mut x_is_p = vec![0x02];
+        x_is_p.extend_from_slice(&hex32(
+            "fffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffff",
+        ));
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &x_is_p).is_err());
+        let off_curve = (0u8..=255)
+            .map(|b| {
+                let mut bytes = vec![2u8, 1u8];
+                bytes.extend_from_slice(&[0u8; 30]);
+                bytes.push(b);
+                bytes
+            })
+            .find(|bytes| PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, bytes).is_err())
+            .unwrap();
+        let mut encoded = vec![2u8];
+        encoded.extend_from_slice(&off_curve);
+        assert!(matches!(
+            PublicKey::from_canonical_bytes(&encoded),
+            Err(DecodeError::InvalidValue { .. })
+        ));
+        // An Ed25519-length SM2 key or an SM2-length Ed25519 key is not a key.
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &[2u8; 32]).is_err());
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Ed25519, &[2u8; 33]).is_err());
+        assert!(!public.is_small_order());
+    }
+
+    #[test]
+    fn sm2_key_files_round_trip_and_are_checked() {
+        let key = sm2_key(5);
+        let text = key.to_key_file();
+        assert!(text.contains("\"algorithm\": \"sm2\""));
+        let back = SigningKey::from_key_file(&text).unwrap();
+        assert_eq!(back.public_key(), key.public_key());
+        assert_eq!(back.algorithm(), SignatureAlgorithm::Sm2);
+        // A secret of n − 1 is refused by name.
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        let out_of_range = text.replace(&hex::encode(key.seed()), &hex::encode(n_minus(&one)));
+        assert_eq!(
+            SigningKey::from_key_file(&out_of_range).unwrap_err(),
+            KeyError::SecretOutOfRange
+        );
+        // An SM2 secret read as Ed25519 derives another key: damaged.
+        let relabelled = text.replace("\"algorithm\": \"sm2\"", "\"algorithm\": \"ed25519\"");
+        assert!(matches!(
+            SigningKey::from_key_file(&relabelled),
+            Err(KeyError::KeyFileDamaged { .. })
+        ));
+    }
+
+    #[test]
+    fn generated_keys_of_each_algorithm_sign_and_verify() {
+        use rand_core::SeedableRng as _;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        for algorithm in SignatureAlgorithm::ALL {
+            let key = SigningKey::generate_for_with(algorithm, &mut rng);
+            assert_eq!(key.algorithm(), algorithm);
+            let public = key.public_key();
+            assert_eq!(public.algorithm(), algorithm);
+            let signature = key.sign(b"evidence/v1/test\nx");
+            assert_eq!(signature.algorithm, algorithm);
+            public.verify(b"evidence/v1/test\nx", &signature).unwrap();
+            verify_batch(&[(b"evidence/v1/test\nx".as_slice(), &signature, &public)]).unwrap();
+            assert_eq!(
+                signature.to_string().parse::<Signature>().unwrap(),
+                signature
+            );
+        }
+    }
+
+    #[test]
+    fn batches_with_sm2_signatures_name_the_bad_one() {
+        let keys: Vec<SigningKey> = (1..=4).map(sm2_key).chain((1..=4).map(key)).collect();
+        let message = b"m".as_slice();
+        let mut signatures: Vec<Signature> = keys.iter().map(|k| k.sign(message)).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(SigningKey::public_key).collect();
+        let check = |sigs: &[Signature]| {
+            let items: Vec<(&[u8], &Signature, &PublicKey)> = sigs
+                .iter()
+                .zip(&publics)
+                .map(|(s, k)| (message, s, k))
+                .collect();
+            verify_batch(&items)
+        };
+        check(&signatures).unwrap();
+        signatures[2].bytes[10] ^= 1;
+        assert_eq!(check(&signatures).unwrap_err().0, 2);
     }
 
     #[test]

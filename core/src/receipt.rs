@@ -341,6 +341,20 @@ fn verify_against_checkpoint(
             found: document.body.chain_id.clone(),
         });
     }
+    let filer_algorithm = document.body.filer.algorithm();
+    if filer_algorithm != anchor.signature_algorithm
+        || document.signature.algorithm != anchor.signature_algorithm
+    {
+        return Err(VerifyError::WrongSuite {
+            what: "the anchor's filer key or signature",
+            expected: anchor.signature_algorithm.to_string(),
+            found: if filer_algorithm == anchor.signature_algorithm {
+                document.signature.algorithm.to_string()
+            } else {
+                filer_algorithm.to_string()
+            },
+        });
+    }
     match filer_signatures {
         None => document.verify_filer_signature(algorithm)?,
         Some(cache) => {

@@ -29,6 +29,16 @@ pub enum VerifyError {
         field: &'static str,
         error: DecodeError,
     },
+    /// A header, filer key or signature of another algorithm suite than the genesis file's.
+    #[error(
+        "wrong suite: {what} is of the suite {found}, but the genesis file's chain uses {expected} \
+         (a receipt of another chain, or a genesis file of another chain)"
+    )]
+    WrongSuite {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("wrong chain: the trust anchor is for {expected:?}, this is for {found:?}")]
     WrongChain { expected: String, found: String },
     /// The header names another genesis than the verifier's: evidence of another consortium
@@ -182,6 +192,7 @@ impl VerifyError {
             Self::UnsupportedVersion { .. } => "unsupported-version",
             Self::BadHex { .. } => "bad-hex",
             Self::Malformed { .. } => "malformed",
+            Self::WrongSuite { .. } => "wrong-suite",
             Self::WrongChain { .. } | Self::WrongGenesis { .. } => "wrong-chain",
             Self::UnknownValidatorSet { .. } => "unknown-validator-set",
             Self::CertificateForOtherBlock { .. } => "certificate-for-other-block",

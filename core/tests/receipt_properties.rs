@@ -293,6 +293,8 @@ impl Part {
             ],
             Self::Header => &[
                 "malformed",
+                // The genesis hash's algorithm tag names the suite: 1 (BLAKE3) flips to 3 (SM3).
+                "wrong-suite",
                 "wrong-chain",
                 "unknown-validator-set",
                 "certificate-for-other-block",

@@ -315,7 +315,7 @@ fn secret_scalar(key: &SigningKey) -> Scalar {
     let scalar = Scalar::from_bytes_mod_order(bytes);
     assert_eq!(
         EdwardsPoint::mul_base(&scalar).compress().to_bytes(),
-        key.public_key().to_bytes()
+        key.public_key().to_bytes().as_slice()
     );
     scalar
 }

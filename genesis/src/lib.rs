@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub mod configuration;
+pub mod network;
 pub mod pki;
 
 pub use configuration::Configuration;
@@ -132,7 +133,8 @@ impl Default for Governance {
     }
 }
 
-/// The algorithms fixed for the life of the chain.
+/// The algorithms fixed for the life of the chain: BLAKE3 (or SHA-256, or SM3) with Ed25519,
+/// or the national suite, SM3 with SM2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suite {
@@ -140,6 +142,49 @@ pub struct Suite {
     /// (A document digest names its own algorithm.)
     pub digest: HashAlgorithm,
     pub signature: SignatureAlgorithm,
+}
+
+impl Suite {
+    /// The default suite: BLAKE3 and Ed25519.
+    pub const DEFAULT: Self = Self {
+        digest: HashAlgorithm::Blake3,
+        signature: SignatureAlgorithm::Ed25519,
+    };
+    /// The national-algorithm suite (国密): SM3 and SM2.
+    pub const NATIONAL: Self = Self {
+        digest: HashAlgorithm::Sm3,
+        signature: SignatureAlgorithm::Sm2,
+    };
+
+    /// The suite a short name selects: `ed25519-blake3` (the default), `ed25519-sha256`,
+    /// `ed25519-sm3` or `sm` (SM2 with SM3).
+    ///
+    /// # Errors
+    /// An unknown name, with the list of known ones.
+    pub fn from_name(name: &str) -> Result<Self, String> {
+        match name {
+            "ed25519-blake3" | "default" => Ok(Self::DEFAULT),
+            "ed25519-sha256" => Ok(Self {
+                digest: HashAlgorithm::Sha256,
+                signature: SignatureAlgorithm::Ed25519,
+            }),
+            "ed25519-sm3" => Ok(Self {
+                digest: HashAlgorithm::Sm3,
+                signature: SignatureAlgorithm::Ed25519,
+            }),
+            "sm" | "sm2-sm3" => Ok(Self::NATIONAL),
+            other => Err(format!(
+                "unknown suite {other:?}: expected ed25519-blake3 (the default), \
+                 ed25519-sha256, ed25519-sm3 or sm (SM2 signatures with SM3)"
+            )),
+        }
+    }
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// A member organisation.
@@ -279,6 +324,51 @@ fn check_key(field: String, key: &PublicKey) -> Result<(), GenesisError> {
     } else {
         Ok(())
     }
+}
+
+/// Checks the suite and that every key follows it (SPEC.md §10.3): SM2 only with SM3 (the
+/// national suite), every validator, governance and filer key of the suite's signature
+/// algorithm, and on an SM2 chain every validator's address pinning its node's peer id.
+fn validate_suite(genesis: &Genesis) -> Result<(), GenesisError> {
+    let suite = genesis.suite;
+    if suite.signature == SignatureAlgorithm::Sm2 && suite.digest != HashAlgorithm::Sm3 {
+        return Err(invalid(
+            "suite",
+            format!(
+                "a chain that signs with sm2 uses the national suite and hashes with sm3, \
+                 not {}",
+                suite.digest
+            ),
+        ));
+    }
+    let check = |field: String, key: &PublicKey| {
+        if key.algorithm() == suite.signature {
+            Ok(())
+        } else {
+            Err(invalid(
+                field,
+                format!(
+                    "{key} is an {} key, but the suite signs with {}",
+                    key.algorithm(),
+                    suite.signature
+                ),
+            ))
+        }
+    };
+    for (i, validator) in genesis.validators.iter().enumerate() {
+        check(format!("validators[{i}].public_key"), &validator.public_key)?;
+        network::validator_peer_id(&validator.public_key, validator.address.as_deref())
+            .map_err(|e| invalid(format!("validators[{i}].address"), e))?;
+    }
+    for (i, member) in genesis.members.iter().enumerate() {
+        for (j, key) in member.governance_keys.iter().enumerate() {
+            check(format!("members[{i}].governance_keys[{j}]"), key)?;
+        }
+    }
+    for (i, filer) in genesis.filers.iter().enumerate() {
+        check(format!("filers[{i}].public_key"), &filer.public_key)?;
+    }
+    Ok(())
 }
 
 /// Checks the members: identifiers, names and CA certificates (SPEC.md §10.3). Returns their
@@ -588,6 +678,7 @@ impl Genesis {
         {
             return Err(invalid("suite.digest", "unsupported"));
         }
+        validate_suite(self)?;
         let members = validate_members(&self.members)?;
         let known_member = |field: String, id: &str| -> Result<(), GenesisError> {
             if members.contains(id) {
@@ -812,9 +903,11 @@ impl Consortium {
         name: &str,
         rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
     ) -> Result<(), pki::PkiError> {
+        // The CA key signs X.509 certificates for TLS, which has no SM2 here: it stays
+        // Ed25519 whatever the suite (SPEC.md §10.1, `tls_ca`).
         let key = SigningKey::generate_with(rng);
         let ca = MemberCa::new(id, &key, self.genesis.genesis_time_ms)?;
-        let governance_key = SigningKey::generate_with(rng);
+        let governance_key = SigningKey::generate_for_with(self.genesis.suite.signature, rng);
         self.genesis.members.push(Member {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -852,6 +945,19 @@ pub fn default_consortium(
     genesis_time_ms: u64,
     rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
 ) -> Consortium {
+    default_consortium_with_suite(chain_id, genesis_time_ms, Suite::default(), rng)
+}
+
+/// [`default_consortium`] with the algorithms of `suite`: every validator, governance and
+/// filer key is of its signature algorithm. On an SM2 chain each validator's address is
+/// `/p2p/<peer id>` of its node's network key ([`network`]), with no host part: the nodes'
+/// configuration says where to dial.
+pub fn default_consortium_with_suite(
+    chain_id: &str,
+    genesis_time_ms: u64,
+    suite: Suite,
+    rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
+) -> Consortium {
     let mut validator_keys = Vec::new();
     let mut filer_keys = Vec::new();
     let mut validators = Vec::new();
@@ -862,10 +968,7 @@ pub fn default_consortium(
             version: GENESIS_VERSION,
             chain_id: chain_id.to_owned(),
             genesis_time_ms,
-            suite: Suite {
-                digest: HashAlgorithm::Blake3,
-                signature: SignatureAlgorithm::Ed25519,
-            },
+            suite,
             members: Vec::new(),
             validators: Vec::new(),
             filers: Vec::new(),
@@ -894,13 +997,15 @@ pub fn default_consortium(
             .expect("a CA certificate from a fresh Ed25519 key and a valid member id");
     }
     for (member, _) in DEFAULT_MEMBERS {
-        let validator_key = SigningKey::generate_with(rng);
-        let filer_key = SigningKey::generate_with(rng);
+        let validator_key = SigningKey::generate_for_with(suite.signature, rng);
+        let filer_key = SigningKey::generate_for_with(suite.signature, rng);
+        let address = (suite.signature == SignatureAlgorithm::Sm2)
+            .then(|| format!("/p2p/{}", network::network_peer_id(&validator_key)));
         validators.push(GenesisValidator {
             member: (*member).to_owned(),
             public_key: validator_key.public_key(),
             voting_power: 1,
-            address: None,
+            address,
         });
         let kinds: &[&str] = match *member {
             "bureau" => &["completion-drawing", "inspection-report"],

@@ -20,7 +20,7 @@ use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, MemoryStore, MerkleLog};
 use evidence_core::receipt::{EntryProof, Receipt};
 use evidence_core::validators::{Validator, ValidatorSet};
-use evidence_genesis::{Consortium, default_consortium};
+use evidence_genesis::{Consortium, default_consortium_with_suite};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
 
@@ -72,6 +72,12 @@ impl TestChain {
         Self::with_options(seed, CHAIN_ID, algorithm)
     }
 
+    /// A fresh chain of the default consortium under `suite` (the national suite, say), every
+    /// key from `seed`.
+    pub fn with_suite(seed: u64, chain_id: &str, suite: evidence_genesis::Suite) -> Self {
+        Self::build(seed, chain_id, suite, |_| {})
+    }
+
     /// A fresh chain with the given chain id and hash algorithm, every key from `seed`.
     pub fn with_options(seed: u64, chain_id: &str, algorithm: HashAlgorithm) -> Self {
         Self::with_genesis(seed, chain_id, algorithm, |_| {})
@@ -85,9 +91,23 @@ impl TestChain {
         algorithm: HashAlgorithm,
         change: impl FnOnce(&mut evidence_genesis::Genesis),
     ) -> Self {
+        let suite = evidence_genesis::Suite {
+            digest: algorithm,
+            ..evidence_genesis::Suite::DEFAULT
+        };
+        Self::build(seed, chain_id, suite, change)
+    }
+
+    fn build(
+        seed: u64,
+        chain_id: &str,
+        suite: evidence_genesis::Suite,
+        change: impl FnOnce(&mut evidence_genesis::Genesis),
+    ) -> Self {
+        let algorithm = suite.digest;
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut consortium = default_consortium(chain_id, GENESIS_TIME_MS, &mut rng);
-        consortium.genesis.suite.digest = algorithm;
+        let mut consortium =
+            default_consortium_with_suite(chain_id, GENESIS_TIME_MS, suite, &mut rng);
         change(&mut consortium.genesis);
         consortium.genesis.validate().expect("valid genesis");
         let trust_anchor = consortium.genesis.trust_anchor().expect("valid genesis");
