@@ -195,6 +195,8 @@ fn apply_changes<S: StateStore + ?Sized>(
                     ));
                 }
                 check_keys(std::slice::from_ref(public_key), None, &new_keys)?;
+                evidence_genesis::network::validator_peer_id(public_key, address.as_deref())
+                    .map_err(|e| invalid(position, change, e.to_string()))?;
                 new_keys.push((*public_key, member.clone()));
                 next.validators.push(GenesisValidator {
                     member: member.clone(),
@@ -219,6 +221,8 @@ fn apply_changes<S: StateStore + ?Sized>(
                 };
                 let member = validator.member.clone();
                 check_keys(std::slice::from_ref(new_public_key), None, &new_keys)?;
+                evidence_genesis::network::validator_peer_id(new_public_key, address.as_deref())
+                    .map_err(|e| invalid(position, change, e.to_string()))?;
                 new_keys.push((*new_public_key, member));
                 if let Some(validator) = next
                     .validators

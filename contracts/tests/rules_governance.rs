@@ -519,3 +519,17 @@ fn a_rotation_revokes_the_old_key_and_registers_its_successor_in_one_entry() {
     assert_eq!(ledger.reject(&bad).code(), "filer-key-in-use");
     ledger.accept(&scanned_drawing(&ledger, &old, "dwg-still"));
 }
+
+#[test]
+fn a_filer_key_of_another_algorithm_is_refused() {
+    let mut ledger = Ledger::new();
+    let sm2 =
+        SigningKey::from_secret(evidence_core::keys::SignatureAlgorithm::Sm2, &[42; 32]).unwrap();
+    let error = ledger.reject(&register(
+        &ledger,
+        BUREAU,
+        registration(&sm2, &[COMPLETION_DRAWING]),
+    ));
+    assert_eq!(error.code(), "wrong-key-algorithm", "{error}");
+    assert!(error.to_string().contains("sm2"), "{error}");
+}

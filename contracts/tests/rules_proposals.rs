@@ -10,7 +10,7 @@ use evidence_contracts::state::{ProposalRecord, ProposalStatus};
 use evidence_contracts::{Transaction, TxError};
 use evidence_core::entry::Record;
 use evidence_core::governance::{Change, FilerRegistration, GovernanceAction, Proposal, Vote};
-use evidence_core::keys::{PublicKey, SigningKey};
+use evidence_core::keys::{PublicKey, SignatureAlgorithm, SigningKey};
 use evidence_genesis::pki::MemberCa;
 use evidence_genesis::{Configuration, GenesisValidator};
 
@@ -1555,5 +1555,52 @@ fn a_validator_change_made_stale_by_another_proposal_waits_and_is_refused() {
     assert_eq!(
         record(&ledger, "archive-second-validator").status,
         ProposalStatus::Open
+    );
+}
+
+#[test]
+fn keys_of_another_algorithm_or_addresses_pinning_another_peer_are_refused() {
+    let mut ledger = Ledger::new();
+    let sm2 = SigningKey::from_secret(SignatureAlgorithm::Sm2, &[71; 32])
+        .unwrap()
+        .public_key();
+    // This chain signs with Ed25519: an SM2 validator or governance key could never act here.
+    let error = refused(&mut ledger, vec![add_validator(COURT, sm2, 1)]);
+    assert_eq!(error.code(), "wrong-key-algorithm", "{error}");
+    assert!(error.to_string().contains("ed25519"), "{error}");
+    let court = ledger.genesis.validator_of(COURT).unwrap().public_key;
+    let error = refused(&mut ledger, vec![replace_validator(court, sm2)]);
+    assert_eq!(error.code(), "wrong-key-algorithm", "{error}");
+    let error = refused(
+        &mut ledger,
+        vec![Change::SetGovernanceKeys {
+            member: COURT.into(),
+            keys: vec![sm2],
+        }],
+    );
+    assert_eq!(error.code(), "wrong-key-algorithm", "{error}");
+    // An Ed25519 validator's address may repeat its own peer id, never another key's.
+    let fresh = SigningKey::from_seed(&[72; 32]).public_key();
+    let other = evidence_genesis::network::network_peer_id(&SigningKey::from_seed(&[73; 32]));
+    refused_as_invalid(
+        &mut ledger,
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: fresh,
+            voting_power: 1,
+            address: Some(format!("/ip4/10.0.0.9/tcp/26656/p2p/{other}")),
+        }],
+        "change 0 (add-validator)",
+    );
+    let own = evidence_genesis::network::network_peer_id(&SigningKey::from_seed(&[72; 32]));
+    decide(
+        &mut ledger,
+        "pinned",
+        vec![Change::AddValidator {
+            member: COURT.into(),
+            public_key: fresh,
+            voting_power: 1,
+            address: Some(format!("/ip4/10.0.0.9/tcp/26656/p2p/{own}")),
+        }],
     );
 }

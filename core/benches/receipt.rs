@@ -1,7 +1,8 @@
 //! Receipt verification, cold (the checkpoint's certificate checked every time), warm (the
 //! checkpoint already verified and cached, the filer signature checked), and warm with the
 //! filer's batch signature also cached (another document of the same batch verified before);
-//! and the Ed25519 verification that dominates.
+//! each on a default chain (BLAKE3, Ed25519) and on a national-suite chain (SM3, SM2); and the
+//! signing and verification that dominate, for both algorithms.
 //!
 //! Run with `cargo bench -p evidence-core --bench receipt`. Every figure is for one thread.
 
@@ -14,8 +15,10 @@ use std::time::Duration;
 use common::TestChain;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use evidence_core::digest::Digest;
-use evidence_core::keys::{self, PublicKey, Signature, SigningKey};
+use evidence_core::encoding::{Decode as _, Encode as _};
+use evidence_core::keys::{self, PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::receipt::{Receipt, Verifier, verify_receipt};
+use evidence_genesis::Suite;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
 
@@ -38,8 +41,8 @@ struct Fixture {
 /// A chain of three blocks: a single document, a batch of [`LARGE_BATCH`] documents, and
 /// another single document; receipts are against the last checkpoint (certified by three of the
 /// four validators).
-fn fixture() -> Fixture {
-    let mut chain = TestChain::new(2026);
+fn fixture(suite: Suite) -> Fixture {
+    let mut chain = TestChain::with_suite(2026, common::CHAIN_ID, suite);
     let single_doc = b"completion drawing, sheet 1".to_vec();
     let body = chain.anchor_body("bureau", "completion-drawing", "DRW-0001", &single_doc);
     let records = chain.batch("bureau", vec![body]);
@@ -89,9 +92,14 @@ fn fixture() -> Fixture {
 }
 
 fn receipts(c: &mut Criterion) {
-    let fixture = fixture();
+    receipts_of(c, "receipt", Suite::DEFAULT);
+    receipts_of(c, "receipt_sm", Suite::NATIONAL);
+}
+
+fn receipts_of(c: &mut Criterion, group_name: &str, suite: Suite) {
+    let fixture = fixture(suite);
     let anchor = &fixture.chain.trust_anchor;
-    let mut group = c.benchmark_group("receipt");
+    let mut group = c.benchmark_group(group_name);
     group
         .throughput(Throughput::Elements(1))
         .warm_up_time(Duration::from_secs(1))
@@ -123,8 +131,8 @@ fn receipts(c: &mut Criterion) {
                 BatchSize::SmallInput,
             );
         });
-        // The filer-signature step alone: the batch path to the signed root, then one strict
-        // Ed25519 verification.
+        // The filer-signature step alone: the batch path to the signed root, then one
+        // signature verification (strict Ed25519, or SM2).
         let document = receipt.entry.anchor().unwrap();
         let algorithm = anchor.digest_algorithm;
         group.bench_function(BenchmarkId::new("filer_signature", name), |b| {
@@ -168,41 +176,61 @@ fn receipts(c: &mut Criterion) {
 }
 
 /// One strict Ed25519 verification, and a batch of [`SIGNATURE_BATCH`] through
-/// `keys::verify_batch`, per signature.
-fn ed25519(c: &mut Criterion) {
-    let mut rng = ChaCha20Rng::seed_from_u64(25519);
-    let signed: Vec<(Vec<u8>, Signature, PublicKey)> = (0..SIGNATURE_BATCH)
-        .map(|i| {
-            let key = SigningKey::generate_with(&mut rng);
-            // About the size of a precommit vote or a batch signing message.
-            let message = format!("{i:0>96}").into_bytes();
-            let signature = key.sign(&message);
-            (message, signature, key.public_key())
-        })
-        .collect();
-    let items: Vec<(&[u8], &Signature, &PublicKey)> = signed
-        .iter()
-        .map(|(message, signature, key)| (message.as_slice(), signature, key))
-        .collect();
+/// `keys::verify_batch`, per signature; signing; and the same for SM2 (which has no batch
+/// equation, so its batch is one verification after another).
+fn signatures(c: &mut Criterion) {
+    for algorithm in SignatureAlgorithm::ALL {
+        let mut rng = ChaCha20Rng::seed_from_u64(25519);
+        let keys: Vec<SigningKey> = (0..SIGNATURE_BATCH)
+            .map(|_| SigningKey::generate_for_with(algorithm, &mut rng))
+            .collect();
+        let signed: Vec<(Vec<u8>, Signature, PublicKey)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                // About the size of a precommit vote or a batch signing message.
+                let message = format!("{i:0>96}").into_bytes();
+                let signature = key.sign(&message);
+                (message, signature, key.public_key())
+            })
+            .collect();
+        let items: Vec<(&[u8], &Signature, &PublicKey)> = signed
+            .iter()
+            .map(|(message, signature, key)| (message.as_slice(), signature, key))
+            .collect();
 
-    let mut group = c.benchmark_group("ed25519");
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    group.throughput(Throughput::Elements(1));
-    let (message, signature, key) = &signed[0];
-    group.bench_function("verify_strict", |b| {
-        b.iter(|| {
-            key.verify(black_box(message), black_box(signature))
-                .unwrap()
+        let mut group = c.benchmark_group(algorithm.name());
+        group
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(4));
+        group.throughput(Throughput::Elements(1));
+        let (message, signature, key) = &signed[0];
+        let verify_name = match algorithm {
+            SignatureAlgorithm::Ed25519 => "verify_strict",
+            SignatureAlgorithm::Sm2 => "verify",
+        };
+        group.bench_function(verify_name, |b| {
+            b.iter(|| {
+                key.verify(black_box(message), black_box(signature))
+                    .unwrap()
+            });
         });
-    });
-    group.throughput(Throughput::Elements(SIGNATURE_BATCH as u64));
-    group.bench_function(format!("verify_batch_{SIGNATURE_BATCH}"), |b| {
-        b.iter(|| keys::verify_batch(black_box(&items)).unwrap());
-    });
-    group.finish();
+        group.bench_function("sign", |b| {
+            b.iter(|| keys[0].sign(black_box(message)));
+        });
+        // Decoding a public key this thread decoded before (the per-thread cache's path, the
+        // one every vote and transaction of a running chain takes).
+        let encoded = key.to_canonical_bytes();
+        group.bench_function("decode_public_key_cached", |b| {
+            b.iter(|| PublicKey::from_canonical_bytes(black_box(&encoded)).unwrap());
+        });
+        group.throughput(Throughput::Elements(SIGNATURE_BATCH as u64));
+        group.bench_function(format!("verify_batch_{SIGNATURE_BATCH}"), |b| {
+            b.iter(|| keys::verify_batch(black_box(&items)).unwrap());
+        });
+        group.finish();
+    }
 }
 
-criterion_group!(benches, receipts, ed25519);
+criterion_group!(benches, receipts, signatures);
 criterion_main!(benches);

@@ -36,12 +36,16 @@ use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
 use evidence_core::receipt::{EntryProof, Receipt, Verifier, verify_receipt};
 use evidence_core::validators::Validator;
-use evidence_genesis::Genesis;
 use evidence_genesis::pki::MemberCa;
+use evidence_genesis::{Genesis, Suite};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha512};
+use sm2::elliptic_curve::ops::Reduce;
+use sm2::elliptic_curve::point::AffineCoordinates as _;
+use sm2::elliptic_curve::sec1::ToSec1Point as _;
+use sm2::elliptic_curve::{Group as _, PrimeField as _};
 
 /// Seed of every key of the vectors' consortium.
 const SEED: u64 = 2026;
@@ -63,6 +67,7 @@ const ERROR_CODES: &[&str] = &[
     "handoff-out-of-order",
     "handoff-set-mismatch",
     "handoff-not-a-change",
+    "wrong-suite",
     "wrong-chain",
     "unknown-validator-set",
     "certificate-for-other-block",
@@ -141,6 +146,20 @@ impl Builder {
 
     /// Adds a receipt file. `document` is a path returned by [`Self::document`].
     fn receipt(&mut self, name: &str, text: String, document: &str, expected: &str, about: &str) {
+        self.receipt_on(None, name, text, document, expected, about);
+    }
+
+    /// As [`Self::receipt`], checked against the genesis file `genesis` when it names one (a
+    /// vector of another chain) instead of the manifest's.
+    fn receipt_on(
+        &mut self,
+        genesis: Option<&str>,
+        name: &str,
+        text: String,
+        document: &str,
+        expected: &str,
+        about: &str,
+    ) {
         let folder = if expected == "valid" {
             "valid"
         } else {
@@ -154,7 +173,7 @@ impl Builder {
         self.manifest.push(ManifestEntry {
             receipt: path.clone(),
             document: document.to_owned(),
-            genesis: None,
+            genesis: genesis.map(str::to_owned),
             expected: expected.to_owned(),
             document_digest,
             description: about.to_owned(),
@@ -2636,6 +2655,37 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          (valid/registered-filer.revocation-not-in-log).",
     );
 
+    // The national suite: the same kind of consortium on SM3 and SM2, with its own genesis
+    // file, and the receipts of each suite checked against the other's genesis file.
+    let sm3_ed25519 = suite_chains
+        .iter()
+        .find(|(name, _, _)| *name == "sm3")
+        .map(|(_, _, receipt)| receipt.to_json())
+        .expect("the SM3 chain");
+    sm_chain_vectors(
+        &mut out,
+        &SmInputs {
+            foundation: (&foundation_report, &foundation_doc),
+            sheets: sheets
+                .iter()
+                .zip(&sheet_docs)
+                .map(|(sheet, doc)| (sheet.as_slice(), doc.as_str()))
+                .collect(),
+            completion: (&completion_report, &completion_doc),
+            site_scan: (&site_drawing, &site_doc),
+            ed25519_single: single_json.clone(),
+            sm3_ed25519,
+        },
+    );
+    // The valid receipts first, then the invalid ones in the order of the steps that refuse
+    // them (SPEC.md §9); within each code, in the order added (a stable sort).
+    out.manifest.sort_by_key(|vector| {
+        ERROR_CODES
+            .iter()
+            .position(|code| *code == vector.expected)
+            .map_or(0, |step| step + 1)
+    });
+
     let manifest = Manifest {
         description: "Golden vectors of the evidence ledger formats (SPEC.md §14); see \
                       README.md. Paths are relative to this folder."
@@ -2648,6 +2698,752 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     out.files
         .insert("manifest.json".to_owned(), text.into_bytes());
     out.files
+}
+
+// The national suite (SPEC.md §4.1, §4.2, §10): SM2 signatures on the curve of GB/T 32918.5,
+// SM3 hashing. The constants are those of SPEC.md §4.1, big-endian.
+
+/// The field prime p of the SM2 curve.
+const SM2_P: &str = "fffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffff";
+/// The coefficient a = p − 3.
+const SM2_A: &str = "fffffffeffffffffffffffffffffffffffffffff00000000fffffffffffffffc";
+/// The coefficient b.
+const SM2_B: &str = "28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93";
+/// The base point G.
+const SM2_GX: &str = "32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7";
+const SM2_GY: &str = "bc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0";
+/// The group order n.
+const SM2_N: &str = "fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123";
+/// The user id every SM2 signature of the ledger binds (SPEC.md §4.2).
+const SM2_USER_ID: &[u8] = b"1234567812345678";
+
+fn hex32(text: &str) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).unwrap();
+    bytes
+}
+
+/// The number below n whose 32 big-endian bytes are `bytes`.
+fn sm2_scalar(bytes: &[u8]) -> sm2::Scalar {
+    let mut repr = sm2::FieldBytes::default();
+    repr.copy_from_slice(bytes);
+    Option::from(sm2::Scalar::from_repr(repr)).expect("a number below n")
+}
+
+fn sm2_scalar_bytes(scalar: &sm2::Scalar) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(&scalar.to_repr());
+    bytes
+}
+
+/// The SM2 signature `r || s`.
+fn sm2_signature(r: &[u8], s: &[u8]) -> Signature {
+    let mut bytes = [0u8; 64];
+    bytes[..32].copy_from_slice(r);
+    bytes[32..].copy_from_slice(s);
+    Signature {
+        algorithm: SignatureAlgorithm::Sm2,
+        bytes,
+    }
+}
+
+/// The point of the SM2 key `key`.
+fn sm2_point(key: &PublicKey) -> sm2::ProjectivePoint {
+    let point = sm2::PublicKey::from_sec1_bytes(key.as_bytes()).expect("an SM2 key");
+    sm2::ProjectivePoint::from(*point.as_affine())
+}
+
+/// `e = SM3(Z || M)` reduced mod n, with `Z = SM3(ENTL || ID || a || b || xG || yG || xP ||
+/// yP)` for the ledger's user id, computed here from SPEC.md §4.2 (not by the `sm2` crate).
+fn sm2_e(key: &PublicKey, message: &[u8]) -> sm2::Scalar {
+    let point = sm2::PublicKey::from_sec1_bytes(key.as_bytes()).expect("an SM2 key");
+    let uncompressed = point.as_affine().to_sec1_point(false);
+    let entl = u16::try_from(SM2_USER_ID.len() * 8).unwrap().to_be_bytes();
+    let z = HashAlgorithm::Sm3.hash_parts(&[
+        &entl,
+        SM2_USER_ID,
+        &hex32(SM2_A),
+        &hex32(SM2_B),
+        &hex32(SM2_GX),
+        &hex32(SM2_GY),
+        &uncompressed.as_bytes()[1..],
+    ]);
+    let e = HashAlgorithm::Sm3.hash_parts(&[&z.bytes, message]);
+    let mut repr = sm2::FieldBytes::default();
+    repr.copy_from_slice(&e.bytes);
+    <sm2::Scalar as Reduce<sm2::FieldBytes>>::reduce(&repr)
+}
+
+/// An SM2 signature by `key` over `message` with the nonce `k` (GB/T 32918.2 signing:
+/// `r = (e + x([k]G)) mod n`, `s = (1 + d)⁻¹ · (k − r·d) mod n`).
+fn sm2_sign_with_nonce(key: &SigningKey, message: &[u8], k: &sm2::Scalar) -> Signature {
+    let d = sm2_scalar(&key.seed());
+    let x1 = (sm2::ProjectivePoint::generator() * *k).to_affine().x();
+    let r =
+        sm2_e(&key.public_key(), message) + <sm2::Scalar as Reduce<sm2::FieldBytes>>::reduce(&x1);
+    let s = Option::<sm2::Scalar>::from((d + sm2::Scalar::ONE).invert()).unwrap() * (*k - r * d);
+    sm2_signature(&sm2_scalar_bytes(&r), &sm2_scalar_bytes(&s))
+}
+
+/// A signature by `key` over `message` computed with the user id `user_id` in `Z` in place of
+/// the ledger's: for another id, another `Z`, hence another `e`.
+fn sm2_sign_with_user_id(key: &SigningKey, user_id: &str, message: &[u8]) -> Signature {
+    let foreign = sm2::dsa::SigningKey::from_slice(user_id, &key.seed()).unwrap();
+    let signature: sm2::dsa::Signature =
+        sm2::dsa::signature::Signer::try_sign(&foreign, message).unwrap();
+    Signature {
+        algorithm: SignatureAlgorithm::Sm2,
+        bytes: signature.to_bytes().into(),
+    }
+}
+
+/// `(r, n − s)`: the other signature an ECDSA verifier would accept for the same `r`.
+fn sm2_ecdsa_twin(signature: &Signature) -> Signature {
+    let s = sm2_scalar(&signature.bytes[32..]);
+    sm2_signature(&signature.bytes[..32], &sm2_scalar_bytes(&-s))
+}
+
+/// `signature` with `s + n` in place of `s` when that fits in 32 bytes (for about one
+/// signature in 2^32), else with `n`: either way `s ≥ n`. Returns whether `s + n` fit.
+fn sm2_s_out_of_range(signature: &Signature) -> (Signature, bool) {
+    let n = hex32(SM2_N);
+    let mut sum = [0u8; 32];
+    let mut carry = 0u16;
+    for i in (0..32).rev() {
+        let digit = u16::from(signature.bytes[32 + i]) + u16::from(n[i]) + carry;
+        sum[i] = digit as u8;
+        carry = digit >> 8;
+    }
+    let fits = carry == 0;
+    let s = if fits { sum } else { n };
+    (sm2_signature(&signature.bytes[..32], &s), fits)
+}
+
+/// `(r, n − r)`: `s` in range, but `t = (r + s) mod n = 0`.
+fn sm2_t_zero(signature: &Signature) -> Signature {
+    let r = sm2_scalar(&signature.bytes[..32]);
+    sm2_signature(&signature.bytes[..32], &sm2_scalar_bytes(&-r))
+}
+
+/// A signature by `key` over `message`, made with its secret `d`, for which `[s]G + [t]P` is
+/// the point at infinity: `r = e`, `s = −r·d / (1 + d)`, so `t = r / (1 + d)` and
+/// `s + t·d = 0`. A verifier that reads the point at infinity as `x1 = 0` finds
+/// `(e + 0) mod n = r` and accepts.
+fn sm2_infinity_signature(key: &SigningKey, message: &[u8]) -> Signature {
+    let d = sm2_scalar(&key.seed());
+    let r = sm2_e(&key.public_key(), message);
+    let inverse = Option::<sm2::Scalar>::from((d + sm2::Scalar::ONE).invert()).unwrap();
+    let s = -(r * d * inverse);
+    let t = r + s;
+    assert!(!bool::from(r.is_zero()) && !bool::from(s.is_zero()) && !bool::from(t.is_zero()));
+    let sum = sm2::ProjectivePoint::generator() * s + sm2_point(&key.public_key()) * t;
+    assert!(bool::from(sum.is_identity()));
+    sm2_signature(&sm2_scalar_bytes(&r), &sm2_scalar_bytes(&s))
+}
+
+/// The receipts, documents and files of the main chain the SM chain's vectors reuse.
+struct SmInputs<'a> {
+    foundation: (&'a [u8], &'a str),
+    sheets: Vec<(&'a [u8], &'a str)>,
+    completion: (&'a [u8], &'a str),
+    site_scan: (&'a [u8], &'a str),
+    /// The main chain's single-document receipt (BLAKE3 and Ed25519).
+    ed25519_single: String,
+    /// The SM3 chain's receipt (SM3 and Ed25519).
+    sm3_ed25519: String,
+}
+
+/// The genesis file of the SM chain.
+const SM_GENESIS: &str = "genesis-sm.json";
+
+/// The vectors of a chain of the national suite (`"suite": {"digest": "sm3", "signature":
+/// "sm2"}`): the same kind of four-member consortium from the same seed, every validator,
+/// governance and filer key an SM2 key, each checked against its own genesis file
+/// (`genesis-sm.json`); and the receipts of each suite checked against the other's genesis
+/// file (`wrong-suite`). Its chain is independent of the others (its own generator), so it
+/// changes none of their bytes.
+fn sm_chain_vectors(out: &mut Builder, inputs: &SmInputs<'_>) {
+    let mut chain = TestChain::with_suite(SEED, CHAIN_ID, Suite::NATIONAL);
+    let algorithm = chain.algorithm;
+    assert_eq!(algorithm, HashAlgorithm::Sm3);
+    out.files.insert(
+        SM_GENESIS.to_owned(),
+        chain.consortium.genesis.to_json().into_bytes(),
+    );
+    let bureau = chain.filer_key("bureau").clone();
+    assert_eq!(bureau.algorithm(), SignatureAlgorithm::Sm2);
+    let (foundation_report, foundation_doc) = inputs.foundation;
+    let (completion_report, completion_doc) = inputs.completion;
+    let (site_drawing, site_doc) = inputs.site_scan;
+
+    // Block 1, entry 0: the foundation inspection report, a batch of one.
+    let mut body = chain.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-FOUNDATION-01",
+        foundation_report,
+    );
+    body.claim = inspection("foundation");
+    let records = chain.batch("bureau", vec![body]);
+    let cp1 = chain.commit_block(records);
+    // Block 2, entries 1-5: the five drawing sheets under one filer signature, certified by
+    // all four validators.
+    let bodies = inputs
+        .sheets
+        .iter()
+        .enumerate()
+        .map(|(i, (sheet, _))| {
+            let id = format!("DRW-COMPLETION-S{:02}", i + 1);
+            chain.anchor_body("bureau", "completion-drawing", &id, sheet)
+        })
+        .collect();
+    let records = chain.batch("bureau", bodies);
+    let cp2 = chain.commit_block_signed_by(records, &[0, 1, 2, 3]);
+
+    // Block 3, entries 6-8: the archive's proposal to move its validator to a new SM2 key
+    // (with an address pinning the peer id of the new node's network key, SPEC.md §4.4) and
+    // to give the court's validator two votes, and the bureau's and the court's approving
+    // votes, each signed with the member's SM2 governance key: S0 to S1, certified by S0.
+    let governance = |chain: &TestChain, member: &str, action: GovernanceAction| {
+        let key = chain
+            .consortium
+            .governance_key(member)
+            .expect("each member has a governance key")
+            .clone();
+        assert_eq!(key.algorithm(), SignatureAlgorithm::Sm2);
+        let body = GovernanceBody {
+            chain_id: chain.chain_id.clone(),
+            member: member.to_owned(),
+            signer: key.public_key(),
+            issued_at_ms: chain.time_ms() + 500,
+            action,
+        };
+        Record::Governance(Box::new(body.sign(&key)))
+    };
+    let genesis_keys: Vec<SigningKey> = chain.certifying_keys().into_iter().cloned().collect();
+    let validator_of = |member: &str| {
+        chain
+            .consortium
+            .genesis
+            .validators
+            .iter()
+            .find(|v| v.member == member)
+            .expect("each member runs a validator")
+            .public_key
+    };
+    let court_validator = validator_of("court");
+    let archive_validator = validator_of("archive");
+    assert_eq!(genesis_keys[2].public_key(), court_validator);
+    assert_eq!(genesis_keys[3].public_key(), archive_validator);
+    let archive_new_key = SigningKey::from_secret(SignatureAlgorithm::Sm2, &[0xd3; 32]).unwrap();
+    let proposal_id = "validators-2026-02";
+    let mut records = vec![governance(
+        &chain,
+        "archive",
+        GovernanceAction::Propose(Proposal {
+            id: proposal_id.to_owned(),
+            expires_at_ms: chain.time_ms() + 1000 + 30 * 24 * 60 * 60 * 1000,
+            summary: "The archive's validator moves to new hardware with a new SM2 key; the \
+                      court's validator gets two votes."
+                .to_owned(),
+            changes: vec![
+                Change::ReplaceValidator {
+                    public_key: archive_validator,
+                    new_public_key: archive_new_key.public_key(),
+                    address: Some(format!(
+                        "/dns4/archive-2.evidence.example/tcp/26656/p2p/{}",
+                        evidence_genesis::network::network_peer_id(&archive_new_key)
+                    )),
+                },
+                Change::SetVotingPower {
+                    public_key: court_validator,
+                    voting_power: 2,
+                },
+            ],
+        }),
+    )];
+    for voter in ["bureau", "court"] {
+        records.push(governance(
+            &chain,
+            voter,
+            GovernanceAction::Vote(Vote {
+                proposal_id: proposal_id.to_owned(),
+                approve: true,
+            }),
+        ));
+    }
+    chain.change_validators(vec![
+        (genesis_keys[0].clone(), 1),
+        (genesis_keys[1].clone(), 1),
+        (genesis_keys[2].clone(), 2),
+        (archive_new_key.clone(), 1),
+    ]);
+    assert_eq!(chain.entries.len(), 6);
+    chain.commit_block(records);
+
+    // Block 4, entry 9: the bureau registers an SM2 key for its site scanner. Certified by
+    // S1 from here on: the bureau's validator, the court's (power 2) and the archive's new
+    // key, 4 of 5.
+    let scanner = SigningKey::from_secret(SignatureAlgorithm::Sm2, &[0x5c; 32]).unwrap();
+    let records = vec![governance(
+        &chain,
+        "bureau",
+        GovernanceAction::RegisterFiler(FilerRegistration {
+            name: "bureau-site-scanner".to_owned(),
+            public_key: scanner.public_key(),
+            kinds: vec!["completion-drawing".to_owned()],
+            source_system: "site-scanner".to_owned(),
+        }),
+    )];
+    assert_eq!(chain.entries.len(), 9);
+    chain.commit_block_signed_by(records, &[0, 2, 3]);
+    // Block 5, entries 10-11: the completion report by the bureau's genesis filer, and a
+    // drawing filed by the registered scanner.
+    let alone = |body: AnchorBody, key: &SigningKey| -> AnchoredDocument {
+        SignedBatch::sign(algorithm, vec![body], key)
+            .unwrap()
+            .into_documents(algorithm)
+            .unwrap()
+            .remove(0)
+    };
+    let mut completion_body = chain.anchor_body(
+        "bureau",
+        "inspection-report",
+        "INS-COMPLETION-01",
+        completion_report,
+    );
+    completion_body.claim = inspection("completion");
+    let mut scanned =
+        chain.anchor_body("bureau", "completion-drawing", "DWG-SITE-01", site_drawing);
+    scanned.filer = scanner.public_key();
+    scanned.source_system = "site-scanner".to_owned();
+    let mut records = chain.batch("bureau", vec![completion_body]);
+    records.push(Record::Anchor(alone(scanned, &scanner)));
+    assert_eq!(chain.entries.len(), 10);
+    let cp5 = chain.commit_block_signed_by(records, &[0, 2, 3]);
+
+    // Block 6, entries 12-21: anchors of the foundation report (each a batch of one with its
+    // own capture time) that a correct node never sequences, certified by S1 (validators 0,
+    // 1 and 2: power 4 of 5), each failing one rule of SPEC.md §4 or §9.3 step 5 only.
+    let foundation_again = |offset: u64| {
+        let mut body = chain.anchor_body(
+            "bureau",
+            "inspection-report",
+            "INS-FOUNDATION-01",
+            foundation_report,
+        );
+        body.claim = inspection("foundation");
+        body.captured_at_ms += offset;
+        body
+    };
+    let signed_message = |document: &AnchoredDocument| {
+        batch_signing_bytes(algorithm, 1, &document.batch_root(algorithm).unwrap())
+    };
+    let bureau_public = bureau.public_key();
+    let refused = |document: &AnchoredDocument| {
+        assert!(
+            bureau_public
+                .verify(&signed_message(document), &document.signature)
+                .is_err()
+        );
+    };
+    // This file's e (SPEC.md §4.2) is the one the ledger's SM2 uses: a signature made with
+    // it and a nonce of our own verifies.
+    {
+        let document = alone(foundation_again(1), &bureau);
+        let message = signed_message(&document);
+        let k = sm2_scalar(&HashAlgorithm::Sm3.hash(b"vectors: an SM2 nonce").bytes);
+        bureau_public
+            .verify(&message, &sm2_sign_with_nonce(&bureau, &message, &k))
+            .unwrap();
+    }
+    // Entry 12: the filer's signature computed under the user id "evidence".
+    let mut wrong_user_id = alone(foundation_again(1), &bureau);
+    wrong_user_id.signature =
+        sm2_sign_with_user_id(&bureau, "evidence", &signed_message(&wrong_user_id));
+    refused(&wrong_user_id);
+    // Entry 13: s replaced by a value of n or more.
+    let mut s_out_of_range = alone(foundation_again(2), &bureau);
+    let (signature, s_plus_n_fits) = sm2_s_out_of_range(&s_out_of_range.signature);
+    s_out_of_range.signature = signature;
+    refused(&s_out_of_range);
+    // Entry 14: (r, n − s).
+    let mut twin = alone(foundation_again(3), &bureau);
+    twin.signature = sm2_ecdsa_twin(&twin.signature);
+    refused(&twin);
+    // Entry 15: (r, n − r), so t = 0.
+    let mut t_zero = alone(foundation_again(4), &bureau);
+    t_zero.signature = sm2_t_zero(&t_zero.signature);
+    refused(&t_zero);
+    // Entry 16: [s]G + [t]P is the point at infinity.
+    let mut infinity = alone(foundation_again(5), &bureau);
+    infinity.signature = sm2_infinity_signature(&bureau, &signed_message(&infinity));
+    refused(&infinity);
+    // Entry 17: an Ed25519 filer key, with its valid Ed25519 signature.
+    let ed25519_filer = SigningKey::from_seed(&[0x5e; 32]);
+    let mut body = foundation_again(6);
+    body.filer = ed25519_filer.public_key();
+    let ed25519_filed = alone(body, &ed25519_filer);
+    ed25519_filed
+        .verify_filer_signature(algorithm)
+        .expect("a valid Ed25519 signature");
+    // Entry 18: the bureau's SM2 signature, correct, under the Ed25519 tag.
+    let mut ed25519_tagged = alone(foundation_again(7), &bureau);
+    ed25519_tagged.signature.algorithm = SignatureAlgorithm::Ed25519;
+    // Entries 19-21: the bureau's anchor with the 33 bytes of the filer key replaced, in the
+    // entry bytes only (the types cannot hold such keys), by 02 || x for the smallest x whose
+    // x³ + a·x + b is no square mod p (no point has it); by 04 || x of the bureau's key (the
+    // prefix of the uncompressed form, which takes 65 bytes); and by 02 || p + 1 (x ≥ p).
+    let sm2_key_bytes = |prefix: u8, x: &[u8; 32]| {
+        let mut bytes = vec![prefix];
+        bytes.extend_from_slice(x);
+        bytes
+    };
+    let small_x = |x: u8| {
+        let mut bytes = [0u8; 32];
+        bytes[31] = x;
+        bytes
+    };
+    let off_curve_x = (1u8..=255)
+        .map(small_x)
+        .find(|x| {
+            PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &sm2_key_bytes(2, x)).is_err()
+        })
+        .unwrap();
+    assert_eq!(off_curve_x, small_x(2));
+    assert!(
+        PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &sm2_key_bytes(3, &off_curve_x))
+            .is_err()
+    );
+    let mut bureau_x = [0u8; 32];
+    bureau_x.copy_from_slice(&bureau_public.as_bytes()[1..]);
+    // p + 1: p ends in ff…ff, so adding 1 carries into the byte before the last eight.
+    let x_one_plus_p = {
+        let mut bytes = hex32(SM2_P);
+        let mut carry = 1u16;
+        for byte in bytes.iter_mut().rev() {
+            let sum = u16::from(*byte) + carry;
+            *byte = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0);
+        bytes
+    };
+    assert!(
+        PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, &sm2_key_bytes(2, &small_x(1)))
+            .is_ok(),
+        "x = 1 is on the curve"
+    );
+    let key_substitutes = [
+        sm2_key_bytes(2, &off_curve_x),
+        sm2_key_bytes(4, &bureau_x),
+        sm2_key_bytes(2, &x_one_plus_p),
+    ];
+    for bytes in &key_substitutes {
+        assert!(PublicKey::from_algorithm_bytes(SignatureAlgorithm::Sm2, bytes).is_err());
+    }
+    let first_patched = chain.log.size() + 7;
+    assert_eq!(first_patched, 19);
+    let mut key_field = vec![SignatureAlgorithm::Sm2.tag()];
+    key_field.extend_from_slice(bureau_public.as_bytes());
+    let patch = |entry: &Entry, bytes: Vec<u8>| match entry.index.checked_sub(first_patched) {
+        Some(i) if (i as usize) < key_substitutes.len() => {
+            let mut field = vec![SignatureAlgorithm::Sm2.tag()];
+            field.extend_from_slice(&key_substitutes[i as usize]);
+            replace_bytes_once(&bytes, &key_field, &field)
+        }
+        _ => bytes,
+    };
+    let records = [
+        wrong_user_id,
+        s_out_of_range,
+        twin,
+        t_zero,
+        infinity,
+        ed25519_filed,
+        ed25519_tagged,
+        alone(foundation_again(8), &bureau),
+        alone(foundation_again(9), &bureau),
+        alone(foundation_again(10), &bureau),
+    ]
+    .into_iter()
+    .map(Record::Anchor)
+    .collect();
+    let cp6 = chain.commit_block_with_patched_entries(records, &[0, 1, 2], patch);
+    assert_eq!(chain.entries.len(), 22);
+    let patched_receipt = |index: u64| {
+        let receipt = chain.receipt(index, &cp6);
+        let canonical = receipt.entry.to_canonical_bytes();
+        replace_once(
+            &receipt.to_json(),
+            &hex::encode(&canonical),
+            &hex::encode(patch(&receipt.entry, canonical.clone())),
+        )
+    };
+
+    // Valid receipts, each against genesis-sm.json.
+    let single = chain.receipt(0, &cp1);
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "sm-chain.single-document",
+        single.to_json(),
+        foundation_doc,
+        "valid",
+        "The foundation inspection report, entry 0, block 1, of a chain of the national \
+         suite: genesis-sm.json names sm3 and sm2 (SPEC.md §10), so every key is an SM2 key \
+         (tag 2, a compressed point, 33 bytes), every signature (the filer's, the validators') \
+         is SM2 with the user id 1234567812345678, and the Merkle log, header, validator-set \
+         and genesis hashes and the document digest are SM3 (SPEC.md §4.2). Certified by \
+         validators 0, 1 and 2. Checked against genesis-sm.json.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "sm-chain.fourth-of-five-in-batch",
+        chain.receipt(4, &cp2).to_json(),
+        inputs.sheets[3].1,
+        "valid",
+        "Completion drawing sheet 4, entry 4, the fourth of five documents under one SM2 filer \
+         signature over the SM3 batch root (batch path of 3 hashes), block 2, certified by all \
+         four SM2 validators.",
+    );
+    let handoff = chain.receipt(10, &cp5);
+    assert_eq!(handoff.handoffs.len(), 1);
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "sm-chain.handoff",
+        handoff.to_json(),
+        completion_doc,
+        "valid",
+        "The completion inspection report, entry 10, block 5 of the SM chain, certified by \
+         the set S1 (the bureau's validator, the court's with power 2 and the archive's new \
+         SM2 key: power 4 of 5). A version 2 receipt with one hand-off: block 3, certified by \
+         genesis's set, which accepted the archive's proposal (entries 6-8, signed with SM2 \
+         governance keys) and names S1 as the next set.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "sm-chain.handoff-earlier-entry",
+        chain.receipt(0, &cp5).to_json(),
+        foundation_doc,
+        "valid",
+        "The foundation report, entry 0, sequenced in block 1 under genesis's set, against \
+         block 5 of the SM chain (certified by S1), with the hand-off of block 3.",
+    );
+    let registered = chain.receipt(11, &cp5);
+    assert!(registered.registration.is_some());
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "sm-chain.registered-filer",
+        registered.to_json(),
+        site_doc,
+        "valid",
+        "A site-scanned drawing, entry 11, block 5 of the SM chain, filed by an SM2 key the \
+         bureau registered in block 4 (entry 9): the receipt carries the hand-off of block 3 \
+         and the registration, whose SM2 governance signature a verifier checks (SPEC.md \
+         §9.5).",
+    );
+
+    // Invalid receipts: the filer key's encoding (SPEC.md §4.1, §9.3 step 0).
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "malformed.sm2-key-off-curve",
+        patched_receipt(first_patched),
+        foundation_doc,
+        "malformed",
+        "Entry 19, block 6 of the SM chain (one hand-off): the bureau's anchor with the 33 \
+         bytes of its SM2 filer key replaced by 02 || x with x = 2, the smallest x for which \
+         x³ + a·x + b is not a square mod p: a compressed encoding of no point of the curve. \
+         Inclusion proof and certificate are for these very bytes. SPEC.md §4.1 makes such a \
+         key a decoding error when the entry is read (§9.3 step 0).",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "malformed.sm2-key-uncompressed-prefix",
+        patched_receipt(first_patched + 1),
+        foundation_doc,
+        "malformed",
+        "Entry 20, block 6 of the SM chain: the bureau's anchor with the first byte of its SM2 \
+         filer key (02 or 03) replaced by 04, the prefix of the uncompressed form, the 32 bytes \
+         of x kept: 33 bytes that are no compressed point. A reader that ignores the first \
+         byte and picks a y would find the bureau's key or its negation; SPEC.md §4.1 accepts \
+         02 and 03 only (malformed).",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "malformed.sm2-key-x-not-below-p",
+        patched_receipt(first_patched + 2),
+        foundation_doc,
+        "malformed",
+        "Entry 21, block 6 of the SM chain: the bureau's anchor with its SM2 filer key \
+         replaced by 02 || p + 1: x ≥ p is no field element, though x mod p = 1 is the x of a \
+         curve point. A reader that reduces x mod p reads the entry and fails the filer \
+         signature instead; SPEC.md §4.1 makes it a decoding error (malformed).",
+    );
+
+    // Invalid receipts: another suite (SPEC.md §9.2 step 1, §9.3 step 5).
+    out.receipt_on(
+        None,
+        "wrong-suite",
+        single.to_json(),
+        foundation_doc,
+        "wrong-suite",
+        "The valid sm-chain.single-document receipt (SM3 and SM2) checked against genesis.json, \
+         whose suite is blake3 and ed25519: the header's genesis hash is an SM3 digest and its \
+         proposer an SM2 key (SPEC.md §9.2 step 1), refused before the chain id is compared.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "wrong-suite.ed25519-chain-against-sm-genesis",
+        inputs.ed25519_single.clone(),
+        foundation_doc,
+        "wrong-suite",
+        "The valid single-document receipt of the main chain (BLAKE3 and Ed25519) checked \
+         against genesis-sm.json (sm3 and sm2): its header's genesis hash is a BLAKE3 digest \
+         and its proposer an Ed25519 key.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "wrong-suite.sm3-ed25519-chain-against-sm-genesis",
+        inputs.sm3_ed25519.clone(),
+        foundation_doc,
+        "wrong-suite",
+        "The valid sm3-chain receipt (SM3 and Ed25519, genesis-sm3.json) checked against \
+         genesis-sm.json (sm3 and sm2): the header's genesis hash is an SM3 digest, as the \
+         trust anchor's suite says, but its proposer is an Ed25519 key, not SM2.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "wrong-suite.ed25519-filer-key",
+        chain.receipt(17, &cp6).to_json(),
+        foundation_doc,
+        "wrong-suite",
+        "Entry 17, block 6 of the SM chain (one hand-off; the checkpoint is the SM chain's): \
+         an anchor whose filer key is an Ed25519 key, with that key's valid Ed25519 signature. \
+         The checkpoint verifies; SPEC.md §9.3 step 5 refuses a filer key of another \
+         algorithm than the suite's, after entry-wrong-chain.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "wrong-suite.ed25519-tagged-filer-signature",
+        chain.receipt(18, &cp6).to_json(),
+        foundation_doc,
+        "wrong-suite",
+        "Entry 18, block 6 of the SM chain: the bureau's anchor with its SM2 filer key and its \
+         correct SM2 signature, tagged 1 (Ed25519) instead of 2. A verifier that ignored the \
+         tag would accept the signature; SPEC.md §9.3 step 5 refuses a filer signature of \
+         another algorithm than the suite's.",
+    );
+
+    // Invalid receipts: a validator's SM2 signature (SPEC.md §4.2, §9.2 step 4).
+    let certificate = &single.checkpoint.certificate;
+    let v = |i: usize| precommit(chain.validator_key(i), CHAIN_ID, certificate);
+    let wrong_id_vote = {
+        let vote = v(1);
+        let message = vote_signing_bytes(
+            CHAIN_ID,
+            VoteKind::Precommit,
+            certificate.height,
+            certificate.round,
+            Some(&certificate.block_hash),
+        );
+        CommitSignature {
+            signature: sm2_sign_with_user_id(chain.validator_key(1), "evidence", &message),
+            ..vote
+        }
+    };
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-validator-signature.sm2-wrong-user-id",
+        with_signatures(&single, vec![v(0), wrong_id_vote, v(2), v(3)]).to_json(),
+        foundation_doc,
+        "bad-validator-signature",
+        "The sm-chain.single-document receipt's certificate with signatures of validators 0, \
+         1, 2 and 3, where validator 1's precommit signature was computed with the user id \
+         \"evidence\" (ENTL 0x0040) in Z instead of 1234567812345678: a valid SM2 signature \
+         for another Z, not under SPEC.md §4.2. The other three alone would be a quorum.",
+    );
+    let twin_vote = {
+        let vote = v(1);
+        CommitSignature {
+            signature: sm2_ecdsa_twin(&vote.signature),
+            ..vote
+        }
+    };
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-validator-signature.sm2-ecdsa-twin",
+        with_signatures(&single, vec![v(0), twin_vote, v(2), v(3)]).to_json(),
+        foundation_doc,
+        "bad-validator-signature",
+        "The sm-chain.single-document receipt's certificate with signatures of validators 0, \
+         1, 2 and 3, where validator 1's correct precommit signature (r, s) is replaced by \
+         (r, n − s), the twin an ECDSA verifier accepts: in SM2, t = r + s changes with s, \
+         so it does not verify (SPEC.md §4.2).",
+    );
+
+    // Invalid receipts: the filer's SM2 signature (SPEC.md §4.2, §9.3 step 6).
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-filer-signature.sm2-wrong-user-id",
+        chain.receipt(12, &cp6).to_json(),
+        foundation_doc,
+        "bad-filer-signature",
+        "Entry 12, block 6 of the SM chain (one hand-off): the bureau's anchor whose filer \
+         signature, by the bureau's key over the right bytes, was computed with the user id \
+         \"evidence\" (8 bytes, ENTL 0x0040) in Z instead of 1234567812345678 (SPEC.md \
+         §4.2): another e, so it does not verify.",
+    );
+    let out_of_range_about = if s_plus_n_fits {
+        "Entry 13, block 6 of the SM chain: the bureau's correct filer signature (r, s) with \
+         s + n in place of s: the same value mod n, so a verifier that reduces s mod n accepts \
+         it; SPEC.md §4.2 requires 1 ≤ s ≤ n − 1."
+    } else {
+        "Entry 13, block 6 of the SM chain: the bureau's correct filer signature (r, s) with \
+         s replaced by n itself (s + n, the same value mod n, does not fit in 32 bytes for \
+         this s, as for all but about one s in 2^32): s = n is 0 mod n and outside \
+         1 ≤ s ≤ n − 1 (SPEC.md §4.2)."
+    };
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-filer-signature.sm2-s-out-of-range",
+        chain.receipt(13, &cp6).to_json(),
+        foundation_doc,
+        "bad-filer-signature",
+        out_of_range_about,
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-filer-signature.sm2-ecdsa-twin",
+        chain.receipt(14, &cp6).to_json(),
+        foundation_doc,
+        "bad-filer-signature",
+        "Entry 14, block 6 of the SM chain: the bureau's correct filer signature (r, s) \
+         replaced by (r, n − s), the second signature an ECDSA verifier would accept: in SM2 \
+         t = (r + s) mod n changes with s, so [s]G + [t]P is another point and the signature \
+         fails (SPEC.md §4.2, malleability).",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-filer-signature.sm2-t-zero",
+        chain.receipt(15, &cp6).to_json(),
+        foundation_doc,
+        "bad-filer-signature",
+        "Entry 15, block 6 of the SM chain: the bureau's filer signature with s replaced by \
+         n − r: r and s are both in 1 … n − 1, but t = (r + s) mod n = 0, which SPEC.md §4.2 \
+         refuses.",
+    );
+    out.receipt_on(
+        Some(SM_GENESIS),
+        "bad-filer-signature.sm2-point-at-infinity",
+        chain.receipt(16, &cp6).to_json(),
+        foundation_doc,
+        "bad-filer-signature",
+        "Entry 16, block 6 of the SM chain: a filer signature made with the bureau's secret d \
+         so that [s]G + [t]P is the point at infinity: r = e (SPEC.md §4.2's e for this \
+         message and key) and s = −r·d/(1 + d) mod n, so t = r/(1 + d) and s + t·d = 0. A \
+         verifier that takes the point at infinity for x1 = 0 finds (e + 0) mod n = r and \
+         accepts; SPEC.md §4.2 refuses it.",
+    );
 }
 
 /// Every file under `dir`, as paths relative to it, except the hand-written ones.
@@ -2742,7 +3538,10 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
                 .trust_anchor()
                 .unwrap();
             assert_ne!(anchor.digest_algorithm, main_anchor.digest_algorithm);
-            suites.insert(anchor.digest_algorithm.to_string());
+            suites.insert(format!(
+                "{}/{}",
+                anchor.digest_algorithm, anchor.signature_algorithm
+            ));
             anchor
         });
         let anchor = own_anchor.as_ref().unwrap_or(&main_anchor);
@@ -2825,7 +3624,11 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
         assert_eq!(code, vector.expected, "{}: {:?}", vector.receipt, outcome);
     }
 
-    assert_eq!(suites.len(), 2, "one vector on each other hash algorithm");
+    assert_eq!(
+        suites,
+        BTreeSet::from(["sha256/ed25519", "sm3/ed25519", "sm3/sm2"].map(str::to_owned)),
+        "vectors on each other suite"
+    );
 
     // The same verdicts in reverse order through a fresh cache.
     let mut reversed = Verifier::new(main_anchor);
@@ -2887,7 +3690,7 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .iter()
             .filter(|v| v.expected == "valid")
             .count(),
-        18
+        23
     );
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {

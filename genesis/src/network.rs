@@ -72,7 +72,7 @@ pub fn is_ed25519_peer_id(text: &str) -> bool {
 pub enum PeerIdError {
     #[error(
         "validator {key} signs with SM2, so its address must end with /p2p/<peer id> of its \
-         node's network key (`evidence-node peer-id` prints it); it has {address:?}"
+         node's network key (`evidence-node --home DIR --print-peer-id` prints it); it has {address:?}"
     )]
     Missing {
         key: PublicKey,

@@ -17,9 +17,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use evidence_core::digest::HashAlgorithm;
-use evidence_genesis::default_consortium;
 use evidence_genesis::pki::{ROLE_AUDITOR, ROLE_FILER_SYSTEM};
+use evidence_genesis::{Suite, default_consortium_with_suite};
 use evidence_node::app::now_ms;
 use evidence_node::local::{LocalNetwork, anchor_transaction, caller_files, channel, write_homes};
 use evidence_proto::v1::ledger_client::LedgerClient;
@@ -70,6 +69,10 @@ struct Args {
     /// time (--concurrency 1), else to every node in turn.
     #[arg(long, default_value_t = 3)]
     flood_node: usize,
+    /// The consortium's algorithm suite: ed25519-blake3 (the default), ed25519-sha256,
+    /// ed25519-sm3, or sm (SM2 signatures with SM3).
+    #[arg(long, default_value = "ed25519-blake3", value_parser = Suite::from_name)]
+    suite: Suite,
 }
 
 #[derive(Debug, Default)]
@@ -100,7 +103,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let dir = tempfile::tempdir()?;
-    let consortium = default_consortium("evidence-load", now_ms() - 60_000, &mut rand_core::OsRng);
+    let consortium = default_consortium_with_suite(
+        "evidence-load",
+        now_ms() - 60_000,
+        args.suite,
+        &mut rand_core::OsRng,
+    );
     let block_transactions = args.block_transactions;
     let plaintext = args.plaintext;
     let homes = write_homes(dir.path(), &consortium, |_, config| {
@@ -135,7 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let documents: Vec<_> = (0..per_tx)
             .map(|d| {
                 let id = format!("DOC-{t}-{d}");
-                let digest = HashAlgorithm::Blake3.hash(id.as_bytes());
+                let digest = args.suite.digest.hash(id.as_bytes());
                 (id, digest)
             })
             .collect();

@@ -13,7 +13,7 @@ use evidence_genesis::pki::{self, CertificateRequest};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::config::{GENESIS_FILE, NodeConfig};
-use crate::consensus::peer_id_of;
+use crate::consensus::network_keypair;
 use crate::node::{Node, NodeError};
 
 /// Ports [`free_port`] chooses from: below Linux's default ephemeral range (32768–60999), so
@@ -189,7 +189,7 @@ pub fn write_homes(
         .map(|((_, key), port)| {
             format!(
                 "/ip4/127.0.0.1/tcp/{port}/p2p/{}",
-                peer_id_of(&key.public_key())
+                network_keypair(key).public().to_peer_id()
             )
         })
         .collect();

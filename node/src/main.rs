@@ -21,6 +21,11 @@ struct Args {
     /// and exit.
     #[arg(long)]
     print_config: bool,
+    /// Print the libp2p peer id of the node's network key (derived from its validator key)
+    /// and exit. On an SM2 chain a validator's address in genesis, or in the proposal that
+    /// adds it, ends with `/p2p/<this peer id>`.
+    #[arg(long)]
+    print_peer_id: bool,
 }
 
 fn main() -> ExitCode {
@@ -29,6 +34,18 @@ fn main() -> ExitCode {
         return match evidence_node::config::NodeConfig::load(&args.home) {
             Ok(config) => {
                 print!("{}", config.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.print_peer_id {
+        return match print_peer_id(&args.home) {
+            Ok(peer_id) => {
+                println!("{peer_id}");
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -80,4 +97,18 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// The peer id of the node whose home is `home`, from its key file.
+fn print_peer_id(home: &std::path::Path) -> Result<String, String> {
+    let config = evidence_node::config::NodeConfig::load(home).map_err(|e| e.to_string())?;
+    let key = evidence_genesis::read_key_file(&evidence_node::config::NodeConfig::resolve(
+        home,
+        &config.node.key_file,
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(evidence_node::consensus::network_keypair(&key)
+        .public()
+        .to_peer_id()
+        .to_string())
 }

@@ -130,6 +130,16 @@ impl Node {
         key: SigningKey,
     ) -> Result<Self, NodeError> {
         let public_key = key.public_key();
+        if public_key.algorithm() != genesis.suite.signature {
+            return Err(NodeError::Key {
+                path: NodeConfig::resolve(home, &config.node.key_file),
+                message: format!(
+                    "it holds an {} key, but this chain signs with {} (the genesis suite)",
+                    public_key.algorithm(),
+                    genesis.suite.signature
+                ),
+            });
+        }
         // A genesis validator's member is genesis's; a validator added on the ledger names a
         // genesis member in node.toml (checked against the ledger once it is open).
         let member = match genesis

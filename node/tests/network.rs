@@ -93,7 +93,7 @@ impl Fixture {
                 format!(
                     "{}/p2p/{}",
                     home.config.consensus.listen,
-                    evidence_node::consensus::peer_id_of(&key.public_key())
+                    evidence_node::consensus::validator_peer_id(&key.public_key(), None).unwrap()
                 )
             })
             .collect();

@@ -24,14 +24,14 @@ use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::entry::Record;
 use evidence_core::receipt::verify_receipt;
 use evidence_core::verify::VerifyError;
-use evidence_genesis::{Consortium, Genesis, default_consortium};
+use evidence_genesis::{Consortium, Genesis, Suite, default_consortium_with_suite};
 use evidence_node::app::{App, AppLimits};
 use evidence_node::consensus::context::{
     BlockHash, BlockHeight, ConsensusValidatorSet, EvidenceContext, ProposalPart, ValidatorAddress,
 };
 use evidence_node::consensus::driver::ConsensusTimeouts;
 use evidence_node::consensus::host::{ByzantineFaults, Host};
-use evidence_node::consensus::peer_id_of;
+use evidence_node::consensus::network_keypair;
 use evidence_node::consensus::signing::{ConsensusSigner, ConsensusVerifier};
 use evidence_node::ledger::Ledger;
 use evidence_node::local::{anchor_transaction, governance_transaction};
@@ -113,6 +113,9 @@ pub struct SimConfig {
     /// replace the fifth node's key by that of a sixth node (which also ran from the start)
     /// and raise the voting power of a validator.
     pub validator_changes: bool,
+    /// The chain runs on the national-algorithm suite (SM3 hashing, SM2 signatures) instead
+    /// of BLAKE3 and Ed25519: every vote, proposal, certificate and transaction is SM2.
+    pub national_suite: bool,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -222,11 +225,29 @@ impl SimConfig {
             clock_skew_ms: Vec::new(),
             voting_powers: Vec::new(),
             validator_changes: false,
+            national_suite: false,
             bugs: Bugs::default(),
         }
         .with_skew(&mut rng)
         .with_powers(&mut rng)
         .with_validator_changes(&mut rng)
+        .with_suite(&mut rng)
+    }
+
+    /// Draws the national suite for one seed in eight (drawn last, so that every other choice
+    /// of a seed is what it was before the suite was drawn).
+    fn with_suite(mut self, rng: &mut ChaCha20Rng) -> Self {
+        self.national_suite = rng.next_u32().is_multiple_of(8);
+        self
+    }
+
+    /// The genesis suite the configuration runs.
+    pub fn suite(&self) -> Suite {
+        if self.national_suite {
+            Suite::NATIONAL
+        } else {
+            Suite::DEFAULT
+        }
     }
 
     /// Draws validator-set changes for a third of the seeds (not those with twins, which
@@ -587,7 +608,12 @@ impl Simulation {
     /// A node's ledger cannot be opened.
     pub fn new(config: SimConfig) -> Result<Self, Violation> {
         let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
-        let mut consortium = default_consortium("evidence-sim", GENESIS_TIME_MS, &mut rng);
+        let mut consortium = default_consortium_with_suite(
+            "evidence-sim",
+            GENESIS_TIME_MS,
+            config.suite(),
+            &mut rng,
+        );
         for (validator, power) in consortium
             .genesis
             .validators
@@ -632,7 +658,10 @@ impl Simulation {
         // ledger, and later replace its key by the second's.
         let joiner = config.validator_changes.then(|| {
             let mut key = || {
-                let key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+                let key = evidence_core::keys::SigningKey::generate_for_with(
+                    config.suite().signature,
+                    &mut rng,
+                );
                 keys.push(key.clone());
                 faults.push(ByzantineFaults {
                     skip_validation: config.bugs.skip_validation,
@@ -1062,7 +1091,10 @@ impl Simulation {
         // that may lie in the past, and what the scanner files from then on is refused.
         if let Some(governance) = self.consortium.governance_key("bureau").cloned() {
             use evidence_core::governance::{FilerRegistration, FilerRevocation, GovernanceAction};
-            let scanner = evidence_core::keys::SigningKey::generate_with(&mut self.rng);
+            let scanner = evidence_core::keys::SigningKey::generate_for_with(
+                self.config.suite().signature,
+                &mut self.rng,
+            );
             let act = |at: u64, action: GovernanceAction| {
                 let bytes =
                     governance_transaction(&genesis, "bureau", &governance, action, base + at);
@@ -1173,10 +1205,22 @@ impl Simulation {
         // start without being a validator) and the others approve; later the finance bureau
         // proposes to retire one of the first four validators (the faulty one if any, so that
         // fewer than a third of the power stays faulty) and the others approve.
-        if let Some((joiner, successor)) = self
-            .joiner
-            .as_ref()
-            .map(|(joiner, successor)| (joiner.public_key(), successor.public_key()))
+        if let Some((joiner, successor, joiner_address, successor_address)) =
+            self.joiner.as_ref().map(|(joiner, successor)| {
+                // An SM2 validator's address pins its node's peer id; an Ed25519 one needs
+                // none.
+                let address = |key: &evidence_core::keys::SigningKey| {
+                    self.config.national_suite.then(|| {
+                        format!("/p2p/{}", evidence_genesis::network::network_peer_id(key))
+                    })
+                };
+                (
+                    joiner.public_key(),
+                    successor.public_key(),
+                    address(joiner),
+                    address(successor),
+                )
+            })
         {
             use evidence_core::governance::{Change, GovernanceAction, Proposal, Vote};
             let keys: Vec<_> = ["bureau", "finance", "court", "archive"]
@@ -1222,7 +1266,7 @@ impl Simulation {
                         member: "court".into(),
                         public_key: joiner,
                         voting_power: power,
-                        address: None,
+                        address: joiner_address,
                     },
                 ),
                 (
@@ -1246,7 +1290,7 @@ impl Simulation {
                     Change::ReplaceValidator {
                         public_key: joiner,
                         new_public_key: successor,
-                        address: None,
+                        address: successor_address,
                     },
                     Change::SetVotingPower {
                         public_key: raised.public_key,
@@ -1691,6 +1735,7 @@ impl Simulation {
             let now = self.clock(node);
             let outputs = {
                 let SimNode {
+                    peer,
                     state,
                     host,
                     signer,
@@ -1700,6 +1745,7 @@ impl Simulation {
                 } = &mut self.nodes[node];
                 let wal = &mut self.wals[node];
                 let mut effects = Effects {
+                    peer: *peer,
                     host,
                     signer,
                     verifier,
@@ -2541,11 +2587,11 @@ fn open_node(
     ));
     let public_key = key.public_key();
     let address = ValidatorAddress(public_key);
+    let network_peer = network_keypair(&key).public().to_peer_id();
     let signer = ConsensusSigner::new(genesis.chain_id.clone(), key);
     let verifier = ConsensusVerifier::new(genesis.chain_id.clone());
     let host = Host::new(Arc::clone(&app), validators.clone(), signer.clone(), faults);
-    let peer = PeerId::from_bytes(&peer_id_of(&public_key).to_bytes())
-        .map_err(|e| format!("peer id: {e}"))?;
+    let peer = PeerId::from_bytes(&network_peer.to_bytes()).map_err(|e| format!("peer id: {e}"))?;
     let params = Params {
         address,
         threshold_params: if bugs.two_f_quorum {
@@ -2577,6 +2623,8 @@ fn open_node(
 
 /// Carries out the core's effects for one node, as the engine's consensus actor does.
 struct Effects<'a> {
+    /// The node's own peer id.
+    peer: PeerId,
     host: &'a mut Host,
     signer: &'a ConsensusSigner,
     verifier: &'a ConsensusVerifier,
@@ -2639,11 +2687,11 @@ impl Effects<'_> {
                 r.resume_with(())
             }
             Effect::RestreamProposal(height, round, valid_round, address, value_id, r) => {
-                let peer = PeerId::from_bytes(&peer_id_of(&self.signer.address().0).to_bytes());
+                let peer = self.peer;
                 let parts =
                     self.host
                         .restream(height.as_u64(), round, valid_round, address, value_id);
-                if let Ok(peer) = peer {
+                {
                     for part in parts {
                         self.outputs
                             .push(Output::Broadcast(NetMsg::Part(peer, part)));

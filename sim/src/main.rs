@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         }
         totals.weighted += u64::from(!config.voting_powers.is_empty());
         totals.set_seeds += u64::from(config.validator_changes);
+        totals.national += u64::from(config.national_suite);
         if single {
             println!("{config:?}");
         }
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
          {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
          unequal voting powers in {} seeds; validator-set changes drawn in {} seeds, {} changes \
-         in force",
+         in force; the national suite (SM3, SM2) in {} seeds",
         totals.heights,
         totals.transactions,
         totals.payments,
@@ -94,7 +95,8 @@ fn main() -> ExitCode {
         totals.beyond,
         totals.weighted,
         totals.set_seeds,
-        totals.set_changes
+        totals.set_changes,
+        totals.national
     );
     ExitCode::SUCCESS
 }
@@ -119,6 +121,7 @@ struct Totals {
     registered_filings: u64,
     accepted_proposals: u64,
     set_seeds: u64,
+    national: u64,
     set_changes: u64,
 }
 

@@ -22,9 +22,11 @@ fn every_seed_of_the_sample_keeps_every_invariant() {
     let mut committed = 0;
     let mut payments = 0;
     let mut set_changes = 0;
+    let mut national = 0;
     for seed in start..start + count {
         let config = SimConfig::from_seed(seed);
         partitions += u64::from(config.partition.is_some());
+        national += u64::from(config.national_suite);
         match Simulation::new(config).and_then(Simulation::run) {
             Ok(report) => {
                 lost += report.messages_lost;
@@ -48,7 +50,26 @@ fn every_seed_of_the_sample_keeps_every_invariant() {
             set_changes > 0,
             "validator sets change on the ledger, and the hand-off walk checks every height"
         );
+        assert!(
+            national > 0,
+            "some chains run on the national suite: every signature SM2, every hash SM3"
+        );
     }
+}
+
+#[test]
+fn on_the_national_suite_validators_join_leave_and_are_replaced_at_the_peer_ids_they_pin() {
+    let seed = (0..)
+        .find(|seed| {
+            let config = SimConfig::from_seed(*seed);
+            config.national_suite && config.validator_changes
+        })
+        .unwrap();
+    let report = Simulation::new(SimConfig::healthy(seed))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(report.validator_set_changes, 3, "seed {seed}: {report:?}");
 }
 
 #[test]

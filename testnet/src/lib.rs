@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 use evidence_client::{Client, ClientOptions, RetryPolicy, TlsOptions};
 use evidence_genesis::pki::ROLE_AUDITOR;
 use evidence_genesis::{
-    Consortium, Filer, Genesis, GenesisValidator, default_consortium, write_key_file,
+    Consortium, Filer, Genesis, GenesisValidator, Suite, default_consortium_with_suite, network,
+    write_key_file,
 };
 use evidence_node::config::NodeConfig;
 use evidence_node::local::{CALLER_ROLES, caller_files, free_port, write_homes};
@@ -63,6 +64,15 @@ pub enum TestnetError {
     },
     #[error("a testnet has {min} to {max} nodes, not {0}", min = NODES_MIN, max = NODES_MAX)]
     NodeCount(usize),
+    #[error(
+        "{dir} already holds a testnet of the suite {existing}; --suite {asked} would need a new \
+         directory (or remove it to start afresh)"
+    )]
+    SuiteMismatch {
+        dir: PathBuf,
+        existing: String,
+        asked: String,
+    },
     #[error(
         "{dir} already holds a testnet of {existing} nodes; --nodes {asked} would need a new \
          directory (or remove it to start afresh)"
@@ -229,14 +239,18 @@ impl Layout {
 
 /// The default consortium grown to `nodes` validators: members beyond the four defaults are
 /// voting members with a filer that may anchor nothing.
-fn consortium(nodes: usize) -> Result<Consortium, TestnetError> {
+fn consortium(nodes: usize, suite: Suite) -> Result<Consortium, TestnetError> {
     let now = evidence_node::app::now_ms();
     let mut rng = rand_core::OsRng;
-    let mut consortium = default_consortium(CHAIN_ID, now, &mut rng);
+    let mut consortium = default_consortium_with_suite(CHAIN_ID, now, suite, &mut rng);
     for n in NODES_MIN + 1..=nodes {
         let member = format!("member{n}");
-        let validator_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
-        let filer_key = evidence_core::keys::SigningKey::generate_with(&mut rng);
+        let validator_key =
+            evidence_core::keys::SigningKey::generate_for_with(suite.signature, &mut rng);
+        let filer_key =
+            evidence_core::keys::SigningKey::generate_for_with(suite.signature, &mut rng);
+        let address = (suite.signature == evidence_core::keys::SignatureAlgorithm::Sm2)
+            .then(|| format!("/p2p/{}", network::network_peer_id(&validator_key)));
         consortium
             .add_member(&member, &format!("Member {n}"), &mut rng)
             .map_err(|e| TestnetError::Pki(e.to_string()))?;
@@ -245,7 +259,7 @@ fn consortium(nodes: usize) -> Result<Consortium, TestnetError> {
             member: member.clone(),
             public_key: validator_key.public_key(),
             voting_power: 1,
-            address: None,
+            address,
         });
         genesis.filers.push(Filer {
             name: format!("{member}-filing-system"),
@@ -267,6 +281,20 @@ fn consortium(nodes: usize) -> Result<Consortium, TestnetError> {
 /// # Errors
 /// A file cannot be written or read, or an existing testnet has another node count.
 pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), TestnetError> {
+    create_or_reuse_with_suite(dir, nodes, None)
+}
+
+/// As [`create_or_reuse`], with the algorithm suite of a new consortium (`None`: the default,
+/// or whatever an existing one uses). An existing consortium of another suite than the one
+/// asked for is not reused.
+///
+/// # Errors
+/// As [`create_or_reuse`], or an existing testnet of another suite.
+pub fn create_or_reuse_with_suite(
+    dir: &Path,
+    nodes: usize,
+    suite: Option<Suite>,
+) -> Result<(Layout, bool), TestnetError> {
     if !(NODES_MIN..=NODES_MAX).contains(&nodes) {
         return Err(TestnetError::NodeCount(nodes));
     }
@@ -283,6 +311,15 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
             }
             error => TestnetError::Genesis(error),
         })?;
+        if let Some(asked) = suite
+            && asked != genesis.suite
+        {
+            return Err(TestnetError::SuiteMismatch {
+                dir,
+                existing: format!("{}/{}", genesis.suite.digest, genesis.suite.signature),
+                asked: format!("{}/{}", asked.digest, asked.signature),
+            });
+        }
         if genesis.validators.len() != nodes {
             return Err(TestnetError::NodeCountMismatch {
                 dir,
@@ -304,7 +341,7 @@ pub fn create_or_reuse(dir: &Path, nodes: usize) -> Result<(Layout, bool), Testn
             false,
         ));
     }
-    let consortium = consortium(nodes)?;
+    let consortium = consortium(nodes, suite.unwrap_or_default())?;
     consortium.genesis.validate()?;
     // What a creation writes before genesis.json: if some of it is there, an earlier creation
     // was interrupted, and its keys would not match the new genesis.

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use evidence_testnet::{Network, create_or_reuse, demo, leftover_nodes, node_binary};
+use evidence_genesis::Suite;
+use evidence_testnet::{Network, create_or_reuse_with_suite, demo, leftover_nodes, node_binary};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// A local consortium of evidence-ledger nodes.
@@ -35,6 +36,11 @@ enum Command {
         /// The evidence-node binary (default: beside this program).
         #[arg(long, value_name = "FILE", env = "EVIDENCE_NODE_BINARY")]
         node_binary: Option<PathBuf>,
+        /// The algorithm suite of a new consortium: ed25519-blake3 (the default),
+        /// ed25519-sha256, ed25519-sm3, or sm (the national suite: SM2 signatures, SM3
+        /// hashing). An existing consortium keeps its own (and refuses another).
+        #[arg(long, value_name = "SUITE", value_parser = Suite::from_name)]
+        suite: Option<Suite>,
     },
     /// Run the four nodes under a notarize load with faults on every consensus link (delay,
     /// a member cut off) and nodes killed and restarted, then heal and check that nothing
@@ -82,7 +88,8 @@ fn main() -> ExitCode {
                 dir,
                 nodes,
                 node_binary: binary,
-            } => up(&dir, nodes, binary.as_deref()).await,
+                suite,
+            } => up(&dir, nodes, binary.as_deref(), suite).await,
             Command::Demo {
                 dir,
                 node_binary: binary,
@@ -104,7 +111,12 @@ fn main() -> ExitCode {
     }
 }
 
-async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), String> {
+async fn up(
+    dir: &Path,
+    nodes: usize,
+    binary: Option<&Path>,
+    suite: Option<Suite>,
+) -> Result<(), String> {
     let binary = node_binary(binary).map_err(|e| e.to_string())?;
     let leftovers = leftover_nodes(dir);
     if !leftovers.is_empty() {
@@ -118,7 +130,8 @@ async fn up(dir: &Path, nodes: usize, binary: Option<&Path>) -> Result<(), Strin
             list.join(", ")
         ));
     }
-    let (layout, created) = create_or_reuse(dir, nodes).map_err(|e| e.to_string())?;
+    let (layout, created) =
+        create_or_reuse_with_suite(dir, nodes, suite).map_err(|e| e.to_string())?;
     println!(
         "{} the consortium in {}",
         if created { "Created" } else { "Reusing" },

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use evidence_genesis::Genesis;
 use evidence_testnet::{CallerFiles, TESTNET_FILE, TestnetInfo};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -79,10 +80,16 @@ struct Testnet {
 
 impl Testnet {
     fn up(dir: &Path, node: &Path) -> Self {
+        Self::up_with(dir, node, &[])
+    }
+
+    /// As [`Self::up`], with more arguments for `evidence-testnet up` (`--suite sm`).
+    fn up_with(dir: &Path, node: &Path, extra: &[&str]) -> Self {
         let log = std::fs::File::create(dir.join("testnet.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
             .args(["up", "--dir"])
             .arg(dir.join("net"))
+            .args(extra)
             .arg("--node-binary")
             .arg(node)
             .env("RUST_LOG", "warn")
@@ -977,6 +984,186 @@ fn filers_registered_on_the_ledger_and_decisions_of_the_members_through_the_bina
     let (code, answer) = cli.json(&["audit", "--node", &api, "--checkpoint", s(&audit)]);
     assert_eq!(code, Some(0), "{answer}");
     assert_eq!(answer["first_run"], false, "{answer}");
+    testnet.down();
+}
+
+#[test]
+fn a_national_suite_network_notarizes_and_verifies_through_the_binaries() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (evidence, node) = binaries();
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = Testnet::up_with(dir.path(), &node, &["--suite", "sm"]);
+    let info = testnet.info.clone();
+    assert_eq!(info.nodes.len(), 4);
+    let genesis = Genesis::load(&info.genesis).unwrap();
+    assert_eq!(
+        (genesis.suite.digest.name(), genesis.suite.signature.name()),
+        ("sm3", "sm2")
+    );
+    // Each validator's address pins the peer id its node derives from its SM2 key.
+    for validator in &genesis.validators {
+        assert!(
+            validator.public_key.to_string().starts_with("sm2:03")
+                || validator.public_key.to_string().starts_with("sm2:02")
+        );
+        let home = dir.path().join("net").join(&validator.member);
+        let output = Command::new(&node)
+            .arg("--home")
+            .arg(&home)
+            .arg("--print-peer-id")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let peer_id = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(
+            validator.address.as_deref(),
+            Some(format!("/p2p/{}", peer_id.trim()).as_str())
+        );
+    }
+    let api = info.nodes[0].api.clone();
+    let cli = Cli {
+        binary: evidence,
+        genesis: info.genesis.clone(),
+        tls: Some(info.callers["bureau"]["filer-system"].clone()),
+    };
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+
+    // The bureau's genesis filer (an SM2 key) notarizes; the receipt is all SM2 and SM3.
+    let report = docs.join("inspection-1.pdf");
+    std::fs::write(&report, "%PDF-1.7 竣工验收报告 1\n").unwrap();
+    let bureau = info.filers["bureau"].clone();
+    let (code, answer) = cli.json(&[
+        "notarize",
+        s(&report),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "inspection-report",
+        "--project",
+        "SZ-2026-0001",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let receipt_path = docs.join("inspection-1.pdf.receipt.json");
+    let receipt = evidence_core::receipt::Receipt::from_json(
+        &std::fs::read_to_string(&receipt_path).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt.checkpoint.header.log_root.algorithm.name(), "sm3");
+    for signature in &receipt.checkpoint.certificate.signatures {
+        assert_eq!(signature.signature.algorithm.name(), "sm2");
+    }
+    let (code, out) = cli.run(&["verify", s(&report), "--receipt", s(&receipt_path)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("VALID") && out.contains("sm3:"), "{out}");
+    assert!(out.contains("sm2:"), "the filer's SM2 key is named: {out}");
+
+    // Tampered: refused.
+    let tampered = docs.join("inspection-1-tampered.pdf");
+    std::fs::write(&tampered, "%PDF-1.7 竣工验收报告 2\n").unwrap();
+    let (code, out) = cli.run(&["verify", s(&tampered), "--receipt", s(&receipt_path)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("digest-mismatch"), "{out}");
+
+    // A key made by `evidence keygen` follows the genesis suite; the bureau registers it with
+    // its SM2 governance key, and the new filer's receipt proves its registration.
+    let scanner = dir.path().join("scanner.key");
+    let (code, key) = cli.json(&["keygen", "--out", s(&scanner)]);
+    assert_eq!(code, Some(0), "{key}");
+    let public = key["public_key"].as_str().unwrap().to_owned();
+    assert!(public.starts_with("sm2:"), "{public}");
+    let (code, refused) = cli.json(&[
+        "keygen",
+        "--out",
+        s(&dir.path().join("wrong.key")),
+        "--algorithm",
+        "ed25519",
+    ]);
+    assert_eq!(
+        code,
+        Some(2),
+        "an Ed25519 key for an SM2 chain is refused: {refused}"
+    );
+    let (code, answer) = cli.json(&[
+        "filer",
+        "register",
+        "--node",
+        &api,
+        "--governance-key",
+        s(&info.governance["bureau"]),
+        "--name",
+        "bureau-site-scanner",
+        "--public-key",
+        &public,
+        "--kind",
+        "completion-drawing",
+        "--source-system",
+        "site-scanner",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let scan = docs.join("site-scan.pdf");
+    std::fs::write(&scan, b"%PDF-1.7 site scan\n").unwrap();
+    let (code, answer) = cli.json(&[
+        "notarize",
+        s(&scan),
+        "--node",
+        &api,
+        "--key",
+        s(&scanner),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "SZ-2026-0001",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    let scan_receipt = docs.join("site-scan.pdf.receipt.json");
+    let (code, verdict) = cli.json(&["verify", s(&scan), "--receipt", s(&scan_receipt)]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["filer_registration"]["name"], "bureau-site-scanner");
+
+    // An Ed25519 chain's genesis file refuses the SM chain's receipt by name.
+    let other = tempfile::tempdir().unwrap();
+    let mut rng = rand_core::OsRng;
+    let ed = evidence_genesis::default_consortium("evidence-testnet", 1_767_225_600_000, &mut rng);
+    let ed_genesis = other.path().join("genesis.json");
+    std::fs::write(&ed_genesis, ed.genesis.to_json()).unwrap();
+    let (code, out) = cli.run(&[
+        "verify",
+        s(&report),
+        "--receipt",
+        s(&receipt_path),
+        "--genesis",
+        s(&ed_genesis),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("wrong-suite"), "{out}");
+
+    // The independent verifier, written from SPEC.md, agrees on the SM2 receipts.
+    let verifier = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tools/spec-verifier/verify.py");
+    for (file, receipt) in [(&report, &receipt_path), (&scan, &scan_receipt)] {
+        let output = Command::new("python3")
+            .arg(&verifier)
+            .arg("--genesis")
+            .arg(&info.genesis)
+            .arg("--document")
+            .arg(file)
+            .arg("--receipt")
+            .arg(receipt)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            output.status.success(),
+            "spec-verifier: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     testnet.down();
 }
 

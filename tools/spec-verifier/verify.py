@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 6: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
-filer's registration and revocation).
+(SPEC.md version 7: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
+filer's registration and revocation; Ed25519 and SM2 signatures, the national suite).
 
-Standard library only (Python 3.11). BLAKE3 and Ed25519 are implemented here;
-SHA-256, SHA-512 and (where the local OpenSSL provides it) SM3 come from hashlib.
+Standard library only (Python 3.11). BLAKE3, Ed25519 and SM2 (on Python integers) are
+implemented here; SHA-256, SHA-512 and SM3 come from hashlib (SM3 through the local OpenSSL:
+where it is missing, anything that needs SM3 fails with a message saying so).
 
 Usage:
     verify.py --genesis G --receipt R --document FILE
     verify.py --vectors DIR
+    verify.py --self-test
 """
 
 from __future__ import annotations
@@ -161,11 +163,22 @@ def hash_with(tag: int, data: bytes) -> bytes:
     if tag == 2:
         return hashlib.sha256(data).digest()
     if tag == 3:
-        try:
-            return hashlib.new("sm3", data).digest()
-        except (ValueError, TypeError) as e:
-            raise RuntimeError("SM3 is not supported by this Python's hashlib") from e
+        return sm3(data)
     raise ValueError(f"unknown digest tag {tag}")
+
+
+class Sm3Unavailable(RuntimeError):
+    """This Python's hashlib (its OpenSSL) has no SM3."""
+
+
+def sm3(data: bytes) -> bytes:
+    """SM3 (GB/T 32905-2016) through hashlib, which takes it from OpenSSL."""
+    try:
+        return hashlib.new("sm3", data).digest()
+    except (ValueError, TypeError) as e:
+        raise Sm3Unavailable("SM3 is not available in this Python's hashlib (its OpenSSL "
+                             "provides no sm3), so SM3 digests and SM2 signatures cannot be "
+                             "checked here") from e
 
 
 def digest_text(d) -> str:
@@ -279,6 +292,222 @@ def ed25519_verify_strict(pub: bytes, msg: bytes, sig: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------
+# SM2 (GB/T 32918.2 on the curve of GB/T 32918.5) with the rule of SPEC §4.2
+# ---------------------------------------------------------------------------
+
+SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
+SM2_A = SM2_P - 3
+SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
+SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+SM2_GX = 0x32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7
+SM2_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
+# §4.2: the user id of every SM2 signature, the GM/T 0009-2012 default.
+SM2_USER_ID = b"1234567812345678"
+_SM2_INF = (1, 1, 0)  # the point at infinity in Jacobian coordinates (Z = 0)
+
+
+def _sm2_double(P):
+    """[2]P in Jacobian coordinates (x = X/Z^2, y = Y/Z^3), for a = -3."""
+    X1, Y1, Z1 = P
+    if Z1 == 0 or Y1 == 0:
+        return _SM2_INF
+    p = SM2_P
+    delta = Z1 * Z1 % p
+    gamma = Y1 * Y1 % p
+    beta = X1 * gamma % p
+    alpha = 3 * (X1 - delta) * (X1 + delta) % p
+    X3 = (alpha * alpha - 8 * beta) % p
+    Z3 = ((Y1 + Z1) ** 2 - gamma - delta) % p
+    Y3 = (alpha * (4 * beta - X3) - 8 * gamma * gamma) % p
+    return (X3, Y3, Z3)
+
+
+def _sm2_add(P, Q):
+    """P + Q in Jacobian coordinates, any points (equal, opposite or at infinity)."""
+    X1, Y1, Z1 = P
+    X2, Y2, Z2 = Q
+    if Z1 == 0:
+        return Q
+    if Z2 == 0:
+        return P
+    p = SM2_P
+    Z1Z1 = Z1 * Z1 % p
+    Z2Z2 = Z2 * Z2 % p
+    U1 = X1 * Z2Z2 % p
+    U2 = X2 * Z1Z1 % p
+    S1 = Y1 * Z2 * Z2Z2 % p
+    S2 = Y2 * Z1 * Z1Z1 % p
+    if U1 == U2:
+        return _sm2_double(P) if S1 == S2 else _SM2_INF
+    H = (U2 - U1) % p
+    R = (S2 - S1) % p
+    HH = H * H % p
+    HHH = H * HH % p
+    V = U1 * HH % p
+    X3 = (R * R - HHH - 2 * V) % p
+    Y3 = (R * (V - X3) - S1 * HHH) % p
+    Z3 = Z1 * Z2 * H % p
+    return (X3, Y3, Z3)
+
+
+def _sm2_affine(P):
+    """(x, y), or None for the point at infinity."""
+    X, Y, Z = P
+    if Z % SM2_P == 0:
+        return None
+    zi = pow(Z, -1, SM2_P)
+    zi2 = zi * zi % SM2_P
+    return (X * zi2 % SM2_P, Y * zi2 * zi % SM2_P)
+
+
+def _sm2_lincomb(a: int, P, b: int, Q):
+    """[a]P + [b]Q (Shamir's trick), P and Q affine."""
+    Pj, Qj = (P[0], P[1], 1), (Q[0], Q[1], 1)
+    PQ = _sm2_add(Pj, Qj)
+    R = _SM2_INF
+    for i in range(max(a.bit_length(), b.bit_length()) - 1, -1, -1):
+        R = _sm2_double(R)
+        bits = ((a >> i) & 1, (b >> i) & 1)
+        if bits == (1, 1):
+            R = _sm2_add(R, PQ)
+        elif bits == (1, 0):
+            R = _sm2_add(R, Pj)
+        elif bits == (0, 1):
+            R = _sm2_add(R, Qj)
+    return R
+
+
+def sm2_on_curve(x: int, y: int) -> bool:
+    return (y * y - (x * x * x + SM2_A * x + SM2_B)) % SM2_P == 0
+
+
+def sm2_decode_point(raw: bytes):
+    """§4.1: an SM2 public key is 02 or 03 (the parity of y), then x (32 bytes, big-endian),
+    x < p, and x the x-coordinate of a curve point: x^3 + a x + b a square mod p. Returns
+    (x, y), or None for any other 33 bytes. p = 3 mod 4, so the square root is a^((p+1)/4)."""
+    if len(raw) != 33 or raw[0] not in (2, 3):
+        return None
+    x = int.from_bytes(raw[1:], "big")
+    if x >= SM2_P:
+        return None
+    rhs = (x * x * x + SM2_A * x + SM2_B) % SM2_P
+    y = pow(rhs, (SM2_P + 1) // 4, SM2_P)
+    if y * y % SM2_P != rhs:
+        return None
+    if (y & 1) != (raw[0] & 1):
+        # (No point has y = 0: the group's order is prime, so no point is of order 2.)
+        y = SM2_P - y
+    return (x, y)
+
+
+def sm2_encode_point(x: int, y: int) -> bytes:
+    return bytes([2 | (y & 1)]) + x.to_bytes(32, "big")
+
+
+_SM2_Z = {}
+
+
+def sm2_z(point, user_id: bytes = SM2_USER_ID) -> bytes:
+    """§4.2: Z = SM3(ENTL || ID || a || b || xG || yG || xP || yP), ENTL the bit length of ID
+    as 2 bytes big-endian, every number 32 bytes big-endian."""
+    key = (point, user_id)
+    if key not in _SM2_Z:
+        entl = (8 * len(user_id)).to_bytes(2, "big")
+        parts = [SM2_A, SM2_B, SM2_GX, SM2_GY, point[0], point[1]]
+        _SM2_Z[key] = sm3(entl + user_id + b"".join(v.to_bytes(32, "big") for v in parts))
+    return _SM2_Z[key]
+
+
+def sm2_verify(point, msg: bytes, sig: bytes, user_id: bytes = SM2_USER_ID) -> bool:
+    """§4.2: (r, s) on message M (its domain prefix included) by key P."""
+    if len(sig) != 64:
+        return False
+    r = int.from_bytes(sig[:32], "big")
+    s = int.from_bytes(sig[32:], "big")
+    # 1 <= r <= n - 1 and 1 <= s <= n - 1.
+    if not (1 <= r < SM2_N and 1 <= s < SM2_N):
+        return False
+    e = int.from_bytes(sm3(sm2_z(point, user_id) + msg), "big")
+    t = (r + s) % SM2_N
+    if t == 0:
+        return False
+    # (x1, y1) = [s]G + [t]P, which must not be the point at infinity.
+    xy = _sm2_affine(_sm2_lincomb(s, (SM2_GX, SM2_GY), t, point))
+    if xy is None:
+        return False
+    return (e + xy[0]) % SM2_N == r
+
+
+def sm2_sign(d: int, msg: bytes, k: int, user_id: bytes = SM2_USER_ID) -> bytes:
+    """SM2 signing with the nonce k (GB/T 32918.2 §6.1), for the self-test only."""
+    P = _sm2_affine(_sm2_lincomb(d, (SM2_GX, SM2_GY), 0, (SM2_GX, SM2_GY)))
+    e = int.from_bytes(sm3(sm2_z(P, user_id) + msg), "big")
+    x1 = _sm2_affine(_sm2_lincomb(k, (SM2_GX, SM2_GY), 0, (SM2_GX, SM2_GY)))[0]
+    r = (e + x1) % SM2_N
+    s = pow(1 + d, -1, SM2_N) * (k - r * d) % SM2_N
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+# ---------------------------------------------------------------------------
+# Keys and signatures of either algorithm (SPEC §4.1, §4.2)
+# ---------------------------------------------------------------------------
+
+SIG_ED25519, SIG_SM2 = 1, 2
+SIG_NAMES = {SIG_ED25519: "ed25519", SIG_SM2: "sm2"}
+KEY_LEN = {SIG_ED25519: 32, SIG_SM2: 33}
+_POINTS = {}
+
+
+def key_point(key):
+    """The point of a key (tag, raw) that decoded (§4.1)."""
+    if key not in _POINTS:
+        tag, raw = key
+        _POINTS[key] = pt_decode(raw) if tag == SIG_ED25519 else sm2_decode_point(raw)
+    return _POINTS[key]
+
+
+def verify_signature(key, msg: bytes, sig) -> bool:
+    """§4.2: the rule of the key's algorithm; a signature whose tag differs from its key's
+    fails."""
+    if sig[0] != key[0]:
+        return False
+    if key[0] == SIG_ED25519:
+        return ed25519_verify_strict(key[1], msg, sig[1])
+    return sm2_verify(key_point(key), msg, sig[1])
+
+
+def self_test() -> None:
+    """The SM2 signature example of GB/T 32918.5 (user id 1234567812345678, message "message
+    digest") and a round trip of our own; raises AssertionError on a mismatch and
+    Sm3Unavailable without SM3."""
+    assert sm3(b"abc").hex() == ("66c7f0f462eeedd9d1f2d46bdc10e4e2"
+                                 "4167c4875cf2f7a2297da02b8f4ba8e0"), "SM3 of 'abc'"
+    d = 0x3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8
+    x = 0x09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020
+    y = 0xCCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13
+    assert sm2_on_curve(x, y), "the example key is on the curve"
+    assert _sm2_affine(_sm2_lincomb(d, (SM2_GX, SM2_GY), 0, (SM2_GX, SM2_GY))) == (x, y)
+    raw = sm2_encode_point(x, y)
+    assert raw[0] == 3 and sm2_decode_point(raw) == (x, y), "compressed form"
+    r = 0xF5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3
+    s = 0xB1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA
+    sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    key = (SIG_SM2, raw)
+    assert verify_signature(key, b"message digest", (SIG_SM2, sig)), "the standard example"
+    assert not verify_signature(key, b"message digesT", (SIG_SM2, sig)), "another message"
+    assert not verify_signature(key, b"message digest", (SIG_ED25519, sig)), "another tag"
+    twin = r.to_bytes(32, "big") + (SM2_N - s).to_bytes(32, "big")
+    assert not sm2_verify((x, y), b"message digest", twin), "(r, n - s)"
+    assert not sm2_verify((x, y), b"message digest", sig, b"evidence"), "another user id"
+    mine = sm2_sign(d, b"evidence/v1/test\n", 0x1234567 * 0x89ABCDEF)
+    assert sm2_verify((x, y), b"evidence/v1/test\n", mine), "a signature of our own"
+    # x = 2 has no point; x = p is no field element; 04 is not a compressed prefix.
+    assert sm2_decode_point(b"\x02" + (2).to_bytes(32, "big")) is None
+    assert sm2_decode_point(b"\x02" + SM2_P.to_bytes(32, "big")) is None
+    assert sm2_decode_point(b"\x04" + raw[1:]) is None
+
+
+# ---------------------------------------------------------------------------
 # Canonical encoding (SPEC §2)
 # ---------------------------------------------------------------------------
 
@@ -376,20 +605,22 @@ def d_digest(r: Reader):
 
 
 def d_pubkey(r: Reader):
+    """§4.1: tag 1, an Ed25519 key (32 bytes, the canonical encoding of a curve point), or
+    tag 2, an SM2 key (33 bytes, the compressed encoding of a curve point)."""
     tag = r.u8()
-    if tag != 1:
-        # Tag 2 (SM2) is reserved; no encoding of an SM2 key is defined, so only Ed25519 decodes.
-        raise DecodeError(f"unsupported public key algorithm {tag}")
-    raw = r.take(32)
-    if pt_decode(raw) is None:
-        raise DecodeError("public key is not a curve point")
-    return (tag, raw)
+    if tag not in KEY_LEN:
+        raise DecodeError(f"unknown public key algorithm {tag}")
+    key = (tag, r.take(KEY_LEN[tag]))
+    if key_point(key) is None:
+        raise DecodeError(f"public key {key_text(key)} is not the canonical encoding of a "
+                          f"curve point")
+    return key
 
 
 def d_signature(r: Reader):
     tag = r.u8()
-    if tag != 1:
-        raise DecodeError(f"unsupported signature algorithm {tag}")
+    if tag not in SIG_NAMES:
+        raise DecodeError(f"unknown signature algorithm {tag}")
     return (tag, r.take(64))
 
 
@@ -629,7 +860,7 @@ class ValidatorSet:
     """§13.2: a canonical validator set, its keys' powers, total power and hash."""
 
     def __init__(self, alg: int, pairs):
-        self.pairs = pairs  # [(key, power)], ascending by the 32 key bytes
+        self.pairs = pairs  # [(key, power)], ascending by the keys' encodings
         self.power = {k: p for k, p in pairs}
         self.total = sum(p for _, p in pairs)
         enc = e_seq(pairs, lambda kv: e_key(kv[0]) + e_u64(kv[1]))
@@ -637,15 +868,16 @@ class ValidatorSet:
 
 
 def d_validator_set(r: Reader):
-    """§13.2 strictly: 1 to 256 validators, ascending by key bytes (so no key twice), powers of
-    at least 1, total power at most floor((2^64 - 1) / 3). Returns the (key, power) pairs."""
+    """§13.2 strictly: 1 to 256 validators, ascending by the keys' encodings (tag, then key
+    bytes; so no key twice), powers of at least 1, total power at most floor((2^64 - 1) / 3).
+    Returns the (key, power) pairs."""
     pairs = r.seq(lambda q: (d_pubkey(q), q.u64()), VALIDATORS_MAX)
     if not pairs:
         raise DecodeError("a validator set has at least one validator")
     for i, (key, power) in enumerate(pairs):
         if power == 0:
             raise DecodeError(f"validator {i} has voting power 0")
-        if i and not pairs[i - 1][0][1] < key[1]:
+        if i and not e_key(pairs[i - 1][0]) < e_key(key):
             raise DecodeError(f"validator {i} is not after validator {i - 1} in ascending key "
                               f"order (or repeats it)")
     if sum(p for _, p in pairs) > U64_MAX_THIRD:
@@ -876,24 +1108,83 @@ def _list(v, what):
     return v
 
 
-def parse_pubkey_text(s, what):
-    if not isinstance(s, str) or not s.startswith("ed25519:"):
-        raise GenesisError(f"{what} is not of the form ed25519:<hex>")
+def parse_pubkey_text(s, what, sig_tag):
+    """§4.1 text form, `ed25519:<64 hex>` or `sm2:<66 hex>`; §10.3: of the suite's signature
+    algorithm `sig_tag`, a curve point, and (Ed25519) not of small order."""
+    name, sep, hexpart = s.partition(":") if isinstance(s, str) else ("", "", "")
+    if not sep or name not in SIG_TAGS:
+        raise GenesisError(f"{what} is not of the form ed25519:<hex> or sm2:<hex>")
+    tag = SIG_TAGS[name]
     try:
-        raw = parse_hex(s[len("ed25519:"):])
+        raw = parse_hex(hexpart)
     except ValueError:
         raise GenesisError(f"{what}: malformed hex") from None
-    if len(raw) != 32:
-        raise GenesisError(f"{what}: key is not 32 bytes")
-    point = pt_decode(raw)
+    if len(raw) != KEY_LEN[tag]:
+        raise GenesisError(f"{what}: an {name} key is {KEY_LEN[tag]} bytes, not {len(raw)}")
+    key = (tag, raw)
+    point = key_point(key)
     if point is None:
-        raise GenesisError(f"{what}: key is not a curve point")
+        raise GenesisError(f"{what}: key is not the canonical encoding of a curve point")
+    if tag != sig_tag:
+        raise GenesisError(f"{what}: {key_text(key)} is an {name} key, but the suite signs "
+                           f"with {SIG_NAMES[sig_tag]}")
     # §10.3: every key of a genesis file has a role (validator, governance or filer key), and
     # none may be of small order: such a key decodes (§4.1), but no signature by it verifies.
-    if pt_is_small_order(point):
+    # (No SM2 key is: the curve's order is prime and the identity has no compressed form.)
+    if tag == SIG_ED25519 and pt_is_small_order(point):
         raise GenesisError(f"{what}: key ed25519:{raw.hex()} is of small order ([8]A is the "
                            "identity), so no signature by it could verify")
-    return (1, raw)
+    return key
+
+
+# §4.4, §10.3: a libp2p peer id of an Ed25519 key, in base58btc text: the identity
+# multihash (code 0x00, length 0x24) of the protobuf PublicKey {Type = Ed25519 (1), Data}.
+PEER_ID_PREFIX = bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, digit = divmod(n, 58)
+        out = _B58[digit] + out
+    return "1" * (len(data) - len(data.lstrip(b"\x00"))) + out
+
+
+def b58decode(text: str):
+    """The bytes of base58btc `text`, or None if it is not base58."""
+    n = 0
+    for c in text:
+        digit = _B58.find(c)
+        if digit < 0:
+            return None
+        n = n * 58 + digit
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\x00" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def ed25519_peer_id(network_key: bytes) -> str:
+    return b58encode(PEER_ID_PREFIX + network_key)
+
+
+def check_validator_address(key, address, what):
+    """§10.3: the peer id an address pins is the text after its last `/p2p/`. An SM2
+    validator's address is required and pins the peer id of an Ed25519 key (its node's
+    network key, §4.4); an Ed25519 validator's address may pin only its own key's peer id."""
+    pinned = address.rpartition("/p2p/")[2] if address and "/p2p/" in address else None
+    if key[0] == SIG_SM2:
+        if pinned is None:
+            raise GenesisError(f"{what}: an SM2 validator's address must end with "
+                               f"/p2p/<peer id>, got {address!r}")
+        data = b58decode(pinned)
+        if (data is None or len(data) != len(PEER_ID_PREFIX) + 32
+                or not data.startswith(PEER_ID_PREFIX)
+                or pt_decode(data[len(PEER_ID_PREFIX):]) is None):
+            raise GenesisError(f"{what}: {pinned!r} is not the peer id of an Ed25519 key")
+    elif pinned is not None and pinned != ed25519_peer_id(key[1]):
+        raise GenesisError(f"{what}: pins peer {pinned!r}, but the validator key's own peer "
+                           f"id is {ed25519_peer_id(key[1])!r}")
 
 
 class Genesis:
@@ -917,12 +1208,12 @@ def _tls_ca(v, what) -> bytes:
     return bytes.fromhex(v)
 
 
-def _governance_keys(v, what):
+def _governance_keys(v, what, sig_tag):
     """§10.1: a member's governance keys, 1 to 16 public keys in the text form of §4.1."""
     keys = _list(v, what)
     if not 1 <= len(keys) <= GOVERNANCE_KEYS_MAX:
         raise GenesisError(f"{what} holds {len(keys)} keys, not 1 to {GOVERNANCE_KEYS_MAX}")
-    return [parse_pubkey_text(k, f"{what}[{j}]") for j, k in enumerate(keys)]
+    return [parse_pubkey_text(k, f"{what}[{j}]", sig_tag) for j, k in enumerate(keys)]
 
 
 def _governance(v):
@@ -968,8 +1259,10 @@ def load_genesis(text: str) -> Genesis:
         raise GenesisError(f"unknown suite.digest {suite['digest']!r}")
     if suite["signature"] not in SIG_TAGS:
         raise GenesisError(f"unknown suite.signature {suite['signature']!r}")
-    if suite["signature"] != "ed25519":
-        raise GenesisError("only the ed25519 signature suite is supported")
+    # §10.3: SM2 only with SM3, the national suite.
+    if suite["signature"] == "sm2" and suite["digest"] != "sm3":
+        raise GenesisError(f"suite: sm2 signatures go with sm3 (the national suite), not "
+                           f"{suite['digest']}")
     G.alg = DIGEST_NAMES[suite["digest"]]
     G.sig_tag = SIG_TAGS[suite["signature"]]
 
@@ -981,7 +1274,7 @@ def load_genesis(text: str) -> Genesis:
                           _display_name(m["name"], f"members[{i}].name"),
                           _tls_ca(m["tls_ca"], f"members[{i}].tls_ca"),
                           _governance_keys(m["governance_keys"],
-                                           f"members[{i}].governance_keys")))
+                                           f"members[{i}].governance_keys", G.sig_tag)))
     member_ids = [m[0] for m in G.members]
     if not member_ids:
         raise GenesisError("there must be at least one member")
@@ -1008,9 +1301,11 @@ def load_genesis(text: str) -> Genesis:
         power = _uint(v["voting_power"], f"validators[{i}].voting_power", 64)
         if power < 1:
             raise GenesisError(f"validators[{i}].voting_power is below 1")
+        key = parse_pubkey_text(v["public_key"], f"validators[{i}].public_key", G.sig_tag)
+        check_validator_address(key, addr, f"validators[{i}].address")
         G.validators.append({
             "member": member_ref(v["member"], f"validators[{i}].member"),
-            "key": parse_pubkey_text(v["public_key"], f"validators[{i}].public_key"),
+            "key": key,
             "power": power,
             "address": addr,
         })
@@ -1064,10 +1359,12 @@ def load_genesis(text: str) -> Genesis:
         _no_repeats(fk, f"filers[{i}].kinds")
         G.filers.append({
             "name": _display_name(f["name"], f"filers[{i}].name"), "member": fm,
-            "key": parse_pubkey_text(f["public_key"], f"filers[{i}].public_key"), "kinds": fk,
+            "key": parse_pubkey_text(f["public_key"], f"filers[{i}].public_key", G.sig_tag),
+            "kinds": fk,
         })
     # §10.3: no key appears twice anywhere in the file; validator, governance and filer keys
-    # are all distinct (keys compare by their decoded bytes, whatever the case of their hex).
+    # are all distinct (keys compare by algorithm and decoded bytes, whatever the case of
+    # their hex).
     roles = ([(v["key"], f"validators[{i}].public_key") for i, v in enumerate(G.validators)]
              + [(k, f"members[{i}].governance_keys[{j}]")
                 for i, m in enumerate(G.members) for j, k in enumerate(m[3])]
@@ -1076,7 +1373,7 @@ def load_genesis(text: str) -> Genesis:
     for key, where in roles:
         if key in first_use:
             raise GenesisError(f"{where} is the same key as {first_use[key]} "
-                               f"(ed25519:{key[1].hex()}): every key in the file must be distinct")
+                               f"({key_text(key)}): every key in the file must be distinct")
         first_use[key] = where
 
     G.governance_threshold = _governance(g["governance"])
@@ -1096,9 +1393,9 @@ def load_genesis(text: str) -> Genesis:
            + e_u32(G.governance_threshold[0]) + e_u32(G.governance_threshold[1]))
     G.genesis_hash = (G.alg, hash_with(G.alg, P_GENESIS + enc))
 
-    # §13.2 validator set: sorted by the 32 key bytes.
+    # §13.2 validator set: sorted by the keys' encodings (tag, then bytes; one tag per chain).
     G.vset = ValidatorSet(G.alg, sorted(((v["key"], v["power"]) for v in G.validators),
-                                        key=lambda kv: kv[0][1]))
+                                        key=lambda kv: e_key(kv[0])))
     return G
 
 
@@ -1210,6 +1507,13 @@ def parse_receipt(text: str):
 
 def verify_checkpoint(G: Genesis, vset: ValidatorSet, h: dict, header_bytes: bytes, c: dict):
     """§9.2 steps 1-5, against the validator set `vset`."""
+    # Step 1: the suite the header names (its genesis hash's algorithm, its proposer key's),
+    # then the chain.
+    if h["genesis_hash"][0] != G.alg or h["proposer"][0] != G.sig_tag:
+        raise VerifyError("wrong-suite",
+                          f"the header is of the suite {DIGEST_TAGS[h['genesis_hash'][0]]}/"
+                          f"{SIG_NAMES[h['proposer'][0]]}, the genesis file's "
+                          f"{DIGEST_TAGS[G.alg]}/{SIG_NAMES[G.sig_tag]}")
     if h["chain_id"] != G.chain_id:
         raise VerifyError("wrong-chain", f"header chain {h['chain_id']!r}, trusted {G.chain_id!r}")
     if h["genesis_hash"] != G.genesis_hash:
@@ -1230,12 +1534,12 @@ def verify_checkpoint(G: Genesis, vset: ValidatorSet, h: dict, header_bytes: byt
     for i, s in enumerate(c["signatures"]):
         key = s["validator"]
         if key not in vset.power:
-            raise VerifyError("unknown-signer", f"signature {i}: ed25519:{key[1].hex()}")
+            raise VerifyError("unknown-signer", f"signature {i}: {key_text(key)}")
         if key in seen:
-            raise VerifyError("duplicate-signer", f"signature {i}: ed25519:{key[1].hex()}")
+            raise VerifyError("duplicate-signer", f"signature {i}: {key_text(key)}")
         seen.add(key)
-        if s["signature"][0] != key[0] or not ed25519_verify_strict(key[1], msg, s["signature"][1]):
-            raise VerifyError("bad-validator-signature", f"signature {i}: ed25519:{key[1].hex()}")
+        if not verify_signature(key, msg, s["signature"]):
+            raise VerifyError("bad-validator-signature", f"signature {i}: {key_text(key)}")
         signed += vset.power[key]
     if not 3 * signed > 2 * vset.total:
         raise VerifyError("insufficient-power", f"signed power {signed} of {vset.total}")
@@ -1275,7 +1579,7 @@ def follow_handoffs(G: Genesis, handoffs):
 
 
 def key_text(k) -> str:
-    return f"ed25519:{k[1].hex()}"
+    return f"{SIG_NAMES.get(k[0], k[0])}:{k[1].hex()}"
 
 
 def _governance_of(G: Genesis, h: dict, ep: dict, field: str, body: dict):
@@ -1308,8 +1612,7 @@ def _governance_of(G: Genesis, h: dict, ep: dict, field: str, body: dict):
     if g["chain_id"] != G.chain_id:
         raise VerifyError(mismatch, f"entry {e['index']} is for chain {g['chain_id']!r}")
     sig = rec["signature"]
-    if sig[0] != g["signer"][0] or not ed25519_verify_strict(g["signer"][1],
-                                                             P_GOVERNANCE + g["_enc"], sig[1]):
+    if not verify_signature(g["signer"], P_GOVERNANCE + g["_enc"], sig):
         raise VerifyError(mismatch, f"entry {e['index']}: the governance signature by "
                           f"{key_text(g['signer'])} does not verify")
     if g["member"] != body["member"]:
@@ -1410,6 +1713,11 @@ def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
     body = rec["body"]
     if body["chain_id"] != G.chain_id:
         raise VerifyError("entry-wrong-chain", f"anchor chain {body['chain_id']!r}")
+    sig = rec["signature"]
+    if body["filer"][0] != G.sig_tag or sig[0] != G.sig_tag:
+        raise VerifyError("wrong-suite", f"filer key {key_text(body['filer'])}, filer "
+                          f"signature of algorithm {SIG_NAMES[sig[0]]}; the suite signs with "
+                          f"{SIG_NAMES[G.sig_tag]}")
     # Step 6
     bp = rec["batch_proof"]
     if not 1 <= bp["tree_size"] <= 65536:
@@ -1419,21 +1727,20 @@ def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
     if broot is None:
         raise VerifyError("bad-batch-proof", "the batch proof has the wrong shape")
     sbytes = P_ANCHOR_BATCH + e_u32(bp["tree_size"]) + e_u8(G.alg) + broot
-    sig = rec["signature"]
-    if sig[0] != body["filer"][0] or not ed25519_verify_strict(body["filer"][1], sbytes, sig[1]):
-        raise VerifyError("bad-filer-signature", f"filer ed25519:{body['filer'][1].hex()}")
+    if not verify_signature(body["filer"], sbytes, sig):
+        raise VerifyError("bad-filer-signature", f"filer {key_text(body['filer'])}")
     # Step 7
     dalg = body["digest"][0]
     try:
         D = (dalg, hash_with(dalg, document))
-    except RuntimeError as e:
+    except Sm3Unavailable as e:
         raise VerifyError("digest-mismatch", f"cannot compute the document digest: {e}") from None
     if body["digest"] != D:
         raise VerifyError("digest-mismatch",
                           f"document {digest_text(D)}, anchored {digest_text(body['digest'])}")
     # Step 8: the filer evidence (§9.5).
     filer = verify_filer_evidence(G, rc, body, entry)
-    return (f"valid: {digest_text(D)} anchored by ed25519:{body['filer'][1].hex()} "
+    return (f"valid: {digest_text(D)} anchored by {key_text(body['filer'])} "
             f"({filer}; member {body['member']!r}, project {body['project_id']!r}, document "
             f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
             f"at log index {entry['index']} (block {entry['height']}); "
@@ -1482,6 +1789,14 @@ def run_vectors(directory: str) -> int:
     """Run every entry of DIR/manifest.json: {"genesis": path, "vectors": [{"receipt",
     "document", optional "genesis" (a vector's own genesis file, in place of the manifest's),
     "expected" ("valid" or a §9 code), optional "document_digest"}]}."""
+    # The SM2 implementation is checked against the standard example before it is relied on.
+    try:
+        self_test()
+    except AssertionError as e:
+        print(f"FAIL self-test: {e}")
+        print("0 passed, 1 failed")
+        return 1
+    print("ok   self-test: SM3, and the SM2 signature example of GB/T 32918.5")
     with open(os.path.join(directory, "manifest.json"), "rb") as f:
         manifest = strict_json(f.read().decode("utf-8"))
     try:
@@ -1513,6 +1828,8 @@ def run_vectors(directory: str) -> int:
                 mine = hash_with(DIGEST_NAMES[alg_name], document).hex()
                 if mine != hexd.lower():
                     problems.append(f"document digest {alg_name}:{mine}, manifest says {v['document_digest']}")
+        except Sm3Unavailable:
+            raise
         except Exception as e:  # a broken vector or manifest entry counts as a failure
             problems.append(f"{type(e).__name__}: {e}")
             got = "error"
@@ -1527,16 +1844,35 @@ def run_vectors(directory: str) -> int:
 
 
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except Sm3Unavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
+
+
+def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 6: genesis v3, block header v3, "
-                                 "receipt v2).")
+                                 "(SPEC.md version 7: genesis v3, block header v3, "
+                                 "receipt v2; Ed25519 and SM2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")
     ap.add_argument("--vectors", metavar="DIR")
     ap.add_argument("--genesis-hash", action="store_true",
                     help="print the genesis hash and validator-set hash of --genesis and exit")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check SM3 and SM2 against the standard example and exit")
     a = ap.parse_args(argv)
+    if a.self_test:
+        try:
+            self_test()
+        except AssertionError as e:
+            print(f"self-test FAILED: {e}")
+            return 1
+        print("self-test passed: SM3, and the SM2 signature example of GB/T 32918.5 "
+              "(user id 1234567812345678, message 'message digest')")
+        return 0
     if a.vectors:
         return run_vectors(a.vectors)
     if a.genesis and a.genesis_hash:

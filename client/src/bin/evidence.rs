@@ -19,7 +19,7 @@ use evidence_core::entry::{AnchorBody, Milestone, MilestoneClaim, Record};
 use evidence_core::governance::{
     Change, FilerRegistration, FilerRevocation, GovernanceAction, Proposal, Vote,
 };
-use evidence_core::keys::{PublicKey, SigningKey};
+use evidence_core::keys::{PublicKey, SignatureAlgorithm, SigningKey};
 use evidence_core::receipt::{Receipt, Verdict};
 use evidence_genesis::Genesis;
 use futures_util::StreamExt;
@@ -46,11 +46,19 @@ struct Cli {
     reason = "parsed once per run; the filer commands hold public keys"
 )]
 enum Command {
-    /// Generate a new filer key (Ed25519) in a file only its owner can read.
+    /// Generate a new key (a filer's, a governance or a validator key) in a file only its
+    /// owner can read, of the algorithm the consortium's genesis suite signs with.
     Keygen {
         /// Where to write the key; an existing file is never overwritten.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The signature algorithm: ed25519 or sm2. Default: the one the genesis file's suite
+        /// names, or ed25519 without a genesis file.
+        #[arg(long, value_name = "ALGORITHM")]
+        algorithm: Option<SignatureAlgorithm>,
+        /// The consortium's genesis file, whose suite chooses the algorithm.
+        #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
+        genesis: Option<PathBuf>,
         /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
@@ -219,7 +227,7 @@ enum FilerCommand {
     Show {
         #[command(flatten)]
         node: NodeArgs,
-        /// The filer's public key (ed25519:HEX).
+        /// The filer's public key (ed25519:HEX or sm2:HEX).
         #[arg(long, value_name = "KEY")]
         public_key: PublicKey,
         /// Print one JSON object on standard output instead of text (exit codes unchanged).
@@ -249,7 +257,7 @@ struct NewFilerArgs {
     /// A name for people, e.g. bureau-site-scanner.
     #[arg(long)]
     name: String,
-    /// The new filer's public key (ed25519:HEX), as `evidence keygen` prints it.
+    /// The new filer's public key (ed25519:HEX or sm2:HEX), as `evidence keygen` prints it.
     #[arg(long = "public-key", value_name = "KEY")]
     public_key: PublicKey,
     /// A kind it may anchor (repeat for several; none: it may only revoke).
@@ -487,7 +495,12 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
-        Command::Keygen { out, json } => keygen(&out, json),
+        Command::Keygen {
+            out,
+            algorithm,
+            genesis,
+            json,
+        } => keygen(&out, algorithm, genesis.as_deref(), json),
         Command::Notarize(args) => notarize(args).await,
         Command::RegisterProject(args) => register(args).await,
         Command::Verify {
@@ -535,8 +548,28 @@ async fn connect(node: &NodeArgs, key: Option<&Path>) -> Result<Client, Failure>
         .map_err(Failure::from_client)
 }
 
-fn keygen(out: &Path, json: bool) -> Result<ExitCode, Failure> {
-    let key = SigningKey::generate();
+fn keygen(
+    out: &Path,
+    algorithm: Option<SignatureAlgorithm>,
+    genesis: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let suite = genesis
+        .map(load_genesis)
+        .transpose()?
+        .map(|genesis| genesis.suite.signature);
+    let algorithm = match (algorithm, suite) {
+        (Some(asked), Some(chain)) if asked != chain => {
+            return Err(Failure::Cannot(format!(
+                "--algorithm {asked}: the genesis file's chain signs with {chain}, so a key of \
+                 another algorithm could never be registered there"
+            )));
+        }
+        (Some(asked), _) => asked,
+        (None, Some(chain)) => chain,
+        (None, None) => SignatureAlgorithm::Ed25519,
+    };
+    let key = SigningKey::generate_for(algorithm);
     evidence_genesis::write_key_file(out, &key)
         .map_err(|error| Failure::Cannot(error.to_string()))?;
     let public = key.public_key();

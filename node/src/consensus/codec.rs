@@ -1263,8 +1263,12 @@ mod tests {
 
     #[test]
     fn sync_messages_round_trip_and_lengths_are_exact() {
-        let peer_id =
-            PeerId::from_bytes(&super::super::peer_id_of(&key(1).public_key()).to_bytes()).unwrap();
+        let peer_id = PeerId::from_bytes(
+            &super::super::validator_peer_id(&key(1).public_key(), None)
+                .unwrap()
+                .to_bytes(),
+        )
+        .unwrap();
         let status = Status {
             peer_id,
             tip_height: BlockHeight(10),
@@ -1323,8 +1327,12 @@ mod tests {
         let refs: Vec<SigningKey> = (1..=3).map(key).collect();
         let refs: Vec<&SigningKey> = refs.iter().collect();
         let certificate = CommitCertificate::sign("chain", 3, 0, hash(b"3"), &refs);
-        let peer_id =
-            PeerId::from_bytes(&super::super::peer_id_of(&key(1).public_key()).to_bytes()).unwrap();
+        let peer_id = PeerId::from_bytes(
+            &super::super::validator_peer_id(&key(1).public_key(), None)
+                .unwrap()
+                .to_bytes(),
+        )
+        .unwrap();
         let part = ProposalPart::Init {
             height: BlockHeight(4),
             round: Round::new(0),

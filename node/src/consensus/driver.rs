@@ -47,7 +47,7 @@ use std::time::Duration;
 
 use evidence_core::digest::Digest;
 use evidence_core::keys::{PublicKey, SigningKey};
-use evidence_genesis::Genesis;
+use evidence_genesis::{Genesis, GenesisValidator};
 use libp2p_identity::PeerId as NetworkPeerId;
 use malachite::app::config::NodeConfig as EngineNodeConfig;
 use malachite::app::consensus::VoteExtensionError;
@@ -75,7 +75,7 @@ use super::context::{
 };
 use super::host::{ByzantineFaults, Host};
 use super::signing::{ConsensusSigner, ConsensusVerifier};
-use super::{network_keypair, peer_id_of};
+use super::{network_keypair, peer_ids_of, validator_peer_id};
 use crate::app::{App, now_ms};
 use crate::config::{ConsensusSection, TestingSection};
 use crate::ledger::LedgerError;
@@ -298,26 +298,29 @@ pub fn wal_path(data_dir: &Path) -> PathBuf {
     data_dir.join("wal").join(WAL_FILE)
 }
 
-/// A peer address as the engine needs it: `address` with `/p2p/<peer id of key>` appended,
-/// or `address` itself if it already ends with exactly that component.
+/// A peer address as the engine needs it, for the validator with `key` reached at `address`:
+/// for an Ed25519 validator, `address` with `/p2p/<peer id of key>` appended, or `address`
+/// itself if it already ends with exactly that component; for an SM2 validator, `address`
+/// itself, which must pin the peer id (its address in genesis or in the configuration does).
 ///
 /// # Errors
-/// The address is not a multiaddress, or ends with the peer id of another key.
+/// The address is not a multiaddress, pins another key's peer id, or (SM2) pins none.
 pub fn validator_peer_address(address: &str, key: &PublicKey) -> Result<Multiaddr, DriverError> {
-    let peer_id = peer_id_of(key);
     let invalid = |reason: String| DriverError::InvalidPeer {
         address: address.to_owned(),
         reason,
     };
-    let full = match address.rsplit_once("/p2p/") {
-        Some((_, id)) if id == peer_id.to_string() => address.to_owned(),
-        Some((_, id)) => {
-            return Err(invalid(format!(
-                "it names peer {id}, but validator {key} is peer {peer_id}"
-            )));
-        }
-        None => format!("{}/p2p/{peer_id}", address.trim_end_matches('/')),
+    let peer_id = validator_peer_id(key, Some(address)).map_err(|e| invalid(e.to_string()))?;
+    let full = if address.contains("/p2p/") {
+        address.to_owned()
+    } else {
+        format!("{}/p2p/{peer_id}", address.trim_end_matches('/'))
     };
+    if full.starts_with("/p2p/") {
+        return Err(invalid(
+            "it names a peer id but no transport (/ip4/…/tcp/…) to reach it at".to_owned(),
+        ));
+    }
     full.parse().map_err(|e| invalid(format!("{e}")))
 }
 
@@ -515,16 +518,22 @@ fn check_listen(listen: &Multiaddr) -> Result<(), DriverError> {
 }
 
 /// Checks that every peer address pins the peer id of a validator other than this node, in
-/// `known` (genesis's and the configuration's in force); returns each peer's key.
+/// `known` (genesis's and the configuration's in force, with the addresses that pin the peer
+/// ids of SM2 validators); returns each peer's key.
 fn check_peers(
     peers: &[Multiaddr],
-    known: &[PublicKey],
+    known: &[&[GenesisValidator]],
     own: &ValidatorAddress,
 ) -> Result<HashMap<PublicKey, Multiaddr>, DriverError> {
-    let allowed: HashMap<String, PublicKey> = known
+    let keys: Vec<PublicKey> = known
         .iter()
-        .filter(|key| **key != own.0)
-        .map(|key| (peer_id_of(key).to_string(), *key))
+        .flat_map(|list| list.iter())
+        .map(|v| v.public_key)
+        .filter(|key| *key != own.0)
+        .collect();
+    let allowed: HashMap<String, PublicKey> = peer_ids_of(&keys, known)
+        .into_iter()
+        .map(|(id, key)| (id.to_string(), key))
         .collect();
     let mut keys = HashMap::new();
     for peer in peers {
@@ -574,15 +583,12 @@ pub async fn start_with(
              chain and votes from the height whose set includes it"
         );
     }
-    let known: Vec<PublicKey> = ledger
-        .genesis()
-        .validators
-        .iter()
-        .chain(&tip.configuration.validators)
-        .map(|v| v.public_key)
-        .collect();
     check_listen(&config.listen)?;
-    let peer_addresses = check_peers(&config.peers, &known, &address)?;
+    let peer_addresses = check_peers(
+        &config.peers,
+        &[&tip.configuration.validators, &ledger.genesis().validators],
+        &address,
+    )?;
 
     let engine_config = EngineConfig {
         moniker: config.moniker.clone(),
@@ -1071,7 +1077,10 @@ mod tests {
         let address = validator_peer_address("/ip4/127.0.0.1/tcp/4000", &k).unwrap();
         assert_eq!(
             address.to_string(),
-            format!("/ip4/127.0.0.1/tcp/4000/p2p/{}", peer_id_of(&k))
+            format!(
+                "/ip4/127.0.0.1/tcp/4000/p2p/{}",
+                super::super::validator_peer_id(&k, None).unwrap()
+            )
         );
         assert_eq!(
             validator_peer_address(&address.to_string(), &k).unwrap(),
@@ -1118,8 +1127,11 @@ mod tests {
         assert_eq!(config.peers.len(), 3);
         for (v, peer) in consortium.genesis.validators[1..].iter().zip(&config.peers) {
             assert!(
-                peer.to_string()
-                    .ends_with(&peer_id_of(&v.public_key).to_string())
+                peer.to_string().ends_with(
+                    &super::super::validator_peer_id(&v.public_key, None)
+                        .unwrap()
+                        .to_string()
+                )
             );
         }
         assert_eq!(config.wal_path, wal_dir.join(WAL_FILE));

@@ -31,7 +31,7 @@ use super::context::{
     to_ledger_certificate,
 };
 use super::driver::DriverError;
-use super::peer_id_of;
+use super::peer_ids_of;
 use super::signing::ConsensusSigner;
 use crate::app::App;
 use crate::block::{BLOCK_BYTES_MAX, Block};
@@ -39,13 +39,25 @@ use crate::ledger::LedgerError;
 
 type Ctx = EvidenceContext;
 
-/// The libp2p peer ids of `validators`.
-fn peers_of(validators: &ConsensusValidatorSet) -> HashSet<PeerId> {
-    validators
+/// The libp2p peer ids of `validators`, the addresses that pin SM2 validators' peer ids taken
+/// from the configuration in force and genesis.
+fn peers_of(validators: &ConsensusValidatorSet, app: &App) -> HashSet<PeerId> {
+    let tip = app.tip();
+    let keys: Vec<_> = validators
         .validators()
         .iter()
-        .filter_map(|v| PeerId::from_bytes(&peer_id_of(&mc_address(v).0).to_bytes()).ok())
-        .collect()
+        .map(|v| mc_address(v).0)
+        .collect();
+    peer_ids_of(
+        &keys,
+        &[
+            &tip.configuration.validators,
+            &app.ledger().genesis().validators,
+        ],
+    )
+    .into_keys()
+    .filter_map(|id| PeerId::from_bytes(&id.to_bytes()).ok())
+    .collect()
 }
 
 fn mc_address(validator: &super::context::ConsensusValidator) -> &ValidatorAddress {
@@ -217,7 +229,7 @@ impl Host {
         let chain_id = ledger.genesis().chain_id.clone();
         let algorithm = ledger.algorithm();
         let address = signer.address();
-        let validator_peers = peers_of(&validators);
+        let validator_peers = peers_of(&validators, &app);
         Self {
             app,
             chain_id,
@@ -270,7 +282,10 @@ impl Host {
         if tip.validator_set_hash == self.next_peers.0 {
             return self.next_peers.1.contains(publisher);
         }
-        let peers = peers_of(&ConsensusValidatorSet::new((*tip.validators).clone()));
+        let peers = peers_of(
+            &ConsensusValidatorSet::new((*tip.validators).clone()),
+            &self.app,
+        );
         let known = peers.contains(publisher);
         self.next_peers = (tip.validator_set_hash, peers);
         known
@@ -296,7 +311,7 @@ impl Host {
                 "the validator set changes"
             );
             self.validators = ConsensusValidatorSet::new((*tip.validators).clone());
-            self.validator_peers = peers_of(&self.validators);
+            self.validator_peers = peers_of(&self.validators, &self.app);
         }
         self.streams.started_round(0);
         self.pending_per_round.retain(|(h, _), _| *h >= height);
@@ -1322,7 +1337,12 @@ mod tests {
     }
 
     fn peer(i: u8) -> PeerId {
-        PeerId::from_bytes(&peer_id_of(&key(i).public_key()).to_bytes()).unwrap()
+        PeerId::from_bytes(
+            &super::super::validator_peer_id(&key(i).public_key(), None)
+                .unwrap()
+                .to_bytes(),
+        )
+        .unwrap()
     }
 
     fn block(height: u64, transaction_bytes: usize) -> Block {
