@@ -599,3 +599,88 @@ fn governance_commands_check_their_input_before_anything_is_sent() {
         assert_eq!(output.status.code(), Some(2), "{way:?}: {}", text(&output));
     }
 }
+
+/// `evidence keygen` makes a key of the chain's algorithm: SM2 for a national-suite genesis
+/// file, Ed25519 otherwise or when asked; an unknown algorithm, or one the genesis file's
+/// chain does not sign with, is refused (exit 2) and nothing is written.
+#[test]
+fn keygen_follows_the_genesis_suite_and_refuses_another_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let sm_genesis = vectors().join("genesis-sm.json");
+    let path = dir.path().join("sm.key");
+    let output = evidence(&[
+        "keygen",
+        "--out",
+        path.to_str().unwrap(),
+        "--genesis",
+        sm_genesis.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        answer["public_key"].as_str().unwrap().starts_with("sm2:"),
+        "{answer}"
+    );
+    let key = evidence_genesis::read_key_file(&path).unwrap();
+    assert_eq!(key.public_key().to_string(), answer["public_key"]);
+
+    let asked = dir.path().join("asked.key");
+    let output = evidence(&["keygen", "--out", asked.to_str().unwrap(), "--algorithm", "sm2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("sm2:"), "{}", text(&output));
+
+    for (args, needle) in [
+        (vec!["--algorithm", "rsa"], "rsa"),
+        (
+            vec![
+                "--algorithm",
+                "ed25519",
+                "--genesis",
+                sm_genesis.to_str().unwrap(),
+            ],
+            "signs with sm2",
+        ),
+    ] {
+        let refused = dir.path().join("refused.key");
+        let mut all = vec!["keygen", "--out", refused.to_str().unwrap()];
+        all.extend(args.iter().copied());
+        let output = evidence(&all);
+        assert_eq!(output.status.code(), Some(2), "{all:?}: {}", text(&output));
+        assert!(text(&output).contains(needle), "{all:?}: {}", text(&output));
+        assert!(!refused.exists(), "{all:?} wrote a key");
+    }
+}
+
+/// A receipt of the national-suite chain verifies offline against its own genesis file, and
+/// the default chain's genesis file refuses it by name (wrong-suite), through the binary.
+#[test]
+fn an_sm_chain_receipt_verifies_against_its_genesis_and_not_against_another_suite() {
+    let document = vectors().join("documents/inspection-report-foundation.txt");
+    let receipt = vectors().join("valid/sm-chain.single-document.receipt.json");
+    let sm_genesis = vectors().join("genesis-sm.json");
+    let output = evidence(&[
+        "verify",
+        document.to_str().unwrap(),
+        "--receipt",
+        receipt.to_str().unwrap(),
+        "--genesis",
+        sm_genesis.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        text(&output).contains("VALID") && text(&output).contains("sm2:"),
+        "{}",
+        text(&output)
+    );
+    let output = evidence(&[
+        "verify",
+        document.to_str().unwrap(),
+        "--receipt",
+        receipt.to_str().unwrap(),
+        "--genesis",
+        vectors().join("genesis.json").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("wrong-suite"), "{}", text(&output));
+}
