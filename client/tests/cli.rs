@@ -626,7 +626,13 @@ fn keygen_follows_the_genesis_suite_and_refuses_another_algorithm() {
     assert_eq!(key.public_key().to_string(), answer["public_key"]);
 
     let asked = dir.path().join("asked.key");
-    let output = evidence(&["keygen", "--out", asked.to_str().unwrap(), "--algorithm", "sm2"]);
+    let output = evidence(&[
+        "keygen",
+        "--out",
+        asked.to_str().unwrap(),
+        "--algorithm",
+        "sm2",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).contains("sm2:"), "{}", text(&output));
 

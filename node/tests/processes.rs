@@ -193,3 +193,64 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     verify_receipt(&digest(b"after restart"), &back[0], &anchor).unwrap();
     drop(processes);
 }
+
+/// `evidence-node --print-peer-id` prints the peer id of the home's key (for an SM2 validator,
+/// the one its address in genesis pins) and exits; a home without a readable key file is
+/// refused with the file named, and a key of another algorithm than the chain's stops the
+/// node before anything opens.
+#[test]
+fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand_core::OsRng;
+    let consortium = evidence_genesis::default_consortium_with_suite(
+        "evidence-peer-id",
+        now_ms(),
+        evidence_genesis::Suite::NATIONAL,
+        &mut rng,
+    );
+    let homes = write_homes(dir.path(), &consortium, |_, _| {}).unwrap();
+    let home = &homes[0];
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(&home.home)
+        .arg("--print-peer-id")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let pinned = consortium.genesis.validators[0].address.clone().unwrap();
+    assert_eq!(format!("/p2p/{}", printed.trim()), pinned);
+
+    // No key file: refused, the file named.
+    std::fs::remove_file(home.home.join("node.key")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(&home.home)
+        .arg("--print-peer-id")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("node.key"),
+        "{output:?}"
+    );
+
+    // An Ed25519 key on the SM2 chain: the node refuses to start, naming both algorithms.
+    evidence_genesis::write_key_file(
+        &home.home.join("node.key"),
+        &evidence_core::keys::SigningKey::generate(),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(&home.home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ed25519") && stderr.contains("sm2"),
+        "{stderr}"
+    );
+}

@@ -892,6 +892,37 @@ mod tests {
     }
 
     #[test]
+    fn a_national_suite_consortium_is_all_sm2_and_is_reused_only_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, created) =
+            create_or_reuse_with_suite(dir.path(), 5, Some(Suite::NATIONAL)).unwrap();
+        assert!(created);
+        assert_eq!(layout.genesis.suite, Suite::NATIONAL);
+        for validator in &layout.genesis.validators {
+            assert_eq!(
+                validator.public_key.algorithm(),
+                evidence_core::keys::SignatureAlgorithm::Sm2
+            );
+            // Its node's key file derives the peer id the genesis pins.
+            let key = evidence_genesis::read_key_file(
+                &dir.path().join(&validator.member).join("node.key"),
+            )
+            .unwrap();
+            assert_eq!(
+                validator.address.as_deref(),
+                Some(format!("/p2p/{}", network::network_peer_id(&key)).as_str())
+            );
+        }
+        let (again, created) = create_or_reuse_with_suite(dir.path(), 5, None).unwrap();
+        assert!(!created);
+        assert_eq!(again.genesis, layout.genesis);
+        assert!(matches!(
+            create_or_reuse_with_suite(dir.path(), 5, Some(Suite::DEFAULT)),
+            Err(TestnetError::SuiteMismatch { .. })
+        ));
+    }
+
+    #[test]
     fn node_counts_outside_the_range_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(

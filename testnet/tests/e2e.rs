@@ -1221,6 +1221,20 @@ fn up_refuses_a_node_count_it_cannot_run_and_names_a_missing_binary() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cargo build -p evidence-node"));
     assert!(!dir.path().join("net").join("genesis.json").exists());
+
+    // An unknown suite is refused before anything is written, with the names it takes.
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-testnet"))
+        .args(["up", "--suite", "rsa-md5", "--dir"])
+        .arg(dir.path().join("net"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rsa-md5") && stderr.contains("sm"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("net").join("genesis.json").exists());
 }
 
 /// The chaos soak's bounded sample: `CHAOS_SECONDS` (default 45) of faults on every
