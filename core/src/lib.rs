@@ -17,6 +17,7 @@ pub mod header;
 pub mod keys;
 pub mod merkle;
 pub mod receipt;
+pub mod state_tree;
 pub mod validators;
 pub mod verify;
 
