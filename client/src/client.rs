@@ -217,20 +217,31 @@ pub enum LookupQuery {
 
 /// A document version's status as the node reports it. It comes from the node's state and is
 /// not part of any proof: a receipt proves what was anchored; this says what the node believes
-/// happened to it since.
+/// happened to it since. A revoked version is reported as revoked, with the version that
+/// superseded it when one did (the ledger keeps both facts, SPEC.md §11.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionStatus {
     Current,
-    Superseded {
-        by_version: u32,
-        by_digest: Option<Digest>,
-    },
+    Superseded(Supersession),
     Revoked {
         reason: String,
         revocation_entry_index: u64,
+        /// The height that sequenced the revocation.
+        height: u64,
+        /// The later version that replaced the revoked one, if any.
+        superseded: Option<Supersession>,
     },
     /// The node gave no status (entries that are not anchors).
     Unknown,
+}
+
+/// A later version that replaced a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supersession {
+    pub by_version: u32,
+    pub by_digest: Option<Digest>,
+    /// The height that anchored the later version.
+    pub height: u64,
 }
 
 /// An entry whose receipt verified, with the checkpoint it verified against.
@@ -427,18 +438,23 @@ fn entry_project(entry: &Entry) -> Option<&str> {
 }
 
 fn version_status(status: Option<pb::VersionStatus>) -> VersionStatus {
-    use pb::version_status::Status;
-    match status.and_then(|s| s.status) {
-        Some(Status::Current(_)) => VersionStatus::Current,
-        Some(Status::Superseded(s)) => VersionStatus::Superseded {
-            by_version: s.by_version,
-            by_digest: Digest::from_canonical_bytes(&s.by_digest).ok(),
-        },
-        Some(Status::Revoked(r)) => VersionStatus::Revoked {
+    let Some(status) = status else {
+        return VersionStatus::Unknown;
+    };
+    let superseded = status.superseded.map(|s| Supersession {
+        by_version: s.by_version,
+        by_digest: Digest::from_canonical_bytes(&s.by_digest).ok(),
+        height: s.height,
+    });
+    match (status.revoked, superseded) {
+        (Some(r), superseded) => VersionStatus::Revoked {
             reason: r.reason,
             revocation_entry_index: r.revocation_entry_index,
+            height: r.height,
+            superseded,
         },
-        None => VersionStatus::Unknown,
+        (None, Some(superseded)) => VersionStatus::Superseded(superseded),
+        (None, None) => VersionStatus::Current,
     }
 }
 

@@ -23,9 +23,9 @@ use evidence_genesis::{Configuration, Filer, Genesis};
 use crate::error::TxError;
 use crate::state::{
     AppliedTransaction, DocumentRecord, FilerRecord, FilerRevocationRecord, MilestoneAccount,
-    MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, VersionRecord,
-    VersionStatus, applied_transaction_key, document_key, filer_key, governance_key_key,
-    milestone_evidence_key, next_state_root, project_key, version_key,
+    MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, Supersession,
+    VersionRecord, VersionRevocation, applied_transaction_key, document_key, filer_key,
+    governance_key_key, milestone_evidence_key, next_state_root, project_key, version_key,
 };
 use crate::transaction::Transaction;
 use crate::verified::VerifiedSignatures;
@@ -635,13 +635,14 @@ fn apply_anchor<S: StateStore + ?Sized>(
             &body.document_id,
             document.latest_version,
         );
+        // Whether or not the filer revoked it, the previous version is now superseded: the
+        // record keeps both facts (SPEC.md §11.2).
         if let Some(mut old) = state.get_record::<VersionRecord>(&old_key)? {
-            if old.status == VersionStatus::Current {
-                old.status = VersionStatus::SupersededBy {
-                    version: body.document_version,
-                    digest: body.digest,
-                };
-            }
+            old.superseded_by = Some(Supersession {
+                version: body.document_version,
+                digest: body.digest,
+                height: context.height,
+            });
             state.put_record(old_key, &old);
         }
     }
@@ -656,7 +657,8 @@ fn apply_anchor<S: StateStore + ?Sized>(
             digest: body.digest,
             entry_index,
             height: context.height,
-            status: VersionStatus::Current,
+            superseded_by: None,
+            revocation: None,
         },
     );
     state.put_record(
@@ -793,17 +795,18 @@ fn apply_revocation<S: StateStore + ?Sized>(
         }
         .into());
     }
-    if matches!(version.status, VersionStatus::Revoked { .. }) {
+    if version.revocation.is_some() {
         return Err(TxError::AlreadyRevoked {
             document_id: body.document_id.clone(),
             version: body.document_version,
         }
         .into());
     }
-    version.status = VersionStatus::Revoked {
+    version.revocation = Some(VersionRevocation {
         reason: body.reason.clone(),
         entry_index,
-    };
+        height: context.height,
+    });
     state.put_record(key, &version);
     // Revoking the latest version of a passing report withdraws its pass.
     if body.document_version == document.latest_version

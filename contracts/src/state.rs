@@ -316,25 +316,71 @@ impl Decode for DocumentRecord {
     }
 }
 
-/// The status of one document version.
+/// What a document version's record says of it, in one word (SPEC.md §11.2): a revoked
+/// version is revoked whatever else happened to it, a version replaced by a later one is
+/// superseded, any other is current. The record keeps both facts
+/// ([`VersionRecord::superseded_by`], [`VersionRecord::revocation`]); this is their summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VersionStatus {
-    /// The newest version, not revoked (tag 1).
+    /// The newest version, not revoked.
     Current,
-    /// A later version replaced it (tag 2).
+    /// A later version replaced it.
     SupersededBy { version: u32, digest: Digest },
-    /// Withdrawn (tag 3) by the revocation at log index `entry_index`.
+    /// Withdrawn by the revocation at log index `entry_index` (it may also be superseded).
     Revoked { reason: String, entry_index: u64 },
 }
 
+/// The later version that replaced a version: its number, its digest and the height that
+/// anchored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supersession {
+    pub version: u32,
+    pub digest: Digest,
+    pub height: u64,
+}
+
+/// The revocation of a version by its filer: the reason, the revocation's log index and the
+/// height that sequenced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRevocation {
+    pub reason: String,
+    pub entry_index: u64,
+    pub height: u64,
+}
+
 /// One document version (under [`version_key`]).
+///
+/// Supersession and revocation are two acts with two meanings — a newer version exists (the
+/// document's currency), the filer withdrew this one (its validity) — so the record keeps each
+/// on its own: a version revoked and then superseded, or superseded and then revoked, shows
+/// both, and neither act hides the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionRecord {
     pub digest: Digest,
     /// The log index of the entry that anchored this version.
     pub entry_index: u64,
     pub height: u64,
-    pub status: VersionStatus,
+    /// The version that replaced this one, once one did.
+    pub superseded_by: Option<Supersession>,
+    /// The revocation of this version, once its filer revoked it.
+    pub revocation: Option<VersionRevocation>,
+}
+
+impl VersionRecord {
+    /// The summary of the record's facts (revoked first, then superseded, else current).
+    pub fn status(&self) -> VersionStatus {
+        match (&self.revocation, &self.superseded_by) {
+            (Some(revocation), _) => VersionStatus::Revoked {
+                reason: revocation.reason.clone(),
+                entry_index: revocation.entry_index,
+            },
+            (None, Some(next)) => VersionStatus::SupersededBy {
+                version: next.version,
+                digest: next.digest,
+            },
+            (None, None) => VersionStatus::Current,
+        }
+    }
 }
 
 impl Encode for VersionRecord {
@@ -342,51 +388,38 @@ impl Encode for VersionRecord {
         writer
             .put(&self.digest)
             .u64(self.entry_index)
-            .u64(self.height);
-        match &self.status {
-            VersionStatus::Current => {
-                writer.u8(1);
-            }
-            VersionStatus::SupersededBy { version, digest } => {
-                writer.u8(2).u32(*version).put(digest);
-            }
-            VersionStatus::Revoked {
-                reason,
-                entry_index,
-            } => {
-                writer.u8(3).str(reason).u64(*entry_index);
-            }
-        }
+            .u64(self.height)
+            .option(self.superseded_by.as_ref(), |w, next| {
+                w.u32(next.version).put(&next.digest).u64(next.height);
+            })
+            .option(self.revocation.as_ref(), |w, revocation| {
+                w.str(&revocation.reason)
+                    .u64(revocation.entry_index)
+                    .u64(revocation.height);
+            });
     }
 }
 
 impl Decode for VersionRecord {
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let digest = reader.get()?;
-        let entry_index = reader.u64("entry index")?;
-        let height = reader.u64("height")?;
-        let status = match reader.u8("version status")? {
-            1 => VersionStatus::Current,
-            2 => VersionStatus::SupersededBy {
-                version: reader.u32("superseding version")?,
-                digest: reader.get()?,
-            },
-            3 => VersionStatus::Revoked {
-                reason: reader.string("revocation reason")?,
-                entry_index: reader.u64("revocation entry index")?,
-            },
-            tag => {
-                return Err(DecodeError::UnknownTag {
-                    what: "version status",
-                    tag,
-                });
-            }
-        };
         Ok(Self {
-            digest,
-            entry_index,
-            height,
-            status,
+            digest: reader.get()?,
+            entry_index: reader.u64("entry index")?,
+            height: reader.u64("height")?,
+            superseded_by: reader.option("superseded by", |r| {
+                Ok(Supersession {
+                    version: r.u32("superseding version")?,
+                    digest: r.get()?,
+                    height: r.u64("superseding height")?,
+                })
+            })?,
+            revocation: reader.option("revocation", |r| {
+                Ok(VersionRevocation {
+                    reason: r.string("revocation reason")?,
+                    entry_index: r.u64("revocation entry index")?,
+                    height: r.u64("revocation height")?,
+                })
+            })?,
         })
     }
 }

@@ -24,7 +24,7 @@ fn version_1_of_a_new_document_is_accepted_and_current() {
     let (ledger, v1) = ledger_with_v1();
     let version = ledger.version(PROJECT, DOC, 1);
     assert_eq!(version.digest, v1.digest);
-    assert_eq!(version.status, VersionStatus::Current);
+    assert_eq!(version.status(), VersionStatus::Current);
     assert_eq!((version.entry_index, version.height), (0, 1));
     assert_eq!(
         ledger.document(PROJECT, DOC),
@@ -89,7 +89,7 @@ fn version_2_without_or_with_the_wrong_supersedes_is_refused() {
         );
     }
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::Current
     );
 }
@@ -102,14 +102,14 @@ fn version_2_supersedes_version_1_which_stays_readable() {
     assert_eq!(applied.entries[0].index, 1);
 
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::SupersededBy {
             version: 2,
             digest: v2.digest,
         }
     );
     let version2 = ledger.version(PROJECT, DOC, 2);
-    assert_eq!(version2.status, VersionStatus::Current);
+    assert_eq!(version2.status(), VersionStatus::Current);
     assert_eq!(
         (version2.digest, version2.entry_index, version2.height),
         (v2.digest, 1, 2)
@@ -124,14 +124,14 @@ fn version_2_supersedes_version_1_which_stays_readable() {
     let v3 = next_version(&v2);
     ledger.accept(&ledger.anchor(&v3));
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::SupersededBy {
             version: 2,
             digest: v2.digest,
         }
     );
     assert_eq!(
-        ledger.version(PROJECT, DOC, 2).status,
+        ledger.version(PROJECT, DOC, 2).status(),
         VersionStatus::SupersededBy {
             version: 3,
             digest: v3.digest,
@@ -148,7 +148,7 @@ fn two_versions_of_a_document_in_one_batch_are_chained() {
     assert_eq!(applied.entries.len(), 2);
     assert_eq!(ledger.version(PROJECT, DOC, 2).entry_index, 1);
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::SupersededBy {
             version: 2,
             digest: v2.digest,
@@ -279,7 +279,7 @@ fn revocation_is_recorded_as_an_entry_and_marks_the_version_revoked() {
 
     let version = ledger.version(PROJECT, DOC, 1);
     assert_eq!(
-        version.status,
+        version.status(),
         VersionStatus::Revoked {
             reason: "drawn on the wrong grid".to_owned(),
             entry_index: 1,
@@ -306,7 +306,7 @@ fn revoking_twice_is_refused() {
         }
     );
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::Revoked {
             reason: "first reason".to_owned(),
             entry_index: 1,
@@ -368,7 +368,7 @@ fn another_member_cannot_revoke_a_document() {
         }
     );
     assert_eq!(
-        ledger.version(PROJECT, DOC, 1).status,
+        ledger.version(PROJECT, DOC, 1).status(),
         VersionStatus::Current
     );
 }
@@ -395,7 +395,7 @@ fn revoking_a_fund_transfer_is_refused() {
     let error = ledger.reject(&ledger.revoke(ledger.revocation(&transfer, "paid twice")));
     assert_eq!(error, TxError::PaymentRecordImmutable);
     assert_eq!(
-        ledger.version(PROJECT, "pay-001", 1).status,
+        ledger.version(PROJECT, "pay-001", 1).status(),
         VersionStatus::Current
     );
     assert_eq!(ledger.paid(PROJECT, "foundation"), (100_000, 100_000));
@@ -418,11 +418,11 @@ fn revocation_deletes_nothing() {
     );
     assert_eq!((version2.digest, version2.entry_index), (v2.digest, 1));
     assert!(matches!(
-        version1.status,
+        version1.status(),
         VersionStatus::Revoked { entry_index: 3, .. }
     ));
     assert!(matches!(
-        version2.status,
+        version2.status(),
         VersionStatus::Revoked { entry_index: 2, .. }
     ));
     // The lineage head is unchanged: the next version still supersedes version 2.
@@ -433,7 +433,7 @@ fn revocation_deletes_nothing() {
     );
     ledger.accept(&ledger.anchor(&next_version(&v2)));
     assert_eq!(
-        ledger.version(PROJECT, DOC, 3).status,
+        ledger.version(PROJECT, DOC, 3).status(),
         VersionStatus::Current
     );
     // Every anchor and revocation stays in the log.
@@ -486,14 +486,14 @@ fn queries_report_every_version_with_its_status() {
     let versions = query::versions(&ledger.state, BUREAU, PROJECT, "dwg-q").unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(
-        versions[0].1.status,
+        versions[0].1.status(),
         VersionStatus::SupersededBy {
             version: 2,
             digest: v2.digest
         }
     );
     assert!(matches!(
-        &versions[1].1.status,
+        &versions[1].1.status(),
         VersionStatus::Revoked { reason, .. } if reason == "wrong scale"
     ));
     let head = query::document(&ledger.state, BUREAU, PROJECT, "dwg-q")
@@ -506,4 +506,54 @@ fn queries_report_every_version_with_its_status() {
             .is_empty()
     );
     assert!(query::project(&ledger.state, PROJECT).unwrap().is_none());
+}
+
+/// SPEC.md §11.2: supersession and revocation are kept side by side. A revoked latest version
+/// that a new version then supersedes shows both (before, it stayed "revoked" and hid its
+/// successor); a superseded version that is then revoked shows both too; the document's
+/// current version is the newest one.
+#[test]
+fn a_version_keeps_both_its_revocation_and_its_supersession() {
+    let (mut ledger, v1) = ledger_with_v1();
+    let v2 = next_version(&v1);
+    ledger.accept(&ledger.anchor(&v2));
+    // Version 2, the latest, is revoked; then version 3 supersedes it.
+    ledger.accept(&ledger.revoke(ledger.revocation(&v2, "wrong sheet")));
+    let revoked_at = ledger.height;
+    let v3 = next_version(&v2);
+    ledger.accept(&ledger.anchor(&v3));
+    let superseded_at = ledger.height;
+    let version2 = ledger.version(PROJECT, DOC, 2);
+    let revocation = version2.revocation.clone().expect("still revoked");
+    assert_eq!(
+        (revocation.reason.as_str(), revocation.height),
+        ("wrong sheet", revoked_at)
+    );
+    let next = version2.superseded_by.clone().expect("and superseded");
+    assert_eq!(
+        (next.version, next.digest, next.height),
+        (3, v3.digest, superseded_at)
+    );
+    // In one word it is revoked; version 3 is current, the document's latest.
+    assert!(matches!(version2.status(), VersionStatus::Revoked { .. }));
+    assert_eq!(
+        ledger.version(PROJECT, DOC, 3).status(),
+        VersionStatus::Current
+    );
+    assert_eq!(ledger.document(PROJECT, DOC).unwrap().latest_version, 3);
+
+    // Version 1, superseded long ago, is revoked now: it keeps its successor.
+    ledger.accept(&ledger.revoke(ledger.revocation(&v1, "also wrong")));
+    let version1 = ledger.version(PROJECT, DOC, 1);
+    assert_eq!(
+        version1.superseded_by.as_ref().map(|next| next.version),
+        Some(2)
+    );
+    assert_eq!(
+        version1.revocation.as_ref().map(|r| r.reason.as_str()),
+        Some("also wrong")
+    );
+    // A version is revoked once.
+    let again = ledger.reject(&ledger.revoke(ledger.revocation(&v1, "once more")));
+    assert_eq!(again.code(), "already-revoked", "{again}");
 }

@@ -513,7 +513,7 @@ fn revoking_a_superseded_version_leaves_the_current_pass() {
     ledger.accept(&ledger.anchor(&v2));
     ledger.accept(&ledger.revoke(ledger.revocation(&v1, "superseded and withdrawn")));
     assert!(matches!(
-        ledger.version(PROJECT, &v1.document_id, 1).status,
+        ledger.version(PROJECT, &v1.document_id, 1).status(),
         VersionStatus::Revoked { .. }
     ));
     ledger.accept(&ledger.pay(PROJECT, "pay-001", "foundation", 100));
@@ -602,7 +602,7 @@ fn fund_transfer_records_cannot_be_superseded() {
     );
     assert_eq!(ledger.paid(PROJECT, "foundation"), (100_000, 100_000));
     assert_eq!(
-        ledger.version(PROJECT, "pay-001", 1).status,
+        ledger.version(PROJECT, "pay-001", 1).status(),
         VersionStatus::Current
     );
 }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use evidence_contracts::error::TxError;
 use evidence_contracts::query;
 use evidence_contracts::state::{
-    ProposalRecord, ProposalStatus, StoreError as StateError, VersionStatus, filer_key,
+    ProposalRecord, ProposalStatus, StoreError as StateError, VersionRecord, filer_key,
     filer_prefix, proposal_key, proposal_prefix,
 };
 use evidence_core::checkpoint::{Checkpoint, Handoff};
@@ -410,24 +410,19 @@ pub fn entry_proof_message(proof: &EntryProof) -> pb::EntryProof {
     }
 }
 
-fn status_message(status: &VersionStatus) -> pb::VersionStatus {
-    use pb::version_status::{Current, Revoked, Status as S, Superseded};
-    let status = match status {
-        VersionStatus::Current => S::Current(Current {}),
-        VersionStatus::SupersededBy { version, digest } => S::Superseded(Superseded {
-            by_version: *version,
-            by_digest: digest.to_canonical_bytes(),
-        }),
-        VersionStatus::Revoked {
-            reason,
-            entry_index,
-        } => S::Revoked(Revoked {
-            reason: reason.clone(),
-            revocation_entry_index: *entry_index,
-        }),
-    };
+fn status_message(record: &VersionRecord) -> pb::VersionStatus {
+    use pb::version_status::{Revoked, Superseded};
     pb::VersionStatus {
-        status: Some(status),
+        superseded: record.superseded_by.as_ref().map(|next| Superseded {
+            by_version: next.version,
+            by_digest: next.digest.to_canonical_bytes(),
+            height: next.height,
+        }),
+        revoked: record.revocation.as_ref().map(|revocation| Revoked {
+            reason: revocation.reason.clone(),
+            revocation_entry_index: revocation.entry_index,
+            height: revocation.height,
+        }),
     }
 }
 
@@ -1022,7 +1017,7 @@ impl Reader<'_> {
         )?;
         Ok(version
             .filter(|v| v.entry_index == entry.index)
-            .map(|v| status_message(&v.status)))
+            .map(|v| status_message(&v)))
     }
 
     fn lookup(&self, request: pb::LookupRequest, max: u32) -> Result<pb::LookupResponse, ApiError> {

@@ -362,8 +362,8 @@ async fn steps(
         if let Some(document) = result.entry.receipt.entry.anchor() {
             let status = match &result.status {
                 VersionStatus::Current => "current".to_owned(),
-                VersionStatus::Superseded { by_version, .. } => {
-                    format!("superseded by version {by_version}")
+                VersionStatus::Superseded(next) => {
+                    format!("superseded by version {}", next.by_version)
                 }
                 VersionStatus::Revoked { reason, .. } => format!("revoked: {reason}"),
                 VersionStatus::Unknown => "-".to_owned(),

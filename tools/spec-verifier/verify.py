@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 7: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
+(SPEC.md version 8: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
 filer's registration and revocation; Ed25519 and SM2 signatures, the national suite).
 
 Standard library only (Python 3.11). BLAKE3, Ed25519 and SM2 (on Python integers) are
@@ -1853,7 +1853,7 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 7: genesis v3, block header v3, "
+                                 "(SPEC.md version 8: genesis v3, block header v3, "
                                  "receipt v2; Ed25519 and SM2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use evidence_client::{
-    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, LookupQuery, TlsOptions,
-    Version, VersionStatus, verify_file,
+    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, LookupQuery, Supersession,
+    TlsOptions, Version, VersionStatus, verify_file,
 };
 use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use evidence_core::digest::Digest;
@@ -1195,19 +1195,32 @@ fn verify(
 }
 
 fn status_text(status: &VersionStatus) -> String {
+    let superseded = |next: &Supersession| {
+        format!(
+            "superseded by version {}{} at height {}",
+            next.by_version,
+            next.by_digest
+                .map_or_else(String::new, |d| format!(" ({d})")),
+            next.height
+        )
+    };
     match status {
         VersionStatus::Current => "current".into(),
-        VersionStatus::Superseded {
-            by_version,
-            by_digest,
-        } => format!(
-            "superseded by version {by_version}{}",
-            by_digest.map_or_else(String::new, |d| format!(" ({d})"))
-        ),
+        VersionStatus::Superseded(next) => superseded(next),
         VersionStatus::Revoked {
             reason,
             revocation_entry_index,
-        } => format!("revoked at entry {revocation_entry_index}: {reason}"),
+            height,
+            superseded: next,
+        } => {
+            let mut text =
+                format!("revoked at height {height} (entry {revocation_entry_index}): {reason}");
+            if let Some(next) = next {
+                text.push_str("; ");
+                text.push_str(&superseded(next));
+            }
+            text
+        }
         VersionStatus::Unknown => "-".into(),
     }
 }
