@@ -75,12 +75,34 @@ impl HashAlgorithm {
     }
 
     /// The digest of `parts` concatenated.
+    ///
+    /// The hasher lives on the stack (the incremental [`Hasher`] boxes BLAKE3's large state):
+    /// Merkle nodes and state-tree nodes hash tens of thousands of short inputs per block.
     pub fn hash_parts(self, parts: &[&[u8]]) -> Digest {
-        let mut hasher = self.hasher();
-        for part in parts {
-            hasher.update(part);
-        }
-        hasher.finalize()
+        let bytes: [u8; DIGEST_LEN] = match self {
+            Self::Blake3 => {
+                let mut hasher = blake3::Hasher::new();
+                for part in parts {
+                    hasher.update(part);
+                }
+                *hasher.finalize().as_bytes()
+            }
+            Self::Sha256 => {
+                let mut hasher = sha2::Sha256::new();
+                for part in parts {
+                    sha2::Digest::update(&mut hasher, part);
+                }
+                hasher.finalize().into()
+            }
+            Self::Sm3 => {
+                let mut hasher = sm3::Sm3::new();
+                for part in parts {
+                    sm3::Digest::update(&mut hasher, part);
+                }
+                hasher.finalize().into()
+            }
+        };
+        Digest::new(self, bytes)
     }
 
     /// The digest of `bytes`.

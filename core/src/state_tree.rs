@@ -534,3 +534,598 @@ mod tests {
         let _ = root;
     }
 }
+
+// The stored tree ---------------------------------------------------------------------------
+
+/// A place in the tree as the stored tree keeps it: the nibbles (4-bit halves of the key hash,
+/// high half first) from the root, at most 64.
+pub type NibblePath = Vec<u8>;
+
+/// Nibble `index` of a key hash.
+pub fn nibble(key_hash: &NodeHash, index: usize) -> u8 {
+    let byte = key_hash[index / 2];
+    if index.is_multiple_of(2) {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
+}
+
+/// One of the sixteen places of a page, or the root of a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// No key below.
+    Empty,
+    /// Exactly one key below: its leaf.
+    Leaf {
+        key_hash: NodeHash,
+        value_hash: NodeHash,
+    },
+    /// Two keys or more below: the page at the next depth, written at `height`, whose hash
+    /// (the root of its subtree) is `hash`.
+    Page { height: u64, hash: NodeHash },
+}
+
+impl Slot {
+    /// The hash of the subtree the slot stands for.
+    pub fn hash(&self, algorithm: HashAlgorithm) -> NodeHash {
+        match self {
+            Self::Empty => PLACEHOLDER,
+            Self::Leaf {
+                key_hash,
+                value_hash,
+            } => leaf_hash(algorithm, key_hash, value_hash),
+            Self::Page { hash, .. } => *hash,
+        }
+    }
+}
+
+/// A stored node of the tree: the four binary levels below one place (sixteen slots). A page
+/// exists exactly where two keys or more share its path; its hash is that subtree's root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub slots: [Slot; 16],
+}
+
+impl Page {
+    /// The root of the page's subtree.
+    pub fn hash(&self, algorithm: HashAlgorithm) -> NodeHash {
+        range_hash(algorithm, &self.slots)
+    }
+}
+
+/// The hash of the binary subtree over `slots` (a power of two of them): a placeholder when
+/// all are empty, the leaf's hash when the only one that is not empty is a leaf, else an
+/// internal node over the two halves.
+fn range_hash(algorithm: HashAlgorithm, slots: &[Slot]) -> NodeHash {
+    match lone(slots) {
+        Lone::Empty => PLACEHOLDER,
+        Lone::Leaf(slot) => slot.hash(algorithm),
+        Lone::More if slots.len() == 1 => slots[0].hash(algorithm),
+        Lone::More => {
+            let (left, right) = slots.split_at(slots.len() / 2);
+            internal_hash(
+                algorithm,
+                &range_hash(algorithm, left),
+                &range_hash(algorithm, right),
+            )
+        }
+    }
+}
+
+enum Lone {
+    Empty,
+    /// Exactly one slot is not empty, and it is a leaf.
+    Leaf(Slot),
+    More,
+}
+
+fn lone(slots: &[Slot]) -> Lone {
+    let mut found = None;
+    for slot in slots {
+        match slot {
+            Slot::Empty => {}
+            Slot::Page { .. } => return Lone::More,
+            leaf @ Slot::Leaf { .. } => {
+                if found.is_some() {
+                    return Lone::More;
+                }
+                found = Some(*leaf);
+            }
+        }
+    }
+    found.map_or(Lone::Empty, Lone::Leaf)
+}
+
+impl Encode for Page {
+    fn encode(&self, writer: &mut Writer) {
+        let mut bitmap = 0u16;
+        for (i, slot) in self.slots.iter().enumerate() {
+            if *slot != Slot::Empty {
+                bitmap |= 1 << i;
+            }
+        }
+        writer.u16(bitmap);
+        for slot in &self.slots {
+            match slot {
+                Slot::Empty => {}
+                Slot::Leaf {
+                    key_hash,
+                    value_hash,
+                } => {
+                    writer.u8(1).raw(key_hash).raw(value_hash);
+                }
+                Slot::Page { height, hash } => {
+                    writer.u8(2).u64(*height).raw(hash);
+                }
+            }
+        }
+    }
+}
+
+impl Decode for Page {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let bitmap = reader.u16("page bitmap")?;
+        let mut slots = [Slot::Empty; 16];
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if bitmap & (1 << i) == 0 {
+                continue;
+            }
+            *slot = match reader.u8("page slot")? {
+                1 => Slot::Leaf {
+                    key_hash: reader.array::<32>("leaf key hash")?,
+                    value_hash: reader.array::<32>("leaf value hash")?,
+                },
+                2 => Slot::Page {
+                    height: reader.u64("page height")?,
+                    hash: reader.array::<32>("page hash")?,
+                },
+                tag => {
+                    return Err(DecodeError::UnknownTag {
+                        what: "page slot",
+                        tag,
+                    });
+                }
+            };
+        }
+        Ok(Self { slots })
+    }
+}
+
+/// Where the stored tree reads its pages: by path and the height that wrote them.
+pub trait PageReader {
+    type Error;
+
+    /// The page at `path` written at `height`.
+    ///
+    /// # Errors
+    /// The store failed; a page a slot names that is not there is
+    /// [`TreeError::MissingPage`], reported by the tree.
+    fn page(&self, path: &[u8], height: u64) -> Result<Option<Page>, Self::Error>;
+}
+
+/// Why the stored tree could not be read or updated.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TreeError<E> {
+    #[error("the state tree's store failed: {0}")]
+    Store(E),
+    #[error("the state tree lacks the page at {path:?} written at height {height}")]
+    MissingPage { path: NibblePath, height: u64 },
+}
+
+/// What one block's update of the stored tree produced: the new root, the pages to write and
+/// the pages no longer reachable from it (each `(path, height)`), which a pruner may delete once
+/// no retained height reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TreeUpdate {
+    pub root: Option<Slot>,
+    pub pages: Vec<(NibblePath, Page)>,
+    pub stale: Vec<(NibblePath, u64)>,
+}
+
+/// Updates the tree whose root is `root` with `changes` (key hash → new value hash, or `None` to
+/// remove the key), writing new pages at `height`. Returns the new root and what to write.
+///
+/// Only the pages on the changed keys' paths are read and rewritten: O(changes · depth).
+///
+/// # Errors
+/// A page cannot be read.
+pub fn update<R: PageReader>(
+    algorithm: HashAlgorithm,
+    reader: &R,
+    root: Slot,
+    height: u64,
+    changes: &BTreeMap<NodeHash, Option<NodeHash>>,
+) -> Result<TreeUpdate, TreeError<R::Error>> {
+    let changes: Vec<(NodeHash, Option<NodeHash>)> =
+        changes.iter().map(|(k, v)| (*k, *v)).collect();
+    let mut out = TreeUpdate::default();
+    let mut updater = Updater {
+        algorithm,
+        reader,
+        height,
+        out: &mut out,
+    };
+    let new_root = updater.apply(root, &mut Vec::new(), &changes)?;
+    out.root = Some(new_root);
+    Ok(out)
+}
+
+struct Updater<'a, R> {
+    algorithm: HashAlgorithm,
+    reader: &'a R,
+    height: u64,
+    out: &'a mut TreeUpdate,
+}
+
+impl<R: PageReader> Updater<'_, R> {
+    fn read(&self, path: &[u8], height: u64) -> Result<Page, TreeError<R::Error>> {
+        self.reader
+            .page(path, height)
+            .map_err(TreeError::Store)?
+            .ok_or_else(|| TreeError::MissingPage {
+                path: path.to_vec(),
+                height,
+            })
+    }
+
+    /// The slot at `path` after `changes` (sorted, all below `path`).
+    fn apply(
+        &mut self,
+        current: Slot,
+        path: &mut NibblePath,
+        changes: &[(NodeHash, Option<NodeHash>)],
+    ) -> Result<Slot, TreeError<R::Error>> {
+        if changes.is_empty() {
+            return Ok(current);
+        }
+        match current {
+            Slot::Empty => {
+                let leaves: Vec<(NodeHash, NodeHash)> = changes
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                    .collect();
+                Ok(self.build(path, &leaves))
+            }
+            Slot::Leaf {
+                key_hash,
+                value_hash,
+            } => {
+                // The lone key, unless a change names it, joins the changes' survivors.
+                let mut leaves: Vec<(NodeHash, NodeHash)> = changes
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                    .collect();
+                if changes.binary_search_by(|(k, _)| k.cmp(&key_hash)).is_err() {
+                    let at = leaves.partition_point(|(k, _)| *k < key_hash);
+                    leaves.insert(at, (key_hash, value_hash));
+                }
+                Ok(self.build(path, &leaves))
+            }
+            Slot::Page { height, .. } => {
+                let page = self.read(path, height)?;
+                self.out.stale.push((path.clone(), height));
+                let depth = path.len();
+                let mut slots = page.slots;
+                let mut start = 0;
+                while start < changes.len() {
+                    let n = nibble(&changes[start].0, depth);
+                    let end = start
+                        + changes[start..]
+                            .iter()
+                            .take_while(|(k, _)| nibble(k, depth) == n)
+                            .count();
+                    path.push(n);
+                    slots[usize::from(n)] =
+                        self.apply(slots[usize::from(n)], path, &changes[start..end])?;
+                    path.pop();
+                    start = end;
+                }
+                Ok(self.finish(path, slots))
+            }
+        }
+    }
+
+    /// The slot for `leaves` (sorted, all below `path`) built afresh.
+    fn build(&mut self, path: &mut NibblePath, leaves: &[(NodeHash, NodeHash)]) -> Slot {
+        match leaves {
+            [] => Slot::Empty,
+            [(key_hash, value_hash)] => Slot::Leaf {
+                key_hash: *key_hash,
+                value_hash: *value_hash,
+            },
+            _ => {
+                let depth = path.len();
+                let mut slots = [Slot::Empty; 16];
+                let mut start = 0;
+                while start < leaves.len() {
+                    let n = nibble(&leaves[start].0, depth);
+                    let end = start
+                        + leaves[start..]
+                            .iter()
+                            .take_while(|(k, _)| nibble(k, depth) == n)
+                            .count();
+                    path.push(n);
+                    slots[usize::from(n)] = self.build(path, &leaves[start..end]);
+                    path.pop();
+                    start = end;
+                }
+                self.finish(path, slots)
+            }
+        }
+    }
+
+    /// A page of `slots` at `path`, written at this height; or, when it holds one key or none,
+    /// the slot that takes its place (a page exists only above two keys or more).
+    fn finish(&mut self, path: &NibblePath, slots: [Slot; 16]) -> Slot {
+        match lone(&slots) {
+            Lone::Empty => Slot::Empty,
+            Lone::Leaf(leaf) => leaf,
+            Lone::More => {
+                let page = Page { slots };
+                let hash = page.hash(self.algorithm);
+                self.out.pages.push((path.clone(), page));
+                Slot::Page {
+                    height: self.height,
+                    hash,
+                }
+            }
+        }
+    }
+}
+
+/// A proof for `key_hash` from the tree whose root is `root`.
+///
+/// # Errors
+/// A page cannot be read.
+pub fn prove<R: PageReader>(
+    algorithm: HashAlgorithm,
+    reader: &R,
+    root: Slot,
+    key_hash: &NodeHash,
+) -> Result<StateProof, TreeError<R::Error>> {
+    let mut siblings = Vec::new();
+    let mut path: NibblePath = Vec::new();
+    let mut current = root;
+    let leaf = loop {
+        match current {
+            Slot::Empty => break None,
+            Slot::Leaf {
+                key_hash,
+                value_hash,
+            } => break Some((key_hash, value_hash)),
+            Slot::Page { height, .. } => {
+                let page = reader
+                    .page(&path, height)
+                    .map_err(TreeError::Store)?
+                    .ok_or_else(|| TreeError::MissingPage {
+                        path: path.clone(),
+                        height,
+                    })?;
+                let n = usize::from(nibble(key_hash, path.len()));
+                // Four binary levels inside the page; the path may end at any of them.
+                let mut range = &page.slots[..];
+                let mut offset = 0;
+                let mut ended = None;
+                while range.len() > 1 {
+                    let half = range.len() / 2;
+                    let (left, right) = range.split_at(half);
+                    let (mine, other) = if n - offset < half {
+                        (left, right)
+                    } else {
+                        offset += half;
+                        (right, left)
+                    };
+                    siblings.push(range_hash(algorithm, other));
+                    range = mine;
+                    match lone(range) {
+                        Lone::Empty => {
+                            ended = Some(None);
+                            break;
+                        }
+                        Lone::Leaf(Slot::Leaf {
+                            key_hash,
+                            value_hash,
+                        }) => {
+                            ended = Some(Some((key_hash, value_hash)));
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(leaf) = ended {
+                    break leaf;
+                }
+                path.push(n as u8);
+                current = range[0];
+            }
+        }
+    };
+    siblings.reverse();
+    Ok(StateProof { leaf, siblings })
+}
+
+/// The pages of a tree held in memory, for tests and for building proofs of small trees.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryPages {
+    pages: BTreeMap<(NibblePath, u64), Page>,
+}
+
+impl MemoryPages {
+    /// Keeps the pages of `update`, written at `height`.
+    pub fn apply(&mut self, height: u64, update: &TreeUpdate) {
+        for (path, page) in &update.pages {
+            self.pages.insert((path.clone(), height), page.clone());
+        }
+    }
+
+    /// Deletes the pages `update` made stale (a pruner's work once no height reads them).
+    pub fn prune(&mut self, update: &TreeUpdate) {
+        for key in &update.stale {
+            self.pages.remove(key);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.pages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty()
+    }
+}
+
+impl PageReader for MemoryPages {
+    type Error = std::convert::Infallible;
+
+    fn page(&self, path: &[u8], height: u64) -> Result<Option<Page>, Self::Error> {
+        Ok(self.pages.get(&(path.to_vec(), height)).cloned())
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ALG: HashAlgorithm = HashAlgorithm::Blake3;
+
+    fn kh(k: u16) -> NodeHash {
+        key_hash(ALG, format!("key {k}").as_bytes())
+    }
+
+    fn vh(v: u8) -> NodeHash {
+        value_hash(ALG, &[v; 3])
+    }
+
+    /// Runs `blocks` through the stored tree and the reference, checking roots and proofs after
+    /// each block; returns the stored pages, the updates and the reference after each block.
+    fn run(
+        blocks: &[Vec<(u16, Option<u8>)>],
+    ) -> (MemoryPages, Vec<(Slot, TreeUpdate)>, Vec<MemoryStateTree>) {
+        let mut pages = MemoryPages::default();
+        let mut reference = MemoryStateTree::new(ALG);
+        let mut root = Slot::Empty;
+        let mut history = Vec::new();
+        let mut snapshots = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            let height = i as u64 + 1;
+            let mut changes = BTreeMap::new();
+            for (k, v) in block {
+                changes.insert(kh(*k), v.map(vh));
+            }
+            for (k, v) in &changes {
+                reference.set_hashed(*k, *v);
+            }
+            let update = update(ALG, &pages, root, height, &changes).unwrap();
+            pages.apply(height, &update);
+            root = update.root.unwrap();
+            assert_eq!(root.hash(ALG), reference.root(), "block {height}");
+            history.push((root, update));
+            snapshots.push(reference.clone());
+        }
+        (pages, history, snapshots)
+    }
+
+    fn blocks() -> impl Strategy<Value = Vec<Vec<(u16, Option<u8>)>>> {
+        prop::collection::vec(
+            prop::collection::vec((0u16..400, prop::option::weighted(0.8, any::<u8>())), 1..80),
+            1..10,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_stored_tree_has_the_references_roots_and_proofs_at_every_height(blocks in blocks()) {
+            let (pages, history, snapshots) = run(&blocks);
+            for ((root, _), reference) in history.iter().zip(&snapshots) {
+                for k in (0u16..400).step_by(13) {
+                    let proof = prove(ALG, &pages, *root, &kh(k)).unwrap();
+                    prop_assert_eq!(&proof, &reference.prove_hashed(&kh(k)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pruning_stale_pages_keeps_the_latest_height_provable() {
+        let blocks: Vec<Vec<(u16, Option<u8>)>> = (0..12u16)
+            .map(|b| {
+                (0..60u16)
+                    .map(|i| {
+                        (
+                            (b * 17 + i * 7) % 300,
+                            (i % 9 != 0).then_some((b + i) as u8),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let (mut pages, history, snapshots) = run(&blocks);
+        let before = pages.len();
+        for (_, update) in &history {
+            pages.prune(update);
+        }
+        assert!(
+            pages.len() < before,
+            "{} pages, {before} before",
+            pages.len()
+        );
+        let (root, _) = history.last().unwrap();
+        let reference = snapshots.last().unwrap();
+        for k in 0..300u16 {
+            assert_eq!(
+                prove(ALG, &pages, *root, &kh(k)).unwrap(),
+                reference.prove_hashed(&kh(k))
+            );
+        }
+        // An old height's pages are gone once pruned: its proofs name the missing page.
+        let (old_root, _) = &history[0];
+        let missing = (0..300u16).find_map(|k| prove(ALG, &pages, *old_root, &kh(k)).err());
+        assert!(matches!(missing, Some(TreeError::MissingPage { .. })));
+    }
+
+    #[test]
+    fn deleting_all_but_one_key_collapses_the_pages_into_a_leaf() {
+        let blocks = vec![
+            (0..50u16).map(|k| (k, Some(1u8))).collect::<Vec<_>>(),
+            (1..50u16).map(|k| (k, None)).collect(),
+        ];
+        let (_, history, _) = run(&blocks);
+        assert_eq!(
+            history[1].0,
+            Slot::Leaf {
+                key_hash: kh(0),
+                value_hash: vh(1)
+            }
+        );
+        assert!(history[1].1.pages.is_empty());
+        let blocks = vec![
+            vec![(3u16, Some(1u8)), (4, Some(2))],
+            vec![(3, None), (4, None)],
+        ];
+        let (_, history, _) = run(&blocks);
+        assert_eq!(history[1].0, Slot::Empty);
+    }
+
+    #[test]
+    fn pages_round_trip_through_their_encoding() {
+        let mut slots = [Slot::Empty; 16];
+        slots[1] = Slot::Leaf {
+            key_hash: [1; 32],
+            value_hash: [2; 32],
+        };
+        slots[15] = Slot::Page {
+            height: 9,
+            hash: [3; 32],
+        };
+        let page = Page { slots };
+        assert_eq!(
+            Page::from_canonical_bytes(&page.to_canonical_bytes()).unwrap(),
+            page
+        );
+        assert!(Page::from_canonical_bytes(&[0, 1, 7]).is_err());
+    }
+}
