@@ -18,6 +18,7 @@ use evidence_core::governance::{
     FilerRegistration, FilerRevocation, GovernanceAction, SignedGovernance,
 };
 use evidence_core::keys::PublicKey;
+use evidence_core::state_tree::{Slot, TreeUpdate};
 use evidence_genesis::{Configuration, Filer, Genesis};
 
 use crate::error::TxError;
@@ -25,7 +26,7 @@ use crate::state::{
     AppliedTransaction, DocumentRecord, FilerRecord, FilerRevocationRecord, MilestoneAccount,
     MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, Supersession,
     VersionRecord, VersionRevocation, applied_transaction_key, document_key, filer_key,
-    governance_key_key, milestone_evidence_key, next_state_root, project_key, version_key,
+    governance_key_key, milestone_evidence_key, project_key, update_state_tree, version_key,
 };
 use crate::transaction::Transaction;
 use crate::verified::VerifiedSignatures;
@@ -209,20 +210,22 @@ pub struct BlockOutcome {
     /// Every key whose value the block changed, with its new value, to be committed
     /// atomically with the block.
     pub writes: BTreeMap<Vec<u8>, Vec<u8>>,
-    /// The state root after the block.
+    /// The state root after the block: the root of the state tree (SPEC.md §11.3).
     pub state_root: Digest,
+    /// The state tree's new root and the pages to store with the block.
+    pub state_tree: TreeUpdate,
 }
 
 /// Executes `transactions` in order over `state`: each is applied or rejected on its own, the
-/// accepted ones' writes are collected, and the new state root is computed from
-/// `parent_state_root` (the genesis hash before block 1).
+/// accepted ones' writes are collected, and the state tree whose root after the parent block
+/// is `parent_tree` (empty before block 1) is updated with them, giving the new state root.
 ///
 /// # Errors
 /// Only a store failure; rejected transactions are reported in `results`.
 pub fn execute_block<S: StateStore + ?Sized>(
     state: &S,
     context: &BlockContext<'_>,
-    parent_state_root: &Digest,
+    parent_tree: Slot,
     transactions: &[Transaction],
 ) -> Result<BlockOutcome, StoreError> {
     let mut overlay = Overlay::new(state);
@@ -252,17 +255,15 @@ pub fn execute_block<S: StateStore + ?Sized>(
     for key in unchanged {
         writes.remove(&key);
     }
-    let state_root = next_state_root(
-        context.algorithm(),
-        parent_state_root,
-        context.height,
-        &writes,
-    );
+    let algorithm = context.algorithm();
+    let state_tree = update_state_tree(algorithm, state, parent_tree, context.height, &writes)?;
+    let root = state_tree.root.unwrap_or(parent_tree);
     Ok(BlockOutcome {
         results,
         entries,
         writes,
-        state_root,
+        state_root: Digest::new(algorithm, root.hash(algorithm)),
+        state_tree,
     })
 }
 

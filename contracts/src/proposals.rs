@@ -26,6 +26,32 @@ struct Applied {
     removed_members: Vec<String>,
 }
 
+/// Checks the peer id the validator `key` at `address` is admitted under (SPEC.md §10.3): its
+/// address pins one for an SM2 key, and no other validator of `next` (but `replaced`) pins or
+/// derives the same one.
+fn check_peer_id(
+    next: &Configuration,
+    key: &PublicKey,
+    address: Option<&str>,
+    replaced: Option<&PublicKey>,
+) -> Result<(), String> {
+    let peer_id =
+        evidence_genesis::network::validator_peer_id(key, address).map_err(|e| e.to_string())?;
+    let taken = next
+        .validators
+        .iter()
+        .filter(|v| Some(&v.public_key) != replaced)
+        .any(|v| {
+            evidence_genesis::network::validator_peer_id(&v.public_key, v.address.as_deref())
+                .is_ok_and(|other| other == peer_id)
+        });
+    if taken {
+        Err(format!("peer id {peer_id} is pinned by another validator"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Applies `changes` in order to `configuration`, checking each against the state (ids and
 /// keys are never used twice) and the result against the configuration rules.
 fn apply_changes<S: StateStore + ?Sized>(
@@ -195,8 +221,8 @@ fn apply_changes<S: StateStore + ?Sized>(
                     ));
                 }
                 check_keys(std::slice::from_ref(public_key), None, &new_keys)?;
-                evidence_genesis::network::validator_peer_id(public_key, address.as_deref())
-                    .map_err(|e| invalid(position, change, e.to_string()))?;
+                check_peer_id(&next, public_key, address.as_deref(), None)
+                    .map_err(|reason| invalid(position, change, reason))?;
                 new_keys.push((*public_key, member.clone()));
                 next.validators.push(GenesisValidator {
                     member: member.clone(),
@@ -221,8 +247,8 @@ fn apply_changes<S: StateStore + ?Sized>(
                 };
                 let member = validator.member.clone();
                 check_keys(std::slice::from_ref(new_public_key), None, &new_keys)?;
-                evidence_genesis::network::validator_peer_id(new_public_key, address.as_deref())
-                    .map_err(|e| invalid(position, change, e.to_string()))?;
+                check_peer_id(&next, new_public_key, address.as_deref(), Some(public_key))
+                    .map_err(|reason| invalid(position, change, reason))?;
                 new_keys.push((*new_public_key, member));
                 if let Some(validator) = next
                     .validators

@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 
 use evidence_core::digest::{Digest, HashAlgorithm};
-use evidence_core::domain;
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{ID_LEN_MAX, REASON_LEN_MAX};
 use evidence_core::governance::{Change, FILER_KINDS_MAX, SUMMARY_LEN_MAX};
 use evidence_core::keys::PublicKey;
+use evidence_core::state_tree::{
+    self, MemoryPages, NodeHash, Page, PageReader, Slot, TreeError, TreeUpdate,
+};
 use thiserror::Error;
 
 /// A storage failure. Execution stops on it: it says nothing about the transaction.
@@ -26,12 +28,19 @@ pub trait StateStore {
     /// # Errors
     /// The store could not be read.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The state tree's page at `path` written at `height` (SPEC.md §11.3), if any.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError>;
 }
 
-/// State held in memory, ordered by key.
+/// State held in memory, ordered by key, with the pages of its state tree.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryState {
     entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    pages: MemoryPages,
 }
 
 impl MemoryState {
@@ -46,6 +55,21 @@ impl MemoryState {
         }
     }
 
+    /// Keeps the state-tree pages block `height` wrote.
+    pub fn apply_tree(&mut self, height: u64, update: &TreeUpdate) {
+        self.pages.apply(height, update);
+    }
+
+    /// The pages of the state tree, to prove from.
+    pub fn pages(&self) -> &MemoryPages {
+        &self.pages
+    }
+
+    /// Every key and value, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
+        self.entries.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -58,6 +82,11 @@ impl MemoryState {
 impl StateStore for MemoryState {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.entries.get(key).cloned())
+    }
+
+    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError> {
+        let Ok(page) = self.pages.page(path, height);
+        Ok(page)
     }
 }
 
@@ -122,31 +151,62 @@ impl<S: StateStore + ?Sized> StateStore for Overlay<'_, S> {
             None => self.base.get(key),
         }
     }
+
+    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError> {
+        self.base.tree_page(path, height)
+    }
+}
+
+/// The committed pages of a state store, as the state tree reads them.
+#[derive(Debug)]
+pub struct StatePages<'a, S: StateStore + ?Sized>(pub &'a S);
+
+impl<S: StateStore + ?Sized> PageReader for StatePages<'_, S> {
+    type Error = StoreError;
+
+    fn page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError> {
+        self.0.tree_page(path, height)
+    }
+}
+
+/// Whether `key` is in the state tree: every state key but the consumed transactions' (`'t'`),
+/// which replay protection needs and no verifier asks about (SPEC.md §11.3).
+pub fn in_state_tree(key: &[u8]) -> bool {
+    key.first() != Some(&tag::APPLIED_TRANSACTION)
+}
+
+/// Updates the state tree whose root is `parent` with a block's `writes` (SPEC.md §11.3): each
+/// key of the tree written takes the hash of its new value. Returns the pages to store and the
+/// new root.
+///
+/// # Errors
+/// A page of the tree cannot be read, or is missing.
+pub fn update_state_tree<S: StateStore + ?Sized>(
+    algorithm: HashAlgorithm,
+    state: &S,
+    parent: Slot,
+    height: u64,
+    writes: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<TreeUpdate, StoreError> {
+    let changes: BTreeMap<NodeHash, Option<NodeHash>> = writes
+        .iter()
+        .filter(|(key, _)| in_state_tree(key))
+        .map(|(key, value)| {
+            (
+                state_tree::key_hash(algorithm, key),
+                Some(state_tree::value_hash(algorithm, value)),
+            )
+        })
+        .collect();
+    state_tree::update(algorithm, &StatePages(state), parent, height, &changes).map_err(|e| match e
+    {
+        TreeError::Store(error) => error,
+        missing @ TreeError::MissingPage { .. } => StoreError(missing.to_string()),
+    })
 }
 
 fn hex_key(key: &[u8]) -> String {
     key.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The next state root: `H(prefix || parent root || height || writes in key order)` (SPEC.md
-/// §11.3). For height 1 the parent root is the genesis hash.
-pub fn next_state_root(
-    algorithm: HashAlgorithm,
-    parent: &Digest,
-    height: u64,
-    writes: &BTreeMap<Vec<u8>, Vec<u8>>,
-) -> Digest {
-    let mut writer = Writer::with_domain(domain::STATE);
-    writer.put(parent).u64(height).u32(writes.len() as u32);
-    let mut hasher = algorithm.hasher();
-    hasher.update(writer.as_slice());
-    // Stream the writes rather than building one large buffer.
-    for (key, value) in writes {
-        let mut item = Writer::new();
-        item.bytes(key).bytes(value);
-        hasher.update(item.as_slice());
-    }
-    hasher.finalize()
 }
 
 /// Key tags. Every key is a tag byte followed by canonically encoded parts, so no two

@@ -2,11 +2,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
-use evidence_contracts::state::{applied_transaction_key, next_state_root};
+use evidence_contracts::state::applied_transaction_key;
 use evidence_contracts::{BlockOutcome, Transaction, TxError, execute_block};
+use evidence_core::digest::Digest;
+use evidence_core::state_tree::{MemoryStateTree, PLACEHOLDER};
 
 // Atomicity.
 
@@ -146,7 +146,8 @@ fn rejected_transaction_between_two_accepted_ones_leaves_no_trace() {
     let mut writes = outcome.writes.clone();
     assert!(writes.remove(&rejected_mark).is_some());
     assert_eq!(clean.writes, writes);
-    assert_ne!(clean.state_root, outcome.state_root);
+    // The consumed-transaction marks are not in the state tree: the same state, the same root.
+    assert_eq!(clean.state_root, outcome.state_root);
 }
 
 #[test]
@@ -243,58 +244,60 @@ fn executing_a_block_does_not_change_the_state_it_reads() {
     let blocks = history(&ledger);
     ledger.execute(&blocks[0]);
     let context = ledger.next_context();
-    let first = execute_block(&ledger.state, &context, &ledger.state_root, &blocks[1])
-        .expect("memory store");
-    let second = execute_block(&ledger.state, &context, &ledger.state_root, &blocks[1])
-        .expect("memory store");
+    let first =
+        execute_block(&ledger.state, &context, ledger.tree, &blocks[1]).expect("memory store");
+    let second =
+        execute_block(&ledger.state, &context, ledger.tree, &blocks[1]).expect("memory store");
     assert_eq!(first, second);
 }
 
-#[test]
-fn block_state_root_hashes_the_parent_the_height_and_the_writes() {
-    let mut ledger = Ledger::new();
-    let parent = ledger.state_root;
-    assert_eq!(
-        parent,
-        ledger.genesis.hash(),
-        "block 1's parent is the genesis hash"
-    );
-    let blocks = history(&ledger);
-    let outcome = ledger.execute(&blocks[0]);
-    assert!(!outcome.writes.is_empty());
-    assert_eq!(
-        outcome.state_root,
-        next_state_root(ALG, &parent, 1, &outcome.writes)
-    );
-    assert_ne!(
-        outcome.state_root,
-        next_state_root(ALG, &parent, 2, &outcome.writes)
-    );
+/// The state root is the root of the state tree over every state key but the consumed
+/// transactions' (SPEC.md §11.3): what a reference tree holding the same keys and values gives.
+fn reference_root(ledger: &Ledger) -> Digest {
+    let mut tree = MemoryStateTree::new(ALG);
+    for (key, value) in ledger.state.entries() {
+        if evidence_contracts::state::in_state_tree(key) {
+            tree.set(key, Some(value));
+        }
+    }
+    Digest::new(ALG, tree.root())
 }
 
 #[test]
-fn different_block_order_gives_a_different_state_root() {
+fn the_state_root_is_the_root_of_the_state_tree() {
+    let mut ledger = Ledger::new();
+    assert_eq!(
+        ledger.state_root,
+        Digest::new(ALG, PLACEHOLDER),
+        "before block 1 the tree is empty"
+    );
+    for block in history(&ledger) {
+        let outcome = ledger.execute(&block);
+        assert_eq!(outcome.state_root, reference_root(&ledger));
+    }
+    assert!(ledger.state.len() > 5, "the history writes state");
+}
+
+#[test]
+fn the_state_root_depends_on_the_state_alone() {
+    // Two anchors in either order: each version record names its own entry, so the states,
+    // hence the roots, differ.
     let mut forward = Ledger::new();
     let mut backward = Ledger::new();
     let a = forward.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
     let b = forward.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-b");
     let (tx_a, tx_b) = (forward.anchor(&a), forward.anchor(&b));
     let one = forward.execute(&[tx_a.clone(), tx_b.clone()]);
-    let two = backward.execute(&[tx_b, tx_a]);
+    let two = backward.execute(&[tx_b.clone(), tx_a.clone()]);
     assert!(one.results.iter().chain(&two.results).all(Result::is_ok));
     assert_ne!(one.state_root, two.state_root);
-    assert_ne!(one.writes, two.writes);
     assert_eq!(forward.version(PROJECT, "dwg-a", 1).entry_index, 0);
     assert_eq!(backward.version(PROJECT, "dwg-a", 1).entry_index, 1);
-}
 
-#[test]
-fn same_transactions_split_over_two_blocks_give_a_different_state_root() {
+    // The same transactions in one block or two: the version records name their heights, so
+    // the states differ too.
     let mut together = Ledger::new();
     let mut apart = Ledger::new();
-    let a = together.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a");
-    let b = together.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-b");
-    let (tx_a, tx_b) = (together.anchor(&a), together.anchor(&b));
     together.execute(&[tx_a.clone(), tx_b.clone()]);
     together.execute(&[]);
     apart.execute(&[tx_a]);
@@ -304,25 +307,21 @@ fn same_transactions_split_over_two_blocks_give_a_different_state_root() {
 }
 
 #[test]
-fn empty_block_still_advances_the_state_root() {
+fn a_block_that_changes_no_state_keeps_the_state_root() {
     let mut ledger = Ledger::new();
-    let mut roots = vec![ledger.state_root];
-    for height in 1..=3 {
+    for _ in 1..=3 {
         let parent = ledger.state_root;
         let outcome = ledger.execute(&[]);
         assert!(outcome.results.is_empty() && outcome.entries.is_empty());
         assert!(outcome.writes.is_empty());
         assert_eq!(
-            outcome.state_root,
-            next_state_root(ALG, &parent, height, &BTreeMap::new())
+            outcome.state_root, parent,
+            "an empty block changes no state"
         );
-        roots.push(outcome.state_root);
     }
-    let distinct: std::collections::BTreeSet<_> = roots.iter().collect();
-    assert_eq!(distinct.len(), roots.len(), "every block moves the root");
     assert!(ledger.state.is_empty());
 
-    // A block of only unauthenticated transactions is like an empty one.
+    // A block of only unauthenticated transactions writes nothing either.
     let parent = ledger.state_root;
     let mut forged = ledger.anchor(&ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, "dwg-a"));
     if let Transaction::Anchor(batch) = &mut forged {
@@ -330,10 +329,7 @@ fn empty_block_still_advances_the_state_root() {
     }
     let outcome = ledger.execute(&[forged]);
     assert!(matches!(outcome.results[0], Err(TxError::BadSignature(_))));
-    assert_eq!(
-        outcome.state_root,
-        next_state_root(ALG, &parent, 4, &BTreeMap::new())
-    );
+    assert_eq!(outcome.state_root, parent);
 }
 
 // Remembered signatures.
@@ -355,7 +351,7 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
     let plain = execute_block(
         &ledger.state,
         &ledger.next_context(),
-        &ledger.state_root,
+        ledger.tree,
         &transactions,
     )
     .unwrap();
@@ -364,8 +360,7 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
     context.verified = Some(&verified);
     // Twice: first filling the cache, then answering from it.
     for _ in 0..2 {
-        let cached =
-            execute_block(&ledger.state, &context, &ledger.state_root, &transactions).unwrap();
+        let cached = execute_block(&ledger.state, &context, ledger.tree, &transactions).unwrap();
         assert_eq!(cached, plain);
         assert!(matches!(
             cached.results[1],
@@ -374,6 +369,6 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
     }
     assert_eq!(verified.len(), 1, "only the good signature is remembered");
     // The forged copy alone, after the good one was remembered, is still refused.
-    let alone = execute_block(&ledger.state, &context, &ledger.state_root, &[forged]).unwrap();
+    let alone = execute_block(&ledger.state, &context, ledger.tree, &[forged]).unwrap();
     assert!(matches!(alone.results[0], Err(TxError::BadSignature(_))));
 }

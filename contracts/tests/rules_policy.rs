@@ -625,7 +625,7 @@ fn identifiers_longer_than_the_encoding_allows_are_refused() {
     let outcome = evidence_contracts::execute_block(
         &ledger.state,
         &context,
-        &ledger.state_root,
+        ledger.tree,
         std::slice::from_ref(&tx),
     )
     .expect("the memory store does not fail");

@@ -22,8 +22,6 @@ pub const PROPOSAL: &[u8] = b"evidence/v1/proposal\n";
 pub const VALIDATOR_SET: &[u8] = b"evidence/v1/validator-set\n";
 /// Prefix of the genesis hash.
 pub const GENESIS: &[u8] = b"evidence/v1/genesis\n";
-/// Prefix of each step of the state-root chain.
-pub const STATE: &[u8] = b"evidence/v1/state\n";
 
 /// Prefix of the derivation of a validator node's network (libp2p) key from an SM2 validator
 /// key (SPEC.md §4.4); never signed, never in a receipt.
@@ -40,7 +38,6 @@ pub const ALL: &[&[u8]] = &[
     PROPOSAL,
     VALIDATOR_SET,
     GENESIS,
-    STATE,
     NETWORK_KEY,
 ];
 

@@ -315,12 +315,10 @@ impl PublicKey {
         }
     }
 
-    /// A short, stable identifier for logs and messages: the first 8 bytes in hex (for SM2,
-    /// the 8 bytes after the parity byte).
+    /// A short, stable identifier for logs and messages: the first 8 bytes in hex (for SM2
+    /// these include the parity byte, so a key and its negation differ).
     pub fn short_id(&self) -> String {
-        let bytes = self.as_bytes();
-        let start = usize::from(self.algorithm() == SignatureAlgorithm::Sm2);
-        hex::encode(&bytes[start..start + 8])
+        hex::encode(&self.as_bytes()[..8])
     }
 }
 

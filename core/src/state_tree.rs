@@ -580,6 +580,46 @@ impl Slot {
     }
 }
 
+/// A slot's encoding: tag `0` empty, `1` leaf (key hash, value hash), `2` page (height, hash).
+impl Encode for Slot {
+    fn encode(&self, writer: &mut Writer) {
+        match self {
+            Self::Empty => {
+                writer.u8(0);
+            }
+            Self::Leaf {
+                key_hash,
+                value_hash,
+            } => {
+                writer.u8(1).raw(key_hash).raw(value_hash);
+            }
+            Self::Page { height, hash } => {
+                writer.u8(2).u64(*height).raw(hash);
+            }
+        }
+    }
+}
+
+impl Decode for Slot {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match reader.u8("state tree slot")? {
+            0 => Ok(Self::Empty),
+            1 => Ok(Self::Leaf {
+                key_hash: reader.array::<32>("leaf key hash")?,
+                value_hash: reader.array::<32>("leaf value hash")?,
+            }),
+            2 => Ok(Self::Page {
+                height: reader.u64("page height")?,
+                hash: reader.array::<32>("page hash")?,
+            }),
+            tag => Err(DecodeError::UnknownTag {
+                what: "state tree slot",
+                tag,
+            }),
+        }
+    }
+}
+
 /// A stored node of the tree: the four binary levels below one place (sixteen slots). A page
 /// exists exactly where two keys or more share its path; its hash is that subtree's root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -946,7 +986,7 @@ pub fn prove<R: PageReader>(
 }
 
 /// The pages of a tree held in memory, for tests and for building proofs of small trees.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryPages {
     pages: BTreeMap<(NibblePath, u64), Page>,
 }

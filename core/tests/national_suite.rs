@@ -163,6 +163,14 @@ fn a_genesis_file_that_mixes_suites_is_refused() {
     genesis.validators[1].address = Some("/ip4/127.0.0.1/tcp/26656".to_owned());
     let error = genesis.validate().unwrap_err().to_string();
     assert!(error.contains("validators[1].address"), "{error}");
+    // Two SM2 validators pinning one peer id: one of them could never connect.
+    let mut genesis = chain.consortium.genesis.clone();
+    genesis.validators[2].address = genesis.validators[1].address.clone();
+    let error = genesis.validate().unwrap_err().to_string();
+    assert!(
+        error.contains("validators[2].address") && error.contains("another validator"),
+        "{error}"
+    );
     // Through the file: the text round-trips and validates.
     let text = chain.consortium.genesis.to_json();
     assert!(text.contains("\"signature\": \"sm2\""), "{text}");

@@ -4,7 +4,7 @@
 //! The genesis file is the only thing an offline verifier trusts. Every member's node starts
 //! from the same file, and its hash is the parent of block 1.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -355,10 +355,22 @@ fn validate_suite(genesis: &Genesis) -> Result<(), GenesisError> {
             ))
         }
     };
+    let mut peer_ids = BTreeMap::new();
     for (i, validator) in genesis.validators.iter().enumerate() {
         check(format!("validators[{i}].public_key"), &validator.public_key)?;
-        network::validator_peer_id(&validator.public_key, validator.address.as_deref())
-            .map_err(|e| invalid(format!("validators[{i}].address"), e))?;
+        let peer_id =
+            network::validator_peer_id(&validator.public_key, validator.address.as_deref())
+                .map_err(|e| invalid(format!("validators[{i}].address"), e))?;
+        // One node, one identity: two validators pinning one peer id would leave one of them
+        // unable to connect. (A key given twice is reported as such, by the validators' check.)
+        if let Some(other) = peer_ids.insert(peer_id.clone(), validator.public_key)
+            && other != validator.public_key
+        {
+            return Err(invalid(
+                format!("validators[{i}].address"),
+                format!("peer id {peer_id} is pinned by another validator too"),
+            ));
+        }
     }
     for (i, member) in genesis.members.iter().enumerate() {
         for (j, key) in member.governance_keys.iter().enumerate() {

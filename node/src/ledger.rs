@@ -27,6 +27,7 @@ use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::PublicKey;
 use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
 use evidence_core::receipt::{EntryProof, Receipt};
+use evidence_core::state_tree::{Slot, TreeUpdate};
 use evidence_core::validators::ValidatorSet;
 use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
@@ -130,8 +131,11 @@ pub struct Tip {
     pub time_ms: u64,
     pub log_size: u64,
     pub log_root: Digest,
-    /// The state root after the last block; the genesis hash at height 0.
+    /// The state root after the last block (the state tree's root; the empty tree's at height
+    /// 0).
     pub state_root: Digest,
+    /// The state tree's root slot after the last block, where the next block's update starts.
+    pub state_tree: Slot,
     /// The configuration in force at the next height (the members, their governance keys, the
     /// write policy, the threshold and the validators): genesis's until a proposal changes it.
     pub configuration: Arc<Configuration>,
@@ -178,6 +182,8 @@ struct Executed {
     entries: Vec<Entry>,
     log_nodes: Vec<(u8, u64, NodeHash)>,
     writes: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The state tree's pages and root after the block.
+    state_tree: TreeUpdate,
     transactions: Vec<(Digest, TransactionRecord)>,
     /// Transactions that no block may carry (position, why).
     inadmissible: Vec<(usize, TxError)>,
@@ -306,7 +312,8 @@ impl Ledger {
                 time_ms: genesis.genesis_time_ms,
                 log_size: 0,
                 log_root: Digest::new(algorithm, evidence_core::merkle::empty_root(algorithm)),
-                state_root: genesis_hash,
+                state_root: Digest::new(algorithm, Slot::Empty.hash(algorithm)),
+                state_tree: Slot::Empty,
                 configuration,
                 validators,
                 validator_set_hash,
@@ -335,6 +342,7 @@ impl Ledger {
                 log_size: header.log_size,
                 log_root: header.log_root,
                 state_root: header.state_root,
+                state_tree: store.tree_root(height)?,
                 configuration,
                 validators,
                 validator_set_hash,
@@ -450,7 +458,7 @@ impl Ledger {
             log_size: tip.log_size,
             verified: Some(&self.verified),
         };
-        let outcome = execute_block(&self.store, &context, &tip.state_root, &decoded)?;
+        let outcome = execute_block(&self.store, &context, tip.state_tree, &decoded)?;
 
         let mut log = MerkleLog::open(
             self.algorithm,
@@ -530,6 +538,7 @@ impl Ledger {
             entries: outcome.entries,
             log_nodes,
             writes: outcome.writes,
+            state_tree: outcome.state_tree,
             transactions: records,
             inadmissible,
             parent: tip.header_hash,
@@ -865,6 +874,7 @@ impl Ledger {
                 entries: &executed.entries,
                 log_nodes: &executed.log_nodes,
                 state_writes: &executed.writes,
+                state_tree: &executed.state_tree,
                 transactions: &executed.transactions,
                 handoff: (validator_set_hash != tip.validator_set_hash).then_some(&*validators),
             },
@@ -882,6 +892,7 @@ impl Ledger {
                 log_size: header.log_size,
                 log_root: header.log_root,
                 state_root: header.state_root,
+                state_tree: executed.state_tree.root.unwrap_or(tip.state_tree),
                 configuration,
                 validators,
                 validator_set_hash,

@@ -3,6 +3,7 @@
 //! | column family   | key                                         | value                       |
 //! |-----------------|---------------------------------------------|-----------------------------|
 //! | `meta`          | `height`                                    | committed height (u64 BE)   |
+//! | `meta`          | `tree_root/` ‖ height (u64 BE)              | the state tree's root slot after that height |
 //! | `blocks`        | height (u64 BE)                             | block bytes (header + txs)  |
 //! | `headers`       | height                                      | header bytes                |
 //! | `certificates`  | height                                      | commit certificate bytes    |
@@ -13,6 +14,7 @@
 //! | `by_project`    | project ‖ entry index                       | empty                       |
 //! | `transactions`  | transaction id bytes                        | [`TransactionRecord`]       |
 //! | `state`         | contract state key                          | contract state value        |
+//! | `state_tree`    | nibble count (u8) ‖ nibbles ‖ height (u64 BE) | state-tree page ([`Page`]) |
 //! | `pending`       | block hash bytes                            | undecided proposal bytes    |
 //!
 //! Everything a committed block changes is written in one synced [`WriteBatch`]
@@ -38,6 +40,7 @@ use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::Entry;
 use evidence_core::header::BlockHeader;
 use evidence_core::merkle::{NodeHash, NodeStore};
+use evidence_core::state_tree::{Page, Slot, TreeUpdate};
 #[cfg(feature = "rocksdb")]
 use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
 use thiserror::Error;
@@ -55,9 +58,10 @@ const CF_BY_DOCUMENT: &str = "by_document";
 const CF_BY_PROJECT: &str = "by_project";
 const CF_TRANSACTIONS: &str = "transactions";
 const CF_STATE: &str = "state";
+const CF_STATE_TREE: &str = "state_tree";
 const CF_PENDING: &str = "pending";
 
-const COLUMN_FAMILIES: [&str; 12] = [
+const COLUMN_FAMILIES: [&str; 13] = [
     CF_META,
     CF_BLOCKS,
     CF_HEADERS,
@@ -69,6 +73,7 @@ const COLUMN_FAMILIES: [&str; 12] = [
     CF_BY_PROJECT,
     CF_TRANSACTIONS,
     CF_STATE,
+    CF_STATE_TREE,
     CF_PENDING,
 ];
 
@@ -157,6 +162,8 @@ pub struct CommitBatch<'a> {
     pub log_nodes: &'a [(u8, u64, NodeHash)],
     /// Contract state changes.
     pub state_writes: &'a std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The state tree's pages the block wrote, and its root after the block.
+    pub state_tree: &'a TreeUpdate,
     /// One record per transaction id.
     pub transactions: &'a [(Digest, TransactionRecord)],
     /// The validator set the block hands off to, when it changes the set.
@@ -692,6 +699,22 @@ impl Store {
         for (key, value) in commit.state_writes {
             self.put(&mut batch, CF_STATE, key, value);
         }
+        for (path, page) in &commit.state_tree.pages {
+            self.put(
+                &mut batch,
+                CF_STATE_TREE,
+                &page_key(path, height),
+                &page.to_canonical_bytes(),
+            );
+        }
+        if let Some(root) = &commit.state_tree.root {
+            self.put(
+                &mut batch,
+                CF_META,
+                &tree_root_key(height),
+                &root.to_canonical_bytes(),
+            );
+        }
         for (tx_id, record) in commit.transactions {
             self.put(
                 &mut batch,
@@ -814,6 +837,62 @@ fn index_keys(entry: &Entry) -> Vec<(&'static str, Vec<u8>)> {
 impl StateStore for Store {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Store::get(self, CF_STATE, key).map_err(|e| StateError(e.to_string()))
+    }
+
+    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StateError> {
+        let Some(bytes) = Store::get(self, CF_STATE_TREE, &page_key(path, height))
+            .map_err(|e| StateError(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        Page::from_canonical_bytes(&bytes).map(Some).map_err(|e| {
+            StateError(format!(
+                "state-tree page at height {height} is corrupt: {e}"
+            ))
+        })
+    }
+}
+
+/// The row of the state-tree page at `path` written at `height`: the nibble count, the
+/// nibbles packed two to a byte, then the height, so a page's versions sit together.
+fn page_key(path: &[u8], height: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + path.len().div_ceil(2) + 8);
+    key.push(path.len() as u8);
+    for pair in path.chunks(2) {
+        key.push((pair[0] << 4) | pair.get(1).copied().unwrap_or(0));
+    }
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
+
+/// The meta row of the state tree's root after `height`.
+fn tree_root_key(height: u64) -> Vec<u8> {
+    let mut key = TREE_ROOT_PREFIX.to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
+
+const TREE_ROOT_PREFIX: &[u8] = b"tree_root/";
+
+impl Store {
+    /// The state tree's root slot after block `height` (empty at height 0).
+    ///
+    /// # Errors
+    /// Read failure, or a missing or damaged row for a committed height.
+    pub fn tree_root(&self, height: u64) -> Result<Slot, StorageError> {
+        if height == 0 {
+            return Ok(Slot::Empty);
+        }
+        let bytes = self.get(CF_META, &tree_root_key(height))?.ok_or_else(|| {
+            StorageError::Inconsistent {
+                what: "state tree root",
+                reason: format!("the root after height {height} is missing"),
+            }
+        })?;
+        Slot::from_canonical_bytes(&bytes).map_err(|source| StorageError::Corrupt {
+            what: "state tree root",
+            source,
+        })
     }
 }
 

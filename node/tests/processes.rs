@@ -221,6 +221,33 @@ fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
     let pinned = consortium.genesis.validators[0].address.clone().unwrap();
     assert_eq!(format!("/p2p/{}", printed.trim()), pinned);
 
+    // A genesis that pins another peer id for this validator: the node refuses to start,
+    // naming both ids, rather than start and be refused by every peer.
+    let mut pinned_elsewhere = consortium.clone();
+    let stranger = evidence_core::keys::SigningKey::from_secret(
+        evidence_core::keys::SignatureAlgorithm::Sm2,
+        &[0x42; 32],
+    )
+    .unwrap();
+    let stranger_peer = evidence_genesis::network::network_peer_id(&stranger);
+    pinned_elsewhere.genesis.validators[0].address = Some(format!("/p2p/{stranger_peer}"));
+    pinned_elsewhere.genesis.validate().unwrap();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_homes = write_homes(other_dir.path(), &pinned_elsewhere, |_, _| {}).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(&other_homes[0].home)
+        .stdin(Stdio::null())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&stranger_peer) && stderr.contains(printed.trim()),
+        "{stderr}"
+    );
+
     // No key file: refused, the file named.
     std::fs::remove_file(home.home.join("node.key")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))

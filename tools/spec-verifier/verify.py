@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 8: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
+(SPEC.md version 9: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
 filer's registration and revocation; Ed25519 and SM2 signatures, the national suite).
 
 Standard library only (Python 3.11). BLAKE3, Ed25519 and SM2 (on Python integers) are
@@ -1171,7 +1171,8 @@ def ed25519_peer_id(network_key: bytes) -> str:
 def check_validator_address(key, address, what):
     """§10.3: the peer id an address pins is the text after its last `/p2p/`. An SM2
     validator's address is required and pins the peer id of an Ed25519 key (its node's
-    network key, §4.4); an Ed25519 validator's address may pin only its own key's peer id."""
+    network key, §4.4); an Ed25519 validator's address may pin only its own key's peer id.
+    Returns the validator's peer id, pinned or derived."""
     pinned = address.rpartition("/p2p/")[2] if address and "/p2p/" in address else None
     if key[0] == SIG_SM2:
         if pinned is None:
@@ -1182,9 +1183,11 @@ def check_validator_address(key, address, what):
                 or not data.startswith(PEER_ID_PREFIX)
                 or pt_decode(data[len(PEER_ID_PREFIX):]) is None):
             raise GenesisError(f"{what}: {pinned!r} is not the peer id of an Ed25519 key")
-    elif pinned is not None and pinned != ed25519_peer_id(key[1]):
+        return pinned
+    if pinned is not None and pinned != ed25519_peer_id(key[1]):
         raise GenesisError(f"{what}: pins peer {pinned!r}, but the validator key's own peer "
                            f"id is {ed25519_peer_id(key[1])!r}")
+    return ed25519_peer_id(key[1])
 
 
 class Genesis:
@@ -1289,6 +1292,7 @@ def load_genesis(text: str) -> Genesis:
 
     vals = _list(g["validators"], "validators")
     G.validators = []
+    peer_ids = set()
     for i, v in enumerate(vals):
         _exact_fields(v, ["member", "public_key", "voting_power"], ["address"],
                       what=f"validators[{i}]")
@@ -1302,7 +1306,12 @@ def load_genesis(text: str) -> Genesis:
         if power < 1:
             raise GenesisError(f"validators[{i}].voting_power is below 1")
         key = parse_pubkey_text(v["public_key"], f"validators[{i}].public_key", G.sig_tag)
-        check_validator_address(key, addr, f"validators[{i}].address")
+        peer_id = check_validator_address(key, addr, f"validators[{i}].address")
+        # §10.3: no two validators have one peer id, pinned or derived.
+        if peer_id in peer_ids:
+            raise GenesisError(f"validators[{i}].address: peer id {peer_id!r} is another "
+                               f"validator's too")
+        peer_ids.add(peer_id)
         G.validators.append({
             "member": member_ref(v["member"], f"validators[{i}].member"),
             "key": key,
@@ -1853,7 +1862,7 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 8: genesis v3, block header v3, "
+                                 "(SPEC.md version 9: genesis v3, block header v3, "
                                  "receipt v2; Ed25519 and SM2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")

@@ -22,6 +22,7 @@ use evidence_core::entry::{
 };
 use evidence_core::governance::{GovernanceAction, GovernanceBody};
 use evidence_core::keys::{PublicKey, SigningKey};
+use evidence_core::state_tree::Slot;
 use evidence_genesis::{Configuration, Consortium, Genesis, default_consortium};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -124,8 +125,10 @@ pub(crate) struct Ledger {
     /// Filer keys registered on the ledger by a test, so that `key_of` finds them.
     registered_keys: Vec<SigningKey>,
     pub(crate) state: MemoryState,
-    /// The state root after the last block (the genesis hash before block 1).
+    /// The state root after the last block (the empty tree's before block 1).
     pub(crate) state_root: Digest,
+    /// The state tree's root slot after the last block.
+    pub(crate) tree: Slot,
     /// The height of the last executed block (0 before block 1).
     pub(crate) height: u64,
     /// Entries in the log.
@@ -153,7 +156,7 @@ impl Ledger {
         } = consortium();
         change(&mut genesis);
         genesis.validate().expect("the changed genesis is valid");
-        let state_root = genesis.hash();
+        let state_root = Digest::new(ALG, evidence_core::state_tree::PLACEHOLDER);
         let config = Configuration::from_genesis(&genesis);
         Self {
             config,
@@ -163,6 +166,7 @@ impl Ledger {
             registered_keys: Vec::new(),
             state: MemoryState::new(),
             state_root,
+            tree: Slot::Empty,
             height: 0,
             log_size: 0,
             log: Vec::new(),
@@ -191,9 +195,11 @@ impl Ledger {
     pub(crate) fn execute(&mut self, transactions: &[Transaction]) -> BlockOutcome {
         let context = self.next_context();
         let height = context.height;
-        let outcome = execute_block(&self.state, &context, &self.state_root, transactions)
+        let outcome = execute_block(&self.state, &context, self.tree, transactions)
             .expect("the memory store does not fail");
         self.state.apply(&outcome.writes);
+        self.state.apply_tree(height, &outcome.state_tree);
+        self.tree = outcome.state_tree.root.unwrap_or(self.tree);
         self.config = evidence_contracts::query::configuration(&self.state, &self.genesis)
             .expect("the memory store does not fail");
         self.state_root = outcome.state_root;

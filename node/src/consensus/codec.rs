@@ -71,7 +71,8 @@ const CERTIFICATE_SIGNATURES_MAX: u32 = VALIDATORS_MAX as u32;
 const ROUND_SIGNATURES_MAX: u32 = 2 * VALIDATORS_MAX as u32;
 
 const DIGEST_LEN: usize = 33;
-const PUBLIC_KEY_LEN: usize = 33;
+/// The longest encoded public key: the algorithm tag and an SM2 key's 33 bytes.
+const PUBLIC_KEY_LEN: usize = 1 + evidence_core::keys::PUBLIC_KEY_LEN_MAX;
 const SIGNATURE_LEN: usize = 65;
 
 /// Why a message could not be encoded or decoded.
@@ -521,7 +522,14 @@ fn get_commit_certificate(
 }
 
 fn commit_certificate_len(certificate: &ExtendedCommitCertificate<EvidenceContext>) -> usize {
-    8 + 4 + DIGEST_LEN + 4 + certificate.commit_signatures.len() * (PUBLIC_KEY_LEN + SIGNATURE_LEN)
+    // Each signature: the signer's key (its tag and bytes: 33 for Ed25519, 34 for SM2), then
+    // the tagged signature.
+    let signatures: usize = certificate
+        .commit_signatures
+        .iter()
+        .map(|s| 1 + s.address.0.as_bytes().len() + SIGNATURE_LEN)
+        .sum();
+    8 + 4 + DIGEST_LEN + 4 + signatures
 }
 
 fn put_response(w: &mut Writer, response: &Response<EvidenceContext>) -> Encoded {
@@ -1298,6 +1306,26 @@ mod tests {
         assert_eq!(
             EvidenceCodec.encoded_len(&empty).unwrap(),
             EvidenceCodec.encode(&empty).unwrap().len()
+        );
+        // SM2 keys are a byte longer than Ed25519's: the length is still exact.
+        let sm2: Vec<SigningKey> = (1..=20u8)
+            .map(|i| {
+                SigningKey::from_secret(evidence_core::keys::SignatureAlgorithm::Sm2, &[i; 32])
+                    .unwrap()
+            })
+            .collect();
+        let sm2: Vec<&SigningKey> = sm2.iter().collect();
+        let certificate = CommitCertificate::sign("chain", 3, 0, hash(b"sm"), &sm2);
+        let response = Response::ValueResponse(ValueResponse::new(
+            BlockHeight(3),
+            vec![RawDecidedValue::new(
+                Bytes::from(vec![3u8; 300]),
+                from_ledger_certificate(&certificate),
+            )],
+        ));
+        assert_eq!(
+            EvidenceCodec.encoded_len(&response).unwrap(),
+            EvidenceCodec.encode(&response).unwrap().len()
         );
     }
 

@@ -331,6 +331,14 @@ pub enum DriverError {
     InvalidListenAddress { address: String, reason: String },
     #[error("peer address {address} is not usable: {reason}")]
     InvalidPeer { address: String, reason: String },
+    /// The validator's record pins another peer id than this node's key gives: every peer
+    /// would refuse it.
+    #[error(
+        "this node's network identity is peer {own}, but its validator's address pins {pinned}: \
+         the key file is not the one the validator was registered with (evidence-node \
+         --print-peer-id prints a key's peer id)"
+    )]
+    PeerIdMismatch { own: String, pinned: String },
     #[error("the consensus engine failed to start: {0}")]
     Engine(String),
     /// The ledger failed while committing a decided block; the node must not go on.
@@ -584,6 +592,22 @@ pub async fn start_with(
         );
     }
     check_listen(&config.listen)?;
+    let own_peer = network_keypair(&config.signing_key).public().to_peer_id();
+    if let Some(pinned) = tip
+        .configuration
+        .validators
+        .iter()
+        .chain(&ledger.genesis().validators)
+        .find(|v| v.public_key == address.0)
+        .and_then(|v| v.address.as_deref())
+        .and_then(evidence_genesis::network::pinned_peer_id)
+        && pinned != own_peer.to_string()
+    {
+        return Err(DriverError::PeerIdMismatch {
+            own: own_peer.to_string(),
+            pinned: pinned.to_owned(),
+        });
+    }
     let peer_addresses = check_peers(
         &config.peers,
         &[&tip.configuration.validators, &ledger.genesis().validators],
