@@ -886,7 +886,11 @@ impl Store {
         let bytes = self.get(CF_META, &tree_root_key(height))?.ok_or_else(|| {
             StorageError::Inconsistent {
                 what: "state tree root",
-                reason: format!("the root after height {height} is missing"),
+                reason: format!(
+                    "the root after height {height} is missing: the database was written by an \
+                     older version of the node, before the state tree (SPEC.md version 9); \
+                     remove the node's data directory and let it sync from its peers"
+                ),
             }
         })?;
         Slot::from_canonical_bytes(&bytes).map_err(|source| StorageError::Corrupt {
