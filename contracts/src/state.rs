@@ -60,11 +60,6 @@ impl MemoryState {
         self.pages.apply(height, update);
     }
 
-    /// The pages of the state tree, to prove from.
-    pub fn pages(&self) -> &MemoryPages {
-        &self.pages
-    }
-
     /// Every key and value, in key order.
     pub fn entries(&self) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
         self.entries.iter()

@@ -163,7 +163,7 @@ impl Suite {
     /// An unknown name, with the list of known ones.
     pub fn from_name(name: &str) -> Result<Self, String> {
         match name {
-            "ed25519-blake3" | "default" => Ok(Self::DEFAULT),
+            "ed25519-blake3" => Ok(Self::DEFAULT),
             "ed25519-sha256" => Ok(Self {
                 digest: HashAlgorithm::Sha256,
                 signature: SignatureAlgorithm::Ed25519,
@@ -172,7 +172,7 @@ impl Suite {
                 digest: HashAlgorithm::Sm3,
                 signature: SignatureAlgorithm::Ed25519,
             }),
-            "sm" | "sm2-sm3" => Ok(Self::NATIONAL),
+            "sm" => Ok(Self::NATIONAL),
             other => Err(format!(
                 "unknown suite {other:?}: expected ed25519-blake3 (the default), \
                  ed25519-sha256, ed25519-sm3 or sm (SM2 signatures with SM3)"

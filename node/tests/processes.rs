@@ -194,6 +194,19 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     drop(processes);
 }
 
+/// Runs the `evidence-node` binary on `home` with `args` to its end (a node that starts would
+/// run until killed; these homes make it exit at once).
+fn node_binary(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_evidence-node"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::null())
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap()
+}
+
 /// `evidence-node --print-peer-id` prints the peer id of the home's key (for an SM2 validator,
 /// the one its address in genesis pins) and exits; a home without a readable key file is
 /// refused with the file named, and a key of another algorithm than the chain's stops the
@@ -210,12 +223,7 @@ fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
     );
     let homes = write_homes(dir.path(), &consortium, |_, _| {}).unwrap();
     let home = &homes[0];
-    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
-        .arg("--home")
-        .arg(&home.home)
-        .arg("--print-peer-id")
-        .output()
-        .unwrap();
+    let output = node_binary(&home.home, &["--print-peer-id"]);
     assert!(output.status.success(), "{output:?}");
     let printed = String::from_utf8(output.stdout).unwrap();
     let pinned = consortium.genesis.validators[0].address.clone().unwrap();
@@ -234,13 +242,7 @@ fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
     pinned_elsewhere.genesis.validate().unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let other_homes = write_homes(other_dir.path(), &pinned_elsewhere, |_, _| {}).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
-        .arg("--home")
-        .arg(&other_homes[0].home)
-        .stdin(Stdio::null())
-        .env("RUST_LOG", "off")
-        .output()
-        .unwrap();
+    let output = node_binary(&other_homes[0].home, &[]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -250,12 +252,7 @@ fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
 
     // No key file: refused, the file named.
     std::fs::remove_file(home.home.join("node.key")).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
-        .arg("--home")
-        .arg(&home.home)
-        .arg("--print-peer-id")
-        .output()
-        .unwrap();
+    let output = node_binary(&home.home, &["--print-peer-id"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("node.key"),
@@ -268,12 +265,7 @@ fn the_binary_prints_its_peer_id_and_refuses_a_key_of_another_suite() {
         &evidence_core::keys::SigningKey::generate(),
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_evidence-node"))
-        .arg("--home")
-        .arg(&home.home)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = node_binary(&home.home, &[]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
