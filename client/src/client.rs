@@ -19,6 +19,9 @@ use evidence_core::header::BlockHeader;
 use evidence_core::keys::{PublicKey, SigningKey};
 use evidence_core::merkle::{self, ConsistencyProof, InclusionProof, TreeHead};
 use evidence_core::receipt::{EntryProof, Receipt, Verifier};
+use evidence_core::records::StateKey;
+use evidence_core::state_tree::StateProof;
+use evidence_core::status::{ProvenState, StateFact, StatusProof, verify_status_proof};
 use evidence_core::validators::ValidatorSet;
 use evidence_core::verify::VerifyError;
 use evidence_genesis::{Configuration, Filer, Genesis};
@@ -213,6 +216,61 @@ pub enum LookupQuery {
     },
     /// A project's entries, oldest first.
     Project(String),
+}
+
+/// What a status proof is asked about (SPEC.md §8.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusSubject {
+    /// A member's document: its lineage head (latest version, or never filed); with
+    /// `version`, that version's record too when it is not the latest.
+    Document {
+        member: String,
+        project_id: String,
+        document_id: String,
+        version: Option<u32>,
+    },
+    /// A project's contract, milestones and payments (or that none is registered).
+    Project(String),
+}
+
+impl StatusSubject {
+    /// The state keys a proof of this subject carries, in order.
+    pub fn keys(&self) -> Vec<StateKey> {
+        match self {
+            Self::Document {
+                member,
+                project_id,
+                document_id,
+                version,
+            } => {
+                let mut keys = vec![StateKey::Document {
+                    member: member.clone(),
+                    project_id: project_id.clone(),
+                    document_id: document_id.clone(),
+                }];
+                if let Some(version) = version {
+                    keys.push(StateKey::Version {
+                        member: member.clone(),
+                        project_id: project_id.clone(),
+                        document_id: document_id.clone(),
+                        version: *version,
+                    });
+                }
+                keys
+            }
+            Self::Project(project_id) => vec![StateKey::Project {
+                project_id: project_id.clone(),
+            }],
+        }
+    }
+}
+
+/// A status proof the client verified, with what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedStatus {
+    /// The proof, to be kept as a file ([`StatusProof::to_json`]) and verified offline later.
+    pub proof: StatusProof,
+    pub state: ProvenState,
 }
 
 /// A document version's status as the node reports it. It comes from the node's state and is
@@ -1636,6 +1694,70 @@ impl Client {
             more: response.more,
             next_page_token: response.next_page_token,
         })
+    }
+
+    /// A status proof of `subject` under the node's latest checkpoint, verified against the
+    /// genesis file before it is returned: the checkpoint is certified, and each fact the
+    /// subject needs is there, in order, and holds under the header's state root.
+    ///
+    /// # Errors
+    /// The call fails (`not-found` before the first block), or the answer does not verify or
+    /// is not about the subject asked for.
+    pub async fn status_proof(
+        &self,
+        subject: &StatusSubject,
+    ) -> Result<VerifiedStatus, ClientError> {
+        use pb::get_status_proof_request::Subject;
+        let request_subject = match subject {
+            StatusSubject::Document {
+                member,
+                project_id,
+                document_id,
+                version,
+            } => Subject::Document(pb::DocumentVersionRef {
+                member: member.clone(),
+                project_id: project_id.clone(),
+                document_id: document_id.clone(),
+                version: version.unwrap_or(0),
+            }),
+            StatusSubject::Project(project_id) => Subject::ProjectId(project_id.clone()),
+        };
+        let response = self
+            .call(|mut rpc| {
+                let request = pb::GetStatusProofRequest {
+                    subject: Some(request_subject.clone()),
+                };
+                async move { rpc.get_status_proof(request).await }
+            })
+            .await?;
+        let proof = StatusProof {
+            checkpoint: Checkpoint {
+                header: decode::<BlockHeader>(&response.header, "header")?,
+                certificate: decode::<CommitCertificate>(&response.certificate, "certificate")?,
+            },
+            handoffs: decode_handoffs(&response.handoffs)?,
+            facts: response
+                .facts
+                .iter()
+                .map(|fact| {
+                    Ok(StateFact {
+                        key: fact.key.clone(),
+                        value: fact.value.clone(),
+                        proof: decode::<StateProof>(&fact.proof, "facts.proof")?,
+                    })
+                })
+                .collect::<Result<_, ClientError>>()?,
+        };
+        let state = verify_status_proof(&proof, self.verifier().trust_anchor())?;
+        let asked = subject.keys();
+        let answered: Vec<&StateKey> = state.facts.iter().map(|fact| &fact.key).collect();
+        if answered != asked.iter().collect::<Vec<_>>() {
+            return Err(bad_answer(
+                "status proof",
+                "its facts are not about the subject asked for".to_owned(),
+            ));
+        }
+        Ok(VerifiedStatus { proof, state })
     }
 
     /// The verified checkpoint at `height`, or the latest for `None`.

@@ -18,8 +18,8 @@ mod offline;
 
 pub use client::{
     Client, ClientOptions, FilerRevocationStatus, FilerStatus, LookupPage, LookupQuery,
-    LookupResult, ProposalView, ProposalVoteView, ReceiptQuery, RetryPolicy, Supersession,
-    TlsOptions, VerifiedEntry, VersionStatus,
+    LookupResult, ProposalView, ProposalVoteView, ReceiptQuery, RetryPolicy, StatusSubject,
+    Supersession, TlsOptions, VerifiedEntry, VerifiedStatus, VersionStatus,
 };
 pub use document::{DocumentMeta, DocumentSource, Version};
 pub use error::{ClientError, RuleRefusal};

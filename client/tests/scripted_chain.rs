@@ -118,6 +118,13 @@ impl Ledger for Node {
         Err(Status::unimplemented("not scripted"))
     }
 
+    async fn get_status_proof(
+        &self,
+        _: Request<pb::GetStatusProofRequest>,
+    ) -> Result<Response<pb::GetStatusProofResponse>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     /// Every version of a document, oldest first, against the latest checkpoint.
     async fn lookup(
         &self,

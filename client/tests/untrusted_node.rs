@@ -51,6 +51,8 @@ struct Script {
     lookup_more_without_token: bool,
     /// The answer to GetFiler (NOT_FOUND when `None`).
     filer: Option<pb::GetFilerResponse>,
+    /// The answer to GetStatusProof (NOT_FOUND when `None`).
+    status_proof: Option<pb::GetStatusProofResponse>,
     /// The answer to GetProposal (NOT_FOUND when `None`).
     proposal: Option<pb::GetProposalResponse>,
 }
@@ -125,6 +127,17 @@ impl Ledger for Liar {
             more: self.0.lookup_more_without_token,
             next_page_token: Vec::new(),
         }))
+    }
+
+    async fn get_status_proof(
+        &self,
+        _: Request<pb::GetStatusProofRequest>,
+    ) -> Result<Response<pb::GetStatusProofResponse>, Status> {
+        self.0
+            .status_proof
+            .clone()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("not scripted"))
     }
 
     type StreamCheckpointsStream = CheckpointStream;
@@ -209,6 +222,7 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
         lookup_copies: 1,
         lookup_more_without_token: false,
         filer: None,
+        status_proof: None,
         proposal: None,
     }
 }

@@ -578,11 +578,11 @@ fn apply_anchor<S: StateStore + ?Sized>(
                 }
                 .into());
             }
-            if body.supersedes != Some(document.latest_digest) {
+            if body.supersedes != Some(document.latest_digest()) {
                 return Err(TxError::SupersedesMismatch {
                     document_id: body.document_id.clone(),
                     version: body.document_version,
-                    latest_digest: document.latest_digest,
+                    latest_digest: document.latest_digest(),
                     found: body.supersedes,
                 }
                 .into());
@@ -628,48 +628,40 @@ fn apply_anchor<S: StateStore + ?Sized>(
         })?;
     }
 
-    // Record the version, and mark the one it supersedes.
-    if let Some(document) = &existing {
-        let old_key = version_key(
-            &body.member,
-            &body.project_id,
-            &body.document_id,
-            document.latest_version,
-        );
+    // Record the version; the one it supersedes, marked so, moves to its own key.
+    if let Some(document) = existing {
         // Whether or not the filer revoked it, the previous version is now superseded: the
         // record keeps both facts (SPEC.md §11.2).
-        if let Some(mut old) = state.get_record::<VersionRecord>(&old_key)? {
-            old.superseded_by = Some(Supersession {
-                version: body.document_version,
-                digest: body.digest,
-                height: context.height,
-            });
-            state.put_record(old_key, &old);
-        }
-    }
-    state.put_record(
-        version_key(
-            &body.member,
-            &body.project_id,
-            &body.document_id,
-            body.document_version,
-        ),
-        &VersionRecord {
+        let mut old = document.latest;
+        old.superseded_by = Some(Supersession {
+            version: body.document_version,
             digest: body.digest,
-            entry_index,
             height: context.height,
-            superseded_by: None,
-            revocation: None,
-        },
-    );
+        });
+        state.put_record(
+            version_key(
+                &body.member,
+                &body.project_id,
+                &body.document_id,
+                document.latest_version,
+            ),
+            &old,
+        );
+    }
     state.put_record(
         doc_key,
         &DocumentRecord {
             kind: body.kind.clone(),
             member: body.member.clone(),
             latest_version: body.document_version,
-            latest_digest: body.digest,
             passing_milestone,
+            latest: VersionRecord {
+                digest: body.digest,
+                entry_index,
+                height: context.height,
+                superseded_by: None,
+                revocation: None,
+            },
         },
     );
     Ok(())
@@ -778,45 +770,63 @@ fn apply_revocation<S: StateStore + ?Sized>(
     if document.kind == FUND_TRANSFER {
         return Err(TxError::PaymentRecordImmutable.into());
     }
-    let key = version_key(
-        &body.member,
-        &body.project_id,
-        &body.document_id,
-        body.document_version,
-    );
-    let mut version = state
-        .get_record::<VersionRecord>(&key)?
-        .ok_or_else(unknown)?;
-    if version.digest != body.digest {
+    let latest = body.document_version == document.latest_version;
+    let stored = if latest {
+        document.latest.clone()
+    } else if body.document_version < document.latest_version {
+        state
+            .get_record::<VersionRecord>(&version_key(
+                &body.member,
+                &body.project_id,
+                &body.document_id,
+                body.document_version,
+            ))?
+            .ok_or_else(unknown)?
+    } else {
+        return Err(unknown().into());
+    };
+    if stored.digest != body.digest {
         return Err(TxError::RevokedDigestMismatch {
             document_id: body.document_id.clone(),
             version: body.document_version,
-            stored: version.digest,
+            stored: stored.digest,
             stated: body.digest,
         }
         .into());
     }
-    if version.revocation.is_some() {
+    if stored.revocation.is_some() {
         return Err(TxError::AlreadyRevoked {
             document_id: body.document_id.clone(),
             version: body.document_version,
         }
         .into());
     }
-    version.revocation = Some(VersionRevocation {
+    let revocation_record = Some(VersionRevocation {
         reason: body.reason.clone(),
         entry_index,
         height: context.height,
     });
-    state.put_record(key, &version);
-    // Revoking the latest version of a passing report withdraws its pass.
-    if body.document_version == document.latest_version
-        && let Some(milestone) = document.passing_milestone.take()
-    {
-        update_evidence(state, &body.project_id, &milestone, |e| {
-            e.remove(&report_ref(&body.member, &body.document_id))
-        })?;
+    if latest {
+        document.latest.revocation = revocation_record;
+        // Revoking the latest version of a passing report withdraws its pass.
+        if let Some(milestone) = document.passing_milestone.take() {
+            update_evidence(state, &body.project_id, &milestone, |e| {
+                e.remove(&report_ref(&body.member, &body.document_id))
+            })?;
+        }
         state.put_record(doc_key, &document);
+    } else {
+        let mut version = stored;
+        version.revocation = revocation_record;
+        state.put_record(
+            version_key(
+                &body.member,
+                &body.project_id,
+                &body.document_id,
+                body.document_version,
+            ),
+            &version,
+        );
     }
     Ok(Record::Revocation(revocation.clone()))
 }

@@ -34,7 +34,24 @@ pub fn version<S: StateStore + ?Sized>(
     document_id: &str,
     version: u32,
 ) -> Result<Option<VersionRecord>, StoreError> {
-    Overlay::new(state).get_record(&version_key(member, project_id, document_id, version))
+    let Some(head) = document(state, member, project_id, document_id)? else {
+        return Ok(None);
+    };
+    if version == head.latest_version {
+        return Ok(Some(head.latest));
+    }
+    if version == 0 || version > head.latest_version {
+        return Ok(None);
+    }
+    Overlay::new(state)
+        .get_record::<VersionRecord>(&version_key(member, project_id, document_id, version))?
+        .map(Some)
+        .ok_or_else(|| {
+            StoreError(format!(
+                "document {document_id:?} of project {project_id:?} names version {version} \
+                 but it is not stored"
+            ))
+        })
 }
 
 /// Every version of a document, oldest first (empty if the document does not exist).
@@ -50,18 +67,21 @@ pub fn versions<S: StateStore + ?Sized>(
     let Some(head) = document(state, member, project_id, document_id)? else {
         return Ok(Vec::new());
     };
-    (1..=head.latest_version)
-        .map(|number| {
-            version(state, member, project_id, document_id, number)?
-                .map(|record| (number, record))
-                .ok_or_else(|| {
-                    StoreError(format!(
-                        "document {document_id:?} of project {project_id:?} names version \
-                         {number} but it is not stored"
-                    ))
-                })
-        })
-        .collect()
+    let overlay = Overlay::new(state);
+    let mut out = Vec::with_capacity(head.latest_version as usize);
+    for number in 1..head.latest_version {
+        let record = overlay
+            .get_record::<VersionRecord>(&version_key(member, project_id, document_id, number))?
+            .ok_or_else(|| {
+                StoreError(format!(
+                    "document {document_id:?} of project {project_id:?} names version {number} \
+                     but it is not stored"
+                ))
+            })?;
+        out.push((number, record));
+    }
+    out.push((head.latest_version, head.latest));
+    Ok(out)
 }
 
 /// A registered project's contract value, milestones and what has been paid.

@@ -11,6 +11,10 @@ use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{ID_LEN_MAX, REASON_LEN_MAX};
 use evidence_core::governance::{Change, FILER_KINDS_MAX, SUMMARY_LEN_MAX};
 use evidence_core::keys::PublicKey;
+pub use evidence_core::records::{
+    DocumentRecord, MilestoneAccount, ProjectRecord, Supersession, VersionRecord,
+    VersionRevocation, VersionStatus, document_key, project_key, version_key,
+};
 use evidence_core::state_tree::{
     self, MemoryPages, NodeHash, Page, PageReader, Slot, TreeError, TreeUpdate,
 };
@@ -205,12 +209,10 @@ fn hex_key(key: &[u8]) -> String {
 }
 
 /// Key tags. Every key is a tag byte followed by canonically encoded parts, so no two
-/// distinct keys can collide.
+/// distinct keys can collide. The document, version and project tags are
+/// [`evidence_core::records::tag`]'s.
 mod tag {
     pub(super) const APPLIED_TRANSACTION: u8 = b't';
-    pub(super) const DOCUMENT: u8 = b'd';
-    pub(super) const VERSION: u8 = b'v';
-    pub(super) const PROJECT: u8 = b'p';
     pub(super) const MILESTONE_EVIDENCE: u8 = b'm';
     pub(super) const FILER: u8 = b'f';
     pub(super) const CONFIGURATION: u8 = b'c';
@@ -273,34 +275,6 @@ pub fn applied_transaction_key(tx_id: &Digest) -> Vec<u8> {
     w.into_bytes()
 }
 
-/// Document ids are a member's own: each member's filing system numbers its documents, so
-/// lineage is keyed by member as well as project and id, and no member can take (or block)
-/// another's ids.
-pub fn document_key(member: &str, project_id: &str, document_id: &str) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(tag::DOCUMENT)
-        .str(member)
-        .str(project_id)
-        .str(document_id);
-    w.into_bytes()
-}
-
-pub fn version_key(member: &str, project_id: &str, document_id: &str, version: u32) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(tag::VERSION)
-        .str(member)
-        .str(project_id)
-        .str(document_id)
-        .u32(version);
-    w.into_bytes()
-}
-
-pub fn project_key(project_id: &str) -> Vec<u8> {
-    let mut w = Writer::new();
-    w.u8(tag::PROJECT).str(project_id);
-    w.into_bytes()
-}
-
 pub fn milestone_evidence_key(project_id: &str, milestone: &str) -> Vec<u8> {
     let mut w = Writer::new();
     w.u8(tag::MILESTONE_EVIDENCE).str(project_id).str(milestone);
@@ -330,207 +304,6 @@ impl Decode for AppliedTransaction {
         Ok(Self {
             height: reader.u64("height")?,
             accepted: reader.bool("accepted")?,
-        })
-    }
-}
-
-/// A document's lineage head (under [`document_key`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocumentRecord {
-    pub kind: String,
-    /// The member that filed version 1; only its filers may add versions or revoke.
-    pub member: String,
-    pub latest_version: u32,
-    pub latest_digest: Digest,
-    /// The milestone the latest version's inspection claim names, if it passed.
-    pub passing_milestone: Option<String>,
-}
-
-impl Encode for DocumentRecord {
-    fn encode(&self, writer: &mut Writer) {
-        writer
-            .str(&self.kind)
-            .str(&self.member)
-            .u32(self.latest_version)
-            .put(&self.latest_digest)
-            .option(self.passing_milestone.as_ref(), |w, m| {
-                w.str(m);
-            });
-    }
-}
-
-impl Decode for DocumentRecord {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            kind: read_id(reader, "kind")?,
-            member: read_id(reader, "member")?,
-            latest_version: reader.u32("latest version")?,
-            latest_digest: reader.get()?,
-            passing_milestone: reader.option("passing milestone", |r| read_id(r, "milestone"))?,
-        })
-    }
-}
-
-/// What a document version's record says of it, in one word (SPEC.md §11.2): a revoked
-/// version is revoked whatever else happened to it, a version replaced by a later one is
-/// superseded, any other is current. The record keeps both facts
-/// ([`VersionRecord::superseded_by`], [`VersionRecord::revocation`]); this is their summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VersionStatus {
-    /// The newest version, not revoked.
-    Current,
-    /// A later version replaced it.
-    SupersededBy { version: u32, digest: Digest },
-    /// Withdrawn by the revocation at log index `entry_index` (it may also be superseded).
-    Revoked { reason: String, entry_index: u64 },
-}
-
-/// The later version that replaced a version: its number, its digest and the height that
-/// anchored it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Supersession {
-    pub version: u32,
-    pub digest: Digest,
-    pub height: u64,
-}
-
-/// The revocation of a version by its filer: the reason, the revocation's log index and the
-/// height that sequenced it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionRevocation {
-    pub reason: String,
-    pub entry_index: u64,
-    pub height: u64,
-}
-
-/// One document version (under [`version_key`]).
-///
-/// Supersession and revocation are two acts with two meanings — a newer version exists (the
-/// document's currency), the filer withdrew this one (its validity) — so the record keeps each
-/// on its own: a version revoked and then superseded, or superseded and then revoked, shows
-/// both, and neither act hides the other.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionRecord {
-    pub digest: Digest,
-    /// The log index of the entry that anchored this version.
-    pub entry_index: u64,
-    pub height: u64,
-    /// The version that replaced this one, once one did.
-    pub superseded_by: Option<Supersession>,
-    /// The revocation of this version, once its filer revoked it.
-    pub revocation: Option<VersionRevocation>,
-}
-
-impl VersionRecord {
-    /// The summary of the record's facts (revoked first, then superseded, else current).
-    pub fn status(&self) -> VersionStatus {
-        match (&self.revocation, &self.superseded_by) {
-            (Some(revocation), _) => VersionStatus::Revoked {
-                reason: revocation.reason.clone(),
-                entry_index: revocation.entry_index,
-            },
-            (None, Some(next)) => VersionStatus::SupersededBy {
-                version: next.version,
-                digest: next.digest,
-            },
-            (None, None) => VersionStatus::Current,
-        }
-    }
-}
-
-impl Encode for VersionRecord {
-    fn encode(&self, writer: &mut Writer) {
-        writer
-            .put(&self.digest)
-            .u64(self.entry_index)
-            .u64(self.height)
-            .option(self.superseded_by.as_ref(), |w, next| {
-                w.u32(next.version).put(&next.digest).u64(next.height);
-            })
-            .option(self.revocation.as_ref(), |w, revocation| {
-                w.str(&revocation.reason)
-                    .u64(revocation.entry_index)
-                    .u64(revocation.height);
-            });
-    }
-}
-
-impl Decode for VersionRecord {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            digest: reader.get()?,
-            entry_index: reader.u64("entry index")?,
-            height: reader.u64("height")?,
-            superseded_by: reader.option("superseded by", |r| {
-                Ok(Supersession {
-                    version: r.u32("superseding version")?,
-                    digest: r.get()?,
-                    height: r.u64("superseding height")?,
-                })
-            })?,
-            revocation: reader.option("revocation", |r| {
-                Ok(VersionRevocation {
-                    reason: r.string("revocation reason")?,
-                    entry_index: r.u64("revocation entry index")?,
-                    height: r.u64("revocation height")?,
-                })
-            })?,
-        })
-    }
-}
-
-/// A milestone of a registered project, with what has been paid against it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MilestoneAccount {
-    pub id: String,
-    pub amount_minor: u64,
-    pub paid_minor: u64,
-}
-
-/// A registered project contract (under [`project_key`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectRecord {
-    pub registrar_member: String,
-    pub total_value_minor: u64,
-    pub paid_minor: u64,
-    pub milestones: Vec<MilestoneAccount>,
-}
-
-impl ProjectRecord {
-    pub fn milestone_mut(&mut self, id: &str) -> Option<&mut MilestoneAccount> {
-        self.milestones.iter_mut().find(|m| m.id == id)
-    }
-
-    pub fn milestone(&self, id: &str) -> Option<&MilestoneAccount> {
-        self.milestones.iter().find(|m| m.id == id)
-    }
-}
-
-impl Encode for ProjectRecord {
-    fn encode(&self, writer: &mut Writer) {
-        writer
-            .str(&self.registrar_member)
-            .u64(self.total_value_minor)
-            .u64(self.paid_minor)
-            .seq(&self.milestones, |w, m| {
-                w.str(&m.id).u64(m.amount_minor).u64(m.paid_minor);
-            });
-    }
-}
-
-impl Decode for ProjectRecord {
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            registrar_member: read_id(reader, "registrar member")?,
-            total_value_minor: reader.u64("total value")?,
-            paid_minor: reader.u64("paid")?,
-            milestones: reader.seq("milestones", |r| {
-                Ok(MilestoneAccount {
-                    id: read_id(r, "milestone id")?,
-                    amount_minor: r.u64("milestone amount")?,
-                    paid_minor: r.u64("milestone paid")?,
-                })
-            })?,
         })
     }
 }

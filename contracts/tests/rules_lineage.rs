@@ -32,8 +32,8 @@ fn version_1_of_a_new_document_is_accepted_and_current() {
             kind: COMPLETION_DRAWING.to_owned(),
             member: BUREAU.to_owned(),
             latest_version: 1,
-            latest_digest: v1.digest,
             passing_milestone: None,
+            latest: version,
         })
     );
 }
@@ -116,7 +116,7 @@ fn version_2_supersedes_version_1_which_stays_readable() {
     );
     let document = ledger.document(PROJECT, DOC).expect("document");
     assert_eq!(
-        (document.latest_version, document.latest_digest),
+        (document.latest_version, document.latest_digest()),
         (2, v2.digest)
     );
 
@@ -428,7 +428,7 @@ fn revocation_deletes_nothing() {
     // The lineage head is unchanged: the next version still supersedes version 2.
     let document = ledger.document(PROJECT, DOC).expect("document");
     assert_eq!(
-        (document.latest_version, document.latest_digest),
+        (document.latest_version, document.latest_digest()),
         (2, v2.digest)
     );
     ledger.accept(&ledger.anchor(&next_version(&v2)));

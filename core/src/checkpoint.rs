@@ -191,6 +191,9 @@ pub struct VerifiedCheckpoint {
     pub time_ms: u64,
     pub log_size: u64,
     pub log_root: Digest,
+    /// The root of the state tree after the block (SPEC.md §11.3), which status proofs
+    /// are checked against.
+    pub state_root: Digest,
     pub signed_power: u64,
     pub total_power: u64,
 }
@@ -272,6 +275,7 @@ impl Checkpoint {
             time_ms: self.header.time_ms,
             log_size: self.header.log_size,
             log_root: self.header.log_root,
+            state_root: self.header.state_root,
             signed_power,
             total_power: anchor.validators().total_power(),
         }

@@ -17,7 +17,9 @@ pub mod header;
 pub mod keys;
 pub mod merkle;
 pub mod receipt;
+pub mod records;
 pub mod state_tree;
+pub mod status;
 pub mod validators;
 pub mod verify;
 

@@ -122,7 +122,7 @@ impl EntryProof {
 }
 
 /// Reads a `handoffs` field that is present: an array, never `null`, of objects.
-fn present_handoffs<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn present_handoffs<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Vec<HandoffJson>>, D::Error> {
     Vec::<JsonObject<HandoffJson>>::deserialize(deserializer)

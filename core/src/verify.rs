@@ -9,6 +9,7 @@ use crate::encoding::DecodeError;
 use crate::entry::BatchError;
 use crate::keys::PublicKey;
 use crate::merkle::ProofError;
+use crate::state_tree::StateProofError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VerifyError {
@@ -162,6 +163,18 @@ pub enum VerifyError {
         effective_height: u64,
         reason: String,
     },
+    /// A status proof's fact does not hold under the checkpoint's state root.
+    #[error("fact {index} of the status proof does not hold: {reason}")]
+    BadStateProof {
+        index: usize,
+        reason: StateProofError,
+    },
+    /// The status proof is valid but does not carry what the question needs.
+    #[error("the status proof does not prove the status asked for: {reason}")]
+    StatusNotProved { reason: String },
+    /// The status proof's record is of another filing than the receipt's.
+    #[error("the status proof contradicts the receipt: {reason}")]
+    StatusMismatch { reason: String },
 }
 
 impl From<CertificateError> for VerifyError {
@@ -222,6 +235,13 @@ impl VerifyError {
             Self::BadRevocationProof { .. } => "bad-revocation-proof",
             Self::RevocationMismatch { .. } => "revocation-mismatch",
             Self::FilerRevoked { .. } => "filer-revoked",
+            Self::BadStateProof {
+                reason: StateProofError::RootMismatch,
+                ..
+            } => "state-root-mismatch",
+            Self::BadStateProof { .. } => "bad-state-proof",
+            Self::StatusNotProved { .. } => "status-not-proved",
+            Self::StatusMismatch { .. } => "status-mismatch",
         }
     }
 }

@@ -89,6 +89,7 @@ fn a_certified_checkpoint_verifies_and_states_what_it_certifies() {
                 time_ms: checkpoint.header.time_ms,
                 log_size: checkpoint.header.log_size,
                 log_root: checkpoint.header.log_root,
+                state_root: checkpoint.header.state_root,
                 signed_power: signers,
                 total_power: 4,
             }

@@ -50,6 +50,7 @@ pub enum Method {
     GetCheckpoint,
     GetConsistencyProof,
     Lookup,
+    GetStatusProof,
     StreamCheckpoints,
     Status,
     GetFiler,
@@ -61,13 +62,14 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Notarize,
         Self::Submit,
         Self::GetReceipt,
         Self::GetCheckpoint,
         Self::GetConsistencyProof,
         Self::Lookup,
+        Self::GetStatusProof,
         Self::StreamCheckpoints,
         Self::Status,
         Self::GetFiler,
@@ -86,6 +88,7 @@ impl Method {
             Self::GetCheckpoint => "GetCheckpoint",
             Self::GetConsistencyProof => "GetConsistencyProof",
             Self::Lookup => "Lookup",
+            Self::GetStatusProof => "GetStatusProof",
             Self::StreamCheckpoints => "StreamCheckpoints",
             Self::Status => "Status",
             Self::GetFiler => "GetFiler",
@@ -141,6 +144,7 @@ impl Default for AccessSection {
             GetCheckpoint,
             GetConsistencyProof,
             Lookup,
+            GetStatusProof,
             StreamCheckpoints,
             Status,
             GetFiler,

@@ -44,9 +44,10 @@ use evidence_contracts::state::{
 use evidence_core::checkpoint::{Checkpoint, Handoff};
 use evidence_core::digest::{DIGEST_LEN, Digest};
 use evidence_core::encoding::{Decode, Encode};
-use evidence_core::entry::{Entry, Record};
+use evidence_core::entry::{Entry, ID_LEN_MAX, Record};
 use evidence_core::merkle::LogError;
 use evidence_core::receipt::{EntryProof, Receipt};
+use evidence_core::records::StateKey;
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_server::{Ledger as LedgerRpc, LedgerServer};
 use thiserror::Error;
@@ -1020,6 +1021,71 @@ impl Reader<'_> {
             .map(|v| status_message(&v)))
     }
 
+    fn status_proof(
+        &self,
+        request: pb::GetStatusProofRequest,
+    ) -> Result<pb::GetStatusProofResponse, ApiError> {
+        use pb::get_status_proof_request::Subject;
+        let id = |value: &str, what: &str| -> Result<String, ApiError> {
+            if value.is_empty() || value.len() > ID_LEN_MAX as usize {
+                return Err(ApiError::Malformed(format!(
+                    "`{what}` must be 1 to {ID_LEN_MAX} bytes, got {}",
+                    value.len()
+                )));
+            }
+            Ok(value.to_owned())
+        };
+        let keys = match &request.subject {
+            None => {
+                return Err(ApiError::Malformed(
+                    "one of `document` or `project_id` is required".into(),
+                ));
+            }
+            Some(Subject::Document(document)) => {
+                let member = id(&document.member, "document.member")?;
+                let project_id = id(&document.project_id, "document.project_id")?;
+                let document_id = id(&document.document_id, "document.document_id")?;
+                let mut keys = vec![StateKey::Document {
+                    member: member.clone(),
+                    project_id: project_id.clone(),
+                    document_id: document_id.clone(),
+                }];
+                if document.version != 0 {
+                    keys.push(StateKey::Version {
+                        member,
+                        project_id,
+                        document_id,
+                        version: document.version,
+                    });
+                }
+                keys
+            }
+            Some(Subject::ProjectId(project_id)) => vec![StateKey::Project {
+                project_id: id(project_id, "project_id")?,
+            }],
+        };
+        let proof = self
+            .app
+            .ledger()
+            .status_proof(&keys)?
+            .ok_or_else(|| ApiError::NotFound("no block is committed yet".into()))?;
+        Ok(pb::GetStatusProofResponse {
+            header: proof.checkpoint.header.to_canonical_bytes(),
+            certificate: proof.checkpoint.certificate.to_canonical_bytes(),
+            handoffs: proof.handoffs.iter().map(handoff_message).collect(),
+            facts: proof
+                .facts
+                .iter()
+                .map(|fact| pb::StateFact {
+                    key: fact.key.clone(),
+                    value: fact.value.clone(),
+                    proof: fact.proof.to_canonical_bytes(),
+                })
+                .collect(),
+            json: proof.to_json(),
+        })
+    }
+
     fn lookup(&self, request: pb::LookupRequest, max: u32) -> Result<pb::LookupResponse, ApiError> {
         use pb::lookup_request::By;
         let ledger = self.app.ledger();
@@ -1401,6 +1467,17 @@ impl LedgerRpc for LedgerService {
         let request = request.into_inner();
         let max = self.config.lookup_limit;
         let response = self.read(move |reader| reader.lookup(request, max)).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_status_proof(
+        &self,
+        request: Request<pb::GetStatusProofRequest>,
+    ) -> Result<Response<pb::GetStatusProofResponse>, Status> {
+        let request = request.into_inner();
+        let response = self
+            .read(move |reader| reader.status_proof(request))
+            .await?;
         Ok(Response::new(response))
     }
 

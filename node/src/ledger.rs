@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use evidence_contracts::error::TxError;
 use evidence_contracts::execute::{BlockContext, execute_block};
 use evidence_contracts::state::StoreError as StateError;
-use evidence_contracts::state::configuration_key;
+use evidence_contracts::state::{StatePages, StateStore, configuration_key};
 use evidence_contracts::transaction::Transaction;
 use evidence_contracts::verified::VerifiedSignatures;
 use evidence_core::certificate::{CertificateError, CommitCertificate};
@@ -27,7 +27,9 @@ use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::PublicKey;
 use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
 use evidence_core::receipt::{EntryProof, Receipt};
-use evidence_core::state_tree::{Slot, TreeUpdate};
+use evidence_core::records::StateKey;
+use evidence_core::state_tree::{self, Slot, TreeUpdate};
+use evidence_core::status::{StateFact, StatusProof};
 use evidence_core::validators::ValidatorSet;
 use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
@@ -1138,6 +1140,72 @@ impl Ledger {
                 })
             })
             .collect()
+    }
+
+    /// A status proof of `keys` (SPEC.md §8.3) under the latest committed checkpoint: for
+    /// each key, the record it holds or its absence, with its proof against the header's state
+    /// root. `None` before the first block.
+    ///
+    /// The node keeps the latest value of each key only, so proofs are of the latest height:
+    /// the tree's pages are read at that height and each value is checked against the proof's
+    /// leaf; a block committed in between makes the answer start again at the new height.
+    ///
+    /// # Errors
+    /// Storage failure, or commits kept overtaking the reads.
+    pub fn status_proof(&self, keys: &[StateKey]) -> Result<Option<StatusProof>, LedgerError> {
+        const ATTEMPTS: usize = 8;
+        let algorithm = self.algorithm;
+        for _ in 0..ATTEMPTS {
+            let tip = self.tip();
+            let Some(checkpoint) = self.checkpoint(Some(tip.height))? else {
+                return Ok(None);
+            };
+            let mut facts = Vec::with_capacity(keys.len());
+            let mut overtaken = false;
+            for key in keys {
+                let key = key.to_bytes();
+                let key_hash = state_tree::key_hash(algorithm, &key);
+                let proof = state_tree::prove(
+                    algorithm,
+                    &StatePages(&self.store),
+                    tip.state_tree,
+                    &key_hash,
+                )
+                .map_err(|e| match e {
+                    state_tree::TreeError::Store(error) => LedgerError::State(error),
+                    missing @ state_tree::TreeError::MissingPage { .. } => {
+                        LedgerError::State(StateError(missing.to_string()))
+                    }
+                })?;
+                let value = StateStore::get(&self.store, &key)?;
+                let holds = match (&value, &proof.leaf) {
+                    (Some(value), Some((leaf_key, leaf_value))) => {
+                        *leaf_key == key_hash
+                            && *leaf_value == state_tree::value_hash(algorithm, value)
+                    }
+                    (Some(_), None) => false,
+                    (None, Some((leaf_key, _))) => *leaf_key != key_hash,
+                    (None, None) => true,
+                };
+                if !holds {
+                    overtaken = true;
+                    break;
+                }
+                facts.push(StateFact { key, value, proof });
+            }
+            if overtaken {
+                continue;
+            }
+            let handoffs = self.handoffs(tip.height)?;
+            return Ok(Some(StatusProof {
+                checkpoint,
+                handoffs,
+                facts,
+            }));
+        }
+        Err(LedgerError::State(StateError(format!(
+            "the state changed under {ATTEMPTS} attempts to prove it; try again"
+        ))))
     }
 
     /// What became of a transaction, if a committed block carried it.

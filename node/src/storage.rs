@@ -413,7 +413,13 @@ impl Store {
         options.increase_parallelism(2);
         let descriptors = COLUMN_FAMILIES.iter().map(|name| {
             let mut cf = Options::default();
-            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if *name == CF_STATE_TREE {
+                // Pages are hashes, which do not compress: LZ4 would spend CPU on every flush
+                // and compaction for nothing.
+                cf.set_compression_type(rocksdb::DBCompressionType::None);
+            } else {
+                cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            }
             ColumnFamilyDescriptor::new(*name, cf)
         });
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;

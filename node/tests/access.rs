@@ -146,6 +146,10 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
             .await
             .map(drop),
         Method::Lookup => client.lookup(pb::LookupRequest::default()).await.map(drop),
+        Method::GetStatusProof => client
+            .get_status_proof(pb::GetStatusProofRequest::default())
+            .await
+            .map(drop),
         Method::StreamCheckpoints => client
             .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 1 })
             .await

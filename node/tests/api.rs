@@ -1701,3 +1701,144 @@ async fn a_proposal_its_votes_and_the_configuration_in_force_through_the_api() {
     );
     node.shut_down().await;
 }
+
+/// Status proofs under the latest checkpoint: a superseded version, the current one, a revoked
+/// one and a document never filed, each verified offline against genesis; a request that
+/// names no subject, or an id the format cannot carry, is malformed.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_proofs_prove_current_superseded_revoked_and_never_filed() {
+    use evidence_core::records::StateKey;
+    use evidence_core::status::{StatusProof, verify_status_proof};
+    use pb::get_status_proof_request::Subject;
+
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let request = |member: &str, document_id: &str, version: u32| pb::GetStatusProofRequest {
+        subject: Some(Subject::Document(pb::DocumentVersionRef {
+            member: member.to_owned(),
+            project_id: PROJECT.to_owned(),
+            document_id: document_id.to_owned(),
+            version,
+        })),
+    };
+    // Before the first block there is no checkpoint to prove anything under.
+    let status = client
+        .get_status_proof(request("bureau", "doc-1", 0))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::NotFound, "not-found");
+
+    let v1 = node.body("bureau", DRAWING, "doc-1", "doc-1 v1");
+    let other = node.body("bureau", DRAWING, "doc-2", "doc-2 v1");
+    node.app
+        .submit(node.anchor("bureau", vec![v1.clone(), other.clone()]))
+        .unwrap();
+    node.commit();
+    let v2 = node.next_version(&v1, "doc-1 v2");
+    node.app
+        .submit(node.anchor("bureau", vec![v2.clone()]))
+        .unwrap();
+    node.app
+        .submit(node.revocation(&other, "filed in error"))
+        .unwrap();
+    let head = node.commit();
+
+    let prove = |response: pb::GetStatusProofResponse| {
+        let proof = StatusProof::from_json(&response.json).unwrap();
+        assert_eq!(proof.checkpoint.header, head.header);
+        let state = verify_status_proof(&proof, &node.trust_anchor).unwrap();
+        assert_eq!(state.checkpoint.height, head.header.height);
+        state
+    };
+
+    // Version 1: its own record, superseded by version 2.
+    let state = prove(
+        client
+            .get_status_proof(request("bureau", "doc-1", 1))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(state.facts.len(), 2);
+    let first = state.version("bureau", PROJECT, "doc-1", 1).unwrap();
+    assert_eq!(first.record.digest, v1.digest);
+    assert_eq!(first.latest_version, 2);
+    assert_eq!(first.latest_digest, v2.digest);
+    let next = first.record.superseded_by.as_ref().unwrap();
+    assert_eq!((next.version, next.digest), (2, v2.digest));
+    assert_eq!(next.height, head.header.height);
+    assert!(first.record.revocation.is_none());
+
+    // Version 2 is the latest: the lineage head holds it, current; its own key is absent.
+    let state = prove(
+        client
+            .get_status_proof(request("bureau", "doc-1", 2))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let second = state.version("bureau", PROJECT, "doc-1", 2).unwrap();
+    assert_eq!(second.record.digest, v2.digest);
+    assert!(second.record.superseded_by.is_none() && second.record.revocation.is_none());
+    assert_eq!(
+        state.fact(&StateKey::Version {
+            member: "bureau".into(),
+            project_id: PROJECT.into(),
+            document_id: "doc-1".into(),
+            version: 2,
+        }),
+        Some(None)
+    );
+
+    // doc-2: revoked, with the reason and the height.
+    let state = prove(
+        client
+            .get_status_proof(request("bureau", "doc-2", 0))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    let revoked = state.version("bureau", PROJECT, "doc-2", 1).unwrap();
+    let revocation = revoked.record.revocation.as_ref().unwrap();
+    assert_eq!(revocation.reason, "filed in error");
+    assert_eq!(revocation.height, head.header.height);
+
+    // Never filed: by this member under this id, or by another member under doc-1.
+    for (member, document_id) in [("bureau", "doc-9"), ("court", "doc-1")] {
+        let state = prove(
+            client
+                .get_status_proof(request(member, document_id, 0))
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+        assert_eq!(state.document(member, PROJECT, document_id).unwrap(), None);
+    }
+    // A project never registered is proved so too.
+    let state = prove(
+        client
+            .get_status_proof(pb::GetStatusProofRequest {
+                subject: Some(Subject::ProjectId("no-such-project".into())),
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert_eq!(state.project("no-such-project").unwrap(), None);
+
+    // Malformed requests.
+    let too_long = "x".repeat(evidence_core::entry::ID_LEN_MAX as usize + 1);
+    for request in [
+        pb::GetStatusProofRequest { subject: None },
+        request("", "doc-1", 0),
+        request("bureau", "", 0),
+        request("bureau", &too_long, 0),
+        pb::GetStatusProofRequest {
+            subject: Some(Subject::ProjectId(String::new())),
+        },
+    ] {
+        let status = client.get_status_proof(request).await.unwrap_err();
+        assert_status(&status, Code::InvalidArgument, "malformed");
+    }
+    node.shut_down().await;
+}

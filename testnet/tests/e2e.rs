@@ -559,6 +559,166 @@ fn notarize_verify_tamper_refuse_audit_and_survive_a_killed_node() {
     assert_eq!(code, Some(1), "{audit}");
     assert_eq!(std::fs::read_to_string(&saved).unwrap(), forged);
 
+    // Provable status. A second version supersedes the drawing; the first version's status is
+    // proved under a certified checkpoint, saved beside the file, and proved again offline.
+    let drawing_v2 = docs.join("drawing-A1-rev2.pdf");
+    std::fs::write(&drawing_v2, b"%PDF-1.7 completion drawing A1, revision 2\n").unwrap();
+    let (code, answer) = cli.json(&[
+        "notarize",
+        s(&drawing_v2),
+        "--node",
+        &api,
+        "--key",
+        s(&bureau),
+        "--kind",
+        "completion-drawing",
+        "--project",
+        "P-1",
+        "--document-id",
+        "drawing-A1.pdf",
+    ]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["results"][0]["document_version"], 2);
+    let (code, out) = cli.run(&[
+        "verify",
+        s(&drawing),
+        "--receipt",
+        s(&receipt),
+        "--status",
+        "--node",
+        &api,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Status:          valid; superseded by version 2"),
+        "{out}"
+    );
+    let status_file = docs.join("drawing-A1.pdf.status.json");
+    assert!(status_file.is_file());
+    let (code, proved) = cli.json(&[
+        "verify",
+        s(&drawing),
+        "--receipt",
+        s(&receipt),
+        "--status-proof",
+        s(&status_file),
+    ]);
+    assert_eq!(code, Some(0), "{proved}");
+    assert_eq!(proved["status"]["status"], "superseded", "{proved}");
+    assert_eq!(proved["status"]["superseded_by"]["version"], 2, "{proved}");
+    let v2_receipt = docs.join("drawing-A1-rev2.pdf.receipt.json");
+    let v2_status = docs.join("rev2.status.json");
+    let (code, proved) = cli.json(&[
+        "verify",
+        s(&drawing_v2),
+        "--receipt",
+        s(&v2_receipt),
+        "--status",
+        "--node",
+        &info.nodes[2].api,
+        "--status-out",
+        s(&v2_status),
+    ]);
+    assert_eq!(code, Some(0), "{proved}");
+    assert_eq!(proved["status"]["status"], "current", "{proved}");
+    // Version 2's status proof says nothing of version 1's record: not a proof of its status.
+    let (code, out) = cli.run(&[
+        "verify",
+        s(&drawing),
+        "--receipt",
+        s(&receipt),
+        "--status-proof",
+        s(&v2_status),
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("INVALID STATUS") && out.contains("status-not-proved"),
+        "{out}"
+    );
+    // A status proof whose record was edited proves nothing.
+    let mut edited: Value =
+        serde_json::from_str(&std::fs::read_to_string(&status_file).unwrap()).unwrap();
+    let value = edited["facts"][0]["value"].as_str().unwrap().to_owned();
+    let flipped = if value.ends_with('0') { "1" } else { "0" };
+    edited["facts"][0]["value"] = Value::String(format!("{}{flipped}", &value[..value.len() - 1]));
+    let edited_file = docs.join("edited.status.json");
+    std::fs::write(&edited_file, serde_json::to_string_pretty(&edited).unwrap()).unwrap();
+    let (code, checked) = cli.json(&["status-proof", s(&edited_file)]);
+    assert_eq!(code, Some(1), "{checked}");
+    assert!(
+        ["bad-state-proof", "malformed"].contains(&checked["check"].as_str().unwrap()),
+        "{checked}"
+    );
+
+    // A document id the bureau never filed: proved so, and the proof kept.
+    let never = docs.join("never.status.json");
+    let (code, found) = cli.json(&[
+        "lookup",
+        "--node",
+        &api,
+        "--project",
+        "P-1",
+        "--document",
+        "drawing-Z9.pdf",
+        "--member",
+        "bureau",
+        "--status-out",
+        s(&never),
+    ]);
+    assert_eq!(code, Some(0), "{found}");
+    assert_eq!(found["results"].as_array().unwrap().len(), 0, "{found}");
+    assert_eq!(found["lineage_head"]["present"], false, "{found}");
+    let (code, checked) = cli.json(&["status-proof", s(&never)]);
+    assert_eq!(code, Some(0), "{checked}");
+    assert_eq!(checked["facts"][0]["present"], false, "{checked}");
+    // The drawing's versions, each with its status proved.
+    let (code, found) = cli.json(&[
+        "lookup",
+        "--node",
+        &api,
+        "--project",
+        "P-1",
+        "--document",
+        "drawing-A1.pdf",
+    ]);
+    assert_eq!(code, Some(0), "{found}");
+    let statuses: Vec<&Value> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"]["status"])
+        .collect();
+    assert_eq!(statuses, ["superseded", "current"], "{found}");
+
+    // The auditor's payments check: 500 of M1's 600 paid (the 200 more was refused), M2
+    // untouched; proved, saved and checked again offline.
+    let payments = docs.join("P-1.payments.status.json");
+    let (code, paid) = cli.json(&[
+        "payments",
+        "--node",
+        &api,
+        "--project",
+        "P-1",
+        "--out",
+        s(&payments),
+    ]);
+    assert_eq!(code, Some(0), "{paid}");
+    assert_eq!(paid["total_value_minor"], 1000, "{paid}");
+    assert_eq!(paid["paid_minor"], 500, "{paid}");
+    assert_eq!(paid["milestones"][0]["id"], "M1", "{paid}");
+    assert_eq!(paid["milestones"][0]["paid_minor"], 500, "{paid}");
+    assert_eq!(paid["milestones"][0]["room_minor"], 100, "{paid}");
+    assert_eq!(paid["milestones"][1]["room_minor"], 400, "{paid}");
+    let (code, checked) = cli.json(&["status-proof", s(&payments)]);
+    assert_eq!(code, Some(0), "{checked}");
+    assert_eq!(
+        checked["facts"][0]["record"]["paid_minor"], 500,
+        "{checked}"
+    );
+    let (code, paid) = cli.json(&["payments", "--node", &api, "--project", "P-404"]);
+    assert_eq!(code, Some(1), "{paid}");
+    assert_eq!(paid["registered"], false, "{paid}");
+
     // Kill one member's node outright: the other three go on committing.
     let archive = &info.nodes[3];
     kill(Pid::from_raw(archive.pid.unwrap() as i32), Signal::SIGKILL).unwrap();

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use evidence_client::{
-    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, LookupQuery, Supersession,
-    TlsOptions, Version, VersionStatus, verify_file,
+    Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, LookupQuery, StatusSubject,
+    Supersession, TlsOptions, Version, VersionStatus, verify_file,
 };
 use evidence_core::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use evidence_core::digest::Digest;
@@ -21,6 +21,11 @@ use evidence_core::governance::{
 };
 use evidence_core::keys::{PublicKey, SignatureAlgorithm, SigningKey};
 use evidence_core::receipt::{Receipt, Verdict};
+use evidence_core::records::{ProjectRecord, StateKey};
+use evidence_core::status::{
+    ProvenFact, ProvenState, ProvenVersion, Record as StatusRecord, StatusProof,
+    verify_status_proof,
+};
 use evidence_genesis::Genesis;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -68,7 +73,8 @@ enum Command {
     Notarize(NotarizeArgs),
     /// Register a project's contract value and payment milestones (registrar members only).
     RegisterProject(RegisterArgs),
-    /// Verify a file against its receipt, offline: no network, only the genesis file.
+    /// Verify a file against its receipt, offline: no network, only the genesis file (with
+    /// --status, a status proof is fetched from a node first and verified offline the same way).
     Verify {
         /// The document.
         file: PathBuf,
@@ -78,6 +84,40 @@ enum Command {
         /// The consortium's genesis file, the only thing trusted.
         #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
         genesis: PathBuf,
+        /// Also prove the version's status (current, superseded or revoked) with this saved
+        /// status proof, offline.
+        #[arg(long, value_name = "FILE", conflicts_with = "fetch")]
+        status_proof: Option<PathBuf>,
+        #[command(flatten)]
+        status: StatusFetchArgs,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a saved status proof offline and print what it proves: a document's status, a
+    /// document never filed, a project's payments.
+    StatusProof {
+        /// The status proof file.
+        file: PathBuf,
+        /// The consortium's genesis file, the only thing trusted.
+        #[arg(long, value_name = "FILE", env = "EVIDENCE_GENESIS")]
+        genesis: PathBuf,
+        /// Print one JSON object on standard output instead of text (exit codes unchanged).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove a project's payments against its milestones (an auditor's check of 超付预警):
+    /// the contract value, each milestone's amount, what has been paid and the room left, all
+    /// proved under a certified checkpoint.
+    Payments {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The project id.
+        #[arg(long, value_name = "ID")]
+        project: String,
+        /// Save the status proof here, to check again offline (evidence status-proof).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Print one JSON object on standard output instead of text (exit codes unchanged).
         #[arg(long)]
         json: bool,
@@ -382,6 +422,35 @@ struct RegisterArgs {
     json: bool,
 }
 
+/// Fetching a status proof while verifying (`evidence verify --status`).
+#[derive(Debug, Args)]
+struct StatusFetchArgs {
+    /// Fetch a status proof of the version from --node, verify it, and save it (default:
+    /// FILE.status.json) so that it can be verified offline later with --status-proof.
+    #[arg(long = "status", id = "fetch", requires = "status_node")]
+    fetch: bool,
+    /// The node to fetch the status proof from (with --status).
+    #[arg(
+        long = "node",
+        id = "status_node",
+        value_name = "URL",
+        env = "EVIDENCE_NODE"
+    )]
+    node: Option<String>,
+    /// This caller's TLS certificate (PEM), for --status.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// More trusted CA certificates (PEM) besides the member CAs in the genesis file.
+    #[arg(long, value_name = "FILE", env = "EVIDENCE_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+    /// Where to save the fetched status proof (default: FILE.status.json).
+    #[arg(long, value_name = "FILE", requires = "fetch")]
+    status_out: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("by").required(true).args(["digest", "document", "project"])))]
 struct LookupArgs {
@@ -396,6 +465,14 @@ struct LookupArgs {
     /// A project id: its entries (or, with --document, that document's versions).
     #[arg(long, value_name = "ID")]
     project: Option<String>,
+    /// With --document: the member whose document it is. The lookup then also proves the
+    /// document's lineage head — or that the member never filed it — under a certified
+    /// checkpoint.
+    #[arg(long, value_name = "ID", requires = "document")]
+    member: Option<String>,
+    /// With --member: save the status proof of the lineage head here.
+    #[arg(long, value_name = "FILE", requires = "member")]
+    status_out: Option<PathBuf>,
     /// Results to show at most.
     #[arg(long, default_value_t = 100)]
     limit: u32,
@@ -455,6 +532,8 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Keygen { json, .. }
         | Command::Verify { json, .. }
+        | Command::StatusProof { json, .. }
+        | Command::Payments { json, .. }
         | Command::Audit { json, .. }
         | Command::Status { json, .. } => *json,
         Command::Notarize(args) => args.json,
@@ -507,8 +586,21 @@ async fn run(command: Command) -> Result<ExitCode, Failure> {
             file,
             receipt,
             genesis,
+            status_proof,
+            status,
             json,
-        } => verify(&file, receipt, &genesis, json),
+        } => verify(&file, receipt, &genesis, status_proof, &status, json).await,
+        Command::StatusProof {
+            file,
+            genesis,
+            json,
+        } => status_proof_file(&file, &genesis, json),
+        Command::Payments {
+            node,
+            project,
+            out,
+            json,
+        } => payments(&node, &project, out.as_deref(), json).await,
         Command::Lookup(args) => lookup(args).await,
         Command::Audit {
             node,
@@ -1140,10 +1232,12 @@ fn print_verdict(genesis: &Genesis, file: &Path, verdict: &Verdict) {
     );
 }
 
-fn verify(
+async fn verify(
     file: &Path,
     receipt: Option<PathBuf>,
     genesis_path: &Path,
+    status_proof: Option<PathBuf>,
+    fetch: &StatusFetchArgs,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let genesis = load_genesis(genesis_path)?;
@@ -1166,16 +1260,9 @@ fn verify(
                 other => (other.to_string(), "unreadable"),
             })
         });
-    match outcome {
-        Ok(verdict) => {
-            if json {
-                println!("{}", verdict_json(&genesis, file, &verdict));
-            } else {
-                print_verdict(&genesis, file, &verdict);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err((message, "unreadable")) => Err(Failure::Cannot(message)),
+    let verdict = match outcome {
+        Ok(verdict) => verdict,
+        Err((message, "unreadable")) => return Err(Failure::Cannot(message)),
         Err((message, code)) => {
             if json {
                 println!(
@@ -1189,9 +1276,472 @@ fn verify(
                 println!("  Failed check:    {code}");
                 println!("  Reason:          {message}");
             }
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(1));
+        }
+    };
+
+    // The status proof: a saved one, or one fetched now and saved beside the file.
+    let status = match (&status_proof, fetch.fetch) {
+        (Some(path), _) => Some((read_status_proof(path)?, path.clone())),
+        (None, true) => {
+            let node = NodeArgs {
+                node: fetch.node.clone().unwrap_or_default(),
+                genesis: genesis_path.to_owned(),
+                tls_cert: fetch.tls_cert.clone(),
+                tls_key: fetch.tls_key.clone(),
+                tls_ca: fetch.tls_ca.clone(),
+            };
+            let client = connect(&node, None).await?;
+            let a = &verdict.anchor;
+            let fetched = client
+                .status_proof(&StatusSubject::Document {
+                    member: a.member.clone(),
+                    project_id: a.project_id.clone(),
+                    document_id: a.document_id.clone(),
+                    version: Some(a.document_version),
+                })
+                .await
+                .map_err(Failure::from_client)?;
+            let out = fetch
+                .status_out
+                .clone()
+                .unwrap_or_else(|| status_proof_path(file));
+            write_atomically(&out, &fetched.proof.to_json(), Existing::Replace).map_err(
+                |error| Failure::Cannot(format!("cannot write {}: {error}", out.display())),
+            )?;
+            Some((fetched.proof, out))
+        }
+        (None, false) => None,
+    };
+    let proven = match &status {
+        None => None,
+        Some((proof, path)) => {
+            let anchor = genesis
+                .trust_anchor()
+                .map_err(|error| Failure::Cannot(format!("genesis: {error}")))?;
+            match verify_status_proof(proof, &anchor)
+                .and_then(|state| state.receipt_status(&verdict).map(|v| (state, v)))
+            {
+                Ok(proven) => Some((proven, path)),
+                Err(error) => {
+                    if json {
+                        println!(
+                            "{}",
+                            json!({
+                                "ok": false,
+                                "valid": true,
+                                "status_valid": false,
+                                "file": file,
+                                "status_proof": path,
+                                "check": error.code(),
+                                "error": error.to_string(),
+                            })
+                        );
+                    } else {
+                        print_verdict(&genesis, file, &verdict);
+                        println!(
+                            "INVALID STATUS: the status proof does not prove this version's \
+                             status."
+                        );
+                        println!("  Status proof:    {}", path.display());
+                        println!("  Failed check:    {}", error.code());
+                        println!("  Reason:          {error}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    };
+    if json {
+        let mut value = verdict_json(&genesis, file, &verdict);
+        if let Some(((state, version), path)) = &proven {
+            value["status"] = version_status_json(version, state);
+            value["status_proof"] = json!(path);
+        }
+        println!("{value}");
+    } else {
+        print_verdict(&genesis, file, &verdict);
+        if let Some(((state, version), path)) = &proven {
+            println!(
+                "  Status:          valid; {}",
+                proven_status_text(version, state)
+            );
+            println!(
+                "                   (proved under the checkpoint at height {}, by the status \
+                 proof {})",
+                state.checkpoint.height,
+                path.display()
+            );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// FILE.status.json beside the document.
+fn status_proof_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(".status.json");
+    file.with_file_name(name)
+}
+
+fn read_status_proof(path: &Path) -> Result<StatusProof, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Failure::Cannot(format!("cannot read {}: {error}", path.display())))?;
+    StatusProof::from_json(&text).map_err(|error| {
+        Failure::No(format!(
+            "{} is not a valid status proof [{}]: {error}",
+            path.display(),
+            error.code()
+        ))
+    })
+}
+
+/// A proved version status in words: revoked (and superseded, when both), superseded, or
+/// current as of the checkpoint.
+fn proven_status_text(version: &ProvenVersion, state: &ProvenState) -> String {
+    let record = &version.record;
+    let superseded = record.superseded_by.as_ref().map(|next| {
+        format!(
+            "superseded by version {} ({}) at height {}",
+            next.version, next.digest, next.height
+        )
+    });
+    match (&record.revocation, superseded) {
+        (Some(revocation), superseded) => {
+            let mut text = format!(
+                "revoked at height {}: {}",
+                revocation.height, revocation.reason
+            );
+            if let Some(superseded) = superseded {
+                text.push_str("; ");
+                text.push_str(&superseded);
+            }
+            text
+        }
+        (None, Some(superseded)) => superseded,
+        (None, None) => format!(
+            "current version as of height {} ({})",
+            state.checkpoint.height,
+            utc(state.checkpoint.time_ms)
+        ),
+    }
+}
+
+fn version_status_json(version: &ProvenVersion, state: &ProvenState) -> Value {
+    let record = &version.record;
+    let kind = if record.revocation.is_some() {
+        "revoked"
+    } else if record.superseded_by.is_some() {
+        "superseded"
+    } else {
+        "current"
+    };
+    json!({
+        "status": kind,
+        "version": version.version,
+        "digest": record.digest.to_string(),
+        "latest_version": version.latest_version,
+        "latest_digest": version.latest_digest.to_string(),
+        "superseded_by": record.superseded_by.as_ref().map(|next| json!({
+            "version": next.version,
+            "digest": next.digest.to_string(),
+            "height": next.height,
+        })),
+        "revocation": record.revocation.as_ref().map(|r| json!({
+            "reason": r.reason,
+            "entry_index": r.entry_index,
+            "height": r.height,
+        })),
+        "proved_at_height": state.checkpoint.height,
+        "proved_at_ms": state.checkpoint.time_ms,
+    })
+}
+
+fn project_json(project_id: &str, record: Option<&ProjectRecord>) -> Value {
+    match record {
+        None => json!({ "project_id": project_id, "registered": false }),
+        Some(record) => json!({
+            "project_id": project_id,
+            "registered": true,
+            "registrar_member": record.registrar_member,
+            "total_value_minor": record.total_value_minor,
+            "paid_minor": record.paid_minor,
+            "room_minor": record.total_value_minor.saturating_sub(record.paid_minor),
+            "milestones": record.milestones.iter().map(|m| json!({
+                "id": m.id,
+                "amount_minor": m.amount_minor,
+                "paid_minor": m.paid_minor,
+                "room_minor": m.amount_minor.saturating_sub(m.paid_minor),
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn print_project(project_id: &str, record: Option<&ProjectRecord>, height: u64) {
+    let Some(record) = record else {
+        println!("Project {project_id}: not registered as of height {height} (proved).");
+        return;
+    };
+    println!(
+        "Project {project_id} (registered by {}), proved as of height {height}:",
+        record.registrar_member
+    );
+    println!(
+        "  Contract value {} fen, paid {} fen, room left {} fen",
+        record.total_value_minor,
+        record.paid_minor,
+        record.total_value_minor.saturating_sub(record.paid_minor)
+    );
+    for m in &record.milestones {
+        println!(
+            "  milestone {:<16} amount {:>14} fen  paid {:>14} fen  room left {:>14} fen",
+            m.id,
+            m.amount_minor,
+            m.paid_minor,
+            m.amount_minor.saturating_sub(m.paid_minor)
+        );
+    }
+    println!(
+        "  (No committed state pays a milestone beyond its amount or the project beyond its \
+         value: the contract refuses such a payment, milestone-overpayment or \
+         contract-overpayment.)"
+    );
+}
+
+/// What a proved fact says, in words.
+fn fact_text(fact: &ProvenFact, state: &ProvenState) -> String {
+    let height = state.checkpoint.height;
+    match (&fact.key, &fact.record) {
+        (
+            StateKey::Document {
+                member,
+                project_id,
+                document_id,
+            },
+            None,
+        ) => format!(
+            "document {document_id} of project {project_id}: never filed by {member} as of \
+             height {height}"
+        ),
+        (
+            StateKey::Document {
+                member,
+                project_id,
+                document_id,
+            },
+            Some(StatusRecord::Document(record)),
+        ) => {
+            let latest = ProvenVersion {
+                version: record.latest_version,
+                record: record.latest.clone(),
+                latest_version: record.latest_version,
+                latest_digest: record.latest_digest(),
+            };
+            format!(
+                "document {document_id} of project {project_id} by {member} ({}): latest \
+                 version {} ({}), {}",
+                record.kind,
+                record.latest_version,
+                record.latest_digest(),
+                proven_status_text(&latest, state)
+            )
+        }
+        (
+            StateKey::Version {
+                document_id,
+                version,
+                ..
+            },
+            None,
+        ) => format!(
+            "version {version} of {document_id}: no record of its own as of height {height} \
+             (the latest version's record is the document's, and a later one does not exist)"
+        ),
+        (
+            StateKey::Version {
+                document_id,
+                version,
+                ..
+            },
+            Some(StatusRecord::Version(record)),
+        ) => {
+            let proven = ProvenVersion {
+                version: *version,
+                record: record.clone(),
+                latest_version: 0,
+                latest_digest: record.digest,
+            };
+            format!(
+                "version {version} of {document_id} ({}): {}",
+                record.digest,
+                proven_status_text(&proven, state)
+            )
+        }
+        (StateKey::Project { project_id }, None) => {
+            format!("project {project_id}: not registered as of height {height}")
+        }
+        (StateKey::Project { project_id }, Some(StatusRecord::Project(record))) => format!(
+            "project {project_id}: contract value {} fen, paid {} fen over {} milestones",
+            record.total_value_minor,
+            record.paid_minor,
+            record.milestones.len()
+        ),
+        (_, Some(_)) => unreachable!("a key's record is of the key's kind"),
+    }
+}
+
+fn fact_json(fact: &ProvenFact) -> Value {
+    let key = match &fact.key {
+        StateKey::Document {
+            member,
+            project_id,
+            document_id,
+        } => {
+            json!({ "kind": "document", "member": member, "project_id": project_id, "document_id": document_id })
+        }
+        StateKey::Version {
+            member,
+            project_id,
+            document_id,
+            version,
+        } => {
+            json!({ "kind": "version", "member": member, "project_id": project_id, "document_id": document_id, "version": version })
+        }
+        StateKey::Project { project_id } => json!({ "kind": "project", "project_id": project_id }),
+    };
+    let record = match &fact.record {
+        None => Value::Null,
+        Some(StatusRecord::Document(d)) => json!({
+            "kind": d.kind,
+            "member": d.member,
+            "latest_version": d.latest_version,
+            "latest_digest": d.latest_digest().to_string(),
+            "latest_superseded": d.latest.superseded_by.is_some(),
+            "latest_revocation": d.latest.revocation.as_ref().map(|r| json!({
+                "reason": r.reason, "entry_index": r.entry_index, "height": r.height,
+            })),
+        }),
+        Some(StatusRecord::Version(v)) => json!({
+            "digest": v.digest.to_string(),
+            "entry_index": v.entry_index,
+            "height": v.height,
+            "superseded_by": v.superseded_by.as_ref().map(|n| json!({
+                "version": n.version, "digest": n.digest.to_string(), "height": n.height,
+            })),
+            "revocation": v.revocation.as_ref().map(|r| json!({
+                "reason": r.reason, "entry_index": r.entry_index, "height": r.height,
+            })),
+        }),
+        Some(StatusRecord::Project(p)) => {
+            let StateKey::Project { project_id } = &fact.key else {
+                unreachable!("a project record is under a project key")
+            };
+            project_json(project_id, Some(p))
+        }
+    };
+    json!({ "key": key, "present": fact.record.is_some(), "record": record })
+}
+
+fn status_proof_file(path: &Path, genesis_path: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let genesis = load_genesis(genesis_path)?;
+    let anchor = genesis
+        .trust_anchor()
+        .map_err(|error| Failure::Cannot(format!("genesis: {error}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| Failure::Cannot(format!("cannot read {}: {error}", path.display())))?;
+    let verified =
+        StatusProof::from_json(&text).and_then(|proof| verify_status_proof(&proof, &anchor));
+    match verified {
+        Err(error) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({ "ok": false, "valid": false, "status_proof": path, "check": error.code(), "error": error.to_string() })
+                );
+            } else {
+                println!("INVALID: the status proof proves nothing.");
+                println!("  Status proof:    {}", path.display());
+                println!("  Failed check:    {}", error.code());
+                println!("  Reason:          {error}");
+            }
+            Ok(ExitCode::from(1))
+        }
+        Ok(state) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "ok": true,
+                        "valid": true,
+                        "status_proof": path,
+                        "checkpoint": checkpoint_json(&state.checkpoint),
+                        "handoff_heights": state.handoff_heights,
+                        "facts": state.facts.iter().map(fact_json).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                println!(
+                    "VALID: the status proof holds under the checkpoint at height {} ({}), \
+                     certified by voting power {} of {}.",
+                    state.checkpoint.height,
+                    utc(state.checkpoint.time_ms),
+                    state.checkpoint.signed_power,
+                    state.checkpoint.total_power
+                );
+                for fact in &state.facts {
+                    match (&fact.key, &fact.record) {
+                        (StateKey::Project { project_id }, Some(StatusRecord::Project(p))) => {
+                            print_project(project_id, Some(p), state.checkpoint.height);
+                        }
+                        _ => println!("  {}", fact_text(fact, &state)),
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn payments(
+    node: &NodeArgs,
+    project_id: &str,
+    out: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    let client = connect(node, None).await?;
+    let verified = client
+        .status_proof(&StatusSubject::Project(project_id.to_owned()))
+        .await
+        .map_err(Failure::from_client)?;
+    if let Some(out) = out {
+        write_atomically(out, &verified.proof.to_json(), Existing::Replace)
+            .map_err(|error| Failure::Cannot(format!("cannot write {}: {error}", out.display())))?;
+    }
+    let record = verified
+        .state
+        .project(project_id)
+        .map_err(|error| Failure::No(error.to_string()))?;
+    let height = verified.state.checkpoint.height;
+    if json {
+        let mut value = project_json(project_id, record);
+        value["ok"] = json!(record.is_some());
+        value["proved_at_height"] = json!(height);
+        value["proved_at_ms"] = json!(verified.state.checkpoint.time_ms);
+        if let Some(out) = out {
+            value["status_proof"] = json!(out);
+        }
+        println!("{value}");
+    } else {
+        print_project(project_id, record, height);
+        if let Some(out) = out {
+            println!("  Status proof saved to {}", out.display());
+        }
+    }
+    Ok(if record.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn status_text(status: &VersionStatus) -> String {
@@ -1264,10 +1814,61 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
         more = page.more && !page.results.is_empty();
         results.extend(page.results);
     }
+    // Each anchored version's status, proved under the latest checkpoint (the node's report
+    // beside it is only its word).
+    let mut proved: Vec<Option<(ProvenState, ProvenVersion)>> = Vec::with_capacity(results.len());
+    for result in &results {
+        let Record::Anchor(document) = &result.entry.receipt.entry.record else {
+            proved.push(None);
+            continue;
+        };
+        let body = &document.body;
+        let verified = client
+            .status_proof(&StatusSubject::Document {
+                member: body.member.clone(),
+                project_id: body.project_id.clone(),
+                document_id: body.document_id.clone(),
+                version: Some(body.document_version),
+            })
+            .await
+            .map_err(Failure::from_client)?;
+        let version = verified
+            .state
+            .version(
+                &body.member,
+                &body.project_id,
+                &body.document_id,
+                body.document_version,
+            )
+            .map_err(|error| Failure::No(error.to_string()))?;
+        proved.push(Some((verified.state, version)));
+    }
+    // With --member: the lineage head, or the proof that the member never filed the id.
+    let head = match (&args.member, &args.document, &args.project) {
+        (Some(member), Some(document), Some(project)) => {
+            let verified = client
+                .status_proof(&StatusSubject::Document {
+                    member: member.clone(),
+                    project_id: project.clone(),
+                    document_id: document.clone(),
+                    version: None,
+                })
+                .await
+                .map_err(Failure::from_client)?;
+            if let Some(out) = &args.status_out {
+                write_atomically(out, &verified.proof.to_json(), Existing::Replace).map_err(
+                    |error| Failure::Cannot(format!("cannot write {}: {error}", out.display())),
+                )?;
+            }
+            Some(verified.state)
+        }
+        _ => None,
+    };
     if args.json {
         let items: Vec<Value> = results
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let receipt = &r.entry.receipt;
                 json!({
                     "entry_index": receipt.entry.index,
@@ -1286,16 +1887,24 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
                     },
                     "proof_verified_at_height": r.entry.checkpoint.height,
                     "status_reported_by_node": status_text(&r.status),
+                    "status": proved[i].as_ref().map(|(state, version)| version_status_json(version, state)),
                     "receipt": serde_json::from_str::<Value>(&receipt.to_json()).unwrap_or(Value::Null),
                 })
             })
             .collect();
-        println!("{}", json!({ "ok": true, "results": items, "more": more }));
+        let lineage = head
+            .as_ref()
+            .map(|state| fact_json(&state.facts[0]))
+            .unwrap_or(Value::Null);
+        println!(
+            "{}",
+            json!({ "ok": true, "results": items, "more": more, "lineage_head": lineage })
+        );
     } else {
         if results.is_empty() {
             println!("nothing found");
         }
-        for r in &results {
+        for (r, proved) in results.iter().zip(&proved) {
             let entry = &r.entry.receipt.entry;
             let what = match &entry.record {
                 Record::Anchor(d) => describe(&d.body),
@@ -1315,11 +1924,29 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
                 }
             };
             println!("entry {} (height {}): {what}", entry.index, entry.height);
+            match proved {
+                Some((state, version)) => println!(
+                    "    receipt verified against the checkpoint at height {}; status (proved at \
+                     height {}): {}",
+                    r.entry.checkpoint.height,
+                    state.checkpoint.height,
+                    proven_status_text(version, state)
+                ),
+                None => println!(
+                    "    receipt verified against the checkpoint at height {}",
+                    r.entry.checkpoint.height
+                ),
+            }
+        }
+        if let Some(state) = &head {
             println!(
-                "    proof verified against the checkpoint at height {}; status (node's report): {}",
-                r.entry.checkpoint.height,
-                status_text(&r.status)
+                "proved at height {}: {}",
+                state.checkpoint.height,
+                fact_text(&state.facts[0], state)
             );
+            if let Some(out) = &args.status_out {
+                println!("status proof saved to {}", out.display());
+            }
         }
         if more {
             println!("(more results: raise --limit)");

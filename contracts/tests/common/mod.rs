@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use evidence_contracts::state::{
     DocumentRecord, MilestoneEvidence, ProjectRecord, VersionRecord, document_key,
-    milestone_evidence_key, project_key, version_key,
+    milestone_evidence_key, project_key,
 };
 use evidence_contracts::{
     Applied, BlockContext, BlockOutcome, MemoryState, Overlay, Transaction, TxError, execute_block,
@@ -460,7 +460,10 @@ impl Ledger {
     pub(crate) fn version(&self, project: &str, document: &str, version: u32) -> VersionRecord {
         MEMBERS
             .iter()
-            .find_map(|member| self.read(&version_key(member, project, document, version)))
+            .find_map(|member| {
+                evidence_contracts::query::version(&self.state, member, project, document, version)
+                    .expect("stored records decode")
+            })
             .unwrap_or_else(|| panic!("no version {version} of {project}/{document}"))
     }
 
