@@ -80,6 +80,120 @@ fn every_golden_vector_gets_the_expected_verdict_and_exit_code() {
     }
 }
 
+/// Every status-proof vector through the binary, offline: with its receipt, `evidence verify
+/// --status-proof` (the receipt valid, then the status proved or refused by the check the
+/// manifest names); without one, `evidence status-proof`.
+#[test]
+fn every_status_proof_vector_gets_the_expected_verdict_and_exit_code() {
+    let dir = vectors();
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let genesis = dir.join(manifest["genesis"].as_str().unwrap());
+    let documents: std::collections::HashMap<&str, &str> = manifest["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["receipt"].as_str().unwrap(),
+                v["document"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let proofs = manifest["status_proofs"].as_array().unwrap();
+    assert!(proofs.len() > 20);
+    for vector in proofs {
+        let proof = dir.join(vector["status_proof"].as_str().unwrap());
+        let expected = vector["expected"].as_str().unwrap();
+        let proves = &vector["proves"];
+        let output = match vector["receipt"].as_str() {
+            Some(receipt) => evidence(&[
+                "verify",
+                dir.join(documents[receipt]).to_str().unwrap(),
+                "--receipt",
+                dir.join(receipt).to_str().unwrap(),
+                "--status-proof",
+                proof.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--json",
+            ]),
+            None => evidence(&[
+                "status-proof",
+                proof.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--json",
+            ]),
+        };
+        let verdict: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{proof:?}: not JSON ({e}): {}", text(&output)));
+        if expected != "valid" {
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{proof:?}: {}",
+                text(&output)
+            );
+            assert_eq!(verdict["check"], expected, "{proof:?}");
+            continue;
+        }
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{proof:?}: {}",
+            text(&output)
+        );
+        let height = &proves["height"];
+        match proves["kind"].as_str().unwrap() {
+            kind @ ("current" | "superseded" | "revoked") => {
+                let status = &verdict["status"];
+                assert_eq!(status["status"], kind, "{proof:?}: {verdict}");
+                match kind {
+                    "current" => assert_eq!(&status["proved_at_height"], height),
+                    "superseded" => {
+                        assert_eq!(status["superseded_by"]["version"], proves["by_version"]);
+                        assert_eq!(status["superseded_by"]["digest"], proves["by_digest"]);
+                        assert_eq!(&status["superseded_by"]["height"], height);
+                    }
+                    _ => {
+                        assert_eq!(status["revocation"]["reason"], proves["reason"]);
+                        assert_eq!(&status["revocation"]["height"], height);
+                        if let Some(by) = proves.get("superseded_by_version") {
+                            assert_eq!(&status["superseded_by"]["version"], by);
+                        }
+                    }
+                }
+            }
+            "never-filed" => {
+                assert_eq!(&verdict["checkpoint"]["height"], height, "{verdict}");
+                let fact = &verdict["facts"][0];
+                assert_eq!(fact["present"], false, "{verdict}");
+                assert_eq!(fact["key"]["kind"], "document");
+                for field in ["member", "project_id", "document_id"] {
+                    assert_eq!(fact["key"][field], proves[field], "{verdict}");
+                }
+            }
+            "project" => {
+                assert_eq!(&verdict["checkpoint"]["height"], height, "{verdict}");
+                let record = &verdict["facts"][0]["record"];
+                for field in ["project_id", "total_value_minor", "paid_minor"] {
+                    assert_eq!(record[field], proves[field], "{verdict}");
+                }
+                let milestones = record["milestones"].as_array().unwrap();
+                let expected = proves["milestones"].as_array().unwrap();
+                assert_eq!(milestones.len(), expected.len());
+                for (found, wanted) in milestones.iter().zip(expected) {
+                    for field in ["id", "amount_minor", "paid_minor"] {
+                        assert_eq!(found[field], wanted[field], "{verdict}");
+                    }
+                }
+            }
+            other => panic!("{proof:?}: unknown kind {other}"),
+        }
+    }
+}
+
 #[test]
 fn the_verdict_names_document_filer_member_time_height_and_signers() {
     let dir = vectors();
@@ -253,6 +367,44 @@ fn bad_arguments_are_refused_before_anything_is_sent() {
             "http://127.0.0.1:1",
             "--genesis",
             genesis,
+        ],
+        // A digest names its document: not with --project.
+        vec![
+            "lookup",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--digest",
+            "blake3:00",
+            "--project",
+            "P",
+        ],
+        // --member needs --document.
+        vec![
+            "lookup",
+            "--node",
+            "http://127.0.0.1:1",
+            "--genesis",
+            genesis,
+            "--project",
+            "P",
+            "--member",
+            "bureau",
+        ],
+        // --status needs --node to fetch from.
+        vec!["verify", "f", "--genesis", genesis, "--status"],
+        // --status and --status-proof are two sources of one proof.
+        vec![
+            "verify",
+            "f",
+            "--genesis",
+            genesis,
+            "--status",
+            "--node",
+            "http://127.0.0.1:1",
+            "--status-proof",
+            "s.json",
         ],
         // A milestone without ID=AMOUNT.
         vec![

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use evidence_client::{Client, ClientError, ClientOptions, LookupQuery, ReceiptQuery, RetryPolicy};
+use evidence_client::{
+    Client, ClientError, ClientOptions, LookupQuery, ReceiptQuery, RetryPolicy, StatusSubject,
+};
 use evidence_core::checkpoint::Checkpoint;
 use evidence_core::digest::Digest;
 use evidence_core::encoding::Encode;
@@ -680,4 +682,165 @@ async fn a_proposal_answer_that_its_receipts_do_not_prove_is_not_an_answer() {
         .await
         .unwrap();
     assert!(client.proposal("none").await.unwrap_err().is_not_found());
+}
+
+/// A status-proof vector as a node would send it.
+fn status_answer(
+    name: &str,
+) -> (
+    pb::GetStatusProofResponse,
+    Vec<evidence_core::records::StateKey>,
+) {
+    use evidence_core::status::StatusProof;
+    let text = std::fs::read_to_string(vectors().join(name)).unwrap();
+    let proof = StatusProof::from_json(&text).unwrap();
+    let keys = proof
+        .facts
+        .iter()
+        .map(|fact| evidence_core::records::StateKey::from_bytes(&fact.key).unwrap())
+        .collect();
+    let answer = pb::GetStatusProofResponse {
+        header: proof.checkpoint.header.to_canonical_bytes(),
+        certificate: proof.checkpoint.certificate.to_canonical_bytes(),
+        handoffs: proof.handoffs.iter().map(support::handoff_pb).collect(),
+        facts: proof
+            .facts
+            .iter()
+            .map(|fact| pb::StateFact {
+                key: fact.key.clone(),
+                value: fact.value.clone(),
+                proof: fact.proof.to_canonical_bytes(),
+            })
+            .collect(),
+        json: text,
+    };
+    (answer, keys)
+}
+
+fn subject_of(keys: &[evidence_core::records::StateKey]) -> StatusSubject {
+    use evidence_core::records::StateKey;
+    match keys {
+        [StateKey::Project { project_id }] => StatusSubject::Project(project_id.clone()),
+        [
+            StateKey::Document {
+                member,
+                project_id,
+                document_id,
+            },
+            rest @ ..,
+        ] => StatusSubject::Document {
+            member: member.clone(),
+            project_id: project_id.clone(),
+            document_id: document_id.clone(),
+            version: match rest {
+                [StateKey::Version { version, .. }] => Some(*version),
+                _ => None,
+            },
+        },
+        other => panic!("no subject for {other:?}"),
+    }
+}
+
+/// A status proof is taken only when it verifies against genesis and answers the question
+/// asked: a proof of another document, or one whose fact does not lead to the certified state
+/// root, is an error, never a status.
+#[tokio::test]
+async fn a_status_proof_that_does_not_prove_the_status_asked_for_is_not_an_answer() {
+    let any = receipt("valid/single-document.receipt.json");
+    // A client of a node that answers every status-proof request with `answer`.
+    let client_of = async |answer: pb::GetStatusProofResponse| {
+        let mut script = script(&any, &any.checkpoint);
+        script.status_proof = Some(answer);
+        let (endpoint, _) = serve(script).await;
+        Client::connect_with(&endpoint, None, genesis(), quick())
+            .await
+            .unwrap()
+    };
+
+    // The right answer: version 1 superseded by version 2, proved.
+    let (answer, keys) = status_answer("status/valid/superseded.status.json");
+    let subject = subject_of(&keys);
+    let client = client_of(answer).await;
+    let verified = client.status_proof(&subject).await.unwrap();
+    let StatusSubject::Document {
+        member,
+        project_id,
+        document_id,
+        ..
+    } = &subject
+    else {
+        unreachable!()
+    };
+    let version = verified
+        .state
+        .version(member, project_id, document_id, 1)
+        .unwrap();
+    assert_eq!(version.record.superseded_by.unwrap().version, 2);
+    assert_eq!(version.latest_version, 2);
+
+    // The same proof for another document, or for the head alone: not the answer.
+    for other in [
+        StatusSubject::Document {
+            member: member.clone(),
+            project_id: project_id.clone(),
+            document_id: "ANOTHER-DOCUMENT".into(),
+            version: Some(1),
+        },
+        StatusSubject::Document {
+            member: member.clone(),
+            project_id: project_id.clone(),
+            document_id: document_id.clone(),
+            version: None,
+        },
+        StatusSubject::Project(project_id.clone()),
+    ] {
+        let error = client.status_proof(&other).await.unwrap_err();
+        assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
+    }
+
+    // Broken proofs: a sibling changed, a value changed, a proof of another checkpoint.
+    for (name, code) in [
+        (
+            "status/invalid/state-root-mismatch.status.json",
+            "state-root-mismatch",
+        ),
+        (
+            "status/invalid/bad-state-proof.value-mismatch.status.json",
+            "bad-state-proof",
+        ),
+        (
+            "status/invalid/insufficient-power.status.json",
+            "insufficient-power",
+        ),
+    ] {
+        let (answer, keys) = status_answer(name);
+        let client = client_of(answer).await;
+        let error = client.status_proof(&subject_of(&keys)).await.unwrap_err();
+        match error {
+            ClientError::Unverified(error) => assert_eq!(error.code(), code, "{name}: {error}"),
+            other => panic!("{name}: {other}"),
+        }
+    }
+
+    // A document never filed, proved.
+    let (answer, keys) = status_answer("status/valid/never-filed.status.json");
+    let subject = subject_of(&keys);
+    let client = client_of(answer).await;
+    let verified = client.status_proof(&subject).await.unwrap();
+    let StatusSubject::Document {
+        member,
+        project_id,
+        document_id,
+        ..
+    } = &subject
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        verified
+            .state
+            .document(member, project_id, document_id)
+            .unwrap(),
+        None
+    );
 }

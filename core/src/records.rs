@@ -1,11 +1,11 @@
 //! The records a verifier reads from the state tree (SPEC.md §11.1, §11.2): a document's
 //! lineage head with its latest version, an earlier version's record, a project's contract
 //! and payments; and the keys they live under. The contracts write them; a status proof
-//! (SPEC.md §15) carries them, and a verifier decodes them from here.
+//! (SPEC.md §8.3) carries them, and a verifier decodes them from here.
 
 use crate::digest::Digest;
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
-use crate::entry::ID_LEN_MAX;
+use crate::entry::{ID_LEN_MAX, MILESTONES_MAX, REASON_LEN_MAX};
 
 /// Key tags (SPEC.md §11.1) of the records in this module.
 pub mod tag {
@@ -51,7 +51,7 @@ fn read_id(reader: &mut Reader<'_>, what: &'static str) -> Result<String, Decode
 /// The latest version's record lives here, not under its own [`version_key`]: filing a new
 /// document writes one state key, not two. When a later version supersedes it, the record
 /// (now marked superseded) moves to its [`version_key`], and the new version's takes its
-/// place here (SPEC.md §11.1).
+/// place here (SPEC.md §11.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentRecord {
     pub kind: String,
@@ -196,7 +196,7 @@ impl Decode for VersionRecord {
             })?,
             revocation: reader.option("revocation", |r| {
                 Ok(VersionRevocation {
-                    reason: r.string("revocation reason")?,
+                    reason: r.str_max(REASON_LEN_MAX, "revocation reason")?.to_owned(),
                     entry_index: r.u64("revocation entry index")?,
                     height: r.u64("revocation height")?,
                 })
@@ -250,7 +250,7 @@ impl Decode for ProjectRecord {
             registrar_member: read_id(reader, "registrar member")?,
             total_value_minor: reader.u64("total value")?,
             paid_minor: reader.u64("paid")?,
-            milestones: reader.seq("milestones", |r| {
+            milestones: reader.seq_max(MILESTONES_MAX as u32, "milestones", |r| {
                 Ok(MilestoneAccount {
                     id: read_id(r, "milestone id")?,
                     amount_minor: r.u64("milestone amount")?,

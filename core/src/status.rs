@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::encoding::{Decode, DecodeError, Encode};
 use crate::receipt::{Verdict, present_handoffs};
 use crate::records::{DocumentRecord, ProjectRecord, StateKey, VersionRecord};
-use crate::state_tree::StateProof;
+use crate::state_tree::{StateProof, StateProofError};
 use crate::verify::VerifyError;
 
 /// The `type` of a status-proof file.
@@ -273,6 +273,14 @@ pub fn verify_status_proof(
                 fact.value.as_deref(),
             )
             .map_err(|reason| VerifyError::BadStateProof { index, reason })?;
+        // The root is the header's, of the chain's algorithm: a root of another tag is not
+        // the one the proof leads to, whatever its bytes.
+        if checkpoint.state_root.algorithm != algorithm {
+            return Err(VerifyError::BadStateProof {
+                index,
+                reason: StateProofError::RootMismatch,
+            });
+        }
         facts.push(ProvenFact { key, record });
     }
     Ok(ProvenState {

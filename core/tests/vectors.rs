@@ -7,7 +7,10 @@
 //!   key derivation fails here, loudly);
 //! * each receipt, read from disk and checked against its document through the genesis file's
 //!   trust anchor, gives the outcome `manifest.json` states, with and without the checkpoint
-//!   cache.
+//!   cache;
+//! * each status proof, verified through the same trust anchor and, with a receipt, read for
+//!   the status of the receipt's version, gives the outcome and proves what the manifest
+//!   states.
 //!
 //! To rewrite the files after a deliberate format change:
 //! `EVIDENCE_UPDATE_VECTORS=1 cargo test -p evidence-core --test vectors`.
@@ -22,9 +25,10 @@ use common::{CHAIN_ID, PROJECT_ID, TestChain};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use evidence_core::certificate::{CommitCertificate, CommitSignature};
+use evidence_core::checkpoint::Checkpoint;
 use evidence_core::checkpoint::Handoff;
-use evidence_core::digest::{HashAlgorithm, hash_file};
-use evidence_core::encoding::{Encode, Writer};
+use evidence_core::digest::{Digest, HashAlgorithm, hash_file};
+use evidence_core::encoding::{Decode, Encode, Writer};
 use evidence_core::entry::{
     AnchorBody, AnchoredDocument, Entry, MilestoneClaim, Record, SignedBatch, batch_signing_bytes,
 };
@@ -35,7 +39,14 @@ use evidence_core::header::{VoteKind, vote_signing_bytes};
 use evidence_core::keys::{PublicKey, Signature, SignatureAlgorithm, SigningKey};
 use evidence_core::merkle::{self, InclusionProof, NodeHash};
 use evidence_core::receipt::{EntryProof, Receipt, Verifier, verify_receipt};
+use evidence_core::records::{
+    DocumentRecord, MilestoneAccount, ProjectRecord, Supersession, VersionRecord,
+    VersionRevocation, document_key, project_key, version_key,
+};
+use evidence_core::state_tree::{MemoryStateTree, common_prefix_bits, key_hash};
+use evidence_core::status::{StateFact, StatusProof, verify_status_proof};
 use evidence_core::validators::Validator;
+use evidence_core::verify::VerifyError;
 use evidence_genesis::pki::MemberCa;
 use evidence_genesis::{Genesis, Suite};
 use rand_chacha::ChaCha20Rng;
@@ -94,6 +105,25 @@ const ERROR_CODES: &[&str] = &[
     "filer-revoked",
 ];
 
+/// The error codes of status proofs alone (SPEC.md §9.6 step 2, §9.7), in step order. A status
+/// proof fails with these or with the codes of [`ERROR_CODES`] that its parsing (§9.6 step 0)
+/// and its checkpoint and hand-offs (§9.6 step 1) share with receipts.
+const STATUS_ERROR_CODES: &[&str] = &[
+    "bad-state-proof",
+    "state-root-mismatch",
+    "status-not-proved",
+    "status-mismatch",
+];
+
+/// The position of `code` in step order, receipts' codes first: the sort key of the invalid
+/// status proofs in the manifest.
+fn status_step(code: &str) -> Option<usize> {
+    ERROR_CODES
+        .iter()
+        .chain(STATUS_ERROR_CODES)
+        .position(|known| *known == code)
+}
+
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
@@ -106,6 +136,115 @@ struct Manifest {
     /// The genesis file, relative to the vectors folder.
     genesis: String,
     vectors: Vec<ManifestEntry>,
+    /// The status proofs (SPEC.md §8.3), after the receipts.
+    status_proofs: Vec<StatusEntry>,
+}
+
+/// One status proof and how it must fare: verified by SPEC.md §9.6, then, with a receipt, the
+/// status of the receipt's version read from it by §9.7.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusEntry {
+    /// The status-proof file, relative to the vectors folder.
+    status_proof: String,
+    /// A valid receipt of `vectors` (checked against its own document) whose version's status
+    /// the proof is read for (SPEC.md §9.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receipt: Option<String>,
+    /// The genesis file the proof is checked against, when not the manifest's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    genesis: Option<String>,
+    /// `"valid"`, or the SPEC.md §9 error code the verification must stop at.
+    expected: String,
+    /// For a valid proof: what a verifier reports from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proves: Option<Proves>,
+    description: String,
+}
+
+/// What a valid status proof establishes, as the manifest states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+enum Proves {
+    /// The receipt's version is current as of the checkpoint's height.
+    Current { height: u64 },
+    /// The receipt's version was superseded by version `by_version` (digest `by_digest`, in
+    /// the text form of SPEC.md §3) at height `height`.
+    Superseded {
+        by_version: u32,
+        by_digest: String,
+        height: u64,
+    },
+    /// The receipt's version was revoked at height `height`, and superseded as well when
+    /// `superseded_by_version` is given.
+    Revoked {
+        reason: String,
+        height: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        superseded_by_version: Option<u32>,
+    },
+    /// No document of this id was filed by `member` in the project as of the checkpoint's
+    /// height.
+    NeverFiled {
+        member: String,
+        project_id: String,
+        document_id: String,
+        height: u64,
+    },
+    /// The project's contract and payments as of the checkpoint's height.
+    Project {
+        project_id: String,
+        total_value_minor: u64,
+        paid_minor: u64,
+        milestones: Vec<MilestoneProves>,
+        height: u64,
+    },
+}
+
+/// A milestone of [`Proves::Project`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MilestoneProves {
+    id: String,
+    amount_minor: u64,
+    paid_minor: u64,
+}
+
+impl Proves {
+    /// The status of a version, read from its record (SPEC.md §9.7 step 3), as of `height`.
+    fn of_version(record: &VersionRecord, height: u64) -> Self {
+        match (&record.revocation, &record.superseded_by) {
+            (Some(revocation), next) => Self::Revoked {
+                reason: revocation.reason.clone(),
+                height: revocation.height,
+                superseded_by_version: next.as_ref().map(|next| next.version),
+            },
+            (None, Some(next)) => Self::Superseded {
+                by_version: next.version,
+                by_digest: next.digest.to_string(),
+                height: next.height,
+            },
+            (None, None) => Self::Current { height },
+        }
+    }
+
+    fn of_project(project_id: &str, record: &ProjectRecord, height: u64) -> Self {
+        Self::Project {
+            project_id: project_id.to_owned(),
+            total_value_minor: record.total_value_minor,
+            paid_minor: record.paid_minor,
+            milestones: record
+                .milestones
+                .iter()
+                .map(|m| MilestoneProves {
+                    id: m.id.clone(),
+                    amount_minor: m.amount_minor,
+                    paid_minor: m.paid_minor,
+                })
+                .collect(),
+            height,
+        }
+    }
 }
 
 /// One receipt and how it must fare.
@@ -132,6 +271,7 @@ struct ManifestEntry {
 struct Builder {
     files: BTreeMap<String, Vec<u8>>,
     manifest: Vec<ManifestEntry>,
+    status: Vec<StatusEntry>,
 }
 
 impl Builder {
@@ -176,6 +316,47 @@ impl Builder {
             genesis: genesis.map(str::to_owned),
             expected: expected.to_owned(),
             document_digest,
+            description: about.to_owned(),
+        });
+        assert!(
+            self.files.insert(path.clone(), text.into_bytes()).is_none(),
+            "{path} twice"
+        );
+    }
+
+    /// Adds a status-proof file, checked with the valid receipt `receipt` (a receipt file
+    /// added before) when it names one.
+    fn status_proof(
+        &mut self,
+        name: &str,
+        text: String,
+        receipt: Option<&str>,
+        expected: &str,
+        proves: Option<Proves>,
+        about: &str,
+    ) {
+        let folder = if expected == "valid" {
+            "status/valid"
+        } else {
+            "status/invalid"
+        };
+        assert_eq!(proves.is_some(), expected == "valid", "{name}");
+        let receipt = receipt.map(|name| format!("valid/{name}.receipt.json"));
+        if let Some(receipt) = &receipt {
+            assert!(
+                self.manifest
+                    .iter()
+                    .any(|v| v.receipt == *receipt && v.expected == "valid" && v.genesis.is_none()),
+                "{receipt} is no valid receipt of the main chain"
+            );
+        }
+        let path = format!("{folder}/{name}.status.json");
+        self.status.push(StatusEntry {
+            status_proof: path.clone(),
+            receipt,
+            genesis: None,
+            expected: expected.to_owned(),
+            proves,
             description: about.to_owned(),
         });
         assert!(
@@ -379,6 +560,7 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
     let mut out = Builder {
         files: BTreeMap::new(),
         manifest: Vec::new(),
+        status: Vec::new(),
     };
 
     // The documents.
@@ -2655,6 +2837,9 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
          (valid/registered-filer.revocation-not-in-log).",
     );
 
+    // Status proofs (SPEC.md §8.3), in blocks 25 to 27 of this chain.
+    status_vectors(&mut out, &mut chain);
+
     // The national suite: the same kind of consortium on SM3 and SM2, with its own genesis
     // file, and the receipts of each suite checked against the other's genesis file.
     let sm3_ed25519 = suite_chains
@@ -2685,6 +2870,8 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             .position(|code| *code == vector.expected)
             .map_or(0, |step| step + 1)
     });
+    out.status
+        .sort_by_key(|vector| status_step(&vector.expected).map_or(0, |step| step + 1));
 
     let manifest = Manifest {
         description: "Golden vectors of the evidence ledger formats (SPEC.md §14); see \
@@ -2692,12 +2879,803 @@ fn generate() -> BTreeMap<String, Vec<u8>> {
             .to_owned(),
         genesis: "genesis.json".to_owned(),
         vectors: out.manifest,
+        status_proofs: out.status,
     };
     let mut text = serde_json::to_string_pretty(&manifest).unwrap();
     text.push('\n');
     out.files
         .insert("manifest.json".to_owned(), text.into_bytes());
     out.files
+}
+
+/// The records of the contract state (SPEC.md §11.1, §11.2) that status proofs carry, by state
+/// key: what the contracts write for the project registrations, anchors and revocations a
+/// correct node accepts, rebuilt here from the entries (the contracts do not run in these
+/// tests). The other keys of the state (filers, configuration, proposals, milestone evidence)
+/// are left out, so the tree holds documents, earlier versions and projects only.
+#[derive(Debug, Clone, Default)]
+struct ModelState {
+    records: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl ModelState {
+    fn get<T: Decode>(&self, key: &[u8]) -> Option<T> {
+        self.records
+            .get(key)
+            .map(|bytes| T::from_canonical_bytes(bytes).expect("a record of the model"))
+    }
+
+    fn put(&mut self, key: Vec<u8>, record: &impl Encode) {
+        self.records.insert(key, record.to_canonical_bytes());
+    }
+
+    /// Applies `record`, sequenced at log index `index` in block `height`, as the contracts
+    /// apply one they accept (SPEC.md §11.4).
+    fn apply(&mut self, index: u64, height: u64, record: &Record) {
+        match record {
+            Record::Registration(registration) => {
+                let body = &registration.body;
+                let key = project_key(&body.project_id);
+                assert!(self.get::<ProjectRecord>(&key).is_none());
+                self.put(
+                    key,
+                    &ProjectRecord {
+                        registrar_member: body.member.clone(),
+                        total_value_minor: body.total_value_minor,
+                        paid_minor: 0,
+                        milestones: body
+                            .milestones
+                            .iter()
+                            .map(|m| MilestoneAccount {
+                                id: m.id.clone(),
+                                amount_minor: m.amount_minor,
+                                paid_minor: 0,
+                            })
+                            .collect(),
+                    },
+                );
+            }
+            Record::Anchor(document) => {
+                let body = &document.body;
+                let mut passing_milestone = None;
+                match &body.claim {
+                    Some(MilestoneClaim::Payment {
+                        milestone,
+                        amount_minor,
+                    }) => {
+                        let key = project_key(&body.project_id);
+                        let mut project: ProjectRecord = self.get(&key).expect("a project");
+                        project.paid_minor += amount_minor;
+                        let account = project.milestone_mut(milestone).expect("a milestone");
+                        account.paid_minor += amount_minor;
+                        assert!(account.paid_minor <= account.amount_minor);
+                        assert!(project.paid_minor <= project.total_value_minor);
+                        self.put(key, &project);
+                    }
+                    Some(MilestoneClaim::Inspection {
+                        milestone,
+                        passed: true,
+                    }) => passing_milestone = Some(milestone.clone()),
+                    Some(MilestoneClaim::Inspection { passed: false, .. }) | None => {}
+                }
+                let key = document_key(&body.member, &body.project_id, &body.document_id);
+                match self.get::<DocumentRecord>(&key) {
+                    None => assert_eq!((body.document_version, body.supersedes), (1, None)),
+                    Some(previous) => {
+                        assert_eq!(body.document_version, previous.latest_version + 1);
+                        assert_eq!(body.supersedes, Some(previous.latest_digest()));
+                        let mut old = previous.latest;
+                        old.superseded_by = Some(Supersession {
+                            version: body.document_version,
+                            digest: body.digest,
+                            height,
+                        });
+                        self.put(
+                            version_key(
+                                &body.member,
+                                &body.project_id,
+                                &body.document_id,
+                                previous.latest_version,
+                            ),
+                            &old,
+                        );
+                    }
+                }
+                self.put(
+                    key,
+                    &DocumentRecord {
+                        kind: body.kind.clone(),
+                        member: body.member.clone(),
+                        latest_version: body.document_version,
+                        passing_milestone,
+                        latest: VersionRecord {
+                            digest: body.digest,
+                            entry_index: index,
+                            height,
+                            superseded_by: None,
+                            revocation: None,
+                        },
+                    },
+                );
+            }
+            Record::Revocation(revocation) => {
+                let body = &revocation.body;
+                let key = document_key(&body.member, &body.project_id, &body.document_id);
+                let mut document: DocumentRecord = self.get(&key).expect("a filed document");
+                let revoked = Some(VersionRevocation {
+                    reason: body.reason.clone(),
+                    entry_index: index,
+                    height,
+                });
+                if body.document_version == document.latest_version {
+                    assert_eq!(document.latest.digest, body.digest);
+                    assert!(document.latest.revocation.is_none());
+                    document.latest.revocation = revoked;
+                    // A revoked report no longer passes its milestone.
+                    document.passing_milestone = None;
+                    self.put(key, &document);
+                } else {
+                    let key = version_key(
+                        &body.member,
+                        &body.project_id,
+                        &body.document_id,
+                        body.document_version,
+                    );
+                    let mut version: VersionRecord = self.get(&key).expect("an earlier version");
+                    assert_eq!(version.digest, body.digest);
+                    assert!(version.revocation.is_none());
+                    version.revocation = revoked;
+                    self.put(key, &version);
+                }
+            }
+            Record::Governance(_) => panic!("the model keeps no governance state"),
+        }
+    }
+
+    fn tree(&self, algorithm: HashAlgorithm) -> MemoryStateTree {
+        let mut tree = MemoryStateTree::new(algorithm);
+        for (key, value) in &self.records {
+            tree.set(key, Some(value));
+        }
+        tree
+    }
+
+    /// The state root (SPEC.md §11.3).
+    fn root(&self, algorithm: HashAlgorithm) -> Digest {
+        Digest::new(algorithm, self.tree(algorithm).root())
+    }
+
+    /// The fact about `key`: its record, or none, with the proof (SPEC.md §11.5).
+    fn fact(&self, algorithm: HashAlgorithm, key: &[u8]) -> StateFact {
+        StateFact {
+            key: key.to_vec(),
+            value: self.records.get(key).cloned(),
+            proof: self.tree(algorithm).prove(key),
+        }
+    }
+}
+
+/// The status proofs (SPEC.md §8.3, §9.6, §9.7) of the main chain, whose first 24 blocks are
+/// built: block 25 (no entries) names as its state root the root of the state the contracts
+/// leave after block 24, block 26 revokes two document versions (entries 53 and 54) and names
+/// the state after them, and block 27 (no entries) names the root of a state no correct node
+/// computes, certified anyway, for the proofs that contradict receipts. All three are certified
+/// by S1 (validators 0, 1 and 2: power 4 of 5), so every proof carries the three hand-offs.
+fn status_vectors(out: &mut Builder, chain: &mut TestChain) {
+    let algorithm = chain.algorithm;
+    assert_eq!(chain.checkpoints.len(), 24);
+    assert_eq!(chain.entries.len(), 53);
+    let handoffs = chain.handoffs.clone();
+    assert_eq!(handoffs.len(), 3);
+
+    // The entries a correct node accepts (the others were certified only so that their
+    // receipts fail at one step): the project registration, the anchors of the documents of
+    // the valid receipts and of the other sheets, the revocation of sheet 5 and the revised
+    // foundation report.
+    let mut state = ModelState::default();
+    for index in [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 26, 30, 34, 36, 39, 52] {
+        let entry = &chain.entries[index];
+        state.apply(entry.index, entry.height, &entry.record);
+    }
+    let after_24 = state.clone();
+    // Block 25: no entries; the state after block 24.
+    let cp25 = chain.commit_block_with_state_root(Vec::new(), &[0, 1, 2], after_24.root(algorithm));
+
+    // Block 26, entries 53-54: the bureau revokes the as-built drawing (entry 34, the latest
+    // version of its document) and version 1 of the foundation report (entry 1, superseded by
+    // version 2 in block 24).
+    let as_built = anchored(&chain.entries[34].record).body.clone();
+    let foundation_v1 = anchored(&chain.entries[1].record).body.clone();
+    let as_built_reason = "the as-built general plan omits the stair core B changes; a \
+                           corrected plan follows";
+    let foundation_reason = "revision 1 states a wrong pile count in section 3; revision 2 \
+                             replaces it";
+    let records = vec![
+        chain.revocation("bureau", &as_built, as_built_reason),
+        chain.revocation("bureau", &foundation_v1, foundation_reason),
+    ];
+    let (first_index, height) = (chain.log.size(), chain.checkpoints.len() as u64 + 1);
+    assert_eq!((first_index, height), (53, 26));
+    for (offset, record) in records.iter().enumerate() {
+        state.apply(first_index + offset as u64, height, record);
+    }
+    let after_26 = state.clone();
+    let cp26 = chain.commit_block_with_state_root(records, &[0, 1, 2], after_26.root(algorithm));
+    assert_eq!(chain.entries.len(), 55);
+    assert_eq!(chain.entries[54].height, 26);
+
+    // The state keys the proofs are about.
+    let bureau_key = |document_id: &str| document_key("bureau", PROJECT_ID, document_id);
+    let foundation = bureau_key("INS-FOUNDATION-01");
+    let foundation_v1_key = version_key("bureau", PROJECT_ID, "INS-FOUNDATION-01", 1);
+    let foundation_v2_key = version_key("bureau", PROJECT_ID, "INS-FOUNDATION-01", 2);
+    let sheet_3 = bureau_key("DRW-COMPLETION-S03");
+    let as_built_key = bureau_key("DWG-AS-BUILT-01");
+    let completion = bureau_key("INS-COMPLETION-01");
+    let transfer = document_key("finance", PROJECT_ID, "PAY-FOUNDATION-01");
+    let project = project_key(PROJECT_ID);
+    for key in [
+        &foundation,
+        &foundation_v1_key,
+        &sheet_3,
+        &as_built_key,
+        &completion,
+        &transfer,
+    ] {
+        assert!(after_24.records.contains_key(key));
+    }
+    assert!(!after_24.records.contains_key(&foundation_v2_key));
+
+    // Block 27: the state after block 26 with three records no correct node writes, certified
+    // anyway: the first fund transfer's document record missing, sheet 3's record naming the
+    // digest of the tampered sheet, the completion report's naming entry 27 (the proposal of
+    // block 14) in place of entry 26.
+    let mut forged = after_26.clone();
+    forged.records.remove(&transfer);
+    let tampered_digest =
+        algorithm.hash(&out.files["documents/completion-drawing-sheet-3.tampered.bin"]);
+    let mut record: DocumentRecord = forged.get(&sheet_3).unwrap();
+    assert_ne!(record.latest.digest, tampered_digest);
+    record.latest.digest = tampered_digest;
+    forged.put(sheet_3.clone(), &record);
+    let mut record: DocumentRecord = forged.get(&completion).unwrap();
+    assert_eq!(record.latest.entry_index, 26);
+    record.latest.entry_index = 27;
+    forged.put(completion.clone(), &record);
+    let cp27 = chain.commit_block_with_state_root(Vec::new(), &[0, 1, 2], forged.root(algorithm));
+    assert_eq!(chain.checkpoints.len(), 27);
+
+    let proof = |checkpoint: &Checkpoint, facts: Vec<StateFact>| StatusProof {
+        checkpoint: checkpoint.clone(),
+        handoffs: handoffs.clone(),
+        facts,
+    };
+    let at_25 = |key: &[u8]| after_24.fact(algorithm, key);
+    let at_26 = |key: &[u8]| after_26.fact(algorithm, key);
+
+    // Two document ids the bureau never filed in the project: one whose key's path ends at the
+    // leaf of another key, one whose path ends in an empty subtree (SPEC.md §11.5).
+    let tree_25 = after_24.tree(algorithm);
+    let unfiled = (6..)
+        .map(|n| format!("DRW-COMPLETION-S{n:02}"))
+        .filter(|id| !after_24.records.contains_key(&bureau_key(id)));
+    let leaf_id = unfiled
+        .clone()
+        .find(|id| {
+            let proof = tree_25.prove(&bureau_key(id));
+            proof.leaf.is_some() && !proof.siblings.is_empty()
+        })
+        .unwrap();
+    let empty_id = unfiled
+        .clone()
+        .find(|id| {
+            let proof = tree_25.prove(&bureau_key(id));
+            proof.leaf.is_none() && !proof.siblings.is_empty()
+        })
+        .unwrap();
+    let never_leaf = bureau_key(&leaf_id);
+    let never_empty = bureau_key(&empty_id);
+
+    // Valid status proofs.
+    let current = proof(&cp25, vec![at_25(&sheet_3)]);
+    let current_json = current.to_json();
+    out.status_proof(
+        "current",
+        current_json.clone(),
+        Some("third-of-five-in-batch"),
+        "valid",
+        Some(Proves::Current { height: 25 }),
+        "Block 25's state: the document record of completion drawing sheet 3 (member bureau, \
+         document DRW-COMPLETION-S03), version 1, entry 5, neither superseded nor revoked. \
+         With the receipt of entry 5 it proves that version current as of height 25 (SPEC.md \
+         §9.7). The checkpoint of block 25 is certified by S1, so the proof carries the three \
+         hand-offs (SPEC.md §9.4).",
+    );
+    out.status_proof(
+        "current.version-2",
+        proof(&cp25, vec![at_25(&foundation), at_25(&foundation_v2_key)]).to_json(),
+        Some("superseding-version"),
+        "valid",
+        Some(Proves::Current { height: 25 }),
+        "Block 25's state, as a node answers for version 2 of INS-FOUNDATION-01 (SPEC.md \
+         §8.3): the document record, whose latest version is 2 (entry 52), and version key 2 \
+         proved absent, since the latest version's record lives in the document record \
+         (SPEC.md §11.2). With the receipt of entry 52, version 2 is current as of height 25.",
+    );
+    let superseded = proof(&cp25, vec![at_25(&foundation), at_25(&foundation_v1_key)]);
+    let revised_digest = anchored(&chain.entries[52].record).body.digest;
+    out.status_proof(
+        "superseded",
+        superseded.to_json(),
+        Some("single-document"),
+        "valid",
+        Some(Proves::Superseded {
+            by_version: 2,
+            by_digest: revised_digest.to_string(),
+            height: 24,
+        }),
+        "Block 25's state: the document record of INS-FOUNDATION-01 (latest version 2) and \
+         the record of version 1 under its version key, superseded by version 2 (the revised \
+         report's digest) at height 24. With the receipt of entry 1 (version 1), its record is \
+         read from the version fact (SPEC.md §9.7 step 1): superseded.",
+    );
+    out.status_proof(
+        "revoked",
+        proof(&cp26, vec![at_26(&as_built_key)]).to_json(),
+        Some("handoff-three"),
+        "valid",
+        Some(Proves::Revoked {
+            reason: as_built_reason.to_owned(),
+            height: 26,
+            superseded_by_version: None,
+        }),
+        "Block 26's state: the document record of the as-built drawing DWG-AS-BUILT-01, its \
+         only version (entry 34) revoked by entry 53 at height 26. With the receipt of entry \
+         34: revoked, with the revocation's reason.",
+    );
+    out.status_proof(
+        "revoked-and-superseded",
+        proof(&cp26, vec![at_26(&foundation), at_26(&foundation_v1_key)]).to_json(),
+        Some("single-document"),
+        "valid",
+        Some(Proves::Revoked {
+            reason: foundation_reason.to_owned(),
+            height: 26,
+            superseded_by_version: Some(2),
+        }),
+        "Block 26's state: INS-FOUNDATION-01's document record and version 1's record, which \
+         carries both its supersession by version 2 (height 24) and its revocation (entry 54, \
+         height 26). With the receipt of entry 1 a verifier reports both: revoked, and \
+         superseded by version 2 (SPEC.md §9.7 step 3).",
+    );
+    let never_filed = |id: &str| Proves::NeverFiled {
+        member: "bureau".to_owned(),
+        project_id: PROJECT_ID.to_owned(),
+        document_id: id.to_owned(),
+        height: 25,
+    };
+    let never_leaf_fact = at_25(&never_leaf);
+    let never_leaf_json = proof(&cp25, vec![never_leaf_fact.clone()]).to_json();
+    out.status_proof(
+        "never-filed",
+        never_leaf_json.clone(),
+        None,
+        "valid",
+        Some(never_filed(&leaf_id)),
+        &format!(
+            "Block 25's state: the document key of {leaf_id} (member bureau, project \
+             {PROJECT_ID}) proved absent, with no value: the key's path ends at the leaf of \
+             another key, whose key hash agrees with the key's on the first {} bits, the proof's \
+             depth (SPEC.md §11.5). The bureau filed no document {leaf_id} in the project up to height 25.",
+            never_leaf_fact.proof.siblings.len()
+        ),
+    );
+    let never_empty_fact = at_25(&never_empty);
+    out.status_proof(
+        "never-filed.empty-subtree",
+        proof(&cp25, vec![never_empty_fact.clone()]).to_json(),
+        None,
+        "valid",
+        Some(never_filed(&empty_id)),
+        &format!(
+            "Block 25's state: the document key of {empty_id} proved absent by a proof whose \
+             leaf tag is 0: the key's path ends in an empty subtree at depth {} (SPEC.md \
+             §11.5).",
+            never_empty_fact.proof.siblings.len()
+        ),
+    );
+    let project_record: ProjectRecord = after_24.get(&project).unwrap();
+    let project_json = proof(&cp25, vec![at_25(&project)]).to_json();
+    out.status_proof(
+        "project",
+        project_json.clone(),
+        None,
+        "valid",
+        Some(Proves::of_project(PROJECT_ID, &project_record, 25)),
+        "Block 25's state: the project record of luohu-2026-001, registered by the bureau \
+         (entry 0): contract value 120,000,000 fen, 72,000,000 paid (the foundation payment of \
+         entry 2 and the structure payment of entry 30); milestone foundation 30,000,000 with \
+         24,000,000 paid (6,000,000 left), structure 60,000,000 with 48,000,000 paid, \
+         completion 30,000,000 with nothing paid.",
+    );
+
+    // Invalid status proofs: the file (SPEC.md §9.6 step 0).
+    let facts_at = current_json.find(",\n  \"facts\": [").unwrap();
+    let handoffs_at = current_json.find("  \"handoffs\": [").unwrap();
+    out.status_proof(
+        "not-json.unknown-field",
+        replace_once(
+            &current_json,
+            "  \"version\": 1,\n",
+            "  \"version\": 1,\n  \"comment\": \"asked for by the court\",\n",
+        ),
+        None,
+        "not-json",
+        None,
+        "The current proof with a field \"comment\" (a string): a status proof has exactly the \
+         fields of SPEC.md §8.3.",
+    );
+    out.status_proof(
+        "not-json.missing-facts",
+        format!("{}\n}}\n", &current_json[..facts_at]),
+        None,
+        "not-json",
+        None,
+        "The current proof without its \"facts\" field.",
+    );
+    out.status_proof(
+        "not-json.empty-handoffs",
+        format!(
+            "{}  \"handoffs\": []{}",
+            &current_json[..handoffs_at],
+            &current_json[facts_at..]
+        ),
+        None,
+        "not-json",
+        None,
+        "The current proof with \"handoffs\": [], an empty array: when present, hand-offs hold \
+         at least one hand-off (SPEC.md §8.3, §9.6 step 0).",
+    );
+    let never_leaf_key_hex = hex::encode(&never_leaf);
+    out.status_proof(
+        "not-json.value-null",
+        replace_once(
+            &never_leaf_json,
+            &format!("      \"key\": \"{never_leaf_key_hex}\",\n"),
+            &format!("      \"key\": \"{never_leaf_key_hex}\",\n      \"value\": null,\n"),
+        ),
+        None,
+        "not-json",
+        None,
+        "The never-filed proof whose absent key's fact carries \"value\": null: a value, when \
+         present, is a string; a reader that took the null for an absent value would accept \
+         the file.",
+    );
+    out.status_proof(
+        "wrong-file-type",
+        replace_once(
+            &current_json,
+            "\"evidence-status-proof\"",
+            "\"evidence-receipt\"",
+        ),
+        None,
+        "wrong-file-type",
+        None,
+        "The current proof with the type \"evidence-receipt\".",
+    );
+    out.status_proof(
+        "unsupported-version",
+        replace_once(&current_json, "\"version\": 1,", "\"version\": 2,"),
+        None,
+        "unsupported-version",
+        None,
+        "The current proof with \"version\": 2: status proofs are version 1 only.",
+    );
+    let sheet_3_value_hex = hex::encode(after_24.records[&sheet_3].as_slice());
+    assert!(sheet_3_value_hex.starts_with('0'));
+    out.status_proof(
+        "bad-hex.fact-value",
+        replace_once(
+            &current_json,
+            &sheet_3_value_hex,
+            &format!("O{}", &sheet_3_value_hex[1..]),
+        ),
+        None,
+        "bad-hex",
+        None,
+        "The current proof whose fact's value starts with the letter O in place of the digit \
+         0.",
+    );
+    let sheet_3_proof_hex = hex::encode(current.facts[0].proof.to_canonical_bytes());
+    assert!(sheet_3_proof_hex.starts_with("01"));
+    out.status_proof(
+        "malformed.proof-leaf-tag",
+        replace_once(
+            &current_json,
+            &sheet_3_proof_hex,
+            &format!("02{}", &sheet_3_proof_hex[2..]),
+        ),
+        None,
+        "malformed",
+        None,
+        "The current proof whose state proof's leaf tag is 2: only 0 and 1 are defined (SPEC.md \
+         §11.5).",
+    );
+    out.status_proof(
+        "malformed.no-facts",
+        proof(&cp25, Vec::new()).to_json(),
+        None,
+        "malformed",
+        None,
+        "Block 25's checkpoint with \"facts\": [], no fact: a status proof carries 1 to 64.",
+    );
+    // 65 facts, each valid on its own: every key of block 25's state, then document keys of
+    // drawing sheets never filed.
+    let mut many: Vec<StateFact> = after_24.records.keys().map(|key| at_25(key)).collect();
+    many.extend(
+        (6..)
+            .map(|n| bureau_key(&format!("DRW-COMPLETION-S{n:02}")))
+            .filter(|key| !after_24.records.contains_key(key))
+            .take(65 - after_24.records.len())
+            .map(|key| at_25(&key)),
+    );
+    assert_eq!(many.len(), 65);
+    out.status_proof(
+        "malformed.too-many-facts",
+        proof(&cp25, many).to_json(),
+        None,
+        "malformed",
+        None,
+        &format!(
+            "Block 25's checkpoint with 65 facts, distinct and each valid on its own: the {} \
+             keys of the state and absent document keys of drawing sheets from \
+             DRW-COMPLETION-S06 on. A status proof carries at most 64.",
+            after_24.records.len()
+        ),
+    );
+
+    // Invalid status proofs: the checkpoint (SPEC.md §9.6 step 1).
+    let mut under_signed = current.clone();
+    under_signed.checkpoint.certificate.signatures.truncate(2);
+    out.status_proof(
+        "insufficient-power",
+        under_signed.to_json(),
+        None,
+        "insufficient-power",
+        None,
+        "The current proof with the signatures of validators 0 and 1 only: power 2 of S1's 5.",
+    );
+
+    // Invalid status proofs: the facts (SPEC.md §9.6 step 2).
+    let with_fact = |mut fact: StateFact, change: &dyn Fn(&mut StateFact)| {
+        change(&mut fact);
+        proof(&cp25, vec![fact]).to_json()
+    };
+    let sheet_3_fact = at_25(&sheet_3);
+    out.status_proof(
+        "malformed.key-tag",
+        with_fact(sheet_3_fact.clone(), &|fact| fact.key[0] = b'x'),
+        None,
+        "malformed",
+        None,
+        "The current proof whose key starts with the tag 'x' (0x78) in place of 'd': a fact's \
+         key is a document, version or project key (SPEC.md §9.6 step 2.1).",
+    );
+    out.status_proof(
+        "malformed.key-trailing-byte",
+        with_fact(sheet_3_fact.clone(), &|fact| fact.key.push(0)),
+        None,
+        "malformed",
+        None,
+        "The current proof whose document key has a zero byte after its last part.",
+    );
+    out.status_proof(
+        "malformed.repeated-key",
+        proof(
+            &cp25,
+            vec![
+                at_25(&foundation),
+                at_25(&foundation_v1_key),
+                at_25(&foundation),
+            ],
+        )
+        .to_json(),
+        None,
+        "malformed",
+        None,
+        "The superseded proof with its first fact (INS-FOUNDATION-01's document record) again \
+         as a third: each fact is valid, but a key may appear once.",
+    );
+    let version_bytes = after_24
+        .get::<DocumentRecord>(&sheet_3)
+        .unwrap()
+        .latest
+        .to_canonical_bytes();
+    assert!(DocumentRecord::from_canonical_bytes(&version_bytes).is_err());
+    out.status_proof(
+        "malformed.value-not-a-record",
+        with_fact(sheet_3_fact.clone(), &|fact| {
+            fact.value = Some(version_bytes.clone());
+        }),
+        None,
+        "malformed",
+        None,
+        "The current proof whose value under sheet 3's document key is the bytes of its \
+         version record (the document record's last part): not a document record (SPEC.md \
+         §9.6 step 2.2).",
+    );
+    let mut forged_revoked: DocumentRecord = after_24.get(&sheet_3).unwrap();
+    forged_revoked.latest.revocation = Some(VersionRevocation {
+        reason: "withdrawn".to_owned(),
+        entry_index: 53,
+        height: 25,
+    });
+    out.status_proof(
+        "bad-state-proof.value-mismatch",
+        with_fact(sheet_3_fact.clone(), &|fact| {
+            fact.value = Some(forged_revoked.to_canonical_bytes());
+        }),
+        None,
+        "bad-state-proof",
+        None,
+        "The current proof whose value is sheet 3's document record with a revocation added (a \
+         forged \"revoked\"), the proof unchanged: its leaf's value hash is not the hash of \
+         that value.",
+    );
+    out.status_proof(
+        "bad-state-proof.key-present",
+        with_fact(sheet_3_fact.clone(), &|fact| fact.value = None),
+        None,
+        "bad-state-proof",
+        None,
+        "The current proof without its value, so the fact claims sheet 3's document key \
+         absent, while the proof's leaf is that key's own (the same key hash): it proves the \
+         key present.",
+    );
+    let sheet_3_bytes = after_24.records[&sheet_3].clone();
+    out.status_proof(
+        "bad-state-proof.empty-subtree",
+        with_fact(never_empty_fact.clone(), &|fact| {
+            fact.value = Some(sheet_3_bytes.clone());
+        }),
+        None,
+        "bad-state-proof",
+        None,
+        &format!(
+            "The never-filed.empty-subtree proof with a value (sheet 3's document record) \
+             claimed for {empty_id}: its proof ends in an empty subtree, which proves the key \
+             absent."
+        ),
+    );
+    // The proof of a key of the state whose leaf does not lie on the never-filed key's path.
+    let leaf_hash = key_hash(algorithm, &never_leaf);
+    let (other_key, other_proof) = after_24
+        .records
+        .keys()
+        .map(|key| (key, tree_25.prove(key)))
+        .find(|(key, proof)| {
+            common_prefix_bits(&key_hash(algorithm, key), &leaf_hash) < proof.siblings.len()
+        })
+        .unwrap();
+    let other_key = StateKeyText(other_key);
+    out.status_proof(
+        "bad-state-proof.not-on-path",
+        with_fact(never_leaf_fact.clone(), &|fact| {
+            fact.proof = other_proof.clone();
+        }),
+        None,
+        "bad-state-proof",
+        None,
+        &format!(
+            "The never-filed proof with, in place of its own, the proof of {other_key}: an \
+             absence proof whose leaf (that key's) shares fewer leading bits with {leaf_id}'s \
+             key hash than the proof's depth, so the key's path does not end there (SPEC.md \
+             §11.5)."
+        ),
+    );
+    let mut tampered_sibling = current.clone();
+    tampered_sibling.facts[0].proof.siblings[0][0] ^= 0x01;
+    out.status_proof(
+        "state-root-mismatch",
+        tampered_sibling.to_json(),
+        None,
+        "state-root-mismatch",
+        None,
+        "The current proof with one bit of its lowest sibling flipped: the fact's claim fits \
+         the leaf, but the proof leads to another root than block 25's state root.",
+    );
+    out.status_proof(
+        "state-root-mismatch.other-checkpoint",
+        proof(&cp26, superseded.facts.clone()).to_json(),
+        None,
+        "state-root-mismatch",
+        None,
+        "The superseded proof's facts (block 25's state) under the checkpoint of block 26, \
+         whose state root differs: the revocations of block 26 changed two records.",
+    );
+
+    // Invalid status proofs: the status of a receipt's version (SPEC.md §9.7).
+    out.status_proof(
+        "status-not-proved",
+        proof(&cp25, vec![at_25(&foundation)]).to_json(),
+        Some("single-document"),
+        "status-not-proved",
+        None,
+        "The superseded proof without its version fact: valid, and it proves INS-FOUNDATION-01's \
+         latest version 2, but the receipt is of version 1, whose record lives under its \
+         version key, which the proof does not carry (SPEC.md §9.7 step 1).",
+    );
+    out.status_proof(
+        "status-not-proved.no-document-fact",
+        project_json,
+        Some("single-document"),
+        "status-not-proved",
+        None,
+        "The project proof (valid) with the receipt of entry 1: it carries no fact about the \
+         receipt's document.",
+    );
+    out.status_proof(
+        "status-not-proved.never-filed",
+        proof(&cp27, vec![forged.fact(algorithm, &transfer)]).to_json(),
+        Some("four-signers"),
+        "status-not-proved",
+        None,
+        "Block 27's state (certified, though no correct node computes it): the document key of \
+         the finance bureau's PAY-FOUNDATION-01 proved absent, with the receipt of that \
+         document (entry 2, block 3). The proof is valid; by it the document was not filed as \
+         of height 27, so it proves no status of the receipt's version.",
+    );
+    out.status_proof(
+        "status-mismatch",
+        proof(&cp27, vec![forged.fact(algorithm, &sheet_3)]).to_json(),
+        Some("third-of-five-in-batch"),
+        "status-mismatch",
+        None,
+        "Block 27's state: sheet 3's document record naming the digest of \
+         completion-drawing-sheet-3.tampered.bin, with the receipt of entry 5 (the sheet as \
+         filed). The proof is valid; its record's digest is not the receipt's (SPEC.md §9.7 \
+         step 2).",
+    );
+    out.status_proof(
+        "status-mismatch.entry-index",
+        proof(&cp27, vec![forged.fact(algorithm, &completion)]).to_json(),
+        Some("handoff-one"),
+        "status-mismatch",
+        None,
+        "Block 27's state: the completion report's document record with the right digest but \
+         entry index 27, with the receipt of entry 26. The proof is valid; the record is of \
+         another log entry than the receipt's.",
+    );
+}
+
+/// A state key in words, for descriptions.
+struct StateKeyText<'a>(&'a [u8]);
+
+impl std::fmt::Display for StateKeyText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match evidence_core::records::StateKey::from_bytes(self.0).expect("a record key") {
+            evidence_core::records::StateKey::Document {
+                member,
+                project_id,
+                document_id,
+            } => write!(
+                f,
+                "the document key of {document_id} (member {member}, project {project_id})"
+            ),
+            evidence_core::records::StateKey::Version {
+                member,
+                project_id,
+                document_id,
+                version,
+            } => write!(
+                f,
+                "version key {version} of {document_id} (member {member}, project {project_id})"
+            ),
+            evidence_core::records::StateKey::Project { project_id } => {
+                write!(f, "the project key of {project_id}")
+            }
+        }
+    }
 }
 
 // The national suite (SPEC.md §4.1, §4.2, §10): SM2 signatures on the curve of GB/T 32918.5,
@@ -3638,6 +4616,98 @@ fn every_receipt_gives_the_outcome_the_manifest_states() {
 }
 
 #[test]
+fn every_status_proof_gives_the_outcome_the_manifest_states() {
+    ensure_updated();
+    let dir = vectors_dir();
+    let read = |path: &str| std::fs::read_to_string(dir.join(path)).unwrap();
+    let manifest: Manifest = serde_json::from_str(&read("manifest.json")).unwrap();
+    let main_anchor = Genesis::from_json(&read(&manifest.genesis))
+        .unwrap()
+        .trust_anchor()
+        .unwrap();
+    assert!(!manifest.status_proofs.is_empty());
+    for vector in &manifest.status_proofs {
+        let anchor = vector.genesis.as_ref().map_or_else(
+            || main_anchor.clone(),
+            |path| {
+                Genesis::from_json(&read(path))
+                    .unwrap()
+                    .trust_anchor()
+                    .unwrap()
+            },
+        );
+        let text = read(&vector.status_proof);
+        // The outcome: what the proof establishes (SPEC.md §9.6), and with a receipt the
+        // status of its version (SPEC.md §9.7); without one, the answer to the question the
+        // manifest's `proves` asks.
+        let outcome = (|| -> Result<Option<Proves>, VerifyError> {
+            let proof = StatusProof::from_json(&text)?;
+            let state = verify_status_proof(&proof, &anchor)?;
+            let height = state.checkpoint.height;
+            assert_eq!(state.facts.len(), proof.facts.len());
+            if vector.expected == "valid" {
+                assert_eq!(
+                    proof.to_json(),
+                    text,
+                    "{}: the writer's form",
+                    vector.status_proof
+                );
+            }
+            if let Some(receipt_path) = &vector.receipt {
+                let receipt_vector = manifest
+                    .vectors
+                    .iter()
+                    .find(|v| v.receipt == *receipt_path)
+                    .unwrap_or_else(|| panic!("{receipt_path} is not in the manifest"));
+                assert_eq!(receipt_vector.expected, "valid");
+                let receipt = Receipt::from_json(&read(receipt_path)).unwrap();
+                let algorithm = receipt.entry.anchor().unwrap().body.digest.algorithm;
+                let digest = hash_file(algorithm, &dir.join(&receipt_vector.document)).unwrap();
+                let verdict = verify_receipt(&digest, &receipt, &anchor).unwrap();
+                assert!(
+                    verdict.checkpoint.height < height,
+                    "{}: the status checkpoint comes after the receipt's",
+                    vector.status_proof
+                );
+                let proven = state.receipt_status(&verdict)?;
+                assert_eq!(proven.version, verdict.anchor.document_version);
+                return Ok(Some(Proves::of_version(&proven.record, height)));
+            }
+            Ok(match &vector.proves {
+                Some(Proves::NeverFiled {
+                    member,
+                    project_id,
+                    document_id,
+                    ..
+                }) => Some(match state.document(member, project_id, document_id)? {
+                    None => Proves::NeverFiled {
+                        member: member.clone(),
+                        project_id: project_id.clone(),
+                        document_id: document_id.clone(),
+                        height,
+                    },
+                    Some(document) => Proves::of_version(&document.latest, height),
+                }),
+                Some(Proves::Project { project_id, .. }) => state
+                    .project(project_id)?
+                    .map(|record| Proves::of_project(project_id, record, height)),
+                Some(other) => panic!("{}: {other:?} needs a receipt", vector.status_proof),
+                None => None,
+            })
+        })();
+        let code = outcome.as_ref().map_or_else(|e| e.code(), |_| "valid");
+        assert_eq!(
+            code, vector.expected,
+            "{}: {:?}",
+            vector.status_proof, outcome
+        );
+        if let Ok(proves) = outcome {
+            assert_eq!(proves, vector.proves, "{}", vector.status_proof);
+        }
+    }
+}
+
+#[test]
 fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every_file() {
     ensure_updated();
     let dir = vectors_dir();
@@ -3692,6 +4762,66 @@ fn the_manifest_covers_every_error_code_in_step_order_and_the_readme_lists_every
             .count(),
         23
     );
+    // The status proofs: valid first, then the invalid ones in the order of their codes'
+    // steps, each status-proof code at least once, each file where its outcome says.
+    let status_steps: Vec<usize> = manifest
+        .status_proofs
+        .iter()
+        .map(|v| {
+            if v.expected == "valid" {
+                0
+            } else {
+                1 + status_step(&v.expected)
+                    .unwrap_or_else(|| panic!("{}: unknown code {}", v.status_proof, v.expected))
+            }
+        })
+        .collect();
+    assert!(
+        status_steps.is_sorted(),
+        "the status proofs are not in step order"
+    );
+    for code in STATUS_ERROR_CODES {
+        assert!(
+            manifest.status_proofs.iter().any(|v| v.expected == *code),
+            "no status proof for {code}"
+        );
+    }
+    for vector in &manifest.status_proofs {
+        let expected_path = if vector.expected == "valid" {
+            vector.proves.is_some()
+                && vector
+                    .status_proof
+                    .strip_prefix("status/valid/")
+                    .and_then(|rest| rest.strip_suffix(".status.json"))
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        } else {
+            vector.proves.is_none()
+                && vector
+                    .status_proof
+                    .strip_prefix(&format!("status/invalid/{}", vector.expected))
+                    .and_then(|rest| rest.strip_suffix(".status.json"))
+                    .is_some_and(|variant| {
+                        variant.is_empty()
+                            || variant.strip_prefix('.').is_some_and(|name| {
+                                !name.is_empty()
+                                    && name.bytes().all(|b| {
+                                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
+                                    })
+                            })
+                    })
+        };
+        assert!(expected_path, "{} is misplaced", vector.status_proof);
+        if let Some(receipt) = &vector.receipt {
+            assert!(
+                manifest
+                    .vectors
+                    .iter()
+                    .any(|v| v.receipt == *receipt && v.expected == "valid"),
+                "{}: {receipt} is not a valid receipt of the manifest",
+                vector.status_proof
+            );
+        }
+    }
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     for file in files_on_disk(&dir) {
         let name = file.rsplit('/').next().unwrap();

@@ -109,6 +109,10 @@ pub struct NodeSection {
     /// The member this node belongs to. Needed only by a validator the members added on the
     /// ledger (its key is not in the genesis file); a genesis validator's member is genesis's.
     pub member: String,
+    /// How many of the latest heights' state trees the node keeps; the pages only older
+    /// heights read are deleted as blocks commit. Status proofs are of the latest height, so
+    /// a few suffice; 0 keeps every height (the tree's disk use then grows with every block).
+    pub state_tree_keep_heights: u64,
 }
 
 impl Default for NodeSection {
@@ -118,6 +122,7 @@ impl Default for NodeSection {
             key_file: "node.key".into(),
             data_dir: "data".into(),
             member: String::new(),
+            state_tree_keep_heights: crate::storage::STATE_TREE_KEEP_DEFAULT,
         }
     }
 }

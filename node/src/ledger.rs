@@ -239,6 +239,8 @@ pub struct Ledger {
     verified: VerifiedSignatures,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
     commit_lock: Mutex<()>,
+    /// How many heights of the state tree stay provable (0: all); older pages are pruned.
+    state_tree_keep: std::sync::atomic::AtomicU64,
     /// A deliberate bug, compiled only for the simulator's tests of itself.
     #[cfg(feature = "deliberate-bugs")]
     two_f_quorum: std::sync::atomic::AtomicBool,
@@ -365,6 +367,9 @@ impl Ledger {
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
             commit_lock: Mutex::new(()),
+            state_tree_keep: std::sync::atomic::AtomicU64::new(
+                crate::storage::STATE_TREE_KEEP_DEFAULT,
+            ),
             #[cfg(feature = "deliberate-bugs")]
             two_f_quorum: std::sync::atomic::AtomicBool::new(false),
         })
@@ -394,6 +399,15 @@ impl Ledger {
             tip.validator_set_hash = hash;
         }
         tip.configuration = Arc::new(configuration);
+    }
+
+    /// Keeps the state tree of the last `keep` heights provable and prunes older pages as
+    /// blocks commit (0 keeps every height). Status proofs are of the latest height, so a
+    /// small number suffices; it bounds the tree's disk use to the live tree plus `keep`
+    /// blocks' rewritten pages.
+    pub fn set_state_tree_keep(&self, keep: u64) {
+        self.state_tree_keep
+            .store(keep, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn genesis(&self) -> &Genesis {
@@ -879,6 +893,9 @@ impl Ledger {
                 state_tree: &executed.state_tree,
                 transactions: &executed.transactions,
                 handoff: (validator_set_hash != tip.validator_set_hash).then_some(&*validators),
+                state_tree_keep: self
+                    .state_tree_keep
+                    .load(std::sync::atomic::Ordering::Relaxed),
             },
             &pending,
         )?;
@@ -1170,13 +1187,16 @@ impl Ledger {
                     &StatePages(&self.store),
                     tip.state_tree,
                     &key_hash,
-                )
-                .map_err(|e| match e {
-                    state_tree::TreeError::Store(error) => LedgerError::State(error),
-                    missing @ state_tree::TreeError::MissingPage { .. } => {
-                        LedgerError::State(StateError(missing.to_string()))
+                );
+                let proof = match proof {
+                    Ok(proof) => proof,
+                    Err(state_tree::TreeError::Store(error)) => return Err(error.into()),
+                    // Pruned under us: the tip moved on more than the kept heights.
+                    Err(state_tree::TreeError::MissingPage { .. }) => {
+                        overtaken = true;
+                        break;
                     }
-                })?;
+                };
                 let value = StateStore::get(&self.store, &key)?;
                 let holds = match (&value, &proof.leaf) {
                     (Some(value), Some((leaf_key, leaf_value))) => {
@@ -1280,6 +1300,113 @@ mod tests {
             ledger.validate(&block, &proposer, now, 10_000).unwrap(),
             Ok(())
         );
+    }
+
+    /// Pruning keeps the last `keep` heights' trees: the same roots as a ledger that keeps
+    /// every height, status proofs at the tip that verify, and the pages only older heights
+    /// read gone.
+    #[test]
+    fn the_state_tree_is_pruned_to_the_kept_heights_and_the_tip_stays_provable() {
+        use evidence_contracts::state::StatePages;
+        use evidence_core::status::verify_status_proof;
+
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let anchor = genesis.trust_anchor().unwrap();
+        let pruned = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
+        pruned.set_state_tree_keep(2);
+        let kept = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
+        kept.set_state_tree_keep(0);
+        let (_, filer) = consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap();
+        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let mut filed = Vec::new();
+        for height in 1..=20u64 {
+            let documents: Vec<(String, Digest)> = (0..3)
+                .map(|i| {
+                    let id = format!("DWG-{height}-{i}");
+                    let digest = genesis.suite.digest.hash(id.as_bytes());
+                    (id, digest)
+                })
+                .collect();
+            let transaction = anchor_transaction(
+                &genesis,
+                filer,
+                "bureau",
+                "completion-drawing",
+                "P-1",
+                &documents,
+                now,
+            )
+            .unwrap();
+            let time = now + height;
+            let (block, _) = pruned.propose(time, proposer, vec![transaction]).unwrap();
+            let certificate = CommitCertificate::sign(
+                &genesis.chain_id,
+                height,
+                0,
+                block.hash(genesis.suite.digest),
+                &keys,
+            );
+            for ledger in [&pruned, &kept] {
+                ledger.commit(&block, &certificate).unwrap();
+            }
+            assert_eq!(pruned.tip().state_tree, kept.tip().state_tree);
+            filed.extend(documents.into_iter().map(|(id, _)| id));
+            let keys: Vec<StateKey> = filed
+                .iter()
+                .map(|id| StateKey::Document {
+                    member: "bureau".into(),
+                    project_id: "P-1".into(),
+                    document_id: id.clone(),
+                })
+                .collect();
+            let proof = pruned
+                .status_proof(&keys[keys.len().saturating_sub(64)..])
+                .unwrap()
+                .unwrap();
+            let state = verify_status_proof(&proof, &anchor).unwrap();
+            assert_eq!(state.checkpoint.height, height);
+            assert!(state.facts.iter().all(|fact| fact.record.is_some()));
+        }
+        // Height 20 keeps heights 19 and 20: their roots are provable in the pruned ledger;
+        // height 10's root reads pages that were pruned, where the other ledger has them.
+        let key_hash = state_tree::key_hash(genesis.suite.digest, b"any key");
+        for height in [19, 20] {
+            let root = pruned.store().tree_root(height).unwrap();
+            state_tree::prove(
+                genesis.suite.digest,
+                &StatePages(pruned.store()),
+                root,
+                &key_hash,
+            )
+            .unwrap();
+        }
+        let old = pruned.store().tree_root(10).unwrap();
+        assert!(matches!(
+            state_tree::prove(
+                genesis.suite.digest,
+                &StatePages(pruned.store()),
+                old,
+                &key_hash
+            ),
+            Err(state_tree::TreeError::MissingPage { .. })
+        ));
+        state_tree::prove(
+            genesis.suite.digest,
+            &StatePages(kept.store()),
+            kept.store().tree_root(10).unwrap(),
+            &key_hash,
+        )
+        .unwrap();
     }
 
     #[test]

@@ -194,6 +194,7 @@ impl Node {
             )?)
         };
         let ledger = Ledger::open(&data_dir.join("db"), genesis.clone())?;
+        ledger.set_state_tree_keep(config.node.state_tree_keep_heights);
         if let Some(validator) = ledger.tip().configuration.validator(&public_key)
             && validator.member != member
         {

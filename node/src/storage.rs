@@ -168,6 +168,9 @@ pub struct CommitBatch<'a> {
     pub transactions: &'a [(Digest, TransactionRecord)],
     /// The validator set the block hands off to, when it changes the set.
     pub handoff: Option<&'a evidence_core::validators::ValidatorSet>,
+    /// How many heights of the state tree stay provable: the pages only heights below the
+    /// last `state_tree_keep` read are deleted in this batch (0 keeps every height).
+    pub state_tree_keep: u64,
 }
 
 /// The node's database: RocksDB, or memory for the simulator.
@@ -740,8 +743,77 @@ impl Store {
                 &set.to_canonical_bytes(),
             );
         }
+        self.stale_pages(&mut batch, height, &commit.state_tree.stale);
+        if commit.state_tree_keep > 0 {
+            self.prune_state_tree(&mut batch, height, commit.state_tree_keep)?;
+        }
         self.put(&mut batch, CF_META, KEY_HEIGHT, &height.to_be_bytes());
         self.write(batch)
+    }
+
+    /// Records the pages the block at `height` made stale (its root no longer reads them), for
+    /// the pruner: each as its row key, length-prefixed.
+    fn stale_pages(&self, batch: &mut Batch, height: u64, stale: &[(Vec<u8>, u64)]) {
+        if stale.is_empty() {
+            return;
+        }
+        let mut list = Vec::with_capacity(stale.len() * 48);
+        for (path, page_height) in stale {
+            let key = page_key(path, *page_height);
+            list.push(key.len() as u8);
+            list.extend_from_slice(&key);
+        }
+        self.put(batch, CF_META, &tree_stale_key(height), &list);
+    }
+
+    /// Deletes the state-tree pages that no root of the last `keep` heights (up to `height`)
+    /// reads: those made stale at a height `s <= height + 1 - keep` (a page made stale at `s`
+    /// is read by roots below `s` only). At most [`PRUNE_HEIGHTS_PER_COMMIT`] heights' lists a
+    /// commit, so a backlog (the setting lowered, or turned on) is worked off gradually.
+    fn prune_state_tree(
+        &self,
+        batch: &mut Batch,
+        height: u64,
+        keep: u64,
+    ) -> Result<(), StorageError> {
+        let Some(upto) = (height + 1).checked_sub(keep).filter(|upto| *upto > 0) else {
+            return Ok(());
+        };
+        let pruned = match self.get(CF_META, KEY_TREE_PRUNED)? {
+            Some(bytes) => u64::from_be_bytes(bytes.as_slice().try_into().map_err(|_| {
+                StorageError::Inconsistent {
+                    what: "state tree pruning mark",
+                    reason: format!("{} bytes, not 8", bytes.len()),
+                }
+            })?),
+            None => 0,
+        };
+        if pruned >= upto {
+            return Ok(());
+        }
+        let last = upto.min(pruned + PRUNE_HEIGHTS_PER_COMMIT);
+        for stale_at in pruned + 1..=last {
+            let key = tree_stale_key(stale_at);
+            let Some(list) = self.get(CF_META, &key)? else {
+                continue;
+            };
+            let mut rest = list.as_slice();
+            while let Some((&len, tail)) = rest.split_first() {
+                let len = usize::from(len);
+                if tail.len() < len {
+                    return Err(StorageError::Inconsistent {
+                        what: "state tree stale list",
+                        reason: format!("the list of height {stale_at} is cut short"),
+                    });
+                }
+                let (page, after) = tail.split_at(len);
+                self.delete(batch, CF_STATE_TREE, page);
+                rest = after;
+            }
+            self.delete(batch, CF_META, &key);
+        }
+        self.put(batch, CF_META, KEY_TREE_PRUNED, &last.to_be_bytes());
+        Ok(())
     }
 
     /// The changes of the validator set at heights below `below`, in height order: each
@@ -879,6 +951,24 @@ fn tree_root_key(height: u64) -> Vec<u8> {
 }
 
 const TREE_ROOT_PREFIX: &[u8] = b"tree_root/";
+
+/// The meta row listing the state-tree pages the block at `height` made stale.
+fn tree_stale_key(height: u64) -> Vec<u8> {
+    let mut key = TREE_STALE_PREFIX.to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
+
+const TREE_STALE_PREFIX: &[u8] = b"tree_stale/";
+
+/// The meta row of the last height whose stale pages were deleted.
+const KEY_TREE_PRUNED: &[u8] = b"tree_pruned";
+
+/// At most this many heights' stale lists are applied in one commit.
+const PRUNE_HEIGHTS_PER_COMMIT: u64 = 8;
+
+/// How many heights of the state tree a node keeps provable by default.
+pub const STATE_TREE_KEEP_DEFAULT: u64 = 64;
 
 impl Store {
     /// The state tree's root slot after block `height` (empty at height 0).

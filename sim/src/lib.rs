@@ -116,6 +116,9 @@ pub struct SimConfig {
     /// The chain runs on the national-algorithm suite (SM3 hashing, SM2 signatures) instead
     /// of BLAKE3 and Ed25519: every vote, proposal, certificate and transaction is SM2.
     pub national_suite: bool,
+    /// How many heights of the state tree each node keeps (older pages pruned as blocks
+    /// commit): 1, 2 or 4 in most seeds, so pruning runs under crashes, restarts and sync.
+    pub state_tree_keep: u64,
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -226,12 +229,21 @@ impl SimConfig {
             voting_powers: Vec::new(),
             validator_changes: false,
             national_suite: false,
+            state_tree_keep: 64,
             bugs: Bugs::default(),
         }
         .with_skew(&mut rng)
         .with_powers(&mut rng)
         .with_validator_changes(&mut rng)
         .with_suite(&mut rng)
+        .with_state_tree_keep(&mut rng)
+    }
+
+    /// Draws how many heights of the state tree the nodes keep (drawn after everything else,
+    /// so that every other choice of a seed is what it was before).
+    fn with_state_tree_keep(mut self, rng: &mut ChaCha20Rng) -> Self {
+        self.state_tree_keep = [1, 2, 4, 64][rng.next_u32() as usize % 4];
+        self
     }
 
     /// Draws the national suite for one seed in eight (drawn last, so that every other choice
@@ -708,6 +720,7 @@ impl Simulation {
                 database.clone(),
                 faults[index],
                 config.bugs,
+                config.state_tree_keep,
             )
             .map_err(|reason| Violation::Node {
                 node: index,
@@ -1409,6 +1422,7 @@ impl Simulation {
                     self.databases[node].clone(),
                     faults,
                     self.config.bugs,
+                    self.config.state_tree_keep,
                 )
                 .map_err(|reason| Violation::Node { node, reason })?;
                 fresh.incarnation = self.nodes[node].incarnation + 1;
@@ -2571,8 +2585,10 @@ fn open_node(
     database: MemoryDatabase,
     faults: ByzantineFaults,
     bugs: Bugs,
+    state_tree_keep: u64,
 ) -> Result<SimNode, String> {
     let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
+    ledger.set_state_tree_keep(state_tree_keep);
     if bugs.two_f_quorum {
         ledger.accept_two_f_certificates();
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Independent receipt verifier for the evidence ledger, written from SPEC.md alone
-(SPEC.md version 9: genesis v3, block header v3, receipt v1 and v2 with hand-offs and the
-filer's registration and revocation; Ed25519 and SM2 signatures, the national suite).
+"""Independent receipt and status-proof verifier for the evidence ledger, written from SPEC.md
+alone (SPEC.md version 10: genesis v3, block header v3, receipt v1 and v2 with hand-offs and
+the filer's registration and revocation, status proof v1 with its state proofs and the status
+of a receipt's version; Ed25519 and SM2 signatures, the national suite).
 
 Standard library only (Python 3.11). BLAKE3, Ed25519 and SM2 (on Python integers) are
 implemented here; SHA-256, SHA-512 and SM3 come from hashlib (SM3 through the local OpenSSL:
@@ -9,6 +10,7 @@ where it is missing, anything that needs SM3 fails with a message saying so).
 
 Usage:
     verify.py --genesis G --receipt R --document FILE
+    verify.py --genesis G --status-proof S [--receipt R --document FILE]
     verify.py --vectors DIR
     verify.py --self-test
 """
@@ -505,6 +507,12 @@ def self_test() -> None:
     assert sm2_decode_point(b"\x02" + (2).to_bytes(32, "big")) is None
     assert sm2_decode_point(b"\x02" + SM2_P.to_bytes(32, "big")) is None
     assert sm2_decode_point(b"\x04" + raw[1:]) is None
+    # The state tree (§11.3) and its proofs (§11.5).
+    try:
+        self_test_state_tree()
+    except VerifyError as e:
+        raise AssertionError(f"state tree: a proof of a key of the self-test's tree fails: "
+                             f"{e}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -1420,6 +1428,38 @@ HANDOFF_FIELDS = ("header", "certificate", "validators")
 ENTRY_PROOF_FIELDS = ("entry", "inclusion_proof")
 
 
+
+def hex_field(value, what):
+    """A hex field's bytes [bad-hex]."""
+    try:
+        return parse_hex(value)
+    except ValueError:
+        raise VerifyError("bad-hex", f"{what} is not hex") from None
+
+
+def hex_binary(value, what, decoder):
+    """One field at a time: its hex [bad-hex], then its strict decoding [malformed], before
+    the next field is read."""
+    data = hex_field(value, what)
+    try:
+        return data, decode_top(data, decoder)
+    except DecodeError as e:
+        raise VerifyError("malformed", f"{what}: {e}") from None
+
+
+def parse_handoffs(obj):
+    """The hand-offs of a receipt or status-proof file (§8.1, §8.3), in array order."""
+    handoffs = []
+    for i, ho in enumerate(obj.get("handoffs", [])):
+        header_bytes, header = hex_binary(ho["header"], f"handoffs[{i}].header", d_header)
+        _, certificate = hex_binary(ho["certificate"], f"handoffs[{i}].certificate",
+                                    d_certificate)
+        _, validators = hex_binary(ho["validators"], f"handoffs[{i}].validators",
+                                   d_validator_set)
+        handoffs.append({"header": header, "_header_bytes": header_bytes,
+                         "certificate": certificate, "validators": validators})
+    return handoffs
+
 def parse_receipt(text: str):
     """Step 0 of §9.3, in the order it gives."""
     try:
@@ -1476,24 +1516,8 @@ def parse_receipt(text: str):
     if "handoffs" in obj and not obj["handoffs"]:
         raise VerifyError("not-json", "handoffs, when present, has at least one hand-off")
 
-    def binary(value, what, decoder):
-        # One field at a time: its hex, then its strict decoding, before the next field.
-        try:
-            data = parse_hex(value)
-        except ValueError:
-            raise VerifyError("bad-hex", f"{what} is not hex") from None
-        try:
-            return data, decode_top(data, decoder)
-        except DecodeError as e:
-            raise VerifyError("malformed", f"{what}: {e}") from None
-
-    handoffs = []
-    for i, ho in enumerate(obj.get("handoffs", [])):
-        header_bytes, header = binary(ho["header"], f"handoffs[{i}].header", d_header)
-        _, certificate = binary(ho["certificate"], f"handoffs[{i}].certificate", d_certificate)
-        _, validators = binary(ho["validators"], f"handoffs[{i}].validators", d_validator_set)
-        handoffs.append({"header": header, "_header_bytes": header_bytes,
-                         "certificate": certificate, "validators": validators})
+    binary = hex_binary
+    handoffs = parse_handoffs(obj)
     decoders = {"entry": d_entry, "inclusion_proof": d_inclusion_proof,
                 "header": d_header, "certificate": d_certificate}
     out = {"handoffs": handoffs}
@@ -1690,6 +1714,11 @@ def verify_filer_evidence(G: Genesis, rc: dict, body: dict, entry: dict):
 
 
 def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
+    return verify_receipt_full(G, receipt_text, document)[0]
+
+
+def verify_receipt_full(G: Genesis, receipt_text: str, document: bytes):
+    """§9.3. Returns the verdict, the entry and its anchor body (for §9.7)."""
     rc = parse_receipt(receipt_text)
     entry, proof, h, c = rc["entry"], rc["inclusion_proof"], rc["header"], rc["certificate"]
     # Step 1: the hand-offs (§9.4), the checkpoint against the set they lead to, its height.
@@ -1749,15 +1778,523 @@ def verify_receipt(G: Genesis, receipt_text: str, document: bytes) -> str:
                           f"document {digest_text(D)}, anchored {digest_text(body['digest'])}")
     # Step 8: the filer evidence (§9.5).
     filer = verify_filer_evidence(G, rc, body, entry)
-    return (f"valid: {digest_text(D)} anchored by {key_text(body['filer'])} "
-            f"({filer}; member {body['member']!r}, project {body['project_id']!r}, document "
-            f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
-            f"at log index {entry['index']} (block {entry['height']}); "
-            f"log size {h['log_size']} certified at height {h['height']} "
-            f"by power {signed}/{vset.total}"
+    verdict = (f"valid: {digest_text(D)} anchored by {key_text(body['filer'])} "
+               f"({filer}; member {body['member']!r}, project {body['project_id']!r}, document "
+               f"{body['document_id']!r} v{body['document_version']}, kind {body['kind']!r}) "
+               f"at log index {entry['index']} (block {entry['height']}); "
+               f"log size {h['log_size']} certified at height {h['height']} "
+               f"by power {signed}/{vset.total}"
+               + (f" of the set reached by the hand-offs at heights "
+                  f"{', '.join(str(ho['header']['height']) for ho in rc['handoffs'])}"
+                  if rc["handoffs"] else " of the genesis set"))
+    return verdict, entry, body
+
+
+# ---------------------------------------------------------------------------
+# State tree and state proofs (SPEC §11.3, §11.5)
+# ---------------------------------------------------------------------------
+
+JMT_LEAF = b"JMT::LeafNode"
+JMT_INTERNAL = b"JMT::IntrnalNode"  # sic: the missing vowel is part of the format (§11.3)
+JMT_PLACEHOLDER = b"SPARSE_MERKLE_PLACEHOLDER_HASH__"  # 32 ASCII bytes, the empty subtree
+STATE_PROOF_SIBLINGS_MAX = 256
+
+
+def jmt_leaf(alg: int, key_hash: bytes, value_hash: bytes) -> bytes:
+    return hash_with(alg, JMT_LEAF + key_hash + value_hash)
+
+
+def jmt_internal(alg: int, left: bytes, right: bytes) -> bytes:
+    return hash_with(alg, JMT_INTERNAL + left + right)
+
+
+def hash_bit(h: bytes, i: int) -> int:
+    """Bit `i` of a 256-bit hash, bit 0 being the most significant bit of its first byte."""
+    return (h[i >> 3] >> (7 - (i & 7))) & 1
+
+
+def same_prefix(a: bytes, b: bytes, bits: int) -> bool:
+    """Whether `a` and `b` agree on their first `bits` bits."""
+    return all(hash_bit(a, i) == hash_bit(b, i) for i in range(bits))
+
+
+def _set_hash(alg: int, items, depth: int) -> bytes:
+    """§11.3: the hash of a set of (key hash, value hash) at `depth`."""
+    if not items:
+        return JMT_PLACEHOLDER
+    if len(items) == 1:
+        return jmt_leaf(alg, *items[0])
+    return jmt_internal(alg, _set_hash(alg, [x for x in items if not hash_bit(x[0], depth)],
+                                       depth + 1),
+                        _set_hash(alg, [x for x in items if hash_bit(x[0], depth)], depth + 1))
+
+
+def _hashed(alg: int, state: dict):
+    return [(hash_with(alg, k), hash_with(alg, v)) for k, v in state.items()]
+
+
+def state_tree_root(alg: int, state: dict) -> bytes:
+    """§11.3 by its definition: the hash of the set of all keys at depth 0. Used by the
+    self-test only (a verifier never holds the state)."""
+    return _set_hash(alg, _hashed(alg, state), 0)
+
+
+def state_proof_of(alg: int, state: dict, key: bytes) -> dict:
+    """The proof of §11.5 for `key` under the root of `state`, built by walking the key's path
+    down the tree of §11.3 until the subtree holds one key or none (for the self-test)."""
+    kh = hash_with(alg, key)
+    items, siblings, depth = _hashed(alg, state), [], 0
+    while len(items) > 1:
+        side = hash_bit(kh, depth)
+        siblings.append(_set_hash(alg, [x for x in items if hash_bit(x[0], depth) != side],
+                                  depth + 1))
+        items = [x for x in items if hash_bit(x[0], depth) == side]
+        depth += 1
+    return {"leaf": items[0] if items else None, "siblings": siblings[::-1]}
+
+
+def e_state_proof(p: dict) -> bytes:
+    leaf = b"\x00" if p["leaf"] is None else b"\x01" + p["leaf"][0] + p["leaf"][1]
+    return leaf + e_u32(len(p["siblings"])) + b"".join(p["siblings"])
+
+
+def d_state_proof(r: Reader):
+    """§11.5: `u8 leaf_tag || [raw[32] leaf_key_hash || raw[32] leaf_value_hash] || u32 count
+    || count × raw[32] sibling`, leaf tag 0 or 1, at most 256 siblings (lowest first)."""
+    tag = r.u8()
+    if tag == 0:
+        leaf = None
+    elif tag == 1:
+        leaf = (r.take(32), r.take(32))
+    else:
+        raise DecodeError(f"unknown state proof leaf tag {tag}")
+    n = r.u32()
+    if n > STATE_PROOF_SIBLINGS_MAX:
+        raise DecodeError(f"{n} siblings, above {STATE_PROOF_SIBLINGS_MAX}")
+    return {"leaf": leaf, "siblings": [r.take(32) for _ in range(n)]}
+
+
+def check_state_fact(alg: int, root: bytes, key: bytes, value, proof: dict) -> None:
+    """§11.5: the proof shows the claim (the key holds `value`, or nothing when `value` is
+    None) [bad-state-proof], checked first, then leads to `root` [state-root-mismatch]."""
+    kh = hash_with(alg, key)
+    leaf, siblings = proof["leaf"], proof["siblings"]
+    d = len(siblings)
+    if value is not None:
+        if leaf is None:
+            raise VerifyError("bad-state-proof", "a value is claimed, but the proof ends in an "
+                              "empty subtree (it shows the key absent)")
+        if leaf[0] != kh:
+            raise VerifyError("bad-state-proof", "a value is claimed, but the proof's leaf is "
+                              "another key's")
+        if leaf[1] != hash_with(alg, value):
+            raise VerifyError("bad-state-proof", "the proof's leaf holds another value (its "
+                              "value hash is not the hash of the value given)")
+    elif leaf is not None:
+        if leaf[0] == kh:
+            raise VerifyError("bad-state-proof", "the key is claimed absent, but the proof's "
+                              "leaf is the key's own (it shows the key present)")
+        if not same_prefix(leaf[0], kh, d):
+            raise VerifyError("bad-state-proof", f"the key is claimed absent, but the proof's "
+                              f"leaf does not share the key hash's first {d} bits (it is off "
+                              f"the key's path)")
+    x = JMT_PLACEHOLDER if leaf is None else jmt_leaf(alg, leaf[0], leaf[1])
+    for i, s in enumerate(siblings):
+        x = (jmt_internal(alg, s, x) if hash_bit(kh, d - 1 - i)
+             else jmt_internal(alg, x, s))
+    if x != root:
+        raise VerifyError("state-root-mismatch", f"the proof leads to {x.hex()}, the header's "
+                          f"state root is {root.hex()}")
+
+
+def self_test_state_tree() -> None:
+    """§11.3 and §11.5 on small trees (BLAKE3): the empty tree is the placeholder itself, a
+    tree of one key is that key's leaf, two keys that differ in the first bit of their key
+    hashes hang left and right of the root, and in a tree of a few keys the proof of each key,
+    and of absent keys, shows what it must and leads to the root; a tampered proof does not."""
+    alg = 1
+    assert len(JMT_PLACEHOLDER) == 32
+    assert state_tree_root(alg, {}) == JMT_PLACEHOLDER, "the empty tree is the placeholder"
+    k, v = b"p" + e_str("project"), b"record"
+    leaf = hash_with(alg, JMT_LEAF + blake3(k) + blake3(v))
+    assert state_tree_root(alg, {k: v}) == leaf, "one key: its leaf"
+    assert blake3(b"") == bytes.fromhex(
+        "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"), "BLAKE3 of ''"
+    check_state_fact(alg, leaf, k, v, {"leaf": (blake3(k), blake3(v)), "siblings": []})
+    check_state_fact(alg, JMT_PLACEHOLDER, k, None, {"leaf": None, "siblings": []})
+    other = b"p" + e_str("another project")
+    check_state_fact(alg, leaf, other, None, {"leaf": (blake3(k), blake3(v)), "siblings": []})
+    # Two keys whose key hashes differ in bit 0.
+    keys = [b"p" + e_str(f"project-{i}") for i in range(64)]
+    a = next(x for x in keys if not hash_bit(blake3(x), 0))
+    b = next(x for x in keys if hash_bit(blake3(x), 0))
+    two = {a: b"A", b: b"B"}
+    la, lb = jmt_leaf(alg, blake3(a), blake3(b"A")), jmt_leaf(alg, blake3(b), blake3(b"B"))
+    assert state_tree_root(alg, two) == hash_with(alg, JMT_INTERNAL + la + lb), "two keys"
+    # A few keys: every key's proof, and absent keys' proofs, against the root.
+    state = {x: b"value of " + x for x in keys[:12]}
+    root = state_tree_root(alg, state)
+    for x in keys:
+        p = decode_top(e_state_proof(state_proof_of(alg, state, x)), d_state_proof)
+        check_state_fact(alg, root, x, state.get(x), p)
+        # The wrong claim fails first (bad-state-proof): a forged value, or absence of a
+        # present key; and a value for an absent key.
+        for wrong in ((b"forged", None) if x in state else (b"forged",)):
+            try:
+                check_state_fact(alg, root, x, wrong, p)
+                raise AssertionError("a wrong claim verified")
+            except VerifyError as e:
+                assert e.code == "bad-state-proof", e.code
+        if p["siblings"]:
+            s0 = p["siblings"][0]
+            bent = dict(p, siblings=[bytes([s0[0] ^ 1]) + s0[1:]] + p["siblings"][1:])
+            try:
+                check_state_fact(alg, root, x, state.get(x), bent)
+                raise AssertionError("a tampered sibling verified")
+            except VerifyError as e:
+                assert e.code == "state-root-mismatch", e.code
+    for bad in (b"\x02" + bytes(4), b"\x00" + e_u32(257) + bytes(32 * 257), b"\x00" + bytes(3)):
+        try:
+            decode_top(bad, d_state_proof)
+            raise AssertionError("a malformed state proof decoded")
+        except DecodeError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# State keys and records (SPEC §11.1, §11.2)
+# ---------------------------------------------------------------------------
+
+KEY_DOCUMENT, KEY_VERSION, KEY_PROJECT = 0x64, 0x76, 0x70  # 'd', 'v', 'p'
+REASON_LEN_MAX = 4096  # a revocation's reason (§6.4)
+MILESTONES_MAX = 256  # a registration's milestones (§6.5)
+
+
+def d_state_key(r: Reader):
+    """§11.1, the keys a status proof may carry (§8.3, §9.6 step 2.1): a document key, a
+    version key or a project key, identifiers of at most 256 bytes."""
+    tag = r.u8()
+    if tag == KEY_DOCUMENT:
+        return ("document", (d_id(r), d_id(r), d_id(r)))
+    if tag == KEY_VERSION:
+        return ("version", (d_id(r), d_id(r), d_id(r), r.u32()))
+    if tag == KEY_PROJECT:
+        return ("project", (d_id(r),))
+    raise DecodeError(f"key tag {tag:#04x} is not 'd', 'v' or 'p'")
+
+
+def e_document_key(member: str, project_id: str, document_id: str) -> bytes:
+    return e_u8(KEY_DOCUMENT) + e_str(member) + e_str(project_id) + e_str(document_id)
+
+
+def e_version_key(member: str, project_id: str, document_id: str, version: int) -> bytes:
+    return (e_u8(KEY_VERSION) + e_str(member) + e_str(project_id) + e_str(document_id)
+            + e_u32(version))
+
+
+def e_project_key(project_id: str) -> bytes:
+    return e_u8(KEY_PROJECT) + e_str(project_id)
+
+
+def d_version_record(r: Reader):
+    """§11.2: digest || u64 entry_index || u64 height || option<superseded_by> ||
+    option<revocation>."""
+    return {
+        "digest": d_digest(r), "entry_index": r.u64(), "height": r.u64(),
+        "superseded_by": r.option(lambda q: {"version": q.u32(), "digest": d_digest(q),
+                                             "height": q.u64()}),
+        "revocation": r.option(lambda q: {"reason": q.string(REASON_LEN_MAX),
+                                          "entry_index": q.u64(), "height": q.u64()}),
+    }
+
+
+def d_document_record(r: Reader):
+    """§11.2: string kind || string member || u32 latest_version ||
+    option<string passing_milestone> || version record (the latest version's)."""
+    return {
+        "kind": d_id(r), "member": d_id(r), "latest_version": r.u32(),
+        "passing_milestone": r.option(d_id), "version": d_version_record(r),
+    }
+
+
+def d_project_record(r: Reader):
+    """§11.2: string registrar_member || u64 total_value_minor || u64 paid_minor ||
+    seq<string id || u64 amount_minor || u64 paid_minor>."""
+    return {
+        "registrar_member": d_id(r), "total_value_minor": r.u64(), "paid_minor": r.u64(),
+        "milestones": r.seq(lambda q: {"id": d_id(q), "amount_minor": q.u64(),
+                                       "paid_minor": q.u64()}, MILESTONES_MAX),
+    }
+
+
+RECORD_DECODERS = {"document": d_document_record, "version": d_version_record,
+                   "project": d_project_record}
+
+
+def describe_key(kind: str, parts) -> str:
+    if kind == "project":
+        return f"project {parts[0]!r}"
+    what = f"document {parts[0]!r}/{parts[1]!r}/{parts[2]!r}"
+    return what if kind == "document" else f"version {parts[3]} of {what}"
+
+
+# ---------------------------------------------------------------------------
+# Status-proof verification (SPEC §8.3, §9.6, §9.7)
+# ---------------------------------------------------------------------------
+
+STATUS_PROOF_FIELDS = ("type", "version", "header", "certificate", "facts")
+FACT_FIELDS = ("key", "proof")
+FACTS_MAX = 64
+
+
+def parse_status_proof(text: str):
+    """Step 0 of §9.6, in the order it gives."""
+    try:
+        obj = strict_json(text)
+    except (ValueError, RecursionError) as e:
+        raise VerifyError("not-json", str(e) or "nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise VerifyError("not-json", "top level is not a JSON object")
+    keys = set(obj)
+    missing = sorted(set(STATUS_PROOF_FIELDS) - keys)
+    unknown = sorted(keys - set(STATUS_PROOF_FIELDS) - {"handoffs"})
+    if missing or unknown:
+        raise VerifyError("not-json", f"missing fields {missing}, unknown fields {unknown}")
+    if not is_int(obj["version"]):
+        raise VerifyError("not-json", f"version is not a JSON integer: {obj['version']!r}")
+    for name in ("type", "header", "certificate"):
+        if not isinstance(obj[name], str):
+            raise VerifyError("not-json", f"{name} is not a string")
+    if "handoffs" in obj:
+        if not isinstance(obj["handoffs"], list):
+            raise VerifyError("not-json", "handoffs is not an array")
+        for i, ho in enumerate(obj["handoffs"]):
+            if not isinstance(ho, dict) or set(ho) != set(HANDOFF_FIELDS):
+                raise VerifyError("not-json", f"hand-off {i} is not an object with exactly the "
+                                  f"fields {', '.join(HANDOFF_FIELDS)}")
+            for name in HANDOFF_FIELDS:
+                if not isinstance(ho[name], str):
+                    raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
+    if not isinstance(obj["facts"], list):
+        raise VerifyError("not-json", "facts is not an array")
+    for i, fact in enumerate(obj["facts"]):
+        if (not isinstance(fact, dict) or not set(FACT_FIELDS) <= set(fact)
+                or not set(fact) <= set(FACT_FIELDS) | {"value"}):
+            raise VerifyError("not-json", f"fact {i} is not an object with exactly the fields "
+                              f"key and proof, and optionally value")
+        for name in fact:
+            if not isinstance(fact[name], str):
+                raise VerifyError("not-json", f"fact {i}: {name} is not a string")
+    if obj["type"] != "evidence-status-proof":
+        raise VerifyError("wrong-file-type", f"type is {obj['type']!r}")
+    v = obj["version"]
+    if isinstance(v, HugeInt) or v != 1:
+        raise VerifyError("unsupported-version", f"version is {v!r}")
+    if "handoffs" in obj and not obj["handoffs"]:
+        raise VerifyError("not-json", "handoffs, when present, has at least one hand-off")
+
+    hexfield = hex_field
+    binary = hex_binary
+    handoffs = parse_handoffs(obj)
+    header_bytes, header = binary(obj["header"], "header", d_header)
+    _, certificate = binary(obj["certificate"], "certificate", d_certificate)
+    if not 1 <= len(obj["facts"]) <= FACTS_MAX:
+        raise VerifyError("malformed", f"{len(obj['facts'])} facts; a status proof carries 1 "
+                          f"to {FACTS_MAX}")
+    facts = []
+    for i, fact in enumerate(obj["facts"]):
+        key = hexfield(fact["key"], f"facts[{i}].key")
+        value = hexfield(fact["value"], f"facts[{i}].value") if "value" in fact else None
+        _, proof = binary(fact["proof"], f"facts[{i}].proof", d_state_proof)
+        facts.append({"key": key, "value": value, "proof": proof})
+    return {"handoffs": handoffs, "header": header, "_header_bytes": header_bytes,
+            "certificate": certificate, "facts": facts}
+
+
+def verify_status_proof(G: Genesis, text: str) -> dict:
+    """§9.6. Returns the header, the power that certified it and the facts, each with its
+    key's kind and parts and its record (None when the key is proved absent)."""
+    sp = parse_status_proof(text)
+    h = sp["header"]
+    # Step 1: the hand-offs, the checkpoint against the set they lead to, its height.
+    vset, last = follow_handoffs(G, sp["handoffs"])
+    _, signed = verify_checkpoint(G, vset, h, sp["_header_bytes"], sp["certificate"])
+    if not h["height"] > last:
+        raise VerifyError("checkpoint-before-handoff",
+                          f"checkpoint at height {h['height']}, last hand-off at {last}")
+    # Step 2: each fact, in array order.
+    root = h["state_root"]
+    seen = set()
+    facts = []
+    for i, fact in enumerate(sp["facts"]):
+        # 2.1 the key: a document, version or project key, well formed, not repeated.
+        try:
+            kind, parts = decode_top(fact["key"], d_state_key)
+        except DecodeError as e:
+            raise VerifyError("malformed", f"facts[{i}].key: {e}") from None
+        if fact["key"] in seen:
+            raise VerifyError("malformed", f"facts[{i}].key repeats an earlier fact's key "
+                              f"({describe_key(kind, parts)})")
+        seen.add(fact["key"])
+        # 2.2 the value: the record of the key's kind.
+        record = None
+        if fact["value"] is not None:
+            try:
+                record = decode_top(fact["value"], RECORD_DECODERS[kind])
+            except DecodeError as e:
+                raise VerifyError("malformed", f"facts[{i}].value is not a {kind} record: "
+                                  f"{e}") from None
+        # 2.3 the state proof, under the header's state root.
+        try:
+            check_state_fact(G.alg, root[1], fact["key"], fact["value"], fact["proof"])
+            if root[0] != G.alg:
+                # The proof leads to the root's 32 bytes under the chain's algorithm; a root
+                # tagged with another algorithm is no root of this chain's state tree.
+                raise VerifyError("state-root-mismatch", f"the header's state root is tagged "
+                                  f"{DIGEST_TAGS[root[0]]}, the chain hashes with "
+                                  f"{DIGEST_TAGS[G.alg]}")
+        except VerifyError as e:
+            raise VerifyError(e.code, f"facts[{i}] ({describe_key(kind, parts)}): "
+                              f"{e.detail}") from None
+        facts.append({"kind": kind, "parts": parts, "key": fact["key"], "record": record})
+    return {"header": h, "signed": signed, "total": vset.total,
+            "handoff_heights": [ho["header"]["height"] for ho in sp["handoffs"]],
+            "facts": facts}
+
+
+def _fact(sp: dict, key: bytes):
+    return next((f for f in sp["facts"] if f["key"] == key), None)
+
+
+def version_status(sp: dict, body: dict, entry: dict) -> dict:
+    """§9.7: the status of the receipt's version (anchor body `body`, log entry `entry`) at
+    the status proof's height. Returns what it proves, in the manifest's form, with a text."""
+    h = sp["header"]["height"]
+    M, P, I, n = body["member"], body["project_id"], body["document_id"], body["document_version"]
+    what = f"{M!r}/{P!r}/{I!r} version {n}"
+    # 1. The document record, then the version's record.
+    doc = _fact(sp, e_document_key(M, P, I))
+    if doc is None:
+        raise VerifyError("status-not-proved", f"the proof has no fact for the document key "
+                          f"of {M!r}/{P!r}/{I!r}")
+    if doc["record"] is None:
+        raise VerifyError("status-not-proved", f"the document key of {M!r}/{P!r}/{I!r} is "
+                          f"absent: the document was not filed as of height {h}")
+    L = doc["record"]["latest_version"]
+    if n == L:
+        vr = doc["record"]["version"]
+    elif 1 <= n < L:
+        vf = _fact(sp, e_version_key(M, P, I, n))
+        if vf is None:
+            raise VerifyError("status-not-proved", f"{what}: the latest version is {L}, and the "
+                              f"proof has no fact for version key {n}")
+        if vf["record"] is None:
+            raise VerifyError("status-not-proved", f"{what}: the latest version is {L}, but "
+                              f"version key {n} is absent")
+        vr = vf["record"]
+    else:
+        raise VerifyError("status-not-proved", f"{what}: the latest version as of height {h} "
+                          f"is {L}" + (": the version was not filed" if n > L else ""))
+    # 2. The record is the receipt's.
+    if vr["digest"] != body["digest"]:
+        raise VerifyError("status-mismatch", f"{what}: the record names "
+                          f"{digest_text(vr['digest'])}, the receipt {digest_text(body['digest'])}")
+    if vr["entry_index"] != entry["index"]:
+        raise VerifyError("status-mismatch", f"{what}: the record names log index "
+                          f"{vr['entry_index']}, the receipt {entry['index']}")
+    # 3. Its status at height h.
+    sup, rev = vr["superseded_by"], vr["revocation"]
+    if rev is not None:
+        proves = {"kind": "revoked", "reason": rev["reason"], "height": rev["height"]}
+        text = (f"revoked at height {rev['height']} (log index {rev['entry_index']}): "
+                f"{rev['reason']!r}")
+        if sup is not None:
+            proves["superseded_by_version"] = sup["version"]
+            text += (f"; also superseded by version {sup['version']} "
+                     f"({digest_text(sup['digest'])}) at height {sup['height']}")
+    elif sup is not None:
+        proves = {"kind": "superseded", "by_version": sup["version"],
+                  "by_digest": digest_text(sup["digest"]), "height": sup["height"]}
+        text = (f"superseded by version {sup['version']} ({digest_text(sup['digest'])}) at "
+                f"height {sup['height']}")
+    else:
+        proves = {"kind": "current", "height": h}
+        text = f"current as of height {h} (time {sp['header']['time_ms']} ms)"
+    return {"proves": proves, "text": f"{what} (log index {entry['index']}): {text}"}
+
+
+def fact_statement(sp: dict, fact: dict) -> dict:
+    """What one verified fact proves on its own (§9.7, last paragraph), in the manifest's form
+    where it has one (`never-filed`, `project`), else a form of this program's."""
+    h = sp["header"]["height"]
+    kind, parts, rec = fact["kind"], fact["parts"], fact["record"]
+    if kind == "document" and rec is None:
+        return {"kind": "never-filed", "member": parts[0], "project_id": parts[1],
+                "document_id": parts[2], "height": h}
+    if kind == "project" and rec is not None:
+        return {"kind": "project", "project_id": parts[0],
+                "total_value_minor": rec["total_value_minor"], "paid_minor": rec["paid_minor"],
+                "milestones": [dict(m) for m in rec["milestones"]], "height": h}
+    if kind == "project":
+        return {"kind": "project-never-registered", "project_id": parts[0], "height": h}
+    if rec is None:
+        return {"kind": "version-key-absent", "member": parts[0], "project_id": parts[1],
+                "document_id": parts[2], "version": parts[3], "height": h}
+    vr = rec["version"] if kind == "document" else rec
+    out = {"kind": "document" if kind == "document" else "version", "member": parts[0],
+           "project_id": parts[1], "document_id": parts[2], "height": h,
+           "digest": digest_text(vr["digest"]), "entry_index": vr["entry_index"],
+           "anchored_height": vr["height"]}
+    if kind == "document":
+        out["latest_version"] = rec["latest_version"]
+    else:
+        out["version"] = parts[3]
+    if vr["superseded_by"] is not None:
+        out["superseded_by_version"] = vr["superseded_by"]["version"]
+    if vr["revocation"] is not None:
+        out["revoked_height"] = vr["revocation"]["height"]
+    return out
+
+
+def statement_text(s: dict) -> str:
+    k = s["kind"]
+    if k == "never-filed":
+        return (f"{s['member']!r} filed no document {s['document_id']!r} in project "
+                f"{s['project_id']!r} as of height {s['height']}")
+    if k == "project":
+        ms = ", ".join(f"{m['id']!r} {m['paid_minor']}/{m['amount_minor']}"
+                       for m in s["milestones"])
+        return (f"project {s['project_id']!r}: {s['paid_minor']} of {s['total_value_minor']} "
+                f"paid; milestones (paid/amount) {ms}; as of height {s['height']}")
+    if k == "project-never-registered":
+        return f"project {s['project_id']!r} not registered as of height {s['height']}"
+    if k == "version-key-absent":
+        return (f"no record under version key {s['version']} of {s['member']!r}/"
+                f"{s['project_id']!r}/{s['document_id']!r} as of height {s['height']}")
+    status = ("revoked" if "revoked_height" in s else
+              "superseded" if "superseded_by_version" in s else "current")
+    which = (f"latest version {s['latest_version']}" if k == "document"
+             else f"version {s['version']}")
+    return (f"{s['member']!r}/{s['project_id']!r}/{s['document_id']!r} {which} "
+            f"{s['digest']} (log index {s['entry_index']}): {status} as of height {s['height']}")
+
+
+def status_verdict(G: Genesis, status_text: str, receipt=None):
+    """§9.6, and with a receipt (its text and document bytes) §9.3 and §9.7. Returns the
+    verdict line and what the proof proves: the version's status with a receipt, else the
+    statements of its facts."""
+    sp = verify_status_proof(G, status_text)
+    h = sp["header"]
+    tail = (f"; certified at height {h['height']} by power {sp['signed']}/{sp['total']}"
             + (f" of the set reached by the hand-offs at heights "
-               f"{', '.join(str(ho['header']['height']) for ho in rc['handoffs'])}"
-               if rc["handoffs"] else " of the genesis set"))
+               f"{', '.join(str(x) for x in sp['handoff_heights'])}"
+               if sp["handoff_heights"] else " of the genesis set"))
+    if receipt is not None:
+        _, entry, body = verify_receipt_full(G, receipt[0], receipt[1])
+        st = version_status(sp, body, entry)
+        return f"valid: {st['text']}{tail}", [st["proves"]]
+    statements = [fact_statement(sp, f) for f in sp["facts"]]
+    return ("valid: " + "; ".join(statement_text(s) for s in statements) + tail), statements
 
 
 # ---------------------------------------------------------------------------
@@ -1794,10 +2331,29 @@ def run_one(genesis_path, receipt_path, document_path) -> int:
     return 0
 
 
+def run_status_proof(genesis_path, status_path, receipt_path=None, document_path=None) -> int:
+    try:
+        G = load_genesis(read_text(genesis_path))
+    except GenesisError as e:
+        print(f"invalid: invalid-genesis: {e}")
+        return 2
+    receipt = ((read_text(receipt_path), read_bytes(document_path))
+               if receipt_path is not None else None)
+    try:
+        verdict, _ = status_verdict(G, read_text(status_path), receipt)
+    except VerifyError as e:
+        print(f"invalid: {e.code}: {e.detail}")
+        return 1
+    print(verdict)
+    return 0
+
+
 def run_vectors(directory: str) -> int:
     """Run every entry of DIR/manifest.json: {"genesis": path, "vectors": [{"receipt",
     "document", optional "genesis" (a vector's own genesis file, in place of the manifest's),
-    "expected" ("valid" or a §9 code), optional "document_digest"}]}."""
+    "expected" ("valid" or a §9 code), optional "document_digest"}], "status_proofs":
+    [{"status_proof", optional "receipt" (one of `vectors`, verified with its `document`),
+    optional "genesis", "expected", "proves" (on the valid ones)}]}."""
     # The SM2 implementation is checked against the standard example before it is relied on.
     try:
         self_test()
@@ -1805,7 +2361,8 @@ def run_vectors(directory: str) -> int:
         print(f"FAIL self-test: {e}")
         print("0 passed, 1 failed")
         return 1
-    print("ok   self-test: SM3, and the SM2 signature example of GB/T 32918.5")
+    print("ok   self-test: SM3, the SM2 signature example of GB/T 32918.5, and the state "
+          "tree (§11.3) and its proofs (§11.5) on small trees")
     with open(os.path.join(directory, "manifest.json"), "rb") as f:
         manifest = strict_json(f.read().decode("utf-8"))
     try:
@@ -1848,6 +2405,50 @@ def run_vectors(directory: str) -> int:
         else:
             passed += 1
             print(f"ok   {name}: {got}")
+    # The status proofs (§8.3): §9.6, and with a receipt of `vectors` §9.3 and §9.7.
+    by_receipt = {v["receipt"]: v for v in manifest["vectors"] if "receipt" in v}
+    for i, v in enumerate(manifest.get("status_proofs", [])):
+        name = v.get("status_proof", f"status_proofs #{i}")
+        problems = []
+        try:
+            expected = v["expected"]
+            trusted = (load_genesis(read_text(os.path.join(directory, v["genesis"])))
+                       if "genesis" in v else G)
+            receipt = None
+            if "receipt" in v:
+                rv = by_receipt[v["receipt"]]
+                receipt = (read_text(os.path.join(directory, v["receipt"])),
+                           read_bytes(os.path.join(directory, rv["document"])))
+            try:
+                _, shown = status_verdict(
+                    trusted, read_text(os.path.join(directory, v["status_proof"])), receipt)
+                got, detail = "valid", ""
+            except VerifyError as e:
+                got, detail, shown = e.code, e.detail, None
+            if got != expected:
+                problems.append(f"expected {expected}, got {got}"
+                                + (f" ({detail})" if detail else ""))
+            elif got == "valid":
+                # What it proves: with a receipt, the version's status (§9.7); without one,
+                # the answer to the question `proves` asks, from the fact about its key.
+                if "proves" not in v:
+                    problems.append("the manifest states no `proves` for a valid proof")
+                elif v["proves"] not in shown:
+                    problems.append(f"proves {json.dumps(v['proves'], ensure_ascii=False)}, "
+                                    f"computed {json.dumps(shown, ensure_ascii=False)}")
+            elif "proves" in v:
+                problems.append("the manifest states `proves` for an invalid proof")
+        except Sm3Unavailable:
+            raise
+        except Exception as e:  # a broken vector or manifest entry counts as a failure
+            problems.append(f"{type(e).__name__}: {e}")
+            got = "error"
+        if problems:
+            failed += 1
+            print(f"FAIL {name}: " + "; ".join(problems))
+        else:
+            passed += 1
+            print(f"ok   {name}: {got}")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
@@ -1861,17 +2462,21 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Independent evidence-receipt verifier "
-                                 "(SPEC.md version 9: genesis v3, block header v3, "
-                                 "receipt v2; Ed25519 and SM2).")
+    ap = argparse.ArgumentParser(description="Independent evidence-receipt and status-proof "
+                                 "verifier (SPEC.md version 10: genesis v3, block header v3, "
+                                 "receipt v2, status proof v1; Ed25519 and SM2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
     ap.add_argument("--document")
+    ap.add_argument("--status-proof", metavar="FILE",
+                    help="verify a status proof (§9.6); with --receipt and --document, read "
+                    "the status of the receipt's version from it (§9.7)")
     ap.add_argument("--vectors", metavar="DIR")
     ap.add_argument("--genesis-hash", action="store_true",
                     help="print the genesis hash and validator-set hash of --genesis and exit")
     ap.add_argument("--self-test", action="store_true",
-                    help="check SM3 and SM2 against the standard example and exit")
+                    help="check SM3 and SM2 against the standard example, and the state "
+                    "tree and its proofs on small trees, and exit")
     a = ap.parse_args(argv)
     if a.self_test:
         try:
@@ -1879,8 +2484,10 @@ def _main(argv=None) -> int:
         except AssertionError as e:
             print(f"self-test FAILED: {e}")
             return 1
-        print("self-test passed: SM3, and the SM2 signature example of GB/T 32918.5 "
-              "(user id 1234567812345678, message 'message digest')")
+        print("self-test passed: SM3, the SM2 signature example of GB/T 32918.5 "
+              "(user id 1234567812345678, message 'message digest'), and the state tree "
+              "(§11.3: the empty tree, one leaf, two keys, a few keys) with its proofs "
+              "(§11.5)")
         return 0
     if a.vectors:
         return run_vectors(a.vectors)
@@ -1893,8 +2500,13 @@ def _main(argv=None) -> int:
         print(f"genesis_hash {digest_text(G.genesis_hash)}")
         print(f"validator_set_hash {digest_text(G.vset.hash)}")
         return 0
+    if a.genesis and a.status_proof:
+        if bool(a.receipt) != bool(a.document):
+            ap.error("with --status-proof, give both --receipt and --document, or neither")
+        return run_status_proof(a.genesis, a.status_proof, a.receipt, a.document)
     if not (a.genesis and a.receipt and a.document):
-        ap.error("give --genesis, --receipt and --document, or --vectors DIR")
+        ap.error("give --genesis, --receipt and --document, or --genesis and --status-proof "
+                 "(optionally with --receipt and --document), or --vectors DIR")
     return run_one(a.genesis, a.receipt, a.document)
 
 

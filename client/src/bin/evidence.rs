@@ -452,12 +452,12 @@ struct StatusFetchArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("by").required(true).args(["digest", "document", "project"])))]
+#[command(group(clap::ArgGroup::new("by").required(true).multiple(true).args(["digest", "document", "project"])))]
 struct LookupArgs {
     #[command(flatten)]
     node: NodeArgs,
     /// A document digest (blake3:HEX, or HEX).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["document", "project"])]
     digest: Option<String>,
     /// A document id; needs --project.
     #[arg(long, value_name = "ID", requires = "project")]
@@ -1282,7 +1282,12 @@ async fn verify(
 
     // The status proof: a saved one, or one fetched now and saved beside the file.
     let status = match (&status_proof, fetch.fetch) {
-        (Some(path), _) => Some((read_status_proof(path)?, path.clone())),
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                Failure::Cannot(format!("cannot read {}: {error}", path.display()))
+            })?;
+            Some((StatusProof::from_json(&text), path.clone()))
+        }
         (None, true) => {
             let node = NodeArgs {
                 node: fetch.node.clone().unwrap_or_default(),
@@ -1309,7 +1314,7 @@ async fn verify(
             write_atomically(&out, &fetched.proof.to_json(), Existing::Replace).map_err(
                 |error| Failure::Cannot(format!("cannot write {}: {error}", out.display())),
             )?;
-            Some((fetched.proof, out))
+            Some((Ok(fetched.proof), out))
         }
         (None, false) => None,
     };
@@ -1319,7 +1324,10 @@ async fn verify(
             let anchor = genesis
                 .trust_anchor()
                 .map_err(|error| Failure::Cannot(format!("genesis: {error}")))?;
-            match verify_status_proof(proof, &anchor)
+            match proof
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|proof| verify_status_proof(proof, &anchor))
                 .and_then(|state| state.receipt_status(&verdict).map(|v| (state, v)))
             {
                 Ok(proven) => Some((proven, path)),
@@ -1382,18 +1390,6 @@ fn status_proof_path(file: &Path) -> PathBuf {
     let mut name = file.file_name().unwrap_or_default().to_os_string();
     name.push(".status.json");
     file.with_file_name(name)
-}
-
-fn read_status_proof(path: &Path) -> Result<StatusProof, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| Failure::Cannot(format!("cannot read {}: {error}", path.display())))?;
-    StatusProof::from_json(&text).map_err(|error| {
-        Failure::No(format!(
-            "{} is not a valid status proof [{}]: {error}",
-            path.display(),
-            error.code()
-        ))
-    })
 }
 
 /// A proved version status in words: revoked (and superseded, when both), superseded, or

@@ -11,6 +11,15 @@ use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_server::{Ledger, LedgerServer};
 
 /// `receipt` as a node sends it.
+/// A hand-off as a node sends it.
+pub fn handoff_pb(handoff: &evidence_core::checkpoint::Handoff) -> pb::Handoff {
+    pb::Handoff {
+        header: handoff.checkpoint.header.to_canonical_bytes(),
+        certificate: handoff.checkpoint.certificate.to_canonical_bytes(),
+        validators: handoff.validators.to_canonical_bytes(),
+    }
+}
+
 pub fn receipt_pb(receipt: &Receipt) -> pb::Receipt {
     pb::Receipt {
         entry: receipt.entry.to_canonical_bytes(),
@@ -20,15 +29,7 @@ pub fn receipt_pb(receipt: &Receipt) -> pb::Receipt {
         json: receipt.to_json(),
         entry_index: receipt.entry.index,
         height: receipt.checkpoint.header.height,
-        handoffs: receipt
-            .handoffs
-            .iter()
-            .map(|handoff| pb::Handoff {
-                header: handoff.checkpoint.header.to_canonical_bytes(),
-                certificate: handoff.checkpoint.certificate.to_canonical_bytes(),
-                validators: handoff.validators.to_canonical_bytes(),
-            })
-            .collect(),
+        handoffs: receipt.handoffs.iter().map(handoff_pb).collect(),
         registration: receipt.registration.as_ref().map(entry_proof_pb),
         revocation: receipt.revocation.as_ref().map(entry_proof_pb),
     }

@@ -53,6 +53,9 @@ pub struct TestChain {
     certifying_keys: Vec<SigningKey>,
     /// The set the next block committed names as the next one, when it changes the set.
     next_validators: Option<(ValidatorSet, Vec<SigningKey>)>,
+    /// The state root the next block committed names, in place of the stand-in derived from
+    /// its height ([`Self::commit_block_with_state_root`]).
+    next_state_root: Option<Digest>,
 }
 
 impl TestChain {
@@ -133,6 +136,7 @@ impl TestChain {
             certifying_set,
             certifying_keys,
             next_validators: None,
+            next_state_root: None,
         }
     }
 
@@ -252,6 +256,11 @@ impl TestChain {
     ) -> Checkpoint {
         self.time_ms += 1000;
         let height = self.checkpoints.len() as u64 + 1;
+        // No contract runs here: unless a test gives one, the state root is a stand-in.
+        let state_root = self.next_state_root.take().unwrap_or_else(|| {
+            self.algorithm
+                .hash_parts(&[b"fixture state", &height.to_be_bytes()])
+        });
         // Consecutive records from one transaction (the documents of one batch) share its id.
         let mut transaction_ids: Vec<Digest> = Vec::new();
         for record in records {
@@ -290,9 +299,7 @@ impl TestChain {
             transaction_count: transaction_ids.len() as u32,
             log_size: self.log.size(),
             log_root: Digest::new(self.algorithm, self.log.root()),
-            state_root: self
-                .algorithm
-                .hash_parts(&[b"fixture state", &height.to_be_bytes()]),
+            state_root,
             validator_set_hash: self.certifying_set.hash(self.algorithm),
             next_validator_set_hash: next_set.hash(self.algorithm),
             proposer,
@@ -315,6 +322,19 @@ impl TestChain {
             self.certifying_keys = keys;
         }
         checkpoint
+    }
+
+    /// As [`Self::commit_block_signed_by`], with `state_root` in the header in place of the
+    /// stand-in derived from the height: the root of a state tree the test built (SPEC.md
+    /// §11.3), so that status proofs can be made against the block.
+    pub fn commit_block_with_state_root(
+        &mut self,
+        records: Vec<Record>,
+        signers: &[usize],
+        state_root: Digest,
+    ) -> Checkpoint {
+        self.next_state_root = Some(state_root);
+        self.commit_block_signed_by(records, signers)
     }
 
     /// As [`Self::commit_block_signed_by`], signed by the first three validators (a quorum of
