@@ -761,6 +761,9 @@ pub struct TreeUpdate {
     pub root: Option<Slot>,
     pub pages: Vec<(NibblePath, Page)>,
     pub stale: Vec<(NibblePath, u64)>,
+    /// The changes the update applied (key hash → value hash, or `None` for a removal), in key
+    /// hash order: enough to apply the same update again from the same root.
+    pub changes: Vec<(NodeHash, Option<NodeHash>)>,
 }
 
 /// Updates the tree whose root is `root` with `changes` (key hash → new value hash, or `None` to
@@ -788,6 +791,7 @@ pub fn update<R: PageReader>(
     };
     let new_root = updater.apply(root, &mut Vec::new(), &changes)?;
     out.root = Some(new_root);
+    out.changes = changes;
     Ok(out)
 }
 

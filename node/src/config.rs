@@ -111,7 +111,8 @@ pub struct NodeSection {
     pub member: String,
     /// How many of the latest heights' state trees the node keeps; the pages only older
     /// heights read are deleted as blocks commit. Status proofs are of the latest height, so
-    /// a few suffice; 0 keeps every height (the tree's disk use then grows with every block).
+    /// a few suffice; 0 keeps the tree of every eighth height (pages are written every eight
+    /// blocks), and the tree's disk use then grows with every block.
     pub state_tree_keep_heights: u64,
 }
 

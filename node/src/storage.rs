@@ -176,6 +176,21 @@ pub struct CommitBatch<'a> {
 /// The node's database: RocksDB, or memory for the simulator.
 pub struct Store {
     backend: Backend,
+    /// The state-tree pages written since the last flush (SPEC.md says nothing of storage;
+    /// ARCHITECTURE.md does): kept here and written every [`TREE_FLUSH_INTERVAL`] blocks.
+    tree: std::sync::Mutex<TreeCache>,
+}
+
+/// State-tree pages not yet written to the database, by row key ([`page_key`]), encoded. Each
+/// block's changes are journalled in the same batch as the block, so a node that stops before
+/// the next flush rebuilds these pages from the journal when it opens
+/// ([`Store::recover_state_tree`]).
+#[derive(Debug, Default)]
+struct TreeCache {
+    pages: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    /// Cached pages a later block made stale: no root from the next flush on reads them, so
+    /// they are not written.
+    dead: std::collections::HashSet<Vec<u8>>,
 }
 
 enum Backend {
@@ -428,6 +443,7 @@ impl Store {
         let db = DB::open_cf_descriptors(&options, path, descriptors)?;
         Ok(Self {
             backend: Backend::Rocks(db),
+            tree: std::sync::Mutex::default(),
         })
     }
 
@@ -436,6 +452,7 @@ impl Store {
     pub fn memory(database: MemoryDatabase) -> Self {
         Self {
             backend: Backend::Memory(database),
+            tree: std::sync::Mutex::default(),
         }
     }
 
@@ -708,12 +725,47 @@ impl Store {
         for (key, value) in commit.state_writes {
             self.put(&mut batch, CF_STATE, key, value);
         }
-        for (path, page) in &commit.state_tree.pages {
+        let pages: Vec<(Vec<u8>, Vec<u8>)> = commit
+            .state_tree
+            .pages
+            .iter()
+            .map(|(path, page)| (page_key(path, height), page.to_canonical_bytes()))
+            .collect();
+        let flushed = self.tree_flushed()?.unwrap_or(0);
+        let flush = height - flushed >= TREE_FLUSH_INTERVAL
+            || self.tree_cache().pages.len() + pages.len() > TREE_CACHE_PAGES_MAX;
+        // The pages this block made stale: those still in the cache were never written (they
+        // die there); the others are listed for the pruner.
+        let (dead, stale): (Vec<Vec<u8>>, Vec<Vec<u8>>) = {
+            let cache = self.tree_cache();
+            commit
+                .state_tree
+                .stale
+                .iter()
+                .map(|(path, page_height)| page_key(path, *page_height))
+                .partition(|key| cache.pages.contains_key(key))
+        };
+        if flush {
+            let cache = self.tree_cache();
+            let dying: std::collections::HashSet<&Vec<u8>> = dead.iter().collect();
+            for (key, page) in &cache.pages {
+                if !cache.dead.contains(key) && !dying.contains(key) {
+                    self.put(&mut batch, CF_STATE_TREE, key, page);
+                }
+            }
+            for (key, page) in &pages {
+                self.put(&mut batch, CF_STATE_TREE, key, page);
+            }
+            for journalled in flushed + 1..height {
+                self.delete(&mut batch, CF_META, &tree_journal_key(journalled));
+            }
+            self.put(&mut batch, CF_META, KEY_TREE_FLUSHED, &height.to_be_bytes());
+        } else {
             self.put(
                 &mut batch,
-                CF_STATE_TREE,
-                &page_key(path, height),
-                &page.to_canonical_bytes(),
+                CF_META,
+                &tree_journal_key(height),
+                &encode_changes(&commit.state_tree.changes),
             );
         }
         if let Some(root) = &commit.state_tree.root {
@@ -743,25 +795,123 @@ impl Store {
                 &set.to_canonical_bytes(),
             );
         }
-        self.stale_pages(&mut batch, height, &commit.state_tree.stale);
+        self.stale_pages(&mut batch, height, &stale);
         if commit.state_tree_keep > 0 {
-            self.prune_state_tree(&mut batch, height, commit.state_tree_keep)?;
+            // The tree at the last flush stays whole: a node that stops rebuilds the pages
+            // since then from it.
+            let flushed_now = if flush { height } else { flushed };
+            self.prune_state_tree(&mut batch, height, commit.state_tree_keep, flushed_now)?;
         }
         self.put(&mut batch, CF_META, KEY_HEIGHT, &height.to_be_bytes());
-        self.write(batch)
+        self.write(batch)?;
+        let mut cache = self.tree_cache();
+        if flush {
+            cache.pages.clear();
+            cache.dead.clear();
+        } else {
+            cache.dead.extend(dead);
+            cache.pages.extend(pages);
+        }
+        Ok(())
+    }
+
+    fn tree_cache(&self) -> std::sync::MutexGuard<'_, TreeCache> {
+        self.tree
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The height whose state-tree pages were all written last (the flush mark), if marked.
+    fn tree_flushed(&self) -> Result<Option<u64>, StorageError> {
+        self.get(CF_META, KEY_TREE_FLUSHED)?
+            .map(|bytes| {
+                Ok(u64::from_be_bytes(bytes.as_slice().try_into().map_err(
+                    |_| StorageError::Inconsistent {
+                        what: "state tree flush mark",
+                        reason: format!("{} bytes, not 8", bytes.len()),
+                    },
+                )?))
+            })
+            .transpose()
+    }
+
+    /// Rebuilds the state-tree pages written since the last flush, which lived in memory only,
+    /// by applying each later block's journalled changes again from the flushed tree, and
+    /// checks each height's root against the one its commit stored. Run when the store is
+    /// opened, before anything reads the tree.
+    ///
+    /// # Errors
+    /// A journal row or page is missing or damaged, or a rebuilt root differs.
+    pub fn recover_state_tree(
+        &self,
+        algorithm: evidence_core::digest::HashAlgorithm,
+        tip: u64,
+    ) -> Result<(), StorageError> {
+        let flushed = match self.tree_flushed()? {
+            Some(flushed) => flushed,
+            None => {
+                // A new database, or one from before the mark, which wrote every block's
+                // pages: all is written up to the tip.
+                let mut batch = self.batch();
+                self.put(&mut batch, CF_META, KEY_TREE_FLUSHED, &tip.to_be_bytes());
+                self.write(batch)?;
+                tip
+            }
+        };
+        for height in flushed + 1..=tip {
+            let inconsistent = |reason: String| StorageError::Inconsistent {
+                what: "state tree journal",
+                reason,
+            };
+            let bytes = self
+                .get(CF_META, &tree_journal_key(height))?
+                .ok_or_else(|| {
+                    inconsistent(format!("the changes of height {height} are missing"))
+                })?;
+            let changes = decode_changes(&bytes).ok_or_else(|| {
+                inconsistent(format!("the changes of height {height} are damaged"))
+            })?;
+            let parent = self.tree_root(height - 1)?;
+            let update = evidence_core::state_tree::update(
+                algorithm,
+                &evidence_contracts::state::StatePages(self),
+                parent,
+                height,
+                &changes.into_iter().collect(),
+            )
+            .map_err(|e| inconsistent(format!("rebuilding height {height}: {e}")))?;
+            let stored = self.tree_root(height)?;
+            if update.root != Some(stored) {
+                return Err(inconsistent(format!(
+                    "the rebuilt root of height {height} is not the one committed"
+                )));
+            }
+            let mut cache = self.tree_cache();
+            for (path, page_height) in &update.stale {
+                let key = page_key(path, *page_height);
+                if cache.pages.contains_key(&key) {
+                    cache.dead.insert(key);
+                }
+            }
+            for (path, page) in &update.pages {
+                cache
+                    .pages
+                    .insert(page_key(path, height), page.to_canonical_bytes());
+            }
+        }
+        Ok(())
     }
 
     /// Records the pages the block at `height` made stale (its root no longer reads them), for
     /// the pruner: each as its row key, length-prefixed.
-    fn stale_pages(&self, batch: &mut Batch, height: u64, stale: &[(Vec<u8>, u64)]) {
+    fn stale_pages(&self, batch: &mut Batch, height: u64, stale: &[Vec<u8>]) {
         if stale.is_empty() {
             return;
         }
         let mut list = Vec::with_capacity(stale.len() * 48);
-        for (path, page_height) in stale {
-            let key = page_key(path, *page_height);
+        for key in stale {
             list.push(key.len() as u8);
-            list.extend_from_slice(&key);
+            list.extend_from_slice(key);
         }
         self.put(batch, CF_META, &tree_stale_key(height), &list);
     }
@@ -775,8 +925,13 @@ impl Store {
         batch: &mut Batch,
         height: u64,
         keep: u64,
+        flushed: u64,
     ) -> Result<(), StorageError> {
-        let Some(upto) = (height + 1).checked_sub(keep).filter(|upto| *upto > 0) else {
+        let Some(upto) = (height + 1)
+            .checked_sub(keep)
+            .map(|upto| upto.min(flushed))
+            .filter(|upto| *upto > 0)
+        else {
             return Ok(());
         };
         let pruned = match self.get(CF_META, KEY_TREE_PRUNED)? {
@@ -918,10 +1073,16 @@ impl StateStore for Store {
     }
 
     fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StateError> {
-        let Some(bytes) = Store::get(self, CF_STATE_TREE, &page_key(path, height))
-            .map_err(|e| StateError(e.to_string()))?
-        else {
-            return Ok(None);
+        let key = page_key(path, height);
+        let cached = self.tree_cache().pages.get(&key).cloned();
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => match Store::get(self, CF_STATE_TREE, &key)
+                .map_err(|e| StateError(e.to_string()))?
+            {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
         };
         Page::from_canonical_bytes(&bytes).map(Some).map_err(|e| {
             StateError(format!(
@@ -963,6 +1124,59 @@ const TREE_STALE_PREFIX: &[u8] = b"tree_stale/";
 
 /// The meta row of the last height whose stale pages were deleted.
 const KEY_TREE_PRUNED: &[u8] = b"tree_pruned";
+
+/// The meta row of the last height whose state-tree pages were all written.
+const KEY_TREE_FLUSHED: &[u8] = b"tree_flushed";
+
+/// The meta row journalling the state-tree changes of the block at `height`, until a flush.
+fn tree_journal_key(height: u64) -> Vec<u8> {
+    let mut key = b"tree_journal/".to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
+
+/// State-tree pages are written every this many blocks: the pages near the root, and most of
+/// the fourth level, are rewritten by every block, so writing them once per interval instead
+/// of once per block saves most of the tree's rows.
+const TREE_FLUSH_INTERVAL: u64 = 8;
+
+/// A flush comes early when this many pages wait in memory (about 15 MB of encoded pages).
+const TREE_CACHE_PAGES_MAX: usize = 40_000;
+
+/// A block's tree changes: each key hash, then `1` and its value hash or `0` for a removal.
+fn encode_changes(changes: &[(NodeHash, Option<NodeHash>)]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(changes.len() * 65);
+    for (key, value) in changes {
+        bytes.extend_from_slice(key);
+        match value {
+            Some(value) => {
+                bytes.push(1);
+                bytes.extend_from_slice(value);
+            }
+            None => bytes.push(0),
+        }
+    }
+    bytes
+}
+
+fn decode_changes(mut bytes: &[u8]) -> Option<Vec<(NodeHash, Option<NodeHash>)>> {
+    let mut changes = Vec::new();
+    while !bytes.is_empty() {
+        let (key, rest) = bytes.split_first_chunk::<32>()?;
+        let (&tag, rest) = rest.split_first()?;
+        let (value, rest) = match tag {
+            0 => (None, rest),
+            1 => {
+                let (value, rest) = rest.split_first_chunk::<32>()?;
+                (Some(*value), rest)
+            }
+            _ => return None,
+        };
+        changes.push((*key, value));
+        bytes = rest;
+    }
+    Some(changes)
+}
 
 /// At most this many heights' stale lists are applied in one commit.
 const PRUNE_HEIGHTS_PER_COMMIT: u64 = 8;
