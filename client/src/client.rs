@@ -248,12 +248,13 @@ impl StatusSubject {
                     project_id: project_id.clone(),
                     document_id: document_id.clone(),
                 }];
-                if let Some(version) = version {
+                // Version 0 names nothing: it asks for the head alone, as the API reads it.
+                if let Some(version) = version.filter(|version| *version != 0) {
                     keys.push(StateKey::Version {
                         member: member.clone(),
                         project_id: project_id.clone(),
                         document_id: document_id.clone(),
-                        version: *version,
+                        version,
                     });
                 }
                 keys
@@ -390,6 +391,9 @@ pub struct Client {
     /// connect, or genesis's if it could not say.
     limits: evidence_genesis::Limits,
     verifier: Mutex<Verifier>,
+    /// The highest height of a status proof this client has verified: a later answer under an
+    /// older checkpoint is a node showing an older state, not an answer.
+    status_height: std::sync::atomic::AtomicU64,
     options: ClientOptions,
 }
 
@@ -596,6 +600,7 @@ impl Client {
             genesis,
             filer,
             filer_source_system: None,
+            status_height: std::sync::atomic::AtomicU64::new(0),
             options,
         };
         let status = client.status().await?;
@@ -1697,8 +1702,9 @@ impl Client {
     }
 
     /// A status proof of `subject` under the node's latest checkpoint, verified against the
-    /// genesis file before it is returned: the checkpoint is certified, and each fact the
-    /// subject needs is there, in order, and holds under the header's state root.
+    /// genesis file before it is returned: the facts are the ones the subject needs, in order;
+    /// the checkpoint is certified; each fact holds under the header's state root; and the
+    /// checkpoint is not older than that of a status proof this client verified before.
     ///
     /// # Errors
     /// The call fails (`not-found` before the first block), or the answer does not verify or
@@ -1730,6 +1736,20 @@ impl Client {
                 async move { rpc.get_status_proof(request).await }
             })
             .await?;
+        // The facts must be the ones asked for, in order, before anything is verified.
+        let asked = subject.keys();
+        if response.facts.len() != asked.len()
+            || response
+                .facts
+                .iter()
+                .zip(&asked)
+                .any(|(fact, key)| fact.key != key.to_bytes())
+        {
+            return Err(bad_answer(
+                "status proof",
+                "its facts are not about the subject asked for".to_owned(),
+            ));
+        }
         let proof = StatusProof {
             checkpoint: Checkpoint {
                 header: decode::<BlockHeader>(&response.header, "header")?,
@@ -1749,12 +1769,17 @@ impl Client {
                 .collect::<Result<_, ClientError>>()?,
         };
         let state = verify_status_proof(&proof, self.verifier().trust_anchor())?;
-        let asked = subject.keys();
-        let answered: Vec<&StateKey> = state.facts.iter().map(|fact| &fact.key).collect();
-        if answered != asked.iter().collect::<Vec<_>>() {
+        let height = state.checkpoint.height;
+        let seen = self
+            .status_height
+            .fetch_max(height, std::sync::atomic::Ordering::Relaxed);
+        if height < seen {
             return Err(bad_answer(
                 "status proof",
-                "its facts are not about the subject asked for".to_owned(),
+                format!(
+                    "it is of height {height}, older than the status proof of height {seen} \
+                     this client verified before"
+                ),
             ));
         }
         Ok(VerifiedStatus { proof, state })

@@ -53,8 +53,8 @@ struct Script {
     lookup_more_without_token: bool,
     /// The answer to GetFiler (NOT_FOUND when `None`).
     filer: Option<pb::GetFilerResponse>,
-    /// The answer to GetStatusProof (NOT_FOUND when `None`).
-    status_proof: Option<pb::GetStatusProofResponse>,
+    /// The answers to GetStatusProof, in turn, the last one repeated (NOT_FOUND when none).
+    status_proofs: std::sync::Mutex<Vec<pb::GetStatusProofResponse>>,
     /// The answer to GetProposal (NOT_FOUND when `None`).
     proposal: Option<pb::GetProposalResponse>,
 }
@@ -135,9 +135,13 @@ impl Ledger for Liar {
         &self,
         _: Request<pb::GetStatusProofRequest>,
     ) -> Result<Response<pb::GetStatusProofResponse>, Status> {
-        self.0
-            .status_proof
-            .clone()
+        let mut answers = self.0.status_proofs.lock().unwrap();
+        let answer = if answers.len() > 1 {
+            Some(answers.remove(0))
+        } else {
+            answers.first().cloned()
+        };
+        answer
             .map(Response::new)
             .ok_or_else(|| Status::not_found("not scripted"))
     }
@@ -224,7 +228,7 @@ fn script(receipt: &Receipt, checkpoint: &Checkpoint) -> Script {
         lookup_copies: 1,
         lookup_more_without_token: false,
         filer: None,
-        status_proof: None,
+        status_proofs: std::sync::Mutex::default(),
         proposal: None,
     }
 }
@@ -749,8 +753,8 @@ async fn a_status_proof_that_does_not_prove_the_status_asked_for_is_not_an_answe
     let any = receipt("valid/single-document.receipt.json");
     // A client of a node that answers every status-proof request with `answer`.
     let client_of = async |answer: pb::GetStatusProofResponse| {
-        let mut script = script(&any, &any.checkpoint);
-        script.status_proof = Some(answer);
+        let script = script(&any, &any.checkpoint);
+        script.status_proofs.lock().unwrap().push(answer);
         let (endpoint, _) = serve(script).await;
         Client::connect_with(&endpoint, None, genesis(), quick())
             .await
@@ -842,5 +846,25 @@ async fn a_status_proof_that_does_not_prove_the_status_asked_for_is_not_an_answe
             .document(member, project_id, document_id)
             .unwrap(),
         None
+    );
+
+    // A node that answered under height 26 and then under 25 shows an older state: refused.
+    let (newer, newer_keys) = status_answer("status/valid/revoked.status.json");
+    let (older, older_keys) = status_answer("status/valid/current.status.json");
+    let script = script(&any, &any.checkpoint);
+    script.status_proofs.lock().unwrap().extend([newer, older]);
+    let (endpoint, _) = serve(script).await;
+    let client = Client::connect_with(&endpoint, None, genesis(), quick())
+        .await
+        .unwrap();
+    let first = client.status_proof(&subject_of(&newer_keys)).await.unwrap();
+    assert_eq!(first.state.checkpoint.height, 26);
+    let error = client
+        .status_proof(&subject_of(&older_keys))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::BadAnswer(reason) if reason.contains("older")),
+        "{error}"
     );
 }

@@ -244,6 +244,12 @@ pub fn verify_status_proof(
             handoff_height: last,
         });
     }
+    if proof.facts.is_empty() || proof.facts.len() > FACTS_MAX {
+        return Err(facts_error(format!(
+            "{} facts; a status proof carries 1 to {FACTS_MAX}",
+            proof.facts.len()
+        )));
+    }
     let algorithm = anchor.digest_algorithm;
     let mut facts: Vec<ProvenFact> = Vec::with_capacity(proof.facts.len());
     for (index, fact) in proof.facts.iter().enumerate() {

@@ -255,6 +255,10 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// The version of the contract state's records a database must hold (SPEC.md version 10:
+/// the document record carries its latest version's record).
+const STATE_FORMAT: &[u8] = b"spec-10";
+
 /// Transactions a block may not carry: they leave no mark in state, so including them would
 /// let a proposer fill blocks with junk that nobody signed.
 fn is_inadmissible(error: &TxError) -> bool {
@@ -303,7 +307,18 @@ impl Ledger {
         let algorithm = genesis.suite.digest;
         let genesis_hash = genesis.hash();
         let height = store.height()?;
-        store.recover_state_tree(algorithm, height)?;
+        match store.state_format()? {
+            Some(format) if format == STATE_FORMAT => {}
+            None if height == 0 => store.set_state_format(STATE_FORMAT)?,
+            _ => {
+                return Err(LedgerError::WrongDatabase(format!(
+                    "its contract state is of an older format than this node's ({}): the \
+                     records changed (SPEC.md version 10); remove the node's data directory \
+                     and let it sync from its peers",
+                    String::from_utf8_lossy(STATE_FORMAT)
+                )));
+            }
+        }
         let configuration = Arc::new(
             evidence_contracts::query::configuration(&store, &genesis)
                 .map_err(|e| LedgerError::WrongDatabase(e.to_string()))?,
@@ -340,6 +355,9 @@ impl Ledger {
                     "block 1's parent is not this genesis".into(),
                 ));
             }
+            // After the checks that the database is this chain's, before anything reads the
+            // state tree.
+            store.recover_state_tree(algorithm, height)?;
             Tip {
                 height,
                 header_hash: header.hash(algorithm),
@@ -402,10 +420,10 @@ impl Ledger {
         tip.configuration = Arc::new(configuration);
     }
 
-    /// Keeps the state tree of the last `keep` heights provable and prunes older pages as
-    /// blocks commit (0 keeps every height). Status proofs are of the latest height, so a
-    /// small number suffices; it bounds the tree's disk use to the live tree plus `keep`
-    /// blocks' rewritten pages.
+    /// Prunes, as blocks commit, the written state-tree pages that only roots older than the
+    /// last `keep` heights (and than the last flush) read; 0 prunes nothing. Pages are written
+    /// every eight blocks, so the tree is whole on disk at the flushed heights and, with the
+    /// pages in memory, at the tip; status proofs are of the tip, so a small number suffices.
     pub fn set_state_tree_keep(&self, keep: u64) {
         self.state_tree_keep
             .store(keep, std::sync::atomic::Ordering::Relaxed);
@@ -1215,6 +1233,17 @@ impl Ledger {
                 facts.push(StateFact { key, value, proof });
             }
             if overtaken {
+                if self.tip().height == tip.height {
+                    return Err(StorageError::Inconsistent {
+                        what: "state tree",
+                        reason: format!(
+                            "at height {}, a page of the tip's tree is missing or a value \
+                             disagrees with it, and no block was committed meanwhile",
+                            tip.height
+                        ),
+                    }
+                    .into());
+                }
                 continue;
             }
             let handoffs = self.handoffs(tip.height)?;
@@ -1322,6 +1351,9 @@ mod tests {
         pruned.set_state_tree_keep(2);
         let kept = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
         kept.set_state_tree_keep(0);
+        let tight_database = MemoryDatabase::new();
+        let tight = Ledger::open_memory(tight_database.clone(), genesis.clone()).unwrap();
+        tight.set_state_tree_keep(1);
         let (_, filer) = consortium
             .filer_keys
             .iter()
@@ -1334,7 +1366,14 @@ mod tests {
         let proposer = consortium.validator_keys[0].1.public_key();
         let mut filed = Vec::new();
         for height in 1..=20u64 {
-            let documents: Vec<(String, Digest)> = (0..3)
+            // Many documents at height 16 (a flush), few just before it: the flush block
+            // replaces pages written at the flush before, which its own stale list names.
+            let count = match height {
+                16 => 40,
+                9..=15 => 1,
+                _ => 3,
+            };
+            let documents: Vec<(String, Digest)> = (0..count)
                 .map(|i| {
                     let id = format!("DWG-{height}-{i}");
                     let digest = genesis.suite.digest.hash(id.as_bytes());
@@ -1360,10 +1399,11 @@ mod tests {
                 block.hash(genesis.suite.digest),
                 &keys,
             );
-            for ledger in [&pruned, &kept] {
+            for ledger in [&pruned, &kept, &tight] {
                 ledger.commit(&block, &certificate).unwrap();
             }
             assert_eq!(pruned.tip().state_tree, kept.tip().state_tree);
+            assert_eq!(tight.tip().state_tree, kept.tip().state_tree);
             filed.extend(documents.into_iter().map(|(id, _)| id));
             let keys: Vec<StateKey> = filed
                 .iter()
@@ -1380,9 +1420,10 @@ mod tests {
             let state = verify_status_proof(&proof, &anchor).unwrap();
             assert_eq!(state.checkpoint.height, height);
             assert!(state.facts.iter().all(|fact| fact.record.is_some()));
-            if height == 11 || height == 13 {
-                // Stopped between two writes of the pages (at 8 and 16): reopened, it
-                // rebuilds the pages of heights 9 to 11 (then 12 and 13) from the journal.
+            if [3, 11, 13].contains(&height) {
+                // Stopped before the first write of the pages (at 8), or between two (at 8
+                // and 16): reopened, it rebuilds the pages of heights 1 to 3 (9 to 11, then 12
+                // and 13) from the journal.
                 drop(pruned);
                 pruned = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
                 pruned.set_state_tree_keep(2);
@@ -1414,6 +1455,18 @@ mod tests {
             ),
             Err(state_tree::TreeError::MissingPage { .. })
         ));
+        // Keeping one height, every stale list up to the last flush (16) has been applied and
+        // deleted, the flush block's own included; keeping all, none has.
+        assert!((1..=16).all(|height| !tight.store().has_stale_list(height)));
+        assert!((1..=16).any(|height| kept.store().has_stale_list(height)));
+        // A database whose records are of another format is refused by name when it opens.
+        tight.store().set_state_format(b"spec-9").unwrap();
+        drop(tight);
+        let refused = Ledger::open_memory(tight_database, genesis.clone()).unwrap_err();
+        assert!(
+            matches!(&refused, LedgerError::WrongDatabase(reason) if reason.contains("older format")),
+            "{refused}"
+        );
         // Pages are written every eight heights: a ledger that keeps every height keeps each
         // written one's tree whole (16 here), not the heights between writes (10).
         state_tree::prove(

@@ -168,8 +168,9 @@ pub struct CommitBatch<'a> {
     pub transactions: &'a [(Digest, TransactionRecord)],
     /// The validator set the block hands off to, when it changes the set.
     pub handoff: Option<&'a evidence_core::validators::ValidatorSet>,
-    /// How many heights of the state tree stay provable: the pages only heights below the
-    /// last `state_tree_keep` read are deleted in this batch (0 keeps every height).
+    /// How many heights of the state tree are kept: written pages that only roots below the
+    /// last `state_tree_keep` heights (and below the last flush) read are deleted in this
+    /// batch; 0 deletes none. Heights between two flushes are never whole on disk.
     pub state_tree_keep: u64,
 }
 
@@ -815,6 +816,32 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the list of pages the block at `height` made stale is still stored (pruning
+    /// deletes it with its pages).
+    #[cfg(test)]
+    pub(crate) fn has_stale_list(&self, height: u64) -> bool {
+        matches!(self.get(CF_META, &tree_stale_key(height)), Ok(Some(_)))
+    }
+
+    /// The version of the state's records this database holds (SPEC.md version 10 changed
+    /// the document record), if it says.
+    ///
+    /// # Errors
+    /// Read failure.
+    pub fn state_format(&self) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(CF_META, KEY_STATE_FORMAT)
+    }
+
+    /// Records the version of the state's records this database holds.
+    ///
+    /// # Errors
+    /// Write failure.
+    pub fn set_state_format(&self, format: &[u8]) -> Result<(), StorageError> {
+        let mut batch = self.batch();
+        self.put(&mut batch, CF_META, KEY_STATE_FORMAT, format);
+        self.write(batch)
+    }
+
     fn tree_cache(&self) -> std::sync::MutexGuard<'_, TreeCache> {
         self.tree
             .lock()
@@ -847,17 +874,9 @@ impl Store {
         algorithm: evidence_core::digest::HashAlgorithm,
         tip: u64,
     ) -> Result<(), StorageError> {
-        let flushed = match self.tree_flushed()? {
-            Some(flushed) => flushed,
-            None => {
-                // A new database, or one from before the mark, which wrote every block's
-                // pages: all is written up to the tip.
-                let mut batch = self.batch();
-                self.put(&mut batch, CF_META, KEY_TREE_FLUSHED, &tip.to_be_bytes());
-                self.write(batch)?;
-                tip
-            }
-        };
+        // No mark: no flush yet, so every height since the first is journalled. (A database
+        // from before the journal is of an older state format, which the ledger refuses.)
+        let flushed = self.tree_flushed()?.unwrap_or(0);
         for height in flushed + 1..=tip {
             let inconsistent = |reason: String| StorageError::Inconsistent {
                 what: "state tree journal",
@@ -927,9 +946,10 @@ impl Store {
         keep: u64,
         flushed: u64,
     ) -> Result<(), StorageError> {
+        // Never this height's own list: it is in this batch, not yet in the database.
         let Some(upto) = (height + 1)
             .checked_sub(keep)
-            .map(|upto| upto.min(flushed))
+            .map(|upto| upto.min(flushed).min(height - 1))
             .filter(|upto| *upto > 0)
         else {
             return Ok(());
@@ -1124,6 +1144,9 @@ const TREE_STALE_PREFIX: &[u8] = b"tree_stale/";
 
 /// The meta row of the last height whose stale pages were deleted.
 const KEY_TREE_PRUNED: &[u8] = b"tree_pruned";
+
+/// The meta row naming the version of the state's records the database holds.
+const KEY_STATE_FORMAT: &[u8] = b"state_format";
 
 /// The meta row of the last height whose state-tree pages were all written.
 const KEY_TREE_FLUSHED: &[u8] = b"tree_flushed";
