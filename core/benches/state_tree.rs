@@ -11,6 +11,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use evidence_core::digest::HashAlgorithm;
 use evidence_core::state_tree::{self, MemoryPages, NodeHash, Slot};
+use evidence_core::status::{StatusProof, verify_status_proof};
 
 const KEYS: u64 = 1_000_000;
 const BLOCK: u64 = 5_000;
@@ -73,5 +74,25 @@ fn block(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, block);
+/// A court's side: verifying a saved status proof (a golden vector: the document record and an
+/// earlier version's record of a superseded report, under a checkpoint three hand-offs from
+/// genesis), from its JSON text, against the genesis file's trust anchor.
+fn status_proof(c: &mut Criterion) {
+    let vectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let genesis = evidence_genesis::Genesis::load(&vectors.join("genesis.json")).expect("genesis");
+    let anchor = genesis.trust_anchor().expect("trust anchor");
+    let text = std::fs::read_to_string(vectors.join("status/valid/superseded.status.json"))
+        .expect("the status-proof vector");
+    let mut group = c.benchmark_group("status_proof");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("from_json_and_verify_cold", |b| {
+        b.iter(|| {
+            let proof = StatusProof::from_json(black_box(&text)).expect("a status proof");
+            verify_status_proof(&proof, &anchor).expect("valid")
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, block, status_proof);
 criterion_main!(benches);
