@@ -1429,6 +1429,22 @@ ENTRY_PROOF_FIELDS = ("entry", "inclusion_proof")
 
 
 
+
+def check_handoffs_shape(obj):
+    """`handoffs`, when present, is an array of objects with exactly the hand-off fields, each
+    a string (§9.3 step 0, §9.6 step 0) [not-json]."""
+    if "handoffs" not in obj:
+        return
+    if not isinstance(obj["handoffs"], list):
+        raise VerifyError("not-json", "handoffs is not an array")
+    for i, ho in enumerate(obj["handoffs"]):
+        if not isinstance(ho, dict) or set(ho) != set(HANDOFF_FIELDS):
+            raise VerifyError("not-json", f"hand-off {i} is not an object with exactly the "
+                              f"fields {', '.join(HANDOFF_FIELDS)}")
+        for name in HANDOFF_FIELDS:
+            if not isinstance(ho[name], str):
+                raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
+
 def hex_field(value, what):
     """A hex field's bytes [bad-hex]."""
     try:
@@ -1483,16 +1499,7 @@ def parse_receipt(text: str):
     for name in RECEIPT_FIELDS:
         if name != "version" and not isinstance(obj[name], str):
             raise VerifyError("not-json", f"{name} is not a string")
-    if "handoffs" in obj:
-        if not isinstance(obj["handoffs"], list):
-            raise VerifyError("not-json", "handoffs is not an array")
-        for i, ho in enumerate(obj["handoffs"]):
-            if not isinstance(ho, dict) or set(ho) != set(HANDOFF_FIELDS):
-                raise VerifyError("not-json", f"hand-off {i} is not an object with exactly the "
-                                  f"fields {', '.join(HANDOFF_FIELDS)}")
-            for name in HANDOFF_FIELDS:
-                if not isinstance(ho[name], str):
-                    raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
+    check_handoffs_shape(obj)
     for field in ("registration", "revocation"):
         if field in obj:
             ep = obj[field]
@@ -2065,16 +2072,7 @@ def parse_status_proof(text: str):
     for name in ("type", "header", "certificate"):
         if not isinstance(obj[name], str):
             raise VerifyError("not-json", f"{name} is not a string")
-    if "handoffs" in obj:
-        if not isinstance(obj["handoffs"], list):
-            raise VerifyError("not-json", "handoffs is not an array")
-        for i, ho in enumerate(obj["handoffs"]):
-            if not isinstance(ho, dict) or set(ho) != set(HANDOFF_FIELDS):
-                raise VerifyError("not-json", f"hand-off {i} is not an object with exactly the "
-                                  f"fields {', '.join(HANDOFF_FIELDS)}")
-            for name in HANDOFF_FIELDS:
-                if not isinstance(ho[name], str):
-                    raise VerifyError("not-json", f"hand-off {i}: {name} is not a string")
+    check_handoffs_shape(obj)
     if not isinstance(obj["facts"], list):
         raise VerifyError("not-json", "facts is not an array")
     for i, fact in enumerate(obj["facts"]):

@@ -1297,14 +1297,8 @@ async fn verify(
                 tls_ca: fetch.tls_ca.clone(),
             };
             let client = connect(&node, None).await?;
-            let a = &verdict.anchor;
             let fetched = client
-                .status_proof(&StatusSubject::Document {
-                    member: a.member.clone(),
-                    project_id: a.project_id.clone(),
-                    document_id: a.document_id.clone(),
-                    version: Some(a.document_version),
-                })
+                .status_proof(&version_subject(&verdict.anchor))
                 .await
                 .map_err(Failure::from_client)?;
             let out = fetch
@@ -1383,6 +1377,16 @@ async fn verify(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The status-proof subject of the version an anchor filed.
+fn version_subject(body: &AnchorBody) -> StatusSubject {
+    StatusSubject::Document {
+        member: body.member.clone(),
+        project_id: body.project_id.clone(),
+        document_id: body.document_id.clone(),
+        version: Some(body.document_version),
+    }
 }
 
 /// FILE.status.json beside the document.
@@ -1820,12 +1824,7 @@ async fn lookup(args: LookupArgs) -> Result<ExitCode, Failure> {
         };
         let body = &document.body;
         let verified = client
-            .status_proof(&StatusSubject::Document {
-                member: body.member.clone(),
-                project_id: body.project_id.clone(),
-                document_id: body.document_id.clone(),
-                version: Some(body.document_version),
-            })
+            .status_proof(&version_subject(body))
             .await
             .map_err(Failure::from_client)?;
         let version = verified
