@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
-cargo build -p evidence-node -p evidence-testnet -p evidence-client --bins
+cargo build -p evidence-node -p evidence-testnet -p evidence-client -p evidence-gateway --bins
 target_dir="${CARGO_TARGET_DIR:-target}"
 if [ "$#" -eq 0 ]; then
   set -- up

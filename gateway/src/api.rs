@@ -1,0 +1,999 @@
+//! The HTTP/JSON API (the OpenAPI document, `openapi.json`, describes it for callers).
+//!
+//! Every `/v1/` call needs an API token. Each answer that comes from the ledger was verified
+//! by the client library against the genesis file before it is passed on: receipts, lookups
+//! and status proofs that do not verify are `unverified-answer` problems, never results.
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use evidence_client::{
+    Client, ClientError, DocumentMeta, DocumentSource, LookupQuery, StatusSubject, Version,
+    VersionStatus,
+};
+use evidence_core::digest::{Digest, HashAlgorithm};
+use evidence_core::entry::{AnchorBody, MilestoneClaim, Record};
+use evidence_core::receipt::{Receipt, Verdict};
+use evidence_core::records::{DocumentRecord, VersionRecord};
+use evidence_core::status::ProvenState;
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::config::{Limits, token_hash};
+use crate::idempotency::{self, IdempotencyStore, Slot};
+use crate::problem::{PROBLEM_JSON, Problem};
+
+/// The OpenAPI 3 document, served at [`OPENAPI_PATH`].
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Where the OpenAPI document is served (no token needed).
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The most lookup pages read to find one document version's receipt.
+const RECEIPT_LOOKUP_PAGES_MAX: usize = 64;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) member: String,
+    pub(crate) algorithm: HashAlgorithm,
+    pub(crate) source_system: String,
+    pub(crate) limits: Limits,
+    /// (token SHA-256, caller name).
+    pub(crate) tokens: Vec<([u8; 32], String)>,
+    pub(crate) idempotency: IdempotencyStore,
+}
+
+type AppState = Arc<Shared>;
+
+/// The router of the whole API.
+pub(crate) fn router(shared: AppState) -> Router {
+    let limits = shared.limits;
+    Router::new()
+        .route(OPENAPI_PATH, get(openapi))
+        .route("/v1/health", get(health))
+        .route(
+            "/v1/documents",
+            post(notarize).layer(DefaultBodyLimit::max(limits.request_bytes_max)),
+        )
+        .route(
+            "/v1/documents/upload",
+            post(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/receipts/{project_id}/{document_id}/{version}",
+            get(receipt),
+        )
+        .route("/v1/lookup", get(lookup))
+        .route(
+            "/v1/verify",
+            post(verify).layer(DefaultBodyLimit::max(limits.request_bytes_max)),
+        )
+        .route("/v1/status/{project_id}/{document_id}", get(status))
+        .route("/v1/projects/{project_id}/payments", get(payments))
+        .fallback(|| async {
+            Problem::not_found(
+                "no-such-path",
+                format!("no such path; the API is described at {OPENAPI_PATH}"),
+            )
+        })
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            limits.concurrent_requests_max,
+        ))
+        .with_state(shared)
+}
+
+/// The caller, named by the API token it presented.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub String);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let unauthorized = |detail: &str| {
+            Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "An API token is needed",
+                detail,
+            )
+        };
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
+        let presented: [u8; 32] = hex::decode(token_hash(token.trim()))
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| unauthorized("unreadable token"))?;
+        // Compare every entry in full, whatever matches: no early exit to time.
+        let mut found = None;
+        for (hash, name) in &state.tokens {
+            let difference = hash
+                .iter()
+                .zip(&presented)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+            if difference == 0 {
+                found = Some(name.clone());
+            }
+        }
+        found
+            .map(Caller)
+            .ok_or_else(|| unauthorized("the token is not one this gateway accepts"))
+    }
+}
+
+type Answer = Result<Value, Problem>;
+
+fn json_response(status: StatusCode, body: String, content_type: &str) -> Response {
+    let mut response = (status, body).into_response();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Ok(value) => json_response(StatusCode::OK, value.to_string(), "application/json"),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    json_response(StatusCode::OK, OPENAPI.to_owned(), "application/json")
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    respond(
+        state
+            .client
+            .status()
+            .await
+            .map(|status| {
+                json!({
+                    "chain_id": status.chain_id,
+                    "member": state.member,
+                    "node_height": status.height,
+                    "node_synced": status.synced,
+                })
+            })
+            .map_err(Problem::from),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notarize
+
+/// A notarize request: documents by digest and metadata.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotarizeRequest {
+    pub(crate) documents: Vec<DocumentIn>,
+}
+
+/// One document to notarize.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DocumentIn {
+    pub(crate) kind: String,
+    pub(crate) project_id: String,
+    pub(crate) document_id: String,
+    /// `<algorithm>:<hex>`, under the chain's hash algorithm.
+    pub(crate) digest: String,
+    #[serde(default)]
+    pub(crate) source_system: Option<String>,
+    #[serde(default)]
+    pub(crate) captured_at_ms: Option<u64>,
+    /// Omitted: the next version (1 for a new document id).
+    #[serde(default)]
+    pub(crate) version: Option<u32>,
+    /// With an explicit version above 1: the digest of the version before.
+    #[serde(default)]
+    pub(crate) supersedes: Option<String>,
+    #[serde(default)]
+    pub(crate) claim: Option<ClaimIn>,
+}
+
+/// A milestone claim: an inspection's result or a payment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum ClaimIn {
+    Inspection {
+        milestone: String,
+        passed: bool,
+    },
+    Payment {
+        milestone: String,
+        amount_minor: u64,
+    },
+}
+
+impl From<ClaimIn> for MilestoneClaim {
+    fn from(claim: ClaimIn) -> Self {
+        match claim {
+            ClaimIn::Inspection { milestone, passed } => Self::Inspection { milestone, passed },
+            ClaimIn::Payment {
+                milestone,
+                amount_minor,
+            } => Self::Payment {
+                milestone,
+                amount_minor,
+            },
+        }
+    }
+}
+
+fn parse_digest(text: &str, what: &str, algorithm: HashAlgorithm) -> Result<Digest, Problem> {
+    let digest = Digest::from_str(text)
+        .map_err(|error| Problem::bad_request("bad-digest", format!("{what}: {error}")))?;
+    if digest.algorithm != algorithm {
+        return Err(Problem::bad_request(
+            "wrong-digest-algorithm",
+            format!(
+                "{what} is a {} digest; this chain hashes with {}",
+                digest.algorithm.name(),
+                algorithm.name()
+            ),
+        ));
+    }
+    Ok(digest)
+}
+
+impl Shared {
+    fn meta(&self, document: DocumentIn) -> Result<(DocumentSource, DocumentMeta), Problem> {
+        let digest = parse_digest(&document.digest, "digest", self.algorithm)?;
+        let version = match (document.version, document.supersedes) {
+            (None, None) => Version::Next,
+            (None, Some(_)) => {
+                return Err(Problem::bad_request(
+                    "invalid-request",
+                    "supersedes is given only with an explicit version",
+                ));
+            }
+            (Some(version), supersedes) => Version::Exact {
+                version,
+                supersedes: supersedes
+                    .map(|text| parse_digest(&text, "supersedes", self.algorithm))
+                    .transpose()?,
+            },
+        };
+        let meta = DocumentMeta {
+            kind: document.kind,
+            project_id: document.project_id,
+            document_id: document.document_id,
+            source_system: document
+                .source_system
+                .unwrap_or_else(|| self.source_system.clone()),
+            captured_at_ms: document.captured_at_ms,
+            version,
+            claim: document.claim.map(MilestoneClaim::from),
+        };
+        Ok((DocumentSource::Digest(digest), meta))
+    }
+
+    async fn notarize(&self, documents: Vec<(DocumentSource, DocumentMeta)>) -> Answer {
+        let receipts = self.client.notarize_batch(documents).await?;
+        let documents: Vec<Value> = receipts.iter().map(notarized).collect::<Result<_, _>>()?;
+        Ok(json!({ "documents": documents }))
+    }
+}
+
+/// A notarized document's answer: where it is, how to fetch its receipt again, the receipt.
+fn notarized(receipt: &Receipt) -> Result<Value, Problem> {
+    let anchor = receipt
+        .entry
+        .anchor()
+        .ok_or_else(|| Problem::internal("a notarized entry is not an anchor"))?;
+    let body = &anchor.body;
+    Ok(json!({
+        "project_id": body.project_id,
+        "document_id": body.document_id,
+        "version": body.document_version,
+        "digest": body.digest.to_string(),
+        "entry_index": receipt.entry.index,
+        "checkpoint_height": receipt.checkpoint.header.height,
+        "receipt_url": receipt_url(&body.project_id, &body.document_id, body.document_version),
+        "receipt": raw_receipt(receipt)?,
+    }))
+}
+
+fn raw_receipt(receipt: &Receipt) -> Result<Value, Problem> {
+    serde_json::from_str(&receipt.to_json())
+        .map_err(|error| Problem::internal(format!("a receipt's JSON: {error}")))
+}
+
+/// The path of a document version's receipt.
+pub fn receipt_url(project_id: &str, document_id: &str, version: u32) -> String {
+    format!(
+        "/v1/receipts/{}/{}/{version}",
+        encode_segment(project_id),
+        encode_segment(document_id)
+    )
+}
+
+/// Percent-encodes a path segment (RFC 3986: everything but unreserved characters).
+fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map_err(|_| {
+        Problem::bad_request("bad-idempotency-key", "the Idempotency-Key is not ASCII")
+    })?;
+    idempotency::check_key(key)?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The earlier answer under the key, if there is one: the same when the request is the same,
+/// a problem when the key was used for another request.
+fn replay(slot: &Slot, fingerprint: &str) -> Option<Response> {
+    let earlier = slot.earlier.as_ref()?;
+    if earlier.fingerprint != fingerprint {
+        return Some(
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used for another request",
+                "use a new key for a new request",
+            )
+            .into_response(),
+        );
+    }
+    let status = StatusCode::from_u16(earlier.status).unwrap_or(StatusCode::OK);
+    let mut response = json_response(status, earlier.body.clone(), &earlier.content_type);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Some(response)
+}
+
+/// Keeps a final answer under the key, then answers.
+fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Answer) -> Response {
+    let Some(slot) = slot else {
+        return respond(answer);
+    };
+    let (status, body, content_type) = match &answer {
+        Ok(value) => (StatusCode::OK, value.to_string(), "application/json"),
+        Err(problem) if problem.is_final() => {
+            (problem.status, problem.body().to_string(), PROBLEM_JSON)
+        }
+        Err(_) => return respond(answer),
+    };
+    if let Err(error) = slot.keep(fingerprint, status.as_u16(), content_type, &body) {
+        tracing::warn!(%error, "an idempotency record could not be written");
+    }
+    json_response(status, body, content_type)
+}
+
+fn body_problem(rejection: &BytesRejection) -> Problem {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request-too-large",
+            "The request body is too large",
+            rejection.body_text(),
+        )
+    } else {
+        Problem::bad_request("unreadable-body", rejection.body_text())
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(bytes)
+        .map_err(|error| Problem::bad_request("malformed-json", error.to_string()))
+}
+
+async fn notarize(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async {
+        let key = idempotency_key(&headers)?;
+        let body = body.map_err(|rejection| body_problem(&rejection))?;
+        let request: NotarizeRequest = parse_json(&body)?;
+        let count = request.documents.len();
+        if count == 0 {
+            return Err(Problem::bad_request(
+                "invalid-request",
+                "documents is empty",
+            ));
+        }
+        if count > state.limits.documents_per_request_max {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-many-documents",
+                "Too many documents in one request",
+                format!(
+                    "{count} documents; at most {} a request",
+                    state.limits.documents_per_request_max
+                ),
+            ));
+        }
+        let canonical =
+            serde_json::to_vec(&request).map_err(|e| Problem::internal(e.to_string()))?;
+        let fingerprint = idempotency::fingerprint(&[b"POST /v1/documents", &canonical]);
+        let slot = key
+            .map(|key| state.idempotency.begin(&caller, &key))
+            .transpose()?;
+        if let Some(response) = slot.as_ref().and_then(|slot| replay(slot, &fingerprint)) {
+            return Ok(response);
+        }
+        let documents = request
+            .documents
+            .into_iter()
+            .map(|document| state.meta(document))
+            .collect::<Result<Vec<_>, _>>();
+        let answer = match documents {
+            Ok(documents) => state.notarize(documents).await,
+            Err(problem) => Err(problem),
+        };
+        tracing::info!(caller, documents = count, ok = answer.is_ok(), "notarize");
+        Ok::<_, Problem>(keep(slot.as_ref(), &fingerprint, answer))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The query of an upload: the document's metadata (its bytes are the body).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UploadParams {
+    pub(crate) kind: String,
+    pub(crate) project_id: String,
+    pub(crate) document_id: String,
+    #[serde(default)]
+    pub(crate) source_system: Option<String>,
+    #[serde(default)]
+    pub(crate) captured_at_ms: Option<u64>,
+    #[serde(default)]
+    pub(crate) version: Option<u32>,
+    #[serde(default)]
+    pub(crate) supersedes: Option<String>,
+    /// A claim's milestone, with `passed` (an inspection) or `amount_minor` (a payment).
+    #[serde(default)]
+    pub(crate) milestone: Option<String>,
+    #[serde(default)]
+    pub(crate) passed: Option<bool>,
+    #[serde(default)]
+    pub(crate) amount_minor: Option<u64>,
+}
+
+fn query_problem(rejection: &QueryRejection) -> Problem {
+    Problem::bad_request("bad-query", rejection.body_text())
+}
+
+fn path_problem(rejection: &PathRejection) -> Problem {
+    Problem::bad_request("bad-path", rejection.body_text())
+}
+
+impl UploadParams {
+    fn claim(&self) -> Result<Option<ClaimIn>, Problem> {
+        match (&self.milestone, self.passed, self.amount_minor) {
+            (None, None, None) => Ok(None),
+            (Some(milestone), Some(passed), None) => Ok(Some(ClaimIn::Inspection {
+                milestone: milestone.clone(),
+                passed,
+            })),
+            (Some(milestone), None, Some(amount_minor)) => Ok(Some(ClaimIn::Payment {
+                milestone: milestone.clone(),
+                amount_minor,
+            })),
+            _ => Err(Problem::bad_request(
+                "invalid-request",
+                "a claim is milestone with passed (an inspection) or with amount_minor (a \
+                 payment)",
+            )),
+        }
+    }
+}
+
+/// Reads an upload to its end, hashing as it streams, never keeping it.
+async fn hash_upload(
+    body: Body,
+    algorithm: HashAlgorithm,
+    max: u64,
+) -> Result<(Digest, u64), Problem> {
+    let mut hasher = algorithm.hasher();
+    let mut size = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| {
+            Problem::bad_request("unreadable-body", format!("the upload broke off: {error}"))
+        })?;
+        size += chunk.len() as u64;
+        if size > max {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "upload-too-large",
+                "The document is too large",
+                format!("documents of at most {max} bytes are accepted"),
+            ));
+        }
+        hasher.update(&chunk);
+    }
+    Ok((hasher.finalize(), size))
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    params: Result<Query<UploadParams>, QueryRejection>,
+    body: Body,
+) -> Response {
+    let run = async {
+        let key = idempotency_key(&headers)?;
+        let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
+        let claim = params.claim()?;
+        // Take the key before reading: a retry racing the first upload waits, it does not
+        // stream the document a second time.
+        let slot = key
+            .map(|key| state.idempotency.begin(&caller, &key))
+            .transpose()?;
+        let (digest, size) =
+            hash_upload(body, state.algorithm, state.limits.upload_bytes_max).await?;
+        let document = DocumentIn {
+            kind: params.kind,
+            project_id: params.project_id,
+            document_id: params.document_id,
+            digest: digest.to_string(),
+            source_system: params.source_system,
+            captured_at_ms: params.captured_at_ms,
+            version: params.version,
+            supersedes: params.supersedes,
+            claim,
+        };
+        let canonical =
+            serde_json::to_vec(&document).map_err(|e| Problem::internal(e.to_string()))?;
+        let fingerprint = idempotency::fingerprint(&[b"POST /v1/documents/upload", &canonical]);
+        if let Some(response) = slot.as_ref().and_then(|slot| replay(slot, &fingerprint)) {
+            return Ok(response);
+        }
+        let answer = match state.meta(document) {
+            Ok(document) => state.notarize(vec![document]).await.map(|mut value| {
+                // One document: answer with it alone.
+                value["documents"]
+                    .as_array_mut()
+                    .and_then(|documents| documents.pop())
+                    .unwrap_or(Value::Null)
+            }),
+            Err(problem) => Err(problem),
+        };
+        tracing::info!(caller, bytes = size, ok = answer.is_ok(), "upload");
+        Ok::<_, Problem>(keep(slot.as_ref(), &fingerprint, answer))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// Which member's document a read is about (the gateway's own by default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberParam {
+    #[serde(default)]
+    member: Option<String>,
+}
+
+async fn receipt(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    path: Result<Path<(String, String, u32)>, PathRejection>,
+    params: Result<Query<MemberParam>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let Path((project_id, document_id, version)) =
+            path.map_err(|rejection| path_problem(&rejection))?;
+        let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
+        let member = params.member.unwrap_or_else(|| state.member.clone());
+        let query = LookupQuery::Document {
+            project_id: project_id.clone(),
+            document_id: document_id.clone(),
+        };
+        let mut token = Vec::new();
+        for _ in 0..RECEIPT_LOOKUP_PAGES_MAX {
+            let page = state.client.lookup(&query, &token, 0).await?;
+            for result in page.results {
+                let receipt = result.entry.receipt;
+                if receipt.entry.anchor().is_some_and(|document| {
+                    document.body.member == member && document.body.document_version == version
+                }) {
+                    return Ok(json_response(
+                        StatusCode::OK,
+                        receipt.to_json(),
+                        "application/json",
+                    ));
+                }
+            }
+            if !page.more || page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        Err(Problem::not_found(
+            "not-found",
+            format!(
+                "no version {version} of document {document_id:?} of project {project_id:?} \
+                 filed by {member:?}"
+            ),
+        ))
+    };
+    run.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupParams {
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    document_id: Option<String>,
+    /// The previous page's `next_page_token`.
+    #[serde(default)]
+    page_token: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+fn anchor_json(body: &AnchorBody) -> Value {
+    json!({
+        "member": body.member,
+        "project_id": body.project_id,
+        "document_id": body.document_id,
+        "version": body.document_version,
+        "kind": body.kind,
+        "digest": body.digest.to_string(),
+        "supersedes": body.supersedes.map(|d| d.to_string()),
+        "filer": body.filer.to_string(),
+        "source_system": body.source_system,
+        "captured_at_ms": body.captured_at_ms,
+        "claim": body.claim.as_ref().map(claim_json),
+    })
+}
+
+fn claim_json(claim: &MilestoneClaim) -> Value {
+    match claim {
+        MilestoneClaim::Inspection { milestone, passed } => {
+            json!({"type": "inspection", "milestone": milestone, "passed": passed})
+        }
+        MilestoneClaim::Payment {
+            milestone,
+            amount_minor,
+        } => json!({"type": "payment", "milestone": milestone, "amount_minor": amount_minor}),
+    }
+}
+
+fn reported_status(status: &VersionStatus) -> Value {
+    let supersession = |s: &evidence_client::Supersession| {
+        json!({
+            "version": s.by_version,
+            "digest": s.by_digest.map(|d| d.to_string()),
+            "height": s.height,
+        })
+    };
+    match status {
+        VersionStatus::Current => json!({"status": "current"}),
+        VersionStatus::Superseded(s) => {
+            json!({"status": "superseded", "superseded_by": supersession(s)})
+        }
+        VersionStatus::Revoked {
+            reason,
+            revocation_entry_index,
+            height,
+            superseded,
+        } => json!({
+            "status": "revoked",
+            "reason": reason,
+            "revocation_entry_index": revocation_entry_index,
+            "height": height,
+            "superseded_by": superseded.as_ref().map(supersession),
+        }),
+        VersionStatus::Unknown => json!({"status": "unknown"}),
+    }
+}
+
+fn record_type(record: &Record) -> &'static str {
+    match record {
+        Record::Anchor(_) => "anchor",
+        Record::Revocation(_) => "revocation",
+        Record::Registration(_) => "registration",
+        Record::Governance(_) => "governance",
+    }
+}
+
+async fn lookup(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    params: Result<Query<LookupParams>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
+        let query = match (&params.digest, &params.project_id, &params.document_id) {
+            (Some(digest), None, None) => {
+                LookupQuery::Digest(parse_digest(digest, "digest", state.algorithm)?)
+            }
+            (None, Some(project_id), Some(document_id)) => LookupQuery::Document {
+                project_id: project_id.clone(),
+                document_id: document_id.clone(),
+            },
+            (None, Some(project_id), None) => LookupQuery::Project(project_id.clone()),
+            _ => {
+                return Err(Problem::bad_request(
+                    "bad-query",
+                    "look up by digest, by project_id and document_id, or by project_id alone",
+                ));
+            }
+        };
+        let token = match &params.page_token {
+            Some(text) => hex::decode(text).map_err(|_| {
+                Problem::bad_request("bad-query", "page_token is not a token this API gave")
+            })?,
+            None => Vec::new(),
+        };
+        let page = state
+            .client
+            .lookup(&query, &token, params.limit.unwrap_or(0))
+            .await?;
+        let results: Vec<Value> = page
+            .results
+            .iter()
+            .map(|result| {
+                let receipt = &result.entry.receipt;
+                Ok(json!({
+                    "entry_index": receipt.entry.index,
+                    "record_type": record_type(&receipt.entry.record),
+                    "document": receipt.entry.anchor().map(|d| anchor_json(&d.body)),
+                    "reported_status": reported_status(&result.status),
+                    "receipt": raw_receipt(receipt)?,
+                }))
+            })
+            .collect::<Result<_, Problem>>()?;
+        Ok(json!({
+            "results": results,
+            "next_page_token": (page.more && !page.next_page_token.is_empty())
+                .then(|| hex::encode(&page.next_page_token)),
+        }))
+    };
+    respond(run.await)
+}
+
+/// A verify request: a receipt, and the digest of the file it should anchor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    receipt: Box<RawValue>,
+    digest: String,
+}
+
+fn verdict_json(verdict: &Verdict) -> Value {
+    json!({
+        "valid": true,
+        "document": anchor_json(&verdict.anchor),
+        "entry_index": verdict.entry_index,
+        "sequenced_height": verdict.sequenced_height,
+        "sequenced_at_ms": verdict.sequenced_at_ms,
+        "checkpoint": {
+            "height": verdict.checkpoint.height,
+            "time_ms": verdict.checkpoint.time_ms,
+            "header_hash": verdict.checkpoint.header_hash.to_string(),
+            "signed_power": verdict.checkpoint.signed_power,
+            "total_power": verdict.checkpoint.total_power,
+        },
+        "signers": verdict.signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "validator_set": verdict.validator_set.to_string(),
+    })
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = || {
+        let body = body.map_err(|rejection| body_problem(&rejection))?;
+        let request: VerifyRequest = parse_json(&body)?;
+        let receipt = Receipt::from_json(request.receipt.get())
+            .map_err(|error| Problem::bad_request("not-a-receipt", format!("receipt: {error}")))?;
+        let digest = Digest::from_str(&request.digest)
+            .map_err(|error| Problem::bad_request("bad-digest", format!("digest: {error}")))?;
+        let anchor = state
+            .client
+            .genesis()
+            .trust_anchor()
+            .map_err(|error| Problem::internal(error.to_string()))?;
+        Ok(
+            match evidence_core::receipt::verify_receipt(&digest, &receipt, &anchor) {
+                Ok(verdict) => verdict_json(&verdict),
+                Err(error) => json!({
+                    "valid": false,
+                    "code": error.code(),
+                    "reason": error.to_string(),
+                }),
+            },
+        )
+    };
+    respond(run())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusParams {
+    #[serde(default)]
+    member: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+fn checkpoint_json(state: &ProvenState) -> Value {
+    json!({
+        "height": state.checkpoint.height,
+        "time_ms": state.checkpoint.time_ms,
+        "header_hash": state.checkpoint.header_hash.to_string(),
+    })
+}
+
+fn version_json(version: u32, record: &VersionRecord) -> Value {
+    let status = match (&record.revocation, &record.superseded_by) {
+        (Some(_), _) => "revoked",
+        (None, Some(_)) => "superseded",
+        (None, None) => "current",
+    };
+    json!({
+        "version": version,
+        "status": status,
+        "digest": record.digest.to_string(),
+        "entry_index": record.entry_index,
+        "height": record.height,
+        "superseded_by": record.superseded_by.as_ref().map(|s| json!({
+            "version": s.version,
+            "digest": s.digest.to_string(),
+            "height": s.height,
+        })),
+        "revocation": record.revocation.as_ref().map(|r| json!({
+            "reason": r.reason,
+            "entry_index": r.entry_index,
+            "height": r.height,
+        })),
+    })
+}
+
+fn status_proof_json(proof: &evidence_core::status::StatusProof) -> Result<Value, Problem> {
+    serde_json::from_str(&proof.to_json())
+        .map_err(|error| Problem::internal(format!("a status proof's JSON: {error}")))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<StatusParams>, QueryRejection>,
+) -> Response {
+    let run = async {
+        let Path((project_id, document_id)) = path.map_err(|rejection| path_problem(&rejection))?;
+        let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
+        let member = params.member.unwrap_or_else(|| state.member.clone());
+        let subject = StatusSubject::Document {
+            member: member.clone(),
+            project_id: project_id.clone(),
+            document_id: document_id.clone(),
+            version: params.version,
+        };
+        let verified = state.client.status_proof(&subject).await?;
+        let proven = &verified.state;
+        let unproved = |error: evidence_core::verify::VerifyError| {
+            Problem::from(ClientError::Unverified(error))
+        };
+        let document: Option<&DocumentRecord> = proven
+            .document(&member, &project_id, &document_id)
+            .map_err(unproved)?;
+        let version = match (document, params.version.filter(|v| *v != 0)) {
+            (None, _) => Value::Null,
+            (Some(document), None) => version_json(document.latest_version, &document.latest),
+            (Some(_), Some(version)) => {
+                match proven.version(&member, &project_id, &document_id, version) {
+                    Ok(found) => version_json(version, &found.record),
+                    Err(_) => {
+                        return Err(Problem::not_found(
+                            "not-found",
+                            format!(
+                                "version {version} of {document_id:?} was not filed as of height \
+                                 {}",
+                                proven.checkpoint.height
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(json!({
+            "member": member,
+            "project_id": project_id,
+            "document_id": document_id,
+            "as_of": checkpoint_json(proven),
+            "filed": document.is_some(),
+            "kind": document.map(|d| d.kind.clone()),
+            "latest_version": document.map(|d| d.latest_version),
+            "latest_digest": document.map(|d| d.latest_digest().to_string()),
+            "version": version,
+            "status_proof": status_proof_json(&verified.proof)?,
+        }))
+    };
+    respond(run.await)
+}
+
+async fn payments(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let run = async {
+        let Path(project_id) = path.map_err(|rejection| path_problem(&rejection))?;
+        let verified = state
+            .client
+            .status_proof(&StatusSubject::Project(project_id.clone()))
+            .await?;
+        let project = verified
+            .state
+            .project(&project_id)
+            .map_err(|error| Problem::from(ClientError::Unverified(error)))?;
+        let contract = project.map(|record| {
+            json!({
+                "registrar_member": record.registrar_member,
+                "total_value_minor": record.total_value_minor,
+                "paid_minor": record.paid_minor,
+                "remaining_minor": record.total_value_minor.saturating_sub(record.paid_minor),
+                "milestones": record.milestones.iter().map(|m| json!({
+                    "id": m.id,
+                    "amount_minor": m.amount_minor,
+                    "paid_minor": m.paid_minor,
+                    "remaining_minor": m.amount_minor.saturating_sub(m.paid_minor),
+                })).collect::<Vec<_>>(),
+            })
+        });
+        Ok(json!({
+            "project_id": project_id,
+            "as_of": checkpoint_json(&verified.state),
+            "registered": contract.is_some(),
+            "contract": contract,
+            "status_proof": status_proof_json(&verified.proof)?,
+        }))
+    };
+    respond(run.await)
+}
+
+/// How long a sweep of expired idempotency records waits for the next.
+pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);

@@ -1,0 +1,522 @@
+//! The gateway as a filing system meets it: a four-member network on this machine (real
+//! RocksDB, libp2p, TLS), the gateway in front of the bureau's node, and plain HTTP/1.1
+//! requests. A second client, in Python with only the standard library, knows nothing but the
+//! OpenAPI document the gateway serves (`openapi_client.py`).
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use evidence_core::receipt::Receipt;
+use evidence_gateway::{Gateway, GatewayConfig, Limits, NodeTls, TokenEntry};
+use evidence_genesis::default_consortium;
+use evidence_genesis::pki::ROLE_FILER_SYSTEM;
+use evidence_node::app::now_ms;
+use evidence_node::local::{LocalNetwork, caller_files, write_homes};
+use serde_json::{Value, json};
+
+/// One answer: status, headers (lower-case names), body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A problem's code, checking it is one (RFC 9457 media type and members).
+    fn problem(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        let body = self.json();
+        assert_eq!(body["status"], json!(self.status));
+        assert!(body["title"].is_string() && body["detail"].is_string());
+        let code = body["code"].as_str().unwrap().to_owned();
+        assert_eq!(
+            body["type"],
+            json!(format!("urn:evidence-ledger:problem:{code}"))
+        );
+        code
+    }
+}
+
+/// A plain HTTP/1.1 request on a fresh connection.
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // The server may answer before reading a body it refuses; a broken pipe is then expected.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap(), 16).unwrap();
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+}
+
+fn write_key(path: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let consortium = default_consortium("gateway-test", now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(dir.path(), &consortium, |_, config| {
+        config.metrics.enabled = false;
+    })
+    .unwrap();
+    let network = LocalNetwork::start(consortium.genesis.clone(), homes)
+        .await
+        .unwrap();
+    let genesis_path = dir.path().join("genesis.json");
+    std::fs::write(&genesis_path, consortium.genesis.to_json()).unwrap();
+    let filer = &consortium
+        .filer_keys
+        .iter()
+        .find(|(member, _)| member == "bureau")
+        .unwrap()
+        .1;
+    let key_path = dir.path().join("bureau-filer.key");
+    write_key(&key_path, &filer.to_key_file());
+    let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
+    let (token, entry) = TokenEntry::generate("filing-system");
+    let config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        genesis: genesis_path.clone(),
+        node: network.endpoints()[0].clone(),
+        filer_key: key_path,
+        source_system: "bureau-filing".into(),
+        data_dir: dir.path().join("gateway-data"),
+        node_tls: Some(NodeTls {
+            certificate: caller.certificate,
+            private_key: caller.private_key,
+            extra_roots: None,
+        }),
+        limits: Limits {
+            request_bytes_max: 64 << 10,
+            upload_bytes_max: 1 << 20,
+            documents_per_request_max: 50,
+            ..Limits::default()
+        },
+        tokens: vec![entry],
+    };
+    let gateway = Gateway::start(config.clone()).await.unwrap();
+    let address = gateway.address();
+    let bearer = format!("Bearer {token}");
+    let genesis = consortium.genesis.clone();
+    let answers = tokio::task::spawn_blocking(move || {
+        let auth = [("authorization", bearer.as_str())];
+        let json_auth = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+
+        // The OpenAPI document needs no token and names every operation used below.
+        let openapi = request(address, "GET", "/openapi.json", &[], b"");
+        assert_eq!(openapi.status, 200);
+        let openapi = openapi.json();
+        assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+        // Every path and method the document names is served (whatever the answer, it is
+        // not "no such path").
+        for (template, item) in openapi["paths"].as_object().unwrap() {
+            let path = template
+                .replace("{version}", "1")
+                .replace('{', "")
+                .replace('}', "");
+            for method in item.as_object().unwrap().keys() {
+                let answer = request(address, &method.to_uppercase(), &path, &[], b"");
+                assert_ne!(answer.status, 405, "{method} {template}");
+                if answer.status == 404 {
+                    assert_ne!(answer.problem(), "no-such-path", "{method} {template}");
+                }
+            }
+        }
+
+        // Without a token, or with a wrong one: 401, nothing filed.
+        let document = json!({"documents": [{
+            "kind": "completion-drawing", "project_id": "P-GW", "document_id": "DRAWING-1",
+            "digest": genesis.suite.digest.hash(b"drawing one").to_string(),
+        }]})
+        .to_string();
+        let none = request(address, "POST", "/v1/documents", &[], document.as_bytes());
+        assert_eq!((none.status, none.problem().as_str()), (401, "unauthorized"));
+        let wrong = request(
+            address,
+            "POST",
+            "/v1/documents",
+            &[("authorization", "Bearer egw_not-a-token")],
+            document.as_bytes(),
+        );
+        assert_eq!((wrong.status, wrong.problem().as_str()), (401, "unauthorized"));
+
+        // Notarize by digest, with an idempotency key: a receipt that verifies offline.
+        let keyed = [
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+            ("idempotency-key", "4b7f0c1e-0001"),
+        ];
+        let first = request(address, "POST", "/v1/documents", &keyed, document.as_bytes());
+        assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+        let first_body = first.json();
+        let notarized = &first_body["documents"][0];
+        assert_eq!(notarized["version"], json!(1));
+        let receipt = Receipt::from_json(&notarized["receipt"].to_string()).unwrap();
+        let verdict = evidence_core::receipt::verify_receipt(
+            &genesis.suite.digest.hash(b"drawing one"),
+            &receipt,
+            &genesis.trust_anchor().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(verdict.anchor.source_system, "bureau-filing");
+
+        // The same request under the same key: the same answer, marked as replayed.
+        let again = request(address, "POST", "/v1/documents", &keyed, document.as_bytes());
+        assert_eq!(again.status, 200);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(again.json(), first_body);
+        // The key on another request: refused, nothing filed.
+        let other = json!({"documents": [{
+            "kind": "completion-drawing", "project_id": "P-GW", "document_id": "DRAWING-2",
+            "digest": genesis.suite.digest.hash(b"drawing two").to_string(),
+        }]})
+        .to_string();
+        let reused = request(address, "POST", "/v1/documents", &keyed, other.as_bytes());
+        assert_eq!(
+            (reused.status, reused.problem().as_str()),
+            (422, "idempotency-key-reused")
+        );
+
+        // Upload: the body is the document, hashed as it streams in. Version 2 supersedes 1.
+        let upload = request(
+            address,
+            "POST",
+            "/v1/documents/upload?kind=completion-drawing&project_id=P-GW&document_id=DRAWING-1",
+            &[
+                ("authorization", bearer.as_str()),
+                ("content-type", "application/octet-stream"),
+            ],
+            b"drawing one, revised",
+        );
+        assert_eq!(upload.status, 200, "{}", String::from_utf8_lossy(&upload.body));
+        let uploaded = upload.json();
+        assert_eq!(uploaded["version"], json!(2));
+        assert_eq!(
+            uploaded["digest"],
+            json!(genesis
+                .suite
+                .digest
+                .hash(b"drawing one, revised")
+                .to_string())
+        );
+
+        // The receipt again, from its URL.
+        let url = uploaded["receipt_url"].as_str().unwrap().to_owned();
+        assert_eq!(url, "/v1/receipts/P-GW/DRAWING-1/2");
+        let fetched = request(address, "GET", &url, &auth, b"");
+        assert_eq!(fetched.status, 200);
+        assert_eq!(fetched.json(), uploaded["receipt"]);
+        let missing = request(address, "GET", "/v1/receipts/P-GW/DRAWING-1/9", &auth, b"");
+        assert_eq!((missing.status, missing.problem().as_str()), (404, "not-found"));
+
+        // Verify: the right digest is valid; another is not, with the check that failed.
+        let verify = |digest: String| {
+            let body = json!({"receipt": uploaded["receipt"], "digest": digest}).to_string();
+            request(address, "POST", "/v1/verify", &json_auth, body.as_bytes()).json()
+        };
+        let digest = |bytes: &[u8]| genesis.suite.digest.hash(bytes).to_string();
+        let valid = verify(digest(b"drawing one, revised"));
+        assert_eq!(valid["valid"], json!(true));
+        assert_eq!(valid["document"]["version"], json!(2));
+        let tampered = verify(digest(b"drawing one, tampered"));
+        assert_eq!(tampered["valid"], json!(false));
+        assert_eq!(tampered["code"], json!("digest-mismatch"));
+
+        // Lookup by document: both versions, verified, oldest first.
+        let lookup = request(
+            address,
+            "GET",
+            "/v1/lookup?project_id=P-GW&document_id=DRAWING-1",
+            &auth,
+            b"",
+        );
+        assert_eq!(lookup.status, 200);
+        let results = lookup.json()["results"].as_array().unwrap().clone();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0]["reported_status"]["status"], json!("superseded"));
+
+        // Status, proved: version 1 superseded by 2; a document never filed, proved absent.
+        let status = request(
+            address,
+            "GET",
+            "/v1/status/P-GW/DRAWING-1?version=1",
+            &auth,
+            b"",
+        )
+        .json();
+        assert_eq!(status["filed"], json!(true));
+        assert_eq!(status["latest_version"], json!(2));
+        assert_eq!(status["version"]["status"], json!("superseded"));
+        assert_eq!(status["version"]["superseded_by"]["version"], json!(2));
+        let proof =
+            evidence_core::status::StatusProof::from_json(&status["status_proof"].to_string())
+                .unwrap();
+        evidence_core::status::verify_status_proof(
+            &proof,
+            &genesis.trust_anchor().unwrap(),
+        )
+        .unwrap();
+        let never = request(address, "GET", "/v1/status/P-GW/NEVER-FILED", &auth, b"").json();
+        assert_eq!(never["filed"], json!(false));
+        assert_eq!(never["version"], Value::Null);
+        let payments = request(address, "GET", "/v1/projects/P-GW/payments", &auth, b"").json();
+        assert_eq!(payments["registered"], json!(false));
+
+        // A rule of the ledger refuses (the bureau may not file fund transfers): the ledger's
+        // code, nothing filed.
+        let refused = json!({"documents": [{
+            "kind": "fund-transfer", "project_id": "P-GW", "document_id": "PAY-1",
+            "digest": digest(b"a payment"),
+            "claim": {"type": "payment", "milestone": "M1", "amount_minor": 100},
+        }]})
+        .to_string();
+        let refused = request(address, "POST", "/v1/documents", &json_auth, refused.as_bytes());
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.problem(), "kind-not-allowed-for-member");
+
+        // Malformed input: clear problems, nothing filed.
+        let malformed: &[(&str, &str, &[u8], u16, &str)] = &[
+            ("POST", "/v1/documents", b"{not json", 400, "malformed-json"),
+            ("POST", "/v1/documents", b"{\"documents\": []}", 400, "invalid-request"),
+            (
+                "POST",
+                "/v1/documents",
+                b"{\"documents\": [{\"kind\": \"k\", \"project_id\": \"p\", \"document_id\": \"d\", \"digest\": \"sha256:00\"}]}",
+                400,
+                "bad-digest",
+            ),
+            (
+                "POST",
+                "/v1/documents",
+                format!(
+                    "{{\"documents\": [{{\"kind\": \"k\", \"project_id\": \"p\", \"document_id\": \"d\", \"digest\": \"sha256:{}\"}}]}}",
+                    "0".repeat(64)
+                )
+                .leak()
+                .as_bytes(),
+                400,
+                "wrong-digest-algorithm",
+            ),
+            (
+                "POST",
+                "/v1/documents",
+                b"{\"documents\": [], \"colour\": 1}",
+                400,
+                "malformed-json",
+            ),
+            ("POST", "/v1/verify", b"{\"receipt\": {}, \"digest\": \"x\"}", 400, "not-a-receipt"),
+            ("GET", "/v1/lookup?limit=nine", b"", 400, "bad-query"),
+            ("GET", "/v1/lookup", b"", 400, "bad-query"),
+            ("GET", "/v1/receipts/P/D/not-a-number", b"", 400, "bad-path"),
+            ("GET", "/v1/nothing-here", b"", 404, "no-such-path"),
+            (
+                "POST",
+                "/v1/documents/upload?kind=k&project_id=p&document_id=d&milestone=M1",
+                b"x",
+                400,
+                "invalid-request",
+            ),
+        ];
+        for (method, path, body, status, code) in malformed {
+            let answer = request(address, method, path, &json_auth, body);
+            assert_eq!(
+                (answer.status, answer.problem().as_str()),
+                (*status, *code),
+                "{method} {path}"
+            );
+        }
+        // Too large: a JSON body over the limit, an upload over its limit, too many documents.
+        let big = vec![b' '; 70 << 10];
+        let answer = request(address, "POST", "/v1/documents", &json_auth, &big);
+        assert_eq!((answer.status, answer.problem().as_str()), (413, "request-too-large"));
+        let upload_big = vec![7u8; (1 << 20) + 1];
+        let answer = request(
+            address,
+            "POST",
+            "/v1/documents/upload?kind=completion-drawing&project_id=P-GW&document_id=BIG",
+            &auth,
+            &upload_big,
+        );
+        assert_eq!((answer.status, answer.problem().as_str()), (413, "upload-too-large"));
+        let many: Vec<Value> = (0..51)
+            .map(|i| {
+                json!({"kind": "completion-drawing", "project_id": "P-GW",
+                       "document_id": format!("MANY-{i}"), "digest": digest(&[i as u8])})
+            })
+            .collect();
+        let many = json!({ "documents": many }).to_string();
+        let answer = request(address, "POST", "/v1/documents", &json_auth, many.as_bytes());
+        assert_eq!((answer.status, answer.problem().as_str()), (413, "too-many-documents"));
+        let bad_key = request(
+            address,
+            "POST",
+            "/v1/documents",
+            &[
+                ("authorization", bearer.as_str()),
+                ("idempotency-key", "has space"),
+            ],
+            document.as_bytes(),
+        );
+        assert_eq!(
+            (bad_key.status, bad_key.problem().as_str()),
+            (400, "bad-idempotency-key")
+        );
+
+        // Nothing above filed anything more: DRAWING-1 has two versions, BIG and MANY none.
+        for (query, expected) in [
+            ("project_id=P-GW&document_id=DRAWING-1", 2),
+            ("project_id=P-GW&document_id=DRAWING-2", 0),
+            ("project_id=P-GW&document_id=BIG", 0),
+            ("project_id=P-GW&document_id=MANY-0", 0),
+            ("project_id=P-GW&document_id=PAY-1", 0),
+        ] {
+            let found = request(address, "GET", &format!("/v1/lookup?{query}"), &auth, b"");
+            assert_eq!(
+                found.json()["results"].as_array().unwrap().len(),
+                expected,
+                "{query}"
+            );
+        }
+        (address, token, genesis_path)
+    })
+    .await
+    .unwrap();
+
+    // A client that knows only the OpenAPI document: Python's standard library.
+    let (address, token, _genesis) = answers;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi_client.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(format!("http://{address}"))
+        .arg(&token)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the OpenAPI client failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The idempotency record outlives the gateway: a restarted gateway answers the retry.
+    gateway.shutdown().await;
+    let gateway = Gateway::start(config).await.unwrap();
+    let address = gateway.address();
+    let bearer = format!("Bearer {token}");
+    let replayed = tokio::task::spawn_blocking(move || {
+        let document = json!({"documents": [{
+            "kind": "completion-drawing", "project_id": "P-GW", "document_id": "DRAWING-1",
+            "digest": consortium.genesis.suite.digest.hash(b"drawing one").to_string(),
+        }]})
+        .to_string();
+        request(
+            address,
+            "POST",
+            "/v1/documents",
+            &[
+                ("authorization", bearer.as_str()),
+                ("idempotency-key", "4b7f0c1e-0001"),
+            ],
+            document.as_bytes(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(replayed.status, 200);
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.json()["documents"][0]["version"], json!(1));
+    gateway.shutdown().await;
+    network.shutdown().await;
+}
