@@ -203,8 +203,7 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
         for (template, item) in openapi["paths"].as_object().unwrap() {
             let path = template
                 .replace("{version}", "1")
-                .replace('{', "")
-                .replace('}', "");
+                .replace(['{', '}'], "");
             for method in item.as_object().unwrap().keys() {
                 let answer = request(address, &method.to_uppercase(), &path, &[], b"");
                 assert_ne!(answer.status, 405, "{method} {template}");
