@@ -378,6 +378,88 @@ pub struct ProposalVoteView {
     pub receipt: Receipt,
 }
 
+/// A rule event as a node reports it (see [`Client::rule_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleEvent {
+    /// The node's run and the event's number in it: give both back to resume after it.
+    pub boot_id: u64,
+    pub sequence: u64,
+    pub time_ms: u64,
+    /// `payment-refused` or `milestone-near-cap`.
+    pub kind: String,
+    /// The payment rule's code, or `milestone-near-cap`.
+    pub code: String,
+    pub message: String,
+    pub project_id: String,
+    pub milestone: String,
+    pub amount_minor: Option<u64>,
+    pub paid_minor: Option<u64>,
+    pub cap_minor: Option<u64>,
+    pub member: String,
+    pub document_id: String,
+    pub transaction_id: Option<Digest>,
+    /// The block's height; 0 for a refusal when the transaction was submitted.
+    pub height: u64,
+}
+
+/// The open stream of a node's rule events.
+#[derive(Debug)]
+pub struct RuleEventStream {
+    inner: tonic::Streaming<pb::RuleEvent>,
+    algorithm: HashAlgorithm,
+}
+
+impl RuleEventStream {
+    /// The next event; `None` when the node closed the stream.
+    ///
+    /// # Errors
+    /// The connection failed, or the node sent something that is not an event.
+    pub async fn next(&mut self) -> Result<Option<RuleEvent>, ClientError> {
+        let Some(event) = self
+            .inner
+            .message()
+            .await
+            .map_err(|status| from_status(&status))?
+        else {
+            return Ok(None);
+        };
+        let transaction_id = match event.transaction_id.len() {
+            0 => None,
+            32 => {
+                let mut bytes = [0u8; 32];
+                bytes.copy_from_slice(&event.transaction_id);
+                Some(Digest::new(self.algorithm, bytes))
+            }
+            n => {
+                return Err(bad_answer(
+                    "rule event",
+                    format!("a transaction id of {n} bytes"),
+                ));
+            }
+        };
+        if event.sequence == 0 || event.boot_id == 0 {
+            return Err(bad_answer("rule event", "no run or sequence number"));
+        }
+        Ok(Some(RuleEvent {
+            boot_id: event.boot_id,
+            sequence: event.sequence,
+            time_ms: event.time_ms,
+            kind: event.kind,
+            code: event.code,
+            message: event.message,
+            project_id: event.project_id,
+            milestone: event.milestone,
+            amount_minor: event.amount_minor,
+            paid_minor: event.paid_minor,
+            cap_minor: event.cap_minor,
+            member: event.member,
+            document_id: event.document_id,
+            transaction_id,
+            height: event.height,
+        }))
+    }
+}
+
 /// A connection to one member's node. Cheap to share: every method takes `&self`.
 #[derive(Debug)]
 pub struct Client {
@@ -1124,6 +1206,33 @@ impl Client {
     pub async fn status(&self) -> Result<pb::StatusResponse, ClientError> {
         self.call(|mut rpc| async move { rpc.status(pb::StatusRequest {}).await })
             .await
+    }
+
+    /// The node's rule events (fund transfers refused by a payment rule, milestones near
+    /// their cap), from those it kept after `after_sequence` of its run `boot_id` (all kept
+    /// ones when the run is another, or `boot_id` is 0), then new ones as they happen. They are
+    /// the node's report: the proved payments of a project are [`Client::status_proof`]'s.
+    ///
+    /// # Errors
+    /// The call fails.
+    pub async fn rule_events(
+        &self,
+        boot_id: u64,
+        after_sequence: u64,
+    ) -> Result<RuleEventStream, ClientError> {
+        let inner = self
+            .call(|mut rpc| async move {
+                rpc.stream_rule_events(pb::StreamRuleEventsRequest {
+                    boot_id,
+                    after_sequence,
+                })
+                .await
+            })
+            .await?;
+        Ok(RuleEventStream {
+            inner,
+            algorithm: self.algorithm(),
+        })
     }
 
     /// Waits until the node has committed `height`, polling its status (every 20 ms at first,

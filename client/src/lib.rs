@@ -18,8 +18,9 @@ mod offline;
 
 pub use client::{
     Client, ClientOptions, FilerRevocationStatus, FilerStatus, LookupPage, LookupQuery,
-    LookupResult, ProposalView, ProposalVoteView, ReceiptQuery, RetryPolicy, StatusSubject,
-    Supersession, TlsOptions, VerifiedEntry, VerifiedStatus, VersionStatus,
+    LookupResult, ProposalView, ProposalVoteView, ReceiptQuery, RetryPolicy, RuleEvent,
+    RuleEventStream, StatusSubject, Supersession, TlsOptions, VerifiedEntry, VerifiedStatus,
+    VersionStatus,
 };
 pub use document::{DocumentMeta, DocumentSource, Version};
 pub use error::{ClientError, RuleRefusal};

@@ -167,6 +167,43 @@ impl Ledger for Node {
         Err(Status::unimplemented("not scripted"))
     }
 
+    type StreamRuleEventsStream = tonic::codegen::BoxStream<pb::RuleEvent>;
+
+    /// Three events: a good one, one whose transaction id is 5 bytes, one numbered 0.
+    async fn stream_rule_events(
+        &self,
+        _: Request<pb::StreamRuleEventsRequest>,
+    ) -> Result<Response<Self::StreamRuleEventsStream>, Status> {
+        let good = pb::RuleEvent {
+            boot_id: 9,
+            sequence: 1,
+            time_ms: 1,
+            kind: "payment-refused".into(),
+            code: "milestone-overpayment".into(),
+            message: "overpayment".into(),
+            project_id: PROJECT_ID.into(),
+            milestone: "M1".into(),
+            amount_minor: Some(100),
+            paid_minor: Some(950),
+            cap_minor: Some(1_000),
+            member: "finance".into(),
+            document_id: "PAY-2".into(),
+            transaction_id: vec![7; 32],
+            height: 0,
+        };
+        let short_id = pb::RuleEvent {
+            sequence: 2,
+            transaction_id: vec![7; 5],
+            ..good.clone()
+        };
+        let unnumbered = pb::RuleEvent {
+            sequence: 0,
+            ..good.clone()
+        };
+        let events = [good, short_id, unnumbered].map(Ok);
+        Ok(Response::new(Box::pin(futures_util::stream::iter(events))))
+    }
+
     async fn status(
         &self,
         _: Request<pb::StatusRequest>,
@@ -325,4 +362,21 @@ async fn the_same_bytes_again_are_the_same_version_and_new_bytes_the_next() {
         Some(other_kind.entry.anchor().unwrap().body.digest)
     );
     assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn rule_events_are_read_and_malformed_ones_refused() {
+    let (_node, client) = start(10).await;
+    let mut events = client.rule_events(0, 0).await.unwrap();
+    let first = events.next().await.unwrap().unwrap();
+    assert_eq!(
+        (first.boot_id, first.sequence, first.code.as_str()),
+        (9, 1, "milestone-overpayment")
+    );
+    assert_eq!(first.transaction_id.map(|id| id.bytes), Some([7; 32]));
+    for _ in 0..2 {
+        let error = events.next().await.unwrap_err();
+        assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
+    }
+    assert!(events.next().await.unwrap().is_none());
 }

@@ -155,6 +155,15 @@ impl Ledger for Liar {
         Err(Status::unimplemented("not scripted"))
     }
 
+    type StreamRuleEventsStream = tonic::codegen::BoxStream<pb::RuleEvent>;
+
+    async fn stream_rule_events(
+        &self,
+        _: Request<pb::StreamRuleEventsRequest>,
+    ) -> Result<Response<Self::StreamRuleEventsStream>, Status> {
+        Err(Status::unimplemented("not scripted"))
+    }
+
     async fn status(
         &self,
         _: Request<pb::StatusRequest>,

@@ -46,7 +46,9 @@ const RECEIPT_LOOKUP_PAGES_MAX: usize = 64;
 /// What every handler shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) client: Client,
+    pub(crate) client: Arc<Client>,
+    /// The alerts followed from the node, when alerts are enabled.
+    pub(crate) feed: Option<Arc<crate::alerts::Feed>>,
     pub(crate) member: String,
     pub(crate) algorithm: HashAlgorithm,
     pub(crate) source_system: String,
@@ -83,6 +85,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         )
         .route("/v1/status/{project_id}/{document_id}", get(status))
         .route("/v1/projects/{project_id}/payments", get(payments))
+        .route("/v1/alerts", get(alerts))
         .fallback(|| async {
             Problem::not_found(
                 "no-such-path",
@@ -993,6 +996,39 @@ async fn payments(
         }))
     };
     respond(run.await)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsParams {
+    /// The last `feed_number` the caller read (0: from the oldest kept).
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// The most alerts one feed page carries.
+const ALERTS_PAGE_MAX: usize = 1_000;
+
+async fn alerts(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    params: Result<Query<AlertsParams>, QueryRejection>,
+) -> Response {
+    let run = || {
+        let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
+        let feed = state.feed.as_ref().ok_or_else(|| {
+            Problem::not_found(
+                "alerts-disabled",
+                "this gateway does not follow alerts (alerts.enabled is false)",
+            )
+        })?;
+        let limit = params.limit.unwrap_or(100).clamp(1, ALERTS_PAGE_MAX);
+        let (alerts, last) = feed.after(params.after, limit);
+        Ok(json!({ "alerts": alerts, "last": last }))
+    };
+    respond(run())
 }
 
 /// How long a sweep of expired idempotency records waits for the next.

@@ -50,6 +50,88 @@ pub struct GatewayConfig {
     /// (`evidence-gateway token` makes one).
     #[serde(default)]
     pub tokens: Vec<TokenEntry>,
+    /// Payment alerts: following the node's rule events.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Where alerts are posted.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// How alerts are followed, kept and delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Follow the node's rule events (the feed and the webhooks need it).
+    pub enabled: bool,
+    /// Alerts the feed (`/v1/alerts`) keeps, in memory.
+    pub feed_kept: usize,
+    /// Alerts waiting for one webhook; beyond, they go to the dead-letter file at once.
+    pub queue_max: usize,
+    /// Attempts to deliver one alert to one webhook before it goes to the dead-letter file.
+    pub delivery_attempts: u32,
+    /// The wait before the second attempt, doubling up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            feed_kept: 1_000,
+            queue_max: 10_000,
+            delivery_attempts: 8,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 60_000,
+        }
+    }
+}
+
+/// The alert kinds a webhook may ask for.
+pub const ALERT_KINDS: [&str; 2] = ["payment-refused", "milestone-near-cap"];
+
+/// One webhook: alerts are posted to `url`, signed with the secret in `secret_file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// A name for the log and the dead-letter file.
+    pub name: String,
+    /// `http://host:port/path`.
+    pub url: String,
+    /// A file (readable by its owner only) holding the signing secret the receiver shares.
+    pub secret_file: PathBuf,
+    /// The alert kinds to post (`payment-refused`, `milestone-near-cap`); empty: all.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+}
+
+/// Reads a webhook secret: the file's text, trimmed; the file must be readable by its owner
+/// only and the secret at least 16 bytes.
+///
+/// # Errors
+/// The file cannot be read, others may read it, or the secret is too short.
+pub fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::other(format!(
+                "{} may be read by others (mode {:o}); make it 0600",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    let secret = std::fs::read_to_string(path)?.trim().as_bytes().to_vec();
+    if secret.len() < 16 {
+        return Err(std::io::Error::other(format!(
+            "the secret in {} is shorter than 16 bytes",
+            path.display()
+        )));
+    }
+    Ok(secret)
 }
 
 /// The certificate and key the gateway presents to the node, and extra trusted roots.
@@ -151,6 +233,9 @@ impl GatewayConfig {
         at(&mut self.genesis);
         at(&mut self.filer_key);
         at(&mut self.data_dir);
+        for webhook in &mut self.webhooks {
+            at(&mut webhook.secret_file);
+        }
         if let Some(tls) = &mut self.node_tls {
             at(&mut tls.certificate);
             at(&mut tls.private_key);
@@ -197,6 +282,42 @@ impl GatewayConfig {
         }
         if self.source_system.is_empty() {
             return invalid("source_system must not be empty".into());
+        }
+        let mut webhook_names = std::collections::HashSet::new();
+        for webhook in &self.webhooks {
+            if webhook.name.is_empty() || !webhook_names.insert(webhook.name.as_str()) {
+                return invalid(format!(
+                    "webhook names must be non-empty and distinct; {:?} is not",
+                    webhook.name
+                ));
+            }
+            if !webhook.url.starts_with("http://") {
+                return invalid(format!(
+                    "webhook {:?}: the URL must be http:// (the gateway does not post over TLS \
+                     yet; put a TLS proxy on the receiver's side), not {:?}",
+                    webhook.name, webhook.url
+                ));
+            }
+            if let Some(kind) = webhook
+                .kinds
+                .iter()
+                .find(|kind| !ALERT_KINDS.contains(&kind.as_str()))
+            {
+                return invalid(format!(
+                    "webhook {:?}: unknown alert kind {kind:?} (known: {})",
+                    webhook.name,
+                    ALERT_KINDS.join(", ")
+                ));
+            }
+        }
+        if !self.webhooks.is_empty() && !self.alerts.enabled {
+            return invalid("webhooks are configured but alerts.enabled is false".into());
+        }
+        let alerts = &self.alerts;
+        if alerts.feed_kept == 0 || alerts.queue_max == 0 || alerts.delivery_attempts == 0 {
+            return invalid(
+                "alerts.feed_kept, queue_max and delivery_attempts must be above zero".into(),
+            );
         }
         let limits = &self.limits;
         if limits.request_bytes_max == 0

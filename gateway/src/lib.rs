@@ -7,6 +7,7 @@
 //! or a project's payments. Errors are RFC 9457 problem details carrying the ledger's rule
 //! codes.
 
+mod alerts;
 mod api;
 pub mod config;
 mod idempotency;
@@ -21,8 +22,12 @@ use evidence_genesis::Genesis;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+pub use alerts::{EVENT_ID_HEADER, SIGNATURE_HEADER, signature};
 pub use api::{OPENAPI, OPENAPI_PATH, receipt_url};
-pub use config::{ConfigError, GatewayConfig, Limits, NodeTls, TokenEntry, token_hash};
+pub use config::{
+    AlertsConfig, ConfigError, GatewayConfig, Limits, NodeTls, TokenEntry, WebhookConfig,
+    token_hash,
+};
 pub use problem::{PROBLEM_JSON, Problem};
 
 /// Why the gateway could not start.
@@ -109,8 +114,24 @@ impl Gateway {
                 Some((hash, token.name.clone()))
             })
             .collect();
+        let client = Arc::new(client);
+        let feed = if config.alerts.enabled {
+            Some(
+                alerts::start(
+                    Arc::clone(&client),
+                    &config.alerts,
+                    &config.webhooks,
+                    &config.data_dir,
+                    member.clone(),
+                )
+                .map_err(data_error)?,
+            )
+        } else {
+            None
+        };
         let shared = Arc::new(api::Shared {
             client,
+            feed,
             member,
             algorithm,
             source_system: config.source_system.clone(),

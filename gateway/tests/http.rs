@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use evidence_core::receipt::Receipt;
-use evidence_gateway::{Gateway, GatewayConfig, Limits, NodeTls, TokenEntry};
+use evidence_gateway::{AlertsConfig, Gateway, GatewayConfig, Limits, NodeTls, TokenEntry};
 use evidence_genesis::default_consortium;
 use evidence_genesis::pki::ROLE_FILER_SYSTEM;
 use evidence_node::app::now_ms;
@@ -181,6 +181,8 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
             ..Limits::default()
         },
         tokens: vec![entry],
+        alerts: AlertsConfig::default(),
+        webhooks: Vec::new(),
     };
     let gateway = Gateway::start(config.clone()).await.unwrap();
     let address = gateway.address();

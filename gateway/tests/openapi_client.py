@@ -190,4 +190,8 @@ status, _, problem = call("notarize", body={"documents": [{
 }]})
 assert status == 403 and problem["code"] == "kind-not-allowed-for-member", problem
 
+# The alerts feed (payment alerts this gateway followed from its node).
+status, _, feed = call("listAlerts", query={"after": 0, "limit": 10})
+assert status == 200 and isinstance(feed["alerts"], list), feed
+
 print("the OpenAPI client notarized, fetched, verified and proved status")

@@ -52,6 +52,7 @@ pub enum Method {
     Lookup,
     GetStatusProof,
     StreamCheckpoints,
+    StreamRuleEvents,
     Status,
     GetFiler,
     ListFilers,
@@ -62,7 +63,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Notarize,
         Self::Submit,
         Self::GetReceipt,
@@ -71,6 +72,7 @@ impl Method {
         Self::Lookup,
         Self::GetStatusProof,
         Self::StreamCheckpoints,
+        Self::StreamRuleEvents,
         Self::Status,
         Self::GetFiler,
         Self::ListFilers,
@@ -90,6 +92,7 @@ impl Method {
             Self::Lookup => "Lookup",
             Self::GetStatusProof => "GetStatusProof",
             Self::StreamCheckpoints => "StreamCheckpoints",
+            Self::StreamRuleEvents => "StreamRuleEvents",
             Self::Status => "Status",
             Self::GetFiler => "GetFiler",
             Self::ListFilers => "ListFilers",
@@ -146,6 +149,7 @@ impl Default for AccessSection {
             Lookup,
             GetStatusProof,
             StreamCheckpoints,
+            StreamRuleEvents,
             Status,
             GetFiler,
             ListFilers,

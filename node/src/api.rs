@@ -1387,6 +1387,30 @@ impl LedgerService {
     }
 }
 
+/// A rule event as the API sends it.
+fn rule_event_message(boot_id: u64, event: &crate::events::RuleEvent) -> pb::RuleEvent {
+    pb::RuleEvent {
+        boot_id,
+        sequence: event.sequence,
+        time_ms: event.time_ms,
+        kind: event.kind.name().to_owned(),
+        code: event.code.clone(),
+        message: event.message.clone(),
+        project_id: event.project_id.clone(),
+        milestone: event.milestone.clone(),
+        amount_minor: event.amount_minor,
+        paid_minor: event.paid_minor,
+        cap_minor: event.cap_minor,
+        member: event.member.clone(),
+        document_id: event.document_id.clone(),
+        transaction_id: event
+            .transaction_id
+            .map(|id| id.bytes.to_vec())
+            .unwrap_or_default(),
+        height: event.height,
+    }
+}
+
 /// Sends `item` unless the server stops first; false when it was not sent.
 async fn send_or_stop<T>(
     sender: &mpsc::Sender<T>,
@@ -1503,6 +1527,54 @@ impl LedgerRpc for LedgerService {
             sender,
             self.stopping.subscribe(),
         ));
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    type StreamRuleEventsStream = ReceiverStream<Result<pb::RuleEvent, Status>>;
+
+    async fn stream_rule_events(
+        &self,
+        request: Request<pb::StreamRuleEventsRequest>,
+    ) -> Result<Response<Self::StreamRuleEventsStream>, Status> {
+        let request = request.into_inner();
+        let app = Arc::clone(&self.app);
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        let mut stopping = self.stopping.subscribe();
+        tokio::spawn(async move {
+            let events = app.rule_events();
+            let boot_id = events.boot_id();
+            let (mut backlog, mut live) = events.subscribe(request.boot_id, request.after_sequence);
+            let mut last = 0;
+            loop {
+                for event in backlog.drain(..) {
+                    last = event.sequence;
+                    let message = rule_event_message(boot_id, &event);
+                    if !send_or_stop(&sender, Ok(message), &mut stopping).await {
+                        return;
+                    }
+                }
+                let received = tokio::select! {
+                    received = live.recv() => received,
+                    () = sender.closed() => return,
+                    _ = stopping.wait_for(|s| *s) => {
+                        let _ = sender.try_send(Err(ApiError::ShuttingDown.into()));
+                        return;
+                    }
+                };
+                match received {
+                    Ok(event) if event.sequence > last => backlog.push(event),
+                    Ok(_) => {}
+                    // Fell behind the live channel: read what was missed from the kept events.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        (backlog, live) = events.subscribe(boot_id, last);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        let _ = sender.try_send(Err(ApiError::ShuttingDown.into()));
+                        return;
+                    }
+                }
+            }
+        });
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 

@@ -16,7 +16,12 @@ use evidence_core::digest::Digest;
 use evidence_core::keys::PublicKey;
 use tokio::sync::{broadcast, oneshot};
 
+use evidence_contracts::transaction::Transaction;
+use evidence_core::encoding::Decode as _;
+use evidence_core::records::ProjectRecord;
+
 use crate::block::{BLOCK_BYTES_MAX, Block};
+use crate::events::{self, RuleEvent, RuleEventKind, RuleEvents};
 use crate::ledger::{BlockError, CommitOutcome, Ledger, LedgerError, Tip};
 use crate::mempool::{AdmitError, Mempool, MempoolLimits};
 use crate::metrics::Metrics;
@@ -53,6 +58,11 @@ pub struct AppLimits {
     /// How far behind the local clock a newly proposed block's time may be, in milliseconds.
     pub block_age_max_ms: u64,
     pub mempool: MempoolLimits,
+    /// Rule events kept for consumers that reconnect ([`crate::events`]).
+    pub rule_events_kept: usize,
+    /// Payments that leave a milestone paid to at least this share of its amount, in
+    /// percent, raise a `milestone-near-cap` event.
+    pub milestone_warning_percent: u8,
 }
 
 impl Default for AppLimits {
@@ -63,6 +73,8 @@ impl Default for AppLimits {
             clock_bound_ms: 500,
             block_age_max_ms: 10_000,
             mempool: MempoolLimits::default(),
+            rule_events_kept: crate::events::RULE_EVENTS_KEPT_DEFAULT,
+            milestone_warning_percent: crate::events::MILESTONE_WARNING_PERCENT_DEFAULT,
         }
     }
 }
@@ -81,6 +93,7 @@ pub struct App {
     /// [`App::subscribe`]).
     prune_waiters_at: AtomicUsize,
     checkpoints: broadcast::Sender<Checkpoint>,
+    events: RuleEvents,
     metrics: Arc<Metrics>,
     relay: OnceLock<Relay>,
 }
@@ -98,6 +111,7 @@ impl App {
             waiters: Mutex::new(HashMap::new()),
             prune_waiters_at: AtomicUsize::new(WAITERS_PRUNE_MIN),
             checkpoints,
+            events: RuleEvents::new(limits.rule_events_kept, limits.milestone_warning_percent),
             metrics,
             relay: OnceLock::new(),
         }
@@ -163,7 +177,16 @@ impl App {
     /// # Errors
     /// See [`Mempool::admit`].
     pub fn admit_at(&self, bytes: Vec<u8>, now_ms: u64) -> Result<(Digest, bool), AdmitError> {
-        let result = self.mempool.admit(&self.ledger, bytes, now_ms);
+        let algorithm = self.ledger.algorithm();
+        let result =
+            self.mempool
+                .admit_observed(&self.ledger, bytes, now_ms, |transaction, error| {
+                    if let Some(event) =
+                        events::payment_refusal(algorithm, transaction, error, 0, now_ms)
+                    {
+                        self.events.publish(event);
+                    }
+                });
         match &result {
             Ok(_) => self.update_depth(),
             Err(AdmitError::Busy { .. }) => {
@@ -301,6 +324,9 @@ impl App {
         let outcome = self.ledger.commit(block, certificate)?;
         self.mempool
             .remove(outcome.transactions.iter().map(|t| &t.tx_id));
+        // Before the waiters learn of the block, so an alert is never behind a reply to a
+        // later request.
+        self.publish_rule_events(block, &outcome);
         let mut refused = 0u64;
         for tx in &outcome.transactions {
             if tx.record.rejection.is_some() {
@@ -328,6 +354,77 @@ impl App {
             self.prune_waiters();
         }
         Ok(outcome)
+    }
+
+    /// The rule events of a committed block: its transactions refused by a payment rule, and
+    /// the milestones its payments left near their cap.
+    fn publish_rule_events(&self, block: &Block, outcome: &CommitOutcome) {
+        let header = &outcome.checkpoint.header;
+        let algorithm = self.ledger.algorithm();
+        for (position, error) in &outcome.payment_refusals {
+            let Some(Ok(transaction)) = block
+                .transactions
+                .get(*position)
+                .map(|bytes| Transaction::from_canonical_bytes(bytes))
+            else {
+                continue;
+            };
+            if let Some(event) = events::payment_refusal(
+                algorithm,
+                &transaction,
+                error,
+                header.height,
+                header.time_ms,
+            ) {
+                self.events.publish(event);
+            }
+        }
+        for payment in &outcome.payments {
+            let key = evidence_core::records::project_key(&payment.project_id);
+            let record = match evidence_contracts::StateStore::get(self.ledger.store(), &key) {
+                Ok(Some(bytes)) => ProjectRecord::from_canonical_bytes(&bytes).ok(),
+                _ => None,
+            };
+            let Some(milestone) = record
+                .as_ref()
+                .and_then(|record| record.milestone(&payment.milestone))
+            else {
+                continue;
+            };
+            if self
+                .events
+                .near_cap(milestone.paid_minor, milestone.amount_minor)
+            {
+                self.events.publish(RuleEvent {
+                    sequence: 0,
+                    time_ms: header.time_ms,
+                    kind: RuleEventKind::MilestoneNearCap,
+                    code: events::NEAR_CAP.to_owned(),
+                    message: format!(
+                        "milestone {:?} of project {:?} is paid {} of {} ({}% or more)",
+                        payment.milestone,
+                        payment.project_id,
+                        milestone.paid_minor,
+                        milestone.amount_minor,
+                        self.events.warning_percent()
+                    ),
+                    project_id: payment.project_id.clone(),
+                    milestone: payment.milestone.clone(),
+                    amount_minor: Some(payment.amount_minor),
+                    paid_minor: Some(milestone.paid_minor),
+                    cap_minor: Some(milestone.amount_minor),
+                    member: payment.member.clone(),
+                    document_id: payment.document_id.clone(),
+                    transaction_id: None,
+                    height: header.height,
+                });
+            }
+        }
+    }
+
+    /// The rule events of this run ([`crate::events`]).
+    pub fn rule_events(&self) -> &RuleEvents {
+        &self.events
     }
 
     /// New checkpoints as blocks commit.

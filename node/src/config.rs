@@ -47,7 +47,28 @@ pub struct NodeConfig {
     pub relay: RelaySection,
     pub tls: TlsSection,
     pub access: AccessSection,
+    pub alerts: AlertsSection,
     pub testing: TestingSection,
+}
+
+/// Rule events for payment alerts (`StreamRuleEvents`, ARCHITECTURE.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsSection {
+    /// The last events kept in memory for consumers that reconnect.
+    pub rule_events_kept: usize,
+    /// Payments that leave a milestone paid to at least this share of its amount, in percent
+    /// (1 to 100), raise a `milestone-near-cap` event.
+    pub milestone_warning_percent: u8,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        Self {
+            rule_events_kept: crate::events::RULE_EVENTS_KEPT_DEFAULT,
+            milestone_warning_percent: crate::events::MILESTONE_WARNING_PERCENT_DEFAULT,
+        }
+    }
 }
 
 /// The node's TLS certificate: issued by its member's CA (in genesis) with role
@@ -355,6 +376,13 @@ impl NodeConfig {
                 crate::block::BLOCK_TRANSACTIONS_MAX
             ));
         }
+        let alerts = &self.alerts;
+        if alerts.rule_events_kept == 0 || alerts.rule_events_kept > 1_000_000 {
+            return Err("alerts.rule_events_kept must be 1 to 1000000".into());
+        }
+        if !(1..=100).contains(&alerts.milestone_warning_percent) {
+            return Err("alerts.milestone_warning_percent must be 1 to 100".into());
+        }
         if self.api.notarize_timeout_ms > self.api.notarize_timeout_max_ms {
             return Err("api.notarize_timeout_ms exceeds api.notarize_timeout_max_ms".into());
         }
@@ -418,6 +446,8 @@ impl NodeConfig {
                 transactions: self.limits.mempool_transactions,
                 bytes: self.limits.mempool_bytes,
             },
+            rule_events_kept: self.alerts.rule_events_kept,
+            milestone_warning_percent: self.alerts.milestone_warning_percent,
         }
     }
 }

@@ -172,6 +172,22 @@ pub struct CommitOutcome {
     pub checkpoint: Checkpoint,
     pub transactions: Vec<CommittedTransaction>,
     pub entries: u64,
+    /// The block's transactions refused by a payment rule (`events::PAYMENT_RULES`): their
+    /// position in the block and the error.
+    pub payment_refusals: Vec<(usize, TxError)>,
+    /// The milestones the block's payments were made to (project, milestone, the payments'
+    /// sum, the last payment's member and document), each once.
+    pub payments: Vec<BlockPayment>,
+}
+
+/// What a committed block paid to one milestone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPayment {
+    pub project_id: String,
+    pub milestone: String,
+    pub amount_minor: u64,
+    pub member: String,
+    pub document_id: String,
 }
 
 /// Transactions a proposer left out of its block: their bytes and why no block may carry them.
@@ -189,6 +205,8 @@ struct Executed {
     transactions: Vec<(Digest, TransactionRecord)>,
     /// Transactions that no block may carry (position, why).
     inadmissible: Vec<(usize, TxError)>,
+    /// Transactions refused by a payment rule (position, why), for the rule events.
+    payment_refusals: Vec<(usize, TxError)>,
     /// The tip it was executed on.
     parent: Digest,
     /// [`body_digest`] of the transaction bytes executed.
@@ -196,6 +214,42 @@ struct Executed {
     /// The configuration an accepted proposal wrote, in force from the next height, with its
     /// validator set and the set's hash; `None` when the block changes none.
     configuration: Option<(Arc<Configuration>, Arc<ValidatorSet>, Digest)>,
+}
+
+/// The payments among a block's entries, summed per milestone, in the order first paid.
+fn block_payments(entries: &[Entry]) -> Vec<BlockPayment> {
+    let mut payments: Vec<BlockPayment> = Vec::new();
+    for entry in entries {
+        let Some(document) = entry.anchor() else {
+            continue;
+        };
+        let body = &document.body;
+        let Some(evidence_core::entry::MilestoneClaim::Payment {
+            milestone,
+            amount_minor,
+        }) = &body.claim
+        else {
+            continue;
+        };
+        match payments
+            .iter_mut()
+            .find(|p| p.project_id == body.project_id && p.milestone == *milestone)
+        {
+            Some(payment) => {
+                payment.amount_minor = payment.amount_minor.saturating_add(*amount_minor);
+                payment.member.clone_from(&body.member);
+                payment.document_id.clone_from(&body.document_id);
+            }
+            None => payments.push(BlockPayment {
+                project_id: body.project_id.clone(),
+                milestone: milestone.clone(),
+                amount_minor: *amount_minor,
+                member: body.member.clone(),
+                document_id: body.document_id.clone(),
+            }),
+        }
+    }
+    payments
 }
 
 /// A digest of a block's transaction bytes exactly as carried. The header commits to
@@ -510,6 +564,7 @@ impl Ledger {
         let mut ids = Vec::with_capacity(decoded.len());
         let mut records = Vec::with_capacity(decoded.len());
         let mut inadmissible = Vec::new();
+        let mut payment_refusals = Vec::new();
         let mut next_entry = tip.log_size;
         for (position, (tx, result)) in decoded.iter().zip(&outcome.results).enumerate() {
             // A transaction without an id cannot have authenticated; it is inadmissible below.
@@ -532,6 +587,9 @@ impl Ledger {
                 Err(error) => {
                     if is_inadmissible(error) {
                         inadmissible.push((position, error.clone()));
+                    }
+                    if crate::events::is_payment_rule(error.code()) {
+                        payment_refusals.push((position, error.clone()));
                     }
                     TransactionRecord {
                         height,
@@ -576,6 +634,7 @@ impl Ledger {
             state_tree: outcome.state_tree,
             transactions: records,
             inadmissible,
+            payment_refusals,
             parent: tip.header_hash,
             body: body_digest(self.algorithm, transactions),
         }))
@@ -957,6 +1016,8 @@ impl Ledger {
                 })
                 .collect(),
             entries: executed.entries.len() as u64,
+            payment_refusals: executed.payment_refusals.clone(),
+            payments: block_payments(&executed.entries),
         })
     }
 

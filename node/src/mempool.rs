@@ -108,6 +108,21 @@ impl Mempool {
         bytes: Vec<u8>,
         now_ms: u64,
     ) -> Result<(Digest, bool), AdmitError> {
+        self.admit_observed(ledger, bytes, now_ms, |_, _| {})
+    }
+
+    /// [`Mempool::admit`], calling `refused` with the transaction and the rule it broke when
+    /// the state refuses it (not when it is malformed, too large or the pool is full).
+    ///
+    /// # Errors
+    /// As [`Mempool::admit`].
+    pub fn admit_observed(
+        &self,
+        ledger: &Ledger,
+        bytes: Vec<u8>,
+        now_ms: u64,
+        refused: impl FnOnce(&Transaction, &TxError),
+    ) -> Result<(Digest, bool), AdmitError> {
         let genesis = ledger.genesis();
         let tip = ledger.tip();
         // A block carries no transaction over TRANSACTION_BYTES_MAX whatever the configuration
@@ -144,7 +159,10 @@ impl Mempool {
         let mut overlay = Overlay::new(ledger.store());
         let applied = match apply(&mut overlay, &transaction, &context, tip.log_size) {
             Ok(applied) => applied,
-            Err(ApplyError::Rejected(error)) => return Err(AdmitError::Rejected(error)),
+            Err(ApplyError::Rejected(error)) => {
+                refused(&transaction, &error);
+                return Err(AdmitError::Rejected(error));
+            }
             Err(ApplyError::Store(error)) => return Err(error.into()),
         };
         let tx_id = applied.tx_id;

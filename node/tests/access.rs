@@ -154,6 +154,10 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
             .stream_checkpoints(pb::StreamCheckpointsRequest { from_height: 1 })
             .await
             .map(drop),
+        Method::StreamRuleEvents => client
+            .stream_rule_events(pb::StreamRuleEventsRequest::default())
+            .await
+            .map(drop),
         Method::Status => client.status(pb::StatusRequest {}).await.map(drop),
         Method::GetFiler => client
             .get_filer(pb::GetFilerRequest::default())
