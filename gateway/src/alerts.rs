@@ -12,6 +12,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,16 +91,21 @@ fn write_cursor(path: &Path, cursor: Cursor) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// The alerts seen last, numbered by the gateway, for `/v1/alerts`.
+/// The alerts seen last, numbered by the gateway, for `/v1/alerts`. Numbers restart with each
+/// run of the gateway; the paging token names the run, so a token from an earlier run reads
+/// from the oldest kept alert instead of skipping any.
 #[derive(Debug)]
 pub(crate) struct Feed {
+    run: u64,
     kept: Mutex<(VecDeque<(u64, Value)>, u64)>,
     capacity: usize,
 }
 
 impl Feed {
     pub(crate) fn new(capacity: usize) -> Self {
+        use rand_core::RngCore as _;
         Self {
+            run: rand_core::OsRng.next_u64(),
             kept: Mutex::new((VecDeque::new(), 0)),
             capacity: capacity.max(1),
         }
@@ -121,11 +127,36 @@ impl Feed {
         kept.0.push_back((number, alert));
     }
 
-    /// Up to `limit` alerts numbered above `after`, oldest first, and the last number given.
-    pub(crate) fn after(&self, after: u64, limit: usize) -> (Vec<Value>, u64) {
+    fn token(&self, number: u64) -> String {
+        format!("{:016x}.{number}", self.run)
+    }
+
+    /// Up to `limit` alerts after the one `after` names (from the oldest kept when it is
+    /// absent or of another run), oldest first, and the token that reads on.
+    ///
+    /// # Errors
+    /// `after` is not a token this API gave.
+    pub(crate) fn after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Value>, String), String> {
+        let after = match after {
+            None => 0,
+            Some(token) => {
+                let (run, number) = token
+                    .split_once('.')
+                    .and_then(|(run, number)| {
+                        Some((
+                            u64::from_str_radix(run, 16).ok()?,
+                            number.parse::<u64>().ok()?,
+                        ))
+                    })
+                    .ok_or_else(|| format!("{token:?} is not a token this API gave"))?;
+                if run == self.run { number } else { 0 }
+            }
+        };
         let kept = self.lock();
-        // A number above the last given is from before a restart of the gateway: start over.
-        let after = if after > kept.1 { 0 } else { after };
         let alerts: Vec<(u64, Value)> = kept
             .0
             .iter()
@@ -133,15 +164,14 @@ impl Feed {
             .take(limit)
             .cloned()
             .collect();
-        let last = alerts.last().map_or(after, |(number, _)| *number);
-        let alerts = alerts
-            .into_iter()
-            .map(|(number, mut alert)| {
-                alert["feed_number"] = json!(number);
-                alert
-            })
-            .collect();
-        (alerts, last)
+        let last = alerts
+            .last()
+            .map_or(after.min(kept.1), |(number, _)| *number);
+        drop(kept);
+        Ok((
+            alerts.into_iter().map(|(_, alert)| alert).collect(),
+            self.token(last),
+        ))
     }
 }
 
@@ -150,6 +180,38 @@ impl Feed {
 struct Webhook {
     config: WebhookConfig,
     secret: Vec<u8>,
+}
+
+/// How far delivery has come: the events handed to the webhooks, by the gateway's own
+/// running number, with the node position each stands for; and each webhook's last finished
+/// number (delivered, dead-lettered or not for it). The position saved is that of the last
+/// event every webhook has finished, so a gateway that stops loses nothing queued: it asks the
+/// node again from there (delivery is at least once).
+#[derive(Debug, Default)]
+struct Progress {
+    handed: Mutex<VecDeque<(u64, Cursor)>>,
+    finished: Vec<AtomicU64>,
+}
+
+impl Progress {
+    /// The position every webhook has finished, if it moved; forgets what it passed.
+    fn settled(&self) -> Option<Cursor> {
+        let mut handed = self
+            .handed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let safe = self
+            .finished
+            .iter()
+            .map(|n| n.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX);
+        let mut settled = None;
+        while handed.front().is_some_and(|(number, _)| *number <= safe) {
+            settled = handed.pop_front().map(|(_, cursor)| cursor);
+        }
+        settled
+    }
 }
 
 /// Starts following the node's rule events and delivering them. Returns the feed.
@@ -164,9 +226,13 @@ pub(crate) fn start(
     gateway_member: String,
 ) -> std::io::Result<Arc<Feed>> {
     let feed = Arc::new(Feed::new(config.feed_kept));
-    let dead_letter = Arc::new(Mutex::new(data_dir.join("dead-letter.jsonl")));
+    let dead_letter = Arc::new(data_dir.join("dead-letter.jsonl"));
+    let progress = Arc::new(Progress {
+        handed: Mutex::default(),
+        finished: webhooks.iter().map(|_| AtomicU64::new(0)).collect(),
+    });
     let mut queues = Vec::new();
-    for webhook in webhooks {
+    for (index, webhook) in webhooks.iter().enumerate() {
         let secret = crate::config::read_secret(&webhook.secret_file)?;
         let (sender, receiver) = mpsc::channel(config.queue_max.max(1));
         tokio::spawn(deliver(
@@ -177,6 +243,8 @@ pub(crate) fn start(
             *config,
             receiver,
             Arc::clone(&dead_letter),
+            Arc::clone(&progress),
+            index,
         ));
         queues.push((webhook.clone(), sender));
     }
@@ -184,41 +252,67 @@ pub(crate) fn start(
     let cursor_path = data_dir.join("alerts-cursor.json");
     let follower_feed = Arc::clone(&feed);
     tokio::spawn(async move {
-        let mut cursor = read_cursor(&cursor_path);
+        let saved = {
+            let path = cursor_path.clone();
+            tokio::task::spawn_blocking(move || read_cursor(&path))
+                .await
+                .unwrap_or_default()
+        };
+        // The last event handed on (what the stream resumes after) and the last saved.
+        let mut seen = saved;
+        let mut stored = saved;
+        let mut number = 0u64;
         let mut pause = Duration::from_millis(200);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
-            match client.rule_events(cursor.boot_id, cursor.sequence).await {
+            match client.rule_events(seen.boot_id, seen.sequence).await {
                 Ok(mut stream) => loop {
-                    match stream.next().await {
+                    let next = tokio::select! {
+                        next = stream.next() => next,
+                        _ = tick.tick() => {
+                            save(&progress, &cursor_path, &mut stored).await;
+                            continue;
+                        }
+                    };
+                    match next {
                         Ok(Some(event)) => {
                             pause = Duration::from_millis(200);
-                            if event.boot_id == cursor.boot_id && event.sequence <= cursor.sequence
-                            {
+                            if event.boot_id == seen.boot_id && event.sequence <= seen.sequence {
                                 continue;
                             }
+                            if event.boot_id == seen.boot_id && event.sequence > seen.sequence + 1 {
+                                tracing::warn!(
+                                    missed = event.sequence - seen.sequence - 1,
+                                    "the node no longer kept some rule events"
+                                );
+                            }
+                            seen = Cursor {
+                                boot_id: event.boot_id,
+                                sequence: event.sequence,
+                            };
+                            number += 1;
                             let alert = alert_json(&event, &chain_id, &gateway_member);
                             follower_feed.push(alert.clone());
-                            for (webhook, queue) in &queues {
-                                if !webhook.kinds.is_empty() && !webhook.kinds.contains(&event.kind)
-                                {
-                                    continue;
-                                }
-                                if queue.try_send(alert.clone()).is_err() {
+                            progress
+                                .handed
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .push_back((number, seen));
+                            for (index, (webhook, queue)) in queues.iter().enumerate() {
+                                if queue.try_send((number, alert.clone())).is_err() {
                                     dead_letter_write(
                                         &dead_letter,
                                         webhook,
                                         0,
                                         "the webhook's queue is full",
                                         &alert,
-                                    );
+                                    )
+                                    .await;
+                                    progress.finished[index].fetch_max(number, Ordering::AcqRel);
                                 }
                             }
-                            cursor = Cursor {
-                                boot_id: event.boot_id,
-                                sequence: event.sequence,
-                            };
-                            if let Err(error) = write_cursor(&cursor_path, cursor) {
-                                tracing::warn!(%error, "the alerts cursor could not be saved");
+                            if queues.is_empty() {
+                                save(&progress, &cursor_path, &mut stored).await;
                             }
                         }
                         Ok(None) => break,
@@ -237,32 +331,55 @@ pub(crate) fn start(
     Ok(feed)
 }
 
-fn dead_letter_write(
-    file: &Mutex<PathBuf>,
+/// Saves the position every webhook has finished, when it moved.
+async fn save(progress: &Progress, path: &Path, stored: &mut Cursor) {
+    let Some(cursor) = progress.settled() else {
+        return;
+    };
+    if cursor == *stored {
+        return;
+    }
+    let path = path.to_owned();
+    match tokio::task::spawn_blocking(move || write_cursor(&path, cursor)).await {
+        Ok(Ok(())) => *stored = cursor,
+        Ok(Err(error)) => tracing::warn!(%error, "the alerts position could not be saved"),
+        Err(error) => tracing::warn!(%error, "the alerts position could not be saved"),
+    }
+}
+
+async fn dead_letter_write(
+    file: &Arc<PathBuf>,
     webhook: &WebhookConfig,
     attempts: u32,
     error: &str,
     alert: &Value,
 ) {
     use std::io::Write as _;
-    let path = file
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let line = json!({
         "webhook": webhook.name,
         "url": webhook.url,
         "attempts": attempts,
         "last_error": error,
         "alert": alert,
-    });
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&*path)
-        .and_then(|mut file| {
-            file.write_all(format!("{line}\n").as_bytes())?;
-            file.sync_data()
-        });
+    })
+    .to_string();
+    let path = Arc::clone(file);
+    let text = format!("{line}\n");
+    // One writer at a time keeps lines whole: appends of one short line are atomic, and the
+    // workers write through the blocking pool one call each.
+    let written = tokio::task::spawn_blocking(move || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*path)
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.sync_data()
+            })
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|result| result);
     match written {
         Ok(()) => tracing::warn!(
             webhook = webhook.name,
@@ -281,41 +398,57 @@ fn dead_letter_write(
 async fn deliver(
     webhook: Webhook,
     config: AlertsConfig,
-    mut queue: mpsc::Receiver<Value>,
-    dead_letter: Arc<Mutex<PathBuf>>,
+    mut queue: mpsc::Receiver<(u64, Value)>,
+    dead_letter: Arc<PathBuf>,
+    progress: Arc<Progress>,
+    index: usize,
 ) {
-    while let Some(alert) = queue.recv().await {
-        let body = alert.to_string();
-        let id = alert["id"].as_str().unwrap_or_default().to_owned();
-        let mut backoff = Duration::from_millis(config.initial_backoff_ms);
-        let mut last_error = String::new();
-        let mut delivered = false;
-        for attempt in 1..=config.delivery_attempts.max(1) {
-            match post(&webhook, &id, &body).await {
-                Ok(()) => {
-                    delivered = true;
-                    break;
-                }
-                Err(error) => {
-                    tracing::info!(webhook = webhook.config.name, attempt, %error, "delivery failed");
-                    last_error = error;
-                }
-            }
-            if attempt < config.delivery_attempts {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_millis(config.max_backoff_ms));
+    while let Some((number, alert)) = queue.recv().await {
+        let wanted = webhook.config.kinds.is_empty()
+            || webhook
+                .config
+                .kinds
+                .iter()
+                .any(|kind| Some(kind.as_str()) == alert["type"].as_str());
+        if wanted {
+            deliver_one(&webhook, &config, &alert, &dead_letter).await;
+        }
+        progress.finished[index].fetch_max(number, Ordering::AcqRel);
+    }
+}
+
+/// Delivers one alert, retrying; after the last attempt, writes it to the dead-letter file.
+async fn deliver_one(
+    webhook: &Webhook,
+    config: &AlertsConfig,
+    alert: &Value,
+    dead_letter: &Arc<PathBuf>,
+) {
+    let body = alert.to_string();
+    let id = alert["id"].as_str().unwrap_or_default().to_owned();
+    let mut backoff = Duration::from_millis(config.initial_backoff_ms);
+    let mut last_error = String::new();
+    for attempt in 1..=config.delivery_attempts.max(1) {
+        match post(webhook, &id, &body).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::info!(webhook = webhook.config.name, attempt, %error, "delivery failed");
+                last_error = error;
             }
         }
-        if !delivered {
-            dead_letter_write(
-                &dead_letter,
-                &webhook.config,
-                config.delivery_attempts,
-                &last_error,
-                &alert,
-            );
+        if attempt < config.delivery_attempts {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(config.max_backoff_ms));
         }
     }
+    dead_letter_write(
+        dead_letter,
+        &webhook.config,
+        config.delivery_attempts,
+        &last_error,
+        alert,
+    )
+    .await;
 }
 
 /// One delivery attempt: a POST that a 2xx answer acknowledges.
@@ -327,11 +460,19 @@ async fn post(webhook: &Webhook, id: &str, body: &str) -> Result<(), String> {
         .map_err(|e| format!("bad URL: {e}"))?;
     let host = uri.host().ok_or("the URL has no host")?.to_owned();
     let port = uri.port_u16().unwrap_or(80);
+    let authority = uri
+        .authority()
+        .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
+    // An IPv6 literal is bracketed in a URL, not in a socket address.
+    let connect_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let request = hyper::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(hyper::header::HOST, format!("{host}:{port}"))
+        .header(hyper::header::HOST, authority)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(hyper::header::USER_AGENT, "evidence-gateway")
         .header(EVENT_ID_HEADER, id)
@@ -342,7 +483,7 @@ async fn post(webhook: &Webhook, id: &str, body: &str) -> Result<(), String> {
         .body(Full::new(Bytes::from(body.to_owned())))
         .map_err(|e| e.to_string())?;
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        let stream = tokio::net::TcpStream::connect((connect_host.as_str(), port))
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
         let (mut sender, connection) =
@@ -388,21 +529,46 @@ mod tests {
     }
 
     #[test]
-    fn the_feed_keeps_the_last_alerts_and_pages_after_a_number() {
+    fn the_feed_keeps_the_last_alerts_and_pages_after_a_token_of_its_run() {
         let feed = Feed::new(2);
         for n in 0..3 {
             feed.push(json!({ "n": n }));
         }
-        let (alerts, last) = feed.after(0, 10);
-        assert_eq!(alerts.len(), 2);
-        assert_eq!(alerts[0]["feed_number"], json!(2));
-        assert_eq!(last, 3);
-        let (alerts, last) = feed.after(2, 10);
-        assert_eq!((alerts.len(), last), (1, 3));
-        assert_eq!(feed.after(3, 10), (Vec::new(), 3));
-        // A number from before a restart of the gateway (above the last) starts over.
-        let (alerts, last) = feed.after(99, 10);
-        assert_eq!((alerts.len(), last), (2, 3));
+        let (alerts, next) = feed.after(None, 10).unwrap();
+        assert_eq!(alerts, [json!({"n": 1}), json!({"n": 2})]);
+        let (alerts, again) = feed.after(Some(&next), 10).unwrap();
+        assert!(alerts.is_empty());
+        assert_eq!(again, next);
+        feed.push(json!({ "n": 3 }));
+        assert_eq!(feed.after(Some(&next), 10).unwrap().0, [json!({"n": 3})]);
+        // A token of another run (the gateway restarted) reads from the oldest kept.
+        let other = format!("{:016x}.1", feed.run ^ 1);
+        assert_eq!(feed.after(Some(&other), 10).unwrap().0.len(), 2);
+        assert!(feed.after(Some("not-a-token"), 10).is_err());
+    }
+
+    #[test]
+    fn the_saved_position_waits_for_every_webhook() {
+        let progress = Progress {
+            handed: Mutex::default(),
+            finished: vec![AtomicU64::new(0), AtomicU64::new(0)],
+        };
+        for n in 1..=3 {
+            progress.handed.lock().unwrap().push_back((
+                n,
+                Cursor {
+                    boot_id: 9,
+                    sequence: 10 + n,
+                },
+            ));
+        }
+        assert_eq!(progress.settled(), None);
+        progress.finished[0].store(3, Ordering::Release);
+        progress.finished[1].store(1, Ordering::Release);
+        assert_eq!(progress.settled().map(|c| c.sequence), Some(11));
+        progress.finished[1].store(3, Ordering::Release);
+        assert_eq!(progress.settled().map(|c| c.sequence), Some(13));
+        assert_eq!(progress.settled(), None);
     }
 
     #[test]

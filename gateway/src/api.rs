@@ -32,13 +32,23 @@ use serde_json::{Value, json};
 
 use crate::config::{Limits, token_hash};
 use crate::idempotency::{self, IdempotencyStore, Slot};
-use crate::problem::{PROBLEM_JSON, Problem};
+use crate::problem::Problem;
 
 /// The OpenAPI 3 document, served at [`OPENAPI_PATH`].
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Where the OpenAPI document is served (no token needed).
 pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// Refusals that say another filing of the document id came first.
+const VERSION_CONFLICTS: [&str; 3] = [
+    "not-a-first-version",
+    "version-conflict",
+    "supersedes-mismatch",
+];
+
+/// How long an upload may pause between two pieces before it is given up.
+const UPLOAD_IDLE_MAX: Duration = Duration::from_secs(60);
 
 /// The most lookup pages read to find one document version's receipt.
 const RECEIPT_LOOKUP_PAGES_MAX: usize = 64;
@@ -92,7 +102,9 @@ pub(crate) fn router(shared: AppState) -> Router {
                 format!("no such path; the API is described at {OPENAPI_PATH}"),
             )
         })
-        .layer(tower::limit::ConcurrencyLimitLayer::new(
+        // One semaphore for the whole API (a plain concurrency layer would give each route
+        // its own).
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.concurrent_requests_max,
         ))
         .with_state(shared)
@@ -106,6 +118,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        if let Some(certified) = parts.extensions.get::<crate::tls::CertifiedCaller>() {
+            return Ok(Caller(certified.0.clone()));
+        }
         let unauthorized = |detail: &str| {
             Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -118,10 +133,13 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
+        // The scheme's name is case-insensitive (RFC 9110 §11.1).
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
         let presented: [u8; 32] = hex::decode(token_hash(token.trim()))
             .ok()
@@ -165,7 +183,7 @@ async fn openapi() -> Response {
     json_response(StatusCode::OK, OPENAPI.to_owned(), "application/json")
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<AppState>, Caller(_): Caller) -> Response {
     respond(
         state
             .client
@@ -262,7 +280,7 @@ fn parse_digest(text: &str, what: &str, algorithm: HashAlgorithm) -> Result<Dige
 }
 
 impl Shared {
-    fn meta(&self, document: DocumentIn) -> Result<(DocumentSource, DocumentMeta), Problem> {
+    fn meta(&self, document: DocumentIn) -> Result<(Digest, DocumentMeta), Problem> {
         let digest = parse_digest(&document.digest, "digest", self.algorithm)?;
         let version = match (document.version, document.supersedes) {
             (None, None) => Version::Next,
@@ -290,11 +308,31 @@ impl Shared {
             version,
             claim: document.claim.map(MilestoneClaim::from),
         };
-        Ok((DocumentSource::Digest(digest), meta))
+        Ok((digest, meta))
     }
 
-    async fn notarize(&self, documents: Vec<(DocumentSource, DocumentMeta)>) -> Answer {
-        let receipts = self.client.notarize_batch(documents).await?;
+    /// Notarizes `documents`. A version conflict on documents filed as their next version
+    /// means another filing of the same id committed first: possibly this very request's
+    /// earlier attempt, still waiting when it was retried. Asked once more, the client
+    /// library finds that filing and answers with its receipt when it is the same document.
+    async fn notarize(&self, documents: Vec<(Digest, DocumentMeta)>) -> Answer {
+        let sources = |documents: &[(Digest, DocumentMeta)]| {
+            documents
+                .iter()
+                .map(|(digest, meta)| (DocumentSource::Digest(*digest), meta.clone()))
+                .collect::<Vec<_>>()
+        };
+        let all_next = documents
+            .iter()
+            .all(|(_, meta)| meta.version == Version::Next);
+        let receipts = match self.client.notarize_batch(sources(&documents)).await {
+            Err(ClientError::Refused(refusal))
+                if all_next && VERSION_CONFLICTS.contains(&refusal.reason.as_str()) =>
+            {
+                self.client.notarize_batch(sources(&documents)).await?
+            }
+            other => other?,
+        };
         let documents: Vec<Value> = receipts.iter().map(notarized).collect::<Result<_, _>>()?;
         Ok(json!({ "documents": documents }))
     }
@@ -380,22 +418,35 @@ fn replay(slot: &Slot, fingerprint: &str) -> Option<Response> {
     Some(response)
 }
 
-/// Keeps a final answer under the key, then answers.
-fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Answer) -> Response {
-    let Some(slot) = slot else {
+/// Keeps a success under the key, then answers. Refusals are not kept: nothing was filed, and
+/// a retry asks the ledger again.
+async fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Answer) -> Response {
+    let (Some(slot), Ok(value)) = (slot, &answer) else {
         return respond(answer);
     };
-    let (status, body, content_type) = match &answer {
-        Ok(value) => (StatusCode::OK, value.to_string(), "application/json"),
-        Err(problem) if problem.is_final() => {
-            (problem.status, problem.body().to_string(), PROBLEM_JSON)
-        }
-        Err(_) => return respond(answer),
-    };
-    if let Err(error) = slot.keep(fingerprint, status.as_u16(), content_type, &body) {
+    let body = value.to_string();
+    if let Err(error) = slot
+        .keep(
+            fingerprint,
+            StatusCode::OK.as_u16(),
+            "application/json",
+            &body,
+        )
+        .await
+    {
         tracing::warn!(%error, "an idempotency record could not be written");
     }
-    json_response(status, body, content_type)
+    json_response(StatusCode::OK, body, "application/json")
+}
+
+/// Runs `work` to its end even when the caller hangs up: a filing that reached the ledger
+/// keeps its answer under the idempotency key.
+async fn run_to_end(
+    work: impl std::future::Future<Output = Response> + Send + 'static,
+) -> Response {
+    tokio::spawn(work).await.unwrap_or_else(|error| {
+        Problem::internal(format!("the request failed: {error}")).into_response()
+    })
 }
 
 fn body_problem(rejection: &BytesRejection) -> Problem {
@@ -457,13 +508,16 @@ async fn notarize(
             .documents
             .into_iter()
             .map(|document| state.meta(document))
-            .collect::<Result<Vec<_>, _>>();
-        let answer = match documents {
-            Ok(documents) => state.notarize(documents).await,
-            Err(problem) => Err(problem),
-        };
-        tracing::info!(caller, documents = count, ok = answer.is_ok(), "notarize");
-        Ok::<_, Problem>(keep(slot.as_ref(), &fingerprint, answer))
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = Arc::clone(&state);
+        Ok::<_, Problem>(
+            run_to_end(async move {
+                let answer = state.notarize(documents).await;
+                tracing::info!(caller, documents = count, ok = answer.is_ok(), "notarize");
+                keep(slot.as_ref(), &fingerprint, answer).await
+            })
+            .await,
+        )
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -530,7 +584,18 @@ async fn hash_upload(
     let mut hasher = algorithm.hasher();
     let mut size = 0u64;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = tokio::time::timeout(UPLOAD_IDLE_MAX, stream.next())
+            .await
+            .map_err(|_| {
+                Problem::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "upload-stalled",
+                    "The upload stalled",
+                    format!("no data for {} s", UPLOAD_IDLE_MAX.as_secs()),
+                )
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|error| {
             Problem::bad_request("unreadable-body", format!("the upload broke off: {error}"))
         })?;
@@ -583,18 +648,22 @@ async fn upload(
         if let Some(response) = slot.as_ref().and_then(|slot| replay(slot, &fingerprint)) {
             return Ok(response);
         }
-        let answer = match state.meta(document) {
-            Ok(document) => state.notarize(vec![document]).await.map(|mut value| {
-                // One document: answer with it alone.
-                value["documents"]
-                    .as_array_mut()
-                    .and_then(|documents| documents.pop())
-                    .unwrap_or(Value::Null)
-            }),
-            Err(problem) => Err(problem),
-        };
-        tracing::info!(caller, bytes = size, ok = answer.is_ok(), "upload");
-        Ok::<_, Problem>(keep(slot.as_ref(), &fingerprint, answer))
+        let document = state.meta(document)?;
+        let state = Arc::clone(&state);
+        Ok::<_, Problem>(
+            run_to_end(async move {
+                let answer = state.notarize(vec![document]).await.map(|mut value| {
+                    // One document: answer with it alone.
+                    value["documents"]
+                        .as_array_mut()
+                        .and_then(|documents| documents.pop())
+                        .unwrap_or(Value::Null)
+                });
+                tracing::info!(caller, bytes = size, ok = answer.is_ok(), "upload");
+                keep(slot.as_ref(), &fingerprint, answer).await
+            })
+            .await,
+        )
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -1001,9 +1070,9 @@ async fn payments(
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AlertsParams {
-    /// The last `feed_number` the caller read (0: from the oldest kept).
+    /// The `next` token of the page read last (absent: from the oldest kept).
     #[serde(default)]
-    after: u64,
+    after: Option<String>,
     #[serde(default)]
     limit: Option<usize>,
 }
@@ -1025,8 +1094,10 @@ async fn alerts(
             )
         })?;
         let limit = params.limit.unwrap_or(100).clamp(1, ALERTS_PAGE_MAX);
-        let (alerts, last) = feed.after(params.after, limit);
-        Ok(json!({ "alerts": alerts, "last": last }))
+        let (alerts, next) = feed
+            .after(params.after.as_deref(), limit)
+            .map_err(|reason| Problem::bad_request("bad-query", reason))?;
+        Ok(json!({ "alerts": alerts, "next": next }))
     };
     respond(run())
 }

@@ -44,6 +44,10 @@ pub struct GatewayConfig {
     /// The gateway's certificate towards the node (the member's `filer-system` caller).
     #[serde(default)]
     pub node_tls: Option<NodeTls>,
+    /// HTTPS for the gateway's own listener; without it, the listener is plain HTTP (only on
+    /// a host or link the member trusts).
+    #[serde(default)]
+    pub tls: Option<GatewayTls>,
     #[serde(default)]
     pub limits: Limits,
     /// The API tokens callers present as `Authorization: Bearer <token>`, by their SHA-256
@@ -144,6 +148,19 @@ pub struct NodeTls {
     pub extra_roots: Option<PathBuf>,
 }
 
+/// The gateway's own certificate and key (PEM; the key readable by its owner only), and the
+/// CAs whose client certificates identify callers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayTls {
+    pub certificate: PathBuf,
+    pub private_key: PathBuf,
+    /// With it, every caller must present a certificate from one of these CAs (PEM); its
+    /// common name is the caller's name, and no API token is needed.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
 /// Bounds on what one request may ask of the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -236,6 +253,13 @@ impl GatewayConfig {
         for webhook in &mut self.webhooks {
             at(&mut webhook.secret_file);
         }
+        if let Some(tls) = &mut self.tls {
+            at(&mut tls.certificate);
+            at(&mut tls.private_key);
+            if let Some(ca) = &mut tls.client_ca {
+                at(ca);
+            }
+        }
         if let Some(tls) = &mut self.node_tls {
             at(&mut tls.certificate);
             at(&mut tls.private_key);
@@ -252,10 +276,12 @@ impl GatewayConfig {
     /// The first problem found, named.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |reason: String| Err(ConfigError::Invalid(reason));
-        if self.tokens.is_empty() {
+        let certificates = self.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some());
+        if self.tokens.is_empty() && !certificates {
             return invalid(
-                "no API token is configured: every call needs one (add a [[tokens]] entry made \
-                 by `evidence-gateway token --name <caller>`)"
+                "no API token is configured and no client CA: every call needs one or the other \
+                 (add a [[tokens]] entry made by `evidence-gateway token --name <caller>`, or \
+                 [tls] client_ca)"
                     .into(),
             );
         }
@@ -320,6 +346,12 @@ impl GatewayConfig {
             );
         }
         let limits = &self.limits;
+        if limits.idempotency_hours == 0 {
+            return invalid(
+                "limits.idempotency_hours must be above zero (a retry must find the first answer)"
+                    .into(),
+            );
+        }
         if limits.request_bytes_max == 0
             || limits.upload_bytes_max == 0
             || limits.documents_per_request_max == 0

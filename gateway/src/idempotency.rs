@@ -1,17 +1,22 @@
 //! `Idempotency-Key`: a retried notarize request never files twice.
 //!
-//! The first request under a key runs; its answer (a success, or the ledger's refusal) is
-//! kept on disk, beside a fingerprint of the request, for the configured hours. A retry with
+//! The first request under a key runs; its answer, when it succeeded, is kept on disk beside a
+//! fingerprint of the request, for the configured hours. A retry with
 //! the same key and the same request gets the kept answer again; the same key on another
 //! request is refused (`idempotency-key-reused`), and a retry while the first is still
 //! running is told so (`request-in-progress`). Keys are per caller (API token name), so two
 //! filing systems cannot collide.
 //!
+//! Refusals are not kept: nothing was filed, and a retry asks the ledger again (which may
+//! decide otherwise once its state has moved on, a passed inspection filed in between, say).
+//!
 //! Each record is one file, written to a temporary name, synced and renamed, so a crash leaves
 //! either the whole record or none. A crash between the ledger's commit and the record's write
-//! loses the record, not the filing: the retry files again with the same digest, and the
-//! client library answers a repeated filing of a document's latest version with its existing
-//! receipt.
+//! loses the record, not the filing: for documents filed as their next version, the retry finds
+//! the same digest as the latest version and is answered with its existing receipt (the client
+//! library's rule). A retry that races a first attempt still waiting to commit may be refused
+//! as a version conflict; the gateway then asks once more, and finds the first attempt's
+//! filing (ARCHITECTURE.md).
 
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -116,7 +121,9 @@ impl IdempotencyStore {
         Ok(store)
     }
 
-    /// Removes expired records and leftover temporary files.
+    /// Removes expired records, and temporary files left by a crash (older than
+    /// [`TEMPORARY_AGE_MAX`], so a record being written now is left alone). A record that
+    /// cannot be read for another reason than its absence is left too.
     ///
     /// # Errors
     /// The directory cannot be read.
@@ -126,9 +133,19 @@ impl IdempotencyStore {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             let expired = if name.ends_with(".tmp") {
-                true
+                std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|modified| modified.elapsed().ok())
+                    .is_some_and(|age| age > TEMPORARY_AGE_MAX)
             } else if name.ends_with(".json") {
-                read(&path).is_none_or(|stored| self.expired(&stored))
+                match read(&path) {
+                    Ok(Some(stored)) => self.expired(&stored),
+                    // Unparsable: never written whole (records are renamed into place), so
+                    // not a record.
+                    Ok(None) => true,
+                    Err(_) => false,
+                }
             } else {
                 false
             };
@@ -158,27 +175,49 @@ impl IdempotencyStore {
             ));
         }
         let path = self.dir.join(format!("{name}.json"));
-        let earlier = read(&path).filter(|stored| !self.expired(stored));
-        Ok(Slot {
+        // Taken before reading, so the slot releases the key on every path below.
+        let mut slot = Slot {
             name,
             path,
             running: Arc::clone(&self.running),
-            earlier,
-        })
+            earlier: None,
+        };
+        match read(&slot.path) {
+            Ok(earlier) => {
+                slot.earlier = earlier.filter(|stored| !self.expired(stored));
+                Ok(slot)
+            }
+            // Not knowing whether the key answered before, the request must not run.
+            Err(error) => Err(Problem::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "idempotency-store-unavailable",
+                "The gateway cannot read its idempotency records",
+                format!("try again later ({error})"),
+            )),
+        }
     }
 }
 
-fn read(path: &Path) -> Option<Stored> {
-    let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str(&text).ok()
+/// How old a temporary file must be before a sweep removes it.
+const TEMPORARY_AGE_MAX: Duration = Duration::from_secs(600);
+
+/// A record: `Ok(None)` when there is none (or it is not a whole record), an error when it
+/// cannot be read.
+fn read(path: &Path) -> std::io::Result<Option<Stored>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(serde_json::from_str(&text).ok()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 impl Slot {
-    /// Keeps `answer` as the key's answer to the request of `fingerprint`.
+    /// Keeps `body` (a success, `content_type`) as the key's answer to the request of
+    /// `fingerprint`, on the blocking pool (it syncs the file and its directory).
     ///
     /// # Errors
     /// The record cannot be written; the request's own outcome stands.
-    pub(crate) fn keep(
+    pub(crate) async fn keep(
         &self,
         fingerprint: &str,
         status: u16,
@@ -192,27 +231,36 @@ impl Slot {
             content_type: content_type.to_owned(),
             body: body.to_owned(),
         };
-        let text = serde_json::to_string(&stored).map_err(std::io::Error::other)?;
-        let temporary = self.path.with_extension("tmp");
-        {
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&temporary, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write(&path, &stored))
+            .await
+            .map_err(std::io::Error::other)?
     }
+}
+
+/// Writes a record whole or not at all: a temporary file, synced, renamed into place, and the
+/// directory synced.
+fn write(path: &Path, stored: &Stored) -> std::io::Result<()> {
+    let text = serde_json::to_string(stored).map_err(std::io::Error::other)?;
+    let temporary = path.with_extension("tmp");
+    {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&temporary, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_answer_is_kept_per_caller_and_key_and_expires() {
+    #[tokio::test]
+    async fn an_answer_is_kept_per_caller_and_key_and_expires() {
         let dir = tempfile::tempdir().unwrap();
         let store = IdempotencyStore::open(dir.path(), Duration::from_secs(3600)).unwrap();
         {
@@ -225,7 +273,9 @@ mod tests {
             );
             // Another caller's key of the same text is another key.
             assert!(store.begin("audit", "k-1").unwrap().earlier.is_none());
-            slot.keep("fp", 200, "application/json", "{}").unwrap();
+            slot.keep("fp", 200, "application/json", "{}")
+                .await
+                .unwrap();
         }
         let slot = store.begin("filing", "k-1").unwrap();
         let earlier = slot.earlier.clone().unwrap();

@@ -12,6 +12,7 @@ mod api;
 pub mod config;
 mod idempotency;
 mod problem;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,8 +26,8 @@ use tokio::sync::oneshot;
 pub use alerts::{EVENT_ID_HEADER, SIGNATURE_HEADER, signature};
 pub use api::{OPENAPI, OPENAPI_PATH, receipt_url};
 pub use config::{
-    AlertsConfig, ConfigError, GatewayConfig, Limits, NodeTls, TokenEntry, WebhookConfig,
-    token_hash,
+    AlertsConfig, ConfigError, GatewayConfig, GatewayTls, Limits, NodeTls, TokenEntry,
+    WebhookConfig, token_hash,
 };
 pub use problem::{PROBLEM_JSON, Problem};
 
@@ -46,6 +47,8 @@ pub enum GatewayError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the gateway's TLS cannot be set up: {0}")]
+    Tls(String),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -161,15 +164,24 @@ impl Gateway {
                 }
             }
         });
+        let tls = config
+            .tls
+            .as_ref()
+            .map(tls::server_config)
+            .transpose()
+            .map_err(GatewayError::Tls)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
+        let task = match tls {
+            Some(tls) => tokio::spawn(tls::serve(listener, app, tls, stopped)),
+            None => tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+            }),
+        };
         tracing::info!(%address, "the gateway is listening");
         Ok(Self {
             address,

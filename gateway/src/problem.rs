@@ -22,9 +22,6 @@ pub struct Problem {
     pub extensions: Map<String, Value>,
     /// Seconds a client should wait before trying again, sent as `Retry-After`.
     pub retry_after: Option<u64>,
-    /// The ledger decided: the same request would be refused the same way, so the answer is
-    /// kept under its idempotency key like a success.
-    pub decided: bool,
 }
 
 impl Problem {
@@ -41,7 +38,6 @@ impl Problem {
             detail: detail.into(),
             extensions: Map::new(),
             retry_after: None,
-            decided: false,
         }
     }
 
@@ -90,13 +86,6 @@ impl Problem {
         }
         Value::Object(body)
     }
-
-    /// Whether a request that ended in this problem may be answered the same way when retried
-    /// under its idempotency key: the ledger decided (a rule refused it), as opposed to a
-    /// failure on the way, after which trying again may succeed.
-    pub fn is_final(&self) -> bool {
-        self.decided
-    }
 }
 
 impl IntoResponse for Problem {
@@ -127,17 +116,12 @@ impl From<ClientError> for Problem {
                     Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
-                let mut problem = Self::new(
+                Self::new(
                     status,
                     refusal.reason,
                     "The ledger refused the request",
                     refusal.message,
-                );
-                problem.decided = !matches!(
-                    status,
-                    StatusCode::NOT_FOUND | StatusCode::TOO_MANY_REQUESTS
-                );
-                problem
+                )
             }
             ClientError::Busy { .. } => {
                 let mut problem = Self::new(
@@ -172,6 +156,15 @@ impl From<ClientError> for Problem {
                 problem.retry_after = Some(1);
                 problem
             }
+            ClientError::Rpc {
+                code: tonic::Code::DeadlineExceeded,
+                ..
+            } => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "The node did not answer in time",
+                detail,
+            ),
             ClientError::Rpc { .. } if transient => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "node-unavailable",

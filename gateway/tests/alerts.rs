@@ -205,6 +205,7 @@ async fn a_refused_overpayment_and_a_milestone_near_its_cap_reach_a_webhook_sign
         filer_key: finance_key,
         source_system: "finance-payments".into(),
         data_dir: data_dir.clone(),
+        tls: None,
         node_tls: Some(NodeTls {
             certificate: finance_caller.certificate,
             private_key: finance_caller.private_key,

@@ -169,6 +169,7 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
         filer_key: key_path,
         source_system: "bureau-filing".into(),
         data_dir: dir.path().join("gateway-data"),
+        tls: None,
         node_tls: Some(NodeTls {
             certificate: caller.certificate,
             private_key: caller.private_key,
@@ -366,6 +367,41 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
         assert_eq!(refused.status, 403);
         assert_eq!(refused.problem(), "kind-not-allowed-for-member");
 
+        // The same new document filed twice at once (a retry racing its first attempt, say):
+        // one filing, and both answered with its receipt.
+        let race = json!({"documents": [{
+            "kind": "completion-drawing", "project_id": "P-GW", "document_id": "RACE-1",
+            "digest": digest(b"raced"),
+        }]})
+        .to_string();
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (race, bearer) = (race.clone(), bearer.clone());
+                std::thread::spawn(move || {
+                    request(
+                        address,
+                        "POST",
+                        "/v1/documents",
+                        &[
+                            ("authorization", bearer.as_str()),
+                            ("content-type", "application/json"),
+                        ],
+                        race.as_bytes(),
+                    )
+                })
+            })
+            .collect();
+        let answers: Vec<Value> = racers
+            .into_iter()
+            .map(|racer| {
+                let answer = racer.join().unwrap();
+                assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+                answer.json()["documents"][0].clone()
+            })
+            .collect();
+        assert_eq!(answers[0]["version"], json!(1));
+        assert_eq!(answers[0]["entry_index"], answers[1]["entry_index"]);
+
         // Malformed input: clear problems, nothing filed.
         let malformed: &[(&str, &str, &[u8], u16, &str)] = &[
             ("POST", "/v1/documents", b"{not json", 400, "malformed-json"),
@@ -461,6 +497,7 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
             ("project_id=P-GW&document_id=BIG", 0),
             ("project_id=P-GW&document_id=MANY-0", 0),
             ("project_id=P-GW&document_id=PAY-1", 0),
+            ("project_id=P-GW&document_id=RACE-1", 1),
         ] {
             let found = request(address, "GET", &format!("/v1/lookup?{query}"), &auth, b"");
             assert_eq!(

@@ -191,7 +191,7 @@ status, _, problem = call("notarize", body={"documents": [{
 assert status == 403 and problem["code"] == "kind-not-allowed-for-member", problem
 
 # The alerts feed (payment alerts this gateway followed from its node).
-status, _, feed = call("listAlerts", query={"after": 0, "limit": 10})
+status, _, feed = call("listAlerts", query={"limit": 10})
 assert status == 200 and isinstance(feed["alerts"], list), feed
 
 print("the OpenAPI client notarized, fetched, verified and proved status")

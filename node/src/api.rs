@@ -1544,7 +1544,12 @@ impl LedgerRpc for LedgerService {
             let events = app.rule_events();
             let boot_id = events.boot_id();
             let (mut backlog, mut live) = events.subscribe(request.boot_id, request.after_sequence);
-            let mut last = 0;
+            // What the caller has already: a lag re-reads the kept events after it, not all.
+            let mut last = if request.boot_id == boot_id {
+                request.after_sequence
+            } else {
+                0
+            };
             loop {
                 for event in backlog.drain(..) {
                     last = event.sequence;

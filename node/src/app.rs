@@ -94,6 +94,9 @@ pub struct App {
     prune_waiters_at: AtomicUsize,
     checkpoints: broadcast::Sender<Checkpoint>,
     events: RuleEvents,
+    /// False while the node catches up: the blocks it commits then are history, and their
+    /// rule events are not news.
+    rule_events_live: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     relay: OnceLock<Relay>,
 }
@@ -112,6 +115,7 @@ impl App {
             prune_waiters_at: AtomicUsize::new(WAITERS_PRUNE_MIN),
             checkpoints,
             events: RuleEvents::new(limits.rule_events_kept, limits.milestone_warning_percent),
+            rule_events_live: std::sync::atomic::AtomicBool::new(true),
             metrics,
             relay: OnceLock::new(),
         }
@@ -359,6 +363,9 @@ impl App {
     /// The rule events of a committed block: its transactions refused by a payment rule, and
     /// the milestones its payments left near their cap.
     fn publish_rule_events(&self, block: &Block, outcome: &CommitOutcome) {
+        if !self.rule_events_live.load(Ordering::Relaxed) {
+            return;
+        }
         let header = &outcome.checkpoint.header;
         let algorithm = self.ledger.algorithm();
         for (position, error) in &outcome.payment_refusals {
@@ -420,6 +427,12 @@ impl App {
                 });
             }
         }
+    }
+
+    /// Whether committed blocks raise rule events: the consensus host turns them off while the
+    /// node catches up (old blocks fetched from peers) and on again once it is in step.
+    pub fn set_rule_events_live(&self, live: bool) {
+        self.rule_events_live.store(live, Ordering::Relaxed);
     }
 
     /// The rule events of this run ([`crate::events`]).

@@ -377,8 +377,8 @@ impl NodeConfig {
             ));
         }
         let alerts = &self.alerts;
-        if alerts.rule_events_kept == 0 || alerts.rule_events_kept > 1_000_000 {
-            return Err("alerts.rule_events_kept must be 1 to 1000000".into());
+        if alerts.rule_events_kept == 0 || alerts.rule_events_kept > 100_000 {
+            return Err("alerts.rule_events_kept must be 1 to 100000".into());
         }
         if !(1..=100).contains(&alerts.milestone_warning_percent) {
             return Err("alerts.milestone_warning_percent must be 1 to 100".into());

@@ -219,6 +219,9 @@ struct Executed {
 /// The payments among a block's entries, summed per milestone, in the order first paid.
 fn block_payments(entries: &[Entry]) -> Vec<BlockPayment> {
     let mut payments: Vec<BlockPayment> = Vec::new();
+    // (project, milestone) → its place in `payments`.
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for entry in entries {
         let Some(document) = entry.anchor() else {
             continue;
@@ -231,22 +234,25 @@ fn block_payments(entries: &[Entry]) -> Vec<BlockPayment> {
         else {
             continue;
         };
-        match payments
-            .iter_mut()
-            .find(|p| p.project_id == body.project_id && p.milestone == *milestone)
+        match index
+            .get(&(body.project_id.clone(), milestone.clone()))
+            .and_then(|&i| payments.get_mut(i))
         {
             Some(payment) => {
                 payment.amount_minor = payment.amount_minor.saturating_add(*amount_minor);
                 payment.member.clone_from(&body.member);
                 payment.document_id.clone_from(&body.document_id);
             }
-            None => payments.push(BlockPayment {
-                project_id: body.project_id.clone(),
-                milestone: milestone.clone(),
-                amount_minor: *amount_minor,
-                member: body.member.clone(),
-                document_id: body.document_id.clone(),
-            }),
+            None => {
+                index.insert((body.project_id.clone(), milestone.clone()), payments.len());
+                payments.push(BlockPayment {
+                    project_id: body.project_id.clone(),
+                    milestone: milestone.clone(),
+                    amount_minor: *amount_minor,
+                    member: body.member.clone(),
+                    document_id: body.document_id.clone(),
+                });
+            }
         }
     }
     payments
