@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -92,6 +93,10 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route(
             "/v1/verify",
             post(verify).layer(DefaultBodyLimit::max(limits.request_bytes_max)),
+        )
+        .route(
+            "/v1/verify/upload",
+            post(verify_upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/status/{project_id}/{document_id}", get(status))
         .route("/v1/projects/{project_id}/payments", get(payments))
@@ -315,7 +320,10 @@ impl Shared {
     /// means another filing of the same id committed first: possibly this very request's
     /// earlier attempt, still waiting when it was retried. Asked once more, the client
     /// library finds that filing and answers with its receipt when it is the same document.
-    async fn notarize(&self, documents: Vec<(Digest, DocumentMeta)>) -> Answer {
+    async fn notarize(
+        &self,
+        documents: Vec<(Digest, DocumentMeta)>,
+    ) -> Result<Vec<Notarized>, Problem> {
         let sources = |documents: &[(Digest, DocumentMeta)]| {
             documents
                 .iter()
@@ -333,28 +341,52 @@ impl Shared {
             }
             other => other?,
         };
-        let documents: Vec<Value> = receipts.iter().map(notarized).collect::<Result<_, _>>()?;
-        Ok(json!({ "documents": documents }))
+        receipts.iter().map(notarized).collect()
     }
 }
 
-/// A notarized document's answer: where it is, how to fetch its receipt again, the receipt.
-fn notarized(receipt: &Receipt) -> Result<Value, Problem> {
+/// A notarized document's answer: where it is, how to fetch its receipt again, the receipt
+/// (its JSON text as SPEC.md §8.1 writes it, passed through unparsed).
+#[derive(Debug, Serialize)]
+pub(crate) struct Notarized {
+    project_id: String,
+    document_id: String,
+    version: u32,
+    digest: String,
+    entry_index: u64,
+    checkpoint_height: u64,
+    receipt_url: String,
+    receipt: Box<RawValue>,
+}
+
+fn notarized(receipt: &Receipt) -> Result<Notarized, Problem> {
     let anchor = receipt
         .entry
         .anchor()
         .ok_or_else(|| Problem::internal("a notarized entry is not an anchor"))?;
     let body = &anchor.body;
-    Ok(json!({
-        "project_id": body.project_id,
-        "document_id": body.document_id,
-        "version": body.document_version,
-        "digest": body.digest.to_string(),
-        "entry_index": receipt.entry.index,
-        "checkpoint_height": receipt.checkpoint.header.height,
-        "receipt_url": receipt_url(&body.project_id, &body.document_id, body.document_version),
-        "receipt": raw_receipt(receipt)?,
-    }))
+    Ok(Notarized {
+        project_id: body.project_id.clone(),
+        document_id: body.document_id.clone(),
+        version: body.document_version,
+        digest: body.digest.to_string(),
+        entry_index: receipt.entry.index,
+        checkpoint_height: receipt.checkpoint.header.height,
+        receipt_url: receipt_url(&body.project_id, &body.document_id, body.document_version),
+        receipt: RawValue::from_string(receipt.to_json())
+            .map_err(|error| Problem::internal(format!("a receipt's JSON: {error}")))?,
+    })
+}
+
+/// The answer to a notarize request.
+#[derive(Debug, Serialize)]
+struct NotarizeAnswer {
+    documents: Vec<Notarized>,
+}
+
+/// `value` as JSON text.
+fn json_text(value: &impl Serialize) -> Result<String, Problem> {
+    serde_json::to_string(value).map_err(|error| Problem::internal(error.to_string()))
 }
 
 fn raw_receipt(receipt: &Receipt) -> Result<Value, Problem> {
@@ -420,11 +452,14 @@ fn replay(slot: &Slot, fingerprint: &str) -> Option<Response> {
 
 /// Keeps a success under the key, then answers. Refusals are not kept: nothing was filed, and
 /// a retry asks the ledger again.
-async fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Answer) -> Response {
-    let (Some(slot), Ok(value)) = (slot, &answer) else {
-        return respond(answer);
+async fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Result<String, Problem>) -> Response {
+    let body = match answer {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
     };
-    let body = value.to_string();
+    let Some(slot) = slot else {
+        return json_response(StatusCode::OK, body, "application/json");
+    };
     if let Err(error) = slot
         .keep(
             fingerprint,
@@ -512,7 +547,10 @@ async fn notarize(
         let state = Arc::clone(&state);
         Ok::<_, Problem>(
             run_to_end(async move {
-                let answer = state.notarize(documents).await;
+                let answer = state
+                    .notarize(documents)
+                    .await
+                    .and_then(|documents| json_text(&NotarizeAnswer { documents }));
                 tracing::info!(caller, documents = count, ok = answer.is_ok(), "notarize");
                 keep(slot.as_ref(), &fingerprint, answer).await
             })
@@ -652,13 +690,16 @@ async fn upload(
         let state = Arc::clone(&state);
         Ok::<_, Problem>(
             run_to_end(async move {
-                let answer = state.notarize(vec![document]).await.map(|mut value| {
-                    // One document: answer with it alone.
-                    value["documents"]
-                        .as_array_mut()
-                        .and_then(|documents| documents.pop())
-                        .unwrap_or(Value::Null)
-                });
+                // One document: answer with it alone.
+                let answer = state
+                    .notarize(vec![document])
+                    .await
+                    .and_then(|mut documents| {
+                        documents
+                            .pop()
+                            .ok_or_else(|| Problem::internal("no receipt for the document"))
+                    })
+                    .and_then(|document| json_text(&document));
                 tracing::info!(caller, bytes = size, ok = answer.is_ok(), "upload");
                 keep(slot.as_ref(), &fingerprint, answer).await
             })
@@ -919,6 +960,107 @@ async fn verify(
         )
     };
     respond(run())
+}
+
+/// Verifies an uploaded file against its receipt: a `multipart/form-data` body whose first
+/// part, `receipt`, is the receipt's JSON and whose second, `file`, is the file, hashed as it
+/// streams in (never stored) under the algorithm the receipt's anchor names.
+async fn verify_upload(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let run = async {
+        let bad = |detail: String| Problem::bad_request("bad-multipart", detail);
+        let mut multipart = multipart.map_err(|rejection| bad(rejection.body_text()))?;
+        let mut field = multipart
+            .next_field()
+            .await
+            .map_err(|e| bad(e.body_text()))?
+            .ok_or_else(|| bad("no parts; send receipt, then file".into()))?;
+        if field.name() != Some("receipt") {
+            return Err(bad("the first part must be receipt (then file)".into()));
+        }
+        let mut text = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(|e| bad(e.body_text()))? {
+            text.extend_from_slice(&chunk);
+            if text.len() > state.limits.request_bytes_max {
+                return Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request-too-large",
+                    "The receipt part is too large",
+                    format!("at most {} bytes", state.limits.request_bytes_max),
+                ));
+            }
+        }
+        let receipt = std::str::from_utf8(&text)
+            .map_err(|_| Problem::bad_request("not-a-receipt", "the receipt is not UTF-8"))
+            .and_then(|text| {
+                Receipt::from_json(text).map_err(|error| {
+                    Problem::bad_request("not-a-receipt", format!("receipt: {error}"))
+                })
+            })?;
+        drop(field);
+        let mut file = multipart
+            .next_field()
+            .await
+            .map_err(|e| bad(e.body_text()))?
+            .ok_or_else(|| bad("no file part after the receipt".into()))?;
+        if file.name() != Some("file") {
+            return Err(bad("the second part must be file".into()));
+        }
+        // The document is hashed with the algorithm its anchor names (SPEC.md §3).
+        let algorithm = receipt
+            .entry
+            .anchor()
+            .map_or(state.algorithm, |document| document.body.digest.algorithm);
+        let mut hasher = algorithm.hasher();
+        let mut size = 0u64;
+        loop {
+            let chunk = tokio::time::timeout(UPLOAD_IDLE_MAX, file.chunk())
+                .await
+                .map_err(|_| {
+                    Problem::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "upload-stalled",
+                        "The upload stalled",
+                        format!("no data for {} s", UPLOAD_IDLE_MAX.as_secs()),
+                    )
+                })?
+                .map_err(|e| bad(e.body_text()))?;
+            let Some(chunk) = chunk else { break };
+            size += chunk.len() as u64;
+            if size > state.limits.upload_bytes_max {
+                return Err(Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "upload-too-large",
+                    "The file is too large",
+                    format!(
+                        "files of at most {} bytes are accepted",
+                        state.limits.upload_bytes_max
+                    ),
+                ));
+            }
+            hasher.update(&chunk);
+        }
+        let digest = hasher.finalize();
+        let anchor = state
+            .client
+            .genesis()
+            .trust_anchor()
+            .map_err(|error| Problem::internal(error.to_string()))?;
+        Ok(
+            match evidence_core::receipt::verify_receipt(&digest, &receipt, &anchor) {
+                Ok(verdict) => verdict_json(&verdict),
+                Err(error) => json!({
+                    "valid": false,
+                    "code": error.code(),
+                    "reason": error.to_string(),
+                }),
+            },
+        )
+    };
+    respond(run.await)
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -315,6 +315,38 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
         assert_eq!(tampered["valid"], json!(false));
         assert_eq!(tampered["code"], json!("digest-mismatch"));
 
+        // Verify an uploaded file against its receipt (multipart: the receipt, then the file).
+        let multipart = |first: &str, file: &[u8]| {
+            let mut body = format!(
+                "--XyZ\r\ncontent-disposition: form-data; name=\"{first}\"\r\ncontent-type: \
+                 application/json\r\n\r\n{}\r\n--XyZ\r\ncontent-disposition: form-data; \
+                 name=\"file\"; filename=\"drawing.pdf\"\r\n\r\n",
+                uploaded["receipt"]
+            )
+            .into_bytes();
+            body.extend_from_slice(file);
+            body.extend_from_slice(b"\r\n--XyZ--\r\n");
+            request(
+                address,
+                "POST",
+                "/v1/verify/upload",
+                &[
+                    ("authorization", bearer.as_str()),
+                    ("content-type", "multipart/form-data; boundary=XyZ"),
+                ],
+                &body,
+            )
+        };
+        let answer = multipart("receipt", b"drawing one, revised");
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(answer.json()["valid"], json!(true));
+        let answer = multipart("receipt", b"drawing one, tampered");
+        assert_eq!(answer.json()["code"], json!("digest-mismatch"));
+        let answer = multipart("file", b"x");
+        assert_eq!((answer.status, answer.problem().as_str()), (400, "bad-multipart"));
+        let answer = request(address, "POST", "/v1/verify/upload", &json_auth, b"{}");
+        assert_eq!((answer.status, answer.problem().as_str()), (400, "bad-multipart"));
+
         // Lookup by document: both versions, verified, oldest first.
         let lookup = request(
             address,

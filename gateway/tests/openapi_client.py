@@ -119,7 +119,10 @@ def call(operation_id, path_params=None, query=None, headers=None, body=None):
     if body is not None:
         media = next(iter(operation["requestBody"]["content"]))
         headers["Content-Type"] = media
-        if media == "application/json":
+        if media == "multipart/form-data":
+            headers["Content-Type"] = f"{media}; boundary={MULTIPART_BOUNDARY}"
+            data = body
+        elif media == "application/json":
             check(body, operation["requestBody"]["content"][media]["schema"], operation_id + " request")
             data = json.dumps(body).encode()
         else:
@@ -161,6 +164,20 @@ assert status == 200 and verdict["valid"] is True, verdict
 other = algorithm + ":" + os.urandom(32).hex()
 status, _, verdict = call("verify", body={"receipt": receipt, "digest": other})
 assert status == 200 and verdict["valid"] is False and verdict["code"] == "digest-mismatch"
+
+# Verify the file itself against its receipt: multipart, the receipt first.
+boundary = "openapi-client-" + os.urandom(8).hex()
+parts = b""
+for name, media, content in [
+    ("receipt", "application/json", json.dumps(receipt).encode()),
+    ("file", "application/octet-stream", b"a drawing from a Python client"),
+]:
+    parts += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n"
+              f"Content-Type: {media}\r\n\r\n").encode() + content + b"\r\n"
+parts += f"--{boundary}--\r\n".encode()
+MULTIPART_BOUNDARY = boundary
+status, _, verdict = call("verifyUpload", body=parts)
+assert status == 200 and verdict["valid"] is True, verdict
 
 # Notarize by digest, twice under one Idempotency-Key: the second answer is the first, replayed.
 request = {"documents": [{
