@@ -190,20 +190,34 @@ struct Webhook {
 #[derive(Debug, Default)]
 struct Progress {
     handed: Mutex<VecDeque<(u64, Cursor)>>,
+    /// Per webhook: the last number put in its queue (by the follower only).
+    enqueued: Vec<AtomicU64>,
+    /// Per webhook: the last number its worker finished.
     finished: Vec<AtomicU64>,
 }
 
 impl Progress {
-    /// The position every webhook has finished, if it moved; forgets what it passed.
+    /// The position every webhook has finished, if it moved; forgets what it passed. A
+    /// webhook whose worker finished all it was given holds nothing back (what did not fit
+    /// its queue went to the dead-letter file); one still working holds back from its last
+    /// finished event. Called by the follower only, which alone fills the queues.
     fn settled(&self) -> Option<Cursor> {
         let mut handed = self
             .handed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let safe = self
-            .finished
+            .enqueued
             .iter()
-            .map(|n| n.load(Ordering::Acquire))
+            .zip(&self.finished)
+            .map(|(enqueued, finished)| {
+                let finished = finished.load(Ordering::Acquire);
+                if finished >= enqueued.load(Ordering::Acquire) {
+                    u64::MAX
+                } else {
+                    finished
+                }
+            })
             .min()
             .unwrap_or(u64::MAX);
         let mut settled = None;
@@ -229,6 +243,7 @@ pub(crate) fn start(
     let dead_letter = Arc::new(data_dir.join("dead-letter.jsonl"));
     let progress = Arc::new(Progress {
         handed: Mutex::default(),
+        enqueued: webhooks.iter().map(|_| AtomicU64::new(0)).collect(),
         finished: webhooks.iter().map(|_| AtomicU64::new(0)).collect(),
     });
     let mut queues = Vec::new();
@@ -299,7 +314,9 @@ pub(crate) fn start(
                                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                                 .push_back((number, seen));
                             for (index, (webhook, queue)) in queues.iter().enumerate() {
-                                if queue.try_send((number, alert.clone())).is_err() {
+                                if queue.try_send((number, alert.clone())).is_ok() {
+                                    progress.enqueued[index].store(number, Ordering::Release);
+                                } else {
                                     dead_letter_write(
                                         &dead_letter,
                                         webhook,
@@ -308,7 +325,6 @@ pub(crate) fn start(
                                         &alert,
                                     )
                                     .await;
-                                    progress.finished[index].fetch_max(number, Ordering::AcqRel);
                                 }
                             }
                             if queues.is_empty() {
@@ -551,6 +567,7 @@ mod tests {
     fn the_saved_position_waits_for_every_webhook() {
         let progress = Progress {
             handed: Mutex::default(),
+            enqueued: vec![AtomicU64::new(3), AtomicU64::new(3)],
             finished: vec![AtomicU64::new(0), AtomicU64::new(0)],
         };
         for n in 1..=3 {
@@ -569,6 +586,39 @@ mod tests {
         progress.finished[1].store(3, Ordering::Release);
         assert_eq!(progress.settled().map(|c| c.sequence), Some(13));
         assert_eq!(progress.settled(), None);
+    }
+
+    #[test]
+    fn an_alert_that_did_not_fit_a_full_queue_does_not_move_the_position_past_the_queue() {
+        // Webhook 0 got 1 and 2 in its queue and finished only 1; 3 did not fit (it went to
+        // the dead-letter file). The position stays at 1 until 2 is finished.
+        let progress = Progress {
+            handed: Mutex::default(),
+            enqueued: vec![AtomicU64::new(2)],
+            finished: vec![AtomicU64::new(1)],
+        };
+        for n in 1..=3 {
+            progress.handed.lock().unwrap().push_back((
+                n,
+                Cursor {
+                    boot_id: 9,
+                    sequence: n,
+                },
+            ));
+        }
+        assert_eq!(progress.settled().map(|c| c.sequence), Some(1));
+        progress.finished[0].store(2, Ordering::Release);
+        assert_eq!(progress.settled().map(|c| c.sequence), Some(3));
+        // No webhooks: everything handed on is settled.
+        let none = Progress::default();
+        none.handed.lock().unwrap().push_back((
+            1,
+            Cursor {
+                boot_id: 9,
+                sequence: 1,
+            },
+        ));
+        assert_eq!(none.settled().map(|c| c.sequence), Some(1));
     }
 
     #[test]

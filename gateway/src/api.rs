@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     /// (token SHA-256, caller name).
     pub(crate) tokens: Vec<([u8; 32], String)>,
+    /// The certificate roles that may call (with `[tls] client_ca`).
+    pub(crate) client_roles: Vec<String>,
     pub(crate) idempotency: IdempotencyStore,
 }
 
@@ -96,7 +98,13 @@ pub(crate) fn router(shared: AppState) -> Router {
         )
         .route(
             "/v1/verify/upload",
-            post(verify_upload).layer(DefaultBodyLimit::disable()),
+            // The receipt part, the file, and room for the parts' headers and boundaries.
+            post(verify_upload).layer(DefaultBodyLimit::max(
+                usize::try_from(limits.upload_bytes_max)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(limits.request_bytes_max)
+                    .saturating_add(64 << 10),
+            )),
         )
         .route("/v1/status/{project_id}/{document_id}", get(status))
         .route("/v1/projects/{project_id}/payments", get(payments))
@@ -124,7 +132,27 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         if let Some(certified) = parts.extensions.get::<crate::tls::CertifiedCaller>() {
-            return Ok(Caller(certified.0.clone()));
+            // A member's CA issues certificates for other roles too (auditors, courts, nodes):
+            // only the configured roles may file through the gateway.
+            let allowed = certified
+                .role
+                .as_ref()
+                .is_some_and(|role| state.client_roles.contains(role));
+            if !allowed {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "role-not-allowed",
+                    "This certificate's role may not call the gateway",
+                    format!(
+                        "the certificate of {:?} has role {:?}; allowed: {}",
+                        certified.name,
+                        certified.role.as_deref().unwrap_or("none"),
+                        state.client_roles.join(", ")
+                    ),
+                ));
+            }
+            // Named apart from token names, so the two never share idempotency keys.
+            return Ok(Caller(format!("cert:{}", certified.name)));
         }
         let unauthorized = |detail: &str| {
             Problem::new(
@@ -962,6 +990,20 @@ async fn verify(
     respond(run())
 }
 
+/// `step`, unless the body stalls for [`UPLOAD_IDLE_MAX`] first.
+async fn idle<T>(step: impl std::future::Future<Output = T>) -> Result<T, Problem> {
+    tokio::time::timeout(UPLOAD_IDLE_MAX, step)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "upload-stalled",
+                "The upload stalled",
+                format!("no data for {} s", UPLOAD_IDLE_MAX.as_secs()),
+            )
+        })
+}
+
 /// Verifies an uploaded file against its receipt: a `multipart/form-data` body whose first
 /// part, `receipt`, is the receipt's JSON and whose second, `file`, is the file, hashed as it
 /// streams in (never stored) under the algorithm the receipt's anchor names.
@@ -973,16 +1015,15 @@ async fn verify_upload(
     let run = async {
         let bad = |detail: String| Problem::bad_request("bad-multipart", detail);
         let mut multipart = multipart.map_err(|rejection| bad(rejection.body_text()))?;
-        let mut field = multipart
-            .next_field()
-            .await
+        let mut field = idle(multipart.next_field())
+            .await?
             .map_err(|e| bad(e.body_text()))?
             .ok_or_else(|| bad("no parts; send receipt, then file".into()))?;
         if field.name() != Some("receipt") {
             return Err(bad("the first part must be receipt (then file)".into()));
         }
         let mut text = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(|e| bad(e.body_text()))? {
+        while let Some(chunk) = idle(field.chunk()).await?.map_err(|e| bad(e.body_text()))? {
             text.extend_from_slice(&chunk);
             if text.len() > state.limits.request_bytes_max {
                 return Err(Problem::new(
@@ -1001,9 +1042,8 @@ async fn verify_upload(
                 })
             })?;
         drop(field);
-        let mut file = multipart
-            .next_field()
-            .await
+        let mut file = idle(multipart.next_field())
+            .await?
             .map_err(|e| bad(e.body_text()))?
             .ok_or_else(|| bad("no file part after the receipt".into()))?;
         if file.name() != Some("file") {
@@ -1017,17 +1057,7 @@ async fn verify_upload(
         let mut hasher = algorithm.hasher();
         let mut size = 0u64;
         loop {
-            let chunk = tokio::time::timeout(UPLOAD_IDLE_MAX, file.chunk())
-                .await
-                .map_err(|_| {
-                    Problem::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "upload-stalled",
-                        "The upload stalled",
-                        format!("no data for {} s", UPLOAD_IDLE_MAX.as_secs()),
-                    )
-                })?
-                .map_err(|e| bad(e.body_text()))?;
+            let chunk = idle(file.chunk()).await?.map_err(|e| bad(e.body_text()))?;
             let Some(chunk) = chunk else { break };
             size += chunk.len() as u64;
             if size > state.limits.upload_bytes_max {

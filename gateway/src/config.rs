@@ -159,6 +159,14 @@ pub struct GatewayTls {
     /// common name is the caller's name, and no API token is needed.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// The roles (a certificate's organisational unit, as the members' CAs write it) whose
+    /// certificates may call; others are refused. Default: `filer-system`.
+    #[serde(default = "default_client_roles")]
+    pub client_roles: Vec<String>,
+}
+
+fn default_client_roles() -> Vec<String> {
+    vec![evidence_genesis::pki::ROLE_FILER_SYSTEM.to_owned()]
 }
 
 /// Bounds on what one request may ask of the gateway.
@@ -346,6 +354,24 @@ impl GatewayConfig {
             );
         }
         let limits = &self.limits;
+        if limits.idempotency_hours > 24 * 366 {
+            return invalid("limits.idempotency_hours may be at most a year (8784)".into());
+        }
+        if alerts.initial_backoff_ms == 0
+            || alerts.initial_backoff_ms > alerts.max_backoff_ms
+            || alerts.max_backoff_ms > 3_600_000
+        {
+            return invalid(
+                "alerts: 0 < initial_backoff_ms <= max_backoff_ms <= 3600000 (an hour)".into(),
+            );
+        }
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca.is_some() && tls.client_roles.is_empty())
+        {
+            return invalid("tls.client_roles is empty: no certificate could call".into());
+        }
         if limits.idempotency_hours == 0 {
             return invalid(
                 "limits.idempotency_hours must be above zero (a retry must find the first answer)"

@@ -117,6 +117,12 @@ impl Gateway {
                 Some((hash, token.name.clone()))
             })
             .collect();
+        let tls = config
+            .tls
+            .as_ref()
+            .map(tls::server_config)
+            .transpose()
+            .map_err(GatewayError::Tls)?;
         let client = Arc::new(client);
         let feed = if config.alerts.enabled {
             Some(
@@ -140,6 +146,11 @@ impl Gateway {
             source_system: config.source_system.clone(),
             limits: config.limits,
             tokens,
+            client_roles: config
+                .tls
+                .as_ref()
+                .map(|tls| tls.client_roles.clone())
+                .unwrap_or_default(),
             idempotency,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -164,12 +175,6 @@ impl Gateway {
                 }
             }
         });
-        let tls = config
-            .tls
-            .as_ref()
-            .map(tls::server_config)
-            .transpose()
-            .map_err(GatewayError::Tls)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = api::router(shared);
         let task = match tls {

@@ -25,9 +25,16 @@ use crate::config::GatewayTls;
 /// How long a connection may take to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The caller named by its verified client certificate (a request extension).
+/// The caller named by its verified client certificate (a request extension): its common
+/// name and its role (the organisational unit, as the members' CAs write it).
 #[derive(Debug, Clone)]
-pub(crate) struct CertifiedCaller(pub(crate) String);
+pub(crate) struct CertifiedCaller {
+    pub(crate) name: String,
+    pub(crate) role: Option<String>,
+}
+
+/// How long a stopping gateway waits for the requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
@@ -99,21 +106,21 @@ pub(crate) fn server_config(tls: &GatewayTls) -> Result<Arc<rustls::ServerConfig
     Ok(Arc::new(config))
 }
 
-/// The common name of a certificate's subject.
-fn common_name(certificate: &CertificateDer<'_>) -> Option<String> {
+/// Who a verified certificate names: its subject's common name and organisational unit.
+fn certified(certificate: &CertificateDer<'_>) -> Option<CertifiedCaller> {
     let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
-    let name = parsed
-        .subject()
-        .iter_common_name()
-        .next()?
-        .as_str()
-        .ok()?
-        .to_owned();
-    Some(name)
+    let subject = parsed.subject();
+    let name = subject.iter_common_name().next()?.as_str().ok()?.to_owned();
+    let role = subject
+        .iter_organizational_unit()
+        .next()
+        .and_then(|unit| unit.as_str().ok())
+        .map(str::to_owned);
+    Some(CertifiedCaller { name, role })
 }
 
-/// Serves `app` over TLS on `listener` until `stop` fires; connections in progress finish on
-/// their own.
+/// Serves `app` over TLS on `listener` until `stop` fires; then stops accepting, lets each
+/// connection finish the request it is serving (for at most [`SHUTDOWN_GRACE`]), and returns.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
@@ -121,7 +128,11 @@ pub(crate) async fn serve(
     mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(config);
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        // Forget the connections that ended.
+        while connections.try_join_next().is_some() {}
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -131,11 +142,12 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = &mut stop => return Ok(()),
+            _ = &mut stop => break,
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
-        tokio::spawn(async move {
+        let mut stopped = stopped.clone();
+        connections.spawn(async move {
             let stream =
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => stream,
@@ -153,8 +165,7 @@ pub(crate) async fn serve(
                 .1
                 .peer_certificates()
                 .and_then(|chain| chain.first())
-                .and_then(common_name)
-                .map(CertifiedCaller);
+                .and_then(certified);
             let service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     if let Some(caller) = &caller {
@@ -163,12 +174,33 @@ pub(crate) async fn serve(
                     tower::ServiceExt::oneshot(app.clone(), request)
                 },
             );
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await
-            {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => Some(ended),
+                _ = stopped.wait_for(|s| *s) => None,
+            };
+            let ended = match ended {
+                Some(ended) => ended,
+                None => {
+                    // Finish the request in progress, take no other.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = ended {
                 tracing::debug!(%remote, %error, "a connection ended with an error");
             }
         });
     }
+    let _ = stopping.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("connections still open after the grace period were closed");
+    }
+    Ok(())
 }

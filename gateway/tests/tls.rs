@@ -1,5 +1,6 @@
-//! The gateway over HTTPS with client certificates: a caller holding a certificate of the
-//! member's CA notarizes without an API token; a caller without one is refused at the
+//! The gateway over HTTPS with client certificates: a caller holding a `filer-system`
+//! certificate of the member's CA notarizes without an API token; the same CA's auditor
+//! certificate is refused (its role may not file); a caller without one is refused at the
 //! handshake. The client is Python's standard library (`tls_client.py`).
 
 use std::io::Write as _;
@@ -7,7 +8,7 @@ use std::path::Path;
 
 use evidence_gateway::{AlertsConfig, Gateway, GatewayConfig, GatewayTls, Limits, NodeTls};
 use evidence_genesis::default_consortium;
-use evidence_genesis::pki::{CertificateRequest, ROLE_FILER_SYSTEM};
+use evidence_genesis::pki::{CertificateRequest, ROLE_AUDITOR, ROLE_FILER_SYSTEM};
 use evidence_node::app::now_ms;
 use evidence_node::local::{LocalNetwork, caller_files, write_certificate, write_homes};
 
@@ -69,6 +70,8 @@ async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_re
         .unwrap();
     std::fs::write(&bureau_ca, member.tls_ca.to_pem()).unwrap();
     let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
+    // The same CA's auditor certificate: it verifies, but its role may not file.
+    let auditor = caller_files(dir.path(), "bureau", ROLE_AUDITOR);
     let config = GatewayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         genesis: genesis_path,
@@ -80,6 +83,7 @@ async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_re
             certificate: server.certificate,
             private_key: server.private_key,
             client_ca: Some(bureau_ca.clone()),
+            client_roles: vec![ROLE_FILER_SYSTEM.to_owned()],
         }),
         node_tls: Some(NodeTls {
             certificate: caller.certificate.clone(),
@@ -101,6 +105,8 @@ async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_re
         .arg(&caller.certificate)
         .arg(&caller.private_key)
         .arg(consortium.genesis.suite.digest.name())
+        .arg(&auditor.certificate)
+        .arg(&auditor.private_key)
         .output()
         .await
         .expect("python3 runs");

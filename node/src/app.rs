@@ -94,9 +94,6 @@ pub struct App {
     prune_waiters_at: AtomicUsize,
     checkpoints: broadcast::Sender<Checkpoint>,
     events: RuleEvents,
-    /// False while the node catches up: the blocks it commits then are history, and their
-    /// rule events are not news.
-    rule_events_live: std::sync::atomic::AtomicBool,
     metrics: Arc<Metrics>,
     relay: OnceLock<Relay>,
 }
@@ -115,7 +112,6 @@ impl App {
             prune_waiters_at: AtomicUsize::new(WAITERS_PRUNE_MIN),
             checkpoints,
             events: RuleEvents::new(limits.rule_events_kept, limits.milestone_warning_percent),
-            rule_events_live: std::sync::atomic::AtomicBool::new(true),
             metrics,
             relay: OnceLock::new(),
         }
@@ -362,11 +358,13 @@ impl App {
 
     /// The rule events of a committed block: its transactions refused by a payment rule, and
     /// the milestones its payments left near their cap.
+    /// A block older than [`events::HISTORY_AGE_MS`] (a node catching up after a long outage,
+    /// or a new node syncing) raises none: it is history, which the ledger keeps.
     fn publish_rule_events(&self, block: &Block, outcome: &CommitOutcome) {
-        if !self.rule_events_live.load(Ordering::Relaxed) {
+        let header = &outcome.checkpoint.header;
+        if now_ms().saturating_sub(header.time_ms) > events::HISTORY_AGE_MS {
             return;
         }
-        let header = &outcome.checkpoint.header;
         let algorithm = self.ledger.algorithm();
         for (position, error) in &outcome.payment_refusals {
             let Some(Ok(transaction)) = block
@@ -427,12 +425,6 @@ impl App {
                 });
             }
         }
-    }
-
-    /// Whether committed blocks raise rule events: the consensus host turns them off while the
-    /// node catches up (old blocks fetched from peers) and on again once it is in step.
-    pub fn set_rule_events_live(&self, live: bool) {
-        self.rule_events_live.store(live, Ordering::Relaxed);
     }
 
     /// The rule events of this run ([`crate::events`]).

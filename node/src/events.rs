@@ -11,6 +11,9 @@
 //!   the configured share of its amount (`[alerts] milestone_warning_percent`), once per
 //!   milestone per block.
 //!
+//! A block committed more than [`HISTORY_AGE_MS`] after its time raises none (catching up on
+//! history is not news).
+//!
 //! Events are numbered from 1 in each run of the node (`boot_id` names the run); the last
 //! `[alerts] rule_events_kept` are kept in memory, so a consumer that reconnects within them
 //! misses none, and one that was away longer, or across a restart of the node, starts again
@@ -34,6 +37,10 @@ pub const PAYMENT_RULES: [&str; 3] = [
 
 /// The code of a near-cap warning.
 pub const NEAR_CAP: &str = "milestone-near-cap";
+
+/// Blocks committed more than this long after their time raise no events: a node catching
+/// up after a long outage, or a new node syncing the chain, is reading history.
+pub const HISTORY_AGE_MS: u64 = 600_000;
 
 /// How many events a node keeps by default.
 pub const RULE_EVENTS_KEPT_DEFAULT: usize = 4_096;

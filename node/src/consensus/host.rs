@@ -823,7 +823,6 @@ impl Host {
     /// Publishes [`CatchUp`]'s verdict to the API, logging each change.
     fn publish_sync_state(&self, height: u64) {
         let synced = self.catch_up.is_synced();
-        self.app.set_rule_events_live(synced);
         if self.synced.swap(synced, Ordering::Relaxed) != synced {
             let metrics = self.app.metrics();
             metrics.catching_up.set(i64::from(!synced));
