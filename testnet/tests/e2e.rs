@@ -1,6 +1,7 @@
 //! End to end through the real binaries: `evidence-testnet up` runs four `evidence-node`
 //! processes, and the `evidence` CLI notarizes, verifies offline, is refused by policy and by
-//! the payment rules, looks up, audits, and keeps notarizing with one node killed.
+//! the payment rules, looks up, audits, and keeps notarizing with one node killed; the filing
+//! gateway runs from its binary and configuration as the README says.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -1423,4 +1424,147 @@ fn a_chaos_soak_loses_no_acknowledged_filing() {
     );
     assert!(out.contains("Passed:"), "{out}");
     eprintln!("{out}");
+}
+
+/// A plain HTTP/1.1 request to the gateway: the status and the body.
+fn http(address: &str, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nauthorization: \
+         Bearer {token}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+#[test]
+fn the_filing_gateway_runs_from_its_binary_as_the_readme_says() {
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (evidence, node) = binaries();
+    let gateway_binary = bin_dir().join("evidence-gateway");
+    let dir = tempfile::tempdir().unwrap();
+    let mut testnet = Testnet::up(dir.path(), &node);
+    let info = testnet.info.clone();
+
+    // A configuration that is not there: a clear error, exit 1.
+    let missing = Command::new(&gateway_binary)
+        .args(["run", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read the configuration"),
+        "{missing:?}"
+    );
+
+    // A token, and the configuration the README writes.
+    let token = Command::new(&gateway_binary)
+        .args(["token", "--name", "bureau-filing"])
+        .output()
+        .unwrap();
+    assert!(token.status.success());
+    let printed = String::from_utf8(token.stdout).unwrap();
+    let secret = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("token: "))
+        .unwrap()
+        .to_owned();
+    let entry = &printed[printed.find("[[tokens]]").unwrap()..];
+    let port = evidence_node::local::free_port().unwrap();
+    let address = format!("127.0.0.1:{port}");
+    let caller = &info.callers["bureau"]["filer-system"];
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{address}\"\ngenesis = \"{}\"\nnode = \"{}\"\nfiler_key = \"{}\"\n\
+             source_system = \"bureau-filing\"\ndata_dir = \"gateway-data\"\n\n[node_tls]\n\
+             certificate = \"{}\"\nprivate_key = \"{}\"\n\n{entry}",
+            s(&info.genesis),
+            info.nodes[0].api,
+            s(&info.filers["bureau"]),
+            s(&caller.certificate),
+            s(&caller.private_key),
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("gateway.log")).unwrap();
+    let mut gateway = Process(
+        Command::new(&gateway_binary)
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(
+            gateway.0.try_wait().unwrap().is_none(),
+            "the gateway exited:\n{}",
+            std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default()
+        );
+        assert!(Instant::now() < deadline, "the gateway did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Upload a document; its receipt verifies offline with the CLI.
+    let drawing = dir.path().join("drawing-G1.pdf");
+    std::fs::write(&drawing, b"%PDF-1.7 a drawing filed through the gateway\n").unwrap();
+    let (status, body) = http(
+        &address,
+        "POST",
+        "/v1/documents/upload?kind=completion-drawing&project_id=SZ-GW&document_id=drawing-G1.pdf",
+        &secret,
+        &std::fs::read(&drawing).unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let receipt = dir.path().join("drawing-G1.pdf.receipt.json");
+    std::fs::write(&receipt, answer["receipt"].to_string()).unwrap();
+    let cli = Cli {
+        binary: evidence,
+        genesis: info.genesis.clone(),
+        tls: None,
+    };
+    let (code, out) = cli.run(&["verify", s(&drawing), "--receipt", s(&receipt)]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("VALID") && !out.contains("INVALID"), "{out}");
+    // A wrong token is refused.
+    let (status, body) = http(&address, "GET", "/v1/health", "egw_wrong", b"");
+    assert_eq!(status, 401, "{body}");
+
+    // SIGTERM stops it cleanly.
+    let pid = Pid::from_raw(i32::try_from(gateway.0.id()).unwrap());
+    kill(pid, Signal::SIGTERM).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = gateway.0.try_wait().unwrap() {
+            assert!(status.success(), "the gateway exited with {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the gateway did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    testnet.down();
 }
