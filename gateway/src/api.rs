@@ -401,8 +401,7 @@ fn notarized(receipt: &Receipt) -> Result<Notarized, Problem> {
         entry_index: receipt.entry.index,
         checkpoint_height: receipt.checkpoint.header.height,
         receipt_url: receipt_url(&body.project_id, &body.document_id, body.document_version),
-        receipt: RawValue::from_string(receipt.to_json())
-            .map_err(|error| Problem::internal(format!("a receipt's JSON: {error}")))?,
+        receipt: receipt_text(receipt)?,
     })
 }
 
@@ -417,8 +416,9 @@ fn json_text(value: &impl Serialize) -> Result<String, Problem> {
     serde_json::to_string(value).map_err(|error| Problem::internal(error.to_string()))
 }
 
-fn raw_receipt(receipt: &Receipt) -> Result<Value, Problem> {
-    serde_json::from_str(&receipt.to_json())
+/// A receipt's JSON text (SPEC.md §8.1), to embed unparsed.
+fn receipt_text(receipt: &Receipt) -> Result<Box<RawValue>, Problem> {
+    RawValue::from_string(receipt.to_json())
         .map_err(|error| Problem::internal(format!("a receipt's JSON: {error}")))
 }
 
@@ -909,27 +909,46 @@ async fn lookup(
             .client
             .lookup(&query, &token, params.limit.unwrap_or(0))
             .await?;
-        let results: Vec<Value> = page
+        let results = page
             .results
             .iter()
             .map(|result| {
                 let receipt = &result.entry.receipt;
-                Ok(json!({
-                    "entry_index": receipt.entry.index,
-                    "record_type": record_type(&receipt.entry.record),
-                    "document": receipt.entry.anchor().map(|d| anchor_json(&d.body)),
-                    "reported_status": reported_status(&result.status),
-                    "receipt": raw_receipt(receipt)?,
-                }))
+                Ok(LookupResultOut {
+                    entry_index: receipt.entry.index,
+                    record_type: record_type(&receipt.entry.record),
+                    document: receipt.entry.anchor().map(|d| anchor_json(&d.body)),
+                    reported_status: reported_status(&result.status),
+                    receipt: receipt_text(receipt)?,
+                })
             })
-            .collect::<Result<_, Problem>>()?;
-        Ok(json!({
-            "results": results,
-            "next_page_token": (page.more && !page.next_page_token.is_empty())
+            .collect::<Result<Vec<_>, Problem>>()?;
+        json_text(&LookupOut {
+            results,
+            next_page_token: (page.more && !page.next_page_token.is_empty())
                 .then(|| hex::encode(&page.next_page_token)),
-        }))
+        })
     };
-    respond(run.await)
+    match run.await {
+        Ok(body) => json_response(StatusCode::OK, body, "application/json"),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// One lookup result as the API answers it; the receipt is its JSON text as written.
+#[derive(Debug, Serialize)]
+struct LookupResultOut {
+    entry_index: u64,
+    record_type: &'static str,
+    document: Option<Value>,
+    reported_status: Value,
+    receipt: Box<RawValue>,
+}
+
+#[derive(Debug, Serialize)]
+struct LookupOut {
+    results: Vec<LookupResultOut>,
+    next_page_token: Option<String>,
 }
 
 /// A verify request: a receipt, and the digest of the file it should anchor.

@@ -170,8 +170,12 @@ impl Gateway {
             let mut interval = tokio::time::interval(api::SWEEP_INTERVAL);
             loop {
                 interval.tick().await;
-                if let Err(error) = sweeper.idempotency.sweep() {
-                    tracing::warn!(%error, "sweeping idempotency records failed");
+                let store = Arc::clone(&sweeper);
+                // A directory walk: on the blocking pool, not a runtime thread.
+                match tokio::task::spawn_blocking(move || store.idempotency.sweep()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => tracing::warn!(%error, "sweeping idempotency records failed"),
+                    Err(error) => tracing::warn!(%error, "sweeping idempotency records failed"),
                 }
             }
         });
