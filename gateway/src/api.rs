@@ -344,10 +344,74 @@ impl Shared {
         Ok((digest, meta))
     }
 
-    /// Notarizes `documents`. A version conflict on documents filed as their next version
-    /// means another filing of the same id committed first: possibly this very request's
-    /// earlier attempt, still waiting when it was retried. Asked once more, the client
-    /// library finds that filing and answers with its receipt when it is the same document.
+    /// The verified receipt of `member`'s version `version` of a document, if filed.
+    async fn filed_version(
+        &self,
+        member: &str,
+        project_id: &str,
+        document_id: &str,
+        version: u32,
+    ) -> Result<Option<Receipt>, ClientError> {
+        let query = LookupQuery::Document {
+            project_id: project_id.to_owned(),
+            document_id: document_id.to_owned(),
+        };
+        let mut token = Vec::new();
+        for _ in 0..RECEIPT_LOOKUP_PAGES_MAX {
+            let page = self.client.lookup(&query, &token, 0).await?;
+            for result in page.results {
+                let receipt = result.entry.receipt;
+                if receipt.entry.anchor().is_some_and(|document| {
+                    document.body.member == member && document.body.document_version == version
+                }) {
+                    return Ok(Some(receipt));
+                }
+            }
+            if !page.more || page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        Ok(None)
+    }
+
+    /// The receipts of `documents` when every one names an explicit version that is already
+    /// filed by this member as the same document (digest, kind, claim): a retry of a request
+    /// whose first attempt was filed. `None` when any is not.
+    async fn already_filed(
+        &self,
+        documents: &[(Digest, DocumentMeta)],
+    ) -> Result<Option<Vec<Receipt>>, ClientError> {
+        let mut receipts = Vec::with_capacity(documents.len());
+        for (digest, meta) in documents {
+            let Version::Exact { version, .. } = meta.version else {
+                return Ok(None);
+            };
+            let found = self
+                .filed_version(&self.member, &meta.project_id, &meta.document_id, version)
+                .await?;
+            match found {
+                Some(receipt)
+                    if receipt.entry.anchor().is_some_and(|document| {
+                        document.body.digest == *digest
+                            && document.body.kind == meta.kind
+                            && document.body.claim == meta.claim
+                    }) =>
+                {
+                    receipts.push(receipt);
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(receipts))
+    }
+
+    /// Notarizes `documents`. A version conflict means another filing of the same id
+    /// committed first: possibly this very request's earlier attempt, still waiting when it
+    /// was retried, or filed before the gateway could keep its answer. For documents filed as
+    /// their next version, asked once more, the client library finds that filing and answers
+    /// with its receipt when it is the same document; for explicit versions, the gateway looks
+    /// each version up and answers with the receipts when all are the same documents.
     async fn notarize(
         &self,
         documents: Vec<(Digest, DocumentMeta)>,
@@ -363,9 +427,15 @@ impl Shared {
             .all(|(_, meta)| meta.version == Version::Next);
         let receipts = match self.client.notarize_batch(sources(&documents)).await {
             Err(ClientError::Refused(refusal))
-                if all_next && VERSION_CONFLICTS.contains(&refusal.reason.as_str()) =>
+                if VERSION_CONFLICTS.contains(&refusal.reason.as_str()) =>
             {
-                self.client.notarize_batch(sources(&documents)).await?
+                if all_next {
+                    self.client.notarize_batch(sources(&documents)).await?
+                } else if let Some(receipts) = self.already_filed(&documents).await? {
+                    receipts
+                } else {
+                    return Err(ClientError::Refused(refusal).into());
+                }
             }
             other => other?,
         };
@@ -759,29 +829,15 @@ async fn receipt(
             path.map_err(|rejection| path_problem(&rejection))?;
         let Query(params) = params.map_err(|rejection| query_problem(&rejection))?;
         let member = params.member.unwrap_or_else(|| state.member.clone());
-        let query = LookupQuery::Document {
-            project_id: project_id.clone(),
-            document_id: document_id.clone(),
-        };
-        let mut token = Vec::new();
-        for _ in 0..RECEIPT_LOOKUP_PAGES_MAX {
-            let page = state.client.lookup(&query, &token, 0).await?;
-            for result in page.results {
-                let receipt = result.entry.receipt;
-                if receipt.entry.anchor().is_some_and(|document| {
-                    document.body.member == member && document.body.document_version == version
-                }) {
-                    return Ok(json_response(
-                        StatusCode::OK,
-                        receipt.to_json(),
-                        "application/json",
-                    ));
-                }
-            }
-            if !page.more || page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
+        if let Some(receipt) = state
+            .filed_version(&member, &project_id, &document_id, version)
+            .await?
+        {
+            return Ok(json_response(
+                StatusCode::OK,
+                receipt.to_json(),
+                "application/json",
+            ));
         }
         Err(Problem::not_found(
             "not-found",

@@ -14,9 +14,10 @@
 //! either the whole record or none. A crash between the ledger's commit and the record's write
 //! loses the record, not the filing: for documents filed as their next version, the retry finds
 //! the same digest as the latest version and is answered with its existing receipt (the client
-//! library's rule). A retry that races a first attempt still waiting to commit may be refused
-//! as a version conflict; the gateway then asks once more, and finds the first attempt's
-//! filing (ARCHITECTURE.md).
+//! library's rule); for explicit versions, the gateway finds each version filed as the same
+//! document and answers with the receipts. A retry that races a first attempt still waiting
+//! to commit may be refused as a version conflict; the gateway then asks once more, and finds
+//! the first attempt's filing (ARCHITECTURE.md).
 
 use std::collections::HashSet;
 use std::io::Write as _;

@@ -434,6 +434,26 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
         assert_eq!(answers[0]["version"], json!(1));
         assert_eq!(answers[0]["entry_index"], answers[1]["entry_index"]);
 
+        // An explicit version sent again (its first answer lost, say): the same document is
+        // answered with its receipt; another document under that version is refused.
+        let explicit = |content: &[u8]| {
+            json!({"documents": [{
+                "kind": "completion-drawing", "project_id": "P-GW", "document_id": "EXPLICIT-1",
+                "digest": digest(content), "version": 1,
+            }]})
+            .to_string()
+        };
+        let first = request(address, "POST", "/v1/documents", &json_auth, explicit(b"e").as_bytes());
+        assert_eq!(first.status, 200, "{}", String::from_utf8_lossy(&first.body));
+        let again = request(address, "POST", "/v1/documents", &json_auth, explicit(b"e").as_bytes());
+        assert_eq!(again.status, 200, "{}", String::from_utf8_lossy(&again.body));
+        assert_eq!(
+            again.json()["documents"][0]["entry_index"],
+            first.json()["documents"][0]["entry_index"]
+        );
+        let other = request(address, "POST", "/v1/documents", &json_auth, explicit(b"f").as_bytes());
+        assert_eq!(other.status, 422, "{}", String::from_utf8_lossy(&other.body));
+
         // Malformed input: clear problems, nothing filed.
         let malformed: &[(&str, &str, &[u8], u16, &str)] = &[
             ("POST", "/v1/documents", b"{not json", 400, "malformed-json"),
@@ -530,6 +550,7 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
             ("project_id=P-GW&document_id=MANY-0", 0),
             ("project_id=P-GW&document_id=PAY-1", 0),
             ("project_id=P-GW&document_id=RACE-1", 1),
+            ("project_id=P-GW&document_id=EXPLICIT-1", 1),
         ] {
             let found = request(address, "GET", &format!("/v1/lookup?{query}"), &auth, b"");
             assert_eq!(
