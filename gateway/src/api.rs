@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -81,7 +81,8 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route("/v1/health", get(health))
         .route(
             "/v1/documents",
-            post(notarize).layer(DefaultBodyLimit::max(limits.request_bytes_max)),
+            // The body is read by `read_body`, bounded and given up when it stalls.
+            post(notarize),
         )
         .route(
             "/v1/documents/upload",
@@ -92,10 +93,7 @@ pub(crate) fn router(shared: AppState) -> Router {
             get(receipt),
         )
         .route("/v1/lookup", get(lookup))
-        .route(
-            "/v1/verify",
-            post(verify).layer(DefaultBodyLimit::max(limits.request_bytes_max)),
-        )
+        .route("/v1/verify", post(verify))
         .route(
             "/v1/verify/upload",
             // The receipt part, the file, and room for the parts' headers and boundaries.
@@ -582,17 +580,26 @@ async fn run_to_end(
     })
 }
 
-fn body_problem(rejection: &BytesRejection) -> Problem {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request-too-large",
-            "The request body is too large",
-            rejection.body_text(),
-        )
-    } else {
-        Problem::bad_request("unreadable-body", rejection.body_text())
+/// Reads a request body of at most `max` bytes, giving up when it stalls for
+/// [`UPLOAD_IDLE_MAX`] (a caller that sends slowly holds a request slot only that long).
+async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, Problem> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = idle(stream.next()).await? {
+        let chunk = chunk.map_err(|error| {
+            Problem::bad_request("unreadable-body", format!("the body broke off: {error}"))
+        })?;
+        if bytes.len() + chunk.len() > max {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request-too-large",
+                "The request body is too large",
+                format!("request bodies of at most {max} bytes are accepted"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
     }
+    Ok(bytes)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
@@ -604,11 +611,11 @@ async fn notarize(
     State(state): State<AppState>,
     Caller(caller): Caller,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let run = async {
         let key = idempotency_key(&headers)?;
-        let body = body.map_err(|rejection| body_problem(&rejection))?;
+        let body = read_body(body, state.limits.request_bytes_max).await?;
         let request: NotarizeRequest = parse_json(&body)?;
         let count = request.documents.len();
         if count == 0 {
@@ -1034,13 +1041,9 @@ fn verdict_json(verdict: &Verdict) -> Value {
     })
 }
 
-async fn verify(
-    State(state): State<AppState>,
-    Caller(_): Caller,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = || {
-        let body = body.map_err(|rejection| body_problem(&rejection))?;
+async fn verify(State(state): State<AppState>, Caller(_): Caller, body: Body) -> Response {
+    let run = async {
+        let body = read_body(body, state.limits.request_bytes_max).await?;
         let request: VerifyRequest = parse_json(&body)?;
         let receipt = Receipt::from_json(request.receipt.get())
             .map_err(|error| Problem::bad_request("not-a-receipt", format!("receipt: {error}")))?;
@@ -1062,7 +1065,7 @@ async fn verify(
             },
         )
     };
-    respond(run())
+    respond(run.await)
 }
 
 /// `step`, unless the body stalls for [`UPLOAD_IDLE_MAX`] first.
