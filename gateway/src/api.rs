@@ -68,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) tokens: Vec<([u8; 32], String)>,
     /// The certificate roles that may call (with `[tls] client_ca`).
     pub(crate) client_roles: Vec<String>,
+    /// Filings running (each holds one), bounded like requests.
+    pub(crate) filings: Arc<tokio::sync::Semaphore>,
     pub(crate) idempotency: IdempotencyStore,
 }
 
@@ -571,11 +573,22 @@ async fn keep(slot: Option<&Slot>, fingerprint: &str, answer: Result<String, Pro
 }
 
 /// Runs `work` to its end even when the caller hangs up: a filing that reached the ledger
-/// keeps its answer under the idempotency key.
+/// keeps its answer under the idempotency key. Filings hold a permit of their own while they
+/// run, so callers that hang up cannot start more of them than the API takes requests.
 async fn run_to_end(
+    filings: &Arc<tokio::sync::Semaphore>,
     work: impl std::future::Future<Output = Response> + Send + 'static,
 ) -> Response {
-    tokio::spawn(work).await.unwrap_or_else(|error| {
+    let Ok(permit) = Arc::clone(filings).acquire_owned().await else {
+        return Problem::internal("the gateway is stopping").into_response();
+    };
+    tokio::spawn(async move {
+        let answer = work.await;
+        drop(permit);
+        answer
+    })
+    .await
+    .unwrap_or_else(|error| {
         Problem::internal(format!("the request failed: {error}")).into_response()
     })
 }
@@ -649,9 +662,10 @@ async fn notarize(
             .into_iter()
             .map(|document| state.meta(document))
             .collect::<Result<Vec<_>, _>>()?;
+        let filings = Arc::clone(&state.filings);
         let state = Arc::clone(&state);
         Ok::<_, Problem>(
-            run_to_end(async move {
+            run_to_end(&filings, async move {
                 let answer = state
                     .notarize(documents)
                     .await
@@ -792,9 +806,10 @@ async fn upload(
             return Ok(response);
         }
         let document = state.meta(document)?;
+        let filings = Arc::clone(&state.filings);
         let state = Arc::clone(&state);
         Ok::<_, Problem>(
-            run_to_end(async move {
+            run_to_end(&filings, async move {
                 // One document: answer with it alone.
                 let answer = state
                     .notarize(vec![document])

@@ -152,6 +152,9 @@ impl Gateway {
                 .map(|tls| tls.client_roles.clone())
                 .unwrap_or_default(),
             idempotency,
+            filings: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.concurrent_requests_max,
+            )),
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
