@@ -113,7 +113,7 @@ impl From<ClientError> for Problem {
                 let status = match refusal.code {
                     Code::NotFound => StatusCode::NOT_FOUND,
                     Code::PermissionDenied | Code::Unauthenticated => StatusCode::FORBIDDEN,
-                    Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+                    // (A busy node is `ClientError::Busy`, below, not a refusal.)
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
                 Self::new(

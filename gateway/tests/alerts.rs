@@ -7,34 +7,22 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use evidence_client::{Client, ClientOptions, DocumentMeta, TlsOptions};
 use evidence_core::entry::{Milestone, MilestoneClaim};
-use evidence_gateway::{
-    AlertsConfig, Gateway, GatewayConfig, Limits, NodeTls, SIGNATURE_HEADER, TokenEntry,
-    WebhookConfig, signature,
-};
-use evidence_genesis::default_consortium;
+use evidence_gateway::{AlertsConfig, Gateway, SIGNATURE_HEADER, WebhookConfig, signature};
+use evidence_genesis::Suite;
 use evidence_genesis::pki::ROLE_FILER_SYSTEM;
-use evidence_node::app::now_ms;
-use evidence_node::local::{LocalNetwork, caller_files, free_port, write_homes};
+use evidence_node::local::{caller_files, free_port};
 use serde_json::{Value, json};
 
-const SECRET: &str = "a shared webhook secret, 40 bytes long..";
+mod support;
 
-fn write_private(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap();
-    file.write_all(text.as_bytes()).unwrap();
-}
+use support::write_private;
+
+const SECRET: &str = "a shared webhook secret, 40 bytes long..";
 
 /// A delivery as the receiver saw it: its headers (lower-case names) and body.
 type Delivery = (Vec<(String, String)>, Vec<u8>);
@@ -90,63 +78,35 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-/// A plain HTTP/1.1 request; the answer's status and JSON body.
+/// A request with the token and a JSON body; the answer's status and JSON body.
 fn request(address: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\nauthorization: \
-         Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
+    let bearer = format!("Bearer {token}");
+    let answer = support::request(
+        address,
+        method,
+        path,
+        &[
+            ("authorization", &bearer),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    (
+        answer.status,
+        serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
     )
-    .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_overpayment_and_a_milestone_near_its_cap_reach_a_webhook_signed() {
-    let dir = tempfile::tempdir().unwrap();
-    let consortium = default_consortium("gateway-alerts", now_ms() - 60_000, &mut rand_core::OsRng);
-    let homes = write_homes(dir.path(), &consortium, |_, config| {
-        config.metrics.enabled = false;
-    })
-    .unwrap();
-    let network = LocalNetwork::start(consortium.genesis.clone(), homes)
-        .await
-        .unwrap();
-    let endpoints = network.endpoints();
-    let member_index = |member: &str| {
-        consortium
-            .genesis
-            .validators
-            .iter()
-            .position(|v| v.member == member)
-            .unwrap()
-    };
-    let filer_key = |member: &str| {
-        consortium
-            .filer_keys
-            .iter()
-            .find(|(m, _)| m == member)
-            .unwrap()
-            .1
-            .clone()
-    };
-    let genesis_path = dir.path().join("genesis.json");
-    std::fs::write(&genesis_path, consortium.genesis.to_json()).unwrap();
+    let fixture = support::start("gateway-alerts", Suite::default()).await;
+    let (consortium, dir) = (&fixture.consortium, &fixture.dir);
 
     // The bureau registers the project and files a passed inspection of its milestone.
     let bureau_caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
     let bureau = Client::connect_with(
-        &endpoints[member_index("bureau")],
-        Some(filer_key("bureau")),
+        &fixture.endpoint("bureau"),
+        Some(fixture.filer_key("bureau")),
         consortium.genesis.clone(),
         ClientOptions {
             tls: TlsOptions::from_files(
@@ -192,47 +152,28 @@ async fn a_refused_overpayment_and_a_milestone_near_its_cap_reach_a_webhook_sign
     let (receiver_address, received) = receiver();
     let secret_file = dir.path().join("webhook.secret");
     write_private(&secret_file, SECRET);
-    let finance_key = dir.path().join("finance-filer.key");
-    write_private(&finance_key, &filer_key("finance").to_key_file());
-    let finance_caller = caller_files(dir.path(), "finance", ROLE_FILER_SYSTEM);
-    let (token, entry) = TokenEntry::generate("finance-system");
     let dead_port = free_port().unwrap();
-    let data_dir = dir.path().join("finance-gateway");
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        genesis: genesis_path,
-        node: endpoints[member_index("finance")].clone(),
-        filer_key: finance_key,
-        source_system: "finance-payments".into(),
-        data_dir: data_dir.clone(),
-        tls: None,
-        node_tls: Some(NodeTls {
-            certificate: finance_caller.certificate,
-            private_key: finance_caller.private_key,
-            extra_roots: None,
-        }),
-        limits: Limits::default(),
-        tokens: vec![entry],
-        alerts: AlertsConfig {
-            delivery_attempts: 2,
-            initial_backoff_ms: 10,
-            ..AlertsConfig::default()
-        },
-        webhooks: vec![
-            WebhookConfig {
-                name: "finance-alerts".into(),
-                url: format!("http://{receiver_address}/alerts"),
-                secret_file: secret_file.clone(),
-                kinds: Vec::new(),
-            },
-            WebhookConfig {
-                name: "nobody-listens".into(),
-                url: format!("http://127.0.0.1:{dead_port}/alerts"),
-                secret_file,
-                kinds: Vec::new(),
-            },
-        ],
+    let (mut config, token) = fixture.gateway_config("finance");
+    let data_dir = config.data_dir.clone();
+    config.alerts = AlertsConfig {
+        delivery_attempts: 2,
+        initial_backoff_ms: 10,
+        ..AlertsConfig::default()
     };
+    config.webhooks = vec![
+        WebhookConfig {
+            name: "finance-alerts".into(),
+            url: format!("http://{receiver_address}/alerts"),
+            secret_file: secret_file.clone(),
+            kinds: Vec::new(),
+        },
+        WebhookConfig {
+            name: "nobody-listens".into(),
+            url: format!("http://127.0.0.1:{dead_port}/alerts"),
+            secret_file,
+            kinds: Vec::new(),
+        },
+    ];
     let gateway = Gateway::start(config).await.unwrap();
     let address = gateway.address();
 
@@ -352,5 +293,5 @@ async fn a_refused_overpayment_and_a_milestone_near_its_cap_reach_a_webhook_sign
     assert_eq!(lines[1]["alert"]["code"], json!("milestone-overpayment"));
 
     gateway.shutdown().await;
-    network.shutdown().await;
+    fixture.network.shutdown().await;
 }

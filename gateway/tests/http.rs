@@ -3,188 +3,28 @@
 //! requests. A second client, in Python with only the standard library, knows nothing but the
 //! OpenAPI document the gateway serves (`openapi_client.py`).
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::Duration;
 
 use evidence_core::receipt::Receipt;
-use evidence_gateway::{AlertsConfig, Gateway, GatewayConfig, Limits, NodeTls, TokenEntry};
-use evidence_genesis::default_consortium;
-use evidence_genesis::pki::ROLE_FILER_SYSTEM;
-use evidence_node::app::now_ms;
-use evidence_node::local::{LocalNetwork, caller_files, write_homes};
+use evidence_gateway::{Gateway, Limits};
+use evidence_genesis::Suite;
 use serde_json::{Value, json};
 
-/// One answer: status, headers (lower-case names), body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
+mod support;
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A problem's code, checking it is one (RFC 9457 media type and members).
-    fn problem(&self) -> String {
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "{self:?}"
-        );
-        let body = self.json();
-        assert_eq!(body["status"], json!(self.status));
-        assert!(body["title"].is_string() && body["detail"].is_string());
-        let code = body["code"].as_str().unwrap().to_owned();
-        assert_eq!(
-            body["type"],
-            json!(format!("urn:evidence-ledger:problem:{code}"))
-        );
-        code
-    }
-}
-
-/// A plain HTTP/1.1 request on a fresh connection.
-fn request(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Answer {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    // The server may answer before reading a body it refuses; a broken pipe is then expected.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v == "chunked")
-    {
-        body = dechunk(&body);
-    }
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap(), 16).unwrap();
-        raw = &raw[line_end + 2..];
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&raw[..size]);
-        raw = &raw[size + 2..];
-    }
-}
-
-fn write_key(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap();
-    file.write_all(text.as_bytes()).unwrap();
-}
+use support::request;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let consortium = default_consortium("gateway-test", now_ms() - 60_000, &mut rand_core::OsRng);
-    let homes = write_homes(dir.path(), &consortium, |_, config| {
-        config.metrics.enabled = false;
-    })
-    .unwrap();
-    let network = LocalNetwork::start(consortium.genesis.clone(), homes)
-        .await
-        .unwrap();
-    let genesis_path = dir.path().join("genesis.json");
-    std::fs::write(&genesis_path, consortium.genesis.to_json()).unwrap();
-    let filer = &consortium
-        .filer_keys
-        .iter()
-        .find(|(member, _)| member == "bureau")
-        .unwrap()
-        .1;
-    let key_path = dir.path().join("bureau-filer.key");
-    write_key(&key_path, &filer.to_key_file());
-    let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
-    let (token, entry) = TokenEntry::generate("filing-system");
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        genesis: genesis_path.clone(),
-        node: network.endpoints()[0].clone(),
-        filer_key: key_path,
-        source_system: "bureau-filing".into(),
-        data_dir: dir.path().join("gateway-data"),
-        tls: None,
-        node_tls: Some(NodeTls {
-            certificate: caller.certificate,
-            private_key: caller.private_key,
-            extra_roots: None,
-        }),
-        limits: Limits {
-            request_bytes_max: 64 << 10,
-            upload_bytes_max: 1 << 20,
-            documents_per_request_max: 50,
-            ..Limits::default()
-        },
-        tokens: vec![entry],
-        alerts: AlertsConfig::default(),
-        webhooks: Vec::new(),
+    let fixture = support::start("gateway-test", Suite::default()).await;
+    let (mut config, token) = fixture.gateway_config("bureau");
+    config.limits = Limits {
+        request_bytes_max: 64 << 10,
+        upload_bytes_max: 1 << 20,
+        documents_per_request_max: 50,
+        ..Limits::default()
     };
+    let consortium = &fixture.consortium;
     let gateway = Gateway::start(config.clone()).await.unwrap();
     let address = gateway.address();
     let bearer = format!("Bearer {token}");
@@ -559,13 +399,13 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
                 "{query}"
             );
         }
-        (address, token, genesis_path)
+        (address, token)
     })
     .await
     .unwrap();
 
     // A client that knows only the OpenAPI document: Python's standard library.
-    let (address, token, _genesis) = answers;
+    let (address, token) = answers;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi_client.py");
     let output = tokio::process::Command::new("python3")
         .arg(&script)
@@ -586,10 +426,11 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
     let gateway = Gateway::start(config).await.unwrap();
     let address = gateway.address();
     let bearer = format!("Bearer {token}");
+    let drawing_one = consortium.genesis.suite.digest.hash(b"drawing one");
     let replayed = tokio::task::spawn_blocking(move || {
         let document = json!({"documents": [{
             "kind": "completion-drawing", "project_id": "P-GW", "document_id": "DRAWING-1",
-            "digest": consortium.genesis.suite.digest.hash(b"drawing one").to_string(),
+            "digest": drawing_one.to_string(),
         }]})
         .to_string();
         request(
@@ -609,5 +450,5 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
     assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
     assert_eq!(replayed.json()["documents"][0]["version"], json!(1));
     gateway.shutdown().await;
-    network.shutdown().await;
+    fixture.network.shutdown().await;
 }

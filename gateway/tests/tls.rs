@@ -3,52 +3,25 @@
 //! certificate is refused (its role may not file); a caller without one is refused at the
 //! handshake. The client is Python's standard library (`tls_client.py`).
 
-use std::io::Write as _;
 use std::path::Path;
 
-use evidence_gateway::{AlertsConfig, Gateway, GatewayConfig, GatewayTls, Limits, NodeTls};
-use evidence_genesis::default_consortium;
+use evidence_gateway::{Gateway, GatewayTls};
+use evidence_genesis::Suite;
 use evidence_genesis::pki::{CertificateRequest, ROLE_AUDITOR, ROLE_FILER_SYSTEM};
 use evidence_node::app::now_ms;
-use evidence_node::local::{LocalNetwork, caller_files, write_certificate, write_homes};
+use evidence_node::local::{caller_files, write_certificate};
 
-fn write_private(path: &Path, text: &str) {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let consortium = default_consortium("gateway-tls", now_ms() - 60_000, &mut rand_core::OsRng);
-    let homes = write_homes(dir.path(), &consortium, |_, config| {
-        config.metrics.enabled = false;
-    })
-    .unwrap();
-    let network = LocalNetwork::start(consortium.genesis.clone(), homes)
-        .await
-        .unwrap();
-    let genesis_path = dir.path().join("genesis.json");
-    std::fs::write(&genesis_path, consortium.genesis.to_json()).unwrap();
-    let key_path = dir.path().join("bureau-filer.key");
-    let filer = &consortium
-        .filer_keys
-        .iter()
-        .find(|(m, _)| m == "bureau")
-        .unwrap()
-        .1;
-    write_private(&key_path, &filer.to_key_file());
+    let fixture = support::start("gateway-tls", Suite::default()).await;
+    let (consortium, dir) = (&fixture.consortium, &fixture.dir);
+    let (mut config, _) = fixture.gateway_config("bureau");
     // The gateway's own certificate, from the bureau's CA, for 127.0.0.1; callers must hold
     // a certificate of the same CA.
     let server = write_certificate(
-        &consortium,
+        consortium,
         "bureau",
         &CertificateRequest {
             name: "bureau-gateway",
@@ -72,30 +45,14 @@ async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_re
     let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
     // The same CA's auditor certificate: it verifies, but its role may not file.
     let auditor = caller_files(dir.path(), "bureau", ROLE_AUDITOR);
-    let config = GatewayConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        genesis: genesis_path,
-        node: network.endpoints()[0].clone(),
-        filer_key: key_path,
-        source_system: "bureau-filing".into(),
-        data_dir: dir.path().join("gateway-data"),
-        tls: Some(GatewayTls {
-            certificate: server.certificate,
-            private_key: server.private_key,
-            client_ca: Some(bureau_ca.clone()),
-            client_roles: vec![ROLE_FILER_SYSTEM.to_owned()],
-        }),
-        node_tls: Some(NodeTls {
-            certificate: caller.certificate.clone(),
-            private_key: caller.private_key.clone(),
-            extra_roots: None,
-        }),
-        limits: Limits::default(),
-        // No token: the certificate identifies the caller.
-        tokens: Vec::new(),
-        alerts: AlertsConfig::default(),
-        webhooks: Vec::new(),
-    };
+    config.tls = Some(GatewayTls {
+        certificate: server.certificate,
+        private_key: server.private_key,
+        client_ca: Some(bureau_ca.clone()),
+        client_roles: vec![ROLE_FILER_SYSTEM.to_owned()],
+    });
+    // No token: the certificate identifies the caller.
+    config.tokens = Vec::new();
     let gateway = Gateway::start(config).await.unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
     let output = tokio::process::Command::new("python3")
@@ -117,5 +74,5 @@ async fn callers_with_a_member_certificate_notarize_over_https_and_others_are_re
         String::from_utf8_lossy(&output.stderr)
     );
     gateway.shutdown().await;
-    network.shutdown().await;
+    fixture.network.shutdown().await;
 }
