@@ -41,6 +41,18 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// Where the OpenAPI document is served (no token needed).
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
+/// The court's web verifier (`web/dist/`, built by `scripts/build-web.sh`): one self-contained
+/// page that verifies a document and its receipt in the browser, with nothing but the genesis
+/// file; it makes no request of its own, so serving it here is a convenience, not a dependency.
+pub(crate) const VERIFIER_PAGE: &str = include_str!("../../web/dist/evidence-verifier.html");
+
+/// Where the web verifier is served (no token needed).
+pub(crate) const VERIFIER_PATH: &str = "/verifier";
+
+/// Where the consortium's genesis file is served (no token needed): the trust anchor a court
+/// verifies against, public to whoever holds a receipt.
+pub(crate) const GENESIS_PATH: &str = "/genesis.json";
+
 /// Refusals that say another filing of the document id came first.
 const VERSION_CONFLICTS: [&str; 3] = [
     "not-a-first-version",
@@ -71,6 +83,8 @@ pub(crate) struct Shared {
     /// Filings running (each holds one), bounded like requests.
     pub(crate) filings: Arc<tokio::sync::Semaphore>,
     pub(crate) idempotency: IdempotencyStore,
+    /// The genesis file's bytes, served at [`GENESIS_PATH`].
+    pub(crate) genesis_file: Vec<u8>,
 }
 
 type AppState = Arc<Shared>;
@@ -80,6 +94,8 @@ pub(crate) fn router(shared: AppState) -> Router {
     let limits = shared.limits;
     Router::new()
         .route(OPENAPI_PATH, get(openapi))
+        .route(VERIFIER_PATH, get(verifier_page))
+        .route(GENESIS_PATH, get(genesis_file))
         .route("/v1/health", get(health))
         .route(
             "/v1/documents",
@@ -214,6 +230,35 @@ fn respond(answer: Answer) -> Response {
 
 async fn openapi() -> Response {
     json_response(StatusCode::OK, OPENAPI.to_owned(), "application/json")
+}
+
+async fn verifier_page() -> Response {
+    let mut response = json_response(
+        StatusCode::OK,
+        VERIFIER_PAGE.to_owned(),
+        "text/html; charset=utf-8",
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn genesis_file(State(state): State<AppState>) -> Response {
+    let mut response = (StatusCode::OK, state.genesis_file.clone()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"genesis.json\""),
+    );
+    response
 }
 
 async fn health(State(state): State<AppState>, Caller(_): Caller) -> Response {

@@ -76,6 +76,12 @@ impl Gateway {
             path: config.genesis.display().to_string(),
             reason: error.to_string(),
         })?;
+        // The same file, as bytes, for whoever asks for the trust anchor (a court's verifier).
+        let genesis_file =
+            std::fs::read(&config.genesis).map_err(|error| GatewayError::Genesis {
+                path: config.genesis.display().to_string(),
+                reason: error.to_string(),
+            })?;
         let key = evidence_genesis::read_key_file(&config.filer_key).map_err(|error| {
             GatewayError::FilerKey {
                 path: config.filer_key.display().to_string(),
@@ -152,6 +158,7 @@ impl Gateway {
                 .map(|tls| tls.client_roles.clone())
                 .unwrap_or_default(),
             idempotency,
+            genesis_file,
             filings: Arc::new(tokio::sync::Semaphore::new(
                 config.limits.concurrent_requests_max,
             )),

@@ -29,6 +29,7 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
     let address = gateway.address();
     let bearer = format!("Bearer {token}");
     let genesis = consortium.genesis.clone();
+    let genesis_bytes = std::fs::read(&fixture.genesis_path).unwrap();
     let answers = tokio::task::spawn_blocking(move || {
         let auth = [("authorization", bearer.as_str())];
         let json_auth = [
@@ -55,6 +56,20 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
                 }
             }
         }
+
+        // What a court takes away, without a token: the genesis file, byte for byte, and the
+        // web verifier, a page that allows itself no connection.
+        let genesis_file = request(address, "GET", "/genesis.json", &[], b"");
+        assert_eq!(genesis_file.status, 200);
+        assert_eq!(genesis_file.body, genesis_bytes);
+        let page = request(address, "GET", "/verifier", &[], b"");
+        assert_eq!(page.status, 200);
+        assert_eq!(
+            page.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let page = String::from_utf8(page.body).unwrap();
+        assert!(page.contains("connect-src 'none'"), "{}", &page[..300]);
 
         // Without a token, or with a wrong one: 401, nothing filed.
         let document = json!({"documents": [{

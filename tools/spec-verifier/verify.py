@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent receipt and status-proof verifier for the evidence ledger, written from SPEC.md
-alone (SPEC.md version 10: genesis v3, block header v3, receipt v1 and v2 with hand-offs and
+alone (SPEC.md version 11: genesis v3, block header v3, receipt v1 and v2 with hand-offs and
 the filer's registration and revocation, status proof v1 with its state proofs and the status
 of a receipt's version; Ed25519 and SM2 signatures, the national suite).
 
@@ -2461,7 +2461,7 @@ def main(argv=None) -> int:
 
 def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Independent evidence-receipt and status-proof "
-                                 "verifier (SPEC.md version 10: genesis v3, block header v3, "
+                                 "verifier (SPEC.md version 11: genesis v3, block header v3, "
                                  "receipt v2, status proof v1; Ed25519 and SM2).")
     ap.add_argument("--genesis")
     ap.add_argument("--receipt")
