@@ -77,11 +77,19 @@ const worker = await bundle("src/page/hash-worker.ts", "iife");
 const verifierScript = await bundle("src/page/verifier-page.ts", "iife", {
   __HASH_WORKER_SOURCE__: JSON.stringify(worker),
 });
+const projectScript = await bundle("src/page/project-page.ts", "iife");
 const outputs = {
   "evidence-verifier.html": page(
     readFileSync(join(here, "src/page/verifier.html"), "utf8"),
     style,
     verifierScript,
+  ),
+  // The project view reads its own gateway's API (same origin), and nothing else.
+  "evidence-project.html": page(
+    readFileSync(join(here, "src/page/project.html"), "utf8"),
+    style,
+    projectScript,
+    "'self'",
   ),
 };
 

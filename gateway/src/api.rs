@@ -46,6 +46,11 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 /// file; it makes no request of its own, so serving it here is a convenience, not a dependency.
 pub(crate) const VERIFIER_PAGE: &str = include_str!("../../web/dist/evidence-verifier.html");
 
+/// The project view (`web/dist/`): a project's milestones, payments and inspection reports,
+/// read from this API and verified in the browser. The page needs no token to load; its
+/// calls of the API carry the caller's.
+pub(crate) const PROJECT_PAGE: &str = include_str!("../../web/dist/evidence-project.html");
+
 /// Where the web verifier is served (no token needed).
 pub(crate) const VERIFIER_PATH: &str = "/verifier";
 
@@ -96,6 +101,7 @@ pub(crate) fn router(shared: AppState) -> Router {
         .route(OPENAPI_PATH, get(openapi))
         .route(VERIFIER_PATH, get(verifier_page))
         .route(GENESIS_PATH, get(genesis_file))
+        .route("/projects/{project_id}", get(project_page))
         .route("/v1/health", get(health))
         .route(
             "/v1/documents",
@@ -233,11 +239,16 @@ async fn openapi() -> Response {
 }
 
 async fn verifier_page() -> Response {
-    let mut response = json_response(
-        StatusCode::OK,
-        VERIFIER_PAGE.to_owned(),
-        "text/html; charset=utf-8",
-    );
+    html_page(VERIFIER_PAGE)
+}
+
+async fn project_page() -> Response {
+    html_page(PROJECT_PAGE)
+}
+
+/// One of the court's pages (each self-contained, with its own content security policy).
+fn html_page(page: &'static str) -> Response {
+    let mut response = json_response(StatusCode::OK, page.to_owned(), "text/html; charset=utf-8");
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

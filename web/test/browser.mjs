@@ -25,7 +25,7 @@ const argValue = (name, fallback) => {
 const pagePath = resolve(argValue("--page", join(root, "web/dist/evidence-verifier.html")));
 const only = argValue("--only", null);
 const out = join(root, "web/test-output");
-rmSync(out, { recursive: true, force: true });
+
 mkdirSync(out, { recursive: true });
 
 const manifest = JSON.parse(readFileSync(join(vectors, "manifest.json"), "utf8"));

@@ -61,6 +61,25 @@ export const TEXT: Table = {
     zh: "状态证明无效。",
     en: "INVALID STATUS PROOF.",
   },
+  "project.intro": {
+    zh: "项目的合同、各里程碑的验收报告和付款。每一项都由本页面在浏览器中依据联盟创世文件核验：已付金额来自经检查点认证的状态证明，每份报告和付款来自其存证回执。",
+    en: "The project's contract, and the inspection reports and payments anchored against each milestone. This page verifies every item in the browser against the consortium's genesis file: the paid amounts come from a status proof under a certified checkpoint, each report and payment from its receipt.",
+  },
+  "project.token": { zh: "网关访问令牌", en: "Gateway API token" },
+  "project.show": { zh: "显示项目", en: "Show the project" },
+  "project.footer": {
+    zh: "数据取自本成员的存证网关，但每一项都在本页面内独立核验，不依赖网关的说法。",
+    en: "The data comes from this member's filing gateway, but every item is verified in this page, independently of what the gateway says.",
+  },
+  "project.loading": { zh: "正在读取并核验……", en: "Reading and verifying…" },
+  "project.notRegistered": { zh: "该项目未在账本上登记合同。", en: "No contract is registered for this project on the ledger." },
+  "project.total": { zh: "合同总额", en: "Contract value" },
+  "project.paid": { zh: "已付", en: "Paid" },
+  "project.remaining": { zh: "剩余", en: "Remaining" },
+  "project.registrar": { zh: "登记成员", en: "Registered by" },
+  "project.other": { zh: "其他文件（未关联里程碑）", en: "Other documents (no milestone)" },
+  "project.noItems": { zh: "尚无验收报告或付款。", en: "No inspection report or payment yet." },
+  "project.receipt": { zh: "回执", en: "receipt" },
   "f.document": { zh: "文件", en: "Document" },
   "f.kind": { zh: "种类", en: "Kind" },
   "f.project": { zh: "项目", en: "Project" },
@@ -162,6 +181,10 @@ export const CODES: Table = {
   "status-not-proved": { zh: "状态证明未包含此版本的记录", en: "the status proof does not hold this version's record" },
   "status-mismatch": { zh: "状态证明中的记录与回执不符", en: "the proved record differs from the receipt" },
   "invalid-genesis": { zh: "创世文件无效", en: "the genesis file is not acceptable" },
+  "self-test": {
+    zh: "本浏览器的密码运算未通过自检（SM3、SM2、Ed25519 标准示例），页面不给出结论",
+    en: "this browser failed the cryptography's self-test (the SM3, SM2 and Ed25519 standard examples), so the page gives no verdict",
+  },
   unreadable: { zh: "无法读取文件", en: "a file could not be read" },
 };
 

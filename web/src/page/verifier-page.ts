@@ -8,6 +8,7 @@ import {
   readReceipt,
   readStatusProof,
   receiptDocumentAlgorithm,
+  selfTest,
   verifyReceipt,
   verifyStatusProof,
   type Genesis,
@@ -50,6 +51,15 @@ let lang: Lang = navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en"
 let outcome: Outcome = { kind: "waiting", missing: ["document", "receipt", "genesis"] };
 let run = 0;
 let notice: string | null = null;
+/** The cryptography's self-test against the standards' examples, run once before any verdict. */
+let selfTestFailures: string[] | null = null;
+
+function checkedPrimitives(): string[] {
+  selfTestFailures ??= selfTest()
+    .filter((result) => !result.ok)
+    .map((result) => `${result.name}: ${result.detail}`);
+  return selfTestFailures;
+}
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -119,7 +129,9 @@ async function verify(): Promise<void> {
   if (slots.status && slots.genesis && !slots.receipt && !slots.document) {
     // A status proof on its own: what its facts show (for example, that an id was never filed).
     let next: Outcome;
+    const broken = checkedPrimitives();
     try {
+      if (broken.length > 0) throw new VerifyError("self-test", broken.join("; "));
       const genesis = readGenesis(await bytesOf(slots.genesis));
       try {
         next = { kind: "status-only", status: verifyStatusProof(genesis, readStatusProof(await bytesOf(slots.status))) };
@@ -127,7 +139,8 @@ async function verify(): Promise<void> {
         next = { kind: "status-invalid", ...failure(error) };
       }
     } catch (error) {
-      next = { kind: "invalid-genesis", detail: failure(error).detail };
+      const { code, detail } = failure(error);
+      next = code === "self-test" ? { kind: "invalid", code, detail } : { kind: "invalid-genesis", detail };
     }
     if (mine === run) setOutcome(next);
     return;
@@ -135,6 +148,15 @@ async function verify(): Promise<void> {
   const missing = (["document", "receipt", "genesis"] as Slot[]).filter((slot) => !slots[slot]);
   if (missing.length > 0) {
     setOutcome({ kind: "waiting", missing });
+    return;
+  }
+  const broken = checkedPrimitives();
+  if (broken.length > 0) {
+    setOutcome({
+      kind: "invalid",
+      code: "self-test",
+      detail: `this browser computes the cryptography wrongly, so the page gives no verdict: ${broken.join("; ")}`,
+    });
     return;
   }
   const document_ = slots.document!;

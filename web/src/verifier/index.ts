@@ -25,7 +25,7 @@
 export { VerifyError } from './errors.js';
 export { newHasher, digestName, digestTag, type Hasher, type Digest } from './hash.js';
 export { readGenesis, type Genesis, type TrustAnchor } from './genesis.js';
-export { readReceipt, receiptDocumentAlgorithm, verifyReceipt, type Receipt, type ReceiptVerdict } from './receipt.js';
+export { readReceipt, receiptDocumentAlgorithm, receiptAnchoredDigest, verifyReceipt, type Receipt, type ReceiptVerdict } from './receipt.js';
 export {
   readStatusProof,
   verifyStatusProof,

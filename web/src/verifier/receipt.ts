@@ -121,6 +121,18 @@ export function receiptDocumentAlgorithm(receipt: Receipt): string {
   return digestName(receipt.header.logRoot.tag)!;
 }
 
+/**
+ * The document digest the receipt's anchor names, or null when the entry is no anchor. For
+ * checking a receipt on its own (a project's list of filings, with no documents at hand):
+ * verifyReceipt with this digest proves what the receipt says, without a document to compare.
+ */
+export function receiptAnchoredDigest(receipt: Receipt): { algorithm: string; bytes: Uint8Array } | null {
+  const rec = receipt.entry.record;
+  if (rec.tag !== 1) return null;
+  const algorithm = digestName(rec.anchor.body.digest.tag);
+  return algorithm === null ? null : { algorithm, bytes: rec.anchor.body.digest.bytes };
+}
+
 export interface ReceiptVerdict {
   /** body.digest, text form "alg:hex". */
   digest: string;
