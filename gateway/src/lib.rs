@@ -72,16 +72,17 @@ impl Gateway {
     /// Any of those steps, named.
     pub async fn start(config: GatewayConfig) -> Result<Self, GatewayError> {
         config.validate()?;
-        let genesis = Genesis::load(&config.genesis).map_err(|error| GatewayError::Genesis {
+        // Read once: the bytes served at /genesis.json (the trust anchor a court's verifier
+        // takes) are the ones this gateway verifies against.
+        let genesis_error = |reason: String| GatewayError::Genesis {
             path: config.genesis.display().to_string(),
-            reason: error.to_string(),
-        })?;
-        // The same file, as bytes, for whoever asks for the trust anchor (a court's verifier).
-        let genesis_file =
-            std::fs::read(&config.genesis).map_err(|error| GatewayError::Genesis {
-                path: config.genesis.display().to_string(),
-                reason: error.to_string(),
-            })?;
+            reason,
+        };
+        let genesis_text = std::fs::read_to_string(&config.genesis)
+            .map_err(|error| genesis_error(error.to_string()))?;
+        let genesis =
+            Genesis::from_json(&genesis_text).map_err(|error| genesis_error(error.to_string()))?;
+        let genesis_file = genesis_text.into_bytes();
         let key = evidence_genesis::read_key_file(&config.filer_key).map_err(|error| {
             GatewayError::FilerKey {
                 path: config.filer_key.display().to_string(),

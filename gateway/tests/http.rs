@@ -68,8 +68,14 @@ async fn a_filing_system_notarizes_fetches_verifies_and_proves_status_over_http(
             page.header("content-type"),
             Some("text/html; charset=utf-8")
         );
+        assert_eq!(page.header("x-frame-options"), Some("DENY"));
         let page = String::from_utf8(page.body).unwrap();
         assert!(page.contains("connect-src 'none'"), "{}", &page[..300]);
+        // The project view: a page that may call its own gateway and nothing else.
+        let view = request(address, "GET", "/projects/P-GW", &[], b"");
+        assert_eq!(view.status, 200);
+        assert_eq!(view.header("content-type"), Some("text/html; charset=utf-8"));
+        assert!(view.text().contains("connect-src 'self'"));
 
         // Without a token, or with a wrong one: 401, nothing filed.
         let document = json!({"documents": [{

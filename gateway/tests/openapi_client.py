@@ -146,6 +146,8 @@ status, _, genesis = call("getGenesis")
 assert status == 200 and genesis["chain_id"] == health["chain_id"], (genesis, health)
 status, _, page = call("getVerifierPage")
 assert status == 200 and "connect-src 'none'" in page, page[:300]
+status, _, view = call("getProjectPage", path_params={"project_id": "P-PY"})
+assert status == 200 and "connect-src 'self'" in view, view[:300]
 
 # Upload a document: its bytes are the body; it is hashed on the way and never stored.
 document_id = "PY-" + os.urandom(4).hex()

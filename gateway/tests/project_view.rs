@@ -3,7 +3,8 @@
 //! them, the finance bureau's gateway in front of its node — and the page the gateway serves at
 //! `/projects/{id}`, opened in real headless Chromium by `web/test/project.mjs`, which checks
 //! the milestones, the paid-versus-cap bars (in a screenshot), that every receipt verified in
-//! the browser, and that a receipt altered on its way from the gateway is shown as failing.
+//! the browser, and that what a lying gateway could do — alter a receipt, slip in another
+//! project's payment, list one twice, serve another genesis file — shows as failing.
 //!
 //! Needs Node.js, the npm packages of `web/` and Debian's chromium: `scripts/test.sh` installs
 //! them (through `scripts/test-web.sh`) before running this test. `SKIP_WEB_TESTS=1` skips it.
@@ -21,6 +22,8 @@ use evidence_node::local::caller_files;
 mod support;
 
 const PROJECT: &str = "SZ-2026-0001";
+/// Another project with a milestone of the same name: its filings must not show under the first.
+const OTHER_PROJECT: &str = "SZ-2026-0002";
 
 async fn member_client(fixture: &support::Fixture, member: &str) -> Client {
     let caller = caller_files(fixture.dir.path(), member, ROLE_FILER_SYSTEM);
@@ -38,8 +41,8 @@ async fn member_client(fixture: &support::Fixture, member: &str) -> Client {
     .unwrap()
 }
 
-fn inspection(document_id: &str, milestone: &str, passed: bool) -> DocumentMeta {
-    DocumentMeta::new("inspection-report", PROJECT, document_id, "bureau-filing").with_claim(
+fn inspection(project: &str, document_id: &str, milestone: &str, passed: bool) -> DocumentMeta {
+    DocumentMeta::new("inspection-report", project, document_id, "bureau-filing").with_claim(
         MilestoneClaim::Inspection {
             milestone: milestone.into(),
             passed,
@@ -47,8 +50,8 @@ fn inspection(document_id: &str, milestone: &str, passed: bool) -> DocumentMeta 
     )
 }
 
-fn payment(document_id: &str, milestone: &str, amount_minor: u64) -> DocumentMeta {
-    DocumentMeta::new("fund-transfer", PROJECT, document_id, "finance-payments").with_claim(
+fn payment(project: &str, document_id: &str, milestone: &str, amount_minor: u64) -> DocumentMeta {
+    DocumentMeta::new("fund-transfer", project, document_id, "finance-payments").with_claim(
         MilestoneClaim::Payment {
             milestone: milestone.into(),
             amount_minor,
@@ -95,15 +98,27 @@ async fn the_project_view_shows_milestones_and_payments_verified_in_the_browser(
         )
         .await
         .unwrap();
-    for (document_id, milestone, passed) in [
-        ("INS-FOUNDATION", "foundation", true),
-        ("INS-STRUCTURE", "structure", true),
-        ("INS-COMPLETION", "completion", false),
+    bureau
+        .register_project(
+            OTHER_PROJECT,
+            100_000,
+            vec![Milestone {
+                id: "foundation".into(),
+                amount_minor: 100_000,
+            }],
+        )
+        .await
+        .unwrap();
+    for (project, document_id, milestone, passed) in [
+        (PROJECT, "INS-FOUNDATION", "foundation", true),
+        (PROJECT, "INS-STRUCTURE", "structure", true),
+        (PROJECT, "INS-COMPLETION", "completion", false),
+        (OTHER_PROJECT, "INS-P2-FOUNDATION", "foundation", true),
     ] {
         bureau
             .notarize(
-                format!("{document_id}: {passed}").into_bytes(),
-                inspection(document_id, milestone, passed),
+                format!("{project} {document_id}: {passed}").into_bytes(),
+                inspection(project, document_id, milestone, passed),
             )
             .await
             .unwrap();
@@ -126,15 +141,16 @@ async fn the_project_view_shows_milestones_and_payments_verified_in_the_browser(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    for (document_id, milestone, amount) in [
-        ("PAY-FOUNDATION-1", "foundation", 250_000),
-        ("PAY-FOUNDATION-2", "foundation", 150_000),
-        ("PAY-STRUCTURE-1", "structure", 460_000),
+    for (project, document_id, milestone, amount) in [
+        (PROJECT, "PAY-FOUNDATION-1", "foundation", 250_000),
+        (PROJECT, "PAY-FOUNDATION-2", "foundation", 150_000),
+        (PROJECT, "PAY-STRUCTURE-1", "structure", 460_000),
+        (OTHER_PROJECT, "PAY-P2-FOUNDATION-1", "foundation", 50_000),
     ] {
         finance
             .notarize(
-                format!("{document_id}: {amount}").into_bytes(),
-                payment(document_id, milestone, amount),
+                format!("{project} {document_id}: {amount}").into_bytes(),
+                payment(project, document_id, milestone, amount),
             )
             .await
             .unwrap();
@@ -149,6 +165,8 @@ async fn the_project_view_shows_milestones_and_payments_verified_in_the_browser(
         .arg(format!("http://{}", gateway.address()))
         .arg(&token)
         .arg(PROJECT)
+        .arg(OTHER_PROJECT)
+        .arg(fixture.consortium.genesis.hash().to_string())
         .output()
         .await
         .expect("node runs");

@@ -1,6 +1,6 @@
 // The project view in real headless Chromium, against a running filing gateway:
 //
-//   node web/test/project.mjs BASE_URL TOKEN PROJECT_ID
+//   node web/test/project.mjs BASE_URL TOKEN PROJECT_ID OTHER_PROJECT_ID GENESIS_HASH
 //
 // Expects the project that gateway/tests/project_view.rs seeds: milestones foundation
 // (400,000 fen, paid in full by two transfers), structure (500,000, paid 460,000) and completion
@@ -10,16 +10,18 @@
 // - each milestone's inspection reports and payments, every receipt verified in the browser,
 //   and the payments' receipts adding up to the proved paid amount;
 // - the bars, in a screenshot: each bar's filled share of its track, measured in pixels;
-// - a receipt altered between the gateway and the page is shown as failing its check;
+// - what a gateway could do to mislead is shown as failing: a receipt altered on the way,
+//   another project's payment slipped in (OTHER_PROJECT_ID has a milestone of the same name),
+//   an entry listed twice, a genesis file other than the one pinned in the address;
 // - the page's requests go to the gateway only.
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const [base, token, project] = process.argv.slice(2);
-if (!base || !token || !project) {
-  console.error("usage: project.mjs BASE_URL TOKEN PROJECT_ID");
+const [base, token, project, otherProject, genesisHash] = process.argv.slice(2);
+if (!base || !token || !project || !otherProject || !genesisHash) {
+  console.error("usage: project.mjs BASE_URL TOKEN PROJECT_ID OTHER_PROJECT_ID GENESIS_HASH");
   process.exit(2);
 }
 const here = dirname(fileURLToPath(import.meta.url));
@@ -187,11 +189,71 @@ const structureSum = await page.evaluate(
   () => document.querySelector('article.milestone[data-milestone="structure"] .sum-check')?.dataset.sumOk,
 );
 report(
-  altered.length === 1 && altered[0] !== "valid" && structureSum === "false",
-  "an altered receipt is shown failing its check, and the structure's payments no longer add up",
+  altered.length === 1 && altered[0] === "header-root-mismatch" && structureSum === "false",
+  "an altered receipt is shown failing its check (header-root-mismatch), and the structure's payments no longer add up",
   `${JSON.stringify(altered)}, structure sum ok: ${structureSum}`,
 );
 await page.unroute("**/v1/lookup**");
+
+// 4b. Another project's payment against a milestone of the same name, and one of this
+//     project's payments listed twice: both flagged, neither counted, the sums still proved.
+const other = await (
+  await page.request.get(`${base}/v1/lookup?project_id=${encodeURIComponent(otherProject)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+).json();
+const foreignPayment = other.results.find((r) => r.document?.document_id === "PAY-P2-FOUNDATION-1");
+await page.route("**/v1/lookup**", async (route) => {
+  const response = await route.fetch();
+  const body = await response.json();
+  const twice = body.results.find((r) => r.document?.document_id === "PAY-FOUNDATION-1");
+  body.results.push(foreignPayment, twice);
+  await route.fulfill({ response, json: body });
+});
+await page.reload();
+await page.waitForFunction(() => ["ready", "error"].includes(document.querySelector("#project")?.dataset.state), null, {
+  timeout: 60_000,
+});
+const padded = await page.evaluate(() => ({
+  flagged: [...document.querySelectorAll('.items li[data-verified="false"]')].map((li) => li.dataset.code).sort(),
+  foundationPayments: document.querySelectorAll('article.milestone[data-milestone="foundation"] li[data-kind="payment"]').length,
+  sums: [...document.querySelectorAll(".sum-check")].map((p) => p.dataset.sumOk),
+}));
+report(
+  foreignPayment !== undefined &&
+    JSON.stringify(padded.flagged) === JSON.stringify(["listed-twice", "other-project"]) &&
+    padded.foundationPayments === 2 &&
+    padded.sums.every((ok) => ok === "true"),
+  "another project's payment and a payment listed twice are flagged, not counted",
+  JSON.stringify(padded),
+);
+await page.unroute("**/v1/lookup**");
+
+// 4c. The genesis hash pinned in the address: the right one is accepted and said to be pinned,
+//     another one refuses the gateway's genesis file.
+// (A change of the fragment alone does not load the page again: reload after each.)
+await page.goto(`${url}#genesis=${genesisHash}`);
+await page.reload();
+await page.waitForFunction(() => ["ready", "error"].includes(document.querySelector("#project")?.dataset.state), null, {
+  timeout: 60_000,
+});
+const pinnedText = await page.evaluate(() => document.querySelector(".proved")?.textContent ?? "");
+const wrongPin = `${genesisHash.split(":")[0]}:${"0".repeat(64)}`;
+await page.goto(`${url}#genesis=${wrongPin}`);
+await page.reload();
+await page.waitForFunction(() => ["ready", "error"].includes(document.querySelector("#project")?.dataset.state), null, {
+  timeout: 60_000,
+});
+const refused = await page.evaluate(() => ({
+  state: document.querySelector("#project").dataset.state,
+  text: document.querySelector("#project").innerText,
+}));
+report(
+  pinnedText.includes("地址中固定") && refused.state === "error" && refused.text.includes("wrong-chain"),
+  "a pinned genesis hash: the right one accepted, another one refused",
+  `${pinnedText.slice(-60)} / ${refused.state}: ${refused.text.slice(0, 160)}`,
+);
+await page.goto(url);
 
 // 5. In English.
 await page.reload();

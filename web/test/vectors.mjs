@@ -213,5 +213,10 @@ if (receiptTimes.length > 0) {
   const median = sorted[Math.floor(sorted.length / 2)];
   console.log(`# valid receipts: median ${median.toFixed(1)} ms to read, hash and verify (first ${receiptTimes[0].toFixed(1)} ms, max ${sorted[sorted.length - 1].toFixed(1)} ms)`);
 }
+// Every vector of the manifest ran (an empty or unread manifest must not pass).
+const vectorCount = manifest.vectors.length + manifest.status_proofs.length;
+if (manifest.vectors.length === 0 || manifest.status_proofs.length === 0 || passed + failed < vectorCount) {
+  bad('the manifest', `${passed + failed} results for ${vectorCount} vectors`);
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

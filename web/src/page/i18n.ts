@@ -134,6 +134,10 @@ export const TEXT: Table = {
     zh: "该证书的二维码只含回执的摘要信息（回执过大）：",
     en: "This certificate's QR code carries only a reference to the receipt (the receipt was too large):",
   },
+  "qr.unreadable": {
+    zh: "这是存证证书的二维码，但其中的数据无法读取：",
+    en: "This is an evidence certificate's code, but its data cannot be read:",
+  },
   "qr.loaded": {
     zh: "已从二维码取回存证回执。",
     en: "The receipt was read back from the QR code.",
@@ -180,6 +184,8 @@ export const CODES: Table = {
   "state-root-mismatch": { zh: "状态证明与区块头的状态根不符", en: "a state proof leads to another state root" },
   "status-not-proved": { zh: "状态证明未包含此版本的记录", en: "the status proof does not hold this version's record" },
   "status-mismatch": { zh: "状态证明中的记录与回执不符", en: "the proved record differs from the receipt" },
+  "other-project": { zh: "回执属于另一个项目", en: "the receipt is of another project" },
+  "listed-twice": { zh: "同一日志条目被重复列出", en: "the same log entry is listed twice" },
   "invalid-genesis": { zh: "创世文件无效", en: "the genesis file is not acceptable" },
   "self-test": {
     zh: "本浏览器的密码运算未通过自检（SM3、SM2、Ed25519 标准示例），页面不给出结论",

@@ -25,8 +25,15 @@ type ProjectFact = Extract<StatusVerdict["facts"][number], { kind: "project" }>;
 
 interface Filing {
   verdict: ReceiptVerdict | null;
-  /** Why the receipt did not verify. */
+  /**
+   * Why the filing is not counted: its receipt did not verify, or it verified but does not
+   * belong in this list (another project's, or an entry listed twice).
+   */
   failure: { code: string; detail: string } | null;
+  /** Sequenced after the status proof's height: shown, not counted against the proved totals. */
+  afterProof: boolean;
+  /** A later version of the same document in this list, when there is one. */
+  laterVersion: number | null;
   documentId: string;
   receiptText: string;
   /** A blob: URL of the receipt file, made when first shown. */
@@ -43,6 +50,10 @@ type Model =
       status: StatusVerdict;
       project: ProjectFact | null;
       filings: Filing[];
+      /** The list stopped at the page limit: more filings may exist. */
+      truncated: boolean;
+      /** The genesis file matched a hash pinned in the address. */
+      pinned: boolean;
     };
 
 let lang: Lang = navigator.language.toLowerCase().startsWith("zh") ? "zh" : "en";
@@ -58,7 +69,20 @@ function projectId(): string {
   const query = new URLSearchParams(location.search).get("project");
   if (query) return query;
   const match = /\/projects\/([^/]+)\/?$/.exec(location.pathname);
-  return match ? decodeURIComponent(match[1]!) : "";
+  try {
+    return match ? decodeURIComponent(match[1]!) : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * A genesis hash the reader pinned in the address (`#genesis=blake3:…`): the consortium's
+ * published one. With it, the page refuses a gateway that serves another genesis file, which
+ * would otherwise make its own proofs verify.
+ */
+function pinnedGenesis(): string | null {
+  return new URLSearchParams(location.hash.replace(/^#/, "")).get("genesis");
 }
 
 class Unauthorized extends Error {}
@@ -105,13 +129,51 @@ function verifyFiling(genesis: Genesis, receipt: unknown, documentId: string): F
     const parsed = readReceipt(receiptText);
     const digest = receiptAnchoredDigest(parsed);
     if (digest === null) throw new VerifyError("not-an-anchor", "the entry is not an anchored document");
-    return { verdict: verifyReceipt(genesis, parsed, digest), failure: null, documentId, receiptText };
+    const verdict = verifyReceipt(genesis, parsed, digest);
+    return { verdict, failure: null, afterProof: false, laterVersion: null, documentId: verdict.documentId, receiptText };
   } catch (error) {
-    return { verdict: null, failure: failure(error), documentId, receiptText };
+    return { verdict: null, failure: failure(error), afterProof: false, laterVersion: null, documentId, receiptText };
   }
 }
 
+/**
+ * What the verified filings may count for: another project's filing or an entry listed twice
+ * is flagged (a gateway could otherwise pad a milestone's list), a filing sequenced after the
+ * proof's height is set apart from the proved totals, and each version that a later listed
+ * version of the same document replaced is marked.
+ */
+function classify(filings: Filing[], projectId: string, provedHeight: number): void {
+  const seen = new Set<number>();
+  const latest = new Map<string, number>();
+  for (const filing of filings) {
+    const v = filing.verdict;
+    if (v === null || filing.failure !== null) continue;
+    if (v.projectId !== projectId) {
+      filing.failure = { code: "other-project", detail: `the receipt is of project ${v.projectId}` };
+    } else if (seen.has(v.entryIndex)) {
+      filing.failure = { code: "listed-twice", detail: `log entry ${v.entryIndex} is listed more than once` };
+    } else {
+      seen.add(v.entryIndex);
+      filing.afterProof = v.sequencedHeight > provedHeight;
+      const key = JSON.stringify([v.member, v.documentId]);
+      latest.set(key, Math.max(latest.get(key) ?? 0, v.documentVersion));
+    }
+  }
+  for (const filing of filings) {
+    const v = filing.verdict;
+    if (v === null || filing.failure !== null) continue;
+    const newest = latest.get(JSON.stringify([v.member, v.documentId])) ?? v.documentVersion;
+    filing.laterVersion = newest > v.documentVersion ? newest : null;
+  }
+}
+
+/** A filing that counts: verified, of this project, listed once. */
+const counts = (filing: Filing) => filing.verdict !== null && filing.failure === null;
+
+let loads = 0;
+
 async function load(): Promise<void> {
+  const mine = ++loads;
   const id = projectId();
   $("project-id").textContent = id;
   if (id === "") {
@@ -119,15 +181,33 @@ async function load(): Promise<void> {
     return;
   }
   setModel({ kind: "loading" });
+  const settle = (next: Model) => {
+    if (mine === loads) setModel(next);
+  };
   try {
     const genesis = readGenesis(await get("/genesis.json"));
+    const pin = pinnedGenesis();
+    if (pin !== null && pin.toLowerCase() !== genesis.genesisHash.toLowerCase()) {
+      throw new VerifyError(
+        "wrong-chain",
+        `the gateway serves the genesis file ${genesis.genesisHash}, not the pinned ${pin}`,
+      );
+    }
     const payments = JSON.parse(await get(`/v1/projects/${encodeURIComponent(id)}/payments`)) as { status_proof: unknown };
     const status = verifyStatusProof(genesis, readStatusProof(JSON.stringify(payments.status_proof)));
     const project =
       (status.facts.find((fact) => fact.kind === "project" && fact.projectId === id) as ProjectFact | undefined) ?? null;
+    if (project === null && !status.facts.some((fact) => fact.kind === "project-absent" && fact.projectId === id)) {
+      throw new VerifyError("status-not-proved", `the status proof proves nothing of project ${id}`);
+    }
     const filings: Filing[] = [];
     let token: string | null = null;
-    for (let page = 0; page < LOOKUP_PAGES_MAX; page++) {
+    let truncated = false;
+    for (let page = 0; ; page++) {
+      if (page === LOOKUP_PAGES_MAX) {
+        truncated = true;
+        break;
+      }
       const query = new URLSearchParams({ project_id: id, limit: "500" });
       if (token) query.set("page_token", token);
       const answer = JSON.parse(await get(`/v1/lookup?${query}`)) as {
@@ -141,19 +221,20 @@ async function load(): Promise<void> {
       token = answer.next_page_token;
       if (!token) break;
     }
-    setModel({ kind: "ready", genesis, status, project, filings });
+    classify(filings, id, status.height);
+    settle({ kind: "ready", genesis, status, project, filings, truncated, pinned: pin !== null });
   } catch (error) {
     if (error instanceof Unauthorized) {
       sessionStorage.removeItem(TOKEN_KEY);
-      setModel({ kind: "token" });
+      settle({ kind: "token" });
     } else if (error instanceof VerifyError) {
-      setModel({
+      settle({
         kind: "error",
         title: lang === "zh" ? "核验失败" : "Verification failed",
         detail: `${error.code} — ${codeText(error.code, lang)}: ${error.detail}`,
       });
     } else {
-      setModel({ kind: "error", title: lang === "zh" ? "无法读取" : "Cannot read", detail: String((error as Error).message ?? error) });
+      settle({ kind: "error", title: lang === "zh" ? "无法读取" : "Cannot read", detail: String((error as Error).message ?? error) });
     }
   }
 }
@@ -181,7 +262,7 @@ function receiptLink(filing: Filing): string {
 function filingItem(filing: Filing, genesis: Genesis): string {
   const zh = lang === "zh";
   const v = filing.verdict;
-  if (v === null) {
+  if (v === null || filing.failure !== null) {
     const f = filing.failure!;
     return `<li data-verified="false" data-code="${escapeHtml(f.code)}"><span class="check">✗</span><span class="what">${escapeHtml(
       filing.documentId,
@@ -197,10 +278,18 @@ function filingItem(filing: Filing, genesis: Genesis): string {
     kind = "payment";
     what += zh ? `：付款 ${yuan(claim.amountMinor ?? 0n)} 元` : `: payment of ${yuan(claim.amountMinor ?? 0n)} yuan`;
   }
-  const when = zh
+  let when = zh
     ? `${memberLabel(genesis, v.member)} · 高度 ${v.sequencedHeight} · ${formatTime(v.sequencedAtMs, lang)}`
     : `${memberLabel(genesis, v.member)} · height ${v.sequencedHeight} · ${formatTime(v.sequencedAtMs, lang)}`;
-  return `<li data-verified="true" data-kind="${kind}" data-document="${escapeHtml(v.documentId)}"><span class="check" title="${
+  if (filing.laterVersion !== null) {
+    when += zh ? ` · 已被第 ${filing.laterVersion} 版取代` : ` · replaced by version ${filing.laterVersion}`;
+  }
+  if (filing.afterProof) {
+    when += zh ? " · 晚于状态证明的高度，未计入上方金额" : " · after the status proof's height: not in the proved amounts above";
+  }
+  return `<li data-verified="true" data-kind="${kind}" data-document="${escapeHtml(v.documentId)}"${
+    filing.afterProof ? ' data-after-proof="true"' : ""
+  }${filing.laterVersion !== null ? ` data-replaced-by="${filing.laterVersion}"` : ""}><span class="check" title="${
     zh ? "回执已在浏览器中核验" : "receipt verified in this browser"
   }">✓</span><span class="what">${escapeHtml(what)}<br><span class="when">${escapeHtml(when)}</span></span><span>${receiptLink(
     filing,
@@ -210,9 +299,22 @@ function filingItem(filing: Filing, genesis: Genesis): string {
 function renderReady(model: Extract<Model, { kind: "ready" }>): string {
   const zh = lang === "zh";
   const { status, project, filings, genesis } = model;
-  const proved = zh
-    ? `✓ 已在浏览器中核验：合同与已付金额由高度 ${status.height}（${formatTime(status.atMs, lang)}）的检查点认证（投票权 ${status.signedPower} / ${status.totalPower}）；${filings.filter((f) => f.verdict).length} 份回执均已核验。`
-    : `✓ Verified in this browser: the contract and paid amounts are certified by the checkpoint at height ${status.height} (${formatTime(status.atMs, lang)}, voting power ${status.signedPower} of ${status.totalPower}); ${filings.filter((f) => f.verdict).length} receipts verified.`;
+  const verified = filings.filter(counts).length;
+  const anchor = model.pinned
+    ? zh
+      ? `依据：链 ${genesis.chainId}，创世摘要 ${genesis.genesisHash}（与地址中固定的创世摘要一致）。`
+      : `Against: chain ${genesis.chainId}, genesis ${genesis.genesisHash} (the hash pinned in the address).`
+    : zh
+      ? `依据：链 ${genesis.chainId}，创世摘要 ${genesis.genesisHash}（取自本网关；请与联盟公布的创世摘要核对，或在地址后加 #genesis=<创世摘要> 固定）。`
+      : `Against: chain ${genesis.chainId}, genesis ${genesis.genesisHash} (served by this gateway: compare it with the consortium's published hash, or pin it with #genesis=<hash> in the address).`;
+  let proved = zh
+    ? `✓ 已在浏览器中核验：合同与已付金额由高度 ${status.height}（${formatTime(status.atMs, lang)}）的检查点认证（投票权 ${status.signedPower} / ${status.totalPower}）；${verified} 份回执已核验。${anchor}`
+    : `✓ Verified in this browser: the contract and paid amounts are certified by the checkpoint at height ${status.height} (${formatTime(status.atMs, lang)}, voting power ${status.signedPower} of ${status.totalPower}); ${verified} receipts verified. ${anchor}`;
+  if (model.truncated) {
+    proved += zh
+      ? ` 注意：列表在 ${filings.length} 份后截断，可能还有更多文件。`
+      : ` Note: the list stops after ${filings.length} filings; there may be more.`;
+  }
   if (project === null) {
     return `<p class="proved">${escapeHtml(proved)}</p><p class="problem" data-registered="false">${escapeHtml(
       t("project.notRegistered", lang),
@@ -231,12 +333,16 @@ function renderReady(model: Extract<Model, { kind: "ready" }>): string {
   )}</div><p class="proved">${escapeHtml(proved)}</p>`;
   const milestoneIds = new Set(project.milestones.map((m) => m.id));
   for (const milestone of project.milestones) {
-    const mine = filings.filter((f) => (f.verdict?.claim as { milestone?: string } | null)?.milestone === milestone.id);
+    const mine = filings.filter(
+      (f) => counts(f) && (f.verdict?.claim as { milestone?: string } | null)?.milestone === milestone.id,
+    );
     const share = percent(milestone.paidMinor, milestone.amountMinor);
     const level = share >= 100 ? "full" : share >= 90 ? "near" : "";
+    // Payments are immutable and only added, so those sequenced up to the proof's height add
+    // up to the proved amount exactly.
     const paidByReceipts = mine.reduce((sum, f) => {
       const claim = f.verdict?.claim as { type?: string; amountMinor?: bigint } | null;
-      return claim?.type === "payment" ? sum + (claim.amountMinor ?? 0n) : sum;
+      return claim?.type === "payment" && !f.afterProof ? sum + (claim.amountMinor ?? 0n) : sum;
     }, 0n);
     const sumOk = paidByReceipts === milestone.paidMinor;
     const sumText = sumOk
@@ -268,7 +374,7 @@ function renderReady(model: Extract<Model, { kind: "ready" }>): string {
 function otherList(filings: Filing[], genesis: Genesis, milestoneIds: Set<string>): string {
   const others = filings.filter((f) => {
     const milestone = (f.verdict?.claim as { milestone?: string } | null)?.milestone;
-    return milestone === undefined || !milestoneIds.has(milestone);
+    return !counts(f) || milestone === undefined || !milestoneIds.has(milestone);
   });
   if (others.length === 0) return "";
   return `<article class="milestone" data-milestone=""><h3><span>${escapeHtml(t("project.other", lang))}</span></h3><ul class="items">${others

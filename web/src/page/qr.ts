@@ -8,6 +8,8 @@
 //                    "version", "entry", "height"}
 //
 // Both are QR byte-mode data; the largest symbol used is version 40 at level L (2,953 bytes).
+import { deflateSync, inflateSync } from "fflate";
+import { fieldProblem, isIntegerLiteral, parseJson, type Json } from "../verifier/json";
 import qrcode from "qrcode-generator";
 import jsQR from "jsqr";
 
@@ -30,22 +32,18 @@ export interface ReceiptReference {
 
 export type QrPayload =
   | { kind: "receipt"; receipt: Uint8Array }
-  | { kind: "reference"; reference: ReceiptReference };
+  | { kind: "reference"; reference: ReceiptReference }
+  /** A certificate code whose data cannot be read (EVR1 that does not inflate, EVD1 that is not the JSON of §8.4). */
+  | { kind: "unreadable"; detail: string };
 
-async function through(
-  bytes: Uint8Array,
-  stream: CompressionStream | DecompressionStream,
-): Promise<Uint8Array> {
-  const out = new Blob([bytes as BlobPart]).stream().pipeThrough(stream);
-  return new Uint8Array(await new Response(out).arrayBuffer());
+/** Raw DEFLATE (RFC 1951), in the page: no dependence on the browser's CompressionStream. */
+export function deflate(bytes: Uint8Array): Uint8Array {
+  return deflateSync(bytes, { level: 9 });
 }
 
-export function deflate(bytes: Uint8Array): Promise<Uint8Array> {
-  return through(bytes, new CompressionStream("deflate-raw"));
-}
-
-export function inflate(bytes: Uint8Array): Promise<Uint8Array> {
-  return through(bytes, new DecompressionStream("deflate-raw"));
+/** Raw INFLATE; throws on data that is not one complete DEFLATE stream. */
+export function inflate(bytes: Uint8Array): Uint8Array {
+  return inflateSync(bytes);
 }
 
 function concat(magic: string, body: Uint8Array): Uint8Array {
@@ -56,11 +54,11 @@ function concat(magic: string, body: Uint8Array): Uint8Array {
 }
 
 /** The payload for a receipt: the receipt form when it fits a QR code, else the reference. */
-export async function certificatePayload(
+export function certificatePayload(
   receiptFile: Uint8Array,
   reference: ReceiptReference,
-): Promise<{ kind: "receipt" | "reference"; bytes: Uint8Array }> {
-  const packed = concat(RECEIPT_MAGIC, await deflate(receiptFile));
+): { kind: "receipt" | "reference"; bytes: Uint8Array } {
+  const packed = concat(RECEIPT_MAGIC, deflate(receiptFile));
   if (packed.length <= QR_CAPACITY) return { kind: "receipt", bytes: packed };
   const json = new TextEncoder().encode(JSON.stringify(reference));
   return { kind: "reference", bytes: concat(REFERENCE_MAGIC, json) };
@@ -136,19 +134,50 @@ export async function scanImage(image: Blob): Promise<QrPayload | "none" | "fore
   return "none";
 }
 
-export async function readPayload(bytes: Uint8Array): Promise<QrPayload | "foreign"> {
+const REFERENCE_FIELDS: Record<keyof ReceiptReference, "string" | "integer"> = {
+  digest: "string",
+  chain_id: "string",
+  genesis: "string",
+  member: "string",
+  project_id: "string",
+  document_id: "string",
+  version: "integer",
+  entry: "integer",
+  height: "integer",
+};
+
+/** Reads a certificate code's data (SPEC.md §8.4); "foreign" for data of any other kind. */
+export function readPayload(bytes: Uint8Array): QrPayload | "foreign" {
   const magic = String.fromCharCode(...bytes.subarray(0, 4));
   const body = bytes.subarray(4);
-  try {
-    if (magic === RECEIPT_MAGIC) return { kind: "receipt", receipt: await inflate(body) };
-    if (magic === REFERENCE_MAGIC) {
-      const reference = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
-      if (typeof reference === "object" && reference !== null && typeof reference.digest === "string") {
-        return { kind: "reference", reference: reference as ReceiptReference };
-      }
+  if (magic === RECEIPT_MAGIC) {
+    try {
+      return { kind: "receipt", receipt: inflate(body) };
+    } catch (error) {
+      return { kind: "unreadable", detail: `the receipt in the code does not inflate: ${String(error)}` };
     }
-  } catch {
-    return "foreign";
   }
-  return "foreign";
+  if (magic !== REFERENCE_MAGIC) return "foreign";
+  // The strict reader: a field given twice is an error, and integer literals keep their text.
+  let value: Json;
+  try {
+    value = parseJson(new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    return { kind: "unreadable", detail: "the reference in the code is not UTF-8 JSON (or names a field twice)" };
+  }
+  if (value.t !== "object") return { kind: "unreadable", detail: "the reference in the code is not a JSON object" };
+  const problem = fieldProblem(value, Object.keys(REFERENCE_FIELDS));
+  if (problem !== null) return { kind: "unreadable", detail: `the reference: ${problem}` };
+  const record: Record<string, string | number> = {};
+  for (const [name, type] of Object.entries(REFERENCE_FIELDS)) {
+    const field = value.fields.get(name)!;
+    if (type === "string" && field.t === "string") {
+      record[name] = field.v;
+    } else if (type === "integer" && field.t === "number" && isIntegerLiteral(field.raw) && Number.isSafeInteger(Number(field.raw)) && Number(field.raw) >= 0) {
+      record[name] = Number(field.raw);
+    } else {
+      return { kind: "unreadable", detail: `the reference's field ${name} is not a${type === "integer" ? "n integer from 0 to 2^53 − 1" : " string"}` };
+    }
+  }
+  return { kind: "reference", reference: record as unknown as ReceiptReference };
 }

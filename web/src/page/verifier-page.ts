@@ -31,19 +31,28 @@ interface Loaded {
 }
 
 /** What the last verification found, kept so a change of language re-renders it. */
+interface Names {
+  document: string;
+  receipt: string;
+  status: string;
+}
+
 type Outcome =
   | { kind: "waiting"; missing: Slot[] }
   | { kind: "hashing"; done: number; total: number }
   | { kind: "invalid-genesis"; detail: string }
-  | { kind: "invalid"; code: string; detail: string }
-  | { kind: "status-only"; status: StatusVerdict }
-  | { kind: "status-invalid"; code: string; detail: string }
+  | { kind: "invalid"; code: string; detail: string; names?: Names }
+  | { kind: "status-only"; status: StatusVerdict; statusName: string }
+  | { kind: "status-invalid"; code: string; detail: string; statusName: string }
   | {
       kind: "valid";
       genesis: Genesis;
       verdict: ReceiptVerdict;
       status: StatusVerdict | null;
       statusError: { code: string; detail: string } | null;
+      /** The receipt file's bytes, as verified: what the certificate's QR code carries. */
+      receiptBytes: Uint8Array;
+      names: Names;
     };
 
 const slots: Partial<Record<Slot, Loaded>> = {};
@@ -71,41 +80,70 @@ const $ = <T extends HTMLElement>(id: string): T => {
 // Hashing in a worker (a large drawing must not freeze the page), in the page as a fallback.
 
 let workerUrl: string | null = null;
+/** The hashing under way, if any: a new verification cancels it. */
+let hashing: { worker: Worker | null; cancel: () => void } | null = null;
+
+/** Raised in a verification that a newer one replaced; never shown. */
+class Superseded extends Error {}
+
+function cancelHashing(): void {
+  hashing?.worker?.terminate();
+  hashing?.cancel();
+  hashing = null;
+}
 
 function hashInWorker(file: Blob, algorithm: string, onProgress: (done: number) => void): Promise<Uint8Array> {
+  cancelHashing();
   return new Promise((resolve, reject) => {
-    let worker: Worker;
+    let cancelled = false;
+    const mine = { worker: null as Worker | null, cancel: () => ((cancelled = true), reject(new Superseded())) };
+    hashing = mine;
+    const here = () =>
+      hashHere(file, algorithm, onProgress, () => cancelled).then(resolve, reject);
     try {
       workerUrl ??= URL.createObjectURL(new Blob([__HASH_WORKER_SOURCE__], { type: "text/javascript" }));
-      worker = new Worker(workerUrl);
+      mine.worker = new Worker(workerUrl);
     } catch {
-      hashHere(file, algorithm, onProgress).then(resolve, reject);
+      void here();
       return;
     }
+    const worker = mine.worker;
+    const finish = () => {
+      worker.terminate();
+      if (hashing === mine) hashing = null;
+    };
     worker.onmessage = (event: MessageEvent) => {
       const message = event.data as { progress?: number; done?: Uint8Array; error?: string };
       if (message.progress !== undefined) onProgress(message.progress);
       else if (message.done !== undefined) {
-        worker.terminate();
+        finish();
         resolve(message.done);
       } else {
-        worker.terminate();
+        finish();
         reject(new Error(message.error ?? "the hashing worker failed"));
       }
     };
     worker.onerror = () => {
+      // A browser that cannot run the worker: hash in the page instead.
       worker.terminate();
-      hashHere(file, algorithm, onProgress).then(resolve, reject);
+      mine.worker = null;
+      void here();
     };
     worker.postMessage({ file, algorithm });
   });
 }
 
-async function hashHere(file: Blob, algorithm: string, onProgress: (done: number) => void): Promise<Uint8Array> {
+async function hashHere(
+  file: Blob,
+  algorithm: string,
+  onProgress: (done: number) => void,
+  cancelled: () => boolean,
+): Promise<Uint8Array> {
   const hasher = newHasher(algorithm);
   if (hasher === null) throw new Error(`unknown digest algorithm ${algorithm}`);
   const slice = 4 * 1024 * 1024;
   for (let at = 0; at < file.size; at += slice) {
+    if (cancelled()) throw new Superseded();
     hasher.update(new Uint8Array(await file.slice(at, at + slice).arrayBuffer()));
     onProgress(Math.min(file.size, at + slice));
   }
@@ -124,52 +162,81 @@ function failure(error: unknown): { code: string; detail: string } {
   return { code: "unreadable", detail: String(error instanceof Error ? error.message : error) };
 }
 
+/**
+ * Verifies what the slots hold now. Each call supersedes the one before: its inputs are taken
+ * once, at the start, and after every wait it gives up if a newer call has begun, so a verdict
+ * is always of the files it names.
+ */
 async function verify(): Promise<void> {
   const mine = ++run;
-  if (slots.status && slots.genesis && !slots.receipt && !slots.document) {
+  cancelHashing();
+  const current = () => {
+    if (mine !== run) throw new Superseded();
+  };
+  const inputs = { ...slots };
+  try {
+    setOutcome(await decide(inputs, current, (done, total) => {
+      if (mine === run) setOutcome({ kind: "hashing", done, total });
+    }));
+  } catch (error) {
+    if (!(error instanceof Superseded)) throw error;
+  }
+}
+
+async function decide(
+  inputs: Partial<Record<Slot, Loaded>>,
+  current: () => void,
+  progress: (done: number, total: number) => void,
+): Promise<Outcome> {
+  const read = async (loaded: Loaded) => {
+    const bytes = await bytesOf(loaded);
+    current();
+    return bytes;
+  };
+  if (inputs.status && inputs.genesis && !inputs.receipt && !inputs.document) {
     // A status proof on its own: what its facts show (for example, that an id was never filed).
-    let next: Outcome;
     const broken = checkedPrimitives();
+    if (broken.length > 0) return { kind: "invalid", code: "self-test", detail: broken.join("; ") };
+    const [genesisBytes, statusBytes] = [await read(inputs.genesis), await read(inputs.status)];
+    let genesis: Genesis;
     try {
-      if (broken.length > 0) throw new VerifyError("self-test", broken.join("; "));
-      const genesis = readGenesis(await bytesOf(slots.genesis));
-      try {
-        next = { kind: "status-only", status: verifyStatusProof(genesis, readStatusProof(await bytesOf(slots.status))) };
-      } catch (error) {
-        next = { kind: "status-invalid", ...failure(error) };
-      }
+      genesis = readGenesis(genesisBytes);
     } catch (error) {
-      const { code, detail } = failure(error);
-      next = code === "self-test" ? { kind: "invalid", code, detail } : { kind: "invalid-genesis", detail };
+      return { kind: "invalid-genesis", detail: failure(error).detail };
     }
-    if (mine === run) setOutcome(next);
-    return;
+    try {
+      return {
+        kind: "status-only",
+        status: verifyStatusProof(genesis, readStatusProof(statusBytes)),
+        statusName: inputs.status.name,
+      };
+    } catch (error) {
+      return { kind: "status-invalid", ...failure(error), statusName: inputs.status.name };
+    }
   }
-  const missing = (["document", "receipt", "genesis"] as Slot[]).filter((slot) => !slots[slot]);
-  if (missing.length > 0) {
-    setOutcome({ kind: "waiting", missing });
-    return;
-  }
+  const missing = (["document", "receipt", "genesis"] as Slot[]).filter((slot) => !inputs[slot]);
+  if (missing.length > 0) return { kind: "waiting", missing };
   const broken = checkedPrimitives();
   if (broken.length > 0) {
-    setOutcome({
+    return {
       kind: "invalid",
       code: "self-test",
       detail: `this browser computes the cryptography wrongly, so the page gives no verdict: ${broken.join("; ")}`,
-    });
-    return;
+      names: names(inputs),
+    };
   }
-  const document_ = slots.document!;
+  const document_ = inputs.document!;
+  const genesisBytes = await read(inputs.genesis!);
+  const receiptBytes = await read(inputs.receipt!);
+  const statusBytes = inputs.status ? await read(inputs.status) : null;
   let genesis: Genesis;
   try {
-    genesis = readGenesis(await bytesOf(slots.genesis!));
+    genesis = readGenesis(genesisBytes);
   } catch (error) {
-    if (mine === run) setOutcome({ kind: "invalid-genesis", detail: failure(error).detail });
-    return;
+    return { kind: "invalid-genesis", detail: failure(error).detail };
   }
-  let result: Outcome;
   try {
-    const receipt = readReceipt(await bytesOf(slots.receipt!));
+    const receipt = readReceipt(receiptBytes);
     const algorithm = receiptDocumentAlgorithm(receipt);
     if (newHasher(algorithm) === null) {
       throw new VerifyError(
@@ -177,27 +244,29 @@ async function verify(): Promise<void> {
         `the receipt names the digest algorithm ${algorithm}, which this verifier cannot compute`,
       );
     }
-    setOutcome({ kind: "hashing", done: 0, total: document_.file.size });
-    const bytes = await hashInWorker(document_.file, algorithm, (done) => {
-      if (mine === run) setOutcome({ kind: "hashing", done, total: document_.file.size });
-    });
-    if (mine !== run) return;
+    progress(0, document_.file.size);
+    const bytes = await hashInWorker(document_.file, algorithm, (done) => progress(done, document_.file.size));
+    current();
     const verdict = verifyReceipt(genesis, receipt, { algorithm, bytes });
     let status: StatusVerdict | null = null;
     let statusError: { code: string; detail: string } | null = null;
-    if (slots.status) {
+    if (statusBytes !== null) {
       try {
-        const proof = readStatusProof(await bytesOf(slots.status));
-        status = verifyStatusProof(genesis, proof, { receipt, verdict });
+        status = verifyStatusProof(genesis, readStatusProof(statusBytes), { receipt, verdict });
       } catch (error) {
         statusError = failure(error);
       }
     }
-    result = { kind: "valid", genesis, verdict, status, statusError };
+    return { kind: "valid", genesis, verdict, status, statusError, receiptBytes, names: names(inputs) };
   } catch (error) {
-    result = { kind: "invalid", ...failure(error) };
+    if (error instanceof Superseded) throw error;
+    return { kind: "invalid", ...failure(error), names: names(inputs) };
   }
-  if (mine === run) setOutcome(result);
+}
+
+/** The file names a verdict is about. */
+function names(inputs: Partial<Record<Slot, Loaded>>): Names {
+  return { document: inputs.document?.name ?? "", receipt: inputs.receipt?.name ?? "", status: inputs.status?.name ?? "" };
 }
 
 function setOutcome(next: Outcome): void {
@@ -231,7 +300,7 @@ function renderVerdict(): string {
     case "invalid":
       return `<div class="verdict invalid" data-code="${escapeHtml(outcome.code)}"><h2>${escapeHtml(
         t("invalid.title", L),
-      )}</h2><dl>${row(t("f.file", L), slots.document?.name ?? "")}${row(t("f.receipt", L), slots.receipt?.name ?? "")}${row(
+      )}</h2><dl>${row(t("f.file", L), outcome.names?.document ?? "")}${row(t("f.receipt", L), outcome.names?.receipt ?? "")}${row(
         t("f.check", L),
         `${outcome.code} — ${codeText(outcome.code, L)}`,
       )}${row(t("f.reason", L), outcome.detail)}</dl></div>`;
@@ -242,7 +311,7 @@ function renderVerdict(): string {
         .join("");
       return `<div class="verdict valid" data-code="valid" data-status="facts"><h2>${escapeHtml(t("status.valid.title", L))}</h2><dl>${row(
         zh(L) ? "状态证明" : "Status proof",
-        slots.status?.name ?? "",
+        outcome.statusName,
       )}${row(
         zh(L) ? "检查点" : "Checkpoint",
         zh(L)
@@ -253,25 +322,21 @@ function renderVerdict(): string {
     case "status-invalid":
       return `<div class="verdict invalid" data-code="${escapeHtml(outcome.code)}"><h2>${escapeHtml(
         t("status.only.invalid.title", L),
-      )}</h2><dl>${row(zh(L) ? "状态证明" : "Status proof", slots.status?.name ?? "")}${row(
+      )}</h2><dl>${row(zh(L) ? "状态证明" : "Status proof", outcome.statusName)}${row(
         t("f.check", L),
         `${outcome.code} — ${codeText(outcome.code, L)}`,
       )}${row(t("f.reason", L), outcome.detail)}</dl></div>`;
     case "valid":
-      return renderValid(outcome.genesis, outcome.verdict, outcome.status, outcome.statusError);
+      return renderValid(outcome);
   }
 }
 
-function renderValid(
-  genesis: Genesis,
-  v: ReceiptVerdict,
-  status: StatusVerdict | null,
-  statusError: { code: string; detail: string } | null,
-): string {
+function renderValid(valid: Extract<Outcome, { kind: "valid" }>): string {
+  const { genesis, verdict: v, status, statusError, names } = valid;
   const L = lang;
   const zh = L === "zh";
   let rows = "";
-  rows += row(t("f.document", L), `${slots.document?.name ?? ""} (${v.digest})`);
+  rows += row(t("f.document", L), `${names.document} (${v.digest})`);
   rows += row(t("f.kind", L), v.kind);
   rows += row(t("f.project", L), v.projectId);
   const versionText = zh ? `${v.documentId}，第 ${v.documentVersion} 版` : `${v.documentId}, version ${v.documentVersion}`;
@@ -340,14 +405,14 @@ function renderValid(
     rows += row(
       t("f.status", L),
       zh
-        ? `有效；${statusText(status, L)}（在高度 ${status.height} 的检查点下证明，依据状态证明 ${slots.status?.name ?? ""}）`
-        : `valid; ${statusText(status, L)} (proved under the checkpoint at height ${status.height}, by the status proof ${slots.status?.name ?? ""})`,
+        ? `有效；${statusText(status, L)}（在高度 ${status.height} 的检查点下证明，依据状态证明 ${names.status}）`
+        : `valid; ${statusText(status, L)} (proved under the checkpoint at height ${status.height}, by the status proof ${names.status})`,
     );
   }
   if (statusError !== null) {
     statusBlock = `<div class="verdict invalid" data-status-code="${escapeHtml(statusError.code)}"><h2>${escapeHtml(
       t("status.invalid.title", L),
-    )}</h2><dl>${row(zh ? "状态证明" : "Status proof", slots.status?.name ?? "")}${row(
+    )}</h2><dl>${row(zh ? "状态证明" : "Status proof", names.status)}${row(
       t("f.check", L),
       `${statusError.code} — ${codeText(statusError.code, L)}`,
     )}${row(t("f.reason", L), statusError.detail)}</dl></div>`;
@@ -395,20 +460,20 @@ function render(): void {
     $("certificate").innerHTML = "";
     $("print-certificate").hidden = true;
   } else if (!$("certificate").hidden) {
-    void showCertificate();
+    showCertificate();
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The evidence certificate.
 
-async function showCertificate(): Promise<void> {
-  if (outcome.kind !== "valid" || !slots.receipt) return;
-  const { genesis, verdict: v } = outcome;
+/** The certificate of the verdict shown now, from the receipt bytes that verdict verified. */
+function showCertificate(): void {
+  if (outcome.kind !== "valid") return;
+  const { genesis, verdict: v, receiptBytes, names } = outcome;
   const L = lang;
   const zh = L === "zh";
-  const receiptBytes = await bytesOf(slots.receipt);
-  const payload = await certificatePayload(receiptBytes, {
+  const payload = certificatePayload(receiptBytes, {
     digest: v.digest,
     chain_id: v.chainId,
     genesis: v.genesisHash,
@@ -423,7 +488,7 @@ async function showCertificate(): Promise<void> {
   const cell = (label: string, value: string) => `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`;
   const both = (key: string) => `${t(key, "zh")} ${t(key, "en")}`;
   let rows = "";
-  rows += cell(both("f.document"), `${slots.document?.name ?? ""}`);
+  rows += cell(both("f.document"), names.document);
   rows += cell(both("cert.digest"), v.digest);
   rows += cell(both("f.kind"), v.kind);
   rows += cell(both("f.project"), v.projectId);
@@ -481,6 +546,11 @@ async function scan(file: File): Promise<void> {
   const payload = await scanImage(file).catch(() => "none" as const);
   if (payload === "none" || payload === "foreign") {
     notice = t(payload === "none" ? "qr.none" : "qr.foreign", lang);
+    render();
+    return;
+  }
+  if (payload.kind === "unreadable") {
+    notice = `${t("qr.unreadable", lang)} ${payload.detail}`;
     render();
     return;
   }
@@ -547,7 +617,7 @@ function wire(): void {
       render();
     });
   }
-  $("show-certificate").addEventListener("click", () => void showCertificate());
+  $("show-certificate").addEventListener("click", () => showCertificate());
   $("print-certificate").addEventListener("click", () => window.print());
 }
 
