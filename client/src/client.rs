@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use evidence_contracts::transaction::Transaction;
+use evidence_contracts::transaction::{Transaction, anchor_id};
 use evidence_core::certificate::CommitCertificate;
 use evidence_core::checkpoint::{Checkpoint, Handoff, VerifiedCheckpoint};
 use evidence_core::digest::{Digest, HashAlgorithm};
@@ -1491,16 +1491,16 @@ impl Client {
     /// Signs and submits one batch of anchors; returns their verified receipts in order.
     async fn anchor(&self, anchors: Vec<AnchorBody>) -> Result<Vec<Receipt>, ClientError> {
         let (key, _) = self.filer_key()?;
-        let batch = SignedBatch::sign(self.algorithm(), anchors, key)
+        // One batch tree for the signature, the documents' paths and the transaction id.
+        let (batch, tree) = SignedBatch::sign_with_tree(self.algorithm(), anchors, key)
             .map_err(|error| ClientError::Invalid(error.to_string()))?;
         let expected: Vec<Record> = batch
-            .clone()
-            .into_documents(self.algorithm())
-            .map_err(|error| ClientError::Invalid(error.to_string()))?
+            .documents(&tree)
             .into_iter()
             .map(Record::Anchor)
             .collect();
-        self.submit_and_wait(Transaction::Anchor(batch), expected)
+        let tx_id = anchor_id(self.algorithm(), &batch, &tree.root());
+        self.submit_with_id_and_wait(Transaction::Anchor(batch), tx_id, expected)
             .await
     }
 
@@ -1546,14 +1546,27 @@ impl Client {
         let tx_id = transaction
             .id(self.algorithm())
             .ok_or_else(|| ClientError::Invalid("an empty or oversized batch".into()))?;
+        self.submit_with_id_and_wait(transaction, tx_id, expected)
+            .await
+    }
+
+    /// As [`Client::submit_and_wait`], for a transaction whose id is known.
+    async fn submit_with_id_and_wait(
+        &self,
+        transaction: Transaction,
+        tx_id: Digest,
+        expected: Vec<Record>,
+    ) -> Result<Vec<Receipt>, ClientError> {
         let canonical = transaction.to_canonical_bytes();
         let timeout = self.options.notarize_timeout;
         let answer = self
             .call(|mut rpc| {
+                // The receipts are read from their binary fields: no JSON files on the wire.
                 let mut request = tonic::Request::new(pb::NotarizeRequest {
                     transaction: Some(pb::Transaction {
                         canonical: canonical.clone(),
                     }),
+                    omit_json: true,
                 });
                 request.set_timeout(timeout);
                 async move { rpc.notarize(request).await }

@@ -28,7 +28,7 @@ use crate::state::{
     VersionRecord, VersionRevocation, applied_transaction_key, document_key, filer_key,
     governance_key_key, milestone_evidence_key, project_key, update_state_tree, version_key,
 };
-use crate::transaction::Transaction;
+use crate::transaction::{Prepared, Transaction};
 use crate::verified::VerifiedSignatures;
 
 /// The kind whose anchors are payments.
@@ -101,7 +101,26 @@ pub fn apply<S: StateStore + ?Sized>(
     context: &BlockContext<'_>,
     next_index: u64,
 ) -> Result<Applied, ApplyError> {
-    let algorithm = context.algorithm();
+    apply_prepared(
+        state,
+        &Prepared::new(transaction, context.algorithm()),
+        context,
+        next_index,
+    )
+}
+
+/// As [`apply`], for a transaction whose identifier and batch tree were computed already (a
+/// node's mempool computes them to find a transaction it holds, then applies it).
+///
+/// # Errors
+/// As [`apply`].
+pub fn apply_prepared<S: StateStore + ?Sized>(
+    state: &mut Overlay<'_, S>,
+    prepared: &Prepared<'_>,
+    context: &BlockContext<'_>,
+    next_index: u64,
+) -> Result<Applied, ApplyError> {
+    let transaction = prepared.transaction();
     let bytes = transaction.to_canonical_bytes();
     let max = context.config.policy.limits.transaction_bytes_max as usize;
     if bytes.len() > max {
@@ -127,7 +146,7 @@ pub fn apply<S: StateStore + ?Sized>(
     if let Err(error) = Transaction::from_canonical_bytes(&bytes) {
         return Err(TxError::Malformed(error).into());
     }
-    let Some(tx_id) = transaction.id(algorithm) else {
+    let Some(tx_id) = prepared.id() else {
         return Err(TxError::BadBatchLength {
             len: 0,
             max: BATCH_LEN_MAX,
@@ -143,13 +162,13 @@ pub fn apply<S: StateStore + ?Sized>(
         .into());
     }
 
-    let signer = authenticate(state, transaction, &tx_id, context)?;
+    let signer = authenticate(state, prepared, &tx_id, context)?;
 
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
     let outcome = match (transaction, &signer) {
         (Transaction::Anchor(batch), Signer::Filer(filer)) => {
-            apply_anchor_batch(&mut local, batch, filer, context, next_index)
+            apply_anchor_batch(&mut local, batch, prepared, filer, context, next_index)
         }
         (Transaction::Revoke(revocation), Signer::Filer(filer)) => {
             apply_revocation(&mut local, revocation, &filer.filer, context, next_index)
@@ -337,10 +356,11 @@ fn active_filer<S: StateStore + ?Sized>(
 /// bad signature.
 fn authenticate<S: StateStore + ?Sized>(
     state: &Overlay<'_, S>,
-    transaction: &Transaction,
+    prepared: &Prepared<'_>,
     tx_id: &Digest,
     context: &BlockContext<'_>,
 ) -> Result<Signer, ApplyError> {
+    let transaction = prepared.transaction();
     let signature = match transaction {
         Transaction::Anchor(batch) => &batch.signature,
         Transaction::Revoke(revocation) => &revocation.signature,
@@ -362,9 +382,12 @@ fn authenticate<S: StateStore + ?Sized>(
                 .into());
             }
             if !known {
-                batch
-                    .verify(context.algorithm(), &filer_key)
-                    .map_err(|_| TxError::BadSignature(filer_key))?;
+                // The tree exists: the id (computed from it) was found above.
+                let verified = match prepared.batch_tree() {
+                    Some(tree) => batch.verify_root(context.algorithm(), &filer_key, &tree.root()),
+                    None => batch.verify(context.algorithm(), &filer_key),
+                };
+                verified.map_err(|_| TxError::BadSignature(filer_key))?;
             }
             Signer::Filer(filer)
         }
@@ -468,6 +491,7 @@ fn check_kind_allowed(config: &Configuration, filer: &Filer, kind: &str) -> Resu
 fn apply_anchor_batch<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     batch: &SignedBatch,
+    prepared: &Prepared<'_>,
     filer: &AuthorizedFiler,
     context: &BlockContext<'_>,
     first_index: u64,
@@ -484,13 +508,16 @@ fn apply_anchor_batch<S: StateStore + ?Sized>(
             other => other,
         })?;
     }
-    let documents = batch
-        .clone()
-        .into_documents(context.algorithm())
-        .map_err(|_| TxError::BadBatchLength {
-            len: batch.anchors.len(),
-            max: BATCH_LEN_MAX,
-        })?;
+    let documents = match prepared.batch_tree() {
+        Some(tree) => batch.documents(tree),
+        None => batch
+            .clone()
+            .into_documents(context.algorithm())
+            .map_err(|_| TxError::BadBatchLength {
+                len: batch.anchors.len(),
+                max: BATCH_LEN_MAX,
+            })?,
+    };
     Ok(documents.into_iter().map(Record::Anchor).collect())
 }
 

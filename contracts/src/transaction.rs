@@ -3,10 +3,11 @@
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{
-    SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes,
+    SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes, batch_tree,
     transaction_id, transaction_kind,
 };
 use evidence_core::governance::SignedGovernance;
+use evidence_core::merkle::{MemoryStore, MerkleLog, NodeHash};
 
 const TRANSACTION_VERSION: u8 = 1;
 
@@ -55,13 +56,63 @@ impl Transaction {
         let signed = match self {
             Self::Anchor(batch) => {
                 let root = batch_root(algorithm, &batch.anchors).ok()?;
-                batch_signing_bytes(algorithm, batch.anchors.len() as u32, &root)
+                return Some(anchor_id(algorithm, batch, &root));
             }
             Self::Revoke(revocation) => revocation.body.signing_bytes(),
             Self::RegisterProject(registration) => registration.body.signing_bytes(),
             Self::Governance(governance) => governance.body.signing_bytes(),
         };
         Some(transaction_id(algorithm, self.tag(), &signed))
+    }
+}
+
+/// The identifier of an anchor batch whose batch root is `root` (as [`Transaction::id`]).
+pub fn anchor_id(algorithm: HashAlgorithm, batch: &SignedBatch, root: &NodeHash) -> Digest {
+    transaction_id(
+        algorithm,
+        transaction_kind::ANCHOR,
+        &batch_signing_bytes(algorithm, batch.anchors.len() as u32, root),
+    )
+}
+
+/// A transaction with its identifier computed once and, for an anchor batch, the batch tree
+/// that the identifier, the filer's signature and the documents' paths all need: built once
+/// for one execution of the transaction instead of once for each of them.
+#[derive(Debug)]
+pub struct Prepared<'t> {
+    transaction: &'t Transaction,
+    id: Option<Digest>,
+    batch_tree: Option<MerkleLog<MemoryStore>>,
+}
+
+impl<'t> Prepared<'t> {
+    pub fn new(transaction: &'t Transaction, algorithm: HashAlgorithm) -> Self {
+        let (id, batch_tree) = match transaction {
+            Transaction::Anchor(batch) => match batch_tree(algorithm, &batch.anchors) {
+                Ok(tree) => (Some(anchor_id(algorithm, batch, &tree.root())), Some(tree)),
+                Err(_) => (None, None),
+            },
+            other => (other.id(algorithm), None),
+        };
+        Self {
+            transaction,
+            id,
+            batch_tree,
+        }
+    }
+
+    pub const fn transaction(&self) -> &'t Transaction {
+        self.transaction
+    }
+
+    /// As [`Transaction::id`].
+    pub const fn id(&self) -> Option<Digest> {
+        self.id
+    }
+
+    /// The batch tree of an anchor batch of a valid length.
+    pub const fn batch_tree(&self) -> Option<&MerkleLog<MemoryStore>> {
+        self.batch_tree.as_ref()
     }
 }
 
@@ -105,7 +156,8 @@ mod tests {
     use evidence_core::entry::{AnchorBody, Record, RevocationBody, SignedBatch};
     use evidence_core::keys::SigningKey;
 
-    use super::Transaction;
+    use super::{Prepared, Transaction};
+    use evidence_core::entry::batch_root;
 
     fn body(key: &SigningKey, document_id: &str) -> AnchorBody {
         AnchorBody {
@@ -122,6 +174,33 @@ mod tests {
             supersedes: None,
             claim: None,
         }
+    }
+
+    #[test]
+    fn a_prepared_transaction_has_the_same_id_and_tree() {
+        let algorithm = HashAlgorithm::Blake3;
+        let key = SigningKey::from_seed(&[6; 32]);
+        let bodies = (0..7).map(|i| body(&key, &format!("d{i}"))).collect();
+        let batch = SignedBatch::sign(algorithm, bodies, &key).unwrap();
+        let transaction = Transaction::Anchor(batch.clone());
+        let prepared = Prepared::new(&transaction, algorithm);
+        assert_eq!(prepared.id(), transaction.id(algorithm));
+        let tree = prepared.batch_tree().unwrap();
+        assert_eq!(tree.root(), batch_root(algorithm, &batch.anchors).unwrap());
+        assert_eq!(
+            batch.documents(tree),
+            batch.clone().into_documents(algorithm).unwrap()
+        );
+        batch
+            .verify_root(algorithm, &key.public_key(), &tree.root())
+            .unwrap();
+        // An empty batch has neither.
+        let empty = Transaction::Anchor(SignedBatch {
+            anchors: Vec::new(),
+            signature: batch.signature,
+        });
+        let prepared = Prepared::new(&empty, algorithm);
+        assert!(prepared.id().is_none() && prepared.batch_tree().is_none());
     }
 
     #[test]

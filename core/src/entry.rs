@@ -224,9 +224,26 @@ impl SignedBatch {
         anchors: Vec<AnchorBody>,
         key: &SigningKey,
     ) -> Result<Self, BatchError> {
-        let root = batch_root(algorithm, &anchors)?;
-        let signature = key.sign(&batch_signing_bytes(algorithm, anchors.len() as u32, &root));
-        Ok(Self { anchors, signature })
+        Self::sign_with_tree(algorithm, anchors, key).map(|(batch, _)| batch)
+    }
+
+    /// As [`SignedBatch::sign`], also answering the batch tree it signed the root of (for the
+    /// documents' paths and the transaction id, without building it again).
+    ///
+    /// # Errors
+    /// The batch is empty or too long.
+    pub fn sign_with_tree(
+        algorithm: HashAlgorithm,
+        anchors: Vec<AnchorBody>,
+        key: &SigningKey,
+    ) -> Result<(Self, MerkleLog<MemoryStore>), BatchError> {
+        let tree = batch_tree(algorithm, &anchors)?;
+        let signature = key.sign(&batch_signing_bytes(
+            algorithm,
+            anchors.len() as u32,
+            &tree.root(),
+        ));
+        Ok((Self { anchors, signature }, tree))
     }
 
     /// Verifies the filer signature over this batch's root against `filer`.
@@ -235,7 +252,21 @@ impl SignedBatch {
     /// Bad length or a signature that does not verify.
     pub fn verify(&self, algorithm: HashAlgorithm, filer: &PublicKey) -> Result<(), BatchError> {
         let root = batch_root(algorithm, &self.anchors)?;
-        let message = batch_signing_bytes(algorithm, self.anchors.len() as u32, &root);
+        self.verify_root(algorithm, filer, &root)
+    }
+
+    /// Verifies the filer signature against `filer`, given this batch's root (from
+    /// [`batch_tree`], built once for the id, the signature and the documents' paths).
+    ///
+    /// # Errors
+    /// A signature that does not verify.
+    pub fn verify_root(
+        &self,
+        algorithm: HashAlgorithm,
+        filer: &PublicKey,
+        root: &NodeHash,
+    ) -> Result<(), BatchError> {
+        let message = batch_signing_bytes(algorithm, self.anchors.len() as u32, root);
         filer.verify(&message, &self.signature)?;
         Ok(())
     }
@@ -249,19 +280,35 @@ impl SignedBatch {
         algorithm: HashAlgorithm,
     ) -> Result<Vec<AnchoredDocument>, BatchError> {
         let log = batch_tree(algorithm, &self.anchors)?;
-        let size = log.size();
-        let mut documents = Vec::with_capacity(self.anchors.len());
-        for (position, body) in self.anchors.into_iter().enumerate() {
-            let Ok(batch_proof) = log.inclusion_proof(position as u64, size) else {
-                unreachable!("memory store proof failed");
-            };
-            documents.push(AnchoredDocument {
-                body,
-                batch_proof,
-                signature: self.signature,
-            });
-        }
-        Ok(documents)
+        Ok(self.documents(&log))
+    }
+
+    /// One anchored document per body, each with its path in `tree`, which must be this
+    /// batch's [`batch_tree`].
+    ///
+    /// # Panics
+    /// If `tree` holds fewer leaves than the batch has bodies.
+    pub fn documents(&self, tree: &MerkleLog<MemoryStore>) -> Vec<AnchoredDocument> {
+        let size = tree.size();
+        assert_eq!(
+            size,
+            self.anchors.len() as u64,
+            "the tree is not this batch's"
+        );
+        self.anchors
+            .iter()
+            .enumerate()
+            .map(|(position, body)| {
+                let Ok(batch_proof) = tree.inclusion_proof(position as u64, size) else {
+                    unreachable!("memory store proof failed");
+                };
+                AnchoredDocument {
+                    body: body.clone(),
+                    batch_proof,
+                    signature: self.signature,
+                }
+            })
+            .collect()
     }
 }
 

@@ -202,10 +202,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return false;
                 };
                 let began = Instant::now();
+                // As the Rust client asks: the receipts' binary fields, no JSON files.
                 let mut request = tonic::Request::new(NotarizeRequest {
                     transaction: Some(Transaction {
                         canonical: tx.clone(),
                     }),
+                    omit_json: true,
                 });
                 request.set_timeout(Duration::from_secs(30));
                 match client.notarize(request).await {

@@ -389,12 +389,54 @@ fn certified_checkpoint_message(
 
 /// The protobuf form of a receipt.
 pub fn receipt_message(receipt: &Receipt) -> pb::Receipt {
+    receipt_message_with(
+        receipt,
+        receipt.checkpoint.header.to_canonical_bytes(),
+        receipt.checkpoint.certificate.to_canonical_bytes(),
+        true,
+    )
+}
+
+/// The protobuf forms of a transaction's receipts, the JSON files left out when `json` is
+/// false. Receipts of one batch share their checkpoint: its header and certificate are
+/// encoded once.
+pub fn receipt_messages(receipts: &[Receipt], json: bool) -> Vec<pb::Receipt> {
+    let mut encoded: Option<(&Checkpoint, Vec<u8>, Vec<u8>)> = None;
+    receipts
+        .iter()
+        .map(|receipt| {
+            let (header, certificate) = match &encoded {
+                Some((checkpoint, header, certificate)) if **checkpoint == receipt.checkpoint => {
+                    (header.clone(), certificate.clone())
+                }
+                _ => {
+                    let header = receipt.checkpoint.header.to_canonical_bytes();
+                    let certificate = receipt.checkpoint.certificate.to_canonical_bytes();
+                    encoded = Some((&receipt.checkpoint, header.clone(), certificate.clone()));
+                    (header, certificate)
+                }
+            };
+            receipt_message_with(receipt, header, certificate, json)
+        })
+        .collect()
+}
+
+fn receipt_message_with(
+    receipt: &Receipt,
+    header: Vec<u8>,
+    certificate: Vec<u8>,
+    json: bool,
+) -> pb::Receipt {
     pb::Receipt {
         entry: receipt.entry.to_canonical_bytes(),
         inclusion_proof: receipt.inclusion_proof.to_canonical_bytes(),
-        header: receipt.checkpoint.header.to_canonical_bytes(),
-        certificate: receipt.checkpoint.certificate.to_canonical_bytes(),
-        json: receipt.to_json(),
+        header,
+        certificate,
+        json: if json {
+            receipt.to_json()
+        } else {
+            String::new()
+        },
         entry_index: receipt.entry.index,
         height: receipt.checkpoint.header.height,
         handoffs: receipt.handoffs.iter().map(handoff_message).collect(),
@@ -1287,7 +1329,9 @@ impl LedgerService {
     ) -> Result<pb::NotarizeResponse, ApiError> {
         let wait = notarize_wait(&self.config, request.metadata());
         let deadline = Instant::now() + wait;
-        let bytes = transaction_bytes(request.into_inner().transaction)?;
+        let request = request.into_inner();
+        let json = !request.omit_json;
+        let bytes = transaction_bytes(request.transaction)?;
         let tx_id = match self.admit(bytes).await {
             Ok(tx_id) => tx_id,
             // Already committed: answer as the first call was answered.
@@ -1314,7 +1358,7 @@ impl LedgerService {
             .await?;
         Ok(pb::NotarizeResponse {
             transaction_id: tx_id.bytes.to_vec(),
-            receipts: receipts.iter().map(receipt_message).collect(),
+            receipts: receipt_messages(&receipts, json),
         })
     }
 

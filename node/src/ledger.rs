@@ -573,10 +573,14 @@ impl Ledger {
         let mut payment_refusals = Vec::new();
         let mut next_entry = tip.log_size;
         for (position, (tx, result)) in decoded.iter().zip(&outcome.results).enumerate() {
-            // A transaction without an id cannot have authenticated; it is inadmissible below.
-            let tx_id = tx
-                .id(self.algorithm)
-                .unwrap_or_else(|| self.algorithm.hash(&transactions[position]));
+            // An applied transaction's id was computed as it was applied. One without an id
+            // cannot have authenticated; it is inadmissible below.
+            let tx_id = match result {
+                Ok(applied) => applied.tx_id,
+                Err(_) => tx
+                    .id(self.algorithm)
+                    .unwrap_or_else(|| self.algorithm.hash(&transactions[position])),
+            };
             ids.push(tx_id);
             let record = match result {
                 Ok(applied) => {

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use evidence_contracts::error::TxError;
-use evidence_contracts::execute::{ApplyError, BlockContext, apply};
+use evidence_contracts::execute::{ApplyError, BlockContext, apply_prepared};
 use evidence_contracts::state::{Overlay, StoreError};
-use evidence_contracts::transaction::Transaction;
+use evidence_contracts::transaction::{Prepared, Transaction};
 use evidence_core::digest::Digest;
 use evidence_core::encoding::Decode;
 use thiserror::Error;
@@ -141,8 +141,10 @@ impl Mempool {
         }
         let transaction = Transaction::from_canonical_bytes(&bytes)
             .map_err(|e| AdmitError::Rejected(TxError::Malformed(e)))?;
+        // Its id and batch tree, computed once for the lookup below and the trial execution.
+        let prepared = Prepared::new(&transaction, ledger.algorithm());
         // A transaction already waiting is answered as such even when the pool is full.
-        if let Some(tx_id) = transaction.id(ledger.algorithm())
+        if let Some(tx_id) = prepared.id()
             && self.inner().txs.contains_key(&tx_id)
         {
             return Ok((tx_id, false));
@@ -157,7 +159,7 @@ impl Mempool {
             verified: Some(ledger.verified_signatures()),
         };
         let mut overlay = Overlay::new(ledger.store());
-        let applied = match apply(&mut overlay, &transaction, &context, tip.log_size) {
+        let applied = match apply_prepared(&mut overlay, &prepared, &context, tip.log_size) {
             Ok(applied) => applied,
             Err(ApplyError::Rejected(error)) => {
                 refused(&transaction, &error);

@@ -126,7 +126,10 @@ async fn call(client: &mut LedgerClient<Channel>, method: Method) -> Result<(), 
     });
     match method {
         Method::Notarize => client
-            .notarize(pb::NotarizeRequest { transaction })
+            .notarize(pb::NotarizeRequest {
+                transaction,
+                omit_json: false,
+            })
             .await
             .map(drop),
         Method::Submit => client
@@ -214,6 +217,7 @@ async fn the_trust_boundary_holds_against_each_attack() {
             transaction: Some(pb::Transaction {
                 canonical: fixture.anchor("ANON-1"),
             }),
+            omit_json: false,
         })
         .await
         .unwrap_err();
@@ -372,6 +376,7 @@ async fn the_trust_boundary_holds_against_each_attack() {
             transaction: Some(pb::Transaction {
                 canonical: fixture.anchor("DWG-1"),
             }),
+            omit_json: false,
         })
         .await
         .expect("an authorised filing system still notarizes")
@@ -490,6 +495,7 @@ async fn govern(
         .await
         .notarize(pb::NotarizeRequest {
             transaction: Some(pb::Transaction { canonical: bytes }),
+            omit_json: false,
         })
         .await
         .unwrap();

@@ -217,6 +217,7 @@ fn submit_request(bytes: Vec<u8>) -> pb::SubmitRequest {
 fn notarize_request(bytes: Vec<u8>) -> pb::NotarizeRequest {
     pb::NotarizeRequest {
         transaction: transaction(bytes),
+        omit_json: false,
     }
 }
 
@@ -374,11 +375,32 @@ async fn notarize_answers_with_a_receipt_per_document_and_again_when_resubmitted
 
     // The same transaction again: the same answer, not a replay error.
     let again = client
-        .notarize(notarize_request(tx))
+        .notarize(notarize_request(tx.clone()))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(again, response);
+
+    // Asked without the JSON files: the same receipts, field for field, but the JSON.
+    let binary = client
+        .notarize(pb::NotarizeRequest {
+            omit_json: true,
+            ..notarize_request(tx)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(binary.receipts.len(), response.receipts.len());
+    for (binary, full) in binary.receipts.iter().zip(&response.receipts) {
+        assert!(binary.json.is_empty());
+        assert_eq!(
+            pb::Receipt {
+                json: full.json.clone(),
+                ..binary.clone()
+            },
+            *full
+        );
+    }
     node.shut_down().await;
 }
 
@@ -835,6 +857,7 @@ async fn calls_beyond_the_bounds_are_shed_at_once_and_the_node_keeps_serving() {
         waiting_client
             .notarize(pb::NotarizeRequest {
                 transaction: Some(pb::Transaction { canonical: tx }),
+                omit_json: false,
             })
             .await
     });

@@ -172,6 +172,7 @@ async fn notarize(
             transaction: Some(Transaction {
                 canonical: transaction.clone(),
             }),
+            omit_json: false,
         });
         request.set_timeout(Duration::from_secs(30));
         match client.notarize(request).await {

@@ -73,6 +73,7 @@ async fn notarize(client: &mut LedgerClient<Channel>, transaction: Vec<u8>) -> V
             transaction: Some(Transaction {
                 canonical: transaction.clone(),
             }),
+            omit_json: false,
         });
         request.set_timeout(Duration::from_secs(30));
         match client.notarize(request).await {
