@@ -906,9 +906,20 @@ impl Reader<'_> {
         let record = self.accepted_transaction(tx_id)?;
         let checkpoint = self.app.ledger().checkpoint(Some(record.height))?;
         let first = record.first_entry;
-        (first..first.saturating_add(u64::from(record.entry_count)))
-            .map(|index| self.receipt(self.entry(index)?, checkpoint.as_ref()))
-            .collect()
+        let end = first.saturating_add(u64::from(record.entry_count));
+        let entries = (first..end)
+            .map(|index| self.entry(index))
+            .collect::<Result<Vec<_>, _>>()?;
+        match checkpoint {
+            // The block's own checkpoint holds every entry of its transactions: one pass.
+            Some(checkpoint) if end <= checkpoint.header.log_size => {
+                Ok(self.app.ledger().receipts_under(entries, &checkpoint)?)
+            }
+            checkpoint => entries
+                .into_iter()
+                .map(|entry| self.receipt(entry, checkpoint.as_ref()))
+                .collect(),
+        }
     }
 
     fn get_receipt(&self, request: pb::GetReceiptRequest) -> Result<pb::Receipt, ApiError> {

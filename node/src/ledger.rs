@@ -1174,6 +1174,57 @@ impl Ledger {
         })
     }
 
+    /// Receipts of `entries` under one checkpoint, each as [`Ledger::receipt_under`] gives it,
+    /// with the hand-offs and each filer's evidence read once and the log's nodes read once
+    /// for all the inclusion proofs (a batch's entries are neighbours: their paths share most
+    /// nodes). Every entry must be in the checkpoint's log.
+    ///
+    /// # Errors
+    /// As [`Ledger::receipt_under`].
+    pub fn receipts_under(
+        &self,
+        entries: Vec<Entry>,
+        checkpoint: &Checkpoint,
+    ) -> Result<Vec<Receipt>, LedgerError> {
+        let log_size = checkpoint.header.log_size;
+        let handoffs = self.handoffs(checkpoint.header.height)?;
+        let log = MerkleLog::open(
+            self.algorithm,
+            crate::storage::CachedNodes::new(self.store.log_nodes()),
+            log_size,
+        )?;
+        let mut filers: HashMap<PublicKey, (Option<EntryProof>, Option<EntryProof>)> =
+            HashMap::new();
+        entries
+            .into_iter()
+            .map(|entry| {
+                let inclusion_proof = log.inclusion_proof(entry.index, log_size)?;
+                let (registration, revocation) = match entry.anchor() {
+                    None => (None, None),
+                    Some(document) => {
+                        let filer = document.body.filer;
+                        match filers.get(&filer) {
+                            Some(evidence) => evidence.clone(),
+                            None => {
+                                let evidence = self.filer_evidence(&filer, log_size)?;
+                                filers.insert(filer, evidence.clone());
+                                evidence
+                            }
+                        }
+                    }
+                };
+                Ok(Receipt {
+                    entry,
+                    inclusion_proof,
+                    checkpoint: checkpoint.clone(),
+                    handoffs: handoffs.clone(),
+                    registration,
+                    revocation,
+                })
+            })
+            .collect()
+    }
+
     /// The entries that registered and revoked filer `key`, as far as the log of `log_size`
     /// entries holds them, with their inclusion proofs in it.
     fn filer_evidence(

@@ -1284,6 +1284,42 @@ impl NodeStore for StoredNodes<'_> {
     }
 }
 
+/// [`StoredNodes`] that remembers the nodes it read: many proofs in one log (the receipts of a
+/// batch, whose entries are neighbours and whose paths share most nodes) read each node from
+/// the database once. For one call's proofs; a committed node never changes, so nothing it
+/// remembers goes stale.
+#[derive(Debug)]
+pub struct CachedNodes<'a> {
+    inner: StoredNodes<'a>,
+    read: std::cell::RefCell<std::collections::HashMap<(u8, u64), Option<NodeHash>>>,
+}
+
+impl<'a> CachedNodes<'a> {
+    pub fn new(inner: StoredNodes<'a>) -> Self {
+        Self {
+            inner,
+            read: std::cell::RefCell::default(),
+        }
+    }
+}
+
+impl NodeStore for CachedNodes<'_> {
+    type Error = NodeStoreError;
+
+    fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
+        if let Some(hash) = self.read.borrow().get(&(level, index)) {
+            return Ok(*hash);
+        }
+        let hash = self.inner.get(level, index)?;
+        self.read.borrow_mut().insert((level, index), hash);
+        Ok(hash)
+    }
+
+    fn put(&mut self, _level: u8, _index: u64, _hash: NodeHash) -> Result<(), Self::Error> {
+        Err(NodeStoreError::ReadOnly)
+    }
+}
+
 /// The committed nodes plus the nodes a block being prepared would add. Appending to a log
 /// over an overlay computes the next root without touching the database; the added nodes are
 /// committed with the block.

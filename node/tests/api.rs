@@ -381,6 +381,20 @@ async fn notarize_answers_with_a_receipt_per_document_and_again_when_resubmitted
         .into_inner();
     assert_eq!(again, response);
 
+    // A batch's receipts are built in one pass (shared hand-offs, filer evidence and log
+    // nodes); each is the receipt the node gives for that entry alone at that height.
+    for receipt in &response.receipts {
+        let alone = client
+            .get_receipt(receipt_request(
+                ReceiptBy::EntryIndex(receipt.entry_index),
+                receipt.height,
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(alone.receipt.as_ref(), Some(receipt));
+    }
+
     // Asked without the JSON files: the same receipts, field for field, but the JSON.
     let binary = client
         .notarize(pb::NotarizeRequest {
