@@ -120,6 +120,11 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     context: &BlockContext<'_>,
     next_index: u64,
 ) -> Result<Applied, ApplyError> {
+    debug_assert_eq!(
+        prepared.algorithm(),
+        context.algorithm(),
+        "a transaction prepared under another algorithm than the chain's"
+    );
     let transaction = prepared.transaction();
     let bytes = transaction.to_canonical_bytes();
     let max = context.config.policy.limits.transaction_bytes_max as usize;

@@ -81,6 +81,7 @@ pub fn anchor_id(algorithm: HashAlgorithm, batch: &SignedBatch, root: &NodeHash)
 #[derive(Debug)]
 pub struct Prepared<'t> {
     transaction: &'t Transaction,
+    algorithm: HashAlgorithm,
     id: Option<Digest>,
     batch_tree: Option<MerkleLog<MemoryStore>>,
 }
@@ -96,9 +97,15 @@ impl<'t> Prepared<'t> {
         };
         Self {
             transaction,
+            algorithm,
             id,
             batch_tree,
         }
+    }
+
+    /// The algorithm the id and the tree are computed with.
+    pub const fn algorithm(&self) -> HashAlgorithm {
+        self.algorithm
     }
 
     pub const fn transaction(&self) -> &'t Transaction {

@@ -284,10 +284,10 @@ impl SignedBatch {
     }
 
     /// One anchored document per body, each with its path in `tree`, which must be this
-    /// batch's [`batch_tree`].
+    /// batch's [`batch_tree`] (built from these bodies, under the algorithm the paths are for).
     ///
     /// # Panics
-    /// If `tree` holds fewer leaves than the batch has bodies.
+    /// If `tree` holds another number of leaves than the batch has bodies.
     pub fn documents(&self, tree: &MerkleLog<MemoryStore>) -> Vec<AnchoredDocument> {
         let size = tree.size();
         assert_eq!(

@@ -1284,14 +1284,14 @@ impl NodeStore for StoredNodes<'_> {
     }
 }
 
-/// [`StoredNodes`] that remembers the nodes it read: many proofs in one log (the receipts of a
-/// batch, whose entries are neighbours and whose paths share most nodes) read each node from
-/// the database once. For one call's proofs; a committed node never changes, so nothing it
-/// remembers goes stale.
+/// [`StoredNodes`] that remembers the nodes it found: many proofs in one log (the receipts of
+/// a batch, whose entries are neighbours and whose paths share most nodes) read each node
+/// from the database once. A committed node never changes, so nothing it remembers goes
+/// stale; a node not found is asked for again (a later block may write it).
 #[derive(Debug)]
 pub struct CachedNodes<'a> {
     inner: StoredNodes<'a>,
-    read: std::cell::RefCell<std::collections::HashMap<(u8, u64), Option<NodeHash>>>,
+    read: std::cell::RefCell<std::collections::HashMap<(u8, u64), NodeHash>>,
 }
 
 impl<'a> CachedNodes<'a> {
@@ -1308,10 +1308,12 @@ impl NodeStore for CachedNodes<'_> {
 
     fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
         if let Some(hash) = self.read.borrow().get(&(level, index)) {
-            return Ok(*hash);
+            return Ok(Some(*hash));
         }
         let hash = self.inner.get(level, index)?;
-        self.read.borrow_mut().insert((level, index), hash);
+        if let Some(hash) = hash {
+            self.read.borrow_mut().insert((level, index), hash);
+        }
         Ok(hash)
     }
 
