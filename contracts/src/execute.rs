@@ -18,6 +18,7 @@ use evidence_core::governance::{
     FilerRegistration, FilerRevocation, GovernanceAction, SignedGovernance,
 };
 use evidence_core::keys::PublicKey;
+use evidence_core::merkle::{MemoryStore, MerkleLog};
 use evidence_core::state_tree::{Slot, TreeUpdate};
 use evidence_genesis::{Configuration, Filer, Genesis};
 
@@ -387,12 +388,10 @@ fn authenticate<S: StateStore + ?Sized>(
                 .into());
             }
             if !known {
-                // The tree exists: the id (computed from it) was found above.
-                let verified = match prepared.batch_tree() {
-                    Some(tree) => batch.verify_root(context.algorithm(), &filer_key, &tree.root()),
-                    None => batch.verify(context.algorithm(), &filer_key),
-                };
-                verified.map_err(|_| TxError::BadSignature(filer_key))?;
+                let root = batch_tree_of(prepared, batch)?.root();
+                batch
+                    .verify_root(context.algorithm(), &filer_key, &root)
+                    .map_err(|_| TxError::BadSignature(filer_key))?;
             }
             Signer::Filer(filer)
         }
@@ -513,17 +512,20 @@ fn apply_anchor_batch<S: StateStore + ?Sized>(
             other => other,
         })?;
     }
-    let documents = match prepared.batch_tree() {
-        Some(tree) => batch.documents(tree),
-        None => batch
-            .clone()
-            .into_documents(context.algorithm())
-            .map_err(|_| TxError::BadBatchLength {
-                len: batch.anchors.len(),
-                max: BATCH_LEN_MAX,
-            })?,
-    };
+    let documents = batch.documents(batch_tree_of(prepared, batch)?);
     Ok(documents.into_iter().map(Record::Anchor).collect())
+}
+
+/// A prepared anchor batch's tree. It exists whenever the transaction has an id (a batch of a
+/// length any chain accepts), which [`apply_prepared`] checks first.
+fn batch_tree_of<'p>(
+    prepared: &'p Prepared<'_>,
+    batch: &SignedBatch,
+) -> Result<&'p MerkleLog<MemoryStore>, TxError> {
+    prepared.batch_tree().ok_or(TxError::BadBatchLength {
+        len: batch.anchors.len(),
+        max: BATCH_LEN_MAX,
+    })
 }
 
 /// The rules for one anchor: provenance, policy, lineage, and the milestone rules.

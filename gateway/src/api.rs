@@ -1127,23 +1127,29 @@ async fn verify(State(state): State<AppState>, Caller(_): Caller, body: Body) ->
             .map_err(|error| Problem::bad_request("not-a-receipt", format!("receipt: {error}")))?;
         let digest = Digest::from_str(&request.digest)
             .map_err(|error| Problem::bad_request("bad-digest", format!("digest: {error}")))?;
-        let anchor = state
-            .client
-            .genesis()
-            .trust_anchor()
-            .map_err(|error| Problem::internal(error.to_string()))?;
-        Ok(
-            match evidence_core::receipt::verify_receipt(&digest, &receipt, &anchor) {
-                Ok(verdict) => verdict_json(&verdict),
-                Err(error) => json!({
-                    "valid": false,
-                    "code": error.code(),
-                    "reason": error.to_string(),
-                }),
-            },
-        )
+        verdict_answer(&state, &digest, &receipt)
     };
     respond(run.await)
+}
+
+/// A receipt verified against the genesis file for `digest`: the verdict, or `valid: false`
+/// with the failed check's code (a verification that fails is an answer, not an error).
+fn verdict_answer(state: &Shared, digest: &Digest, receipt: &Receipt) -> Answer {
+    let anchor = state
+        .client
+        .genesis()
+        .trust_anchor()
+        .map_err(|error| Problem::internal(error.to_string()))?;
+    Ok(
+        match evidence_core::receipt::verify_receipt(digest, receipt, &anchor) {
+            Ok(verdict) => verdict_json(&verdict),
+            Err(error) => json!({
+                "valid": false,
+                "code": error.code(),
+                "reason": error.to_string(),
+            }),
+        },
+    )
 }
 
 /// `step`, unless the body stalls for [`UPLOAD_IDLE_MAX`] first.
@@ -1230,21 +1236,7 @@ async fn verify_upload(
             hasher.update(&chunk);
         }
         let digest = hasher.finalize();
-        let anchor = state
-            .client
-            .genesis()
-            .trust_anchor()
-            .map_err(|error| Problem::internal(error.to_string()))?;
-        Ok(
-            match evidence_core::receipt::verify_receipt(&digest, &receipt, &anchor) {
-                Ok(verdict) => verdict_json(&verdict),
-                Err(error) => json!({
-                    "valid": false,
-                    "code": error.code(),
-                    "reason": error.to_string(),
-                }),
-            },
-        )
+        verdict_answer(&state, &digest, &receipt)
     };
     respond(run.await)
 }

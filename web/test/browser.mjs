@@ -8,7 +8,7 @@
 //
 // Needs Debian's chromium (CHROMIUM overrides /usr/bin/chromium) and pdftoppm (poppler-utils);
 // scripts/test-web.sh installs both when missing.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -38,19 +38,7 @@ function report(ok, name, detail) {
   console.log(`${ok ? "ok" : "FAIL"} ${name}${detail ? `: ${detail}` : ""}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 const context = await browser.newContext({ locale: "zh-CN", acceptDownloads: false });
 const page = await context.newPage();
 

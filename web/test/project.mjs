@@ -14,7 +14,7 @@
 //   another project's payment slipped in (OTHER_PROJECT_ID has a milestone of the same name),
 //   an entry listed twice, a genesis file other than the one pinned in the address;
 // - the page's requests go to the gateway only.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -36,12 +36,7 @@ function report(ok, name, detail = "") {
   console.log(`${ok ? "ok" : "FAIL"} ${name}${detail ? `: ${detail}` : ""}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1100, height: 900 } });
 const page = await context.newPage();
 const origin = new URL(base).origin;

@@ -201,3 +201,13 @@ export function t(key: string, lang: Lang): string {
 export function codeText(code: string, lang: Lang): string {
   return CODES[code]?.[lang] ?? code;
 }
+
+/** Puts the page's static words (`data-i18n`) and the language buttons in `lang`. */
+export function applyLanguage(lang: Lang): void {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  for (const element of document.querySelectorAll<HTMLElement>("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n!, lang);
+  }
+  document.getElementById("lang-zh")?.setAttribute("aria-pressed", String(lang === "zh"));
+  document.getElementById("lang-en")?.setAttribute("aria-pressed", String(lang === "en"));
+}

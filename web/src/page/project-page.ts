@@ -15,7 +15,7 @@ import {
   type ReceiptVerdict,
   type StatusVerdict,
 } from "../verifier/index";
-import { codeText, t, type Lang } from "./i18n";
+import { applyLanguage, codeText, t, type Lang } from "./i18n";
 import { escapeHtml, formatTime, memberLabel, yuan } from "./words";
 
 const TOKEN_KEY = "evidence-gateway-token";
@@ -383,12 +383,7 @@ function otherList(filings: Filing[], genesis: Genesis, milestoneIds: Set<string
 }
 
 function render(): void {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  for (const element of document.querySelectorAll<HTMLElement>("[data-i18n]")) {
-    element.textContent = t(element.dataset.i18n!, lang);
-  }
-  $("lang-zh").setAttribute("aria-pressed", String(lang === "zh"));
-  $("lang-en").setAttribute("aria-pressed", String(lang === "en"));
+  applyLanguage(lang);
   $("token-form").hidden = model.kind !== "token";
   const section = $("project");
   section.dataset.state = model.kind;

@@ -15,7 +15,7 @@ import {
   type ReceiptVerdict,
   type StatusVerdict,
 } from "../verifier/index";
-import { codeText, t, type Lang } from "./i18n";
+import { applyLanguage, codeText, t, type Lang } from "./i18n";
 import { certificatePayload, qrSvg, scanImage } from "./qr";
 import { claimText, escapeHtml, formatTime, memberLabel, signerLabels, statusFacts, statusText } from "./words";
 
@@ -68,6 +68,17 @@ function checkedPrimitives(): string[] {
     .filter((result) => !result.ok)
     .map((result) => `${result.name}: ${result.detail}`);
   return selfTestFailures;
+}
+
+/** The outcome when the cryptography failed its self-test: no verdict at all. */
+function selfTestFailure(): Extract<Outcome, { kind: "invalid" }> | null {
+  const broken = checkedPrimitives();
+  if (broken.length === 0) return null;
+  return {
+    kind: "invalid",
+    code: "self-test",
+    detail: `this browser computes the cryptography wrongly, so the page gives no verdict: ${broken.join("; ")}`,
+  };
 }
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -195,8 +206,8 @@ async function decide(
   };
   if (inputs.status && inputs.genesis && !inputs.receipt && !inputs.document) {
     // A status proof on its own: what its facts show (for example, that an id was never filed).
-    const broken = checkedPrimitives();
-    if (broken.length > 0) return { kind: "invalid", code: "self-test", detail: broken.join("; ") };
+    const broken = selfTestFailure();
+    if (broken !== null) return broken;
     const [genesisBytes, statusBytes] = [await read(inputs.genesis), await read(inputs.status)];
     let genesis: Genesis;
     try {
@@ -216,15 +227,8 @@ async function decide(
   }
   const missing = (["document", "receipt", "genesis"] as Slot[]).filter((slot) => !inputs[slot]);
   if (missing.length > 0) return { kind: "waiting", missing };
-  const broken = checkedPrimitives();
-  if (broken.length > 0) {
-    return {
-      kind: "invalid",
-      code: "self-test",
-      detail: `this browser computes the cryptography wrongly, so the page gives no verdict: ${broken.join("; ")}`,
-      names: names(inputs),
-    };
-  }
+  const broken = selfTestFailure();
+  if (broken !== null) return { ...broken, names: names(inputs) };
   const document_ = inputs.document!;
   const genesisBytes = await read(inputs.genesis!);
   const receiptBytes = await read(inputs.receipt!);
@@ -422,12 +426,7 @@ function renderValid(valid: Extract<Outcome, { kind: "valid" }>): string {
 }
 
 function render(): void {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  for (const element of document.querySelectorAll<HTMLElement>("[data-i18n]")) {
-    element.textContent = t(element.dataset.i18n!, lang);
-  }
-  $("lang-zh").setAttribute("aria-pressed", String(lang === "zh"));
-  $("lang-en").setAttribute("aria-pressed", String(lang === "en"));
+  applyLanguage(lang);
   for (const slot of ["document", "receipt", "genesis", "status"] as Slot[]) {
     const drop = document.querySelector<HTMLElement>(`[data-slot="${slot}"]`)!;
     drop.classList.toggle("filled", slots[slot] !== undefined);

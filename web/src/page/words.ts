@@ -40,14 +40,14 @@ type Claim = NonNullable<ReceiptVerdict["claim"]>;
 export function claimText(claim: Claim, lang: Lang): string {
   const c = claim as Record<string, unknown>;
   const milestone = String(c.milestone ?? "");
-  if (c.kind === "inspection" || "passed" in c) {
+  if (c.type === "inspection") {
     const passed = Boolean(c.passed);
     return lang === "zh"
       ? `里程碑 ${milestone} 的验收：${passed ? "通过" : "未通过"}`
       : `inspection of milestone ${milestone}: ${passed ? "passed" : "failed"}`;
   }
-  const amount = c.amountMinor ?? c.amount_minor ?? c.amount;
-  if (amount !== undefined) {
+  const amount = c.amountMinor;
+  if (c.type === "payment" && amount !== undefined) {
     const fen = String(amount);
     return lang === "zh"
       ? `里程碑 ${milestone} 的付款 ${yuan(fen)} 元（${fen} 分）`
