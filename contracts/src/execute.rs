@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::{Decode, Encode};
 use evidence_core::entry::{
-    AnchorBody, BATCH_LEN_MAX, Entry, MILESTONES_MAX, MilestoneClaim, Record, SignedBatch,
+    AnchorBody, BATCH_LEN_MAX, Entry, MILESTONES_MAX, MilestoneClaim, SignedBatch,
     SignedRegistration, SignedRevocation,
 };
 use evidence_core::governance::{
@@ -152,7 +152,9 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     if let Err(error) = Transaction::from_canonical_bytes(&bytes) {
         return Err(TxError::Malformed(error).into());
     }
-    let Some(tx_id) = prepared.id() else {
+    // What an accepted transaction appends to the log is a function of the transaction alone,
+    // so a node's store keeps its block and derives the entries from it (`Prepared::records`).
+    let (Some(tx_id), Some(records)) = (prepared.id(), prepared.records()) else {
         return Err(TxError::BadBatchLength {
             len: 0,
             max: BATCH_LEN_MAX,
@@ -174,22 +176,21 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     let mut local = Overlay::new(&*state);
     let outcome = match (transaction, &signer) {
         (Transaction::Anchor(batch), Signer::Filer(filer)) => {
-            apply_anchor_batch(&mut local, batch, prepared, filer, context, next_index)
+            apply_anchor_batch(&mut local, batch, filer, context, next_index)
         }
         (Transaction::Revoke(revocation), Signer::Filer(filer)) => {
             apply_revocation(&mut local, revocation, &filer.filer, context, next_index)
-                .map(|r| vec![r])
         }
         (Transaction::RegisterProject(registration), Signer::Filer(filer)) => {
-            apply_registration(&mut local, registration, &filer.filer, context).map(|r| vec![r])
+            apply_registration(&mut local, registration, &filer.filer, context)
         }
         (Transaction::Governance(governance), Signer::Member(member)) => {
-            apply_governance(&mut local, governance, member, context, next_index).map(|r| vec![r])
+            apply_governance(&mut local, governance, member, context, next_index)
         }
         _ => unreachable!("authenticate answers a filer for filer transactions, a member else"),
     };
-    let records = match outcome {
-        Ok(records) => records,
+    match outcome {
+        Ok(()) => {}
         Err(ApplyError::Rejected(error)) => {
             drop(local);
             state.put_record(
@@ -495,11 +496,10 @@ fn check_kind_allowed(config: &Configuration, filer: &Filer, kind: &str) -> Resu
 fn apply_anchor_batch<S: StateStore + ?Sized>(
     state: &mut Overlay<'_, S>,
     batch: &SignedBatch,
-    prepared: &Prepared<'_>,
     filer: &AuthorizedFiler,
     context: &BlockContext<'_>,
     first_index: u64,
-) -> Result<Vec<Record>, ApplyError> {
+) -> Result<(), ApplyError> {
     for (position, body) in batch.anchors.iter().enumerate() {
         let index = first_index + position as u64;
         apply_anchor(state, body, filer, context, index).map_err(|error| match error {
@@ -512,8 +512,7 @@ fn apply_anchor_batch<S: StateStore + ?Sized>(
             other => other,
         })?;
     }
-    let documents = batch.documents(batch_tree_of(prepared, batch)?);
-    Ok(documents.into_iter().map(Record::Anchor).collect())
+    Ok(())
 }
 
 /// A prepared anchor batch's tree. It exists whenever the transaction has an id (a batch of a
@@ -787,7 +786,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
     filer: &Filer,
     context: &BlockContext<'_>,
     entry_index: u64,
-) -> Result<Record, ApplyError> {
+) -> Result<(), ApplyError> {
     let body = &revocation.body;
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
@@ -862,7 +861,7 @@ fn apply_revocation<S: StateStore + ?Sized>(
             &version,
         );
     }
-    Ok(Record::Revocation(revocation.clone()))
+    Ok(())
 }
 
 fn apply_registration<S: StateStore + ?Sized>(
@@ -870,7 +869,7 @@ fn apply_registration<S: StateStore + ?Sized>(
     registration: &SignedRegistration,
     filer: &Filer,
     context: &BlockContext<'_>,
-) -> Result<Record, ApplyError> {
+) -> Result<(), ApplyError> {
     let body = &registration.body;
     check_chain(context, &body.chain_id)?;
     check_member(filer, &body.member)?;
@@ -929,7 +928,7 @@ fn apply_registration<S: StateStore + ?Sized>(
             milestones,
         },
     );
-    Ok(Record::Registration(registration.clone()))
+    Ok(())
 }
 
 /// A member's governance transaction: its filers' registrations and revocations (SPEC.md §11.4).
@@ -939,7 +938,7 @@ fn apply_governance<S: StateStore + ?Sized>(
     member: &str,
     context: &BlockContext<'_>,
     entry_index: u64,
-) -> Result<Record, ApplyError> {
+) -> Result<(), ApplyError> {
     let body = &governance.body;
     check_chain(context, &body.chain_id)?;
     if body.member != member {
@@ -968,7 +967,7 @@ fn apply_governance<S: StateStore + ?Sized>(
             crate::proposals::vote(state, vote, member, context, entry_index)?;
         }
     }
-    Ok(Record::Governance(Box::new(governance.clone())))
+    Ok(())
 }
 
 /// Every key a chain gives a role uses the chain's signature algorithm (SPEC.md §10.3, §11.4).

@@ -3,8 +3,8 @@
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use evidence_core::entry::{
-    SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes, batch_tree,
-    transaction_id, transaction_kind,
+    Record, SignedBatch, SignedRegistration, SignedRevocation, batch_root, batch_signing_bytes,
+    batch_tree, transaction_id, transaction_kind,
 };
 use evidence_core::governance::SignedGovernance;
 use evidence_core::merkle::{MemoryStore, MerkleLog, NodeHash};
@@ -120,6 +120,27 @@ impl<'t> Prepared<'t> {
     /// The batch tree of an anchor batch of a valid length.
     pub const fn batch_tree(&self) -> Option<&MerkleLog<MemoryStore>> {
         self.batch_tree.as_ref()
+    }
+
+    /// The records the transaction appends to the log when it is accepted, in order: one per
+    /// document of an anchor batch, each with its path in the batch tree and the batch's
+    /// signature; the transaction itself for the other kinds. `None` for an anchor batch of a
+    /// length no chain accepts (it has no tree, and no id). Execution takes an accepted
+    /// transaction's records from here, and a node's store derives a committed entry from its
+    /// block the same way, so the two cannot differ.
+    pub fn records(&self) -> Option<Vec<Record>> {
+        Some(match self.transaction {
+            Transaction::Anchor(batch) => batch
+                .documents(self.batch_tree.as_ref()?)
+                .into_iter()
+                .map(Record::Anchor)
+                .collect(),
+            Transaction::Revoke(revocation) => vec![Record::Revocation(revocation.clone())],
+            Transaction::RegisterProject(registration) => {
+                vec![Record::Registration(registration.clone())]
+            }
+            Transaction::Governance(governance) => vec![Record::Governance(governance.clone())],
+        })
     }
 }
 

@@ -117,6 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.limits.block_transactions = block_transactions;
         config.consensus.idle_block_interval_ms = 200;
     })?;
+    let first_home = homes[0].home.clone();
     let network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
     let endpoints = network.endpoints();
 
@@ -367,6 +368,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "disk: {:.1} MB for {nodes} nodes, {:.0} bytes per document per node",
         bytes as f64 / 1e6,
         bytes as f64 / nodes as f64 / (documents.max(1)) as f64
+    );
+    // The same, steady state: node 0's tables flushed and compacted (no write-ahead log),
+    // by column family.
+    let store = evidence_node::storage::Store::open(&first_home.join("data").join("db"))?;
+    let footprint = store.footprint()?;
+    let total: u64 = footprint.iter().map(|(_, bytes)| bytes).sum();
+    let per_document = |bytes: u64| bytes as f64 / documents.max(1) as f64;
+    println!(
+        "compacted (node 0): {:.0} bytes per document: {}",
+        per_document(total),
+        footprint
+            .iter()
+            .filter(|(_, bytes)| *bytes > 0)
+            .map(|(name, bytes)| format!("{name} {:.0}", per_document(*bytes)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }

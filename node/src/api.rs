@@ -614,7 +614,6 @@ impl Reader<'_> {
     fn entry(&self, index: u64) -> Result<Entry, ApiError> {
         self.app
             .ledger()
-            .store()
             .entry(index)?
             .ok_or_else(|| ApiError::NotFound(format!("no entry {index} is committed")))
     }
@@ -907,9 +906,7 @@ impl Reader<'_> {
         let checkpoint = self.app.ledger().checkpoint(Some(record.height))?;
         let first = record.first_entry;
         let end = first.saturating_add(u64::from(record.entry_count));
-        let entries = (first..end)
-            .map(|index| self.entry(index))
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = self.app.ledger().transaction_entries(&record)?;
         match checkpoint {
             // The block's own checkpoint holds every entry of its transactions: one pass.
             Some(checkpoint) if end <= checkpoint.header.log_size => {

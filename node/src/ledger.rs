@@ -35,6 +35,7 @@ use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
 
 use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
+use crate::entries::EntrySources;
 use crate::storage::{
     CommitBatch, MemoryDatabase, NodeStoreError, OverlayNodes, Rejection, StorageError, Store,
     TransactionRecord,
@@ -297,6 +298,8 @@ pub struct Ledger {
     executed: Mutex<HashMap<Digest, Arc<Executed>>>,
     /// Signatures verified at admission or in an earlier execution of the same transaction.
     verified: VerifiedSignatures,
+    /// The blocks and transactions committed entries were derived from last.
+    entry_sources: EntrySources,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
     commit_lock: Mutex<()>,
     /// How many heights of the state tree stay provable (0: all); older pages are pruned.
@@ -315,9 +318,10 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// The version of the contract state's records a database must hold (SPEC.md version 10:
-/// the document record carries its latest version's record).
-const STATE_FORMAT: &[u8] = b"spec-10";
+/// The layout a database must have: the contract state's records of SPEC.md version 10 (the
+/// document record carries its latest version's record), and entries derived from their
+/// blocks rather than stored (`entries`, second layout).
+const STATE_FORMAT: &[u8] = b"spec-10/entries-from-blocks";
 
 /// Transactions a block may not carry: they leave no mark in state, so including them would
 /// let a proposer fill blocks with junk that nobody signed.
@@ -372,9 +376,9 @@ impl Ledger {
             None if height == 0 => store.set_state_format(STATE_FORMAT)?,
             _ => {
                 return Err(LedgerError::WrongDatabase(format!(
-                    "its contract state is of an older format than this node's ({}): the \
-                     records changed (SPEC.md version 10); remove the node's data directory \
-                     and let it sync from its peers",
+                    "its layout is older than this node's ({}): the contract state's \
+                     records (SPEC.md version 10) or the way entries are kept changed; remove \
+                     the node's data directory and let it sync from its peers",
                     String::from_utf8_lossy(STATE_FORMAT)
                 )));
             }
@@ -445,6 +449,7 @@ impl Ledger {
             handoff_heights: RwLock::new(handoff_heights),
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
+            entry_sources: EntrySources::default(),
             commit_lock: Mutex::new(()),
             state_tree_keep: std::sync::atomic::AtomicU64::new(
                 crate::storage::STATE_TREE_KEEP_DEFAULT,
@@ -1011,6 +1016,10 @@ impl Ledger {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(height);
         }
+        if !executed.entries.is_empty() {
+            // The callers waiting for this block ask for its entries next, all at once.
+            self.entry_sources.committed(height, block.clone());
+        }
         lock(&self.executed).clear();
         Ok(CommitOutcome {
             checkpoint: Checkpoint {
@@ -1124,13 +1133,82 @@ impl Ledger {
         Ok(log.consistency_proof(old_size, new_size)?)
     }
 
+    /// The committed log entry at `index`, derived from the transaction that appended it
+    /// (the store keeps the blocks, not the entries: see [`crate::entries`]).
+    ///
+    /// # Errors
+    /// Storage failure, or a block that does not give the entries the store says it appended.
+    pub fn entry(&self, index: u64) -> Result<Option<Entry>, LedgerError> {
+        let Some(source) = self.store.entry_source(index)? else {
+            return Ok(None);
+        };
+        let appended = self.entry_sources.transaction(
+            &self.store,
+            self.algorithm,
+            source.height,
+            source.position,
+        )?;
+        if appended.records.len() != source.count as usize {
+            return Err(StorageError::Inconsistent {
+                what: "entry spans",
+                reason: format!(
+                    "the transaction at position {} of block {} appended {} entries, its \
+                     records are {}",
+                    source.position,
+                    source.height,
+                    source.count,
+                    appended.records.len()
+                ),
+            }
+            .into());
+        }
+        Ok(appended.entry(index, source.offset as usize))
+    }
+
+    /// Every entry the committed transaction `record` appended, in order (none for a refused
+    /// one): the transaction decoded once for all of them.
+    ///
+    /// # Errors
+    /// As [`Ledger::entry`].
+    pub fn transaction_entries(
+        &self,
+        record: &TransactionRecord,
+    ) -> Result<Vec<Entry>, LedgerError> {
+        if record.entry_count == 0 {
+            return Ok(Vec::new());
+        }
+        let appended = self.entry_sources.transaction(
+            &self.store,
+            self.algorithm,
+            record.height,
+            record.position,
+        )?;
+        if appended.records.len() != record.entry_count as usize {
+            return Err(StorageError::Inconsistent {
+                what: "transaction record",
+                reason: format!(
+                    "the transaction at position {} of block {} appended {} entries, its \
+                     records are {}",
+                    record.position,
+                    record.height,
+                    record.entry_count,
+                    appended.records.len()
+                ),
+            }
+            .into());
+        }
+        Ok((0..appended.records.len())
+            .filter_map(|offset| appended.entry(record.first_entry + offset as u64, offset))
+            .collect())
+    }
+
     /// The receipt for entry `index`, against the checkpoint of the block that sequenced it
     /// (stable: asking again gives the same receipt).
     ///
     /// # Errors
     /// Storage failure.
     pub fn receipt(&self, index: u64) -> Result<Option<Receipt>, LedgerError> {
-        let Some(entry) = self.store.entry(index)? else {
+        let Some(entry) = self.entry(index)? else {
             return Ok(None);
         };
         let checkpoint =
@@ -1245,7 +1323,6 @@ impl Ledger {
                 return Ok(None);
             }
             let entry = self
-                .store
                 .entry(index)?
                 .ok_or_else(|| StorageError::Inconsistent {
                     what: "entry",
@@ -1586,7 +1663,7 @@ mod tests {
         drop(tight);
         let refused = Ledger::open_memory(tight_database, genesis.clone()).unwrap_err();
         assert!(
-            matches!(&refused, LedgerError::WrongDatabase(reason) if reason.contains("older format")),
+            matches!(&refused, LedgerError::WrongDatabase(reason) if reason.contains("layout is older")),
             "{refused}"
         );
         // Pages are written every eight heights: a ledger that keeps every height keeps each
@@ -1598,6 +1675,115 @@ mod tests {
             &key_hash,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn entries_derived_from_the_blocks_are_the_entries_execution_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        let (_, filer) = consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap();
+        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let anchor = |documents: &[&str], captured: u64| {
+            let documents: Vec<(String, Digest)> = documents
+                .iter()
+                .map(|d| ((*d).to_owned(), genesis.suite.digest.hash(d.as_bytes())))
+                .collect();
+            anchor_transaction(
+                &genesis,
+                filer,
+                "bureau",
+                "completion-drawing",
+                "P-1",
+                &documents,
+                captured,
+            )
+            .unwrap()
+        };
+        let mut executed_entries = Vec::new();
+        let mut records = Vec::new();
+        let blocks = [
+            // A batch, a single document, and the same document again (refused by a rule,
+            // so it stays in the block and appends nothing), then another batch.
+            vec![
+                anchor(&["A-1", "A-2", "A-3"], now),
+                anchor(&["B-1"], now),
+                anchor(&["B-1"], now + 1),
+                anchor(&["C-1", "C-2"], now),
+            ],
+            // A block with no entries at all, then one more.
+            Vec::new(),
+            vec![anchor(&["D-1"], now)],
+        ];
+        for (height, transactions) in (1u64..).zip(blocks) {
+            let (block, left_out) = ledger
+                .propose(now + height, proposer, transactions)
+                .unwrap();
+            assert!(left_out.is_empty());
+            let hash = block.hash(genesis.suite.digest);
+            let executed = lock(&ledger.executed).get(&hash).cloned().unwrap();
+            executed_entries.extend(executed.entries.iter().cloned());
+            records.extend(executed.transactions.iter().map(|(_, r)| r.clone()));
+            let certificate = evidence_core::certificate::CommitCertificate::sign(
+                &genesis.chain_id,
+                height,
+                0,
+                hash,
+                &keys,
+            );
+            ledger.commit(&block, &certificate).unwrap();
+        }
+        assert_eq!(executed_entries.len(), 7);
+        assert_eq!(ledger.tip().log_size, 7);
+        let check = |ledger: &Ledger| {
+            for entry in &executed_entries {
+                assert_eq!(ledger.entry(entry.index).unwrap().as_ref(), Some(entry));
+            }
+            assert_eq!(ledger.entry(7).unwrap(), None, "past the log");
+            assert_eq!(ledger.entry(u64::MAX).unwrap(), None);
+            let mut listed = Vec::new();
+            for record in &records {
+                let entries = ledger.transaction_entries(record).unwrap();
+                assert_eq!(entries.len(), record.entry_count as usize);
+                if record.rejection.is_some() {
+                    assert!(entries.is_empty());
+                }
+                listed.extend(entries);
+            }
+            assert_eq!(listed, executed_entries);
+        };
+        check(&ledger);
+        // Derived again from the database alone, with nothing in memory.
+        drop(ledger);
+        let reopened = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        check(&reopened);
+        // A record that claims more entries than its transaction appended is refused by name.
+        let mut wrong = records[0].clone();
+        wrong.entry_count += 1;
+        let error = reopened.transaction_entries(&wrong).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("appended 4 entries, its records are 3"),
+            "{error}"
+        );
+        let mut missing = records[0].clone();
+        missing.position = 40;
+        let error = reopened.transaction_entries(&missing).unwrap_err();
+        assert!(
+            error.to_string().contains("not one at position 40"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod app;
 pub mod block;
 pub mod config;
 pub mod consensus;
+pub mod entries;
 pub mod events;
 pub mod ledger;
 #[cfg(feature = "rocksdb")]

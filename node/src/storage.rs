@@ -7,7 +7,7 @@
 //! | `blocks`        | height (u64 BE)                             | block bytes (header + txs)  |
 //! | `headers`       | height                                      | header bytes                |
 //! | `certificates`  | height                                      | commit certificate bytes    |
-//! | `entries`       | entry index (u64 BE)                        | entry bytes                 |
+//! | `entries`       | a block's first entry index (u64 BE)        | where its entries come from ([`EntrySpans`]) |
 //! | `log_nodes`     | level (u8) ‖ index (u64 BE)                 | 32-byte subtree hash        |
 //! | `by_digest`     | digest bytes ‖ entry index                  | empty                       |
 //! | `by_document`   | member ‖ project ‖ document id ‖ entry index | empty (strings length-prefixed) |
@@ -16,6 +16,12 @@
 //! | `state`         | contract state key                          | contract state value        |
 //! | `state_tree`    | nibble count (u8) ‖ nibbles ‖ height (u64 BE) | state-tree page ([`Page`]) |
 //! | `pending`       | block hash bytes                            | undecided proposal bytes    |
+//!
+//! An entry is not stored as such: it is a function of the transaction that appended it
+//! (`Prepared::records` in the contracts), which the block holds, so the `entries` family keeps
+//! one row a block saying which of its transactions appended how many entries, and the ledger
+//! derives an entry from the block when asked. Storing each entry as well (its batch path,
+//! signature and body again) took about 200 bytes a document and one row.
 //!
 //! Everything a committed block changes is written in one synced [`WriteBatch`]
 //! ([`Store::commit`]): after a crash the database holds every block it acknowledged, and
@@ -102,6 +108,9 @@ pub enum StorageError {
 /// A contract-state key and its value.
 pub type StateRow = (Vec<u8>, Vec<u8>);
 
+/// A row of any family: its key and value.
+type Row = (Vec<u8>, Vec<u8>);
+
 /// What became of one transaction of a committed block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionRecord {
@@ -150,6 +159,48 @@ impl Decode for TransactionRecord {
             })?,
         })
     }
+}
+
+/// Which transactions of a committed block appended entries, and how many each: the row of
+/// the `entries` family, keyed by the block's first entry index. Entries are numbered on in
+/// the order of the spans, which is the transactions' order in the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySpans {
+    pub height: u64,
+    /// `(position of the transaction in the block, entries it appended)`, each count above 0.
+    pub spans: Vec<(u32, u32)>,
+}
+
+impl Encode for EntrySpans {
+    fn encode(&self, writer: &mut Writer) {
+        writer
+            .u64(self.height)
+            .seq(&self.spans, |w, (position, count)| {
+                w.u32(*position).u32(*count);
+            });
+    }
+}
+
+impl Decode for EntrySpans {
+    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            height: reader.u64("height")?,
+            spans: reader.seq("entry spans", |r| {
+                Ok((r.u32("position")?, r.u32("entry count")?))
+            })?,
+        })
+    }
+}
+
+/// Where a committed entry comes from: the transaction at `position` of the block at `height`
+/// appended it as its entry number `offset` (from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntrySource {
+    pub height: u64,
+    pub position: u32,
+    pub offset: u32,
+    /// How many entries the transaction appended.
+    pub count: u32,
 }
 
 /// Everything one committed block writes, applied atomically by [`Store::commit`].
@@ -321,6 +372,28 @@ impl Store {
         }
     }
 
+    /// The row of `family` with the greatest key at or below `key`.
+    fn floor(&self, family: &'static str, key: &[u8]) -> Result<Option<Row>, StorageError> {
+        match &self.backend {
+            #[cfg(feature = "rocksdb")]
+            Backend::Rocks(db) => {
+                let mut iter =
+                    db.iterator_cf(cf(db, family), IteratorMode::From(key, Direction::Reverse));
+                match iter.next() {
+                    Some(item) => {
+                        let (key, value) = item?;
+                        Ok(Some((key.to_vec(), value.to_vec())))
+                    }
+                    None => Ok(None),
+                }
+            }
+            Backend::Memory(memory) => Ok(memory.lock()[family_index(family)]
+                .range(..=key.to_vec())
+                .next_back()
+                .map(|(key, value)| (key.clone(), value.clone()))),
+        }
+    }
+
     /// Visits the rows of `family` from `start` on, in key order, until `visit` breaks.
     fn scan(
         &self,
@@ -448,6 +521,32 @@ impl Store {
         })
     }
 
+    /// What each column family holds on disk once every memtable is flushed and the tables
+    /// are compacted: `(family, bytes of live tables)`, in [`COLUMN_FAMILIES`] order. Flushing
+    /// also retires the write-ahead log the flushed rows were in, so the sum is the store's
+    /// steady-state size. Compacting everything costs time in proportion to the data: this is
+    /// for measurement and maintenance, not for a node under load.
+    ///
+    /// # Errors
+    /// RocksDB failed to flush or compact.
+    #[cfg(feature = "rocksdb")]
+    pub fn footprint(&self) -> Result<Vec<(&'static str, u64)>, StorageError> {
+        let Backend::Rocks(db) = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let mut sizes = Vec::with_capacity(COLUMN_FAMILIES.len());
+        for name in COLUMN_FAMILIES {
+            let family = cf(db, name);
+            db.flush_cf(family)?;
+            db.compact_range_cf(family, None::<&[u8]>, None::<&[u8]>);
+            let bytes = db
+                .property_int_value_cf(family, "rocksdb.live-sst-files-size")?
+                .unwrap_or(0);
+            sizes.push((name, bytes));
+        }
+        Ok(sizes)
+    }
+
     /// A store over `database`, in memory (for the simulator). Opening another store on a
     /// clone of the same database later sees everything committed through this one.
     pub fn memory(database: MemoryDatabase) -> Self {
@@ -508,14 +607,39 @@ impl Store {
             .transpose()
     }
 
-    /// The log entry at `index`.
+    /// Which transaction of which block appended the log entry at `index` (`None` when no
+    /// committed block did): the ledger derives the entry from it ([`EntrySpans`]).
     ///
     /// # Errors
     /// Read failure or damaged bytes.
-    pub fn entry(&self, index: u64) -> Result<Option<Entry>, StorageError> {
-        self.get(CF_ENTRIES, &index.to_be_bytes())?
-            .map(|b| decode(&b, "entry"))
-            .transpose()
+    pub fn entry_source(&self, index: u64) -> Result<Option<EntrySource>, StorageError> {
+        let Some((key, value)) = self.floor(CF_ENTRIES, &index.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let first = u64::from_be_bytes(key.as_slice().try_into().map_err(|_| {
+            StorageError::Inconsistent {
+                what: "entry spans",
+                reason: format!("a key of {} bytes", key.len()),
+            }
+        })?);
+        let spans: EntrySpans = decode(&value, "entry spans")?;
+        let mut next = first;
+        for (position, count) in spans.spans {
+            let end = next.saturating_add(u64::from(count));
+            if index < end {
+                return Ok(Some(EntrySource {
+                    height: spans.height,
+                    position,
+                    // Below `count`, a u32.
+                    offset: (index - next) as u32,
+                    count,
+                }));
+            }
+            next = end;
+        }
+        // Past the last block's entries (not committed yet), or between blocks (never: each
+        // block's entries follow the last one's).
+        Ok(None)
     }
 
     /// What became of the transaction with id `tx_id`, if a committed block carried it.
@@ -707,13 +831,29 @@ impl Store {
             &height_key(height),
             &commit.certificate.to_canonical_bytes(),
         );
-        for entry in commit.entries {
+        let spans: Vec<(u32, u32)> = commit
+            .transactions
+            .iter()
+            .filter(|(_, record)| record.entry_count > 0)
+            .map(|(_, record)| (record.position, record.entry_count))
+            .collect();
+        debug_assert_eq!(
+            spans
+                .iter()
+                .map(|(_, count)| u64::from(*count))
+                .sum::<u64>(),
+            commit.entries.len() as u64,
+            "the transactions' records do not account for the block's entries"
+        );
+        if let Some(first) = commit.entries.first() {
             self.put(
                 &mut batch,
                 CF_ENTRIES,
-                &entry.index.to_be_bytes(),
-                &entry.to_canonical_bytes(),
+                &first.index.to_be_bytes(),
+                &EntrySpans { height, spans }.to_canonical_bytes(),
             );
+        }
+        for entry in commit.entries {
             for (family, prefix) in index_keys(entry) {
                 let mut key = prefix;
                 key.extend_from_slice(&entry.index.to_be_bytes());
@@ -1389,6 +1529,60 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(TransactionRecord::from_canonical_bytes(&bytes[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn an_entry_is_found_through_its_blocks_spans_and_damaged_spans_are_refused() {
+        let store = Store::memory(MemoryDatabase::new());
+        let put = |key: &[u8], value: &[u8]| {
+            let mut batch = store.batch();
+            store.put(&mut batch, CF_ENTRIES, key, value);
+            store.write(batch).unwrap();
+        };
+        assert_eq!(store.entry_source(0).unwrap(), None, "an empty log");
+        // Block 2 appended entries 0..5 (positions 0 and 3), block 4 entries 5..6.
+        let spans = |height, spans: &[(u32, u32)]| {
+            EntrySpans {
+                height,
+                spans: spans.to_vec(),
+            }
+            .to_canonical_bytes()
+        };
+        put(&0u64.to_be_bytes(), &spans(2, &[(0, 3), (3, 2)]));
+        put(&5u64.to_be_bytes(), &spans(4, &[(1, 1)]));
+        let source = |height, position, offset, count| EntrySource {
+            height,
+            position,
+            offset,
+            count,
+        };
+        assert_eq!(store.entry_source(0).unwrap(), Some(source(2, 0, 0, 3)));
+        assert_eq!(store.entry_source(2).unwrap(), Some(source(2, 0, 2, 3)));
+        assert_eq!(store.entry_source(3).unwrap(), Some(source(2, 3, 0, 2)));
+        assert_eq!(store.entry_source(4).unwrap(), Some(source(2, 3, 1, 2)));
+        assert_eq!(store.entry_source(5).unwrap(), Some(source(4, 1, 0, 1)));
+        assert_eq!(store.entry_source(6).unwrap(), None, "past the last block");
+        assert_eq!(store.entry_source(u64::MAX).unwrap(), None);
+        // Damaged rows: cut short, or a key that is not an index.
+        let good = spans(7, &[(0, 1)]);
+        for cut in 0..good.len() {
+            put(&10u64.to_be_bytes(), &good[..cut]);
+            assert!(matches!(
+                store.entry_source(10),
+                Err(StorageError::Corrupt {
+                    what: "entry spans",
+                    ..
+                })
+            ));
+        }
+        put(&[0xff; 3], &good);
+        assert!(matches!(
+            store.entry_source(u64::MAX),
+            Err(StorageError::Inconsistent {
+                what: "entry spans",
+                ..
+            })
+        ));
     }
 
     #[test]

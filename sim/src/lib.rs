@@ -2081,7 +2081,7 @@ fn check_filer_rules(ledger: &Ledger) -> Result<u64, Violation> {
     let mut revoked: HashMap<PublicKey, u64> = HashMap::new();
     let mut filings = 0;
     for index in 0..ledger.tip().log_size {
-        let entry = match ledger.store().entry(index) {
+        let entry = match ledger.entry(index) {
             Ok(Some(entry)) => entry,
             other => {
                 return Err(Violation::FilerRule {
@@ -2180,7 +2180,7 @@ fn check_governance_rules(
     let members = genesis.members.len() as u64;
     let mut proposals: BTreeMap<String, Tally> = BTreeMap::new();
     for index in 0..ledger.tip().log_size {
-        let Ok(Some(entry)) = ledger.store().entry(index) else {
+        let Ok(Some(entry)) = ledger.entry(index) else {
             return fail(format!("entry {index} is not stored"));
         };
         let Record::Governance(governance) = &entry.record else {
@@ -2500,7 +2500,7 @@ fn check_payment_rules(ledger: &Ledger) -> Result<u64, Violation> {
     // (project, member, document id) -> (milestone, passed) of its latest version
     let mut reports: HashMap<(String, String, String), (String, bool)> = HashMap::new();
     for index in 0..ledger.tip().log_size {
-        let entry = match ledger.store().entry(index) {
+        let entry = match ledger.entry(index) {
             Ok(Some(entry)) => entry,
             other => {
                 return Err(Violation::PaymentRule {
