@@ -73,6 +73,10 @@ struct Args {
     /// ed25519-sm3, or sm (SM2 signatures with SM3).
     #[arg(long, default_value = "ed25519-blake3", value_parser = Suite::from_name)]
     suite: Suite,
+    /// Keep this node (0 to 3) stopped while the load runs, then start it and report how fast
+    /// it catches up on the blocks it missed (the load goes to the other three).
+    #[arg(long)]
+    catch_up_node: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -118,7 +122,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.consensus.idle_block_interval_ms = 200;
     })?;
     let first_home = homes[0].home.clone();
-    let network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
+    let mut network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
+    let mut behind_from = None;
+    if let Some(node) = args.catch_up_node {
+        let tip = network.node(node).ok_or("no such node")?.app().tip();
+        network.stop_node(node).await;
+        behind_from = Some((node, tip.height, tip.log_size));
+    }
     let endpoints = network.endpoints();
 
     let per_tx = match args.mode {
@@ -359,6 +369,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tally.busy.load(Ordering::Relaxed),
         tally.errors.load(Ordering::Relaxed)
     );
+    if let Some((node, from_height, from_log)) = behind_from {
+        let (target_height, target_log) = network
+            .running()
+            .map(|n| (n.app().tip().height, n.app().tip().log_size))
+            .max()
+            .unwrap_or((0, 0));
+        let started = Instant::now();
+        network.start_node(node).await?;
+        let opened = started.elapsed();
+        let app = network.node(node).ok_or("the node did not start")?.app();
+        let mut first_progress = None;
+        while app.tip().height < target_height {
+            if first_progress.is_none() && app.tip().height > from_height {
+                first_progress = Some(started.elapsed());
+            }
+            if started.elapsed() > Duration::from_secs(600) {
+                return Err(format!(
+                    "node {node} reached height {} of {target_height} in 600 s",
+                    app.tip().height
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let missed = target_log - from_log;
+        println!(
+            "catch-up: node {node} missed {} blocks ({missed} entries); caught up in {elapsed:.1} s \
+             from its start ({:.1} s to open, first block after {:.1} s): {:.0} entries/s",
+            target_height - from_height,
+            opened.as_secs_f64(),
+            first_progress.unwrap_or(started.elapsed()).as_secs_f64(),
+            missed as f64 / elapsed
+        );
+    }
     network.shutdown().await;
     // What the run left on disk: every node's database (tables and write-ahead log) and
     // consensus log, after a clean shutdown.

@@ -35,7 +35,7 @@ use evidence_genesis::{Configuration, Genesis};
 use thiserror::Error;
 
 use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
-use crate::entries::EntrySources;
+use crate::entries::{EntrySources, LogNodes};
 use crate::storage::{
     CommitBatch, MemoryDatabase, NodeStoreError, OverlayNodes, Rejection, StorageError, Store,
     TransactionRecord,
@@ -562,7 +562,7 @@ impl Ledger {
 
         let mut log = MerkleLog::open(
             self.algorithm,
-            OverlayNodes::new(self.store.log_nodes()),
+            OverlayNodes::new(self.log_nodes()),
             tip.log_size,
         )?;
         for entry in &outcome.entries {
@@ -1018,7 +1018,14 @@ impl Ledger {
         }
         if !executed.entries.is_empty() {
             // The callers waiting for this block ask for its entries next, all at once.
-            self.entry_sources.committed(height, block.clone());
+            let leaves = executed
+                .log_nodes
+                .iter()
+                .filter(|(level, _, _)| *level == 0)
+                .map(|(_, _, hash)| *hash)
+                .collect();
+            self.entry_sources
+                .committed(height, block.clone(), tip.log_size, leaves);
         }
         lock(&self.executed).clear();
         Ok(CommitOutcome {
@@ -1108,7 +1115,7 @@ impl Ledger {
         index: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, LedgerError> {
-        let log = MerkleLog::open(self.algorithm, self.store.log_nodes(), tree_size)?;
+        let log = MerkleLog::open(self.algorithm, self.log_nodes(), tree_size)?;
         Ok(log.inclusion_proof(index, tree_size)?)
     }
 
@@ -1129,7 +1136,7 @@ impl Ledger {
             }
             .into());
         }
-        let log = MerkleLog::open(self.algorithm, self.store.log_nodes(), new_size)?;
+        let log = MerkleLog::open(self.algorithm, self.log_nodes(), new_size)?;
         Ok(log.consistency_proof(old_size, new_size)?)
     }
 
@@ -1139,30 +1146,19 @@ impl Ledger {
     /// # Errors
     /// Storage failure, or a block that does not give the entries the store says it appended.
     pub fn entry(&self, index: u64) -> Result<Option<Entry>, LedgerError> {
-        let Some(source) = self.store.entry_source(index)? else {
-            return Ok(None);
-        };
-        let appended = self.entry_sources.transaction(
-            &self.store,
-            self.algorithm,
-            source.height,
-            source.position,
-        )?;
-        if appended.records.len() != source.count as usize {
-            return Err(StorageError::Inconsistent {
-                what: "entry spans",
-                reason: format!(
-                    "the transaction at position {} of block {} appended {} entries, its \
-                     records are {}",
-                    source.position,
-                    source.height,
-                    source.count,
-                    appended.records.len()
-                ),
-            }
-            .into());
+        Ok(self
+            .entry_sources
+            .entry(&self.store, self.algorithm, index)?)
+    }
+
+    /// The committed log's Merkle nodes: the stored ones, and the lowest levels hashed again
+    /// from the entries ([`crate::entries::LogNodes`]).
+    fn log_nodes(&self) -> LogNodes<'_> {
+        LogNodes {
+            store: &self.store,
+            sources: &self.entry_sources,
+            algorithm: self.algorithm,
         }
-        Ok(appended.entry(index, source.offset as usize))
     }
 
     /// Every entry the committed transaction `record` appended, in order (none for a refused
@@ -1268,7 +1264,7 @@ impl Ledger {
         let handoffs = self.handoffs(checkpoint.header.height)?;
         let log = MerkleLog::open(
             self.algorithm,
-            crate::storage::CachedNodes::new(self.store.log_nodes()),
+            crate::storage::CachedNodes::new(self.log_nodes()),
             log_size,
         )?;
         let mut filers: HashMap<PublicKey, (Option<EntryProof>, Option<EntryProof>)> =
@@ -1723,7 +1719,16 @@ mod tests {
             ],
             // A block with no entries at all, then one more.
             Vec::new(),
-            vec![anchor(&["D-1"], now)],
+            vec![
+                anchor(&["D-1"], now),
+                anchor(
+                    &[
+                        "E-0", "E-1", "E-2", "E-3", "E-4", "E-5", "E-6", "E-7", "E-8", "E-9",
+                        "E-10", "E-11",
+                    ],
+                    now,
+                ),
+            ],
         ];
         for (height, transactions) in (1u64..).zip(blocks) {
             let (block, left_out) = ledger
@@ -1743,13 +1748,14 @@ mod tests {
             );
             ledger.commit(&block, &certificate).unwrap();
         }
-        assert_eq!(executed_entries.len(), 7);
-        assert_eq!(ledger.tip().log_size, 7);
+        // 19 entries: a stored node at level 4 (entries 0 to 15) and derived ones below.
+        assert_eq!(executed_entries.len(), 19);
+        assert_eq!(ledger.tip().log_size, 19);
         let check = |ledger: &Ledger| {
             for entry in &executed_entries {
                 assert_eq!(ledger.entry(entry.index).unwrap().as_ref(), Some(entry));
             }
-            assert_eq!(ledger.entry(7).unwrap(), None, "past the log");
+            assert_eq!(ledger.entry(19).unwrap(), None, "past the log");
             assert_eq!(ledger.entry(u64::MAX).unwrap(), None);
             let mut listed = Vec::new();
             for record in &records {
@@ -1763,10 +1769,43 @@ mod tests {
             assert_eq!(listed, executed_entries);
         };
         check(&ledger);
+        // The log's low levels are hashed again from the entries (the leaves of the blocks
+        // committed last are kept): every proof and root as a log of every node gives them.
+        let mut full = MerkleLog::new(
+            genesis.suite.digest,
+            evidence_core::merkle::MemoryStore::default(),
+        );
+        for entry in &executed_entries {
+            full.append(entry.leaf_hash(genesis.suite.digest)).unwrap();
+        }
+        let proofs = |ledger: &Ledger| {
+            let log = MerkleLog::open(genesis.suite.digest, ledger.log_nodes(), 19).unwrap();
+            use evidence_core::merkle::NodeStore;
+            assert!(ledger.store().log_nodes().get(4, 0).unwrap().is_some());
+            assert!(ledger.store().log_nodes().get(3, 0).unwrap().is_none());
+            assert_eq!(
+                Digest::new(genesis.suite.digest, log.root()),
+                ledger.tip().log_root
+            );
+            for size in 1..=19 {
+                for index in 0..size {
+                    assert_eq!(
+                        ledger.inclusion_proof(index, size).unwrap(),
+                        full.inclusion_proof(index, size).unwrap()
+                    );
+                }
+                assert_eq!(
+                    ledger.consistency_proof(size, 19).unwrap(),
+                    full.consistency_proof(size, 19).unwrap()
+                );
+            }
+        };
+        proofs(&ledger);
         // Derived again from the database alone, with nothing in memory.
         drop(ledger);
         let reopened = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
         check(&reopened);
+        proofs(&reopened);
         // A record that claims more entries than its transaction appended is refused by name.
         let mut wrong = records[0].clone();
         wrong.entry_count += 1;

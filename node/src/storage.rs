@@ -8,7 +8,7 @@
 //! | `headers`       | height                                      | header bytes                |
 //! | `certificates`  | height                                      | commit certificate bytes    |
 //! | `entries`       | a block's first entry index (u64 BE)        | where its entries come from ([`EntrySpans`]) |
-//! | `log_nodes`     | level (u8) ‖ index (u64 BE)                 | 32-byte subtree hash        |
+//! | `log_nodes`     | level (u8, 4 or more) ‖ index (u64 BE)      | 32-byte subtree hash        |
 //! | `by_digest`     | digest bytes ‖ entry index                  | empty                       |
 //! | `by_document`   | member ‖ project ‖ document id ‖ entry index | empty (strings length-prefixed) |
 //! | `by_project`    | project ‖ entry index                       | empty                       |
@@ -21,7 +21,9 @@
 //! (`Prepared::records` in the contracts), which the block holds, so the `entries` family keeps
 //! one row a block saying which of its transactions appended how many entries, and the ledger
 //! derives an entry from the block when asked. Storing each entry as well (its batch path,
-//! signature and body again) took about 200 bytes a document and one row.
+//! signature and body again) took about 200 bytes a document and one row. For the same reason
+//! the log's Merkle nodes are stored from level [`LOG_LEVEL_STORED_MIN`] up: a lower node is
+//! hashed again from at most 8 entries.
 //!
 //! Everything a committed block changes is written in one synced [`WriteBatch`]
 //! ([`Store::commit`]): after a crash the database holds every block it acknowledged, and
@@ -84,6 +86,12 @@ const COLUMN_FAMILIES: [&str; 13] = [
 ];
 
 const KEY_HEIGHT: &[u8] = b"height";
+
+/// The lowest level of the log's Merkle nodes that is stored: a node below it is the root of
+/// at most 8 entries, which the ledger hashes again from the entries (derived from their
+/// blocks) when a proof needs it. Storing the leaves and the three levels above them took
+/// about 1.9 rows and 80 bytes a document.
+pub const LOG_LEVEL_STORED_MIN: u8 = 4;
 /// `handoff/ || u64 height` → the validator set block `height` handed off to (it certifies
 /// the heights after it).
 const HANDOFF_PREFIX: &[u8] = b"handoff/";
@@ -189,6 +197,39 @@ impl Decode for EntrySpans {
                 Ok((r.u32("position")?, r.u32("entry count")?))
             })?,
         })
+    }
+}
+
+impl EntrySpans {
+    /// How many entries the block appended.
+    pub fn len(&self) -> u64 {
+        self.spans.iter().map(|(_, count)| u64::from(*count)).sum()
+    }
+
+    /// Whether the block appended none (a stored row never is).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where entry `index` comes from, when these spans (of a block whose entries start at
+    /// `first`) hold it.
+    pub fn source(&self, first: u64, index: u64) -> Option<EntrySource> {
+        let mut next = first;
+        for (position, count) in &self.spans {
+            let end = next.saturating_add(u64::from(*count));
+            if (next..end).contains(&index) {
+                return Some(EntrySource {
+                    height: self.height,
+                    position: *position,
+                    // Below `count`, a u32.
+                    offset: (index - next) as u32,
+                    count: *count,
+                });
+            }
+            next = end;
+        }
+        // Past the block's entries (the next block's, or not committed yet).
+        None
     }
 }
 
@@ -613,6 +654,17 @@ impl Store {
     /// # Errors
     /// Read failure or damaged bytes.
     pub fn entry_source(&self, index: u64) -> Result<Option<EntrySource>, StorageError> {
+        Ok(self
+            .entry_spans(index)?
+            .and_then(|(first, spans)| spans.source(first, index)))
+    }
+
+    /// The spans row of the block whose entries are the last to start at or before `index`,
+    /// with that block's first entry index (the row's key).
+    ///
+    /// # Errors
+    /// Read failure or damaged bytes.
+    pub fn entry_spans(&self, index: u64) -> Result<Option<(u64, EntrySpans)>, StorageError> {
         let Some((key, value)) = self.floor(CF_ENTRIES, &index.to_be_bytes())? else {
             return Ok(None);
         };
@@ -622,24 +674,7 @@ impl Store {
                 reason: format!("a key of {} bytes", key.len()),
             }
         })?);
-        let spans: EntrySpans = decode(&value, "entry spans")?;
-        let mut next = first;
-        for (position, count) in spans.spans {
-            let end = next.saturating_add(u64::from(count));
-            if index < end {
-                return Ok(Some(EntrySource {
-                    height: spans.height,
-                    position,
-                    // Below `count`, a u32.
-                    offset: (index - next) as u32,
-                    count,
-                }));
-            }
-            next = end;
-        }
-        // Past the last block's entries (not committed yet), or between blocks (never: each
-        // block's entries follow the last one's).
-        Ok(None)
+        Ok(Some((first, decode(&value, "entry spans")?)))
     }
 
     /// What became of the transaction with id `tx_id`, if a committed block carried it.
@@ -861,7 +896,9 @@ impl Store {
             }
         }
         for (level, index, hash) in commit.log_nodes {
-            self.put(&mut batch, CF_LOG_NODES, &node_key(*level, *index), hash);
+            if *level >= LOG_LEVEL_STORED_MIN {
+                self.put(&mut batch, CF_LOG_NODES, &node_key(*level, *index), hash);
+            }
         }
         for (key, value) in commit.state_writes {
             self.put(&mut batch, CF_STATE, key, value);
@@ -1424,18 +1461,18 @@ impl NodeStore for StoredNodes<'_> {
     }
 }
 
-/// [`StoredNodes`] that remembers the nodes it found: many proofs in one log (the receipts of
+/// A view of the committed nodes that remembers the nodes it found: many proofs in one log (the receipts of
 /// a batch, whose entries are neighbours and whose paths share most nodes) read each node
 /// from the database once. A committed node never changes, so nothing it remembers goes
 /// stale; a node not found is asked for again (a later block may write it).
 #[derive(Debug)]
-pub struct CachedNodes<'a> {
-    inner: StoredNodes<'a>,
+pub struct CachedNodes<B> {
+    inner: B,
     read: std::cell::RefCell<std::collections::HashMap<(u8, u64), NodeHash>>,
 }
 
-impl<'a> CachedNodes<'a> {
-    pub fn new(inner: StoredNodes<'a>) -> Self {
+impl<B> CachedNodes<B> {
+    pub fn new(inner: B) -> Self {
         Self {
             inner,
             read: std::cell::RefCell::default(),
@@ -1443,7 +1480,7 @@ impl<'a> CachedNodes<'a> {
     }
 }
 
-impl NodeStore for CachedNodes<'_> {
+impl<B: NodeStore<Error = NodeStoreError>> NodeStore for CachedNodes<B> {
     type Error = NodeStoreError;
 
     fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
@@ -1466,13 +1503,13 @@ impl NodeStore for CachedNodes<'_> {
 /// over an overlay computes the next root without touching the database; the added nodes are
 /// committed with the block.
 #[derive(Debug)]
-pub struct OverlayNodes<'a> {
-    base: StoredNodes<'a>,
+pub struct OverlayNodes<B> {
+    base: B,
     added: Vec<(u8, u64, NodeHash)>,
 }
 
-impl<'a> OverlayNodes<'a> {
-    pub fn new(base: StoredNodes<'a>) -> Self {
+impl<B> OverlayNodes<B> {
+    pub fn new(base: B) -> Self {
         Self {
             base,
             added: Vec::new(),
@@ -1485,7 +1522,7 @@ impl<'a> OverlayNodes<'a> {
     }
 }
 
-impl NodeStore for OverlayNodes<'_> {
+impl<B: NodeStore<Error = NodeStoreError>> NodeStore for OverlayNodes<B> {
     type Error = NodeStoreError;
 
     fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
