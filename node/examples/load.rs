@@ -198,6 +198,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let start = Instant::now();
     let end = start + Duration::from_secs(args.seconds);
+    // Every 10 s, what the last 10 s committed: a long run shows whether the rate holds.
+    let progress = {
+        let tally = Arc::clone(&tally);
+        tokio::spawn(async move {
+            let mut last = 0;
+            let mut ticker = tokio::time::interval(Duration::from_secs(10));
+            ticker.tick().await;
+            while Instant::now() + Duration::from_secs(10) <= end {
+                ticker.tick().await;
+                let now = tally.documents.load(Ordering::Relaxed);
+                eprintln!(
+                    "{:>4.0} s: {:.0} documents/s over the last 10 s",
+                    start.elapsed().as_secs_f64(),
+                    (now - last) as f64 / 10.0
+                );
+                last = now;
+            }
+        })
+    };
 
     let call = {
         let transactions = Arc::clone(&transactions);
@@ -334,6 +353,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for task in flood_tasks {
         let _ = task.await;
     }
+    progress.abort();
     let elapsed = start.elapsed().as_secs_f64();
     let mut latencies = tally.latencies_us.lock().await.clone();
     latencies.sort_unstable();
