@@ -161,30 +161,46 @@ impl EntrySources {
         let Some(source) = self.source(store, index)? else {
             return Ok(None);
         };
-        let appended = self.transaction(store, algorithm, source.height, source.position)?;
-        if appended.records.len() != source.count as usize {
+        let appended = self.transaction(
+            store,
+            algorithm,
+            source.height,
+            source.position,
+            source.count,
+        )?;
+        Ok(Some((source, appended)))
+    }
+
+    /// The records the transaction at `position` of the committed block at `height` appended,
+    /// which the store says are `count` (every record of an accepted transaction; a refused
+    /// one appended none, and its records are never asked for).
+    ///
+    /// # Errors
+    /// Read failure, a block that is not stored, a transaction that does not decode, or one
+    /// whose records are not `count`.
+    pub fn transaction(
+        &self,
+        store: &Store,
+        algorithm: HashAlgorithm,
+        height: u64,
+        position: u32,
+        count: u32,
+    ) -> Result<Arc<Appended>, StorageError> {
+        let appended = self.decoded(store, algorithm, height, position)?;
+        if appended.records.len() != count as usize {
             return Err(StorageError::Inconsistent {
                 what: "entry spans",
                 reason: format!(
-                    "the transaction at position {} of block {} appended {} entries, its \
-                     records are {}",
-                    source.position,
-                    source.height,
-                    source.count,
+                    "the transaction at position {position} of block {height} appended {count} \
+                     entries, its records are {}",
                     appended.records.len()
                 ),
             });
         }
-        Ok(Some((source, appended)))
+        Ok(appended)
     }
 
-    /// The records the transaction at `position` of the committed block at `height` appended
-    /// (every record of an accepted transaction; a refused one appended none, and its records
-    /// are never asked for).
-    ///
-    /// # Errors
-    /// Read failure, a block that is not stored, or a transaction that does not decode.
-    pub fn transaction(
+    fn decoded(
         &self,
         store: &Store,
         algorithm: HashAlgorithm,

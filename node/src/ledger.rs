@@ -1178,21 +1178,8 @@ impl Ledger {
             self.algorithm,
             record.height,
             record.position,
+            record.entry_count,
         )?;
-        if appended.records.len() != record.entry_count as usize {
-            return Err(StorageError::Inconsistent {
-                what: "transaction record",
-                reason: format!(
-                    "the transaction at position {} of block {} appended {} entries, its \
-                     records are {}",
-                    record.position,
-                    record.height,
-                    record.entry_count,
-                    appended.records.len()
-                ),
-            }
-            .into());
-        }
         Ok((0..appended.records.len())
             .filter_map(|offset| appended.entry(record.first_entry + offset as u64, offset))
             .collect())
