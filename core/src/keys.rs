@@ -929,8 +929,27 @@ fn ed25519_verify(
     message: &[u8],
     signature: &[u8; SIGNATURE_LEN],
 ) -> bool {
+    // What is refused without any curve arithmetic does not count towards a key's table:
+    // signatures that cost nothing to refuse must not make the node build tables.
+    if ed25519_shape(small_order, signature).is_none() {
+        return false;
+    }
     let table = key_table(key);
     ed25519_verify_with(key, small_order, message, signature, table.as_deref())
+}
+
+/// The split signature `(R, S)` when it passes the checks that need no curve arithmetic: `S`
+/// canonical, the key not of small order, `R` not the encoding of a point of small order.
+fn ed25519_shape(small_order: bool, signature: &[u8; SIGNATURE_LEN]) -> Option<([u8; 32], Scalar)> {
+    let mut r = [0u8; 32];
+    let mut s = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    s.copy_from_slice(&signature[32..]);
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s))?;
+    if small_order || SMALL_ORDER_ENCODINGS.contains(&r) {
+        return None;
+    }
+    Some((r, s))
 }
 
 /// Strict Ed25519 verification, optionally with `table`, a table of multiples of the key's
@@ -941,7 +960,10 @@ fn ed25519_verify(
 /// point nor `A` is of small order; (4) `compress([S]B − [k]A)` equals the 32 bytes `R`, with
 /// `k = SHA-512(R || A || M) mod ℓ` over the bytes as given. This function checks (1), (3) for
 /// `A`, (3') `R` is not one of [`SMALL_ORDER_ENCODINGS`], and (4) — without decompressing `R`,
-/// which costs about a tenth of a verification. The verdicts agree:
+/// which costs about a tenth of a verification. (ed25519-dalek's `legacy_compatibility`
+/// feature would loosen its check (1) to "the top three bits of `S` are clear"; nothing in the
+/// dependency graph enables it, and the tests comparing verdicts on non-canonical `S` fail if
+/// anything ever does.) The verdicts agree:
 ///
 /// - `compress` maps each point to its one canonical encoding, and decompressing a canonical
 ///   encoding gives its point back (`y` determines `x` up to sign, and the sign bit is the
@@ -968,16 +990,9 @@ fn ed25519_verify_with(
     signature: &[u8; SIGNATURE_LEN],
     table: Option<&EdwardsBasepointTable>,
 ) -> bool {
-    let mut r = [0u8; 32];
-    let mut s = [0u8; 32];
-    r.copy_from_slice(&signature[..32]);
-    s.copy_from_slice(&signature[32..]);
-    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else {
+    let Some((r, s)) = ed25519_shape(small_order, signature) else {
         return false;
     };
-    if small_order || SMALL_ORDER_ENCODINGS.contains(&r) {
-        return false;
-    }
     let mut hasher = sha2::Sha512::new();
     hasher.update(r);
     hasher.update(key.as_bytes());
