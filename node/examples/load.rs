@@ -121,11 +121,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.limits.block_transactions = block_transactions;
         config.consensus.idle_block_interval_ms = 200;
     })?;
+    if let Some(node) = args.catch_up_node.filter(|node| *node >= homes.len()) {
+        return Err(format!(
+            "--catch-up-node {node}: the network has nodes 0 to {}",
+            homes.len() - 1
+        )
+        .into());
+    }
     let first_home = homes[0].home.clone();
     let mut network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
     let mut behind_from = None;
     if let Some(node) = args.catch_up_node {
-        let tip = network.node(node).ok_or("no such node")?.app().tip();
+        let tip = network
+            .node(node)
+            .ok_or("the node is not running")?
+            .app()
+            .tip();
         network.stop_node(node).await;
         behind_from = Some((node, tip.height, tip.log_size));
     }

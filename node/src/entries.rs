@@ -81,8 +81,8 @@ struct Recent {
 }
 
 impl EntrySources {
-    /// Which transaction of which block appended entry `index` (as
-    /// [`Store::entry_source`], with the spans rows read last kept).
+    /// Which transaction of which block appended entry `index` (`None` past the committed
+    /// log), from the block's spans row ([`Store::entry_spans`]), the rows read last kept.
     ///
     /// # Errors
     /// Read failure or damaged bytes.

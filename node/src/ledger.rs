@@ -1458,6 +1458,24 @@ mod tests {
     use crate::app::now_ms;
     use crate::local::anchor_transaction;
 
+    /// The bureau's filer key in the test consortium.
+    fn bureau_filer(consortium: &evidence_genesis::Consortium) -> &SigningKey {
+        &consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .expect("the test consortium has a bureau filer")
+            .1
+    }
+
+    /// The keys of three of the four validators: enough to certify a block.
+    fn quorum_keys(consortium: &evidence_genesis::Consortium) -> Vec<&SigningKey> {
+        consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect()
+    }
+
     #[test]
     fn a_new_proposal_dated_too_far_back_is_not_fresh() {
         let dir = tempfile::tempdir().unwrap();
@@ -1536,15 +1554,8 @@ mod tests {
         let tight_database = MemoryDatabase::new();
         let tight = Ledger::open_memory(tight_database.clone(), genesis.clone()).unwrap();
         tight.set_state_tree_keep(1);
-        let (_, filer) = consortium
-            .filer_keys
-            .iter()
-            .find(|(member, _)| member == "bureau")
-            .unwrap();
-        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
+        let filer = bureau_filer(&consortium);
+        let keys = quorum_keys(&consortium);
         let proposer = consortium.validator_keys[0].1.public_key();
         let mut filed = Vec::new();
         for height in 1..=20u64 {
@@ -1667,15 +1678,8 @@ mod tests {
         let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
         let genesis = consortium.genesis.clone();
         let ledger = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
-        let (_, filer) = consortium
-            .filer_keys
-            .iter()
-            .find(|(member, _)| member == "bureau")
-            .unwrap();
-        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
+        let filer = bureau_filer(&consortium);
+        let keys = quorum_keys(&consortium);
         let proposer = consortium.validator_keys[0].1.public_key();
         let anchor = |documents: &[&str], captured: u64| {
             let documents: Vec<(String, Digest)> = documents
@@ -1821,15 +1825,8 @@ mod tests {
         let rocks = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
         let database = MemoryDatabase::new();
         let memory = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
-        let (_, filer) = consortium
-            .filer_keys
-            .iter()
-            .find(|(member, _)| member == "bureau")
-            .unwrap();
-        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
+        let filer = bureau_filer(&consortium);
+        let keys = quorum_keys(&consortium);
         let proposer = consortium.validator_keys[0].1.public_key();
         for height in 1..=3u64 {
             let transactions: Vec<Vec<u8>> = (0..2)
@@ -1940,10 +1937,7 @@ mod tests {
             .pending(&hash)
             .unwrap()
             .expect("the validated block survived");
-        let keys: Vec<&SigningKey> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
+        let keys = quorum_keys(&consortium);
         let certificate = evidence_core::certificate::CommitCertificate::sign(
             &genesis.chain_id,
             1,
@@ -1966,11 +1960,7 @@ mod tests {
         let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
         let genesis = consortium.genesis.clone();
         let ledger = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
-        let (_, filer) = consortium
-            .filer_keys
-            .iter()
-            .find(|(member, _)| member == "bureau")
-            .unwrap();
+        let filer = bureau_filer(&consortium);
         let digest = genesis.suite.digest.hash(b"drawing");
         let tx = anchor_transaction(
             &genesis,

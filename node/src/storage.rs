@@ -648,17 +648,6 @@ impl Store {
             .transpose()
     }
 
-    /// Which transaction of which block appended the log entry at `index` (`None` when no
-    /// committed block did): the ledger derives the entry from it ([`EntrySpans`]).
-    ///
-    /// # Errors
-    /// Read failure or damaged bytes.
-    pub fn entry_source(&self, index: u64) -> Result<Option<EntrySource>, StorageError> {
-        Ok(self
-            .entry_spans(index)?
-            .and_then(|(first, spans)| spans.source(first, index)))
-    }
-
     /// The spans row of the block whose entries are the last to start at or before `index`,
     /// with that block's first entry index (the row's key).
     ///
@@ -1571,12 +1560,17 @@ mod tests {
     #[test]
     fn an_entry_is_found_through_its_blocks_spans_and_damaged_spans_are_refused() {
         let store = Store::memory(MemoryDatabase::new());
+        let entry_source = |index: u64| {
+            store
+                .entry_spans(index)
+                .map(|found| found.and_then(|(first, spans)| spans.source(first, index)))
+        };
         let put = |key: &[u8], value: &[u8]| {
             let mut batch = store.batch();
             store.put(&mut batch, CF_ENTRIES, key, value);
             store.write(batch).unwrap();
         };
-        assert_eq!(store.entry_source(0).unwrap(), None, "an empty log");
+        assert_eq!(entry_source(0).unwrap(), None, "an empty log");
         // Block 2 appended entries 0..5 (positions 0 and 3), block 4 entries 5..6.
         let spans = |height, spans: &[(u32, u32)]| {
             EntrySpans {
@@ -1593,19 +1587,19 @@ mod tests {
             offset,
             count,
         };
-        assert_eq!(store.entry_source(0).unwrap(), Some(source(2, 0, 0, 3)));
-        assert_eq!(store.entry_source(2).unwrap(), Some(source(2, 0, 2, 3)));
-        assert_eq!(store.entry_source(3).unwrap(), Some(source(2, 3, 0, 2)));
-        assert_eq!(store.entry_source(4).unwrap(), Some(source(2, 3, 1, 2)));
-        assert_eq!(store.entry_source(5).unwrap(), Some(source(4, 1, 0, 1)));
-        assert_eq!(store.entry_source(6).unwrap(), None, "past the last block");
-        assert_eq!(store.entry_source(u64::MAX).unwrap(), None);
+        assert_eq!(entry_source(0).unwrap(), Some(source(2, 0, 0, 3)));
+        assert_eq!(entry_source(2).unwrap(), Some(source(2, 0, 2, 3)));
+        assert_eq!(entry_source(3).unwrap(), Some(source(2, 3, 0, 2)));
+        assert_eq!(entry_source(4).unwrap(), Some(source(2, 3, 1, 2)));
+        assert_eq!(entry_source(5).unwrap(), Some(source(4, 1, 0, 1)));
+        assert_eq!(entry_source(6).unwrap(), None, "past the last block");
+        assert_eq!(entry_source(u64::MAX).unwrap(), None);
         // Damaged rows: cut short, or a key that is not an index.
         let good = spans(7, &[(0, 1)]);
         for cut in 0..good.len() {
             put(&10u64.to_be_bytes(), &good[..cut]);
             assert!(matches!(
-                store.entry_source(10),
+                entry_source(10),
                 Err(StorageError::Corrupt {
                     what: "entry spans",
                     ..
@@ -1614,7 +1608,7 @@ mod tests {
         }
         put(&[0xff; 3], &good);
         assert!(matches!(
-            store.entry_source(u64::MAX),
+            entry_source(u64::MAX),
             Err(StorageError::Inconsistent {
                 what: "entry spans",
                 ..
