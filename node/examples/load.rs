@@ -28,6 +28,10 @@ use evidence_proto::v1::{
 };
 use tokio::sync::Mutex;
 
+/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
     /// One document per transaction (one filer signature each).

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs a consortium member's validator node.
 #[derive(Debug, Parser)]
 #[command(name = "evidence-node", version)]
