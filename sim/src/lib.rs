@@ -1799,7 +1799,9 @@ impl Simulation {
                     }
                     Output::CancelAll => self.nodes[node].timers.clear(),
                     Output::Propose(height, round) => {
-                        let wait = if self.nodes[node].app().mempool().is_empty() {
+                        let wait = if self.nodes[node].app().mempool().is_empty()
+                            && !self.nodes[node].host.propose_at_once(height)
+                        {
                             IDLE_BLOCK_MS
                         } else {
                             1

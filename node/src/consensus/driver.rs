@@ -9,8 +9,9 @@
 //!   are validated now, and every value already validated for this round is handed back (after
 //!   a restart the engine also replays its write-ahead log, which holds the values it had).
 //! - `GetValue` (this node proposes): wait until the mempool holds a transaction or a bounded
-//!   idle interval passes, build the block with the ledger (kept as pending), answer with its
-//!   hash, then stream the block to the other validators as proposal parts.
+//!   idle interval passes (not after a height that came by value sync), build the block with
+//!   the ledger (kept as pending), answer with its hash, then stream the block to the other
+//!   validators as proposal parts.
 //! - `ReceivedProposalPart`: reassemble the stream; once complete, check that the parts come
 //!   from the round's proposer (its signature in the final part), decode the block and
 //!   validate it with the ledger against the local clock; answer with the value and its
@@ -973,9 +974,10 @@ impl Driver {
                 timeout,
                 reply,
             } => {
-                if !self.host()?.has_proposed(height.0, round) {
+                let host = self.host()?;
+                if !host.has_proposed(height.0, round) && !host.propose_at_once(height.0) {
                     // A new block: wait until a transaction is there or a bounded idle
-                    // interval passes.
+                    // interval passes (not while catching up: see `Host::propose_at_once`).
                     let wait = self.idle_block_interval.min(timeout / 2);
                     let deadline = tokio::time::Instant::now() + wait;
                     self.app.wait_for_transactions(deadline).await;

@@ -143,6 +143,12 @@ impl CatchUp {
     pub fn is_synced(&self) -> bool {
         !self.catching_up
     }
+
+    /// Whether the height before `height` arrived through value sync: the node was behind a
+    /// moment ago, and may still be.
+    pub fn follows_sync(&self, height: u64) -> bool {
+        self.in_a_row > 0 && self.synced_through.saturating_add(1) == height
+    }
 }
 
 /// A complete proposal stream: who proposed what, and the block bytes.
@@ -365,6 +371,15 @@ impl Host {
     }
 
     /// Whether this node already built its proposal for `round` of `height`.
+    /// Whether this node's proposal at `height` goes out at once instead of waiting for
+    /// transactions: the height before arrived through value sync, so the node may still be
+    /// behind, and the engine holds the next synced block back until the proposal is
+    /// answered. Waiting there would cost the idle interval at every height this node
+    /// proposes while it catches up (a quarter of them among four).
+    pub fn propose_at_once(&self, height: u64) -> bool {
+        self.catch_up.follows_sync(height)
+    }
+
     pub fn has_proposed(&self, height: u64, round: Round) -> bool {
         round
             .as_u32()
@@ -1334,6 +1349,31 @@ mod tests {
             catch_up.synced_value(7);
         }
         assert!(catch_up.is_synced());
+    }
+
+    #[test]
+    fn a_proposal_goes_out_at_once_only_right_after_a_synced_height() {
+        let mut catch_up = CatchUp::default();
+        // A node at the tip waits for transactions before it proposes.
+        for height in 1..5 {
+            assert!(!catch_up.follows_sync(height), "{height}");
+            catch_up.decided(height);
+        }
+        // Height 5 came by value sync: the proposal at 6 goes out at once, not at 7 or later.
+        catch_up.synced_value(5);
+        assert!(!catch_up.follows_sync(5));
+        catch_up.decided(5);
+        assert!(catch_up.follows_sync(6));
+        assert!(!catch_up.follows_sync(7));
+        // Height 6 decided through consensus at the tip: the node waits again at 7.
+        catch_up.decided(6);
+        assert!(!catch_up.follows_sync(7));
+        // Catching up over many heights: at once after each of them.
+        for height in 10..20 {
+            catch_up.synced_value(height);
+            catch_up.decided(height);
+            assert!(catch_up.follows_sync(height + 1), "{height}");
+        }
     }
 
     fn peer(i: u8) -> PeerId {
