@@ -28,7 +28,8 @@ use evidence_proto::v1::{
 };
 use tokio::sync::Mutex;
 
-/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "The allocator").
+/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
+/// falls over a run").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

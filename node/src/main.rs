@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "The allocator").
+/// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
+/// falls over a run").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

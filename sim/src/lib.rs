@@ -59,7 +59,8 @@ pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 
 /// How often each node tells its peers its committed height (the engine's sync status).
 const STATUS_INTERVAL_MS: u64 = 200;
-/// How long a proposer waits for transactions before proposing an empty block.
+/// How long a proposer waits for transactions before proposing an empty block (not after a
+/// height that came by value sync: `Host::propose_at_once`, as the node's driver does).
 const IDLE_BLOCK_MS: u64 = 100;
 /// The contract workload (registration, inspections, payments, a revocation) is filed in
 /// this much virtual time, and a run with a workload lasts at least until it is over.

@@ -370,7 +370,6 @@ impl Host {
         values
     }
 
-    /// Whether this node already built its proposal for `round` of `height`.
     /// Whether this node's proposal at `height` goes out at once instead of waiting for
     /// transactions: the height before arrived through value sync, so the node may still be
     /// behind, and the engine holds the next synced block back until the proposal is
@@ -380,6 +379,7 @@ impl Host {
         self.catch_up.follows_sync(height)
     }
 
+    /// Whether this node already built its proposal for `round` of `height`.
     pub fn has_proposed(&self, height: u64, round: Round) -> bool {
         round
             .as_u32()
