@@ -88,6 +88,25 @@ impl CommitCertificate {
         chain_id: &str,
         validators: &ValidatorSet,
     ) -> Result<u64, CertificateError> {
+        self.verify_with(chain_id, validators, |key, message, signature| {
+            key.verify(message, signature).is_ok()
+        })
+    }
+
+    /// [`Self::verify`] with `check` deciding whether each signature is valid for its key over
+    /// the precommit's signing bytes. `check` must accept exactly the signatures strict
+    /// verification ([`PublicKey::verify`]) accepts: a node answers from the verdicts it
+    /// already reached on the very same key, bytes and signature, and verifies the rest.
+    /// Signers, duplicates and the quorum are checked here whatever `check` says.
+    ///
+    /// # Errors
+    /// As [`Self::verify`].
+    pub fn verify_with(
+        &self,
+        chain_id: &str,
+        validators: &ValidatorSet,
+        mut check: impl FnMut(&PublicKey, &[u8], &Signature) -> bool,
+    ) -> Result<u64, CertificateError> {
         let message = vote_signing_bytes(
             chain_id,
             VoteKind::Precommit,
@@ -104,10 +123,9 @@ impl CommitCertificate {
             if std::mem::replace(&mut seen[index], true) {
                 return Err(CertificateError::DuplicateSigner(entry.validator));
             }
-            entry
-                .validator
-                .verify(&message, &entry.signature)
-                .map_err(|_| CertificateError::BadSignature(entry.validator))?;
+            if !check(&entry.validator, &message, &entry.signature) {
+                return Err(CertificateError::BadSignature(entry.validator));
+            }
             signed += validators.validators()[index].voting_power;
         }
         if validators.is_quorum(signed) {
@@ -164,5 +182,79 @@ impl Decode for CommitCertificate {
             block_hash,
             signatures,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::HashAlgorithm;
+    use crate::validators::Validator;
+
+    const CHAIN: &str = "certificate-test-chain";
+
+    fn keys() -> Vec<SigningKey> {
+        (1..=4u8).map(|i| SigningKey::from_seed(&[i; 32])).collect()
+    }
+
+    fn set(keys: &[SigningKey]) -> ValidatorSet {
+        ValidatorSet::new(
+            keys.iter()
+                .map(|key| Validator {
+                    public_key: key.public_key(),
+                    voting_power: 1,
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_check_decides_signatures_only_and_is_asked_with_the_precommit_bytes() {
+        let keys = keys();
+        let validators = set(&keys);
+        let hash = HashAlgorithm::Blake3.hash(b"block");
+        let signers: Vec<&SigningKey> = keys.iter().take(3).collect();
+        let certificate = CommitCertificate::sign(CHAIN, 7, 0, hash, &signers);
+        let precommit = vote_signing_bytes(CHAIN, VoteKind::Precommit, 7, 0, Some(&hash));
+
+        let mut asked = Vec::new();
+        let power = certificate.verify_with(CHAIN, &validators, |key, message, signature| {
+            assert_eq!(message, precommit.as_slice());
+            asked.push(*key);
+            key.verify(message, signature).is_ok()
+        });
+        assert_eq!(power, Ok(3));
+        assert_eq!(asked, certificate.signers());
+        assert_eq!(certificate.verify(CHAIN, &validators), Ok(3));
+
+        // A check that refuses the second signature names it.
+        let second = keys[1].public_key();
+        assert_eq!(
+            certificate.verify_with(CHAIN, &validators, |key, _, _| *key != second),
+            Err(CertificateError::BadSignature(second))
+        );
+
+        // A check that accepts everything still leaves the signers and the quorum to the
+        // certificate's own rules.
+        let accept = |_: &PublicKey, _: &[u8], _: &Signature| true;
+        let two = CommitCertificate::sign(CHAIN, 7, 0, hash, &signers[..2]);
+        assert!(matches!(
+            two.verify_with(CHAIN, &validators, accept),
+            Err(CertificateError::InsufficientPower { signed: 2, .. })
+        ));
+        let mut duplicated = two.clone();
+        duplicated.signatures.push(two.signatures[0]);
+        assert_eq!(
+            duplicated.verify_with(CHAIN, &validators, accept),
+            Err(CertificateError::DuplicateSigner(keys[0].public_key()))
+        );
+        let stranger = SigningKey::from_seed(&[9; 32]);
+        let mut unknown = certificate.clone();
+        unknown.signatures[0].validator = stranger.public_key();
+        assert_eq!(
+            unknown.verify_with(CHAIN, &validators, accept),
+            Err(CertificateError::UnknownSigner(stranger.public_key()))
+        );
     }
 }

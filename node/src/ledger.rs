@@ -36,6 +36,7 @@ use thiserror::Error;
 
 use crate::block::{BLOCK_TRANSACTIONS_MAX, Block};
 use crate::entries::{EntrySources, LogNodes};
+use crate::signatures::{VERIFIED_CONSENSUS_SIGNATURES_MAX, VerifiedConsensusSignatures};
 use crate::storage::{
     CommitBatch, MemoryDatabase, NodeStoreError, OverlayNodes, Rejection, StorageError, Store,
     TransactionRecord,
@@ -298,6 +299,9 @@ pub struct Ledger {
     executed: Mutex<HashMap<Digest, Arc<Executed>>>,
     /// Signatures verified at admission or in an earlier execution of the same transaction.
     verified: VerifiedSignatures,
+    /// Consensus signatures verified once (shared with the engine's verifier): the precommits
+    /// of a certificate were checked as they arrived.
+    consensus_signatures: VerifiedConsensusSignatures,
     /// The blocks and transactions committed entries were derived from last.
     entry_sources: EntrySources,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
@@ -449,6 +453,9 @@ impl Ledger {
             handoff_heights: RwLock::new(handoff_heights),
             executed: Mutex::new(HashMap::new()),
             verified: VerifiedSignatures::new(VERIFIED_SIGNATURES_MAX),
+            consensus_signatures: VerifiedConsensusSignatures::new(
+                VERIFIED_CONSENSUS_SIGNATURES_MAX,
+            ),
             entry_sources: EntrySources::default(),
             commit_lock: Mutex::new(()),
             state_tree_keep: std::sync::atomic::AtomicU64::new(
@@ -515,6 +522,12 @@ impl Ledger {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .validators,
         )
+    }
+
+    /// The consensus signatures this node verified (or made), shared by the engine's verifier
+    /// and this ledger's certificate check; see [`crate::signatures`].
+    pub fn consensus_signatures(&self) -> &VerifiedConsensusSignatures {
+        &self.consensus_signatures
     }
 
     /// Signatures this node already verified (admission adds to them, execution uses them).
@@ -933,7 +946,11 @@ impl Ledger {
             )));
         }
         // The set that certifies this height: the one the configuration named after its parent.
-        let verified = certificate.verify(&self.genesis.chain_id, &tip.validators);
+        let verified = certificate.verify_with(
+            &self.genesis.chain_id,
+            &tip.validators,
+            |key, bytes, signature| self.consensus_signatures.verify(key, bytes, signature),
+        );
         #[cfg(feature = "deliberate-bugs")]
         let verified = verified.or_else(|e| match e {
             CertificateError::InsufficientPower { signed, total, .. }

@@ -25,5 +25,6 @@ pub mod metrics;
 #[cfg(feature = "rocksdb")]
 pub mod node;
 pub mod relay;
+pub mod signatures;
 pub mod storage;
 pub mod tls;

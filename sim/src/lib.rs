@@ -2599,6 +2599,9 @@ fn open_node(
         ledger.forget_configuration();
     }
     let validators = ConsensusValidatorSet::new((*ledger.validators()).clone());
+    // As in the node: the engine's checks and the ledger's share one memory of verified
+    // signatures.
+    let verified = ledger.consensus_signatures().clone();
     let app = Arc::new(App::new(
         ledger,
         AppLimits::default(),
@@ -2607,8 +2610,9 @@ fn open_node(
     let public_key = key.public_key();
     let address = ValidatorAddress(public_key);
     let network_peer = network_keypair(&key).public().to_peer_id();
-    let signer = ConsensusSigner::new(genesis.chain_id.clone(), key);
-    let verifier = ConsensusVerifier::new(genesis.chain_id.clone());
+    let signer =
+        ConsensusSigner::new(genesis.chain_id.clone(), key).recording_into(verified.clone());
+    let verifier = ConsensusVerifier::new(genesis.chain_id.clone(), verified);
     let host = Host::new(Arc::clone(&app), validators.clone(), signer.clone(), faults);
     let peer = PeerId::from_bytes(&network_peer.to_bytes()).map_err(|e| format!("peer id: {e}"))?;
     let params = Params {

@@ -648,8 +648,11 @@ pub async fn start_with(
     let keypair = network_keypair(&config.signing_key);
     let peer_id = keypair.public().to_peer_id();
     let identity = NetworkIdentity::new(config.moniker.clone(), keypair, Some(address.to_string()));
-    let signer = ConsensusSigner::new(chain_id.clone(), config.signing_key.clone());
-    let verifier = ConsensusVerifier::new(chain_id.clone());
+    // The engine's checks and the ledger's share one memory of verified signatures.
+    let verified = ledger.consensus_signatures().clone();
+    let signer = ConsensusSigner::new(chain_id.clone(), config.signing_key.clone())
+        .recording_into(verified.clone());
+    let verifier = ConsensusVerifier::new(chain_id.clone(), verified);
 
     let (channels, engine) = malachite::start_engine(
         EvidenceContext::new(),

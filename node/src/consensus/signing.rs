@@ -15,6 +15,8 @@ use evidence_core::keys::{PublicKey, SigningKey};
 use malachite_core_types::{SignedMessage, ValidatorProof, VoteExtensionScope};
 use malachite_signing::{Error, Signer, VerificationResult, Verifier};
 
+use crate::signatures::VerifiedConsensusSignatures;
+
 use super::context::{
     ConsensusProposal, ConsensusSignature, ConsensusVote, EvidenceContext, ValidatorAddress,
 };
@@ -53,6 +55,8 @@ pub struct ConsensusSigner {
     key: SigningKey,
     address: ValidatorAddress,
     chain_id: String,
+    /// Where the signatures it makes are remembered as verified, if anywhere.
+    verified: Option<VerifiedConsensusSignatures>,
 }
 
 impl ConsensusSigner {
@@ -63,7 +67,16 @@ impl ConsensusSigner {
             key,
             address,
             chain_id: chain_id.into(),
+            verified: None,
         }
+    }
+
+    /// The same signer, remembering every signature it makes in `verified`, so that the
+    /// engine's check of this validator's own votes and proposals is answered from memory.
+    #[must_use]
+    pub fn recording_into(mut self, verified: VerifiedConsensusSignatures) -> Self {
+        self.verified = Some(verified);
+        self
     }
 
     /// The address (public key) this signer signs for.
@@ -73,7 +86,11 @@ impl ConsensusSigner {
 
     /// Signs `bytes` (which already start with their domain prefix).
     pub fn sign_bytes(&self, bytes: &[u8]) -> ConsensusSignature {
-        ConsensusSignature(self.key.sign(bytes))
+        let signature = self.key.sign(bytes);
+        if let Some(verified) = &self.verified {
+            verified.record_own(&self.address.0, bytes, &signature);
+        }
+        ConsensusSignature(signature)
     }
 
     fn check_own(&self, what: &'static str, named: &ValidatorAddress) -> Result<(), Error> {
@@ -132,23 +149,28 @@ impl Signer<EvidenceContext> for ConsensusSigner {
     }
 }
 
-/// Verifies consensus signatures strictly, for chain `chain_id`.
+/// Verifies consensus signatures strictly, for chain `chain_id`, each (key, bytes, signature)
+/// once: a repeat is answered from `verified`.
 #[derive(Debug, Clone)]
 pub struct ConsensusVerifier {
     chain_id: String,
+    verified: VerifiedConsensusSignatures,
 }
 
 impl ConsensusVerifier {
-    /// A verifier for chain `chain_id`.
-    pub fn new(chain_id: impl Into<String>) -> Self {
+    /// A verifier for chain `chain_id` that remembers what passed in `verified` (shared with
+    /// the ledger, which checks the same precommits in each certificate it commits).
+    pub fn new(chain_id: impl Into<String>, verified: VerifiedConsensusSignatures) -> Self {
         Self {
             chain_id: chain_id.into(),
+            verified,
         }
     }
 
     /// Strict verification of `signature` by `public_key` over `bytes`, where `named` is the
     /// validator the message claims as its author: it must be the key's owner.
     fn verify(
+        &self,
         named: &ValidatorAddress,
         bytes: Option<Vec<u8>>,
         signature: &ConsensusSignature,
@@ -158,7 +180,7 @@ impl ConsensusVerifier {
             return VerificationResult::Invalid;
         };
         VerificationResult::from_bool(
-            named.0 == *public_key && public_key.verify(&bytes, &signature.0).is_ok(),
+            named.0 == *public_key && self.verified.verify(public_key, &bytes, &signature.0),
         )
     }
 }
@@ -171,7 +193,7 @@ impl Verifier<EvidenceContext> for ConsensusVerifier {
         signature: &ConsensusSignature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, Error> {
-        Ok(Self::verify(
+        Ok(self.verify(
             &vote.validator,
             vote.signing_bytes(&self.chain_id),
             signature,
@@ -185,7 +207,7 @@ impl Verifier<EvidenceContext> for ConsensusVerifier {
         signature: &ConsensusSignature,
         public_key: &PublicKey,
     ) -> Result<VerificationResult, Error> {
-        Ok(Self::verify(
+        Ok(self.verify(
             &proposal.proposer,
             proposal.signing_bytes(&self.chain_id),
             signature,
@@ -252,7 +274,7 @@ mod tests {
             let ctx = EvidenceContext::new();
             let key = SigningKey::from_seed(&[1; 32]);
             let signer = ConsensusSigner::new(CHAIN, key.clone());
-            let verifier = ConsensusVerifier::new(CHAIN);
+            let verifier = ConsensusVerifier::new(CHAIN, VerifiedConsensusSignatures::new(16));
             let hash = HashAlgorithm::Blake3.hash(b"block");
             let me = signer.address();
 
@@ -276,7 +298,7 @@ mod tests {
             );
             // Nor does it verify for another chain.
             assert!(
-                ConsensusVerifier::new("other-chain")
+                ConsensusVerifier::new("other-chain", VerifiedConsensusSignatures::new(16))
                     .verify_signed_vote(&vote, &signed.signature, &key.public_key())
                     .await
                     .unwrap()
@@ -307,13 +329,53 @@ mod tests {
         });
     }
 
+    /// The node's signer and verifier share one memory: the engine's check of the node's own
+    /// vote is answered from it, and a forged signature on the same vote still fails.
+    #[test]
+    fn own_signatures_are_remembered_and_forgeries_still_fail() {
+        block_on(async {
+            let ctx = EvidenceContext::new();
+            let keys = keys();
+            let verified = VerifiedConsensusSignatures::new(16);
+            let signer =
+                ConsensusSigner::new(CHAIN, keys[0].clone()).recording_into(verified.clone());
+            let verifier = ConsensusVerifier::new(CHAIN, verified.clone());
+            let hash = HashAlgorithm::Blake3.hash(b"block");
+            let vote = ctx.new_precommit(
+                BlockHeight(4),
+                Round::new(0),
+                NilOrVal::Val(hash),
+                signer.address(),
+            );
+            let signed = signer.sign_vote(vote.clone()).await.unwrap();
+            assert_eq!(verified.len(), 1, "the signer remembered its signature");
+            let own = keys[0].public_key();
+            assert!(
+                verifier
+                    .verify_signed_vote(&vote, &signed.signature, &own)
+                    .await
+                    .unwrap()
+                    .is_valid()
+            );
+            let forged = ConsensusSignature(keys[1].sign(&vote.signing_bytes(CHAIN).unwrap()));
+            assert!(
+                verifier
+                    .verify_signed_vote(&vote, &forged, &own)
+                    .await
+                    .unwrap()
+                    .is_invalid()
+            );
+            assert_eq!(verified.len(), 1);
+        });
+    }
+
     #[test]
     fn a_signature_checked_against_another_key_is_invalid() {
         block_on(async {
             let ctx = EvidenceContext::new();
             let keys = keys();
             let signer = ConsensusSigner::new(CHAIN, keys[0].clone());
-            let verifier = ConsensusVerifier::new(CHAIN);
+            let verifier = ConsensusVerifier::new(CHAIN, VerifiedConsensusSignatures::new(16));
             let vote = ctx.new_precommit(
                 BlockHeight(1),
                 Round::new(0),
