@@ -19,7 +19,8 @@
 //! - `RestreamProposal`: stream a pending block again (a re-proposal in a later round).
 //! - `Decided`: convert the certificate, find the pending block by hash and commit it (the
 //!   ledger verifies the certificate against the validator set of that height with
-//!   `CommitCertificate::verify`) **before** acknowledging. A block that cannot be committed
+//!   `CommitCertificate::verify_with`, each precommit strictly or by the verdict the engine's
+//!   verifier already reached on it; see `crate::signatures`) **before** acknowledging. A block that cannot be committed
 //!   stops the node: going on would diverge from the quorum.
 //! - `Finalized`: start the next height with the validator set the ledger holds for it: the
 //!   configuration after the block just committed names it (an accepted proposal may have
