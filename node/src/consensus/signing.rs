@@ -3,7 +3,8 @@
 //! A vote is signed over `vote_signing_bytes` and a proposal over `proposal_signing_bytes`
 //! (SPEC.md §13.3, §13.4), each starting with its domain prefix. Verification is the ledger's
 //! one strict Ed25519 rule ([`PublicKey::verify`]), the same check an offline verifier applies
-//! to a certificate.
+//! to a certificate, made once per (key, bytes, signature): the verifier, the signer and the
+//! ledger share the verdicts that passed ([`crate::signatures`]).
 //!
 //! Two things the engine can sign are refused, because this ledger does not use them and its
 //! validator keys sign only messages SPEC.md defines: vote extensions (disabled for every
