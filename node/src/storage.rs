@@ -563,7 +563,7 @@ impl Store {
     }
 
     /// What each column family holds on disk once every memtable is flushed and the tables
-    /// are compacted: `(family, bytes of live tables)`, in [`COLUMN_FAMILIES`] order. Flushing
+    /// are compacted: `(family, bytes of live tables)`, in `COLUMN_FAMILIES` order. Flushing
     /// also retires the write-ahead log the flushed rows were in, so the sum is the store's
     /// steady-state size. Compacting everything costs time in proportion to the data: this is
     /// for measurement and maintenance, not for a node under load.

@@ -35,7 +35,7 @@
 //!   pending, and the engine then decides it and sends `Decided` with that certificate, which
 //!   the ledger verifies again before applying the block. Several synced heights in a row
 //!   mean the node is catching up: it says so ([`ConsensusHandle::synced`]) and the API
-//!   turns writes away until a height is decided through consensus again ([`CatchUp`]).
+//!   turns writes away until a height is decided through consensus again ([`CatchUp`](super::host::CatchUp)).
 //!
 //! Everything a node needs is in [`ConsensusConfig`] and the [`App`]; there is no global
 //! state, so several nodes run in one process (tests) as long as their ports, write-ahead logs
@@ -404,7 +404,7 @@ impl ConsensusHandle {
     }
 
     /// Whether the node follows consensus at the chain's tip (`false` while it catches up
-    /// through value sync; see [`CatchUp`]).
+    /// through value sync; see [`CatchUp`](super::host::CatchUp)).
     pub fn synced(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.synced)
     }

@@ -9,7 +9,7 @@
 //! Two things the engine can sign are refused, because this ledger does not use them and its
 //! validator keys sign only messages SPEC.md defines: vote extensions (disabled for every
 //! height) and proof-of-validator statements (peers are admitted by a libp2p identity derived
-//! from the genesis keys instead; see [`super::peer_id_of`]).
+//! from the genesis keys instead; see [`super::network_keypair`]).
 
 use async_trait::async_trait;
 use evidence_core::keys::{PublicKey, SigningKey};
