@@ -495,6 +495,28 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// One document of a batch, planned: its anchor, or the receipt of the same filing made before.
+enum Planned {
+    Anchor {
+        body: Box<AnchorBody>,
+        /// Version 1 of a document not looked up ([`Client::notarize_batch`]).
+        guessed: bool,
+    },
+    Filed(Box<Receipt>),
+}
+
+/// The lineage rule's refusals of a first version whose document exists (the contracts'
+/// `TxError::VersionConflict`, `KindChanged` and `PaymentRecordImmutable`).
+const LINEAGE_REFUSALS: [&str; 3] = [
+    "version-conflict",
+    "kind-changed",
+    "payment-record-immutable",
+];
+
+fn is_lineage_refusal(error: &ClientError) -> bool {
+    matches!(error, ClientError::Refused(refusal) if LINEAGE_REFUSALS.contains(&refusal.reason.as_str()))
+}
+
 fn bad_answer(what: &str, error: impl std::fmt::Display) -> ClientError {
     ClientError::BadAnswer(format!("{what}: {error}"))
 }
@@ -1285,10 +1307,19 @@ impl Client {
     /// receipts in the order given. All or nothing per transaction: a refused document fails
     /// its whole transaction, and the error says which rule and which document.
     ///
+    /// A document given [`Version::Next`] is first filed as version 1 of a new document, with
+    /// no lookup: the ledger's lineage rule (`version-conflict`, `kind-changed`,
+    /// `payment-record-immutable` for a document that exists) is the authority on whether it
+    /// exists, and a lookup could not prove that it does not. When a transaction carrying such a first
+    /// version is refused by that rule, the client looks up each document of that transaction
+    /// and of the ones after it, and files them again as before: the next version of the
+    /// filing member's latest, superseding it. So new documents cost no round trip of their
+    /// own, and an existing one costs one refused transaction and its lookup.
+    ///
     /// Filing again is safe: a document given [`Version::Next`] whose latest version, filed by
     /// this member, already anchors the same digest with the same kind and claim is not
-    /// anchored again; its existing receipt (verified) is returned. So a batch that failed half-way can simply be sent
-    /// again.
+    /// anchored again; its existing receipt (verified) is returned. So a batch that failed
+    /// half-way can simply be sent again.
     ///
     /// # Errors
     /// As [`Client::notarize`]. When a transaction fails after earlier ones of the batch
@@ -1298,9 +1329,6 @@ impl Client {
         documents: Vec<(DocumentSource, DocumentMeta)>,
     ) -> Result<Vec<Receipt>, ClientError> {
         let algorithm = self.algorithm();
-        let (_, filer) = self.filer_key()?;
-        let member = filer.member.clone();
-        let filer_key = filer.public_key;
         // Hash off the runtime: files may be large.
         let (sources, metas): (Vec<_>, Vec<_>) = documents.into_iter().unzip();
         let digests = tokio::task::spawn_blocking(move || {
@@ -1311,23 +1339,95 @@ impl Client {
         })
         .await
         .map_err(|error| ClientError::Invalid(format!("hashing stopped: {error}")))??;
+        let documents: Vec<(DocumentMeta, Digest)> = metas.into_iter().zip(digests).collect();
 
+        let mut receipts: Vec<Option<Receipt>> = vec![None; documents.len()];
+        // The first document not settled yet, and whether new documents are looked up.
+        let mut start = 0;
+        let mut look_up = false;
+        'plan: while start < documents.len() {
+            let planned = self.plan(&documents[start..], look_up).await?;
+            let mut anchors = Vec::new();
+            // For each anchor: its document's position, and whether its version is a guess.
+            let mut positions: Vec<(usize, bool)> = Vec::new();
+            for (offset, plan) in planned.into_iter().enumerate() {
+                match plan {
+                    Planned::Filed(receipt) => receipts[start + offset] = Some(*receipt),
+                    Planned::Anchor { body, guessed } => {
+                        positions.push((start + offset, guessed));
+                        anchors.push(*body);
+                    }
+                }
+            }
+            let mut next = 0;
+            for chunk in self.chunks(anchors) {
+                let span = next..next + chunk.len();
+                next = span.end;
+                match self.anchor(chunk).await {
+                    Ok(anchored) => {
+                        for ((position, _), receipt) in positions[span].iter().zip(anchored) {
+                            receipts[*position] = Some(receipt);
+                        }
+                    }
+                    Err(error)
+                        if !look_up
+                            && is_lineage_refusal(&error)
+                            && positions[span.clone()].iter().any(|(_, guessed)| *guessed) =>
+                    {
+                        // A guessed first version met a document that exists: settle this
+                        // transaction's documents and those after it by lookups.
+                        start = positions[span.start].0;
+                        look_up = true;
+                        continue 'plan;
+                    }
+                    Err(error) => {
+                        if receipts.iter().all(Option::is_none) {
+                            return Err(error);
+                        }
+                        return Err(ClientError::PartlyNotarized {
+                            receipts,
+                            error: Box::new(error),
+                        });
+                    }
+                }
+            }
+            break;
+        }
+        receipts
+            .into_iter()
+            .map(|receipt| {
+                receipt.ok_or_else(|| ClientError::BadAnswer("a document has no receipt".into()))
+            })
+            .collect()
+    }
+
+    /// What to do with each document: its anchor, with the version resolved, or the receipt
+    /// of the same filing made before. With `look_up`, a [`Version::Next`] document is looked
+    /// up (verified) the first time it appears; without, it is guessed new (version 1) unless
+    /// an earlier document of the same call carries its id.
+    async fn plan(
+        &self,
+        documents: &[(DocumentMeta, Digest)],
+        look_up: bool,
+    ) -> Result<Vec<Planned>, ClientError> {
+        let (_, filer) = self.filer_key()?;
+        let member = filer.member.clone();
+        let filer_key = filer.public_key;
         let mut latest: HashMap<(String, String), (u32, Digest)> = HashMap::new();
-        // Each document's receipt: already there (anchored before), or to come from the
-        // anchor at the given position of `anchors`.
-        let mut slots: Vec<Result<Receipt, usize>> = Vec::with_capacity(metas.len());
-        let mut anchors = Vec::with_capacity(metas.len());
+        let mut planned = Vec::with_capacity(documents.len());
         let now = now_ms();
-        for (meta, digest) in metas.into_iter().zip(digests) {
-            let (document_version, supersedes) = match meta.version {
+        for (meta, digest) in documents {
+            let (meta, digest) = (meta.clone(), *digest);
+            let key = (meta.project_id.clone(), meta.document_id.clone());
+            let (document_version, supersedes, guessed) = match meta.version {
                 Version::Exact {
                     version,
                     supersedes,
-                } => (version, supersedes),
+                } => (version, supersedes, false),
                 Version::Next => {
-                    let key = (meta.project_id.clone(), meta.document_id.clone());
-                    let previous = match latest.get(&key) {
-                        Some(known) => Some(*known),
+                    let (previous, guessed) = match latest.get(&key) {
+                        Some(known) => (Some(*known), false),
+                        None if !look_up => (None, true),
                         None => {
                             let found = self
                                 .latest_version(&member, &meta.project_id, &meta.document_id)
@@ -1343,16 +1443,18 @@ impl Client {
                                 {
                                     // The same filing again: answer with its receipt.
                                     latest.insert(key, (body.document_version, digest));
-                                    slots.push(Ok(receipt.clone()));
+                                    planned.push(Planned::Filed(Box::new(receipt.clone())));
                                     continue;
                                 }
-                                Some((_, body)) => Some((body.document_version, body.digest)),
-                                None => None,
+                                Some((_, body)) => {
+                                    (Some((body.document_version, body.digest)), false)
+                                }
+                                None => (None, false),
                             }
                         }
                     };
                     match previous {
-                        None => (1, None),
+                        None => (1, None, guessed),
                         Some((version, digest)) => {
                             let next = version.checked_add(1).ok_or_else(|| {
                                 ClientError::Invalid(format!(
@@ -1360,67 +1462,31 @@ impl Client {
                                     meta.document_id
                                 ))
                             })?;
-                            (next, Some(digest))
+                            (next, Some(digest), false)
                         }
                     }
                 }
             };
-            latest.insert(
-                (meta.project_id.clone(), meta.document_id.clone()),
-                (document_version, digest),
-            );
-            slots.push(Err(anchors.len()));
-            anchors.push(AnchorBody {
-                chain_id: self.genesis.chain_id.clone(),
-                filer: filer_key,
-                member: member.clone(),
-                source_system: meta.source_system,
-                captured_at_ms: meta.captured_at_ms.unwrap_or(now),
-                project_id: meta.project_id,
-                document_id: meta.document_id,
-                document_version,
-                kind: meta.kind,
-                digest,
-                supersedes,
-                claim: meta.claim,
+            latest.insert(key, (document_version, digest));
+            planned.push(Planned::Anchor {
+                body: Box::new(AnchorBody {
+                    chain_id: self.genesis.chain_id.clone(),
+                    filer: filer_key,
+                    member: member.clone(),
+                    source_system: meta.source_system,
+                    captured_at_ms: meta.captured_at_ms.unwrap_or(now),
+                    project_id: meta.project_id,
+                    document_id: meta.document_id,
+                    document_version,
+                    kind: meta.kind,
+                    digest,
+                    supersedes,
+                    claim: meta.claim,
+                }),
+                guessed,
             });
         }
-        let mut anchored: Vec<Receipt> = Vec::with_capacity(anchors.len());
-        for chunk in self.chunks(anchors) {
-            match self.anchor(chunk).await {
-                Ok(receipts) => anchored.extend(receipts),
-                Err(error) => {
-                    let committed = anchored.len();
-                    let mut anchored = anchored.into_iter().map(Some).collect::<Vec<_>>();
-                    let receipts: Vec<Option<Receipt>> = slots
-                        .into_iter()
-                        .map(|slot| match slot {
-                            Ok(receipt) => Some(receipt),
-                            Err(i) if i < committed => anchored[i].take(),
-                            Err(_) => None,
-                        })
-                        .collect();
-                    if receipts.iter().all(Option::is_none) {
-                        return Err(error);
-                    }
-                    return Err(ClientError::PartlyNotarized {
-                        receipts,
-                        error: Box::new(error),
-                    });
-                }
-            }
-        }
-        let mut anchored = anchored.into_iter().map(Some).collect::<Vec<_>>();
-        slots
-            .into_iter()
-            .map(|slot| match slot {
-                Ok(receipt) => Ok(receipt),
-                Err(i) => anchored
-                    .get_mut(i)
-                    .and_then(Option::take)
-                    .ok_or_else(|| ClientError::BadAnswer("a document has no receipt".into())),
-            })
-            .collect()
+        Ok(planned)
     }
 
     /// Splits anchors into transactions within the options and the limits in force.
@@ -2028,4 +2094,48 @@ fn source_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_contracts::error::TxError;
+
+    use crate::RuleRefusal;
+
+    use super::*;
+
+    #[test]
+    fn the_lineage_refusals_are_the_ledgers_codes() {
+        let refusals = [
+            TxError::VersionConflict {
+                document_id: "DWG-1".into(),
+                latest: 1,
+                expected: 2,
+                found: 1,
+            },
+            TxError::KindChanged {
+                document_id: "DWG-1".into(),
+                existing: "completion-drawing".into(),
+                found: "inspection-report".into(),
+            },
+            TxError::PaymentRecordImmutable,
+        ];
+        let codes: Vec<&str> = refusals.iter().map(TxError::code).collect();
+        assert_eq!(codes, LINEAGE_REFUSALS);
+        for code in codes {
+            let error = ClientError::Refused(RuleRefusal {
+                code: Code::FailedPrecondition,
+                reason: code.into(),
+                message: String::new(),
+            });
+            assert!(is_lineage_refusal(&error), "{code}");
+        }
+        let other = ClientError::Refused(RuleRefusal {
+            code: Code::FailedPrecondition,
+            reason: "milestone-not-inspected".into(),
+            message: String::new(),
+        });
+        assert!(!is_lineage_refusal(&other));
+        assert!(!is_lineage_refusal(&ClientError::NoFilerKey));
+    }
 }

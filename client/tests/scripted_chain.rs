@@ -2,8 +2,11 @@
 //! it is sent as a block certified by real validator signatures (the core tests' chain
 //! builder), answers with true receipts, and refuses on cue. So the client's own bookkeeping
 //! is what is tested: a batch that is refused half-way keeps the receipts of what committed,
-//! and filing the same document again returns its receipt instead of a second version.
+//! filing the same document again returns its receipt instead of a second version, and new
+//! documents are filed without a lookup. Like the ledger, the node keeps the lineage rule: a
+//! version must follow its document's latest (`version-conflict`).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +14,9 @@ use evidence_client::{
     Client, ClientError, ClientOptions, DocumentMeta, DocumentSource, RetryPolicy,
 };
 use evidence_contracts::transaction::Transaction;
+use evidence_core::digest::Digest;
 use evidence_core::encoding::{Decode, Encode};
-use evidence_core::entry::Record;
+use evidence_core::entry::{AnchorBody, Record};
 use evidence_core::receipt::Receipt;
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_server::Ledger;
@@ -30,7 +34,47 @@ struct ScriptedNode {
     chain: Mutex<TestChain>,
     genesis_hash: Vec<u8>,
     notarize_calls: AtomicUsize,
+    lookup_calls: AtomicUsize,
     refuse_call: AtomicUsize,
+}
+
+/// The ledger's lineage rule, as the contracts refuse it: version 1 for a new document (of a
+/// member, in a project), else the version after the latest, superseding its digest.
+fn lineage(chain: &TestChain, anchors: &[AnchorBody]) -> Result<(), Status> {
+    let mut latest: HashMap<(String, String, String), (u32, Digest)> = HashMap::new();
+    let filed = chain
+        .entries
+        .iter()
+        .filter_map(|entry| entry.anchor().map(|d| d.body.clone()));
+    for body in filed {
+        let key = (body.member, body.project_id, body.document_id);
+        latest.insert(key, (body.document_version, body.digest));
+    }
+    for body in anchors {
+        let key = (
+            body.member.clone(),
+            body.project_id.clone(),
+            body.document_id.clone(),
+        );
+        let expected = match latest.get(&key) {
+            None => (1, None),
+            Some((version, digest)) => (version + 1, Some(*digest)),
+        };
+        if (body.document_version, body.supersedes) != expected {
+            return Err(Status::with_error_details(
+                Code::FailedPrecondition,
+                format!(
+                    "document {:?} is at version {}; got {}",
+                    body.document_id,
+                    expected.0 - 1,
+                    body.document_version
+                ),
+                ErrorDetails::with_error_info("version-conflict", "evidence.v1", HashMap::new()),
+            ));
+        }
+        latest.insert(key, (body.document_version, body.digest));
+    }
+    Ok(())
 }
 
 fn refusal() -> Status {
@@ -66,6 +110,7 @@ impl Ledger for Node {
             return Err(Status::unimplemented("only anchor batches are scripted"));
         };
         let mut chain = self.0.chain.lock().unwrap();
+        lineage(&chain, &batch.anchors)?;
         let algorithm = chain.algorithm;
         let tx_id = Transaction::Anchor(batch.clone()).id(algorithm).unwrap();
         let records: Vec<Record> = batch
@@ -130,6 +175,7 @@ impl Ledger for Node {
         &self,
         request: Request<pb::LookupRequest>,
     ) -> Result<Response<pb::LookupResponse>, Status> {
+        self.0.lookup_calls.fetch_add(1, Ordering::SeqCst);
         let Some(pb::lookup_request::By::Document(wanted)) = request.into_inner().by else {
             return Err(Status::unimplemented("only document lookups are scripted"));
         };
@@ -268,6 +314,7 @@ async fn start(per_transaction: usize) -> (Arc<ScriptedNode>, Client) {
         genesis_hash: genesis.hash().to_canonical_bytes(),
         chain: Mutex::new(chain),
         notarize_calls: AtomicUsize::new(0),
+        lookup_calls: AtomicUsize::new(0),
         refuse_call: AtomicUsize::new(0),
     });
     let endpoint = support::serve(Node(Arc::clone(&node))).await;
@@ -320,9 +367,15 @@ async fn a_batch_refused_half_way_keeps_the_receipts_of_what_committed() {
     );
     assert!(receipts[2..].iter().all(Option::is_none));
     assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        node.lookup_calls.load(Ordering::SeqCst),
+        0,
+        "new documents are filed as first versions without a lookup"
+    );
 
     // Sending the whole batch again files only what is missing: the first two documents are
-    // answered with their receipts, not anchored a second time.
+    // answered with their receipts, not anchored a second time. Their first versions are
+    // refused (version-conflict), so the client looks up each of the five.
     let documents = (0..5)
         .map(|i| document(&format!("DWG-{i}"), &format!("sheet {i}")))
         .collect();
@@ -332,8 +385,9 @@ async fn a_batch_refused_half_way_keeps_the_receipts_of_what_committed() {
     assert_eq!(ids, expected);
     assert_eq!(receipts[0].entry.index, 0);
     assert_eq!(receipts[1].entry.index, 1);
-    // Three documents left, two per transaction.
-    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 4);
+    // One refused transaction, then three documents left, two per transaction.
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 5);
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 5);
     assert_eq!(node.chain.lock().unwrap().log.size(), 5);
 }
 
@@ -343,9 +397,12 @@ async fn the_same_bytes_again_are_the_same_version_and_new_bytes_the_next() {
     let (source, meta) = document("DWG-7", "first drawing");
     let first = client.notarize(source, meta).await.unwrap();
     let (source, meta) = document("DWG-7", "first drawing");
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 0);
     let again = client.notarize(source, meta).await.unwrap();
     assert_eq!(again.entry, first.entry);
-    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 1);
+    // Its first version refused, the lookup finds the same filing.
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 1);
 
     // The same bytes under another kind are another filing: a new version.
     let (source, mut meta) = document("DWG-7", "first drawing");
@@ -361,7 +418,10 @@ async fn the_same_bytes_again_are_the_same_version_and_new_bytes_the_next() {
         body.supersedes,
         Some(other_kind.entry.anchor().unwrap().body.digest)
     );
-    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 3);
+    // Each later filing: a refused first version, a lookup, the next version.
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 6);
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(node.chain.lock().unwrap().log.size(), 3);
 }
 
 #[tokio::test]
@@ -379,4 +439,64 @@ async fn rule_events_are_read_and_malformed_ones_refused() {
         assert!(matches!(error, ClientError::BadAnswer(_)), "{error}");
     }
     assert!(events.next().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_document_that_exists_among_new_ones_is_looked_up_from_its_transaction_on() {
+    let (node, client) = start(2).await;
+    let first = client
+        .notarize_batch(vec![document("DWG-1", "sheet 1")])
+        .await
+        .unwrap();
+    assert_eq!(anchored_id(&first[0]), ("DWG-1".to_owned(), 1));
+
+    // DWG-1 shares the first transaction with a new document: that transaction is refused,
+    // and all three documents are looked up and filed again.
+    let receipts = client
+        .notarize_batch(vec![
+            document("DWG-2", "sheet 2"),
+            document("DWG-1", "sheet 1, revised"),
+            document("DWG-3", "sheet 3"),
+        ])
+        .await
+        .unwrap();
+    let ids: Vec<_> = receipts.iter().map(anchored_id).collect();
+    assert_eq!(
+        ids,
+        [
+            ("DWG-2".to_owned(), 1),
+            ("DWG-1".to_owned(), 2),
+            ("DWG-3".to_owned(), 1)
+        ]
+    );
+    let body = &receipts[1].entry.anchor().unwrap().body;
+    assert_eq!(
+        body.supersedes,
+        Some(first[0].entry.anchor().unwrap().body.digest)
+    );
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 1 + 3);
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 3);
+
+    // DWG-1 alone in the second transaction: the first commits as guessed, and only the
+    // second transaction's document is looked up.
+    let receipts = client
+        .notarize_batch(vec![
+            document("DWG-4", "sheet 4"),
+            document("DWG-5", "sheet 5"),
+            document("DWG-1", "sheet 1, third issue"),
+        ])
+        .await
+        .unwrap();
+    let ids: Vec<_> = receipts.iter().map(anchored_id).collect();
+    assert_eq!(
+        ids,
+        [
+            ("DWG-4".to_owned(), 1),
+            ("DWG-5".to_owned(), 1),
+            ("DWG-1".to_owned(), 3)
+        ]
+    );
+    assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 4 + 3);
+    assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 3 + 1);
+    assert_eq!(node.chain.lock().unwrap().log.size(), 7);
 }
