@@ -22,26 +22,15 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm};
 use libp2p_scatter::{Behaviour, Config, Event, Topic};
 
+mod support;
+
+use support::swarm;
+
 /// The streamed protocol's name, as the patch defines it.
 const PROTOCOL: StreamProtocol = StreamProtocol::new("/scatter/stream/1.0.0");
 
 /// How long any one expected event may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn swarm<B: NetworkBehaviour>(behaviour: B) -> Swarm<B> {
-    libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| behaviour)
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build()
-}
 
 async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> Multiaddr {
     swarm

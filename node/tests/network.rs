@@ -26,6 +26,8 @@ use malachite_engine::util::streaming::StreamContent;
 use tonic::Code;
 use tonic::transport::Channel;
 
+mod support;
+
 /// One scenario at a time (the lock works across the tests' separate runtimes).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -419,24 +421,13 @@ async fn a_peer_that_is_not_in_genesis_is_refused_at_the_handshake() {
     // for the first decided blocks. Were its connection kept until an identification that
     // never comes, the node would answer its pings, hand its parts to consensus and send it
     // the blocks themselves: a peer the consortium never admitted.
-    let mut stranger = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            libp2p::tcp::Config::default(),
-            libp2p::noise::Config::new,
-            libp2p::yamux::Config::default,
-        )
-        .unwrap()
-        .with_behaviour(|_| StrangerBehaviour {
-            ping: libp2p::ping::Behaviour::new(
-                libp2p::ping::Config::new().with_interval(Duration::from_millis(50)),
-            ),
-            broadcast: libp2p_scatter::Behaviour::default(),
-            sync: malachite_sync::Behaviour::default(),
-        })
-        .unwrap()
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build();
+    let mut stranger = support::swarm(StrangerBehaviour {
+        ping: libp2p::ping::Behaviour::new(
+            libp2p::ping::Config::new().with_interval(Duration::from_millis(50)),
+        ),
+        broadcast: libp2p_scatter::Behaviour::default(),
+        sync: malachite_sync::Behaviour::default(),
+    });
     let request = EvidenceCodec
         .encode(&malachite_sync::Request::ValueRequest(
             malachite_sync::ValueRequest::new(BlockHeight(1)..=BlockHeight(2)),
