@@ -13,9 +13,9 @@
 //!
 //! Bounds: at most `MAX_INBOUND_STREAMS` inbound streams per connection (more are refused);
 //! a frame longer than the configured `max_buf_size` ends its stream with an error, and so does
-//! a malformed message; at most `max_pending_bytes` queued for writing per connection. Every
-//! error is reported to the behaviour, which closes the connection, as it did for a failed
-//! one-shot stream.
+//! a malformed message; at most `max_pending_bytes` per connection waiting behind the writes in
+//! progress. Every error is reported to the behaviour, which closes the connection, as it did
+//! for a failed one-shot stream.
 
 use std::collections::VecDeque;
 use std::io;
