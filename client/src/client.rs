@@ -513,6 +513,17 @@ const LINEAGE_REFUSALS: [&str; 3] = [
     "payment-record-immutable",
 ];
 
+/// `error`, with the receipts of the documents notarized before it when there are any.
+fn partly(receipts: Vec<Option<Receipt>>, error: ClientError) -> ClientError {
+    if receipts.iter().all(Option::is_none) {
+        return error;
+    }
+    ClientError::PartlyNotarized {
+        receipts,
+        error: Box::new(error),
+    }
+}
+
 fn is_lineage_refusal(error: &ClientError) -> bool {
     matches!(error, ClientError::Refused(refusal) if LINEAGE_REFUSALS.contains(&refusal.reason.as_str()))
 }
@@ -1310,11 +1321,11 @@ impl Client {
     /// A document given [`Version::Next`] is first filed as version 1 of a new document, with
     /// no lookup: the ledger's lineage rule (`version-conflict`, `kind-changed`,
     /// `payment-record-immutable` for a document that exists) is the authority on whether it
-    /// exists, and a lookup could not prove that it does not. When a transaction carrying such a first
-    /// version is refused by that rule, the client looks up each document of that transaction
-    /// and of the ones after it, and files them again as before: the next version of the
-    /// filing member's latest, superseding it. So new documents cost no round trip of their
-    /// own, and an existing one costs one refused transaction and its lookup.
+    /// exists, and a lookup could not prove that it does not. When a transaction carrying
+    /// such a first version is refused by that rule, the client looks up each document of that
+    /// transaction and of the ones after it, and files them again as before: the next version
+    /// of the filing member's latest, superseding it. So new documents cost no round trip of
+    /// their own, and an existing one costs one refused transaction and its lookup.
     ///
     /// Filing again is safe: a document given [`Version::Next`] whose latest version, filed by
     /// this member, already anchors the same digest with the same kind and claim is not
@@ -1346,7 +1357,11 @@ impl Client {
         let mut start = 0;
         let mut look_up = false;
         'plan: while start < documents.len() {
-            let planned = self.plan(&documents[start..], look_up).await?;
+            let planned = match self.plan(&documents[start..], look_up).await {
+                Ok(planned) => planned,
+                // Lookups after a refused guess: what committed before is kept.
+                Err(error) => return Err(partly(receipts, error)),
+            };
             let mut anchors = Vec::new();
             // For each anchor: its document's position, and whether its version is a guess.
             let mut positions: Vec<(usize, bool)> = Vec::new();
@@ -1380,15 +1395,7 @@ impl Client {
                         look_up = true;
                         continue 'plan;
                     }
-                    Err(error) => {
-                        if receipts.iter().all(Option::is_none) {
-                            return Err(error);
-                        }
-                        return Err(ClientError::PartlyNotarized {
-                            receipts,
-                            error: Box::new(error),
-                        });
-                    }
+                    Err(error) => return Err(partly(receipts, error)),
                 }
             }
             break;

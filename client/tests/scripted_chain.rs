@@ -36,6 +36,8 @@ struct ScriptedNode {
     notarize_calls: AtomicUsize,
     lookup_calls: AtomicUsize,
     refuse_call: AtomicUsize,
+    /// Lookups are answered `UNAVAILABLE` while set.
+    fail_lookups: std::sync::atomic::AtomicBool,
 }
 
 /// The ledger's lineage rule, as the contracts refuse it: version 1 for a new document (of a
@@ -176,6 +178,9 @@ impl Ledger for Node {
         request: Request<pb::LookupRequest>,
     ) -> Result<Response<pb::LookupResponse>, Status> {
         self.0.lookup_calls.fetch_add(1, Ordering::SeqCst);
+        if self.0.fail_lookups.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("lookups are down"));
+        }
         let Some(pb::lookup_request::By::Document(wanted)) = request.into_inner().by else {
             return Err(Status::unimplemented("only document lookups are scripted"));
         };
@@ -316,6 +321,7 @@ async fn start(per_transaction: usize) -> (Arc<ScriptedNode>, Client) {
         notarize_calls: AtomicUsize::new(0),
         lookup_calls: AtomicUsize::new(0),
         refuse_call: AtomicUsize::new(0),
+        fail_lookups: std::sync::atomic::AtomicBool::new(false),
     });
     let endpoint = support::serve(Node(Arc::clone(&node))).await;
     let options = ClientOptions {
@@ -499,4 +505,34 @@ async fn a_document_that_exists_among_new_ones_is_looked_up_from_its_transaction
     assert_eq!(node.notarize_calls.load(Ordering::SeqCst), 4 + 3);
     assert_eq!(node.lookup_calls.load(Ordering::SeqCst), 3 + 1);
     assert_eq!(node.chain.lock().unwrap().log.size(), 7);
+}
+
+#[tokio::test]
+async fn a_lookup_that_fails_after_a_refused_guess_keeps_the_receipts_of_what_committed() {
+    let (node, client) = start(2).await;
+    client
+        .notarize_batch(vec![document("DWG-9", "sheet 9")])
+        .await
+        .unwrap();
+    node.fail_lookups.store(true, Ordering::SeqCst);
+    // The first transaction's guesses commit; the second's is refused (DWG-9 exists), and
+    // its lookup fails.
+    let error = client
+        .notarize_batch(vec![
+            document("DWG-10", "sheet 10"),
+            document("DWG-11", "sheet 11"),
+            document("DWG-9", "sheet 9, revised"),
+        ])
+        .await
+        .unwrap_err();
+    let ClientError::PartlyNotarized { receipts, error } = error else {
+        panic!("expected a partly notarized batch, got {error}");
+    };
+    assert!(matches!(*error, ClientError::Rpc { .. }), "{error}");
+    let committed: Vec<_> = receipts.iter().flatten().map(anchored_id).collect();
+    assert_eq!(
+        committed,
+        [("DWG-10".to_owned(), 1), ("DWG-11".to_owned(), 1)]
+    );
+    assert!(receipts[2].is_none());
 }
