@@ -2,8 +2,8 @@
 //! parts through `libp2p-scatter`, vendored with a patch that sends every message of a topic
 //! as a frame on one long-lived stream per connection (vendor/README.md). These tests run two
 //! real libp2p swarms (TCP, Noise, Yamux on 127.0.0.1): what one sends arrives whole and in
-//! order, and a peer that sends malformed or oversized frames loses its connection and hands
-//! nothing of them on.
+//! order; a peer that sends malformed or oversized frames loses its connection and hands
+//! nothing of them on; and a peer that reads nothing loses it once 64 MiB wait for it.
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -13,8 +13,8 @@ use bytes::Bytes;
 use futures::{AsyncWriteExt, StreamExt};
 use libp2p::core::Endpoint;
 use libp2p::core::transport::PortUse;
-use libp2p::core::upgrade::{DeniedUpgrade, ReadyUpgrade};
-use libp2p::swarm::handler::{ConnectionEvent, FullyNegotiatedOutbound};
+use libp2p::core::upgrade::ReadyUpgrade;
+use libp2p::swarm::handler::{ConnectionEvent, FullyNegotiatedInbound, FullyNegotiatedOutbound};
 use libp2p::swarm::{
     ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent, ConnectionId, FromSwarm,
     NetworkBehaviour, SubstreamProtocol, SwarmEvent, THandler, THandlerOutEvent, ToSwarm,
@@ -191,7 +191,8 @@ async fn a_message_over_the_receivers_limit_closes_the_connection() {
 }
 
 /// A peer that opens one stream of the broadcast protocol, writes the given bytes on it and
-/// then keeps it open (or closes it), speaking nothing else.
+/// then keeps it open (or closes it), speaking nothing else. It accepts the streams its peer
+/// opens and never reads them.
 struct RawSender {
     bytes: Vec<u8>,
     close: bool,
@@ -200,6 +201,7 @@ struct RawSender {
 struct RawHandler {
     bytes: Option<Vec<u8>>,
     close: bool,
+    unread: Vec<libp2p::Stream>,
 }
 
 impl NetworkBehaviour for RawSender {
@@ -248,6 +250,7 @@ impl RawSender {
         RawHandler {
             bytes: Some(self.bytes.clone()),
             close: self.close,
+            unread: Vec::new(),
         }
     }
 }
@@ -255,13 +258,13 @@ impl RawSender {
 impl ConnectionHandler for RawHandler {
     type FromBehaviour = Infallible;
     type ToBehaviour = Infallible;
-    type InboundProtocol = DeniedUpgrade;
+    type InboundProtocol = ReadyUpgrade<StreamProtocol>;
     type OutboundProtocol = ReadyUpgrade<StreamProtocol>;
     type InboundOpenInfo = ();
     type OutboundOpenInfo = Option<Vec<u8>>;
 
-    fn listen_protocol(&self) -> SubstreamProtocol<DeniedUpgrade> {
-        SubstreamProtocol::new(DeniedUpgrade, ())
+    fn listen_protocol(&self) -> SubstreamProtocol<ReadyUpgrade<StreamProtocol>> {
+        SubstreamProtocol::new(ReadyUpgrade::new(PROTOCOL), ())
     }
 
     fn poll(
@@ -282,8 +285,21 @@ impl ConnectionHandler for RawHandler {
 
     fn on_connection_event(
         &mut self,
-        event: ConnectionEvent<DeniedUpgrade, ReadyUpgrade<StreamProtocol>, (), Option<Vec<u8>>>,
+        event: ConnectionEvent<
+            ReadyUpgrade<StreamProtocol>,
+            ReadyUpgrade<StreamProtocol>,
+            (),
+            Option<Vec<u8>>,
+        >,
     ) {
+        if let ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
+            protocol: stream,
+            ..
+        }) = event
+        {
+            self.unread.push(stream);
+            return;
+        }
         if let ConnectionEvent::FullyNegotiatedOutbound(FullyNegotiatedOutbound {
             protocol: mut stream,
             info: Some(bytes),
@@ -387,5 +403,62 @@ async fn malformed_frames_close_the_connection_and_hand_nothing_on() {
             Bytes::from(vec![9; 1_000]),
             Bytes::new()
         ]
+    );
+}
+
+/// Sends `mib` messages of 1 MiB to a raw peer that subscribes to their topic and then reads
+/// nothing; returns whether the sender closed the connection within `wait`.
+async fn flood_a_peer_that_reads_nothing(mib: usize, wait: Duration) -> bool {
+    let topic = Topic::new(b"proposal-parts");
+    let subscribe = [
+        varint(1 + topic.len()),
+        vec![(topic.len() as u8) << 2],
+        topic.to_vec(),
+    ]
+    .concat();
+    let mut sender = swarm(Behaviour::new(Config::default()));
+    let mut raw = swarm(RawSender {
+        bytes: subscribe,
+        close: false,
+    });
+    let address = listen(&mut sender).await;
+    raw.dial(address).unwrap();
+    loop {
+        if let SwarmEvent::Behaviour(Event::Subscribed(_, subscribed)) =
+            next_event(&mut sender, &mut raw).await
+        {
+            assert_eq!(subscribed, topic);
+            break;
+        }
+    }
+    for _ in 0..mib {
+        sender
+            .behaviour_mut()
+            .broadcast(&topic, Bytes::from(vec![5u8; 1 << 20]));
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let event = tokio::select! {
+            event = sender.select_next_some() => event,
+            _ = raw.select_next_some() => continue,
+            _ = tokio::time::sleep_until(deadline) => return false,
+        };
+        if let SwarmEvent::ConnectionClosed { .. } = event {
+            return true;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_loses_its_connection_at_the_bound() {
+    // The stream's window and the sockets' buffers take a little; the rest waits in the
+    // handler, up to 64 MiB.
+    assert!(
+        !flood_a_peer_that_reads_nothing(60, Duration::from_secs(2)).await,
+        "60 MiB waiting keep the connection"
+    );
+    assert!(
+        flood_a_peer_that_reads_nothing(100, PATIENCE).await,
+        "past 64 MiB waiting, the connection is closed"
     );
 }
