@@ -163,24 +163,26 @@ impl NetworkBehaviour for Behaviour {
     fn handle_established_inbound_connection(
         &mut self,
         _connection_id: ConnectionId,
-        _peer: PeerId,
+        // PATCH(stream): the peer is named in the handler's warnings.
+        peer: PeerId,
         _local_addr: &Multiaddr,
         _remote_addr: &Multiaddr,
     ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
         // PATCH(stream): the configured frame limit reaches the handler.
-        Ok(Handler::new(&self.config))
+        Ok(Handler::new(&self.config, peer))
     }
 
     fn handle_established_outbound_connection(
         &mut self,
         _connection_id: ConnectionId,
-        _peer: PeerId,
+        // PATCH(stream): the peer is named in the handler's warnings.
+        peer: PeerId,
         _addr: &Multiaddr,
         _role_override: libp2p::core::Endpoint,
         _port_use: libp2p::core::transport::PortUse,
     ) -> Result<libp2p::swarm::THandler<Self>, libp2p::swarm::ConnectionDenied> {
         // PATCH(stream): the configured frame limit reaches the handler.
-        Ok(Handler::new(&self.config))
+        Ok(Handler::new(&self.config, peer))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {

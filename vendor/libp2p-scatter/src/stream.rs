@@ -15,7 +15,9 @@
 //! a frame longer than the configured `max_buf_size` ends its stream with an error, and so does
 //! a malformed message; at most `max_pending_bytes` per connection waiting behind the writes in
 //! progress. Every error is reported to the behaviour, which closes the connection, as it did
-//! for a failed one-shot stream.
+//! for a failed one-shot stream. What the peer did wrong (a malformed or oversized frame, too
+//! many streams, not reading) is also logged as a warning naming the peer; a failed write or
+//! read of a connection that is going away is left to the behaviour's debug log.
 
 use std::collections::VecDeque;
 use std::io;
@@ -31,7 +33,7 @@ use libp2p::swarm::handler::{
     ConnectionEvent, DialUpgradeError, FullyNegotiatedInbound, FullyNegotiatedOutbound,
 };
 use libp2p::swarm::{ConnectionHandler, ConnectionHandlerEvent, Stream, SubstreamProtocol};
-use libp2p::StreamProtocol;
+use libp2p::{PeerId, StreamProtocol};
 
 use crate::protocol::{Config, Message, Topic};
 use crate::HandlerEvent;
@@ -73,6 +75,8 @@ struct Outbound {
 }
 
 pub struct Handler {
+    /// The remote, named in the warnings about what it sent.
+    peer: PeerId,
     max_frame: usize,
     max_pending_bytes: usize,
     /// Bytes in every `Outbound::pending` together.
@@ -83,8 +87,9 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, peer: PeerId) -> Self {
         Self {
+            peer,
             max_frame: config.max_buf_size,
             max_pending_bytes: MIN_PENDING_BYTES.max(config.max_buf_size.saturating_mul(4)),
             pending_bytes: 0,
@@ -104,10 +109,12 @@ impl Handler {
         let prefix = unsigned_varint::encode::usize(frame.len(), &mut varint);
         let bytes = prefix.len() + frame.len();
         if self.pending_bytes + bytes > self.max_pending_bytes {
-            self.events.push_back(Err(io::Error::other(format!(
+            let error = io::Error::other(format!(
                 "more than {} bytes queued for a peer that does not read them",
                 self.max_pending_bytes
-            ))));
+            ));
+            tracing::warn!(peer = %self.peer, "closing a broadcast connection: {error}");
+            self.events.push_back(Err(error));
             return;
         }
         let index = match self.outbound.iter().position(|o| o.topic == topic) {
@@ -230,7 +237,15 @@ impl ConnectionHandler for Handler {
 
         if let Poll::Ready(Some(received)) = self.inbound.poll_next_unpin(cx) {
             return Poll::Ready(ConnectionHandlerEvent::NotifyBehaviour(
-                received.map(HandlerEvent::Rx),
+                received.map(HandlerEvent::Rx).inspect_err(|error| {
+                    // Malformed, empty or oversized frames and messages: the peer's doing.
+                    if error.kind() == io::ErrorKind::InvalidData {
+                        tracing::warn!(
+                            peer = %self.peer,
+                            "closing a broadcast connection: {error}"
+                        );
+                    }
+                }),
             ));
         }
 
@@ -288,7 +303,8 @@ impl ConnectionHandler for Handler {
                 ..
             }) => {
                 if self.inbound.len() >= MAX_INBOUND_STREAMS {
-                    tracing::debug!(
+                    tracing::warn!(
+                        peer = %self.peer,
                         "refused a broadcast stream: {MAX_INBOUND_STREAMS} are open already"
                     );
                     drop(stream);
