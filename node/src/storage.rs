@@ -877,12 +877,24 @@ impl Store {
                 &EntrySpans { height, spans }.to_canonical_bytes(),
             );
         }
+        // Rows go into the batch in key order within each family wherever their natural order
+        // is not (digests, document ids, hash-map order). RocksDB inserts a batch's rows into
+        // each memtable's skip list in batch order, and an insert just after the previous one
+        // starts its search from there: 5-7 % more batched documents/s and catch-up
+        // (BENCHMARKS.md, "Rows in key order"). The sorts are stable, so a key that came twice
+        // would keep its last value: the order changes nothing that is written.
+        let mut index_rows: Vec<(&'static str, Vec<u8>)> =
+            Vec::with_capacity(commit.entries.len() * 3);
         for entry in commit.entries {
             for (family, prefix) in index_keys(entry) {
                 let mut key = prefix;
                 key.extend_from_slice(&entry.index.to_be_bytes());
-                self.put(&mut batch, family, &key, &[]);
+                index_rows.push((family, key));
             }
+        }
+        index_rows.sort();
+        for (family, key) in &index_rows {
+            self.put(&mut batch, family, key, &[]);
         }
         for (level, index, hash) in commit.log_nodes {
             if *level >= LOG_LEVEL_STORED_MIN {
@@ -915,12 +927,14 @@ impl Store {
         if flush {
             let cache = self.tree_cache();
             let dying: std::collections::HashSet<&Vec<u8>> = dead.iter().collect();
-            for (key, page) in &cache.pages {
-                if !cache.dead.contains(key) && !dying.contains(key) {
-                    self.put(&mut batch, CF_STATE_TREE, key, page);
-                }
-            }
-            for (key, page) in &pages {
+            let mut rows: Vec<(&Vec<u8>, &Vec<u8>)> = cache
+                .pages
+                .iter()
+                .filter(|(key, _)| !cache.dead.contains(*key) && !dying.contains(*key))
+                .chain(pages.iter().map(|(key, page)| (key, page)))
+                .collect();
+            rows.sort_by(|a, b| a.0.cmp(b.0));
+            for (key, page) in rows {
                 self.put(&mut batch, CF_STATE_TREE, key, page);
             }
             for journalled in flushed + 1..height {
@@ -943,11 +957,17 @@ impl Store {
                 &root.to_canonical_bytes(),
             );
         }
-        for (tx_id, record) in commit.transactions {
+        let mut transactions: Vec<(Vec<u8>, &_)> = commit
+            .transactions
+            .iter()
+            .map(|(tx_id, record)| (tx_id.to_canonical_bytes(), record))
+            .collect();
+        transactions.sort_by(|a, b| a.0.cmp(&b.0));
+        for (tx_id, record) in transactions {
             self.put(
                 &mut batch,
                 CF_TRANSACTIONS,
-                &tx_id.to_canonical_bytes(),
+                &tx_id,
                 &record.to_canonical_bytes(),
             );
         }
