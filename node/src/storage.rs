@@ -880,7 +880,7 @@ impl Store {
         // Rows go into the batch in key order within each family wherever their natural order
         // is not (digests, document ids, hash-map order). RocksDB inserts a batch's rows into
         // each memtable's skip list in batch order, and an insert just after the previous one
-        // starts its search from there: 5-7 % more batched documents/s and catch-up
+        // starts its search from there: 4-5 % more batched documents/s and catch-up
         // (BENCHMARKS.md, "Rows in key order"). The sorts are stable, so a key that came twice
         // would keep its last value: the order changes nothing that is written.
         let mut index_rows: Vec<(&'static str, Vec<u8>)> =
