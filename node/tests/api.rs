@@ -418,6 +418,51 @@ async fn notarize_answers_with_a_receipt_per_document_and_again_when_resubmitted
     node.shut_down().await;
 }
 
+/// A transaction above the node's inline limit (`INLINE_TRANSACTION_BYTES`, 4 KiB) is
+/// admitted and its receipts read on the blocking pool, a small one on the API's worker: both
+/// get the same kind of answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn small_and_large_transactions_are_answered_alike() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let small = vec![node.body("bureau", DRAWING, "small-1", "small")];
+    let large: Vec<AnchorBody> = (0..64)
+        .map(|i| {
+            node.body(
+                "bureau",
+                DRAWING,
+                &format!("large-{i}"),
+                &format!("large {i}"),
+            )
+        })
+        .collect();
+    for (bodies, above_limit) in [(small, false), (large, true)] {
+        let tx = node.anchor("bureau", bodies.clone());
+        assert_eq!(tx.len() > 4 * 1024, above_limit, "{} bytes", tx.len());
+        let call = tokio::spawn({
+            let mut client = client.clone();
+            let tx = tx.clone();
+            async move { client.notarize(notarize_request(tx)).await }
+        });
+        node.mempool_holds(1).await;
+        node.commit();
+        let response = call.await.unwrap().unwrap().into_inner();
+        assert_eq!(response.receipts.len(), bodies.len(), "{} bytes", tx.len());
+        for (receipt, body) in response.receipts.iter().zip(&bodies) {
+            let parsed = verified(receipt, &body.digest, &node.trust_anchor);
+            assert_eq!(parsed.entry.anchor().unwrap().body, *body);
+        }
+        // Submitted again: answered as the first time, without a second entry.
+        let again = client
+            .notarize(notarize_request(tx.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(again, response);
+    }
+    node.shut_down().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_a_rule_refuses_at_commit_is_answered_with_the_rule() {
     let node = Node::start().await;
