@@ -123,8 +123,8 @@ const STREAM_BUFFER: usize = 16;
 const DEADLINE_MARGIN_MAX: Duration = Duration::from_millis(250);
 /// How long [`serve`] waits for open connections to finish after its shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-/// Transactions up to this size (a single document's is well under 1 KiB; ten documents fit)
-/// are admitted, and their receipts read, on the API's own worker thread. Larger ones go to
+/// Transactions up to this size (a single document's is about 270 bytes; about twenty
+/// documents fit) are admitted, and their receipts read, on the API's own worker thread. Larger ones go to
 /// the blocking pool, so a batch of thousands cannot hold a worker for milliseconds. A single
 /// document's admission (one signature check, a few reads from memory) costs less than the
 /// two thread hand-offs of the pool: single-signed documents/s rose about 13 % (BENCHMARKS.md,
@@ -1376,8 +1376,7 @@ impl LedgerService {
         if let Err(error) = outcome {
             return Err(ApiError::Dropped { tx_id, error });
         }
-        // A small transaction's receipts (one document's, or a few) are read in place, as it
-        // was admitted.
+        // A small transaction's receipts are read in place, as it was admitted.
         let receipts = if small {
             let _permit = self.blocking_place().await?;
             Reader { app: &self.app }.transaction_receipts(tx_id)?
