@@ -124,12 +124,12 @@ const DEADLINE_MARGIN_MAX: Duration = Duration::from_millis(250);
 /// How long [`serve`] waits for open connections to finish after its shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Transactions up to this size (a single document's is about 270 bytes; about twenty
-/// documents fit) are admitted, and their receipts read, on the API's own worker thread. Larger ones go to
-/// the blocking pool, so a batch of thousands cannot hold a worker for milliseconds. A single
-/// document's admission (one signature check, a few reads from memory) costs less than the
-/// two thread hand-offs of the pool: single-signed documents/s rose about 13 % (BENCHMARKS.md,
-/// "Small transactions admitted on the API's worker").
-const INLINE_TRANSACTION_BYTES: usize = 4 * 1024;
+/// documents fit) are admitted, and their receipts read, on the API's own worker thread.
+/// Larger ones go to the blocking pool, so a batch of thousands cannot hold a worker for
+/// milliseconds. A single document's admission (one signature check, a few reads from memory)
+/// costs less than the two thread hand-offs of the pool: single-signed documents/s rose about
+/// 13 % (BENCHMARKS.md, "Small transactions admitted on the API's worker").
+pub const INLINE_TRANSACTION_BYTES: usize = 4 * 1024;
 
 /// Why an API call failed. [`to_status`] turns it into the status the caller receives.
 #[derive(Debug, Error)]

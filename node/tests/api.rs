@@ -18,7 +18,9 @@ use evidence_core::keys::SigningKey;
 use evidence_core::merkle::{ConsistencyProof, TreeHead, verify_consistency};
 use evidence_core::receipt::{Receipt, verify_receipt};
 use evidence_genesis::{Consortium, Genesis, default_consortium};
-use evidence_node::api::{ERROR_DOMAIN, LedgerService, ServeOptions, serve};
+use evidence_node::api::{
+    ERROR_DOMAIN, INLINE_TRANSACTION_BYTES, LedgerService, ServeOptions, serve,
+};
 use evidence_node::app::{App, AppLimits, now_ms};
 use evidence_node::config::ApiSection;
 use evidence_node::ledger::Ledger;
@@ -428,9 +430,9 @@ async fn notarize_answers_with_a_receipt_per_document_and_again_when_resubmitted
     node.shut_down().await;
 }
 
-/// A transaction above the node's inline limit (`INLINE_TRANSACTION_BYTES`, 4 KiB) is
-/// admitted and its receipts read on the blocking pool, a small one on the API's worker: both
-/// get the same kind of answer.
+/// A transaction above the node's inline limit ([`INLINE_TRANSACTION_BYTES`]) is admitted and
+/// its receipts read on the blocking pool, a small one on the API's worker: both get the same
+/// kind of answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn small_and_large_transactions_are_answered_alike() {
     let node = Node::start().await;
@@ -448,7 +450,12 @@ async fn small_and_large_transactions_are_answered_alike() {
         .collect();
     for (bodies, above_limit) in [(small, false), (large, true)] {
         let tx = node.anchor("bureau", bodies.clone());
-        assert_eq!(tx.len() > 4 * 1024, above_limit, "{} bytes", tx.len());
+        assert_eq!(
+            tx.len() > INLINE_TRANSACTION_BYTES,
+            above_limit,
+            "{} bytes",
+            tx.len()
+        );
         let response = node.notarize_committed(&client, &tx).await;
         assert_eq!(response.receipts.len(), bodies.len(), "{} bytes", tx.len());
         for (receipt, body) in response.receipts.iter().zip(&bodies) {
