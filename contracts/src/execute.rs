@@ -127,14 +127,22 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
         "a transaction prepared under another algorithm than the chain's"
     );
     let transaction = prepared.transaction();
-    let bytes = transaction.to_canonical_bytes();
-    let max = context.config.policy.limits.transaction_bytes_max as usize;
-    if bytes.len() > max {
-        return Err(TxError::TooLarge {
-            size: bytes.len(),
-            max,
+    // A transaction built in memory rather than decoded may hold values the encoding's limits
+    // forbid (an over-long identifier, say). Its entries could then never be decoded from the
+    // log, so it must be refused exactly as its bytes would be. A decoded one is its bytes.
+    let (size, decodes) = match prepared.encoded_len() {
+        Some(len) => (len, Ok(())),
+        None => {
+            let bytes = transaction.to_canonical_bytes();
+            (
+                bytes.len(),
+                Transaction::from_canonical_bytes(&bytes).map(drop),
+            )
         }
-        .into());
+    };
+    let max = context.config.policy.limits.transaction_bytes_max as usize;
+    if size > max {
+        return Err(TxError::TooLarge { size, max }.into());
     }
     if let Transaction::Anchor(batch) = transaction {
         let max = (context.config.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
@@ -146,10 +154,7 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
             .into());
         }
     }
-    // A transaction built in memory rather than decoded may hold values the encoding's limits
-    // forbid (an over-long identifier, say). Its entries could then never be decoded from the
-    // log, so it must be refused exactly as its bytes would be.
-    if let Err(error) = Transaction::from_canonical_bytes(&bytes) {
+    if let Err(error) = decodes {
         return Err(TxError::Malformed(error).into());
     }
     // What an accepted transaction appends to the log is a function of the transaction alone,
@@ -229,10 +234,8 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
 /// The outcome of executing a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockOutcome {
-    /// One result per transaction, in block order.
+    /// One result per transaction, in block order; an accepted one carries its entries.
     pub results: Vec<Result<Applied, TxError>>,
-    /// Every entry the block appends to the log, in order.
-    pub entries: Vec<Entry>,
     /// Every key whose value the block changed, with its new value, to be committed
     /// atomically with the block.
     pub writes: BTreeMap<Vec<u8>, Vec<u8>>,
@@ -240,6 +243,32 @@ pub struct BlockOutcome {
     pub state_root: Digest,
     /// The state tree's new root and the pages to store with the block.
     pub state_tree: TreeUpdate,
+}
+
+impl BlockOutcome {
+    /// Every entry the block appends to the log, in order: the accepted transactions'.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.results
+            .iter()
+            .flatten()
+            .flat_map(|applied| &applied.entries)
+    }
+}
+
+/// A block holding at least this many documents (or other transactions) is prepared on several
+/// threads ([`evidence_core::parallel`]): below it, starting a thread costs more than it shares.
+pub const PARALLEL_RECORDS_MIN: usize = 512;
+
+/// Whether a block of `transactions` is worth preparing on several threads.
+pub fn worth_splitting(transactions: &[Transaction]) -> bool {
+    let records: usize = transactions
+        .iter()
+        .map(|tx| match tx {
+            Transaction::Anchor(batch) => batch.anchors.len(),
+            _ => 1,
+        })
+        .sum();
+    transactions.len() > 1 && records >= PARALLEL_RECORDS_MIN
 }
 
 /// Executes `transactions` in order over `state`: each is applied or rejected on its own, the
@@ -254,15 +283,33 @@ pub fn execute_block<S: StateStore + ?Sized>(
     parent_tree: Slot,
     transactions: &[Transaction],
 ) -> Result<BlockOutcome, StoreError> {
+    let algorithm = context.algorithm();
+    let prepared =
+        evidence_core::parallel::map(transactions, worth_splitting(transactions), |tx| {
+            Prepared::new(tx, algorithm)
+        });
+    execute_prepared_block(state, context, parent_tree, &prepared)
+}
+
+/// As [`execute_block`], for transactions prepared already (a node prepares the transactions
+/// it decoded from a block with [`Prepared::decoded`]). What they append to the log, their
+/// writes and the new root are the same as for [`execute_block`] of the same transactions.
+///
+/// # Errors
+/// As [`execute_block`].
+pub fn execute_prepared_block<S: StateStore + ?Sized>(
+    state: &S,
+    context: &BlockContext<'_>,
+    parent_tree: Slot,
+    transactions: &[Prepared<'_>],
+) -> Result<BlockOutcome, StoreError> {
     let mut overlay = Overlay::new(state);
     let mut results = Vec::with_capacity(transactions.len());
-    let mut entries = Vec::new();
     let mut next_index = context.log_size;
     for transaction in transactions {
-        match apply(&mut overlay, transaction, context, next_index) {
+        match apply_prepared(&mut overlay, transaction, context, next_index) {
             Ok(applied) => {
                 next_index += applied.entries.len() as u64;
-                entries.extend(applied.entries.iter().cloned());
                 results.push(Ok(applied));
             }
             Err(ApplyError::Rejected(error)) => results.push(Err(error)),
@@ -271,10 +318,16 @@ pub fn execute_block<S: StateStore + ?Sized>(
     }
     let mut writes = overlay.into_writes();
     // Only changes count: a put that leaves a value as it was is not a write, so the state
-    // root depends on the state alone and not on how an implementation reached it.
+    // root depends on the state alone and not on how an implementation reached it. The reads
+    // are independent, so a large block's are shared over threads.
+    let written: Vec<(&Vec<u8>, &Vec<u8>)> = writes.iter().collect();
+    let split = written.len() >= PARALLEL_RECORDS_MIN;
+    let kept = evidence_core::parallel::map(&written, split, |(key, value)| {
+        state.get(key).map(|old| old.as_ref() != Some(*value))
+    });
     let mut unchanged = Vec::new();
-    for (key, value) in &writes {
-        if state.get(key)?.as_ref() == Some(value) {
+    for ((key, _), kept) in written.into_iter().zip(kept) {
+        if !kept? {
             unchanged.push(key.clone());
         }
     }
@@ -286,7 +339,6 @@ pub fn execute_block<S: StateStore + ?Sized>(
     let root = state_tree.root.unwrap_or(parent_tree);
     Ok(BlockOutcome {
         results,
-        entries,
         writes,
         state_root: Digest::new(algorithm, root.hash(algorithm)),
         state_tree,

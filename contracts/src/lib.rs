@@ -14,7 +14,9 @@ pub mod transaction;
 pub mod verified;
 
 pub use error::TxError;
-pub use execute::{Applied, ApplyError, BlockContext, BlockOutcome, apply, execute_block};
+pub use execute::{
+    Applied, ApplyError, BlockContext, BlockOutcome, apply, execute_block, execute_prepared_block,
+};
 pub use state::{MemoryState, Overlay, StateStore, StoreError};
 pub use transaction::Transaction;
 pub use verified::VerifiedSignatures;

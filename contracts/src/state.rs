@@ -25,8 +25,9 @@ use thiserror::Error;
 #[error("state store failed: {0}")]
 pub struct StoreError(pub String);
 
-/// Read access to committed state.
-pub trait StateStore {
+/// Read access to committed state. A large block's state-tree update reads pages from
+/// several threads at once, hence `Sync`.
+pub trait StateStore: Sync {
     /// The value stored under `key`, if any.
     ///
     /// # Errors

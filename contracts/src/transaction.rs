@@ -84,6 +84,8 @@ pub struct Prepared<'t> {
     algorithm: HashAlgorithm,
     id: Option<Digest>,
     batch_tree: Option<MerkleLog<MemoryStore>>,
+    /// The length of the bytes the transaction was decoded from, when it was.
+    encoded_len: Option<usize>,
 }
 
 impl<'t> Prepared<'t> {
@@ -100,7 +102,27 @@ impl<'t> Prepared<'t> {
             algorithm,
             id,
             batch_tree,
+            encoded_len: None,
         }
+    }
+
+    /// As [`Prepared::new`], for a transaction decoded from `encoded_len` bytes. Decoding is
+    /// canonical (what decodes encodes to the same bytes), so execution takes its size from
+    /// here and need not encode it again to check its size and the encoding's limits.
+    pub fn decoded(
+        transaction: &'t Transaction,
+        algorithm: HashAlgorithm,
+        encoded_len: usize,
+    ) -> Self {
+        Self {
+            encoded_len: Some(encoded_len),
+            ..Self::new(transaction, algorithm)
+        }
+    }
+
+    /// The length of the bytes the transaction was decoded from, if it was.
+    pub const fn encoded_len(&self) -> Option<usize> {
+        self.encoded_len
     }
 
     /// The algorithm the id and the tree are computed with.

@@ -47,7 +47,7 @@ fn batch_breaking_a_rule_at_its_second_anchor_is_rejected_whole() {
         "no writes but the consumed id: {:?}",
         outcome.writes
     );
-    assert!(outcome.entries.is_empty());
+    assert!(outcome.entries().next().is_none());
     let mut expected_state = state_before.clone();
     expected_state.apply(&outcome.writes);
     assert_eq!(ledger.state, expected_state);
@@ -130,7 +130,7 @@ fn rejected_transaction_between_two_accepted_ones_leaves_no_trace() {
         third.entries[0].index, 2,
         "no index is spent on the rejection"
     );
-    let indices: Vec<_> = outcome.entries.iter().map(|e| e.index).collect();
+    let indices: Vec<_> = outcome.entries().map(|e| e.index).collect();
     assert_eq!(indices, [1, 2]);
     assert_eq!(ledger.version(PROJECT, "dwg-001", 1).entry_index, 1);
     assert_eq!(ledger.version(PROJECT, "rpt-001", 1).entry_index, 2);
@@ -141,7 +141,7 @@ fn rejected_transaction_between_two_accepted_ones_leaves_no_trace() {
     without.register_standard_project(PROJECT);
     let txs = block(&without, false);
     let clean = without.execute(&txs);
-    assert_eq!(clean.entries, outcome.entries);
+    assert!(clean.entries().eq(outcome.entries()));
     let rejected_mark = applied_transaction_key(&block(&ledger, true)[1].id(ALG).unwrap());
     let mut writes = outcome.writes.clone();
     assert!(writes.remove(&rejected_mark).is_some());
@@ -183,7 +183,7 @@ fn transactions_in_one_block_see_the_writes_of_those_before_them() {
             Ok(()),
         ]
     );
-    assert_eq!(outcome.entries.len(), 4);
+    assert_eq!(outcome.entries().count(), 4);
     assert_eq!(ledger.paid(PROJECT, "foundation"), (300_000, 300_000));
 }
 
@@ -312,7 +312,7 @@ fn a_block_that_changes_no_state_keeps_the_state_root() {
     for _ in 1..=3 {
         let parent = ledger.state_root;
         let outcome = ledger.execute(&[]);
-        assert!(outcome.results.is_empty() && outcome.entries.is_empty());
+        assert!(outcome.results.is_empty() && outcome.entries().next().is_none());
         assert!(outcome.writes.is_empty());
         assert_eq!(
             outcome.state_root, parent,
@@ -371,4 +371,62 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
     // The forged copy alone, after the good one was remembered, is still refused.
     let alone = execute_block(&ledger.state, &context, ledger.tree, &[forged]).unwrap();
     assert!(matches!(alone.results[0], Err(TxError::BadSignature(_))));
+}
+
+/// A block large enough to be prepared on several threads, and the same block prepared from
+/// the bytes a node decoded it from, execute exactly as its transactions prepared one by one
+/// in order: results, entries, writes and root.
+#[test]
+fn a_large_block_prepared_on_threads_or_from_its_bytes_executes_as_one_prepared_in_order() {
+    use evidence_contracts::execute::{PARALLEL_RECORDS_MIN, worth_splitting};
+    use evidence_contracts::execute_prepared_block;
+    use evidence_contracts::transaction::Prepared;
+    use evidence_core::encoding::{Decode as _, Encode as _};
+
+    let mut ledger = Ledger::new();
+    ledger.register_standard_project(PROJECT);
+    let mut block: Vec<Transaction> = (0..9)
+        .map(|b| {
+            let anchors = (0..100)
+                .map(|d| ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, &format!("dwg-{b}-{d}")))
+                .collect();
+            ledger.signed(anchors)
+        })
+        .collect();
+    // One rejected on the way: a document filed twice in the block.
+    block.insert(
+        4,
+        ledger.signed(vec![ledger.body(
+            BUREAU,
+            COMPLETION_DRAWING,
+            PROJECT,
+            "dwg-1-7",
+        )]),
+    );
+    assert!(worth_splitting(&block) && block.len() * 100 > PARALLEL_RECORDS_MIN);
+
+    let context = ledger.next_context();
+    let in_order: Vec<Prepared<'_>> = block.iter().map(|tx| Prepared::new(tx, ALG)).collect();
+    let expected = execute_prepared_block(&ledger.state, &context, ledger.tree, &in_order).unwrap();
+    assert!(
+        expected.results[4].is_err() && expected.results.iter().filter(|r| r.is_ok()).count() == 9
+    );
+
+    let split = execute_block(&ledger.state, &context, ledger.tree, &block).unwrap();
+    assert_eq!(split, expected);
+
+    let bytes: Vec<Vec<u8>> = block.iter().map(|tx| tx.to_canonical_bytes()).collect();
+    let decoded: Vec<Transaction> = bytes
+        .iter()
+        .map(|b| Transaction::from_canonical_bytes(b).unwrap())
+        .collect();
+    let from_bytes: Vec<Prepared<'_>> = decoded
+        .iter()
+        .zip(&bytes)
+        .map(|(tx, b)| Prepared::decoded(tx, ALG, b.len()))
+        .collect();
+    let decoded_outcome =
+        execute_prepared_block(&ledger.state, &context, ledger.tree, &from_bytes).unwrap();
+    assert_eq!(decoded_outcome, expected);
+    assert_eq!(expected.entries().count(), 900);
 }

@@ -2,9 +2,10 @@
 //! and its proofs, block headers, commit certificates, checkpoints, receipts and their offline
 //! verification.
 //!
-//! This crate does no I/O beyond hashing a file or reader, reads no clock and spawns nothing
-//! (the multi-threaded file hasher aside), so the same code runs in a node, a client and an
-//! offline verifier. SPEC.md at the repository root defines every format byte for byte.
+//! This crate does no I/O beyond hashing a file or reader and reads no clock, so the same code
+//! runs in a node, a client and an offline verifier. It spawns threads only to share large
+//! work (the file hasher, [`parallel`]), with the result one thread would give. SPEC.md at the
+//! repository root defines every format byte for byte.
 
 pub mod certificate;
 pub mod checkpoint;
@@ -16,6 +17,7 @@ pub mod governance;
 pub mod header;
 pub mod keys;
 pub mod merkle;
+pub mod parallel;
 pub mod receipt;
 pub mod records;
 pub mod state_tree;

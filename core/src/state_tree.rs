@@ -732,9 +732,10 @@ impl Decode for Page {
     }
 }
 
-/// Where the stored tree reads its pages: by path and the height that wrote them.
-pub trait PageReader {
-    type Error;
+/// Where the stored tree reads its pages: by path and the height that wrote them. A large
+/// update reads from several threads at once (see [`update`]), hence `Sync`.
+pub trait PageReader: Sync {
+    type Error: Send;
 
     /// The page at `path` written at `height`.
     ///
@@ -769,7 +770,10 @@ pub struct TreeUpdate {
 /// Updates the tree whose root is `root` with `changes` (key hash → new value hash, or `None` to
 /// remove the key), writing new pages at `height`. Returns the new root and what to write.
 ///
-/// Only the pages on the changed keys' paths are read and rewritten: O(changes · depth).
+/// Only the pages on the changed keys' paths are read and rewritten: O(changes · depth). An
+/// update of at least [`PARALLEL_CHANGES_MIN`] keys splits the root page's sixteen subtrees
+/// into contiguous runs, one a thread (as many as [`crate::parallel::threads`] gives). The
+/// result, the order of its pages and stale pages included, is the same as one thread's.
 ///
 /// # Errors
 /// A page cannot be read.
@@ -780,6 +784,27 @@ pub fn update<R: PageReader>(
     height: u64,
     changes: &BTreeMap<NodeHash, Option<NodeHash>>,
 ) -> Result<TreeUpdate, TreeError<R::Error>> {
+    let parts = if changes.len() >= PARALLEL_CHANGES_MIN {
+        crate::parallel::threads()
+    } else {
+        1
+    };
+    update_in_parts(algorithm, reader, root, height, changes, parts)
+}
+
+/// An update of at least this many keys runs on several threads: below it, starting a thread
+/// costs more than the hashing it would share (a new key rehashes about 8 µs of pages).
+pub const PARALLEL_CHANGES_MIN: usize = 1_024;
+
+/// [`update`] with the root page's subtrees split into at most `parts` runs, one a thread.
+fn update_in_parts<R: PageReader>(
+    algorithm: HashAlgorithm,
+    reader: &R,
+    root: Slot,
+    height: u64,
+    changes: &BTreeMap<NodeHash, Option<NodeHash>>,
+    parts: usize,
+) -> Result<TreeUpdate, TreeError<R::Error>> {
     let changes: Vec<(NodeHash, Option<NodeHash>)> =
         changes.iter().map(|(k, v)| (*k, *v)).collect();
     let mut out = TreeUpdate::default();
@@ -789,7 +814,15 @@ pub fn update<R: PageReader>(
         height,
         out: &mut out,
     };
-    let new_root = updater.apply(root, &mut Vec::new(), &changes)?;
+    let new_root = match root {
+        Slot::Page {
+            height: root_height,
+            ..
+        } if parts > 1 && !changes.is_empty() => {
+            updater.apply_root_in_parts(root_height, &changes, parts)?
+        }
+        _ => updater.apply(root, &mut Vec::new(), &changes)?,
+    };
     out.root = Some(new_root);
     out.changes = changes;
     Ok(out)
@@ -811,6 +844,88 @@ impl<R: PageReader> Updater<'_, R> {
                 path: path.to_vec(),
                 height,
             })
+    }
+
+    /// The root page (written at `root_height`) after `changes` (sorted, at least one), its
+    /// subtrees updated in up to `parts` contiguous runs of nibbles, each on its own thread
+    /// with its own output. The runs' outputs are joined in nibble order, between the root's
+    /// stale entry and its new page, which is where [`Updater::apply`] puts them.
+    fn apply_root_in_parts(
+        &mut self,
+        root_height: u64,
+        changes: &[(NodeHash, Option<NodeHash>)],
+        parts: usize,
+    ) -> Result<Slot, TreeError<R::Error>> {
+        let page = self.read(&[], root_height)?;
+        self.out.stale.push((Vec::new(), root_height));
+        // The changes under nibble `n` are `changes[bounds[n]..bounds[n + 1]]`.
+        let mut bounds = [0usize; 17];
+        for n in 0..16 {
+            let start = bounds[n];
+            bounds[n + 1] = start
+                + changes[start..]
+                    .iter()
+                    .take_while(|(k, _)| usize::from(nibble(k, 0)) == n)
+                    .count();
+        }
+        // Runs of nibbles `cuts[i]..cuts[i + 1]` with about equal numbers of changes.
+        let mut cuts = vec![0usize];
+        for part in 1..parts {
+            let target = changes.len() * part / parts;
+            let cut = (1..16).find(|n| bounds[*n] >= target).unwrap_or(16);
+            if cut > *cuts.last().unwrap_or(&0) && cut < 16 {
+                cuts.push(cut);
+            }
+        }
+        cuts.push(16);
+        let (algorithm, reader, height) = (self.algorithm, self.reader, self.height);
+        let run = &|from: usize, to: usize| {
+            let mut out = TreeUpdate::default();
+            let mut updater = Updater {
+                algorithm,
+                reader,
+                height,
+                out: &mut out,
+            };
+            let mut slots = Vec::new();
+            for n in from..to {
+                let below = &changes[bounds[n]..bounds[n + 1]];
+                if below.is_empty() {
+                    continue;
+                }
+                let mut path = vec![n as u8];
+                slots.push((n, updater.apply(page.slots[n], &mut path, below)?));
+            }
+            Ok::<_, TreeError<R::Error>>((out, slots))
+        };
+        let runs: Vec<_> = std::thread::scope(|scope| {
+            let others: Vec<_> = cuts[1..]
+                .windows(2)
+                .map(|w| {
+                    let (from, to) = (w[0], w[1]);
+                    scope.spawn(move || run(from, to))
+                })
+                .collect();
+            let mut runs = vec![run(cuts[0], cuts[1])];
+            for other in others {
+                runs.push(
+                    other
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            runs
+        });
+        let mut slots = page.slots;
+        for run in runs {
+            let (out, updated) = run?;
+            self.out.stale.extend(out.stale);
+            self.out.pages.extend(out.pages);
+            for (n, slot) in updated {
+                slots[n] = slot;
+            }
+        }
+        Ok(self.finish(&Vec::new(), slots))
     }
 
     /// The slot at `path` after `changes` (sorted, all below `path`).
@@ -1090,6 +1205,59 @@ mod stored_tests {
                     prop_assert_eq!(&proof, &reference.prove_hashed(&kh(k)));
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// A block split over threads gives exactly what one thread gives: the root, the pages
+        /// and the stale pages, in the same order, whatever the split and whatever the tree
+        /// (empty, one leaf, pages, deletions).
+        #[test]
+        fn an_update_in_parts_is_the_update_on_one_thread(
+            blocks in blocks(),
+            last in prop::collection::vec(
+                (0u16..400, prop::option::weighted(0.7, any::<u8>())),
+                0..120,
+            ),
+        ) {
+            let (pages, history, _) = run(&blocks);
+            let root = history.last().map_or(Slot::Empty, |(root, _)| *root);
+            let height = history.len() as u64 + 1;
+            let changes: BTreeMap<NodeHash, Option<NodeHash>> =
+                last.iter().map(|(k, v)| (kh(*k), v.map(vh))).collect();
+            let one = update_in_parts(ALG, &pages, root, height, &changes, 1).unwrap();
+            for parts in [2, 3, 4, 16, 17] {
+                let split = update_in_parts(ALG, &pages, root, height, &changes, parts).unwrap();
+                prop_assert_eq!(&split, &one, "{} parts", parts);
+            }
+        }
+    }
+
+    #[test]
+    fn a_large_update_is_split_and_matches_the_reference() {
+        // Above the threshold `update` itself splits the root's subtrees.
+        let mut reference = MemoryStateTree::new(ALG);
+        let mut pages = MemoryPages::default();
+        let mut root = Slot::Empty;
+        for height in 1..=3u64 {
+            let changes: BTreeMap<NodeHash, Option<NodeHash>> = (0..PARALLEL_CHANGES_MIN as u64
+                + 7)
+                .map(|i| {
+                    let k = key_hash(ALG, format!("large {}", i * height % 2_000).as_bytes());
+                    (k, (i % 11 != 0 || height == 1).then(|| vh(height as u8)))
+                })
+                .collect();
+            for (k, v) in &changes {
+                reference.set_hashed(*k, *v);
+            }
+            let update = update(ALG, &pages, root, height, &changes).unwrap();
+            let one = update_in_parts(ALG, &pages, root, height, &changes, 1).unwrap();
+            assert_eq!(update, one, "height {height}");
+            pages.apply(height, &update);
+            root = update.root.unwrap();
+            assert_eq!(root.hash(ALG), reference.root(), "height {height}");
         }
     }
 

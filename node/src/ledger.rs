@@ -13,10 +13,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use evidence_contracts::error::TxError;
-use evidence_contracts::execute::{BlockContext, execute_block};
+use evidence_contracts::execute::{BlockContext, execute_prepared_block};
 use evidence_contracts::state::StoreError as StateError;
 use evidence_contracts::state::{StatePages, StateStore, configuration_key};
-use evidence_contracts::transaction::Transaction;
+use evidence_contracts::transaction::{Prepared, Transaction};
 use evidence_contracts::verified::VerifiedSignatures;
 use evidence_core::certificate::{CertificateError, CommitCertificate};
 use evidence_core::checkpoint::{Checkpoint, Handoff};
@@ -46,6 +46,11 @@ use crate::storage::{
 /// committed without executing it again. Several proposals for one height are normal (one per
 /// round); more than this many means something is wrong and the rest are re-executed.
 const EXECUTED_CACHE_MAX: usize = 16;
+
+/// A block of at least this many transaction bytes (about 500 documents) is decoded and
+/// prepared on several threads: a catching-up node's critical path, while its other cores
+/// wait. Below it, starting a thread costs more than it shares.
+const PARALLEL_BLOCK_BYTES_MIN: usize = 128 << 10;
 
 /// How many verified (transaction, signature) pairs are remembered: more than a full mempool
 /// holds, so that admission's check serves the block that carries the transaction.
@@ -556,13 +561,28 @@ impl Ledger {
         time_ms: u64,
         transactions: &[Vec<u8>],
     ) -> Result<Result<Executed, BlockError>, LedgerError> {
+        // Decoding and preparing (ids, batch trees) are the transactions' own, so a large block
+        // does them on several threads; its rules then run in block order.
+        let bytes: usize = transactions.iter().map(Vec::len).sum();
+        let split = transactions.len() > 1 && bytes >= PARALLEL_BLOCK_BYTES_MIN;
         let mut decoded = Vec::with_capacity(transactions.len());
-        for (position, bytes) in transactions.iter().enumerate() {
-            match Transaction::from_canonical_bytes(bytes) {
+        let decodings = evidence_core::parallel::map(transactions, split, |bytes| {
+            Transaction::from_canonical_bytes(bytes)
+        });
+        for (position, decoding) in decodings.into_iter().enumerate() {
+            match decoding {
                 Ok(tx) => decoded.push(tx),
                 Err(error) => return Ok(Err(BlockError::MalformedTransaction { position, error })),
             }
         }
+        let algorithm = self.algorithm;
+        let sized: Vec<(&Transaction, usize)> = decoded
+            .iter()
+            .zip(transactions.iter().map(Vec::len))
+            .collect();
+        let prepared = evidence_core::parallel::map(&sized, split, |(tx, len)| {
+            Prepared::decoded(tx, algorithm, *len)
+        });
         let context = BlockContext {
             genesis: &self.genesis,
             config: &tip.configuration,
@@ -571,15 +591,18 @@ impl Ledger {
             log_size: tip.log_size,
             verified: Some(&self.verified),
         };
-        let outcome = execute_block(&self.store, &context, tip.state_tree, &decoded)?;
+        let mut outcome = execute_prepared_block(&self.store, &context, tip.state_tree, &prepared)?;
 
         let mut log = MerkleLog::open(
             self.algorithm,
             OverlayNodes::new(self.log_nodes()),
             tip.log_size,
         )?;
-        for entry in &outcome.entries {
-            log.append(entry.leaf_hash(self.algorithm))?;
+        let appended: Vec<&Entry> = outcome.entries().collect();
+        let leaves =
+            evidence_core::parallel::map(&appended, split, |entry| entry.leaf_hash(algorithm));
+        for leaf in leaves {
+            log.append(leaf)?;
         }
         let log_root = Digest::new(self.algorithm, log.root());
         let log_size = log.size();
@@ -590,7 +613,9 @@ impl Ledger {
         let mut inadmissible = Vec::new();
         let mut payment_refusals = Vec::new();
         let mut next_entry = tip.log_size;
-        for (position, (tx, result)) in decoded.iter().zip(&outcome.results).enumerate() {
+        // The accepted transactions' entries move here, in order, instead of being copied.
+        let mut entries = Vec::with_capacity((log_size - tip.log_size) as usize);
+        for (position, (tx, result)) in decoded.iter().zip(&mut outcome.results).enumerate() {
             // An applied transaction's id was computed as it was applied. One without an id
             // cannot have authenticated; it is inadmissible below.
             let tx_id = match result {
@@ -604,13 +629,15 @@ impl Ledger {
                 Ok(applied) => {
                     let first = applied.entries.first().map_or(next_entry, |e| e.index);
                     next_entry += applied.entries.len() as u64;
-                    TransactionRecord {
+                    let record = TransactionRecord {
                         height,
                         position: position as u32,
                         first_entry: first,
                         entry_count: applied.entries.len() as u32,
                         rejection: None,
-                    }
+                    };
+                    entries.append(&mut applied.entries);
+                    record
                 }
                 Err(error) => {
                     if is_inadmissible(error) {
@@ -656,7 +683,7 @@ impl Ledger {
                 log_root,
                 state_root: outcome.state_root,
             },
-            entries: outcome.entries,
+            entries,
             log_nodes,
             writes: outcome.writes,
             state_tree: outcome.state_tree,

@@ -142,7 +142,7 @@ impl Mempool {
         let transaction = Transaction::from_canonical_bytes(&bytes)
             .map_err(|e| AdmitError::Rejected(TxError::Malformed(e)))?;
         // Its id and batch tree, computed once for the lookup below and the trial execution.
-        let prepared = Prepared::new(&transaction, ledger.algorithm());
+        let prepared = Prepared::decoded(&transaction, ledger.algorithm(), bytes.len());
         // A transaction already waiting is answered as such even when the pool is full.
         if let Some(tx_id) = prepared.id()
             && self.inner().txs.contains_key(&tx_id)

@@ -204,8 +204,8 @@ impl Ledger {
             .expect("the memory store does not fail");
         self.state_root = outcome.state_root;
         self.height = height;
-        self.log_size += outcome.entries.len() as u64;
-        self.log.extend(outcome.entries.iter().cloned());
+        self.log_size += outcome.entries().count() as u64;
+        self.log.extend(outcome.entries().cloned());
         outcome
     }
 
@@ -237,7 +237,7 @@ impl Ledger {
     pub(crate) fn reject(&mut self, transaction: &Transaction) -> TxError {
         let outcome = self.execute(std::slice::from_ref(transaction));
         assert!(
-            outcome.entries.is_empty(),
+            outcome.entries().next().is_none(),
             "a rejected transaction appended entries"
         );
         let consumed = transaction

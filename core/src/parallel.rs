@@ -1,0 +1,69 @@
+//! Work shared over the machine's cores with the result one thread would give, in the same
+//! order: for large blocks, whose preparation and state-tree update are a catching-up node's
+//! critical path while its other cores wait.
+
+use std::sync::OnceLock;
+
+/// How many threads a large piece of work is split over: the machine's parallelism, at most
+/// four (a node runs consensus, its API and RocksDB's own threads beside it).
+pub fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
+}
+
+/// `f` of every item, in the items' order. With `split`, the items are cut into up to
+/// [`threads`] contiguous runs of about equal length, each mapped on its own thread (the
+/// first on the caller's); otherwise all on the caller's thread. A panic in `f` is raised again
+/// in the caller.
+pub fn map<'a, T: Sync, U: Send>(
+    items: &'a [T],
+    split: bool,
+    f: impl Fn(&'a T) -> U + Sync,
+) -> Vec<U> {
+    let parts = if split { threads().min(items.len()) } else { 1 };
+    if parts <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let run = items.len().div_ceil(parts);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut chunks = items.chunks(run);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        let mut out: Vec<U> = first.iter().map(f).collect();
+        out.reserve(items.len() - out.len());
+        for other in others {
+            out.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_split_map_keeps_the_order_of_one_thread() {
+        for len in [0, 1, 2, 3, 7, 100, 1_001] {
+            let items: Vec<u64> = (0..len).collect();
+            let one = map(&items, false, |x| x * 3 + 1);
+            let split = map(&items, true, |x| x * 3 + 1);
+            assert_eq!(split, one, "{len} items");
+            assert_eq!(one, items.iter().map(|x| x * 3 + 1).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "item 5")]
+    fn a_panic_in_any_run_reaches_the_caller() {
+        let items: Vec<u64> = (0..8).collect();
+        map(&items, true, |x| assert_ne!(*x, 5, "item 5"));
+    }
+}
