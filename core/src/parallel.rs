@@ -11,10 +11,31 @@ pub fn threads() -> usize {
     *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
 }
 
+/// `f(0)` to `f(runs - 1)`, in that order, each on its own thread but the first, which runs
+/// on the caller's. A panic in `f` is raised again in the caller.
+pub fn each<U: Send>(runs: usize, f: impl Fn(usize) -> U + Sync) -> Vec<U> {
+    if runs <= 1 {
+        return (0..runs).map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..runs).map(|i| scope.spawn(move || f(i))).collect();
+        let mut out = Vec::with_capacity(runs);
+        out.push(f(0));
+        for other in others {
+            out.push(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        out
+    })
+}
+
 /// `f` of every item, in the items' order. With `split`, the items are cut into up to
-/// [`threads`] contiguous runs of about equal length, each mapped on its own thread (the
-/// first on the caller's); otherwise all on the caller's thread. A panic in `f` is raised again
-/// in the caller.
+/// [`threads`] contiguous runs of about equal length, each mapped on its own thread
+/// ([`each`]); otherwise all on the caller's thread.
 pub fn map<'a, T: Sync, U: Send>(
     items: &'a [T],
     split: bool,
@@ -24,25 +45,11 @@ pub fn map<'a, T: Sync, U: Send>(
     if parts <= 1 {
         return items.iter().map(f).collect();
     }
-    let run = items.len().div_ceil(parts);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let mut chunks = items.chunks(run);
-        let first = chunks.next().unwrap_or_default();
-        let others: Vec<_> = chunks
-            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<U>>()))
-            .collect();
-        let mut out: Vec<U> = first.iter().map(f).collect();
-        out.reserve(items.len() - out.len());
-        for other in others {
-            out.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
-        }
-        out
-    })
+    let runs: Vec<&'a [T]> = items.chunks(items.len().div_ceil(parts)).collect();
+    each(runs.len(), |i| runs[i].iter().map(&f).collect::<Vec<U>>())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 #[cfg(test)]
@@ -58,6 +65,13 @@ mod tests {
             assert_eq!(split, one, "{len} items");
             assert_eq!(one, items.iter().map(|x| x * 3 + 1).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn each_answers_in_the_order_of_its_runs() {
+        assert_eq!(each(0, |i| i), Vec::<usize>::new());
+        assert_eq!(each(1, |i| i + 1), [1]);
+        assert_eq!(each(5, |i| i * i), [0, 1, 4, 9, 16]);
     }
 
     #[test]

@@ -808,12 +808,7 @@ fn update_in_parts<R: PageReader>(
     let changes: Vec<(NodeHash, Option<NodeHash>)> =
         changes.iter().map(|(k, v)| (*k, *v)).collect();
     let mut out = TreeUpdate::default();
-    let mut updater = Updater {
-        algorithm,
-        reader,
-        height,
-        out: &mut out,
-    };
+    let mut updater = Updater::new(algorithm, reader, height, &mut out);
     let new_root = match root {
         Slot::Page {
             height: root_height,
@@ -835,7 +830,21 @@ struct Updater<'a, R> {
     out: &'a mut TreeUpdate,
 }
 
-impl<R: PageReader> Updater<'_, R> {
+impl<'a, R: PageReader> Updater<'a, R> {
+    const fn new(
+        algorithm: HashAlgorithm,
+        reader: &'a R,
+        height: u64,
+        out: &'a mut TreeUpdate,
+    ) -> Self {
+        Self {
+            algorithm,
+            reader,
+            height,
+            out,
+        }
+    }
+
     fn read(&self, path: &[u8], height: u64) -> Result<Page, TreeError<R::Error>> {
         self.reader
             .page(path, height)
@@ -881,12 +890,7 @@ impl<R: PageReader> Updater<'_, R> {
         let (algorithm, reader, height) = (self.algorithm, self.reader, self.height);
         let run = &|from: usize, to: usize| {
             let mut out = TreeUpdate::default();
-            let mut updater = Updater {
-                algorithm,
-                reader,
-                height,
-                out: &mut out,
-            };
+            let mut updater = Updater::new(algorithm, reader, height, &mut out);
             let mut slots = Vec::new();
             for n in from..to {
                 let below = &changes[bounds[n]..bounds[n + 1]];
@@ -898,24 +902,7 @@ impl<R: PageReader> Updater<'_, R> {
             }
             Ok::<_, TreeError<R::Error>>((out, slots))
         };
-        let runs: Vec<_> = std::thread::scope(|scope| {
-            let others: Vec<_> = cuts[1..]
-                .windows(2)
-                .map(|w| {
-                    let (from, to) = (w[0], w[1]);
-                    scope.spawn(move || run(from, to))
-                })
-                .collect();
-            let mut runs = vec![run(cuts[0], cuts[1])];
-            for other in others {
-                runs.push(
-                    other
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
-            }
-            runs
-        });
+        let runs = crate::parallel::each(cuts.len() - 1, |i| run(cuts[i], cuts[i + 1]));
         let mut slots = page.slots;
         for run in runs {
             let (out, updated) = run?;
