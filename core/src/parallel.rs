@@ -12,22 +12,29 @@ pub fn threads() -> usize {
 }
 
 /// `f(0)` to `f(runs - 1)`, in that order, each on its own thread but the first, which runs
-/// on the caller's. A panic in `f` is raised again in the caller.
+/// on the caller's. A run whose thread the system refuses (out of threads or memory) runs on
+/// the caller's too, after the first. A panic in `f` is raised again in the caller.
 pub fn each<U: Send>(runs: usize, f: impl Fn(usize) -> U + Sync) -> Vec<U> {
     if runs <= 1 {
         return (0..runs).map(f).collect();
     }
     let f = &f;
     std::thread::scope(|scope| {
-        let others: Vec<_> = (1..runs).map(|i| scope.spawn(move || f(i))).collect();
+        let others: Vec<_> = (1..runs)
+            .map(|i| {
+                let thread = std::thread::Builder::new().spawn_scoped(scope, move || f(i));
+                (i, thread)
+            })
+            .collect();
         let mut out = Vec::with_capacity(runs);
         out.push(f(0));
-        for other in others {
-            out.push(
-                other
+        for (i, thread) in others {
+            out.push(match thread {
+                Ok(thread) => thread
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            );
+                Err(_) => f(i),
+            });
         }
         out
     })
