@@ -106,9 +106,10 @@ impl<'t> Prepared<'t> {
         }
     }
 
-    /// As [`Prepared::new`], for a transaction decoded from `encoded_len` bytes. Decoding is
-    /// canonical (what decodes encodes to the same bytes), so execution takes its size from
-    /// here and need not encode it again to check its size and the encoding's limits.
+    /// As [`Prepared::new`], for a transaction decoded from `encoded_len` bytes (the caller
+    /// passes the length of the very bytes it decoded). Decoding is canonical (what decodes
+    /// encodes to the same bytes), so execution takes its size from here and need not encode
+    /// it again to check its size and the encoding's limits.
     pub fn decoded(
         transaction: &'t Transaction,
         algorithm: HashAlgorithm,
