@@ -25,8 +25,8 @@ use thiserror::Error;
 #[error("state store failed: {0}")]
 pub struct StoreError(pub String);
 
-/// Read access to committed state. A large block's state-tree update reads pages from
-/// several threads at once, hence `Sync`.
+/// Read access to committed state. A large block reads its old values and its state tree's
+/// pages from several threads at once, hence `Sync`.
 pub trait StateStore: Sync {
     /// The value stored under `key`, if any.
     ///

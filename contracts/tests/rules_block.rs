@@ -375,7 +375,8 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
 
 /// A block large enough to be prepared on several threads, and the same block prepared from
 /// the bytes a node decoded it from, execute exactly as its transactions prepared one by one
-/// in order: results, entries, writes and root.
+/// in order: results, entries, writes and root. (All three split the tree update and the
+/// old values' reads alike; `evidence-core`'s tests compare those splits with one thread.)
 #[test]
 fn a_large_block_prepared_on_threads_or_from_its_bytes_executes_as_one_prepared_in_order() {
     use evidence_contracts::execute::{PARALLEL_RECORDS_MIN, worth_splitting};

@@ -1241,7 +1241,9 @@ mod stored_tests {
             }
             let update = update(ALG, &pages, root, height, &changes).unwrap();
             let one = update_in_parts(ALG, &pages, root, height, &changes, 1).unwrap();
+            let two = update_in_parts(ALG, &pages, root, height, &changes, 2).unwrap();
             assert_eq!(update, one, "height {height}");
+            assert_eq!(two, one, "height {height}, two runs");
             pages.apply(height, &update);
             root = update.root.unwrap();
             assert_eq!(root.hash(ALG), reference.root(), "height {height}");

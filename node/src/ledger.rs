@@ -48,8 +48,8 @@ use crate::storage::{
 const EXECUTED_CACHE_MAX: usize = 16;
 
 /// A block of at least this many transaction bytes (about 500 documents) is decoded and
-/// prepared on several threads: a catching-up node's critical path, while its other cores
-/// wait. Below it, starting a thread costs more than it shares.
+/// prepared, and its log leaves hashed, on several threads: a catching-up node's critical
+/// path, while its other cores wait. Below it, starting a thread costs more than it shares.
 const PARALLEL_BLOCK_BYTES_MIN: usize = 128 << 10;
 
 /// How many verified (transaction, signature) pairs are remembered: more than a full mempool
