@@ -59,10 +59,13 @@ pub enum NodeError {
 struct ApiRuntime(Option<tokio::runtime::Runtime>);
 
 impl ApiRuntime {
-    fn new(worker_threads: usize) -> std::io::Result<Self> {
+    /// A runtime of `worker_threads` whose threads (its blocking pool's too) run
+    /// `niceness` steps below the priority of the thread that builds it.
+    fn new(worker_threads: usize, niceness: u8) -> std::io::Result<Self> {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(worker_threads.max(1))
             .thread_name("api")
+            .on_thread_start(move || lower_priority(niceness))
             .enable_all()
             .build()
             .map(|runtime| Self(Some(runtime)))
@@ -74,6 +77,30 @@ impl ApiRuntime {
             None => tokio::spawn(task),
         }
     }
+}
+
+/// Raises the calling thread's niceness by `niceness` (at most to 19, the lowest priority),
+/// so that the scheduler prefers the node's other threads (consensus, execution, commits)
+/// when both want a core. Raising niceness needs no privilege. A failure is logged once and
+/// the thread keeps its priority; on systems other than Linux threads have no niceness of
+/// their own and nothing is done.
+fn lower_priority(niceness: u8) {
+    #[cfg(target_os = "linux")]
+    if niceness > 0 {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let tid = rustix::thread::gettid();
+        let result = rustix::process::getpriority_process(Some(tid)).and_then(|current| {
+            let lowered = (current + i32::from(niceness)).min(19);
+            rustix::process::setpriority_process(Some(tid), lowered)
+        });
+        if let Err(error) = result {
+            WARNED.call_once(|| {
+                tracing::warn!(%error, "could not lower the API threads' priority (api.thread_niceness)");
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = niceness;
 }
 
 impl Drop for ApiRuntime {
@@ -298,8 +325,8 @@ impl Node {
         let mut api_shutdown = shutdown_rx.clone();
         // The API runs on a runtime of its own, so that a flood of calls (TLS, decoding,
         // encoding answers) takes at most its threads, never the ones consensus runs on.
-        let api_runtime =
-            ApiRuntime::new(config.api.worker_threads).map_err(|source| NodeError::Listen {
+        let api_runtime = ApiRuntime::new(config.api.worker_threads, config.api.thread_niceness)
+            .map_err(|source| NodeError::Listen {
                 address: config.api.listen.to_string(),
                 source,
             })?;
@@ -389,5 +416,33 @@ impl Node {
         for task in self.tasks {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn niceness() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+    }
+
+    #[test]
+    fn api_threads_run_below_the_node_priority() {
+        let node = niceness();
+        let runtime = ApiRuntime::new(1, 3).unwrap();
+        let inner = runtime.0.as_ref().unwrap();
+        let worker = inner.block_on(async { tokio::spawn(async { niceness() }).await.unwrap() });
+        let blocking =
+            inner.block_on(async { tokio::task::spawn_blocking(niceness).await.unwrap() });
+        assert_eq!(worker, (node + 3).min(19));
+        assert_eq!(blocking, (node + 3).min(19));
+        // The thread that built the runtime keeps its priority.
+        assert_eq!(niceness(), node);
+
+        let unchanged = ApiRuntime::new(1, 0).unwrap();
+        let inner = unchanged.0.as_ref().unwrap();
+        let worker = inner.block_on(async { tokio::spawn(async { niceness() }).await.unwrap() });
+        assert_eq!(worker, node);
     }
 }
