@@ -339,6 +339,19 @@ fn caller_timeout(metadata: &MetadataMap) -> Option<Duration> {
     })
 }
 
+/// A committed transaction's record if a rule accepted it; its refusal otherwise.
+fn accepted(tx_id: Digest, record: TransactionRecord) -> Result<TransactionRecord, ApiError> {
+    match record.rejection {
+        Some(rejection) => Err(ApiError::Refused {
+            tx_id,
+            height: record.height,
+            code: rejection.code,
+            message: rejection.message,
+        }),
+        None => Ok(record),
+    }
+}
+
 /// How long `Notarize` waits for the commit: the caller's deadline (answered a little before
 /// it, so that the caller gets this node's answer) capped by the configured maximum, or the
 /// configured default when the caller set none.
@@ -898,21 +911,18 @@ impl Reader<'_> {
                 ApiError::NotFound(format!("no transaction {tx_id} is known"))
             });
         };
-        if let Some(rejection) = record.rejection {
-            return Err(ApiError::Refused {
-                tx_id,
-                height: record.height,
-                code: rejection.code,
-                message: rejection.message,
-            });
-        }
-        Ok(record)
+        accepted(tx_id, record)
     }
 
     /// The receipts of every entry a committed transaction appended, against the checkpoint
-    /// of its block; its refusal if a rule refused it.
-    fn transaction_receipts(&self, tx_id: Digest) -> Result<Vec<Receipt>, ApiError> {
-        let record = self.accepted_transaction(tx_id)?;
+    /// of its block; its refusal if a rule refused it. `record` is the transaction's, as its
+    /// commit told the caller that waited for it.
+    fn transaction_receipts(
+        &self,
+        tx_id: Digest,
+        record: TransactionRecord,
+    ) -> Result<Vec<Receipt>, ApiError> {
+        let record = accepted(tx_id, record)?;
         let checkpoint = self.app.ledger().checkpoint(Some(record.height))?;
         let first = record.first_entry;
         let end = first.saturating_add(u64::from(record.entry_count));
@@ -1373,15 +1383,16 @@ impl LedgerService {
             }
             _ = stopping.wait_for(|stopping| *stopping) => return Err(ApiError::ShuttingDown),
         };
-        if let Err(error) = outcome {
-            return Err(ApiError::Dropped { tx_id, error });
-        }
+        let record = match outcome {
+            Ok(record) => record,
+            Err(error) => return Err(ApiError::Dropped { tx_id, error }),
+        };
         // A small transaction's receipts are read in place, as it was admitted.
         let receipts = if small {
             let _permit = self.blocking_place().await?;
-            Reader { app: &self.app }.transaction_receipts(tx_id)?
+            Reader { app: &self.app }.transaction_receipts(tx_id, record)?
         } else {
-            self.read(move |reader| reader.transaction_receipts(tx_id))
+            self.read(move |reader| reader.transaction_receipts(tx_id, record))
                 .await?
         };
         Ok(pb::NotarizeResponse {

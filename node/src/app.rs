@@ -220,7 +220,13 @@ impl App {
                 self.prune_waiters_at.store(next, Ordering::Relaxed);
             }
         }
-        if let Some(record) = self.ledger.transaction(&tx_id)? {
+        // A transaction still in the mempool now has not been answered: every path that
+        // answers one (its block's commit, or its being left out of a block) removes it from
+        // the mempool first, and so finds the waiter registered above. Only one that is not
+        // there may have committed already, and costs a lookup.
+        if !self.mempool.contains(&tx_id)
+            && let Some(record) = self.ledger.transaction(&tx_id)?
+        {
             self.answer(&tx_id, Ok(record));
         }
         Ok(receiver)
@@ -279,6 +285,7 @@ impl App {
                     .and_then(|tx: evidence_contracts::transaction::Transaction| tx.id(algorithm));
                 if let Some(tx_id) = tx_id {
                     tracing::warn!(%tx_id, %error, "transaction left out of the block");
+                    // Out of the mempool before the waiters hear (see `subscribe`).
                     self.mempool.remove([&tx_id]);
                     self.answer(&tx_id, Err(error));
                 }
@@ -322,6 +329,7 @@ impl App {
         certificate: &CommitCertificate,
     ) -> Result<CommitOutcome, LedgerError> {
         let outcome = self.ledger.commit(block, certificate)?;
+        // Out of the mempool before their waiters are answered: `subscribe` relies on it.
         self.mempool
             .remove(outcome.transactions.iter().map(|t| &t.tx_id));
         // Before the waiters learn of the block, so an alert is never behind a reply to a
@@ -485,5 +493,62 @@ mod tests {
             .collect();
         assert!(app.lock_waiters().len() >= waiting.len());
         assert!(waiting.iter().all(|r| !r.is_terminated()));
+    }
+
+    /// A waiter registered while its transaction is in the mempool (no lookup) hears of the
+    /// commit; one registered after the commit is answered at once from the store; both get
+    /// the record the store holds.
+    #[test]
+    fn waiters_hear_of_a_commit_whether_they_came_before_or_after_it() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger =
+            Ledger::open_memory(crate::storage::MemoryDatabase::new(), genesis.clone()).unwrap();
+        let app = App::new(ledger, AppLimits::default(), Arc::new(Metrics::new()));
+        let filer = &consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap()
+            .1;
+        let documents = [("D-1".to_owned(), genesis.suite.digest.hash(b"D-1"))];
+        let bytes = crate::local::anchor_transaction(
+            &genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-1",
+            &documents,
+            now,
+        )
+        .unwrap();
+        let tx_id = app.submit(bytes).unwrap();
+        assert!(app.mempool().contains(&tx_id));
+        let mut before = app.subscribe(tx_id).unwrap();
+        assert!(before.try_recv().is_err(), "not committed yet");
+
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let block = app.propose(now, proposer).unwrap();
+        assert_eq!(block.transactions.len(), 1);
+        let keys: Vec<_> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let certificate = evidence_core::certificate::CommitCertificate::sign(
+            &genesis.chain_id,
+            1,
+            0,
+            block.hash(genesis.suite.digest),
+            &keys,
+        );
+        app.commit(&block, &certificate).unwrap();
+        assert!(!app.mempool().contains(&tx_id));
+        let stored = app.ledger().transaction(&tx_id).unwrap().unwrap();
+        assert_eq!(before.try_recv().unwrap().unwrap(), stored);
+
+        let mut after = app.subscribe(tx_id).unwrap();
+        assert_eq!(after.try_recv().unwrap().unwrap(), stored);
+        assert!(app.lock_waiters().is_empty(), "no waiter left behind");
     }
 }

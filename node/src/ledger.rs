@@ -7,7 +7,7 @@
 //! committed one height at a time; the ledger checks it anyway and refuses a block for any
 //! height but the next.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 #[cfg(feature = "rocksdb")]
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -55,6 +55,9 @@ const PARALLEL_BLOCK_BYTES_MIN: usize = 128 << 10;
 /// How many verified (transaction, signature) pairs are remembered: more than a full mempool
 /// holds, so that admission's check serves the block that carries the transaction.
 const VERIFIED_SIGNATURES_MAX: usize = 100_000;
+
+/// Checkpoints of the last blocks committed kept in memory ([`Ledger::checkpoint`]).
+const RECENT_CHECKPOINTS: usize = 8;
 
 /// A failure of the ledger itself (not of a block or transaction).
 #[derive(Debug, Error)]
@@ -309,6 +312,9 @@ pub struct Ledger {
     consensus_signatures: VerifiedConsensusSignatures,
     /// The blocks and transactions committed entries were derived from last.
     entry_sources: EntrySources,
+    /// The checkpoints of the last [`RECENT_CHECKPOINTS`] blocks committed, oldest first:
+    /// every caller that waited for a block asks for its checkpoint with its receipts.
+    recent_checkpoints: Mutex<VecDeque<Checkpoint>>,
     /// Serialises commits (consensus already does; this makes it a property of the ledger).
     commit_lock: Mutex<()>,
     /// How many heights of the state tree stay provable (0: all); older pages are pruned.
@@ -462,6 +468,7 @@ impl Ledger {
                 VERIFIED_CONSENSUS_SIGNATURES_MAX,
             ),
             entry_sources: EntrySources::default(),
+            recent_checkpoints: Mutex::default(),
             commit_lock: Mutex::new(()),
             state_tree_keep: std::sync::atomic::AtomicU64::new(
                 crate::storage::STATE_TREE_KEEP_DEFAULT,
@@ -1060,6 +1067,17 @@ impl Ledger {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(height);
         }
+        let checkpoint = Checkpoint {
+            header: header.clone(),
+            certificate: certificate.clone(),
+        };
+        {
+            let mut recent = lock(&self.recent_checkpoints);
+            if recent.len() >= RECENT_CHECKPOINTS {
+                recent.pop_front();
+            }
+            recent.push_back(checkpoint.clone());
+        }
         if !executed.entries.is_empty() {
             // The callers waiting for this block ask for its entries next, all at once.
             let leaves = executed
@@ -1073,10 +1091,7 @@ impl Ledger {
         }
         lock(&self.executed).clear();
         Ok(CommitOutcome {
-            checkpoint: Checkpoint {
-                header: header.clone(),
-                certificate: certificate.clone(),
-            },
+            checkpoint,
             transactions: executed
                 .transactions
                 .iter()
@@ -1138,6 +1153,13 @@ impl Ledger {
         let height = height.unwrap_or_else(|| self.tip().height);
         if height == 0 {
             return Ok(None);
+        }
+        if let Some(checkpoint) = lock(&self.recent_checkpoints)
+            .iter()
+            .rev()
+            .find(|checkpoint| checkpoint.header.height == height)
+        {
+            return Ok(Some(checkpoint.clone()));
         }
         let (Some(header), Some(certificate)) =
             (self.store.header(height)?, self.store.certificate(height)?)
@@ -1858,6 +1880,96 @@ mod tests {
             error.to_string().contains("not one at position 40"),
             "{error}"
         );
+    }
+
+    /// The checkpoints of the last blocks and the log's upper nodes are served from memory
+    /// once read: over more blocks than are kept, every checkpoint, inclusion proof and
+    /// consistency proof the running ledger gives (asked twice, the second time from what it
+    /// kept) is the one a ledger reopened on the same database reads from disk, and the
+    /// proofs are those of a log that stores every node.
+    #[test]
+    fn checkpoints_and_log_nodes_kept_in_memory_are_those_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        let filer = bureau_filer(&consortium);
+        let keys = quorum_keys(&consortium);
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let heights = RECENT_CHECKPOINTS as u64 + 5;
+        let mut full = MerkleLog::new(
+            genesis.suite.digest,
+            evidence_core::merkle::MemoryStore::default(),
+        );
+        for height in 1..=heights {
+            let documents: Vec<(String, Digest)> = (0..5)
+                .map(|i| {
+                    let name = format!("doc-{height}-{i}");
+                    let digest = genesis.suite.digest.hash(name.as_bytes());
+                    (name, digest)
+                })
+                .collect();
+            let transaction = anchor_transaction(
+                &genesis,
+                filer,
+                "bureau",
+                "completion-drawing",
+                "P-1",
+                &documents,
+                now,
+            )
+            .unwrap();
+            let (block, left_out) = ledger
+                .propose(now + height, proposer, vec![transaction])
+                .unwrap();
+            assert!(left_out.is_empty());
+            let hash = block.hash(genesis.suite.digest);
+            let executed = lock(&ledger.executed).get(&hash).cloned().unwrap();
+            for entry in &executed.entries {
+                full.append(entry.leaf_hash(genesis.suite.digest)).unwrap();
+            }
+            let certificate = evidence_core::certificate::CommitCertificate::sign(
+                &genesis.chain_id,
+                height,
+                0,
+                hash,
+                &keys,
+            );
+            ledger.commit(&block, &certificate).unwrap();
+        }
+        let size = ledger.tip().log_size;
+        assert_eq!(size, 5 * heights);
+        let answers = |ledger: &Ledger| {
+            let checkpoints: Vec<_> = (0..=heights + 1)
+                .map(|height| ledger.checkpoint(Some(height)).unwrap())
+                .collect();
+            let inclusion: Vec<_> = (0..size)
+                .map(|index| ledger.inclusion_proof(index, size).unwrap())
+                .collect();
+            let consistency: Vec<_> = (1..=size)
+                .map(|old| ledger.consistency_proof(old, size).unwrap())
+                .collect();
+            (checkpoints, inclusion, consistency)
+        };
+        let first = answers(&ledger);
+        let again = answers(&ledger);
+        drop(ledger);
+        let reopened = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();
+        let from_disk = answers(&reopened);
+        assert_eq!(first, from_disk);
+        assert_eq!(again, from_disk);
+        let (checkpoints, inclusion, consistency) = from_disk;
+        assert!(checkpoints[0].is_none() && checkpoints[heights as usize + 1].is_none());
+        for (height, checkpoint) in (1..=heights).zip(&checkpoints[1..=heights as usize]) {
+            assert_eq!(checkpoint.as_ref().unwrap().header.height, height);
+        }
+        for (index, proof) in (0..size).zip(&inclusion) {
+            assert_eq!(*proof, full.inclusion_proof(index, size).unwrap());
+        }
+        for (old, proof) in (1..=size).zip(&consistency) {
+            assert_eq!(*proof, full.consistency_proof(old, size).unwrap());
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@
 //! disk replaced by ordered maps that outlive the store, so a simulated crash reopens what was
 //! committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 #[cfg(feature = "rocksdb")]
 use std::path::Path;
@@ -272,6 +272,57 @@ pub struct Store {
     /// The state-tree pages written since the last flush (SPEC.md says nothing of storage;
     /// ARCHITECTURE.md does): kept here and written every [`TREE_FLUSH_INTERVAL`] blocks.
     tree: std::sync::Mutex<TreeCache>,
+    /// Committed log nodes read lately, shared by every reader of the store.
+    log_nodes: NodeCache,
+}
+
+/// Committed Merkle-log nodes read lately. Every inclusion proof, and every log opened at a
+/// size, reads the same few nodes near the top of the log (the peaks, and the roots of the
+/// complete subtrees left of a recent entry); a receipt per call read them from RocksDB each
+/// time. A stored node never changes and is never deleted, so nothing kept goes stale. Two
+/// generations of [`NODE_CACHE_GENERATION`] nodes: a node read from the older one moves to
+/// the newer; when the newer is full it becomes the older and the older is dropped, so the
+/// nodes read again and again stay and the cache stays bounded (about 1.5 MB).
+#[derive(Debug, Default)]
+struct NodeCache {
+    generations: std::sync::Mutex<[HashMap<(u8, u64), NodeHash>; 2]>,
+}
+
+/// Nodes in each of [`NodeCache`]'s two generations.
+const NODE_CACHE_GENERATION: usize = 16_384;
+
+impl NodeCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [HashMap<(u8, u64), NodeHash>; 2]> {
+        self.generations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, level: u8, index: u64) -> Option<NodeHash> {
+        let mut generations = self.lock();
+        if let Some(hash) = generations[0].get(&(level, index)) {
+            return Some(*hash);
+        }
+        let hash = generations[1].remove(&(level, index))?;
+        Self::keep(&mut generations, level, index, hash);
+        Some(hash)
+    }
+
+    fn insert(&self, level: u8, index: u64, hash: NodeHash) {
+        Self::keep(&mut self.lock(), level, index, hash);
+    }
+
+    fn keep(
+        generations: &mut [HashMap<(u8, u64), NodeHash>; 2],
+        level: u8,
+        index: u64,
+        hash: NodeHash,
+    ) {
+        if generations[0].len() >= NODE_CACHE_GENERATION {
+            generations[1] = std::mem::take(&mut generations[0]);
+        }
+        generations[0].insert((level, index), hash);
+    }
 }
 
 /// State-tree pages not yet written to the database, by row key ([`page_key`]), encoded. Each
@@ -559,6 +610,7 @@ impl Store {
         Ok(Self {
             backend: Backend::Rocks(db),
             tree: std::sync::Mutex::default(),
+            log_nodes: NodeCache::default(),
         })
     }
 
@@ -594,6 +646,7 @@ impl Store {
         Self {
             backend: Backend::Memory(database),
             tree: std::sync::Mutex::default(),
+            log_nodes: NodeCache::default(),
         }
     }
 
@@ -1439,6 +1492,24 @@ impl NodeStore for StoredNodes<'_> {
     type Error = NodeStoreError;
 
     fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
+        if let Some(hash) = self.store.log_nodes.get(level, index) {
+            return Ok(Some(hash));
+        }
+        let found = self.read(level, index)?;
+        if let Some(hash) = found {
+            self.store.log_nodes.insert(level, index, hash);
+        }
+        Ok(found)
+    }
+
+    fn put(&mut self, _level: u8, _index: u64, _hash: NodeHash) -> Result<(), Self::Error> {
+        Err(NodeStoreError::ReadOnly)
+    }
+}
+
+impl StoredNodes<'_> {
+    /// The node as the database holds it (a node not yet committed is `None`).
+    fn read(&self, level: u8, index: u64) -> Result<Option<NodeHash>, NodeStoreError> {
         let key = node_key(level, index);
         let hash = |bytes: &[u8]| -> Result<NodeHash, StorageError> {
             bytes.try_into().map_err(|_| StorageError::Inconsistent {
@@ -1463,10 +1534,6 @@ impl NodeStore for StoredNodes<'_> {
                 }
             }
         }
-    }
-
-    fn put(&mut self, _level: u8, _index: u64, _hash: NodeHash) -> Result<(), Self::Error> {
-        Err(NodeStoreError::ReadOnly)
     }
 }
 
@@ -1557,6 +1624,33 @@ impl<B: NodeStore<Error = NodeStoreError>> NodeStore for OverlayNodes<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cache of log nodes stays within its two generations however many nodes pass
+    /// through it, and a node read again and again stays in it.
+    #[test]
+    fn the_log_node_cache_is_bounded_and_keeps_what_is_read_again() {
+        let cache = NodeCache::default();
+        let hash = |index: u64| -> NodeHash {
+            let mut hash = [0u8; 32];
+            hash[..8].copy_from_slice(&index.to_be_bytes());
+            hash
+        };
+        cache.insert(30, 0, hash(u64::MAX));
+        for index in 0..5 * NODE_CACHE_GENERATION as u64 {
+            cache.insert(4, index, hash(index));
+            if index % 1_000 == 0 {
+                assert_eq!(cache.get(30, 0), Some(hash(u64::MAX)), "read again, kept");
+            }
+            let generations = cache.lock();
+            assert!(generations[0].len() <= NODE_CACHE_GENERATION);
+            assert!(generations[1].len() <= NODE_CACHE_GENERATION);
+        }
+        assert_eq!(cache.get(30, 0), Some(hash(u64::MAX)));
+        let last = 5 * NODE_CACHE_GENERATION as u64 - 1;
+        assert_eq!(cache.get(4, last), Some(hash(last)), "the newest is kept");
+        assert_eq!(cache.get(4, 0), None, "the oldest is gone");
+        assert_eq!(cache.get(5, 0), None, "never inserted");
+    }
 
     #[test]
     fn transaction_record_round_trips_and_rejects_garbage() {
