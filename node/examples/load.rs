@@ -155,7 +155,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let planned = if args.rate > 0 {
         (args.rate * args.seconds) as usize + 1_000
     } else {
-        (60_000 / per_tx).max(2_000) * args.seconds as usize / 10
+        (100_000 / per_tx).max(2_000) * args.seconds as usize / 10
     };
     eprintln!("signing {planned} transactions of {per_tx} documents...");
     let filer = &consortium

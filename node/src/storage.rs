@@ -288,6 +288,11 @@ struct NodeCache {
     generations: std::sync::Mutex<[HashMap<(u8, u64), NodeHash>; 2]>,
 }
 
+/// The size of the Bloom filter over a memtable's keys in the `state` and `transactions`
+/// families, as a share of the memtable's size (about 1.3 MiB for RocksDB's 64 MiB).
+#[cfg(feature = "rocksdb")]
+const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
 /// Nodes in each of [`NodeCache`]'s two generations.
 const NODE_CACHE_GENERATION: usize = 16_384;
 
@@ -597,6 +602,15 @@ impl Store {
         options.increase_parallelism(2);
         let descriptors = COLUMN_FAMILIES.iter().map(|name| {
             let mut cf = Options::default();
+            if *name == CF_STATE || *name == CF_TRANSACTIONS {
+                // Most reads of these families look for a key that is not there (a new
+                // document's record, a new transaction's replay key or record), and each
+                // search of a memtable's skip list for it costs about a microsecond. A Bloom
+                // filter over each memtable's keys, 2 % of its size, answers most of them
+                // at once (BENCHMARKS.md, "A Bloom filter in the state's memtables").
+                cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+                cf.set_memtable_whole_key_filtering(true);
+            }
             if *name == CF_STATE_TREE {
                 // Pages are hashes, which do not compress: LZ4 would spend CPU on every flush
                 // and compaction for nothing.
