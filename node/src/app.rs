@@ -223,7 +223,9 @@ impl App {
         // A transaction still in the mempool now has not been answered: every path that
         // answers one (its block's commit, or its being left out of a block) removes it from
         // the mempool first, and so finds the waiter registered above. Only one that is not
-        // there may have committed already, and costs a lookup.
+        // there may have committed already, and costs a lookup. (A copy admitted while its
+        // block committed stays until this node's next proposal leaves it out as replayed;
+        // its waiters then get the committed record.)
         if !self.mempool.contains(&tx_id)
             && let Some(record) = self.ledger.transaction(&tx_id)?
         {
@@ -287,7 +289,16 @@ impl App {
                     tracing::warn!(%tx_id, %error, "transaction left out of the block");
                     // Out of the mempool before the waiters hear (see `subscribe`).
                     self.mempool.remove([&tx_id]);
-                    self.answer(&tx_id, Err(error));
+                    // A copy admitted while its block committed is in the mempool although
+                    // the transaction is committed: its waiters get the commit's record.
+                    let outcome = match error {
+                        TxError::Replayed { .. } => match self.ledger.transaction(&tx_id) {
+                            Ok(Some(record)) => Ok(record),
+                            _ => Err(error),
+                        },
+                        error => Err(error),
+                    };
+                    self.answer(&tx_id, outcome);
                 }
             }
             self.update_depth();
@@ -550,5 +561,41 @@ mod tests {
         let mut after = app.subscribe(tx_id).unwrap();
         assert_eq!(after.try_recv().unwrap().unwrap(), stored);
         assert!(app.lock_waiters().is_empty(), "no waiter left behind");
+
+        // A copy admitted while its block committed (here: committed through the ledger
+        // alone, so the mempool keeps it): the waiter skips the lookup, and the next
+        // proposal leaves the copy out as replayed and answers with the committed record.
+        let documents = [("D-2".to_owned(), genesis.suite.digest.hash(b"D-2"))];
+        let bytes = crate::local::anchor_transaction(
+            &genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-1",
+            &documents,
+            now,
+        )
+        .unwrap();
+        let tx_id = app.submit(bytes).unwrap();
+        let block = app.propose(now + 1, proposer).unwrap();
+        let certificate = evidence_core::certificate::CommitCertificate::sign(
+            &genesis.chain_id,
+            2,
+            0,
+            block.hash(genesis.suite.digest),
+            &keys,
+        );
+        app.ledger().commit(&block, &certificate).unwrap();
+        assert!(app.mempool().contains(&tx_id));
+        let mut stale = app.subscribe(tx_id).unwrap();
+        assert!(
+            stale.try_recv().is_err(),
+            "no lookup for a transaction in the mempool"
+        );
+        let next = app.propose(now + 2, proposer).unwrap();
+        assert!(next.transactions.is_empty(), "the copy is left out");
+        let stored = app.ledger().transaction(&tx_id).unwrap().unwrap();
+        assert_eq!(stale.try_recv().unwrap().unwrap(), stored);
+        assert!(!app.mempool().contains(&tx_id));
     }
 }

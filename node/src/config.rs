@@ -245,7 +245,7 @@ pub struct ApiSection {
     /// are scheduled, as niceness added to theirs (0 to 19; Linux only). When the CPU is
     /// short, consensus, execution and commits run first and the calls wait: at half of
     /// the maximum load on a machine shared by four validators, 5 cut the notarize p99 by
-    /// about 12 % and raised the single-signed maximum about 2 % (BENCHMARKS.md). 0 leaves
+    /// 12–21 % and raised the single-signed maximum about 2 % (BENCHMARKS.md). 0 leaves
     /// the API's threads at the node's priority.
     pub thread_niceness: u8,
     /// API database reads running at once on the blocking pool, and, apart from them,

@@ -1953,6 +1953,11 @@ mod tests {
             (checkpoints, inclusion, consistency)
         };
         let first = answers(&ledger);
+        assert_eq!(lock(&ledger.recent_checkpoints).len(), RECENT_CHECKPOINTS);
+        assert!(
+            ledger.store().cached_log_nodes() > 0,
+            "the upper nodes were kept"
+        );
         let again = answers(&ledger);
         drop(ledger);
         let reopened = Ledger::open(&dir.path().join("db"), genesis.clone()).unwrap();

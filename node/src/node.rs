@@ -62,10 +62,11 @@ impl ApiRuntime {
     /// A runtime of `worker_threads` whose threads (its blocking pool's too) run
     /// `niceness` steps below the priority of the thread that builds it.
     fn new(worker_threads: usize, niceness: u8) -> std::io::Result<Self> {
+        let priority = ApiPriority::below_current(niceness);
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(worker_threads.max(1))
             .thread_name("api")
-            .on_thread_start(move || lower_priority(niceness))
+            .on_thread_start(move || priority.apply())
             .enable_all()
             .build()
             .map(|runtime| Self(Some(runtime)))
@@ -79,28 +80,64 @@ impl ApiRuntime {
     }
 }
 
-/// Raises the calling thread's niceness by `niceness` (at most to 19, the lowest priority),
-/// so that the scheduler prefers the node's other threads (consensus, execution, commits)
-/// when both want a core. Raising niceness needs no privilege. A failure is logged once and
-/// the thread keeps its priority; on systems other than Linux threads have no niceness of
-/// their own and nothing is done.
-fn lower_priority(niceness: u8) {
-    #[cfg(target_os = "linux")]
-    if niceness > 0 {
-        static WARNED: std::sync::Once = std::sync::Once::new();
-        let tid = rustix::thread::gettid();
-        let result = rustix::process::getpriority_process(Some(tid)).and_then(|current| {
-            let lowered = (current + i32::from(niceness)).min(19);
-            rustix::process::setpriority_process(Some(tid), lowered)
-        });
-        if let Err(error) = result {
-            WARNED.call_once(|| {
-                tracing::warn!(%error, "could not lower the API threads' priority (api.thread_niceness)");
+/// The niceness the API's threads run at. It is fixed once, from the thread that builds the
+/// runtime: a new thread starts at its creator's niceness, and the blocking pool's threads
+/// are started by API workers that already run at it, so adding to a thread's own niceness
+/// would lower those twice. Raising niceness needs no privilege. A failure is logged once
+/// and the thread keeps its priority. On systems other than Linux threads have no niceness
+/// of their own and nothing is done.
+#[derive(Debug, Clone, Copy)]
+struct ApiPriority {
+    /// The niceness to run at (at most 19, the lowest priority); `None`: leave it.
+    niceness: Option<i32>,
+}
+
+impl ApiPriority {
+    fn below_current(steps: u8) -> Self {
+        #[cfg(target_os = "linux")]
+        if steps > 0 {
+            match rustix::process::getpriority_process(Some(rustix::thread::gettid())) {
+                Ok(current) => {
+                    return Self {
+                        niceness: Some((current + i32::from(steps)).min(19)),
+                    };
+                }
+                Err(error) => Self::warn(error),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = steps;
+        Self { niceness: None }
+    }
+
+    /// Sets the calling thread's niceness, unless it already runs at that or lower.
+    fn apply(self) {
+        #[cfg(target_os = "linux")]
+        if let Some(niceness) = self.niceness {
+            let tid = rustix::thread::gettid();
+            let result = rustix::process::getpriority_process(Some(tid)).and_then(|current| {
+                if current < niceness {
+                    rustix::process::setpriority_process(Some(tid), niceness)
+                } else {
+                    Ok(())
+                }
             });
+            if let Err(error) = result {
+                Self::warn(error);
+            }
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = niceness;
+
+    #[cfg(target_os = "linux")]
+    fn warn(error: rustix::io::Errno) {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                %error,
+                "could not lower the API threads' priority (api.thread_niceness)"
+            );
+        });
+    }
 }
 
 impl Drop for ApiRuntime {
@@ -435,8 +472,26 @@ mod tests {
         let worker = inner.block_on(async { tokio::spawn(async { niceness() }).await.unwrap() });
         let blocking =
             inner.block_on(async { tokio::task::spawn_blocking(niceness).await.unwrap() });
+        // A blocking thread that a worker (already lowered) starts is not lowered twice.
+        let from_worker = inner.block_on(async {
+            tokio::spawn(async {
+                let held = std::sync::Arc::new(std::sync::Barrier::new(2));
+                let other = std::sync::Arc::clone(&held);
+                // One blocking thread kept busy, so that the next call needs a new one.
+                let busy = tokio::task::spawn_blocking(move || {
+                    other.wait();
+                });
+                let found = tokio::task::spawn_blocking(niceness).await.unwrap();
+                held.wait();
+                busy.await.unwrap();
+                found
+            })
+            .await
+            .unwrap()
+        });
         assert_eq!(worker, (node + 3).min(19));
         assert_eq!(blocking, (node + 3).min(19));
+        assert_eq!(from_worker, (node + 3).min(19));
         // The thread that built the runtime keeps its priority.
         assert_eq!(niceness(), node);
 

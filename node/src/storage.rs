@@ -282,16 +282,11 @@ pub struct Store {
 /// time. A stored node never changes and is never deleted, so nothing kept goes stale. Two
 /// generations of [`NODE_CACHE_GENERATION`] nodes: a node read from the older one moves to
 /// the newer; when the newer is full it becomes the older and the older is dropped, so the
-/// nodes read again and again stay and the cache stays bounded (about 1.5 MB).
+/// nodes read again and again stay and the cache stays bounded (about 3 MB).
 #[derive(Debug, Default)]
 struct NodeCache {
     generations: std::sync::Mutex<[HashMap<(u8, u64), NodeHash>; 2]>,
 }
-
-/// The size of the Bloom filter over a memtable's keys in the `state` and `transactions`
-/// families, as a share of the memtable's size (about 1.3 MiB for RocksDB's 64 MiB).
-#[cfg(feature = "rocksdb")]
-const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
 /// Nodes in each of [`NodeCache`]'s two generations.
 const NODE_CACHE_GENERATION: usize = 16_384;
@@ -585,6 +580,11 @@ fn decode<T: Decode>(bytes: &[u8], what: &'static str) -> Result<T, StorageError
     T::from_canonical_bytes(bytes).map_err(|source| StorageError::Corrupt { what, source })
 }
 
+/// The size of the Bloom filter over a memtable's keys in the `state` and `transactions`
+/// families, as a share of the memtable's size (about 1.3 MiB for RocksDB's 64 MiB).
+#[cfg(feature = "rocksdb")]
+const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
+
 impl Store {
     /// Opens the database at `path`, creating it and any missing column family.
     ///
@@ -603,11 +603,12 @@ impl Store {
         let descriptors = COLUMN_FAMILIES.iter().map(|name| {
             let mut cf = Options::default();
             if *name == CF_STATE || *name == CF_TRANSACTIONS {
-                // Most reads of these families look for a key that is not there (a new
-                // document's record, a new transaction's replay key or record), and each
-                // search of a memtable's skip list for it costs about a microsecond. A Bloom
-                // filter over each memtable's keys, 2 % of its size, answers most of them
-                // at once (BENCHMARKS.md, "A Bloom filter in the state's memtables").
+                // Many reads of these families look for a key that is not there (a new
+                // document's record, a new transaction's replay key; a transaction asked
+                // for before it commits), and each search of a memtable's skip list for it
+                // costs about a microsecond. A Bloom filter over each memtable's keys, 2 %
+                // of its size, answers most of them at once (BENCHMARKS.md, "A Bloom filter
+                // in the state's memtables").
                 cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
                 cf.set_memtable_whole_key_filtering(true);
             }
@@ -1304,6 +1305,13 @@ impl Store {
     /// Read access to the stored Merkle nodes.
     pub fn log_nodes(&self) -> StoredNodes<'_> {
         StoredNodes { store: self }
+    }
+
+    /// Log nodes the store keeps in memory.
+    #[cfg(test)]
+    pub(crate) fn cached_log_nodes(&self) -> usize {
+        let generations = self.log_nodes.lock();
+        generations[0].len() + generations[1].len()
     }
 }
 
