@@ -523,17 +523,7 @@ mod tests {
             .find(|(member, _)| member == "bureau")
             .unwrap()
             .1;
-        let documents = [("D-1".to_owned(), genesis.suite.digest.hash(b"D-1"))];
-        let bytes = crate::local::anchor_transaction(
-            &genesis,
-            filer,
-            "bureau",
-            "completion-drawing",
-            "P-1",
-            &documents,
-            now,
-        )
-        .unwrap();
+        let bytes = crate::local::drawings(&genesis, filer, ["D-1".to_owned()], now).unwrap();
         let tx_id = app.submit(bytes).unwrap();
         assert!(app.mempool().contains(&tx_id));
         let mut before = app.subscribe(tx_id).unwrap();
@@ -565,17 +555,7 @@ mod tests {
         // A copy admitted while its block committed (here: committed through the ledger
         // alone, so the mempool keeps it): the waiter skips the lookup, and the next
         // proposal leaves the copy out as replayed and answers with the committed record.
-        let documents = [("D-2".to_owned(), genesis.suite.digest.hash(b"D-2"))];
-        let bytes = crate::local::anchor_transaction(
-            &genesis,
-            filer,
-            "bureau",
-            "completion-drawing",
-            "P-1",
-            &documents,
-            now,
-        )
-        .unwrap();
+        let bytes = crate::local::drawings(&genesis, filer, ["D-2".to_owned()], now).unwrap();
         let tx_id = app.submit(bytes).unwrap();
         let block = app.propose(now + 1, proposer).unwrap();
         let certificate = evidence_core::certificate::CommitCertificate::sign(

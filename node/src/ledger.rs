@@ -1632,23 +1632,9 @@ mod tests {
                 9..=15 => 1,
                 _ => 3,
             };
-            let documents: Vec<(String, Digest)> = (0..count)
-                .map(|i| {
-                    let id = format!("DWG-{height}-{i}");
-                    let digest = genesis.suite.digest.hash(id.as_bytes());
-                    (id, digest)
-                })
-                .collect();
-            let transaction = anchor_transaction(
-                &genesis,
-                filer,
-                "bureau",
-                "completion-drawing",
-                "P-1",
-                &documents,
-                now,
-            )
-            .unwrap();
+            let names: Vec<String> = (0..count).map(|i| format!("DWG-{height}-{i}")).collect();
+            let transaction =
+                crate::local::drawings(&genesis, filer, names.iter().cloned(), now).unwrap();
             let time = now + height;
             let (block, _) = pruned.propose(time, proposer, vec![transaction]).unwrap();
             let certificate = CommitCertificate::sign(
@@ -1663,7 +1649,7 @@ mod tests {
             }
             assert_eq!(pruned.tip().state_tree, kept.tip().state_tree);
             assert_eq!(tight.tip().state_tree, kept.tip().state_tree);
-            filed.extend(documents.into_iter().map(|(id, _)| id));
+            filed.extend(names);
             let keys: Vec<StateKey> = filed
                 .iter()
                 .map(|id| StateKey::Document {
@@ -1903,23 +1889,8 @@ mod tests {
             evidence_core::merkle::MemoryStore::default(),
         );
         for height in 1..=heights {
-            let documents: Vec<(String, Digest)> = (0..5)
-                .map(|i| {
-                    let name = format!("doc-{height}-{i}");
-                    let digest = genesis.suite.digest.hash(name.as_bytes());
-                    (name, digest)
-                })
-                .collect();
-            let transaction = anchor_transaction(
-                &genesis,
-                filer,
-                "bureau",
-                "completion-drawing",
-                "P-1",
-                &documents,
-                now,
-            )
-            .unwrap();
+            let names = (0..5).map(|i| format!("doc-{height}-{i}"));
+            let transaction = crate::local::drawings(&genesis, filer, names, now).unwrap();
             let (block, left_out) = ledger
                 .propose(now + height, proposer, vec![transaction])
                 .unwrap();

@@ -396,6 +396,35 @@ pub fn anchor_transaction(
     Ok(evidence_contracts::transaction::Transaction::Anchor(batch).to_canonical_bytes())
 }
 
+/// The canonical bytes of a bureau filer's batch of completion drawings in project `P-1`:
+/// one document a name, its digest the hash of the name (tests and examples).
+///
+/// # Errors
+/// The batch is empty or too long.
+pub fn drawings(
+    genesis: &Genesis,
+    filer: &SigningKey,
+    names: impl IntoIterator<Item = String>,
+    captured_at_ms: u64,
+) -> Result<Vec<u8>, evidence_core::entry::BatchError> {
+    let documents: Vec<_> = names
+        .into_iter()
+        .map(|name| {
+            let digest = genesis.suite.digest.hash(name.as_bytes());
+            (name, digest)
+        })
+        .collect();
+    anchor_transaction(
+        genesis,
+        filer,
+        "bureau",
+        "completion-drawing",
+        "P-1",
+        &documents,
+        captured_at_ms,
+    )
+}
+
 /// The canonical bytes of a governance transaction: `action`, by `member`, signed with its
 /// governance key `key` at `issued_at_ms`.
 pub fn governance_transaction(
