@@ -1534,6 +1534,18 @@ mod tests {
             .1
     }
 
+    /// Commits `block` (whose hash is `hash`) under a certificate of round 0 signed by `keys`.
+    fn commit_in_round_0(ledger: &Ledger, block: &Block, hash: Digest, keys: &[&SigningKey]) {
+        let certificate = evidence_core::certificate::CommitCertificate::sign(
+            &ledger.genesis.chain_id,
+            block.header.height,
+            0,
+            hash,
+            keys,
+        );
+        ledger.commit(block, &certificate).unwrap();
+    }
+
     /// The keys of three of the four validators: enough to certify a block.
     fn quorum_keys(consortium: &evidence_genesis::Consortium) -> Vec<&SigningKey> {
         consortium.validator_keys[..3]
@@ -1782,14 +1794,7 @@ mod tests {
             let executed = lock(&ledger.executed).get(&hash).cloned().unwrap();
             executed_entries.extend(executed.entries.iter().cloned());
             records.extend(executed.transactions.iter().map(|(_, r)| r.clone()));
-            let certificate = evidence_core::certificate::CommitCertificate::sign(
-                &genesis.chain_id,
-                height,
-                0,
-                hash,
-                &keys,
-            );
-            ledger.commit(&block, &certificate).unwrap();
+            commit_in_round_0(&ledger, &block, hash, &keys);
         }
         // 19 entries: a stored node at level 4 (entries 0 to 15) and derived ones below.
         assert_eq!(executed_entries.len(), 19);
@@ -1900,14 +1905,7 @@ mod tests {
             for entry in &executed.entries {
                 full.append(entry.leaf_hash(genesis.suite.digest)).unwrap();
             }
-            let certificate = evidence_core::certificate::CommitCertificate::sign(
-                &genesis.chain_id,
-                height,
-                0,
-                hash,
-                &keys,
-            );
-            ledger.commit(&block, &certificate).unwrap();
+            commit_in_round_0(&ledger, &block, hash, &keys);
         }
         let size = ledger.tip().log_size;
         assert_eq!(size, 5 * heights);
