@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 CRATES=(
   "arc-malachitebft-network 0.8.2 9f95cdadf48bedd9ee16d76d8f8db05abda4a3824b296e907c10bd57c33dab70"
   "libp2p-scatter 0.3.0 ea402c419f99e6013d5b12f97c5a1a1abe4aca285844b01b0ed96deab11f0b6e"
+  "curve25519-dalek 4.1.3 97fb8b7c4503de7d6ae7b42ab72a5a59857b4c937ec27a3d4539dba95b5ab2be"
 )
 
 work=$(mktemp -d)

@@ -19,7 +19,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsBasepointTable, EdwardsPoint};
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsBasepointTableRadix64, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::BasepointTable as _;
 use ed25519_dalek::Signer as _;
@@ -978,17 +979,19 @@ fn ed25519_shape(small_order: bool, signature: &[u8; SIGNATURE_LEN]) -> Option<(
 ///   refusal carries no reason ([`SignatureError`] names only the signer).
 /// - `k` is the same integer in both (the digest of the same bytes, reduced mod ℓ to
 ///   `0 ≤ k < ℓ`), and `[S]B − [k]A` is one group element however it is computed: the
-///   double-base multiplication (ed25519-dalek's), or `[S]B` from the base point's table plus
-///   `[k]A` from `A`'s. Both tables' multiplications compute the integer multiple `Σ dᵢ·16ⁱ`
-///   of the point from signed radix-16 digits `dᵢ` of the scalar, with complete addition
-///   formulas, so `[k]A` is exact even when `A` has a torsion component (there `[k]A`
-///   depends on `k mod 8ℓ`, so the point is negated, never the scalar).
+///   double-base multiplication (ed25519-dalek's), or `[S]B − [k]A` from the base point's
+///   table and `A`'s ([`KeyTable`]). The tables' multiplication adds the multiples `dᵢ·64ⁱ`
+///   of each point for the signed radix-64 digits `dᵢ` of its scalar, with complete
+///   addition formulas, taking `−dᵢ·64ⁱ·A` as the negation of the table's point. So `[k]A`
+///   is exact even when `A` has a torsion component (there `[k]A` depends on `k mod 8ℓ`, so
+///   the point is negated, never the scalar). It picks the table's entries by the digits'
+///   values, in time that depends on them: the scalars of a verification are public.
 fn ed25519_verify_with(
     key: &ed25519_dalek::VerifyingKey,
     small_order: bool,
     message: &[u8],
     signature: &[u8; SIGNATURE_LEN],
-    table: Option<&EdwardsBasepointTable>,
+    table: Option<&KeyTable>,
 ) -> bool {
     let Some((r, s)) = ed25519_shape(small_order, signature) else {
         return false;
@@ -1001,22 +1004,34 @@ fn ed25519_verify_with(
     wide.copy_from_slice(&hasher.finalize());
     let k = Scalar::from_bytes_mod_order_wide(&wide);
     let expected = match table {
-        Some(table) => EdwardsPoint::mul_base(&s) - table.mul_base(&k),
+        Some(table) => BASE_TABLE.vartime_mul_base_difference(&s, table, &k),
         None => EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-key.to_edwards(), &s),
     };
     expected.compress().0 == r
 }
 
+/// A table of a point's multiples for [`ed25519_verify_with`]: radix 64, 120 KiB, 32 rows of
+/// the 32 multiples `1..=32` of `64²ⁱ·P`.
+///
+/// With it, a verification is about 43 additions a scalar and 6 doublings (`[S]B − [k]A` in one
+/// pass, `vartime_mul_base_difference` of the vendored curve arithmetic, vendor/README.md),
+/// against about 253 doublings and 70 additions for the double-base multiplication:
+/// about 11 µs against 29 µs on the machine of BENCHMARKS.md ("Signatures with a key's table
+/// in variable time"). Radix 16 (30 KiB) gives 15.6 µs, radix 256 (480 KiB) 9.2 µs.
+type KeyTable = EdwardsBasepointTableRadix64;
+
+/// The base point's [`KeyTable`], built on first use.
+static BASE_TABLE: LazyLock<KeyTable> =
+    LazyLock::new(|| KeyTable::create(&ED25519_BASEPOINT_POINT));
+
 /// Verifications of one key, without a table, after which [`key_table`] builds the key's table.
 ///
-/// A table (radix 16, 30 KiB) takes about as long to build as 30 verifications, and a
-/// verification with it (`[S]B` and `[k]A` each from a table, about 64 additions apiece) saves
-/// about a fifth of one against the double-base multiplication (about 253 doublings) with
-/// curve25519-dalek's serial and AVX2 backends; the table is built once the key's verifications
-/// without it could have paid for it. (With the AVX-512 IFMA backend, which curve25519-dalek 4
-/// compiles only under a nightly compiler, the double-base multiplication is the faster one.)
-const KEY_TABLE_AFTER_USES: u32 = 128;
-/// Key tables kept (about 1 MiB), the least recently used dropped first.
+/// A [`KeyTable`] takes about as long to build (3.7 ms) as 210 verifications save with it, so
+/// the table is built once the key's verifications without it could have paid for it. A
+/// chain's validators and busy filers get one within their first seconds of load; a key seen a
+/// few times never does.
+const KEY_TABLE_AFTER_USES: u32 = 256;
+/// Key tables kept (about 4 MiB), the least recently used dropped first.
 const KEY_TABLES_MAX: usize = 32;
 /// Keys whose verifications [`key_table`] counts; the counts restart when there are more.
 const KEY_USES_MAX: usize = 4096;
@@ -1030,14 +1045,14 @@ struct KeyTables {
     /// Verifications so far of each key without a table.
     uses: HashMap<[u8; PUBLIC_KEY_LEN], u32>,
     /// Each table, with the tick of its last use.
-    tables: HashMap<[u8; PUBLIC_KEY_LEN], (Arc<EdwardsBasepointTable>, u64)>,
+    tables: HashMap<[u8; PUBLIC_KEY_LEN], (Arc<KeyTable>, u64)>,
     /// Counts lookups, to find the least recently used table.
     tick: u64,
 }
 
 /// The table of `key`'s multiples if there is one, or once `key` has been verified
 /// [`KEY_TABLE_AFTER_USES`] times without one. Only speed depends on it, never a verdict.
-fn key_table(key: &ed25519_dalek::VerifyingKey) -> Option<Arc<EdwardsBasepointTable>> {
+fn key_table(key: &ed25519_dalek::VerifyingKey) -> Option<Arc<KeyTable>> {
     let bytes = key.to_bytes();
     {
         let mut guard = KEY_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1059,7 +1074,7 @@ fn key_table(key: &ed25519_dalek::VerifyingKey) -> Option<Arc<EdwardsBasepointTa
     }
     // Built without holding the lock; another thread may build the same table meanwhile, and
     // the later one replaces the earlier.
-    let table = Arc::new(EdwardsBasepointTable::create(&key.to_edwards()));
+    let table = Arc::new(KeyTable::create(&key.to_edwards()));
     let mut guard = KEY_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
     let KeyTables { tables, tick, .. } = &mut *guard;
     if tables.len() >= KEY_TABLES_MAX && !tables.contains_key(&bytes) {
@@ -1596,7 +1611,7 @@ mod tests {
     /// and [`PublicKey::verify`] (through the shared table cache). The key is taken as bytes,
     /// so that non-canonical and small-order encodings can be tried too.
     struct StrictOracle {
-        tables: HashMap<[u8; 32], EdwardsBasepointTable>,
+        tables: HashMap<[u8; 32], KeyTable>,
         accepted: usize,
         refused: usize,
     }
@@ -1643,7 +1658,7 @@ mod tests {
             let table = self
                 .tables
                 .entry(*key)
-                .or_insert_with(|| EdwardsBasepointTable::create(&dalek.to_edwards()));
+                .or_insert_with(|| KeyTable::create(&dalek.to_edwards()));
             assert_eq!(
                 ed25519_verify_with(&ours, small_order, message, signature, Some(table)),
                 expected,
@@ -2061,6 +2076,38 @@ mod tests {
         public.verify(b"often", &good).unwrap();
         assert!(public.verify(b"often", &bad).is_err());
         assert!(public.verify(b"Often", &good).is_err());
+    }
+
+    /// The tables' difference is the double-base multiplication's point, for scalars whose
+    /// radix-64 digits reach both ends of their range or are all zero, and for points with and
+    /// without a torsion component.
+    #[test]
+    fn the_tables_difference_is_the_double_base_point() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(64);
+        let mut scalars = vec![
+            Scalar::ZERO,
+            Scalar::ONE,
+            -Scalar::ONE,
+            Scalar::from(32u64),
+            Scalar::from(33u64),
+            -Scalar::from(32u64),
+            Scalar::from(u64::MAX),
+        ];
+        scalars.extend((0..24).map(|_| random_scalar(&mut rng)));
+        for torsion in [0, 1, 3, 4] {
+            let point = EdwardsPoint::mul_base(&random_scalar(&mut rng)) + EIGHT_TORSION[torsion];
+            let table = KeyTable::create(&point);
+            for s in &scalars {
+                for k in &scalars {
+                    assert_eq!(
+                        BASE_TABLE.vartime_mul_base_difference(s, &table, k),
+                        EdwardsPoint::vartime_double_scalar_mul_basepoint(k, &-point, s),
+                        "torsion {torsion}, s {s:?}, k {k:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
