@@ -10,13 +10,27 @@
 //! any outcome, so execution stays deterministic across nodes with different caches.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use evidence_core::digest::Digest;
-use evidence_core::encoding::Encode;
 use evidence_core::keys::Signature;
 
-type Key = (Digest, Vec<u8>);
+/// A remembered pair, kept by value (no allocation per lookup). Two keys are equal when both
+/// the transaction id and the signature are; a key is hashed by the transaction id alone,
+/// which already hashes every signed byte, so only a second signature on the same transaction
+/// shares its bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    tx_id: Digest,
+    signature: Signature,
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.tx_id.hash(state);
+    }
+}
 
 /// A bounded set of (transaction id, signature) pairs whose signature verified; the oldest
 /// are forgotten first.
@@ -43,16 +57,20 @@ impl VerifiedSignatures {
 
     /// Whether `signature` on transaction `tx_id` verified before.
     pub fn contains(&self, tx_id: &Digest, signature: &Signature) -> bool {
-        self.lock()
-            .0
-            .contains(&(*tx_id, signature.to_canonical_bytes()))
+        self.lock().0.contains(&Key {
+            tx_id: *tx_id,
+            signature: *signature,
+        })
     }
 
     /// Remembers that `signature` on transaction `tx_id` verified.
     pub fn insert(&self, tx_id: &Digest, signature: &Signature) {
-        let key = (*tx_id, signature.to_canonical_bytes());
+        let key = Key {
+            tx_id: *tx_id,
+            signature: *signature,
+        };
         let mut inner = self.lock();
-        if inner.0.insert(key.clone()) {
+        if inner.0.insert(key) {
             inner.1.push_back(key);
             while inner.1.len() > self.capacity {
                 if let Some(old) = inner.1.pop_front() {
