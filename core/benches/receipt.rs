@@ -2,7 +2,8 @@
 //! checkpoint already verified and cached, the filer signature checked), and warm with the
 //! filer's batch signature also cached (another document of the same batch verified before);
 //! each on a default chain (BLAKE3, Ed25519) and on a national-suite chain (SM3, SM2); and the
-//! signing and verification that dominate, for both algorithms.
+//! signing and verification that dominate, for both algorithms; and the curve arithmetic of a
+//! strict Ed25519 check, `[S]B − [k]A`, with and without tables of the two points' multiples.
 //!
 //! Run with `cargo bench -p evidence-core --bench receipt`. Every figure is for one thread.
 
@@ -232,5 +233,75 @@ fn signatures(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, receipts, signatures);
+/// `[S]B − [k]A`, the curve arithmetic of a strict Ed25519 check: the double-base
+/// multiplication (no table, what a key seen a few times gets), two tables in constant time
+/// (curve25519-dalek's `mul_base`, what the project used before its vendored patch), and the
+/// patch's variable-time difference at each radix (the project uses radix 64). The tables are
+/// built before the measurement, as a key's is before the checks that use it.
+fn curve_tables(c: &mut Criterion) {
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+    use curve25519_dalek::edwards::{
+        EdwardsBasepointTable, EdwardsBasepointTableRadix32, EdwardsBasepointTableRadix64,
+        EdwardsBasepointTableRadix128, EdwardsBasepointTableRadix256, EdwardsPoint,
+    };
+    use curve25519_dalek::scalar::Scalar;
+    use curve25519_dalek::traits::BasepointTable as _;
+    use rand_core::RngCore as _;
+
+    let mut rng = ChaCha20Rng::seed_from_u64(64);
+    let mut scalar = || {
+        let mut wide = [0u8; 64];
+        rng.fill_bytes(&mut wide);
+        Scalar::from_bytes_mod_order_wide(&wide)
+    };
+    let key = EdwardsPoint::mul_base(&scalar());
+    let pairs: Vec<(Scalar, Scalar)> = (0..256).map(|_| (scalar(), scalar())).collect();
+    let mut group = c.benchmark_group("ed25519_curve");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    let mut next = 0usize;
+    let mut pair = move || {
+        next = (next + 1) % pairs.len();
+        pairs[next]
+    };
+    group.bench_function("double_base", |b| {
+        b.iter(|| {
+            let (s, k) = pair();
+            EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-key, &s)
+        });
+    });
+    let key_table = EdwardsBasepointTable::create(&key);
+    group.bench_function("two_tables_constant_time_radix_16", |b| {
+        b.iter(|| {
+            let (s, k) = pair();
+            EdwardsPoint::mul_base(&s) - key_table.mul_base(&k)
+        });
+    });
+    macro_rules! variable_time {
+        ($table:ty, $name:expr) => {{
+            let base = <$table>::create(&ED25519_BASEPOINT_POINT);
+            let table = <$table>::create(&key);
+            group.bench_function($name, |b| {
+                b.iter(|| {
+                    let (s, k) = pair();
+                    base.vartime_mul_base_difference(&s, &table, &k)
+                });
+            });
+        }};
+    }
+    variable_time!(EdwardsBasepointTable, "variable_time_radix_16");
+    variable_time!(EdwardsBasepointTableRadix32, "variable_time_radix_32");
+    variable_time!(EdwardsBasepointTableRadix64, "variable_time_radix_64");
+    variable_time!(EdwardsBasepointTableRadix128, "variable_time_radix_128");
+    variable_time!(EdwardsBasepointTableRadix256, "variable_time_radix_256");
+    // What a key's table costs to build, once, at its 256th verification.
+    group.sample_size(20);
+    group.bench_function("build_table_radix_64", |b| {
+        b.iter(|| EdwardsBasepointTableRadix64::create(black_box(&key)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, receipts, signatures, curve_tables);
 criterion_main!(benches);

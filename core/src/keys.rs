@@ -1016,8 +1016,8 @@ fn ed25519_verify_with(
 /// With it, a verification is about 43 additions a scalar and 6 doublings (`[S]B − [k]A` in one
 /// pass, `vartime_mul_base_difference` of the vendored curve arithmetic, vendor/README.md),
 /// against about 253 doublings and 70 additions for the double-base multiplication:
-/// about 11 µs against 29 µs on the machine of BENCHMARKS.md ("Signatures with a key's table
-/// in variable time"). Radix 16 (30 KiB) gives 15.6 µs, radix 256 (480 KiB) 9.2 µs.
+/// about 11 µs against 29 µs on the machine of BENCHMARKS.md's section "Signatures with a
+/// key's table in variable time". Radix 16 (30 KiB) gives 15.6 µs, radix 256 (480 KiB) 9.2 µs.
 type KeyTable = EdwardsBasepointTableRadix64;
 
 /// The base point's [`KeyTable`], built on first use.
@@ -2083,7 +2083,6 @@ mod tests {
     /// without a torsion component.
     #[test]
     fn the_tables_difference_is_the_double_base_point() {
-        use curve25519_dalek::constants::EIGHT_TORSION;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(64);
         let mut scalars = vec![
             Scalar::ZERO,
