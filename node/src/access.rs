@@ -882,14 +882,33 @@ impl AuditLog {
     }
 }
 
-/// The writer thread: appends each line, and flushes whenever no line waits.
+/// How long the audit writer waits, after writing, before it takes the lines queued meanwhile.
+/// Under load the writer then takes them in batches from a queue it is not parked on, so a
+/// call's line never wakes it; a futex wake-up for each line had cost about 2 % of the CPU
+/// at the single-signed maximum (BENCHMARKS.md, "The audit log's writer in batches"). A line
+/// reaches the file at most this much later.
+const AUDIT_BATCH_WAIT: Duration = Duration::from_millis(10);
+
+/// The writer thread: parked while no line comes; woken by the first, it writes whatever has
+/// queued, flushes, then waits [`AUDIT_BATCH_WAIT`] and goes on while lines keep coming. When
+/// every sender is gone it writes what is left and ends.
 fn write_lines(file: std::fs::File, lines: &std::sync::mpsc::Receiver<String>, name: &str) {
+    use std::sync::mpsc::TryRecvError;
     let mut writer = std::io::BufWriter::new(file);
     let mut failing = false;
-    while let Ok(line) = lines.recv() {
+    let mut next = lines.recv();
+    while let Ok(line) = next {
         let mut result = writeln!(writer, "{line}");
-        while let Ok(next) = lines.try_recv() {
-            result = result.and_then(|()| writeln!(writer, "{next}"));
+        let mut open = true;
+        loop {
+            match lines.try_recv() {
+                Ok(line) => result = result.and_then(|()| writeln!(writer, "{line}")),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
         }
         result = result.and_then(|()| writer.flush());
         match result {
@@ -900,6 +919,15 @@ fn write_lines(file: std::fs::File, lines: &std::sync::mpsc::Receiver<String>, n
             Err(_) => {}
             Ok(()) => failing = false,
         }
+        if !open {
+            return;
+        }
+        std::thread::sleep(AUDIT_BATCH_WAIT);
+        next = match lines.try_recv() {
+            Ok(line) => Ok(line),
+            Err(TryRecvError::Empty) => lines.recv(),
+            Err(TryRecvError::Disconnected) => return,
+        };
     }
 }
 
@@ -955,6 +983,37 @@ mod tests {
             name: format!("{member}-{role}"),
             certificate: "00".into(),
         }))
+    }
+
+    /// The batching writer writes every line, in order: a line alone after a quiet spell,
+    /// bursts larger than one batch, and what is still queued when the senders go.
+    #[test]
+    fn the_audit_writer_writes_every_line_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let file = std::fs::File::create(&path).unwrap();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<String>(64);
+        let writer = std::thread::spawn(move || write_lines(file, &receiver, "audit.log"));
+        let written = || std::fs::read_to_string(&path).unwrap();
+        sender.send("first".into()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while written() != "first\n" {
+            assert!(Instant::now() < deadline, "a lone line is written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Idle again (parked), then a burst more than the queue holds at once, then a line
+        // sent just before the senders go.
+        std::thread::sleep(AUDIT_BATCH_WAIT * 3);
+        let mut expected = vec!["first".to_owned()];
+        for i in 0..500 {
+            expected.push(format!("line {i}"));
+            sender.send(format!("line {i}")).unwrap();
+        }
+        sender.send("last".into()).unwrap();
+        expected.push("last".into());
+        drop(sender);
+        writer.join().unwrap();
+        assert_eq!(written().lines().collect::<Vec<_>>(), expected);
     }
 
     #[test]
