@@ -10,26 +10,18 @@
 //! any outcome, so execution stays deterministic across nodes with different caches.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use evidence_core::digest::Digest;
 use evidence_core::keys::Signature;
 
-/// A remembered pair, kept by value (no allocation per lookup). Two keys are equal when both
-/// the transaction id and the signature are; a key is hashed by the transaction id alone,
-/// which already hashes every signed byte, so only a second signature on the same transaction
-/// shares its bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A remembered pair, kept by value (no allocation per lookup). The whole pair is hashed: a
+/// signer can make any number of valid signatures on one transaction, and keys hashed by the
+/// transaction id alone would let it pile them into one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     tx_id: Digest,
     signature: Signature,
-}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.tx_id.hash(state);
-    }
 }
 
 /// A bounded set of (transaction id, signature) pairs whose signature verified; the oldest

@@ -1016,8 +1016,9 @@ fn ed25519_verify_with(
 /// With it, a verification is about 43 additions a scalar and 6 doublings (`[S]B − [k]A` in one
 /// pass, `vartime_mul_base_difference` of the vendored curve arithmetic, vendor/README.md),
 /// against about 253 doublings and 70 additions for the double-base multiplication:
-/// about 11 µs against 29 µs on the machine of BENCHMARKS.md's section "Signatures with a
-/// key's table in variable time". Radix 16 (30 KiB) gives 15.6 µs, radix 256 (480 KiB) 9.2 µs.
+/// about 11 µs against 31 µs on the machine of BENCHMARKS.md's section "Signatures with a
+/// key's table in variable time" (`cargo bench -p evidence-core --bench receipt --
+/// ed25519_curve`). Radix 16 (30 KiB) gives 15.5 µs, radix 256 (480 KiB) 8.8 µs.
 type KeyTable = EdwardsBasepointTableRadix64;
 
 /// The base point's [`KeyTable`], built on first use.
@@ -1026,7 +1027,7 @@ static BASE_TABLE: LazyLock<KeyTable> =
 
 /// Verifications of one key, without a table, after which [`key_table`] builds the key's table.
 ///
-/// A [`KeyTable`] takes about as long to build (3.7 ms) as 210 verifications save with it, so
+/// A [`KeyTable`] takes about as long to build (3.7 ms) as 190 verifications save with it, so
 /// the table is built once the key's verifications without it could have paid for it. A
 /// chain's validators and busy filers get one within their first seconds of load; a key seen a
 /// few times never does.

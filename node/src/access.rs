@@ -773,11 +773,33 @@ pub fn code_name(code: Code) -> &'static str {
 /// up the calls (the `evidence_audit_lines_lost` counter; a SIEM alert belongs on it).
 const AUDIT_QUEUE_LINES: usize = 65_536;
 
-/// The access audit log: JSON lines appended to a file by a thread of its own.
+/// The access audit log: JSON lines appended to a file by a thread of its own. When the last
+/// handle is dropped (the API server gone), the writer writes what is queued and the drop
+/// waits for it, so a node that stops keeps its last calls' lines.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    lines: std::sync::mpsc::SyncSender<String>,
+    writer: Arc<AuditWriter>,
     lost: Counter,
+}
+
+/// The queue to the writer thread and the thread, joined when the last [`AuditLog`] goes.
+#[derive(Debug)]
+struct AuditWriter {
+    lines: Option<std::sync::mpsc::SyncSender<String>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for AuditWriter {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer once it has written what waits (at most one
+        // batch wait later).
+        drop(self.lines.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the audit log's writer thread panicked");
+        }
+    }
 }
 
 /// One audit line, as written.
@@ -838,14 +860,21 @@ impl AuditLog {
         })?;
         let (lines, receiver) = std::sync::mpsc::sync_channel::<String>(AUDIT_QUEUE_LINES);
         let name = path.display().to_string();
-        std::thread::Builder::new()
+        let writer_lost = lost.clone();
+        let thread = std::thread::Builder::new()
             .name("audit-log".into())
-            .spawn(move || write_lines(file, &receiver, &name))
+            .spawn(move || write_lines(file, &receiver, &name, &writer_lost))
             .map_err(|source| AuditLogError {
                 path: path.to_owned(),
                 source,
             })?;
-        Ok(Self { lines, lost })
+        Ok(Self {
+            writer: Arc::new(AuditWriter {
+                lines: Some(lines),
+                thread: Some(thread),
+            }),
+            lost,
+        })
     }
 
     fn write(&self, record: &CallRecord, outcome: &str, response_bytes: u64) {
@@ -876,7 +905,12 @@ impl AuditLog {
         let Ok(text) = serde_json::to_string(&line) else {
             return;
         };
-        if self.lines.try_send(text).is_err() {
+        let sent = self
+            .writer
+            .lines
+            .as_ref()
+            .is_some_and(|lines| lines.try_send(text).is_ok());
+        if !sent {
             self.lost.inc();
         }
     }
@@ -886,13 +920,19 @@ impl AuditLog {
 /// Under load the writer then takes them in batches from a queue it is not parked on, so a
 /// call's line never wakes it; a futex wake-up for each line had cost about 2 % of the CPU
 /// at the single-signed maximum (BENCHMARKS.md, "The audit log's writer in batches"). A line
-/// reaches the file at most this much later.
+/// reaches the file about this much later.
 const AUDIT_BATCH_WAIT: Duration = Duration::from_millis(10);
 
 /// The writer thread: parked while no line comes; woken by the first, it writes whatever has
 /// queued, flushes, then waits [`AUDIT_BATCH_WAIT`] and goes on while lines keep coming. When
-/// every sender is gone it writes what is left and ends.
-fn write_lines(file: std::fs::File, lines: &std::sync::mpsc::Receiver<String>, name: &str) {
+/// every sender is gone it writes what is left and ends. Lines a failed write leaves unwritten
+/// are counted in `lost`.
+fn write_lines(
+    file: std::fs::File,
+    lines: &std::sync::mpsc::Receiver<String>,
+    name: &str,
+    lost: &Counter,
+) {
     use std::sync::mpsc::TryRecvError;
     let mut writer = std::io::BufWriter::new(file);
     let mut failing = false;
@@ -902,7 +942,12 @@ fn write_lines(file: std::fs::File, lines: &std::sync::mpsc::Receiver<String>, n
         let mut open = true;
         loop {
             match lines.try_recv() {
-                Ok(line) => result = result.and_then(|()| writeln!(writer, "{line}")),
+                Ok(line) => {
+                    result = result.and_then(|()| writeln!(writer, "{line}"));
+                    if result.is_err() {
+                        lost.inc();
+                    }
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     open = false;
@@ -993,7 +1038,10 @@ mod tests {
         let path = dir.path().join("audit.log");
         let file = std::fs::File::create(&path).unwrap();
         let (sender, receiver) = std::sync::mpsc::sync_channel::<String>(64);
-        let writer = std::thread::spawn(move || write_lines(file, &receiver, "audit.log"));
+        let lost = Counter::default();
+        let writer_lost = lost.clone();
+        let writer =
+            std::thread::spawn(move || write_lines(file, &receiver, "audit.log", &writer_lost));
         let written = || std::fs::read_to_string(&path).unwrap();
         sender.send("first".into()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -1014,6 +1062,37 @@ mod tests {
         drop(sender);
         writer.join().unwrap();
         assert_eq!(written().lines().collect::<Vec<_>>(), expected);
+        assert_eq!(lost.get(), 0);
+    }
+
+    /// The last handle's drop waits for the writer, so a line logged just before the node
+    /// stops is in the file when the drop returns.
+    #[test]
+    fn dropping_the_audit_log_writes_what_is_queued() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path, Counter::default()).unwrap();
+        let copy = log.clone();
+        for text in ["one", "two"] {
+            assert!(
+                log.writer
+                    .lines
+                    .as_ref()
+                    .unwrap()
+                    .try_send(text.into())
+                    .is_ok()
+            );
+        }
+        // A copy keeps the queue open.
+        drop(log);
+        copy.writer
+            .lines
+            .as_ref()
+            .unwrap()
+            .try_send("three".into())
+            .unwrap();
+        drop(copy);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\nthree\n");
     }
 
     #[test]

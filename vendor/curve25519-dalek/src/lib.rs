@@ -35,10 +35,10 @@
 // Linting:
 //------------------------------------------------------------------------
 #![cfg_attr(allow_unused_unsafe, allow(unused_unsafe))]
-// PATCH(vartime): built as a path dependency, the crate's warnings are shown in every build;
-// PATCH(vartime): since Rust 1.87 the AVX2 intrinsics need no `unsafe` inside its
-// PATCH(vartime): target-feature functions, so the released blocks each warn.
-#![allow(unused_unsafe)] // PATCH(vartime)
+// PATCH(warnings): built as a path dependency, the crate's warnings are shown in every build;
+// PATCH(warnings): since Rust 1.87 the AVX2 intrinsics need no `unsafe` inside its
+// PATCH(warnings): target-feature functions, so the released blocks each warn.
+#![allow(unused_unsafe)] // PATCH(warnings)
 #![warn(
     clippy::unwrap_used,
     missing_docs,
