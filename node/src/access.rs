@@ -925,8 +925,8 @@ const AUDIT_BATCH_WAIT: Duration = Duration::from_millis(10);
 
 /// The writer thread: parked while no line comes; woken by the first, it writes whatever has
 /// queued, flushes, then waits [`AUDIT_BATCH_WAIT`] and goes on while lines keep coming. When
-/// every sender is gone it writes what is left and ends. Lines a failed write leaves unwritten
-/// are counted in `lost`.
+/// every sender is gone it writes what is left and ends. When a batch's write or flush fails,
+/// every line of the batch is counted in `lost` (how much of it reached the file is unknown).
 fn write_lines(
     file: std::fs::File,
     lines: &std::sync::mpsc::Receiver<String>,
@@ -939,14 +939,13 @@ fn write_lines(
     let mut next = lines.recv();
     while let Ok(line) = next {
         let mut result = writeln!(writer, "{line}");
+        let mut batch: u64 = 1;
         let mut open = true;
         loop {
             match lines.try_recv() {
                 Ok(line) => {
+                    batch += 1;
                     result = result.and_then(|()| writeln!(writer, "{line}"));
-                    if result.is_err() {
-                        lost.inc();
-                    }
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -956,6 +955,9 @@ fn write_lines(
             }
         }
         result = result.and_then(|()| writer.flush());
+        if result.is_err() {
+            lost.inc_by(batch);
+        }
         match result {
             Err(error) if !failing => {
                 failing = true;
@@ -1063,6 +1065,27 @@ mod tests {
         writer.join().unwrap();
         assert_eq!(written().lines().collect::<Vec<_>>(), expected);
         assert_eq!(lost.get(), 0);
+    }
+
+    /// Lines whose write fails (a full disk, here `/dev/full`) are counted as lost, and the
+    /// writer goes on.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn lines_a_failed_write_drops_are_counted() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<String>(64);
+        let lost = Counter::default();
+        let writer_lost = lost.clone();
+        let writer = std::thread::spawn(move || write_lines(file, &receiver, "full", &writer_lost));
+        for i in 0..3 {
+            sender.send(format!("line {i}")).unwrap();
+        }
+        drop(sender);
+        writer.join().unwrap();
+        assert_eq!(lost.get(), 3);
     }
 
     /// The last handle's drop waits for the writer, so a line logged just before the node
