@@ -82,11 +82,17 @@ struct Args {
     /// it catches up on the blocks it missed (the load goes to the other three).
     #[arg(long)]
     catch_up_node: Option<usize>,
+    /// Write each answered call to this file, one line each: when it began (milliseconds
+    /// since the run began) and how long it took (microseconds), to see when the slow ones
+    /// happen (with `RUST_LOG=evidence_node=info`, the nodes log each committed block).
+    #[arg(long)]
+    call_log: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default)]
 struct Tally {
-    latencies_us: Mutex<Vec<u64>>,
+    /// Each answered call: when it began (µs since the run began) and its latency (µs).
+    calls: Mutex<Vec<(u64, u64)>>,
     documents: AtomicU64,
     errors: AtomicU64,
     busy: AtomicU64,
@@ -195,18 +201,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let next = Arc::new(AtomicUsize::new(0));
     let tally = Arc::new(Tally::default());
 
+    // The filing system's calls run on a runtime of their own, as they would in the filing
+    // system's own process: its tasks (TLS, encoding, the connections' workers) share the
+    // machine's cores with the nodes but never wait in the nodes' task queues, nor the
+    // nodes' tasks in theirs.
+    let callers = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("load-caller")
+        .enable_all()
+        .build()?;
     let mut clients = Vec::new();
     for endpoint in &endpoints {
         // A batch's answer carries a receipt per document: far above tonic's 4 MiB default.
         let caller = caller_files(dir.path(), "bureau", ROLE_FILER_SYSTEM);
-        clients.push(
-            LedgerClient::new(
-                channel(&consortium.genesis, endpoint, Some(&caller))
+        let genesis = consortium.genesis.clone();
+        let endpoint = endpoint.clone();
+        let connected = callers
+            .spawn(async move {
+                channel(&genesis, &endpoint, Some(&caller))
                     .await
-                    .map_err(|e| e.to_string())?,
-            )
-            .max_decoding_message_size(64 << 20),
-        );
+                    .map_err(|e| e.to_string())
+            })
+            .await??;
+        clients.push(LedgerClient::new(connected).max_decoding_message_size(64 << 20));
     }
     eprintln!(
         "driving {} nodes for {} s ({:?}, {})",
@@ -270,7 +286,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             response.into_inner().receipts.len() as u64,
                             Ordering::Relaxed,
                         );
-                        tally.latencies_us.lock().await.push(elapsed);
+                        let at = began.duration_since(start).as_micros() as u64;
+                        tally.calls.lock().await.push((at, elapsed));
                     }
                     // Busy, or a node still catching up after the start: try again.
                     Err(status)
@@ -354,13 +371,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ticker.tick().await;
             let client = clients[k % clients.len()].clone();
             k += 1;
-            tasks.push(tokio::spawn(call(client)));
+            tasks.push(callers.spawn(call(client)));
         }
     } else {
         for k in 0..args.concurrency.max(1) {
             let client = clients[k % clients.len()].clone();
             let call = call.clone();
-            tasks.push(tokio::spawn(async move {
+            tasks.push(callers.spawn(async move {
                 while Instant::now() < end {
                     if !call(client.clone()).await {
                         break;
@@ -377,8 +394,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = task.await;
     }
     progress.abort();
+    drop(clients);
+    callers.shutdown_background();
     let elapsed = start.elapsed().as_secs_f64();
-    let mut latencies = tally.latencies_us.lock().await.clone();
+    let calls = tally.calls.lock().await.clone();
+    if let Some(path) = &args.call_log {
+        let mut text = String::with_capacity(calls.len() * 16);
+        for (at, latency) in &calls {
+            text.push_str(&format!("{:.3} {latency}\n", *at as f64 / 1000.0));
+        }
+        std::fs::write(path, text)?;
+    }
+    let mut latencies: Vec<u64> = calls.iter().map(|(_, latency)| *latency).collect();
     latencies.sort_unstable();
     let documents = tally.documents.load(Ordering::Relaxed);
     let height = network

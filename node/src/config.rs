@@ -132,8 +132,8 @@ pub struct NodeSection {
     pub member: String,
     /// How many of the latest heights' state trees the node keeps; the pages only older
     /// heights read are deleted as blocks commit. Status proofs are of the latest height, so
-    /// a few suffice; 0 keeps the tree of every eighth height (pages are written every eight
-    /// blocks), and the tree's disk use then grows with every block.
+    /// a few suffice; 0 keeps the tree of every height the pages were written at (every 32
+    /// blocks, sooner for large blocks), and the tree's disk use then grows with every block.
     pub state_tree_keep_heights: u64,
 }
 

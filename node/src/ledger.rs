@@ -506,8 +506,9 @@ impl Ledger {
 
     /// Prunes, as blocks commit, the written state-tree pages that only roots older than the
     /// last `keep` heights (and than the last flush) read; 0 prunes nothing. Pages are written
-    /// every eight blocks, so the tree is whole on disk at the flushed heights and, with the
-    /// pages in memory, at the tip; status proofs are of the tip, so a small number suffices.
+    /// every 32 blocks (sooner for large blocks), so the tree is whole on disk at the flushed
+    /// heights and, with the pages in memory, at the tip; status proofs are of the tip, so a
+    /// small number suffices.
     pub fn set_state_tree_keep(&self, keep: u64) {
         self.state_tree_keep
             .store(keep, std::sync::atomic::Ordering::Relaxed);
@@ -1636,12 +1637,15 @@ mod tests {
         let keys = quorum_keys(&consortium);
         let proposer = consortium.validator_keys[0].1.public_key();
         let mut filed = Vec::new();
-        for height in 1..=20u64 {
-            // Many documents at height 16 (a flush), few just before it: the flush block
+        // Pages are written at heights `interval`, `2 * interval`, ...
+        let interval = crate::storage::TREE_FLUSH_INTERVAL;
+        let last = 2 * interval + 4;
+        for height in 1..=last {
+            // Many documents at the second flush, few just before it: the flush block
             // replaces pages written at the flush before, which its own stale list names.
             let count = match height {
-                16 => 40,
-                9..=15 => 1,
+                h if h == 2 * interval => 40,
+                h if h > interval && h < 2 * interval => 1,
                 _ => 3,
             };
             let names: Vec<String> = (0..count).map(|i| format!("DWG-{height}-{i}")).collect();
@@ -1677,10 +1681,10 @@ mod tests {
             let state = verify_status_proof(&proof, &anchor).unwrap();
             assert_eq!(state.checkpoint.height, height);
             assert!(state.facts.iter().all(|fact| fact.record.is_some()));
-            if [3, 11, 13].contains(&height) {
-                // Stopped before the first write of the pages (at 8), or between two (at 8
-                // and 16): reopened, it rebuilds the pages of heights 1 to 3 (9 to 11, then 12
-                // and 13) from the journal.
+            if [3, interval + 3, interval + 5].contains(&height) {
+                // Stopped before the first write of the pages, or between the first two:
+                // reopened, it rebuilds the pages of heights 1 to 3 (then those after the
+                // first write) from the journal.
                 drop(pruned);
                 pruned = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
                 pruned.set_state_tree_keep(2);
@@ -1689,10 +1693,11 @@ mod tests {
                 verify_status_proof(&proof, &anchor).unwrap();
             }
         }
-        // Height 20 keeps heights 19 and 20: their roots are provable in the pruned ledger;
-        // height 10's root reads pages that were pruned or never written.
+        // The last height keeps itself and the one before: their roots are provable in the
+        // pruned ledger; a root between the first two writes reads pages that were pruned or
+        // never written.
         let key_hash = state_tree::key_hash(genesis.suite.digest, b"any key");
-        for height in [19, 20] {
+        for height in [last - 1, last] {
             let root = pruned.store().tree_root(height).unwrap();
             state_tree::prove(
                 genesis.suite.digest,
@@ -1702,7 +1707,7 @@ mod tests {
             )
             .unwrap();
         }
-        let old = pruned.store().tree_root(10).unwrap();
+        let old = pruned.store().tree_root(interval + 2).unwrap();
         assert!(matches!(
             state_tree::prove(
                 genesis.suite.digest,
@@ -1712,10 +1717,10 @@ mod tests {
             ),
             Err(state_tree::TreeError::MissingPage { .. })
         ));
-        // Keeping one height, every stale list up to the last flush (16) has been applied and
+        // Keeping one height, every stale list up to the last flush has been applied and
         // deleted, the flush block's own included; keeping all, none has.
-        assert!((1..=16).all(|height| !tight.store().has_stale_list(height)));
-        assert!((1..=16).any(|height| kept.store().has_stale_list(height)));
+        assert!((1..=2 * interval).all(|height| !tight.store().has_stale_list(height)));
+        assert!((1..=2 * interval).any(|height| kept.store().has_stale_list(height)));
         // A database whose records are of another format is refused by name when it opens.
         tight.store().set_state_format(b"spec-9").unwrap();
         drop(tight);
@@ -1724,12 +1729,12 @@ mod tests {
             matches!(&refused, LedgerError::WrongDatabase(reason) if reason.contains("layout is older")),
             "{refused}"
         );
-        // Pages are written every eight heights: a ledger that keeps every height keeps each
-        // written one's tree whole (16 here), not the heights between writes (10).
+        // A ledger that keeps every height keeps the tree of each height the pages were
+        // written at whole, not of the heights between writes.
         state_tree::prove(
             genesis.suite.digest,
             &StatePages(kept.store()),
-            kept.store().tree_root(16).unwrap(),
+            kept.store().tree_root(2 * interval).unwrap(),
             &key_hash,
         )
         .unwrap();
