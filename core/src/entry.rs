@@ -366,13 +366,23 @@ impl AnchoredDocument {
     /// A bad path or a signature that does not verify against `body.filer`.
     pub fn verify_filer_signature(&self, algorithm: HashAlgorithm) -> Result<(), BatchError> {
         let root = self.batch_root(algorithm)?;
+        self.verify_filer_signature_over(algorithm, &root)
+    }
+
+    /// The filer's signature over `root`, which must be [`AnchoredDocument::batch_root`]'s
+    /// answer for this document (a caller that has it already need not hash the path again).
+    pub(crate) fn verify_filer_signature_over(
+        &self,
+        algorithm: HashAlgorithm,
+        root: &NodeHash,
+    ) -> Result<(), BatchError> {
         let batch_len =
             u32::try_from(self.batch_proof.tree_size).map_err(|_| BatchError::BadLength {
                 len: usize::MAX,
                 max: BATCH_LEN_MAX,
             })?;
         self.body.filer.verify(
-            &batch_signing_bytes(algorithm, batch_len, &root),
+            &batch_signing_bytes(algorithm, batch_len, root),
             &self.signature,
         )?;
         Ok(())

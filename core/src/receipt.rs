@@ -368,7 +368,7 @@ fn verify_against_checkpoint(
                 &document.signature.bytes,
             ]);
             if !cache.contains(&key) {
-                document.verify_filer_signature(algorithm)?;
+                document.verify_filer_signature_over(algorithm, &root)?;
                 cache.insert(key);
             }
         }
@@ -616,6 +616,38 @@ impl BoundedSet {
     }
 }
 
+/// [`Checkpoint::verify`] against `anchor`, or the verdict `verified` holds for the same
+/// header and certificate; a new verdict is kept (at most `capacity`, all dropped when full).
+/// A kept checkpoint is taken only after its header's binding to `anchor` (chain, genesis,
+/// validator set) has been checked again, so a verification under one set never stands for
+/// another.
+fn verify_checkpoint_cached(
+    verified: &mut HashMap<Digest, (CommitCertificate, VerifiedCheckpoint)>,
+    capacity: usize,
+    anchor: &TrustAnchor,
+    checkpoint: &Checkpoint,
+) -> Result<VerifiedCheckpoint, VerifyError> {
+    let header_hash = checkpoint.check_binding(anchor)?;
+    let cached = verified.get(&header_hash);
+    if let Some((_, known)) =
+        cached.filter(|(certificate, _)| *certificate == checkpoint.certificate)
+    {
+        return Ok(known.clone());
+    }
+    let signed_power = checkpoint
+        .certificate
+        .verify(&anchor.chain_id, anchor.validators())?;
+    let verdict = checkpoint.verified(header_hash, signed_power, anchor);
+    if verified.len() >= capacity {
+        verified.clear();
+    }
+    verified.insert(
+        header_hash,
+        (checkpoint.certificate.clone(), verdict.clone()),
+    );
+    Ok(verdict)
+}
+
 impl Verifier {
     /// Default number of checkpoints remembered.
     pub const DEFAULT_CAPACITY: usize = 4096;
@@ -718,25 +750,7 @@ impl Verifier {
         anchor: &TrustAnchor,
         checkpoint: &Checkpoint,
     ) -> Result<VerifiedCheckpoint, VerifyError> {
-        let header_hash = checkpoint.check_binding(anchor)?;
-        let cached = self.verified.get(&header_hash);
-        if let Some((_, known)) =
-            cached.filter(|(certificate, _)| *certificate == checkpoint.certificate)
-        {
-            return Ok(known.clone());
-        }
-        let signed_power = checkpoint
-            .certificate
-            .verify(&anchor.chain_id, anchor.validators())?;
-        let verified = checkpoint.verified(header_hash, signed_power, anchor);
-        if self.verified.len() >= self.capacity {
-            self.verified.clear();
-        }
-        self.verified.insert(
-            header_hash,
-            (checkpoint.certificate.clone(), verified.clone()),
-        );
-        Ok(verified)
+        verify_checkpoint_cached(&mut self.verified, self.capacity, anchor, checkpoint)
     }
 
     /// As [`verify_receipt`], with the checkpoint cache.
@@ -748,6 +762,24 @@ impl Verifier {
         document_digest: &Digest,
         receipt: &Receipt,
     ) -> Result<Verdict, VerifyError> {
+        if receipt.handoffs.is_empty() {
+            // Genesis's set certified the checkpoint (the common case): no set to follow, and
+            // no copy of the trust anchor (its validators' and filers' names and keys).
+            let checkpoint = verify_checkpoint_cached(
+                &mut self.verified,
+                self.capacity,
+                &self.anchor,
+                &receipt.checkpoint,
+            )?;
+            check_after_handoffs(&checkpoint, 0)?;
+            return verify_against_checkpoint(
+                document_digest,
+                receipt,
+                &self.anchor,
+                checkpoint,
+                Some(&mut self.filer_signatures),
+            );
+        }
         let genesis = self.anchor.clone();
         let (certifying, last) = follow_handoffs(&genesis, &receipt.handoffs, |anchor, cp| {
             self.verify_checkpoint_with(anchor, cp)
