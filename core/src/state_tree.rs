@@ -760,7 +760,11 @@ pub enum TreeError<E> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TreeUpdate {
     pub root: Option<Slot>,
-    pub pages: Vec<(NibblePath, Page)>,
+    /// Boxed: a page is about 1.2 KB, and a block of thousands of keys writes thousands of
+    /// them, so growing and joining a vector of pages by value copied megabytes into fresh
+    /// memory (about a tenth of a batched load's CPU, BENCHMARKS.md "State-tree pages
+    /// boxed").
+    pub pages: Vec<(NibblePath, Box<Page>)>,
     pub stale: Vec<(NibblePath, u64)>,
     /// The changes the update applied (key hash → value hash, or `None` for a removal), in key
     /// hash order: enough to apply the same update again from the same root.
@@ -1010,7 +1014,7 @@ impl<'a, R: PageReader> Updater<'a, R> {
             Lone::More => {
                 let page = Page { slots };
                 let hash = page.hash(self.algorithm);
-                self.out.pages.push((path.clone(), page));
+                self.out.pages.push((path.clone(), Box::new(page)));
                 Slot::Page {
                     height: self.height,
                     hash,
@@ -1101,7 +1105,7 @@ impl MemoryPages {
     /// Keeps the pages of `update`, written at `height`.
     pub fn apply(&mut self, height: u64, update: &TreeUpdate) {
         for (path, page) in &update.pages {
-            self.pages.insert((path.clone(), height), page.clone());
+            self.pages.insert((path.clone(), height), (**page).clone());
         }
     }
 
