@@ -82,9 +82,11 @@ struct Args {
     /// it catches up on the blocks it missed (the load goes to the other three).
     #[arg(long)]
     catch_up_node: Option<usize>,
-    /// Write each answered call to this file, one line each: when it began (milliseconds
-    /// since the run began) and how long it took (microseconds), to see when the slow ones
-    /// happen (with `RUST_LOG=evidence_node=info`, the nodes log each committed block).
+    /// Write each answered call to this file, one line each in the order they began: when
+    /// it began (milliseconds since the run began) and how long it took (microseconds),
+    /// after a first line `# started T` with the run's start in Unix milliseconds, to see
+    /// when the slow ones happen (with `RUST_LOG=evidence_node=info`, the nodes log each
+    /// committed block).
     #[arg(long)]
     call_log: Option<std::path::PathBuf>,
 }
@@ -203,12 +205,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The filing system's calls run on a runtime of their own, as they would in the filing
     // system's own process: its tasks (TLS, encoding, the connections' workers) share the
-    // machine's cores with the nodes but never wait in the nodes' task queues, nor the
-    // nodes' tasks in theirs.
-    let callers = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("load-caller")
-        .enable_all()
-        .build()?;
+    // machine's cores with the nodes but not the nodes' task queues (the open loop's ticker,
+    // which only starts the calls, stays on the main runtime).
+    let callers = Callers(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("load-caller")
+            .enable_all()
+            .build()?,
+    ));
     let mut clients = Vec::new();
     for endpoint in &endpoints {
         // A batch's answer carries a receipt per document: far above tonic's 4 MiB default.
@@ -216,6 +220,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let genesis = consortium.genesis.clone();
         let endpoint = endpoint.clone();
         let connected = callers
+            .runtime()
             .spawn(async move {
                 channel(&genesis, &endpoint, Some(&caller))
                     .await
@@ -236,6 +241,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     );
     let start = Instant::now();
+    let started_ms = now_ms();
     let end = start + Duration::from_secs(args.seconds);
     // Every 10 s, what the last 10 s committed: a long run shows whether the rate holds.
     let progress = {
@@ -371,13 +377,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ticker.tick().await;
             let client = clients[k % clients.len()].clone();
             k += 1;
-            tasks.push(callers.spawn(call(client)));
+            tasks.push(callers.runtime().spawn(call(client)));
         }
     } else {
         for k in 0..args.concurrency.max(1) {
             let client = clients[k % clients.len()].clone();
             let call = call.clone();
-            tasks.push(callers.spawn(async move {
+            tasks.push(callers.runtime().spawn(async move {
                 while Instant::now() < end {
                     if !call(client.clone()).await {
                         break;
@@ -395,11 +401,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     progress.abort();
     drop(clients);
-    callers.shutdown_background();
+    drop(callers);
     let elapsed = start.elapsed().as_secs_f64();
     let calls = tally.calls.lock().await.clone();
     if let Some(path) = &args.call_log {
-        let mut text = String::with_capacity(calls.len() * 16);
+        // The run's start on the wall clock (Unix milliseconds) first, to line the calls up
+        // with the nodes' log lines; then the calls in the order they began.
+        let mut calls = calls.clone();
+        calls.sort_unstable();
+        let mut text = String::with_capacity(calls.len() * 16 + 32);
+        text.push_str(&format!("# started {started_ms}\n"));
         for (at, latency) in &calls {
             text.push_str(&format!("{:.3} {latency}\n", *at as f64 / 1000.0));
         }
@@ -507,6 +518,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .join(", ")
     );
     Ok(())
+}
+
+/// The callers' runtime, shut down without waiting when dropped: dropping a runtime inside
+/// the main runtime's context would panic, on an early error return too.
+struct Callers(Option<tokio::runtime::Runtime>);
+
+impl Callers {
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.0
+            .as_ref()
+            .expect("the callers' runtime lives until dropped")
+    }
+}
+
+impl Drop for Callers {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 fn directory_bytes(path: &std::path::Path) -> u64 {

@@ -1639,7 +1639,9 @@ mod tests {
         let mut filed = Vec::new();
         // Pages are written at heights `interval`, `2 * interval`, ...
         let interval = crate::storage::TREE_FLUSH_INTERVAL;
-        let last = 2 * interval + 4;
+        // After the second write, keeping one height takes `interval / 8` commits to apply
+        // every stale list up to it (at most 8 heights' lists a commit), and one more.
+        let last = 2 * interval + interval.div_ceil(crate::storage::PRUNE_HEIGHTS_PER_COMMIT) + 1;
         for height in 1..=last {
             // Many documents at the second flush, few just before it: the flush block
             // replaces pages written at the flush before, which its own stale list names.
@@ -1738,6 +1740,71 @@ mod tests {
             &key_hash,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_state_tree_pages_are_written_early_when_the_cache_is_full() {
+        use evidence_core::status::verify_status_proof;
+
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let anchor = genesis.trust_anchor().unwrap();
+        let database = MemoryDatabase::new();
+        // Never by the interval, always by the cap: every block that writes more than four
+        // pages sends the cache to the database.
+        let mut early = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
+        early.store().set_tree_flush(1_000, 4);
+        early.set_state_tree_keep(2);
+        let usual = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
+        let filer = bureau_filer(&consortium);
+        let keys = quorum_keys(&consortium);
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let mut filed = Vec::new();
+        for height in 1..=8u64 {
+            let names: Vec<String> = (0..20).map(|i| format!("DWG-{height}-{i}")).collect();
+            let transaction =
+                crate::local::drawings(&genesis, filer, names.iter().cloned(), now).unwrap();
+            let (block, _) = usual
+                .propose(now + height, proposer, vec![transaction])
+                .unwrap();
+            let certificate = CommitCertificate::sign(
+                &genesis.chain_id,
+                height,
+                0,
+                block.hash(genesis.suite.digest),
+                &keys,
+            );
+            for ledger in [&usual, &early] {
+                ledger.commit(&block, &certificate).unwrap();
+            }
+            assert_eq!(early.tip().state_tree, usual.tip().state_tree);
+            assert_eq!(
+                early.store().tree_flushed().unwrap(),
+                Some(height),
+                "a block of 20 new keys writes more than four pages"
+            );
+            filed.extend(names);
+            if height == 5 {
+                // Reopened after an early write, it has nothing to rebuild and the same tree.
+                drop(early);
+                early = Ledger::open_memory(database.clone(), genesis.clone()).unwrap();
+                early.store().set_tree_flush(1_000, 4);
+                early.set_state_tree_keep(2);
+                assert_eq!(early.tip().state_tree, usual.tip().state_tree);
+            }
+        }
+        let keys: Vec<StateKey> = filed
+            .iter()
+            .map(|id| StateKey::Document {
+                member: "bureau".into(),
+                project_id: "P-1".into(),
+                document_id: id.clone(),
+            })
+            .collect();
+        let proof = early.status_proof(&keys[..64]).unwrap().unwrap();
+        let state = verify_status_proof(&proof, &anchor).unwrap();
+        assert!(state.facts.iter().all(|fact| fact.record.is_some()));
     }
 
     #[test]

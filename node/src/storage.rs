@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 #[cfg(feature = "rocksdb")]
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use evidence_contracts::state::{StateStore, StoreError as StateError};
@@ -274,6 +275,11 @@ pub struct Store {
     tree: std::sync::Mutex<TreeCache>,
     /// Committed log nodes read lately, shared by every reader of the store.
     log_nodes: NodeCache,
+    /// When the state tree's pages are written: every this many blocks
+    /// ([`TREE_FLUSH_INTERVAL`] unless set), and ...
+    tree_flush_interval: std::sync::atomic::AtomicU64,
+    /// ... sooner when this many wait in memory ([`TREE_CACHE_PAGES_MAX`] unless set).
+    tree_cache_pages_max: std::sync::atomic::AtomicUsize,
 }
 
 /// Committed Merkle-log nodes read lately. Every inclusion proof, and every log opened at a
@@ -626,6 +632,8 @@ impl Store {
             backend: Backend::Rocks(db),
             tree: std::sync::Mutex::default(),
             log_nodes: NodeCache::default(),
+            tree_flush_interval: TREE_FLUSH_INTERVAL.into(),
+            tree_cache_pages_max: TREE_CACHE_PAGES_MAX.into(),
         })
     }
 
@@ -662,6 +670,8 @@ impl Store {
             backend: Backend::Memory(database),
             tree: std::sync::Mutex::default(),
             log_nodes: NodeCache::default(),
+            tree_flush_interval: TREE_FLUSH_INTERVAL.into(),
+            tree_cache_pages_max: TREE_CACHE_PAGES_MAX.into(),
         }
     }
 
@@ -979,8 +989,9 @@ impl Store {
             .map(|(path, page)| (page_key(path, height), page.to_canonical_bytes()))
             .collect();
         let flushed = self.tree_flushed()?.unwrap_or(0);
-        let flush = height - flushed >= TREE_FLUSH_INTERVAL
-            || self.tree_cache().pages.len() + pages.len() > TREE_CACHE_PAGES_MAX;
+        let flush = height - flushed >= self.tree_flush_interval.load(Ordering::Relaxed)
+            || self.tree_cache().pages.len() + pages.len()
+                > self.tree_cache_pages_max.load(Ordering::Relaxed);
         // The pages this block made stale: those still in the cache were never written (they
         // die there); the others are listed for the pruner.
         let (dead, stale): (Vec<Vec<u8>>, Vec<Vec<u8>>) = {
@@ -1096,6 +1107,18 @@ impl Store {
         self.write(batch)
     }
 
+    /// Writes the state tree's pages every `interval` blocks (at least 1), or sooner when
+    /// `pages_max` wait in memory, instead of [`TREE_FLUSH_INTERVAL`] and
+    /// [`TREE_CACHE_PAGES_MAX`]. Nothing a root reads depends on it, only when pages reach
+    /// the database: the simulator draws short intervals so that its short runs write,
+    /// prune and rebuild pages, and tests force early writes with a small `pages_max`.
+    pub fn set_tree_flush(&self, interval: u64, pages_max: usize) {
+        self.tree_flush_interval
+            .store(interval.max(1), Ordering::Relaxed);
+        self.tree_cache_pages_max
+            .store(pages_max, Ordering::Relaxed);
+    }
+
     fn tree_cache(&self) -> std::sync::MutexGuard<'_, TreeCache> {
         self.tree
             .lock()
@@ -1103,7 +1126,7 @@ impl Store {
     }
 
     /// The height whose state-tree pages were all written last (the flush mark), if marked.
-    fn tree_flushed(&self) -> Result<Option<u64>, StorageError> {
+    pub(crate) fn tree_flushed(&self) -> Result<Option<u64>, StorageError> {
         self.get(CF_META, KEY_TREE_FLUSHED)?
             .map(|bytes| {
                 Ok(u64::from_be_bytes(bytes.as_slice().try_into().map_err(
@@ -1421,15 +1444,18 @@ fn tree_journal_key(height: u64) -> Vec<u8> {
 
 /// State-tree pages are written every this many blocks: the pages near the root, and most of
 /// the fourth level, are rewritten by every block, so writing them once per interval instead
-/// of once per block saves most of the tree's rows. 32 rather than 8 wrote about 30 % fewer
-/// page bytes and gave 2-10 % more documents/s (BENCHMARKS.md, "State-tree pages written
-/// less often"); a node that stops replays at most this many blocks' journals when it opens.
-pub(crate) const TREE_FLUSH_INTERVAL: u64 = 32;
+/// of once per block saves most of the tree's rows. 32 rather than 8 left a third to two
+/// thirds fewer tree bytes on disk and gave 4-11 % more batched documents/s (single-signed
+/// within the spread; BENCHMARKS.md, "State-tree pages written less often"). A node that
+/// stops replays fewer than this many blocks' journals when it opens.
+pub const TREE_FLUSH_INTERVAL: u64 = 32;
 
-/// A flush comes early when this many pages wait in memory (about 45 MB of encoded pages, a
-/// page being about 375 bytes). Large blocks reach it before [`TREE_FLUSH_INTERVAL`] does:
-/// a block of 6,400 documents rewrites about 6,000 pages, most of them deep in the tree.
-const TREE_CACHE_PAGES_MAX: usize = 120_000;
+/// A flush comes early when this many pages wait in memory: about 45 MB of encoded pages (a
+/// page is about 375 bytes), 55-60 MB with the map's keys and buckets, and the flush's write
+/// batch as large again while it is written. Large blocks reach it before
+/// [`TREE_FLUSH_INTERVAL`] does: a block of 6,400 documents rewrites about 6,000 pages, most
+/// of them deep in the tree.
+pub const TREE_CACHE_PAGES_MAX: usize = 120_000;
 
 /// A block's tree changes: each key hash, then `1` and its value hash or `0` for a removal.
 fn encode_changes(changes: &[(NodeHash, Option<NodeHash>)]) -> Vec<u8> {
@@ -1467,7 +1493,7 @@ fn decode_changes(mut bytes: &[u8]) -> Option<Vec<(NodeHash, Option<NodeHash>)>>
 }
 
 /// At most this many heights' stale lists are applied in one commit.
-const PRUNE_HEIGHTS_PER_COMMIT: u64 = 8;
+pub(crate) const PRUNE_HEIGHTS_PER_COMMIT: u64 = 8;
 
 /// How many heights of the state tree a node keeps provable by default.
 pub const STATE_TREE_KEEP_DEFAULT: u64 = 64;

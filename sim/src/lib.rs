@@ -120,6 +120,11 @@ pub struct SimConfig {
     /// How many heights of the state tree each node keeps (older pages pruned as blocks
     /// commit): 1, 2 or 4 in most seeds, so pruning runs under crashes, restarts and sync.
     pub state_tree_keep: u64,
+    /// When each node writes its state tree's pages: every this many blocks, or sooner when
+    /// the second number of pages wait (drawn with the kept heights). The node's interval (32)
+    /// is longer than most seeds, so most seeds draw shorter ones, and one a small page cap,
+    /// so that pages are written, pruned and rebuilt from the journal within a seed.
+    pub tree_flush: (u64, usize),
     /// Deliberate bugs, to show that the invariants catch them (never set by a seed).
     pub bugs: Bugs,
 }
@@ -231,6 +236,10 @@ impl SimConfig {
             validator_changes: false,
             national_suite: false,
             state_tree_keep: 64,
+            tree_flush: (
+                evidence_node::storage::TREE_FLUSH_INTERVAL,
+                evidence_node::storage::TREE_CACHE_PAGES_MAX,
+            ),
             bugs: Bugs::default(),
         }
         .with_skew(&mut rng)
@@ -244,6 +253,11 @@ impl SimConfig {
     /// so that every other choice of a seed is what it was before).
     fn with_state_tree_keep(mut self, rng: &mut ChaCha20Rng) -> Self {
         self.state_tree_keep = [1, 2, 4, 64][rng.next_u32() as usize % 4];
+        let node = (
+            evidence_node::storage::TREE_FLUSH_INTERVAL,
+            evidence_node::storage::TREE_CACHE_PAGES_MAX,
+        );
+        self.tree_flush = [(2, node.1), (4, node.1), (8, 16), node][rng.next_u32() as usize % 4];
         self
     }
 
@@ -722,6 +736,7 @@ impl Simulation {
                 faults[index],
                 config.bugs,
                 config.state_tree_keep,
+                config.tree_flush,
             )
             .map_err(|reason| Violation::Node {
                 node: index,
@@ -1424,6 +1439,7 @@ impl Simulation {
                     faults,
                     self.config.bugs,
                     self.config.state_tree_keep,
+                    self.config.tree_flush,
                 )
                 .map_err(|reason| Violation::Node { node, reason })?;
                 fresh.incarnation = self.nodes[node].incarnation + 1;
@@ -2589,9 +2605,11 @@ fn open_node(
     faults: ByzantineFaults,
     bugs: Bugs,
     state_tree_keep: u64,
+    (flush_interval, flush_pages): (u64, usize),
 ) -> Result<SimNode, String> {
     let ledger = Ledger::open_memory(database, genesis.clone()).map_err(|e| e.to_string())?;
     ledger.set_state_tree_keep(state_tree_keep);
+    ledger.store().set_tree_flush(flush_interval, flush_pages);
     if bugs.two_f_quorum {
         ledger.accept_two_f_certificates();
     }
