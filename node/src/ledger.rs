@@ -1555,6 +1555,52 @@ mod tests {
             .collect()
     }
 
+    /// The state keys of the bureau's drawings `names` (as [`commit_drawings`] files them).
+    fn drawing_keys(names: &[String]) -> Vec<StateKey> {
+        names
+            .iter()
+            .map(|id| StateKey::Document {
+                member: "bureau".into(),
+                project_id: "P-1".into(),
+                document_id: id.clone(),
+            })
+            .collect()
+    }
+
+    /// Files `names` as the bureau's drawings in a block at `height` that `proposing` builds
+    /// and a quorum certifies, and commits it to each of `ledgers`.
+    fn commit_drawings(
+        consortium: &evidence_genesis::Consortium,
+        proposing: &Ledger,
+        ledgers: &[&Ledger],
+        height: u64,
+        names: &[String],
+        now: u64,
+    ) {
+        let genesis = &consortium.genesis;
+        let transaction = crate::local::drawings(
+            genesis,
+            bureau_filer(consortium),
+            names.iter().cloned(),
+            now,
+        )
+        .unwrap();
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let (block, _) = proposing
+            .propose(now + height, proposer, vec![transaction])
+            .unwrap();
+        let certificate = CommitCertificate::sign(
+            &genesis.chain_id,
+            height,
+            0,
+            block.hash(genesis.suite.digest),
+            &quorum_keys(consortium),
+        );
+        for ledger in ledgers {
+            ledger.commit(&block, &certificate).unwrap();
+        }
+    }
+
     #[test]
     fn a_new_proposal_dated_too_far_back_is_not_fresh() {
         let dir = tempfile::tempdir().unwrap();
@@ -1633,9 +1679,6 @@ mod tests {
         let tight_database = MemoryDatabase::new();
         let tight = Ledger::open_memory(tight_database.clone(), genesis.clone()).unwrap();
         tight.set_state_tree_keep(1);
-        let filer = bureau_filer(&consortium);
-        let keys = quorum_keys(&consortium);
-        let proposer = consortium.validator_keys[0].1.public_key();
         let mut filed = Vec::new();
         // Pages are written at heights `interval`, `2 * interval`, ...
         let interval = crate::storage::TREE_FLUSH_INTERVAL;
@@ -1651,31 +1694,18 @@ mod tests {
                 _ => 3,
             };
             let names: Vec<String> = (0..count).map(|i| format!("DWG-{height}-{i}")).collect();
-            let transaction =
-                crate::local::drawings(&genesis, filer, names.iter().cloned(), now).unwrap();
-            let time = now + height;
-            let (block, _) = pruned.propose(time, proposer, vec![transaction]).unwrap();
-            let certificate = CommitCertificate::sign(
-                &genesis.chain_id,
+            commit_drawings(
+                &consortium,
+                &pruned,
+                &[&pruned, &kept, &tight],
                 height,
-                0,
-                block.hash(genesis.suite.digest),
-                &keys,
+                &names,
+                now,
             );
-            for ledger in [&pruned, &kept, &tight] {
-                ledger.commit(&block, &certificate).unwrap();
-            }
             assert_eq!(pruned.tip().state_tree, kept.tip().state_tree);
             assert_eq!(tight.tip().state_tree, kept.tip().state_tree);
             filed.extend(names);
-            let keys: Vec<StateKey> = filed
-                .iter()
-                .map(|id| StateKey::Document {
-                    member: "bureau".into(),
-                    project_id: "P-1".into(),
-                    document_id: id.clone(),
-                })
-                .collect();
+            let keys = drawing_keys(&filed);
             let proof = pruned
                 .status_proof(&keys[keys.len().saturating_sub(64)..])
                 .unwrap()
@@ -1757,27 +1787,10 @@ mod tests {
         early.store().set_tree_flush(1_000, 4);
         early.set_state_tree_keep(2);
         let usual = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
-        let filer = bureau_filer(&consortium);
-        let keys = quorum_keys(&consortium);
-        let proposer = consortium.validator_keys[0].1.public_key();
         let mut filed = Vec::new();
         for height in 1..=8u64 {
             let names: Vec<String> = (0..20).map(|i| format!("DWG-{height}-{i}")).collect();
-            let transaction =
-                crate::local::drawings(&genesis, filer, names.iter().cloned(), now).unwrap();
-            let (block, _) = usual
-                .propose(now + height, proposer, vec![transaction])
-                .unwrap();
-            let certificate = CommitCertificate::sign(
-                &genesis.chain_id,
-                height,
-                0,
-                block.hash(genesis.suite.digest),
-                &keys,
-            );
-            for ledger in [&usual, &early] {
-                ledger.commit(&block, &certificate).unwrap();
-            }
+            commit_drawings(&consortium, &usual, &[&usual, &early], height, &names, now);
             assert_eq!(early.tip().state_tree, usual.tip().state_tree);
             assert_eq!(
                 early.store().tree_flushed().unwrap(),
@@ -1794,14 +1807,7 @@ mod tests {
                 assert_eq!(early.tip().state_tree, usual.tip().state_tree);
             }
         }
-        let keys: Vec<StateKey> = filed
-            .iter()
-            .map(|id| StateKey::Document {
-                member: "bureau".into(),
-                project_id: "P-1".into(),
-                document_id: id.clone(),
-            })
-            .collect();
+        let keys = drawing_keys(&filed);
         let proof = early.status_proof(&keys[..64]).unwrap().unwrap();
         let state = verify_status_proof(&proof, &anchor).unwrap();
         assert!(state.facts.iter().all(|fact| fact.record.is_some()));
