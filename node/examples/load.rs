@@ -403,12 +403,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(clients);
     drop(callers);
     let elapsed = start.elapsed().as_secs_f64();
-    let calls = tally.calls.lock().await.clone();
+    let mut calls = tally.calls.lock().await.clone();
+    calls.sort_unstable();
     if let Some(path) = &args.call_log {
         // The run's start on the wall clock (Unix milliseconds) first, to line the calls up
         // with the nodes' log lines; then the calls in the order they began.
-        let mut calls = calls.clone();
-        calls.sort_unstable();
         let mut text = String::with_capacity(calls.len() * 16 + 32);
         text.push_str(&format!("# started {started_ms}\n"));
         for (at, latency) in &calls {

@@ -271,7 +271,8 @@ pub struct CommitBatch<'a> {
 pub struct Store {
     backend: Backend,
     /// The state-tree pages written since the last flush (SPEC.md says nothing of storage;
-    /// ARCHITECTURE.md does): kept here and written every [`TREE_FLUSH_INTERVAL`] blocks.
+    /// ARCHITECTURE.md does): kept here and written every [`TREE_FLUSH_INTERVAL`] blocks, or
+    /// sooner (`tree_flush_interval`, `tree_cache_pages_max`).
     tree: std::sync::Mutex<TreeCache>,
     /// Committed log nodes read lately, shared by every reader of the store.
     log_nodes: NodeCache,
@@ -1444,15 +1445,16 @@ fn tree_journal_key(height: u64) -> Vec<u8> {
 
 /// State-tree pages are written every this many blocks: the pages near the root, and most of
 /// the fourth level, are rewritten by every block, so writing them once per interval instead
-/// of once per block saves most of the tree's rows. 32 rather than 8 left a third to two
-/// thirds fewer tree bytes on disk and gave 4-11 % more batched documents/s (single-signed
-/// within the spread; BENCHMARKS.md, "State-tree pages written less often"). A node that
-/// stops replays fewer than this many blocks' journals when it opens.
+/// of once per block saves most of the tree's rows. 32 rather than 8 left about 30 % fewer
+/// tree bytes on disk under blocks of a few hundred documents; with the larger
+/// [`TREE_CACHE_PAGES_MAX`], which large blocks reach first, batched loads gained 4-11 %
+/// (BENCHMARKS.md, "State-tree pages written less often"). A node that stops replays fewer
+/// than this many blocks' journals when it opens.
 pub const TREE_FLUSH_INTERVAL: u64 = 32;
 
 /// A flush comes early when this many pages wait in memory: about 45 MB of encoded pages (a
-/// page is about 375 bytes), 55-60 MB with the map's keys and buckets, and the flush's write
-/// batch as large again while it is written. Large blocks reach it before
+/// page is about 375 bytes), more with the map's buckets and the buffers' spare capacity (not
+/// measured), and the flush's write batch about as large again while it is written. Large blocks reach it before
 /// [`TREE_FLUSH_INTERVAL`] does: a block of 6,400 documents rewrites about 6,000 pages, most
 /// of them deep in the tree.
 pub const TREE_CACHE_PAGES_MAX: usize = 120_000;

@@ -249,8 +249,9 @@ impl SimConfig {
         .with_state_tree_keep(&mut rng)
     }
 
-    /// Draws how many heights of the state tree the nodes keep (drawn after everything else,
-    /// so that every other choice of a seed is what it was before).
+    /// Draws how many heights of the state tree the nodes keep, then when they write its
+    /// pages (drawn after everything else, so that every other choice of a seed is what it
+    /// was before).
     fn with_state_tree_keep(mut self, rng: &mut ChaCha20Rng) -> Self {
         self.state_tree_keep = [1, 2, 4, 64][rng.next_u32() as usize % 4];
         let node = (
