@@ -332,16 +332,27 @@ impl NodeCache {
     }
 }
 
-/// State-tree pages not yet written to the database, by row key ([`page_key`]), encoded. Each
+/// State-tree pages not yet written to the database, by row key ([`PageKey`]), encoded. Each
 /// block's changes are journalled in the same batch as the block, so a node that stops before
 /// the next flush rebuilds these pages from the journal when it opens
 /// ([`Store::recover_state_tree`]).
+///
+/// Keys are fixed-size values hashed with foldhash (seeded per process), and a page made stale
+/// is marked in place, rather than byte-vector keys under SipHash and a second set of the dead:
+/// a batched block makes thousands of lookups, inserts and marks here (BENCHMARKS.md, "The
+/// state tree's waiting pages by fixed-size key").
 #[derive(Debug, Default)]
 struct TreeCache {
-    pages: std::collections::HashMap<Vec<u8>, Vec<u8>>,
-    /// Cached pages a later block made stale: no root from the next flush on reads them, so
-    /// they are not written.
-    dead: std::collections::HashSet<Vec<u8>>,
+    pages: HashMap<PageKey, CachedPage, foldhash::fast::RandomState>,
+}
+
+/// A page in [`TreeCache`]: its encoding (shared with the batch that writes it) and whether a
+/// later block made it stale. A stale page is never written: no root from the next flush on
+/// reads it (roots before that may still read it until then).
+#[derive(Debug)]
+struct CachedPage {
+    bytes: Arc<[u8]>,
+    dead: bool,
 }
 
 enum Backend {
@@ -406,9 +417,18 @@ enum Batch {
 
 impl Store {
     fn batch(&self) -> Batch {
+        self.batch_sized(0)
+    }
+
+    /// A batch whose buffer holds `bytes` before it grows. RocksDB's batch is one string that
+    /// doubles as it fills; a flush's is tens of megabytes (the state tree's pages), and each
+    /// doubling copied it into fresh memory that the kernel zeroed first. Reserving too much
+    /// costs little: memory this large is mapped, and a page the batch never touches is never
+    /// given to it.
+    fn batch_sized(&self, bytes: usize) -> Batch {
         match &self.backend {
             #[cfg(feature = "rocksdb")]
-            Backend::Rocks(_) => Batch::Rocks(WriteBatch::default()),
+            Backend::Rocks(_) => Batch::Rocks(WriteBatch::with_capacity_bytes(bytes)),
             Backend::Memory(_) => Batch::Memory(Vec::new()),
         }
     }
@@ -915,13 +935,75 @@ impl Store {
     /// Write failure; then nothing of the block is stored.
     pub fn commit(&self, commit: &CommitBatch<'_>, pending: &[Digest]) -> Result<(), StorageError> {
         let height = commit.block.header.height;
-        let mut batch = self.batch();
-        self.put(
-            &mut batch,
-            CF_BLOCKS,
-            &height_key(height),
-            &commit.block.to_bytes(),
-        );
+        let flushed = self.tree_flushed()?.unwrap_or(0);
+        let new_pages = &commit.state_tree.pages;
+        // The pages this block made stale: those still in the cache were never written (they
+        // die there); the others are listed for the pruner. At a flush, every cached page still
+        // live is encoded and written with the block's own, in key order.
+        let (flush, dead, stale, rows) = {
+            let cache = self.tree_cache();
+            let flush = height - flushed >= self.tree_flush_interval.load(Ordering::Relaxed)
+                || cache.pages.len() + new_pages.len()
+                    > self.tree_cache_pages_max.load(Ordering::Relaxed);
+            let (dead, stale): (Vec<PageKey>, Vec<PageKey>) = commit
+                .state_tree
+                .stale
+                .iter()
+                .map(|(path, page_height)| PageKey::new(path, *page_height))
+                .partition(|key| cache.pages.contains_key(key));
+            let mut rows: Vec<(PageKey, Arc<[u8]>)> = Vec::new();
+            if flush {
+                let dying: std::collections::HashSet<&PageKey, foldhash::fast::RandomState> =
+                    dead.iter().collect();
+                rows.reserve(cache.pages.len() + new_pages.len());
+                rows.extend(
+                    cache
+                        .pages
+                        .iter()
+                        .filter(|(key, cached)| !cached.dead && !dying.contains(key))
+                        .map(|(key, cached)| (*key, Arc::clone(&cached.bytes))),
+                );
+            }
+            (flush, dead, stale, rows)
+        };
+        let mut new_rows: Vec<(PageKey, Arc<[u8]>)> = new_pages
+            .iter()
+            .map(|(path, page)| (PageKey::new(path, height), page.to_canonical_bytes().into()))
+            .collect();
+        let rows = if flush {
+            let mut rows = rows;
+            rows.append(&mut new_rows);
+            // Keys are unique: the block's pages are new at this height.
+            rows.sort_unstable_by_key(|row| row.0);
+            rows
+        } else {
+            new_rows
+        };
+        let block = commit.block.to_bytes();
+        // A flush's batch is sized for its rows first (tens of megabytes of pages): each row's
+        // key, value and a few bytes of tags and lengths, generously. Other blocks' batches
+        // grow as they fill; reserving theirs too measured within the spread.
+        let reserve = if flush {
+            2 * block.len()
+                + rows
+                    .iter()
+                    .map(|(key, page)| usize::from(key.len) + page.len() + 8)
+                    .sum::<usize>()
+                + commit
+                    .state_writes
+                    .iter()
+                    .map(|(key, value)| key.len() + value.len() + 8)
+                    .sum::<usize>()
+                + commit.entries.len() * 3 * 96
+                + commit.transactions.len() * 128
+                + commit.log_nodes.len() * 64
+                + stale.len() * 56
+                + 4096
+        } else {
+            0
+        };
+        let mut batch = self.batch_sized(reserve);
+        self.put(&mut batch, CF_BLOCKS, &height_key(height), &block);
         self.put(
             &mut batch,
             CF_HEADERS,
@@ -983,39 +1065,9 @@ impl Store {
         for (key, value) in commit.state_writes {
             self.put(&mut batch, CF_STATE, key, value);
         }
-        let pages: Vec<(Vec<u8>, Vec<u8>)> = commit
-            .state_tree
-            .pages
-            .iter()
-            .map(|(path, page)| (page_key(path, height), page.to_canonical_bytes()))
-            .collect();
-        let flushed = self.tree_flushed()?.unwrap_or(0);
-        let flush = height - flushed >= self.tree_flush_interval.load(Ordering::Relaxed)
-            || self.tree_cache().pages.len() + pages.len()
-                > self.tree_cache_pages_max.load(Ordering::Relaxed);
-        // The pages this block made stale: those still in the cache were never written (they
-        // die there); the others are listed for the pruner.
-        let (dead, stale): (Vec<Vec<u8>>, Vec<Vec<u8>>) = {
-            let cache = self.tree_cache();
-            commit
-                .state_tree
-                .stale
-                .iter()
-                .map(|(path, page_height)| page_key(path, *page_height))
-                .partition(|key| cache.pages.contains_key(key))
-        };
         if flush {
-            let cache = self.tree_cache();
-            let dying: std::collections::HashSet<&Vec<u8>> = dead.iter().collect();
-            let mut rows: Vec<(&Vec<u8>, &Vec<u8>)> = cache
-                .pages
-                .iter()
-                .filter(|(key, _)| !cache.dead.contains(*key) && !dying.contains(*key))
-                .chain(pages.iter().map(|(key, page)| (key, page)))
-                .collect();
-            rows.sort_by(|a, b| a.0.cmp(b.0));
-            for (key, page) in rows {
-                self.put(&mut batch, CF_STATE_TREE, key, page);
+            for (key, page) in &rows {
+                self.put(&mut batch, CF_STATE_TREE, key.as_bytes(), page);
             }
             for journalled in flushed + 1..height {
                 self.delete(&mut batch, CF_META, &tree_journal_key(journalled));
@@ -1074,10 +1126,16 @@ impl Store {
         let mut cache = self.tree_cache();
         if flush {
             cache.pages.clear();
-            cache.dead.clear();
         } else {
-            cache.dead.extend(dead);
-            cache.pages.extend(pages);
+            for key in &dead {
+                if let Some(cached) = cache.pages.get_mut(key) {
+                    cached.dead = true;
+                }
+            }
+            cache.pages.extend(
+                rows.into_iter()
+                    .map(|(key, bytes)| (key, CachedPage { bytes, dead: false })),
+            );
         }
         Ok(())
     }
@@ -1185,15 +1243,18 @@ impl Store {
             }
             let mut cache = self.tree_cache();
             for (path, page_height) in &update.stale {
-                let key = page_key(path, *page_height);
-                if cache.pages.contains_key(&key) {
-                    cache.dead.insert(key);
+                if let Some(cached) = cache.pages.get_mut(&PageKey::new(path, *page_height)) {
+                    cached.dead = true;
                 }
             }
             for (path, page) in &update.pages {
-                cache
-                    .pages
-                    .insert(page_key(path, height), page.to_canonical_bytes());
+                cache.pages.insert(
+                    PageKey::new(path, height),
+                    CachedPage {
+                        bytes: page.to_canonical_bytes().into(),
+                        dead: false,
+                    },
+                );
             }
         }
         Ok(())
@@ -1201,14 +1262,14 @@ impl Store {
 
     /// Records the pages the block at `height` made stale (its root no longer reads them), for
     /// the pruner: each as its row key, length-prefixed.
-    fn stale_pages(&self, batch: &mut Batch, height: u64, stale: &[Vec<u8>]) {
+    fn stale_pages(&self, batch: &mut Batch, height: u64, stale: &[PageKey]) {
         if stale.is_empty() {
             return;
         }
         let mut list = Vec::with_capacity(stale.len() * 48);
         for key in stale {
-            list.push(key.len() as u8);
-            list.extend_from_slice(key);
+            list.push(key.len);
+            list.extend_from_slice(key.as_bytes());
         }
         self.put(batch, CF_META, &tree_stale_key(height), &list);
     }
@@ -1378,18 +1439,22 @@ impl StateStore for Store {
     }
 
     fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StateError> {
-        let key = page_key(path, height);
-        let cached = self.tree_cache().pages.get(&key).cloned();
-        let bytes = match cached {
-            Some(bytes) => bytes,
-            None => match Store::get(self, CF_STATE_TREE, &key)
+        let key = PageKey::new(path, height);
+        let cached = self
+            .tree_cache()
+            .pages
+            .get(&key)
+            .map(|cached| Arc::clone(&cached.bytes));
+        let decoded = match cached {
+            Some(bytes) => Page::from_canonical_bytes(&bytes),
+            None => match Store::get(self, CF_STATE_TREE, key.as_bytes())
                 .map_err(|e| StateError(e.to_string()))?
             {
-                Some(bytes) => bytes,
+                Some(bytes) => Page::from_canonical_bytes(&bytes),
                 None => return Ok(None),
             },
         };
-        Page::from_canonical_bytes(&bytes).map(Some).map_err(|e| {
+        decoded.map(Some).map_err(|e| {
             StateError(format!(
                 "state-tree page at height {height} is corrupt: {e}"
             ))
@@ -1397,16 +1462,40 @@ impl StateStore for Store {
     }
 }
 
-/// The row of the state-tree page at `path` written at `height`: the nibble count, the
-/// nibbles packed two to a byte, then the height, so a page's versions sit together.
-fn page_key(path: &[u8], height: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(1 + path.len().div_ceil(2) + 8);
-    key.push(path.len() as u8);
-    for pair in path.chunks(2) {
-        key.push((pair[0] << 4) | pair.get(1).copied().unwrap_or(0));
+/// The row key of the state-tree page at `path` written at `height`: the nibble count, the
+/// nibbles packed two to a byte, then the height, so a page's versions sit together. Held in
+/// place: at most 1 + 32 + 8 bytes, zero after its length. Two keys of different lengths
+/// differ in their first byte (the nibble count), so comparing the whole arrays orders keys
+/// as their rows are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct PageKey {
+    bytes: [u8; PAGE_KEY_MAX],
+    len: u8,
+}
+
+/// The longest [`PageKey`]: a path of 64 nibbles (a whole key hash) and a height.
+const PAGE_KEY_MAX: usize = 1 + 32 + 8;
+
+impl PageKey {
+    fn new(path: &[u8], height: u64) -> Self {
+        debug_assert!(path.len() <= 64, "a state-tree path is at most 64 nibbles");
+        let mut bytes = [0u8; PAGE_KEY_MAX];
+        bytes[0] = path.len() as u8;
+        let mut at = 1;
+        for pair in path.chunks(2) {
+            bytes[at] = (pair[0] << 4) | pair.get(1).copied().unwrap_or(0);
+            at += 1;
+        }
+        bytes[at..at + 8].copy_from_slice(&height.to_be_bytes());
+        Self {
+            bytes,
+            len: (at + 8) as u8,
+        }
     }
-    key.extend_from_slice(&height.to_be_bytes());
-    key
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 /// The meta row of the state tree's root after `height`.
@@ -1678,6 +1767,40 @@ impl<B: NodeStore<Error = NodeStoreError>> NodeStore for OverlayNodes<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A page's row key is the nibble count, the nibbles two to a byte (an odd last one in the
+    /// high half), then the height; the fixed-size key orders as its bytes do, which is the
+    /// order the flush writes rows in.
+    #[test]
+    fn page_keys_are_their_rows_and_order_as_them() {
+        assert_eq!(PageKey::new(&[], 7).as_bytes(), [0, 0, 0, 0, 0, 0, 0, 0, 7]);
+        assert_eq!(
+            PageKey::new(&[0x1, 0x2, 0x3], 0x0102).as_bytes(),
+            [3, 0x12, 0x30, 0, 0, 0, 0, 0, 0, 0x01, 0x02]
+        );
+        let full = PageKey::new(&[0xf; 64], u64::MAX);
+        assert_eq!(full.as_bytes().len(), PAGE_KEY_MAX);
+        assert_eq!(full.as_bytes()[1..33], [0xff; 32]);
+        let mut keys = Vec::new();
+        for len in [0usize, 1, 2, 3, 4, 17, 64] {
+            for first in [0u8, 1, 0xe, 0xf] {
+                for height in [0u64, 1, 255, 256, u64::MAX] {
+                    let path: Vec<u8> = (0..len).map(|i| (first + i as u8) & 0xf).collect();
+                    keys.push(PageKey::new(&path, height));
+                }
+            }
+        }
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(
+                    a.cmp(b),
+                    a.as_bytes().cmp(b.as_bytes()),
+                    "{a:?} against {b:?}"
+                );
+                assert_eq!(a == b, a.as_bytes() == b.as_bytes());
+            }
+        }
+    }
 
     /// The cache of log nodes stays within its two generations however many nodes pass
     /// through it, and a node read again and again stays in it.
