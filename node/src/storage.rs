@@ -337,10 +337,15 @@ impl NodeCache {
 /// the next flush rebuilds these pages from the journal when it opens
 /// ([`Store::recover_state_tree`]).
 ///
-/// Keys are fixed-size values hashed with foldhash (seeded per process), and a page made stale
-/// is marked in place, rather than byte-vector keys under SipHash and a second set of the dead:
-/// a batched block makes thousands of lookups, inserts and marks here (BENCHMARKS.md, "The
-/// state tree's waiting pages by fixed-size key").
+/// Keys are fixed-size values hashed with foldhash, and a page made stale is marked in place,
+/// rather than byte-vector keys under SipHash and a second set of the dead: a batched block
+/// makes thousands of lookups, inserts and marks here (BENCHMARKS.md, "The state tree's waiting
+/// pages by fixed-size key"). foldhash is seeded per map (from addresses and the clock) and
+/// does not claim to resist an attacker who sees how the map performs; here one cannot aim at
+/// its buckets: a key is a prefix of a key hash (BLAKE3 or SM3 of a state key, so choosing
+/// n nibbles of it costs about 16^n tries) and the page's height, the map
+/// holds at most the store's cap and is emptied at each flush, and nothing reveals its order
+/// (the flush sorts its rows).
 #[derive(Debug, Default)]
 struct TreeCache {
     pages: HashMap<PageKey, CachedPage, foldhash::fast::RandomState>,
@@ -422,9 +427,9 @@ impl Store {
 
     /// A batch whose buffer holds `bytes` before it grows. RocksDB's batch is one string that
     /// doubles as it fills; a flush's is tens of megabytes (the state tree's pages), and each
-    /// doubling copied it into fresh memory that the kernel zeroed first. Reserving too much
-    /// costs little: memory this large is mapped, and a page the batch never touches is never
-    /// given to it.
+    /// doubling copied it into fresh memory that the kernel zeroed first. Reserving somewhat too
+    /// much should cost little: with glibc's allocator (RocksDB's), a block this large is
+    /// usually mapped on its own, and pages the batch never touches are never faulted in.
     fn batch_sized(&self, bytes: usize) -> Batch {
         match &self.backend {
             #[cfg(feature = "rocksdb")]
@@ -939,7 +944,7 @@ impl Store {
         let new_pages = &commit.state_tree.pages;
         // The pages this block made stale: those still in the cache were never written (they
         // die there); the others are listed for the pruner. At a flush, every cached page still
-        // live is encoded and written with the block's own, in key order.
+        // live is written with the block's own, in key order.
         let (flush, dead, stale, rows) = {
             let cache = self.tree_cache();
             let flush = height - flushed >= self.tree_flush_interval.load(Ordering::Relaxed)
@@ -973,16 +978,23 @@ impl Store {
         let rows = if flush {
             let mut rows = rows;
             rows.append(&mut new_rows);
-            // Keys are unique: the block's pages are new at this height.
+            // Keys are unique: the block's pages are new at this height, and an update writes a
+            // path once.
             rows.sort_unstable_by_key(|row| row.0);
+            debug_assert!(
+                rows.windows(2).all(|pair| pair[0].0 != pair[1].0),
+                "a state-tree page written twice in one flush"
+            );
             rows
         } else {
             new_rows
         };
         let block = commit.block.to_bytes();
         // A flush's batch is sized for its rows first (tens of megabytes of pages): each row's
-        // key, value and a few bytes of tags and lengths, generously. Other blocks' batches
-        // grow as they fill; reserving theirs too measured within the spread.
+        // key, value and a few bytes of tags and lengths, generously, and the pruner's deletes
+        // (up to `PRUNE_HEIGHTS_PER_COMMIT` heights' stale lists, taken as about this block's
+        // each). Other blocks' batches grow as they fill; reserving theirs too measured within
+        // the spread.
         let reserve = if flush {
             2 * block.len()
                 + rows
@@ -997,7 +1009,7 @@ impl Store {
                 + commit.entries.len() * 3 * 96
                 + commit.transactions.len() * 128
                 + commit.log_nodes.len() * 64
-                + stale.len() * 56
+                + stale.len() * 56 * (1 + PRUNE_HEIGHTS_PER_COMMIT as usize)
                 + 4096
         } else {
             0
@@ -1542,8 +1554,9 @@ fn tree_journal_key(height: u64) -> Vec<u8> {
 pub const TREE_FLUSH_INTERVAL: u64 = 32;
 
 /// A flush comes early when this many pages wait in memory: about 45 MB of encoded pages (a
-/// page is about 375 bytes), more with the map's buckets and the buffers' spare capacity (not
-/// measured), and the flush's write batch about as large again while it is written. Large blocks reach it before
+/// page is about 375 bytes), more with the map's buckets (about 72 bytes each, kept between
+/// flushes; not measured), and the flush's write batch about as large again while it is
+/// written. Large blocks reach it before
 /// [`TREE_FLUSH_INTERVAL`] does: a block of 6,400 documents rewrites about 6,000 pages, most
 /// of them deep in the tree.
 pub const TREE_CACHE_PAGES_MAX: usize = 120_000;
@@ -1773,6 +1786,23 @@ mod tests {
     /// order the flush writes rows in.
     #[test]
     fn page_keys_are_their_rows_and_order_as_them() {
+        // The row key as it was first written, kept here as the reference.
+        fn reference(path: &[u8], height: u64) -> Vec<u8> {
+            let mut key = vec![path.len() as u8];
+            for pair in path.chunks(2) {
+                key.push((pair[0] << 4) | pair.get(1).copied().unwrap_or(0));
+            }
+            key.extend_from_slice(&height.to_be_bytes());
+            key
+        }
+        for len in 0..=64usize {
+            let path: Vec<u8> = (0..len).map(|i| ((i * 7 + len) % 16) as u8).collect();
+            for height in [0, 1, 0x0102_0304_0506_0708, u64::MAX] {
+                let key = PageKey::new(&path, height);
+                assert_eq!(key.as_bytes(), reference(&path, height), "{len} nibbles");
+                assert_eq!(usize::from(key.len), key.as_bytes().len());
+            }
+        }
         assert_eq!(PageKey::new(&[], 7).as_bytes(), [0, 0, 0, 0, 0, 0, 0, 0, 7]);
         assert_eq!(
             PageKey::new(&[0x1, 0x2, 0x3], 0x0102).as_bytes(),
