@@ -340,12 +340,14 @@ impl NodeCache {
 /// Keys are fixed-size values hashed with foldhash, and a page made stale is marked in place,
 /// rather than byte-vector keys under SipHash and a second set of the dead: a batched block
 /// makes thousands of lookups, inserts and marks here (BENCHMARKS.md, "The state tree's waiting
-/// pages by fixed-size key"). foldhash is seeded per map (from addresses and the clock) and
-/// does not claim to resist an attacker who sees how the map performs; here one cannot aim at
-/// its buckets: a key is a prefix of a key hash (BLAKE3 or SM3 of a state key, so choosing
-/// n nibbles of it costs about 16^n tries) and the page's height, the map
-/// holds at most the store's cap and is emptied at each flush, and nothing reveals its order
-/// (the flush sorts its rows).
+/// pages by fixed-size key"). Against keys chosen to collide in its buckets: foldhash's seed
+/// (one for the process, from addresses and the clock, mixed with one per map) is not known
+/// outside the node, and nothing reveals the map's order (the flush sorts its rows), though
+/// foldhash does not claim to hide the seed from an attacker who can time the map. Choosing
+/// keys is costly besides: a key is a prefix of a key hash (the chain's hash of a state key,
+/// so a given prefix of n nibbles takes about 16^n tries, and each key costs a transaction)
+/// with the page's height. And the damage is bounded: the map holds at most the store's cap
+/// and is emptied at each flush.
 #[derive(Debug, Default)]
 struct TreeCache {
     pages: HashMap<PageKey, CachedPage, foldhash::fast::RandomState>,
@@ -978,8 +980,9 @@ impl Store {
         let rows = if flush {
             let mut rows = rows;
             rows.append(&mut new_rows);
-            // Keys are unique: the block's pages are new at this height, and an update writes a
-            // path once.
+            // Keys are unique: the block's pages are new at this height (the cache holds only
+            // lower ones), and an update writes a path once. So the unstable sort cannot
+            // reorder equal keys; the check below runs in debug builds, the simulator's.
             rows.sort_unstable_by_key(|row| row.0);
             debug_assert!(
                 rows.windows(2).all(|pair| pair[0].0 != pair[1].0),
@@ -993,8 +996,8 @@ impl Store {
         // A flush's batch is sized for its rows first (tens of megabytes of pages): each row's
         // key, value and a few bytes of tags and lengths, generously, and the pruner's deletes
         // (up to `PRUNE_HEIGHTS_PER_COMMIT` heights' stale lists, taken as about this block's
-        // each). Other blocks' batches grow as they fill; reserving theirs too measured within
-        // the spread.
+        // each). Other blocks' batches grow as they fill, as before; reserving theirs too was
+        // not shown better or worse (BENCHMARKS.md).
         let reserve = if flush {
             2 * block.len()
                 + rows
@@ -1554,9 +1557,10 @@ fn tree_journal_key(height: u64) -> Vec<u8> {
 pub const TREE_FLUSH_INTERVAL: u64 = 32;
 
 /// A flush comes early when this many pages wait in memory: about 45 MB of encoded pages (a
-/// page is about 375 bytes), more with the map's buckets (about 72 bytes each, kept between
-/// flushes; not measured), and the flush's write batch about as large again while it is
-/// written. Large blocks reach it before
+/// page is about 375 bytes, plus 16 for its shared buffer's counts), and by arithmetic, not
+/// measured, about 19 MB more for the map's buckets at this cap (262,144 of about 72 bytes,
+/// kept between flushes), 8 MB for a flush's list of rows, and the flush's write batch about
+/// as large as the pages while it is written. Large blocks reach it before
 /// [`TREE_FLUSH_INTERVAL`] does: a block of 6,400 documents rewrites about 6,000 pages, most
 /// of them deep in the tree.
 pub const TREE_CACHE_PAGES_MAX: usize = 120_000;
