@@ -29,9 +29,9 @@ use evidence_proto::v1::{
 use tokio::sync::Mutex;
 
 /// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
-/// falls over a run").
+/// falls over a run"), kept as the node binary keeps it (`evidence_allocator::tune`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: evidence_allocator::MiMalloc = evidence_allocator::MiMalloc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -110,6 +110,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let allocators = evidence_allocator::tune();
     let args = Args::parse();
     // Logs only when asked for (RUST_LOG), so they do not disturb the figures.
     tracing_subscriber::fmt()
@@ -424,6 +425,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max()
         .unwrap_or(0);
     println!("mode: {:?} ({per_tx} documents per transaction)", args.mode);
+    println!("{allocators}");
     println!("elapsed: {elapsed:.1} s, blocks: {height}");
     if next.load(Ordering::Relaxed) >= planned {
         println!(

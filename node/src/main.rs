@@ -11,9 +11,10 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 /// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
-/// falls over a run").
+/// falls over a run"); `main` first makes both allocators keep freed memory for reuse
+/// (`evidence_allocator::tune`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: evidence_allocator::MiMalloc = evidence_allocator::MiMalloc;
 
 /// Runs a consortium member's validator node.
 #[derive(Debug, Parser)]
@@ -34,6 +35,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    let allocators = evidence_allocator::tune();
     let args = Args::parse();
     if args.print_config {
         return match evidence_node::config::NodeConfig::load(&args.home) {
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    tracing::info!(%allocators, "allocators");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
