@@ -108,9 +108,16 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank] as f64 / 1000.0
 }
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Before any other thread exists (`evidence_allocator::tune`).
     let allocators = evidence_allocator::tune();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(allocators))
+}
+
+async fn run(allocators: evidence_allocator::Tuning) -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     // Logs only when asked for (RUST_LOG), so they do not disturb the figures.
     tracing_subscriber::fmt()

@@ -11,7 +11,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 /// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
-/// falls over a run"); `main` first makes both allocators keep freed memory for reuse
+/// falls over a run"); `main` first makes mimalloc keep its freed memory for reuse
 /// (`evidence_allocator::tune`).
 #[global_allocator]
 static ALLOCATOR: evidence_allocator::MiMalloc = evidence_allocator::MiMalloc;
@@ -35,6 +35,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Before any other thread exists (`evidence_allocator::tune`).
     let allocators = evidence_allocator::tune();
     let args = Args::parse();
     if args.print_config {
