@@ -29,9 +29,9 @@ use evidence_proto::v1::{
 use tokio::sync::Mutex;
 
 /// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
-/// falls over a run"), kept as the node binary keeps it (`evidence_allocator::tune`).
+/// falls over a run").
 #[global_allocator]
-static ALLOCATOR: evidence_allocator::MiMalloc = evidence_allocator::MiMalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Mode {
@@ -108,16 +108,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[rank] as f64 / 1000.0
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Before any other thread exists (`evidence_allocator::tune`).
-    let allocators = evidence_allocator::tune();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run(allocators))
-}
-
-async fn run(allocators: evidence_allocator::Tuning) -> Result<(), Box<dyn std::error::Error>> {
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     // Logs only when asked for (RUST_LOG), so they do not disturb the figures.
     tracing_subscriber::fmt()
@@ -432,7 +424,6 @@ async fn run(allocators: evidence_allocator::Tuning) -> Result<(), Box<dyn std::
         .max()
         .unwrap_or(0);
     println!("mode: {:?} ({per_tx} documents per transaction)", args.mode);
-    println!("{allocators}");
     println!("elapsed: {elapsed:.1} s, blocks: {height}");
     if next.load(Ordering::Relaxed) >= planned {
         println!(

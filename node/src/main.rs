@@ -11,10 +11,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 /// The process allocator: mimalloc, not the system's (BENCHMARKS.md, "Why the batched figure
-/// falls over a run"); `main` first makes mimalloc keep its freed memory for reuse
-/// (`evidence_allocator::tune`).
+/// falls over a run").
 #[global_allocator]
-static ALLOCATOR: evidence_allocator::MiMalloc = evidence_allocator::MiMalloc;
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Runs a consortium member's validator node.
 #[derive(Debug, Parser)]
@@ -35,8 +34,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // Before any other thread exists (`evidence_allocator::tune`).
-    let allocators = evidence_allocator::tune();
     let args = Args::parse();
     if args.print_config {
         return match evidence_node::config::NodeConfig::load(&args.home) {
@@ -68,7 +65,6 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    tracing::info!(%allocators, "allocators");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
