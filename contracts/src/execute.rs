@@ -121,61 +121,19 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     context: &BlockContext<'_>,
     next_index: u64,
 ) -> Result<Applied, ApplyError> {
-    debug_assert_eq!(
-        prepared.algorithm(),
-        context.algorithm(),
-        "a transaction prepared under another algorithm than the chain's"
-    );
-    let transaction = prepared.transaction();
-    // A transaction built in memory rather than decoded may hold values the encoding's limits
-    // forbid (an over-long identifier, say). Its entries could then never be decoded from the
-    // log, so it must be refused exactly as its bytes would be. A decoded one is its bytes.
-    let (size, decodes) = match prepared.encoded_len() {
-        Some(len) => (len, Ok(())),
-        None => {
-            let bytes = transaction.to_canonical_bytes();
-            (
-                bytes.len(),
-                Transaction::from_canonical_bytes(&bytes).map(drop),
-            )
-        }
-    };
-    let max = context.config.policy.limits.transaction_bytes_max as usize;
-    if size > max {
-        return Err(TxError::TooLarge { size, max }.into());
-    }
-    if let Transaction::Anchor(batch) = transaction {
-        let max = (context.config.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
-        if batch.anchors.is_empty() || batch.anchors.len() > max {
-            return Err(TxError::BadBatchLength {
-                len: batch.anchors.len(),
-                max,
-            }
-            .into());
-        }
-    }
-    if let Err(error) = decodes {
-        return Err(TxError::Malformed(error).into());
-    }
+    let Checked { tx_id, signer } = check_before_rules(state, prepared, context)?;
     // What an accepted transaction appends to the log is a function of the transaction alone,
     // so a node's store keeps its block and derives the entries from it (`Prepared::records`).
-    let (Some(tx_id), Some(records)) = (prepared.id(), prepared.records()) else {
+    // A transaction has records exactly when it has an id, which the checks required.
+    let Some(records) = prepared.records() else {
         return Err(TxError::BadBatchLength {
             len: 0,
             max: BATCH_LEN_MAX,
         }
         .into());
     };
+    let transaction = prepared.transaction();
     let replay_key = applied_transaction_key(&tx_id);
-    if let Some(applied) = state.get_record::<AppliedTransaction>(&replay_key)? {
-        return Err(TxError::Replayed {
-            tx_id,
-            height: applied.height,
-        }
-        .into());
-    }
-
-    let signer = authenticate(state, prepared, &tx_id, context)?;
 
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
@@ -229,6 +187,93 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
         })
         .collect();
     Ok(Applied { tx_id, entries })
+}
+
+/// What [`check_before_rules`] found: the transaction's id and who signed it.
+struct Checked {
+    tx_id: Digest,
+    signer: Signer,
+}
+
+/// Every check of [`apply_prepared`] that comes before the contract's rules: the
+/// transaction's size and form, that it was not applied before, and that a filer active at
+/// the block's height (or a member's governance key) signed it.
+fn check_before_rules<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
+    prepared: &Prepared<'_>,
+    context: &BlockContext<'_>,
+) -> Result<Checked, ApplyError> {
+    debug_assert_eq!(
+        prepared.algorithm(),
+        context.algorithm(),
+        "a transaction prepared under another algorithm than the chain's"
+    );
+    let transaction = prepared.transaction();
+    // A transaction built in memory rather than decoded may hold values the encoding's limits
+    // forbid (an over-long identifier, say). Its entries could then never be decoded from the
+    // log, so it must be refused exactly as its bytes would be. A decoded one is its bytes.
+    let (size, decodes) = match prepared.encoded_len() {
+        Some(len) => (len, Ok(())),
+        None => {
+            let bytes = transaction.to_canonical_bytes();
+            (
+                bytes.len(),
+                Transaction::from_canonical_bytes(&bytes).map(drop),
+            )
+        }
+    };
+    let max = context.config.policy.limits.transaction_bytes_max as usize;
+    if size > max {
+        return Err(TxError::TooLarge { size, max }.into());
+    }
+    if let Transaction::Anchor(batch) = transaction {
+        let max = (context.config.policy.limits.batch_len_max as usize).min(BATCH_LEN_MAX);
+        if batch.anchors.is_empty() || batch.anchors.len() > max {
+            return Err(TxError::BadBatchLength {
+                len: batch.anchors.len(),
+                max,
+            }
+            .into());
+        }
+    }
+    if let Err(error) = decodes {
+        return Err(TxError::Malformed(error).into());
+    }
+    // An anchor batch of a length no chain accepts has no batch tree, hence no id.
+    let Some(tx_id) = prepared.id() else {
+        return Err(TxError::BadBatchLength {
+            len: 0,
+            max: BATCH_LEN_MAX,
+        }
+        .into());
+    };
+    let replay_key = applied_transaction_key(&tx_id);
+    if let Some(applied) = state.get_record::<AppliedTransaction>(&replay_key)? {
+        return Err(TxError::Replayed {
+            tx_id,
+            height: applied.height,
+        }
+        .into());
+    }
+
+    let signer = authenticate(state, prepared, &tx_id, context)?;
+    Ok(Checked { tx_id, signer })
+}
+
+/// The checks a transaction relayed by another member's node must pass before it waits in
+/// this node's pool: all that [`apply_prepared`] checks before the contract's rules (see
+/// [`check_before_rules`]), against committed `state`. A transaction that fails one of them
+/// may not be carried by any block, or is refused before any rule runs; the rules themselves
+/// run when a block carrying it is executed. Returns the transaction's id.
+///
+/// # Errors
+/// [`ApplyError::Rejected`] with the check failed, or [`ApplyError::Store`].
+pub fn check_relayed<S: StateStore + ?Sized>(
+    state: &Overlay<'_, S>,
+    prepared: &Prepared<'_>,
+    context: &BlockContext<'_>,
+) -> Result<Digest, ApplyError> {
+    check_before_rules(state, prepared, context).map(|checked| checked.tx_id)
 }
 
 /// The outcome of executing a block.

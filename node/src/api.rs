@@ -1753,8 +1753,9 @@ impl LedgerRpc for LedgerService {
         }
         let permit = Self::place(&self.admitting).await?;
         let app = Arc::clone(&self.app);
-        // Each is checked as a submission; refusals are the relaying node's business (it
-        // keeps its own copy), so they are counted, not returned.
+        // Each is checked up to the contract's rules, which the relaying node ran and
+        // execution runs again; refusals are the relaying node's business (it keeps its own
+        // copy), so they are counted, not returned.
         let admitted = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut admitted = 0u32;

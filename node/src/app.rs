@@ -157,13 +157,14 @@ impl App {
         Ok(tx_id)
     }
 
-    /// Checks and admits a transaction another member's node relayed (not relayed again);
-    /// returns its id and whether it was new here.
+    /// Checks and admits a transaction another member's node relayed (not relayed again), up
+    /// to the contract's rules ([`Mempool::admit_relayed`]); returns its id and whether it was
+    /// new here.
     ///
     /// # Errors
-    /// See [`Mempool::admit`].
+    /// See [`Mempool::admit_relayed`].
     pub fn submit_relayed(&self, bytes: Vec<u8>) -> Result<(Digest, bool), AdmitError> {
-        self.admit(bytes)
+        self.admit_relayed_at(bytes, now_ms())
     }
 
     fn admit(&self, bytes: Vec<u8>) -> Result<(Digest, bool), AdmitError> {
@@ -187,6 +188,30 @@ impl App {
                         self.events.publish(event);
                     }
                 });
+        self.count_admission(result)
+    }
+
+    /// Admits a transaction another member's node relayed, as [`Mempool::admit_relayed`]
+    /// checks it, against the clock reading `now_ms` (the simulator's virtual clock; the node
+    /// uses [`App::submit_relayed`]); nothing is relayed. Returns its id and whether it was
+    /// new here.
+    ///
+    /// # Errors
+    /// See [`Mempool::admit_relayed`].
+    pub fn admit_relayed_at(
+        &self,
+        bytes: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(Digest, bool), AdmitError> {
+        let result = self.mempool.admit_relayed(&self.ledger, bytes, now_ms);
+        self.count_admission(result)
+    }
+
+    /// Counts an admission's outcome in the metrics and passes it on.
+    fn count_admission(
+        &self,
+        result: Result<(Digest, bool), AdmitError>,
+    ) -> Result<(Digest, bool), AdmitError> {
         match &result {
             Ok(_) => self.update_depth(),
             Err(AdmitError::Busy { .. }) => {
@@ -478,6 +503,7 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    use evidence_core::keys::SigningKey;
     use evidence_genesis::default_consortium;
 
     use super::*;
@@ -577,5 +603,100 @@ mod tests {
         let stored = app.ledger().transaction(&tx_id).unwrap().unwrap();
         assert_eq!(stale.try_recv().unwrap().unwrap(), stored);
         assert!(!app.mempool().contains(&tx_id));
+    }
+
+    /// A relayed transaction is refused for what would make a block carrying it invalid (its
+    /// form, a replay, an unknown signer, a bad signature), as a submission is; one that only
+    /// breaks a contract rule waits in the pool, and the block carrying it records the same
+    /// refusal a submission would have got.
+    #[test]
+    fn a_relayed_transaction_is_checked_up_to_the_rules_and_its_block_runs_them() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger =
+            Ledger::open_memory(crate::storage::MemoryDatabase::new(), genesis.clone()).unwrap();
+        let app = App::new(ledger, AppLimits::default(), Arc::new(Metrics::new()));
+        let filer_of = |member: &str| {
+            &consortium
+                .filer_keys
+                .iter()
+                .find(|(m, _)| m == member)
+                .unwrap()
+                .1
+        };
+        let bureau = filer_of("bureau");
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let keys: Vec<_> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let commit = |block: &Block| {
+            let certificate = evidence_core::certificate::CommitCertificate::sign(
+                &genesis.chain_id,
+                block.header.height,
+                0,
+                block.hash(genesis.suite.digest),
+                &keys,
+            );
+            app.commit(block, &certificate).unwrap();
+        };
+        let first = crate::local::drawings(&genesis, bureau, ["D-1".to_owned()], now).unwrap();
+        app.submit(first.clone()).unwrap();
+        commit(&app.propose(now, proposer).unwrap());
+
+        let refused = |bytes: Vec<u8>| match app.admit_relayed_at(bytes, now + 1) {
+            Err(AdmitError::Rejected(error)) => error.code(),
+            other => panic!("a relayed transaction a block may not carry was {other:?}"),
+        };
+        assert_eq!(refused(first[..first.len() - 1].to_vec()), "malformed");
+        assert_eq!(refused(first.clone()), "replayed");
+        let stranger = SigningKey::generate();
+        let unknown = crate::local::drawings(&genesis, &stranger, ["D-2".to_owned()], now);
+        assert_eq!(refused(unknown.unwrap()), "unknown-filer");
+        let mut forged = crate::local::drawings(&genesis, bureau, ["D-2".to_owned()], now).unwrap();
+        let last = forged.len() - 1;
+        forged[last] ^= 0x01;
+        assert_eq!(refused(forged), "bad-signature");
+        assert!(app.mempool().is_empty());
+
+        // The finance bureau's filer filing in the construction bureau's name breaks a rule.
+        let finance = filer_of("finance");
+        let misfiled = crate::local::drawings(&genesis, finance, ["D-3".to_owned()], now).unwrap();
+        let AdmitError::Rejected(error) = app.admit_at(misfiled.clone(), now + 1).unwrap_err()
+        else {
+            panic!("a submission breaking a rule is refused")
+        };
+        let code = error.code();
+        assert!(!is_inadmissible_code(code), "{code} is a rule, not a check");
+        let (tx_id, new) = app.admit_relayed_at(misfiled.clone(), now + 1).unwrap();
+        assert!(new && app.mempool().contains(&tx_id));
+        assert_eq!(
+            app.admit_relayed_at(misfiled, now + 1).unwrap(),
+            (tx_id, false)
+        );
+
+        let mut waiter = app.subscribe(tx_id).unwrap();
+        let block = app.propose(now + 2, proposer).unwrap();
+        assert_eq!(block.transactions.len(), 1, "a block may carry it");
+        commit(&block);
+        let record = app.ledger().transaction(&tx_id).unwrap().unwrap();
+        let rejection = record.rejection.as_ref().expect("refused in its block");
+        assert_eq!(rejection.code, code);
+        assert_eq!(waiter.try_recv().unwrap().unwrap(), record);
+        assert!(app.mempool().is_empty());
+    }
+
+    fn is_inadmissible_code(code: &str) -> bool {
+        [
+            "malformed",
+            "too-large",
+            "bad-batch-length",
+            "unknown-filer",
+            "bad-signature",
+            "mixed-filers",
+            "replayed",
+        ]
+        .contains(&code)
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Admission checks everything a block will check — size, encoding, the filer's signature,
 //! policy and replay — against the committed state, so a client learns of a refusal at once
-//! and blocks carry only transactions that were valid when admitted. A full pool answers
+//! and blocks carry only transactions that were valid when admitted. A transaction another
+//! member's node relayed was admitted there so; here it is checked up to the contract's
+//! rules (size, encoding, replay, signer and signature), which run again when a block
+//! carrying it is executed ([`Mempool::admit_relayed`]). A full pool answers
 //! [`AdmitError::Busy`]; an admitted transaction stays until a committed block carries it (a
 //! proposal that is not decided leaves it in place), or until a proposer finds it can no
 //! longer be carried, and in both cases whoever waits for it is told.
@@ -11,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use evidence_contracts::error::TxError;
-use evidence_contracts::execute::{ApplyError, BlockContext, apply_prepared};
+use evidence_contracts::execute::{ApplyError, BlockContext, apply_prepared, check_relayed};
 use evidence_contracts::state::{Overlay, StoreError};
 use evidence_contracts::transaction::{Prepared, Transaction};
 use evidence_core::digest::Digest;
@@ -20,6 +23,7 @@ use thiserror::Error;
 use tokio::sync::Notify;
 
 use crate::ledger::Ledger;
+use crate::storage::Store;
 
 /// Why a transaction was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -123,6 +127,58 @@ impl Mempool {
         now_ms: u64,
         refused: impl FnOnce(&Transaction, &TxError),
     ) -> Result<(Digest, bool), AdmitError> {
+        self.admit_checked(ledger, bytes, now_ms, |overlay, prepared, context| {
+            let mut overlay = overlay;
+            match apply_prepared(&mut overlay, prepared, context, context.log_size) {
+                Ok(applied) => Ok(applied.tx_id),
+                Err(ApplyError::Rejected(error)) => {
+                    refused(prepared.transaction(), &error);
+                    Err(AdmitError::Rejected(error))
+                }
+                Err(ApplyError::Store(error)) => Err(error.into()),
+            }
+        })
+    }
+
+    /// Admits a transaction another member's node admitted and relayed. It is checked as
+    /// [`Mempool::admit`] checks a submission up to the contract's rules: its size and form,
+    /// that it was not applied before, and that an active filer (or a member's governance
+    /// key) signed it, its signature verified here ([`check_relayed`]). The rules, which
+    /// the relaying node ran on its own committed state, run again when a block carrying it
+    /// is executed; one it breaks by then is refused there, as it would be had the state
+    /// changed after it was admitted. So a relayed transaction costs this node no state reads
+    /// but the replay and signer lookups, and no faulty relaying node can make this node carry
+    /// a transaction that a block may not carry.
+    ///
+    /// # Errors
+    /// As [`Mempool::admit`], with [`AdmitError::Rejected`] for the checks above only.
+    pub fn admit_relayed(
+        &self,
+        ledger: &Ledger,
+        bytes: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(Digest, bool), AdmitError> {
+        self.admit_checked(ledger, bytes, now_ms, |overlay, prepared, context| {
+            check_relayed(&overlay, prepared, context).map_err(|error| match error {
+                ApplyError::Rejected(error) => AdmitError::Rejected(error),
+                ApplyError::Store(error) => error.into(),
+            })
+        })
+    }
+
+    /// Admission around `check`, which is given a view of the committed state, the prepared
+    /// transaction and the context of the next block at `now_ms`, and answers its id.
+    fn admit_checked(
+        &self,
+        ledger: &Ledger,
+        bytes: Vec<u8>,
+        now_ms: u64,
+        check: impl FnOnce(
+            Overlay<'_, Store>,
+            &Prepared<'_>,
+            &BlockContext<'_>,
+        ) -> Result<Digest, AdmitError>,
+    ) -> Result<(Digest, bool), AdmitError> {
         let genesis = ledger.genesis();
         let tip = ledger.tip();
         // A block carries no transaction over TRANSACTION_BYTES_MAX whatever the configuration
@@ -141,7 +197,7 @@ impl Mempool {
         }
         let transaction = Transaction::from_canonical_bytes(&bytes)
             .map_err(|e| AdmitError::Rejected(TxError::Malformed(e)))?;
-        // Its id and batch tree, computed once for the lookup below and the trial execution.
+        // Its id and batch tree, computed once for the lookup below and the checks.
         let prepared = Prepared::decoded(&transaction, ledger.algorithm(), bytes.len());
         // A transaction already waiting is answered as such even when the pool is full.
         if let Some(tx_id) = prepared.id()
@@ -158,16 +214,7 @@ impl Mempool {
             log_size: tip.log_size,
             verified: Some(ledger.verified_signatures()),
         };
-        let mut overlay = Overlay::new(ledger.store());
-        let applied = match apply_prepared(&mut overlay, &prepared, &context, tip.log_size) {
-            Ok(applied) => applied,
-            Err(ApplyError::Rejected(error)) => {
-                refused(&transaction, &error);
-                return Err(AdmitError::Rejected(error));
-            }
-            Err(ApplyError::Store(error)) => return Err(error.into()),
-        };
-        let tx_id = applied.tx_id;
+        let tx_id = check(Overlay::new(ledger.store()), &prepared, &context)?;
         let mut inner = self.inner();
         if inner.txs.contains_key(&tx_id) {
             return Ok((tx_id, false));

@@ -4,7 +4,9 @@
 //! admitted by one node must reach the others for the next proposer to include it without
 //! waiting for the admitting node's turn. Every newly admitted transaction is handed to one
 //! task per peer, which sends them in batches over the peer's gRPC `Relay` call. The peer
-//! checks each as a submission; nothing is trusted.
+//! checks each up to the contract's rules (size, encoding, replay, signer and signature;
+//! `Mempool::admit_relayed`); the rules run when a block carrying it is executed. No relayed
+//! transaction is trusted to be one a block may carry.
 //!
 //! Relaying is best effort and loses nothing: a peer that is down, slow or busy misses the
 //! transaction, but the admitting node keeps it in its own mempool until a block carries it,

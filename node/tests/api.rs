@@ -528,6 +528,83 @@ async fn a_transaction_a_rule_refuses_at_commit_is_answered_with_the_rule() {
     node.shut_down().await;
 }
 
+/// Transactions relayed by another member's node: what no block may carry (malformed bytes,
+/// a forged signature, an unknown filer, a replay) is refused; one that only breaks a rule
+/// waits, and its block refuses it with the rule a submission would have been told.
+#[tokio::test(flavor = "multi_thread")]
+async fn relayed_transactions_are_checked_up_to_the_rules_and_their_block_runs_them() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    let first_body = node.body("bureau", DRAWING, "d-7", "a");
+    let first = node.anchor("bureau", vec![first_body]);
+    client.submit(submit_request(first.clone())).await.unwrap();
+    node.commit();
+
+    let mut forged = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-8", "a")]);
+    let last = forged.len() - 1;
+    forged[last] ^= 0x01;
+    let stranger = SigningKey::generate();
+    let unknown = node.signed(&stranger, vec![node.body("bureau", DRAWING, "d-8", "a")]);
+    // Version 1 of d-7 again, with other content: a submission is told of the conflict.
+    let conflicting = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-7", "b")]);
+    let refused = client
+        .submit(submit_request(conflicting.clone()))
+        .await
+        .unwrap_err();
+    assert_status(&refused, Code::InvalidArgument, "version-conflict");
+    let good_body = node.body("bureau", DRAWING, "d-9", "c");
+    let good = node.anchor("bureau", vec![good_body.clone()]);
+
+    let relayed = |bytes: Vec<u8>| pb::Transaction { canonical: bytes };
+    let response = client
+        .relay(pb::RelayRequest {
+            transactions: vec![
+                relayed(first[..first.len() / 2].to_vec()),
+                relayed(forged),
+                relayed(unknown),
+                relayed(first),
+                relayed(conflicting.clone()),
+                relayed(good),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.admitted, 2, "the rule-breaker and the good one");
+    assert_eq!(node.app.mempool().len(), 2);
+
+    let checkpoint = node.commit();
+    assert_eq!(
+        checkpoint.header.log_size, 2,
+        "one entry more: the good one"
+    );
+    let conflict_id = Transaction::from_canonical_bytes(&conflicting)
+        .unwrap()
+        .id(node.app.ledger().algorithm())
+        .unwrap();
+    let status = client
+        .get_receipt(receipt_request(
+            ReceiptBy::TransactionId(conflict_id.bytes.to_vec()),
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_status(&status, Code::InvalidArgument, "version-conflict");
+    let receipt = client
+        .get_receipt(receipt_request(
+            ReceiptBy::DocumentDigest(good_body.digest.to_canonical_bytes()),
+            0,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt
+        .unwrap();
+    verified(&receipt, &good_body.digest, &node.trust_anchor);
+    assert!(node.app.mempool().is_empty());
+    node.shut_down().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_carry_the_status_codes_and_reasons_of_the_contract() {
     let node = Node::start().await;

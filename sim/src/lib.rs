@@ -465,9 +465,16 @@ enum NetMsg {
     Consensus(SignedConsensusMsg<Ctx>),
     Liveness(LivenessMsg<Ctx>),
     Part(PeerId, StreamMessage<ProposalPart>),
-    Status { tip: u64 },
-    SyncRequest { from: u64, to: u64 },
+    Status {
+        tip: u64,
+    },
+    SyncRequest {
+        from: u64,
+        to: u64,
+    },
     SyncResponse(Vec<RawDecidedValue<Ctx>>),
+    /// A transaction a node admitted, relayed to the others as the node's `Relay` call does.
+    Relay(Vec<u8>),
 }
 
 #[derive(Debug)]
@@ -1528,7 +1535,13 @@ impl Simulation {
             EventKind::Submit { bytes } => {
                 let now = self.clock(node);
                 // Refusals (bad signature, replay, busy) are the node's answer to the filer.
-                let _ = self.nodes[node].app().admit_at(bytes, now);
+                let admitted = self.nodes[node].app().admit_at(bytes.clone(), now);
+                // A node relays what it newly admitted to the others, which check it up to
+                // the contract's rules. A Byzantine node relays whatever it was given, so
+                // that what a block may not carry reaches the others' checks too.
+                if matches!(admitted, Ok((_, true))) || !self.honest[node] {
+                    self.broadcast(node, NetMsg::Relay(bytes));
+                }
                 Ok(())
             }
         }
@@ -1566,6 +1579,11 @@ impl Simulation {
                     }
                     None => Ok(()),
                 }
+            }
+            NetMsg::Relay(bytes) => {
+                // Refusals are counted by the node, not answered (as the `Relay` call does).
+                let _ = self.nodes[node].app().admit_relayed_at(bytes, now);
+                Ok(())
             }
             NetMsg::Status { tip } => {
                 let height = self.nodes[node].state.height().as_u64();

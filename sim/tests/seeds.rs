@@ -192,8 +192,10 @@ fn a_node_that_loses_the_blocks_it_voted_for_is_caught() {
 }
 
 /// A node that forgets, when it restarts, the configuration an accepted proposal left in its
-/// state (and goes back to genesis's) is caught by the governance oracle, which replays the
-/// proposals and votes of the node's own log.
+/// state (and goes back to genesis's) is caught: by the governance oracle, which replays the
+/// proposals and votes of the node's own log; by its commits; or by its votes, when under the
+/// forgotten configuration it signs a vote other than the one it signed in the same round
+/// before the crash.
 #[test]
 fn a_node_that_forgets_the_configuration_in_force_at_restart_is_caught() {
     let (seed, violation) = first_seed_catching(
@@ -206,7 +208,9 @@ fn a_node_that_forgets_the_configuration_in_force_at_restart_is_caught() {
     assert!(
         matches!(
             violation,
-            evidence_sim::Violation::GovernanceRule { .. } | evidence_sim::Violation::Commit { .. }
+            evidence_sim::Violation::GovernanceRule { .. }
+                | evidence_sim::Violation::Commit { .. }
+                | evidence_sim::Violation::DoubleSign { .. }
         ),
         "{violation}"
     );
