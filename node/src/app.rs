@@ -332,6 +332,59 @@ impl App {
         Ok(block)
     }
 
+    /// Builds the block this node would propose after `parent`, a block it executed that is
+    /// not decided yet, from the waiting transactions that `parent` does not carry (see
+    /// [`Ledger::propose_after`]). Nothing is kept pending and no transaction leaves the
+    /// pool: the block is a candidate, which [`App::adopt`] makes this node's proposal once
+    /// `parent` is committed. Transactions the build left out stay waiting too: they were
+    /// judged against a state that may never be committed, and [`App::propose`] judges them
+    /// again. `Ok(None)` when there is nothing to build.
+    ///
+    /// # Errors
+    /// Only a failure of the ledger itself.
+    pub fn propose_after(
+        &self,
+        parent: &Block,
+        time_ms: u64,
+        proposer: PublicKey,
+    ) -> Result<Option<Block>, LedgerError> {
+        let built = self
+            .ledger
+            .propose_after(parent, time_ms, proposer, |excluded| {
+                self.mempool.batch_excluding(
+                    excluded,
+                    self.limits.block_transactions,
+                    self.limits.block_bytes.min(BLOCK_BYTES_MAX / 2),
+                )
+            })?;
+        Ok(built.map(|(block, _left_out)| block))
+    }
+
+    /// Makes `block`, built by [`App::propose_after`], this node's proposal for its height
+    /// at the clock reading `now_ms`: `true` when it extends the committed tip (its parent was
+    /// committed) and is kept pending; `false` when another block was committed at its
+    /// parent's height, or when it was built so long ago (half the age a validator accepts,
+    /// `block_age_max_ms`) that it might be refused as too old, and it is of no use.
+    ///
+    /// # Errors
+    /// Storage failure.
+    pub fn adopt(&self, block: &Block, now_ms: u64) -> Result<bool, LedgerError> {
+        let tip = self.ledger.tip();
+        if block.header.height != tip.height + 1 || block.header.parent_hash != tip.header_hash {
+            return Ok(false);
+        }
+        if block
+            .header
+            .time_ms
+            .saturating_add(self.limits.block_age_max_ms / 2)
+            < now_ms
+        {
+            return Ok(false);
+        }
+        self.ledger.put_pending(block)?;
+        Ok(true)
+    }
+
     /// Validates a proposed block (see [`Ledger::validate`]) with the local clock, and keeps
     /// it as an undecided proposal if it is valid.
     ///
@@ -684,6 +737,96 @@ mod tests {
         let rejection = record.rejection.as_ref().expect("refused in its block");
         assert_eq!(rejection.code, code);
         assert_eq!(waiter.try_recv().unwrap().unwrap(), record);
+        assert!(app.mempool().is_empty());
+    }
+
+    /// A block built ahead of its parent's commit carries the waiting transactions its
+    /// parent does not, and becomes this node's proposal only if that parent is the block
+    /// committed; otherwise it is of no use, and its transactions still wait.
+    #[test]
+    fn a_block_built_ahead_is_adopted_only_on_its_own_parent() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger =
+            Ledger::open_memory(crate::storage::MemoryDatabase::new(), genesis.clone()).unwrap();
+        let app = App::new(ledger, AppLimits::default(), Arc::new(Metrics::new()));
+        let filer = &consortium
+            .filer_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap()
+            .1;
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let keys: Vec<_> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let commit = |block: &Block| {
+            let certificate = evidence_core::certificate::CommitCertificate::sign(
+                &genesis.chain_id,
+                block.header.height,
+                0,
+                block.hash(genesis.suite.digest),
+                &keys,
+            );
+            app.commit(block, &certificate).unwrap();
+        };
+        let drawing =
+            |name: &str| crate::local::drawings(&genesis, filer, [name.to_owned()], now).unwrap();
+        app.submit(drawing("D-1")).unwrap();
+        let first = app.propose(now, proposer).unwrap();
+        assert!(
+            app.propose_after(&first, now + 1, proposer)
+                .unwrap()
+                .is_none(),
+            "nothing else waits"
+        );
+        let second_tx = app.submit(drawing("D-2")).unwrap();
+        let ahead = app
+            .propose_after(&first, now + 1, proposer)
+            .unwrap()
+            .expect("built ahead");
+        assert_eq!(ahead.header.height, 2);
+        assert_eq!(
+            ahead.transactions,
+            vec![drawing("D-2")],
+            "the parent's own left out"
+        );
+        assert!(app.mempool().contains(&second_tx));
+
+        // Another block is committed at height 1 (a later round's, dated otherwise).
+        let (other, _) = app
+            .ledger()
+            .propose(now + 5, proposer, vec![first.transactions[0].clone()])
+            .unwrap();
+        assert_ne!(
+            other.hash(genesis.suite.digest),
+            first.hash(genesis.suite.digest)
+        );
+        commit(&other);
+        assert!(
+            !app.adopt(&ahead, now + 5).unwrap(),
+            "its parent was not committed"
+        );
+        assert!(app.mempool().contains(&second_tx));
+
+        // Height 2 proposed as usual; the block built ahead of it is adopted at height 3.
+        let second = app.propose(now + 6, proposer).unwrap();
+        assert_eq!(second.transactions, vec![drawing("D-2")]);
+        app.submit(drawing("D-3")).unwrap();
+        let ahead = app
+            .propose_after(&second, now + 7, proposer)
+            .unwrap()
+            .expect("built ahead");
+        commit(&second);
+        let stale = now + 7 + AppLimits::default().block_age_max_ms;
+        assert!(!app.adopt(&ahead, stale).unwrap(), "built too long ago");
+        assert!(app.adopt(&ahead, now + 8).unwrap());
+        let hash = ahead.hash(genesis.suite.digest);
+        assert_eq!(app.pending(&hash).unwrap(), Some(ahead.clone()));
+        commit(&ahead);
+        assert_eq!(app.tip().header_hash, hash);
         assert!(app.mempool().is_empty());
     }
 
