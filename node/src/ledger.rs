@@ -25,9 +25,7 @@ use evidence_core::encoding::{Decode, DecodeError};
 use evidence_core::entry::Entry;
 use evidence_core::header::{BlockHeader, transactions_root};
 use evidence_core::keys::PublicKey;
-use evidence_core::merkle::{
-    ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash, NodeStore,
-};
+use evidence_core::merkle::{ConsistencyProof, InclusionProof, LogError, MerkleLog, NodeHash};
 use evidence_core::receipt::{EntryProof, Receipt};
 use evidence_core::records::StateKey;
 use evidence_core::state_tree::{self, Slot, TreeUpdate};
@@ -226,75 +224,6 @@ struct Executed {
     /// The configuration an accepted proposal wrote, in force from the next height, with its
     /// validator set and the set's hash; `None` when the block changes none.
     configuration: Option<(Arc<Configuration>, Arc<ValidatorSet>, Digest)>,
-}
-
-/// The state after an executed block that is not committed yet, as the next block's
-/// execution reads it: the block's writes and its state-tree pages over the committed state.
-/// A key the block did not write has the same value before and after the block's commit, so
-/// reads may run while the block is being committed.
-struct AfterExecuted<'a> {
-    store: &'a Store,
-    writes: &'a std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
-    /// The block's height: the height its pages were written at.
-    height: u64,
-    pages: HashMap<&'a [u8], &'a state_tree::Page>,
-}
-
-impl<'a> AfterExecuted<'a> {
-    fn new(store: &'a Store, executed: &'a Executed, height: u64) -> Self {
-        Self {
-            store,
-            writes: &executed.writes,
-            height,
-            pages: executed
-                .state_tree
-                .pages
-                .iter()
-                .map(|(path, page)| (path.as_slice(), &**page))
-                .collect(),
-        }
-    }
-}
-
-impl StateStore for AfterExecuted<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        match self.writes.get(key) {
-            Some(value) => Ok(Some(value.clone())),
-            None => StateStore::get(self.store, key),
-        }
-    }
-
-    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<state_tree::Page>, StateError> {
-        if height == self.height
-            && let Some(page) = self.pages.get(path)
-        {
-            return Ok(Some((*page).clone()));
-        }
-        self.store.tree_page(path, height)
-    }
-}
-
-/// The committed log's nodes with those an executed block not committed yet added. Every
-/// node is either complete within the committed log or was completed by that block's appends,
-/// so it is found in one or the other.
-struct NodesAfter<'a> {
-    base: LogNodes<'a>,
-    added: &'a HashMap<(u8, u64), NodeHash>,
-}
-
-impl NodeStore for NodesAfter<'_> {
-    type Error = NodeStoreError;
-
-    fn get(&self, level: u8, index: u64) -> Result<Option<NodeHash>, Self::Error> {
-        match self.added.get(&(level, index)) {
-            Some(hash) => Ok(Some(*hash)),
-            None => self.base.get(level, index),
-        }
-    }
-
-    fn put(&mut self, _level: u8, _index: u64, _hash: NodeHash) -> Result<(), Self::Error> {
-        Err(NodeStoreError::ReadOnly)
-    }
 }
 
 /// The payments among a block's entries, summed per milestone, in the order first paid.
@@ -640,27 +569,6 @@ impl Ledger {
         time_ms: u64,
         transactions: &[Vec<u8>],
     ) -> Result<Result<Executed, BlockError>, LedgerError> {
-        self.execute_over(
-            &self.store,
-            self.log_nodes(),
-            tip,
-            height,
-            time_ms,
-            transactions,
-        )
-    }
-
-    /// [`Ledger::execute`] over the state `state` and the log's nodes `nodes` after `tip`:
-    /// the committed ones, or those after an executed block not committed yet.
-    fn execute_over<S: StateStore, N: NodeStore<Error = NodeStoreError>>(
-        &self,
-        state: &S,
-        nodes: N,
-        tip: &Tip,
-        height: u64,
-        time_ms: u64,
-        transactions: &[Vec<u8>],
-    ) -> Result<Result<Executed, BlockError>, LedgerError> {
         // Decoding and preparing (ids, batch trees) are the transactions' own, so a large block
         // does them on several threads; its rules then run in block order.
         let bytes: usize = transactions.iter().map(Vec::len).sum();
@@ -691,9 +599,13 @@ impl Ledger {
             log_size: tip.log_size,
             verified: Some(&self.verified),
         };
-        let mut outcome = execute_prepared_block(state, &context, tip.state_tree, &prepared)?;
+        let mut outcome = execute_prepared_block(&self.store, &context, tip.state_tree, &prepared)?;
 
-        let mut log = MerkleLog::open(self.algorithm, OverlayNodes::new(nodes), tip.log_size)?;
+        let mut log = MerkleLog::open(
+            self.algorithm,
+            OverlayNodes::new(self.log_nodes()),
+            tip.log_size,
+        )?;
         let appended: Vec<&Entry> = outcome.entries().collect();
         let leaves =
             evidence_core::parallel::map(&appended, split, |entry| entry.leaf_hash(algorithm));
@@ -811,114 +723,15 @@ impl Ledger {
         &self,
         time_ms: u64,
         proposer: PublicKey,
-        transactions: Vec<Vec<u8>>,
-    ) -> Result<(Block, LeftOut), LedgerError> {
-        let tip = self.tip();
-        self.build_on(
-            &self.store,
-            || self.log_nodes(),
-            &tip,
-            time_ms,
-            proposer,
-            transactions,
-        )
-    }
-
-    /// Builds the block after `parent`, a block this node executed (proposed or validated)
-    /// and that is not decided yet, as [`Ledger::propose`] would build it once `parent` is
-    /// committed: from `transactions`, less `parent`'s own (`pick` is given their ids and
-    /// answers the candidates), executed over the committed state with `parent`'s writes,
-    /// state-tree pages and log nodes laid over it. A proposer that builds its next block so,
-    /// while its height is voted on and committed, has it ready when its turn comes. The
-    /// block's execution is kept under its hash, tied to `parent`: if `parent` is committed
-    /// first, proposing and committing the block execute nothing again; if another block is,
-    /// the build is wasted and forgotten at that commit.
-    ///
-    /// Transactions no block may carry are left out of the block and returned with the
-    /// reason, as [`Ledger::propose`] does; they were judged against a state that may never
-    /// be committed. The block is not kept pending: committing `parent` clears what is pending.
-    ///
-    /// `Ok(None)` when there is nothing to build: `parent` was not executed here on the
-    /// committed tip, it changes the configuration (the next height's validator set may
-    /// differ, and the ledger's tip would have to change with it), or `pick` answers no
-    /// transaction that fits.
-    ///
-    /// # Errors
-    /// Only a failure of the ledger itself.
-    pub fn propose_after(
-        &self,
-        parent: &Block,
-        time_ms: u64,
-        proposer: PublicKey,
-        pick: impl FnOnce(&[Digest]) -> Vec<Vec<u8>>,
-    ) -> Result<Option<(Block, LeftOut)>, LedgerError> {
-        let tip = self.tip();
-        let parent_hash = parent.hash(self.algorithm);
-        let body = body_digest(self.algorithm, &parent.transactions);
-        let executed = lock(&self.executed)
-            .get(&parent_hash)
-            .filter(|e| e.parent == tip.header_hash && e.body == body)
-            .cloned();
-        let Some(executed) = executed else {
-            return Ok(None);
-        };
-        if executed.configuration.is_some() || parent.header.height != tip.height + 1 {
-            return Ok(None);
-        }
-        let ids: Vec<Digest> = executed.transactions.iter().map(|(id, _)| *id).collect();
-        let transactions = pick(&ids);
-        if transactions.is_empty() {
-            return Ok(None);
-        }
-        let header = &parent.header;
-        let after = Tip {
-            height: header.height,
-            header_hash: parent_hash,
-            time_ms: header.time_ms,
-            log_size: header.log_size,
-            log_root: header.log_root,
-            state_root: header.state_root,
-            state_tree: executed.state_tree.root.unwrap_or(tip.state_tree),
-            configuration: Arc::clone(&tip.configuration),
-            validators: Arc::clone(&tip.validators),
-            validator_set_hash: tip.validator_set_hash,
-        };
-        let state = AfterExecuted::new(&self.store, &executed, header.height);
-        let added: HashMap<(u8, u64), NodeHash> = executed
-            .log_nodes
-            .iter()
-            .map(|(level, index, hash)| ((*level, *index), *hash))
-            .collect();
-        let built = self.build_on(
-            &state,
-            || NodesAfter {
-                base: self.log_nodes(),
-                added: &added,
-            },
-            &after,
-            time_ms,
-            proposer,
-            transactions,
-        )?;
-        Ok((!built.0.transactions.is_empty()).then_some(built))
-    }
-
-    /// Builds the block after `tip` over `state` and the log's nodes `nodes` gives.
-    fn build_on<S: StateStore, N: NodeStore<Error = NodeStoreError>>(
-        &self,
-        state: &S,
-        nodes: impl Fn() -> N,
-        tip: &Tip,
-        time_ms: u64,
-        proposer: PublicKey,
         mut transactions: Vec<Vec<u8>>,
     ) -> Result<(Block, LeftOut), LedgerError> {
+        let tip = self.tip();
         let height = tip.height + 1;
         let time_ms = time_ms.max(tip.time_ms + 1);
         transactions.truncate(BLOCK_TRANSACTIONS_MAX as usize);
         let mut left_out = Vec::new();
         let executed = loop {
-            match self.execute_over(state, nodes(), tip, height, time_ms, &transactions)? {
+            match self.execute(&tip, height, time_ms, &transactions)? {
                 Ok(executed) if executed.inadmissible.is_empty() => break executed,
                 Ok(executed) => {
                     // Remove from the back so earlier positions stay valid.
@@ -1277,9 +1090,7 @@ impl Ledger {
             self.entry_sources
                 .committed(height, block.clone(), tip.log_size, leaves);
         }
-        // What was executed on this block (a next block built before it was committed) stays;
-        // the rest was executed on a parent that is not the tip any more.
-        lock(&self.executed).retain(|_, executed| executed.parent == hash);
+        lock(&self.executed).clear();
         Ok(CommitOutcome {
             checkpoint,
             transactions: executed
@@ -1788,129 +1599,6 @@ mod tests {
         for ledger in ledgers {
             ledger.commit(&block, &certificate).unwrap();
         }
-    }
-
-    /// A block built after one that is executed but not committed ([`Ledger::propose_after`])
-    /// is the very block (same hash: same roots, state and log) that proposing the same
-    /// transactions builds once its parent is committed, across writes of the state tree's
-    /// pages to the database; its rules read the parent's writes (a document filed again in
-    /// the next block is refused there); and it commits from its kept execution.
-    #[test]
-    fn a_block_built_ahead_is_the_block_built_after_its_parent_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let now = now_ms();
-        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
-        let genesis = &consortium.genesis;
-        let ahead = Ledger::open(&dir.path().join("ahead"), genesis.clone()).unwrap();
-        let after = Ledger::open(&dir.path().join("after"), genesis.clone()).unwrap();
-        for ledger in [&ahead, &after] {
-            // Pages go to the database every second block: the next block reads some from
-            // the database, some from the store's memory and some from its parent's update.
-            ledger.store().set_tree_flush(2, usize::MAX);
-        }
-        let proposer = consortium.validator_keys[0].1.public_key();
-        let filer = bureau_filer(&consortium);
-        let drawings = |height: u64, from: usize| {
-            let names = (from..from + 5).map(|i| format!("DWG-{height}-{i}"));
-            crate::local::drawings(genesis, filer, names, now + height).unwrap()
-        };
-        let keys = quorum_keys(&consortium);
-        let (mut block, _) = ahead
-            .propose(now + 1, proposer, vec![drawings(1, 0), drawings(1, 5)])
-            .unwrap();
-        for height in 1..=6u64 {
-            // Before `block` (at `height`) is committed: the next one, and a document of
-            // `block` filed again (other content, so another transaction).
-            let again = crate::local::anchor_transaction(
-                genesis,
-                filer,
-                "bureau",
-                "completion-drawing",
-                "P-1",
-                &[(
-                    format!("DWG-{height}-0"),
-                    genesis.suite.digest.hash(b"other content"),
-                )],
-                now + height,
-            )
-            .unwrap();
-            let next = vec![drawings(height + 1, 0), again, drawings(height + 1, 5)];
-            let ids: Vec<Digest> = block
-                .transactions
-                .iter()
-                .map(|bytes| {
-                    Transaction::from_canonical_bytes(bytes)
-                        .unwrap()
-                        .id(ahead.algorithm)
-                        .unwrap()
-                })
-                .collect();
-            let (built, left_out) = ahead
-                .propose_after(&block, now + height + 1, proposer, |excluded| {
-                    assert_eq!(excluded, ids, "the parent's transactions are named");
-                    next.clone()
-                })
-                .unwrap()
-                .expect("a block is built ahead");
-            assert!(left_out.is_empty());
-            assert_eq!(built.header.height, height + 1);
-
-            let hash = block.hash(ahead.algorithm);
-            commit_in_round_0(&ahead, &block, hash, &keys);
-            commit_in_round_0(&after, &block, hash, &keys);
-            // Built on the committed parent: the same block.
-            let (usual, _) = after.propose(now + height + 1, proposer, next).unwrap();
-            assert_eq!(usual, built);
-            // The parent is committed: nothing is built after it any more.
-            assert!(
-                ahead
-                    .propose_after(&block, now + height + 2, proposer, |_| vec![drawings(
-                        99, 0
-                    )])
-                    .unwrap()
-                    .is_none()
-            );
-            block = built;
-            let hash = block.hash(ahead.algorithm);
-            assert!(
-                lock(&ahead.executed).contains_key(&hash),
-                "the execution built ahead stays across its parent's commit"
-            );
-            if height == 6 {
-                let record = |ledger: &Ledger, position: usize| {
-                    let tx =
-                        Transaction::from_canonical_bytes(&block.transactions[position]).unwrap();
-                    ledger.transaction(&tx.id(ledger.algorithm).unwrap())
-                };
-                commit_in_round_0(&ahead, &block, hash, &keys);
-                commit_in_round_0(&after, &block, hash, &keys);
-                assert_eq!(ahead.tip(), after.tip());
-                let refused = record(&ahead, 1).unwrap().unwrap();
-                assert_eq!(
-                    refused.rejection.map(|r| r.code),
-                    Some("version-conflict".to_owned()),
-                    "the document filed in the parent is taken"
-                );
-                assert_eq!(record(&after, 1).unwrap().unwrap().entry_count, 0);
-            }
-        }
-        // Nothing is built after a block this ledger never executed, or when nothing is picked.
-        let (other, _) = after
-            .propose(now + 20, proposer, vec![drawings(20, 0)])
-            .unwrap();
-        let fresh = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
-        assert!(
-            fresh
-                .propose_after(&other, now + 21, proposer, |_| vec![drawings(21, 0)])
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            after
-                .propose_after(&other, now + 21, proposer, |_| Vec::new())
-                .unwrap()
-                .is_none()
-        );
     }
 
     #[test]

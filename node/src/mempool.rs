@@ -251,25 +251,10 @@ impl Mempool {
     /// The oldest waiting transactions, at most `max_transactions` and `max_bytes` together
     /// (at least one if any waits). They stay in the pool until [`remove`](Self::remove).
     pub fn batch(&self, max_transactions: usize, max_bytes: usize) -> Vec<Vec<u8>> {
-        self.batch_excluding(&[], max_transactions, max_bytes)
-    }
-
-    /// As [`Mempool::batch`], leaving out the transactions `excluded` names (those of a block
-    /// not committed yet, which still wait here).
-    pub fn batch_excluding(
-        &self,
-        excluded: &[Digest],
-        max_transactions: usize,
-        max_bytes: usize,
-    ) -> Vec<Vec<u8>> {
-        let excluded: std::collections::HashSet<&Digest> = excluded.iter().collect();
         let inner = self.inner();
         let mut batch = Vec::new();
         let mut bytes = 0;
         for tx_id in inner.order.values() {
-            if excluded.contains(tx_id) {
-                continue;
-            }
             if batch.len() >= max_transactions {
                 break;
             }

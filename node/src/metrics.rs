@@ -56,8 +56,6 @@ pub struct Metrics {
     pub audit_lines_lost: Counter,
     /// Proposal parts dropped because their publisher is no validator.
     pub consensus_parts_refused: Counter,
-    /// This node's proposals that were built ahead, while the height before was decided.
-    pub proposals_built_ahead: Counter,
 }
 
 impl Default for Metrics {
@@ -87,7 +85,6 @@ impl Metrics {
         let api_handshakes_failed = Counter::default();
         let audit_lines_lost = Counter::default();
         let consensus_parts_refused = Counter::default();
-        let proposals_built_ahead = Counter::default();
         registry.register(
             "consensus_parts_refused",
             "Proposal parts dropped because their publisher is not a genesis validator",
@@ -165,11 +162,6 @@ impl Metrics {
             "Times the node found itself behind and started catching up",
             catch_ups.clone(),
         );
-        registry.register(
-            "proposals_built_ahead",
-            "This node's proposals built while the height before was being decided",
-            proposals_built_ahead.clone(),
-        );
         Self {
             registry,
             height,
@@ -189,7 +181,6 @@ impl Metrics {
             api_handshakes_failed,
             audit_lines_lost,
             consensus_parts_refused,
-            proposals_built_ahead,
         }
     }
 

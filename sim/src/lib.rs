@@ -457,8 +457,6 @@ pub struct Report {
     pub accepted_proposals: u64,
     /// Heights at which the validator set changed (on the first honest node's log).
     pub validator_set_changes: u64,
-    /// Proposals that were built ahead, while the height before was decided.
-    pub built_ahead: u64,
 }
 
 /// A message on the simulated network.
@@ -616,8 +614,6 @@ pub struct Simulation {
     round_max: i64,
     conflicting: u64,
     refused: u64,
-    /// Proposals built ahead (see [`Report::built_ahead`]).
-    built_ahead: u64,
     queue: BinaryHeap<Reverse<Event>>,
     seq: u64,
     now: u64,
@@ -779,7 +775,6 @@ impl Simulation {
             round_max: 0,
             conflicting: 0,
             refused: 0,
-            built_ahead: 0,
             queue: BinaryHeap::new(),
             seq: 0,
             now: 0,
@@ -905,7 +900,6 @@ impl Simulation {
             byzantine: self.config.byzantine.map(|b| b.kind),
             conflicting: self.conflicting,
             refused: self.refused,
-            built_ahead: self.built_ahead,
         })
     }
 
@@ -1479,16 +1473,7 @@ impl Simulation {
                 if current != height || incarnation != self.nodes[node].incarnation {
                     return Ok(());
                 }
-                let ahead =
-                    |sim: &Self| sim.nodes[node].app().metrics().proposals_built_ahead.get();
-                let before = ahead(self);
                 let proposed = self.nodes[node].host.propose(height, round, now);
-                self.built_ahead += ahead(self) - before;
-                if let Some(speculation) = self.nodes[node].host.take_speculation()
-                    && let Some(block) = speculation.build(now)
-                {
-                    self.nodes[node].host.offer_speculated(block);
-                }
                 if let Some((value, parts)) = proposed {
                     let peer = self.nodes[node].peer;
                     let conflicting = self.nodes[node]
@@ -1583,15 +1568,7 @@ impl Simulation {
                 let Some(proposal) = host.received_part(publisher, part) else {
                     return Ok(());
                 };
-                let validated = host.validate_streamed(proposal, now);
-                // The next block, when this node proposes it, is built ahead at once (the node
-                // builds it on another thread while the height goes on).
-                if let Some(speculation) = host.take_speculation()
-                    && let Some(block) = speculation.build(now)
-                {
-                    host.offer_speculated(block);
-                }
-                match validated {
+                match host.validate_streamed(proposal, now) {
                     Some(value) => {
                         if value.validity == malachite_core_types::Validity::Invalid
                             && self.honest[node]
@@ -1860,7 +1837,6 @@ impl Simulation {
                     Output::Propose(height, round) => {
                         let wait = if self.nodes[node].app().mempool().is_empty()
                             && !self.nodes[node].host.propose_at_once(height)
-                            && !self.nodes[node].host.has_speculated(height, round)
                         {
                             IDLE_BLOCK_MS
                         } else {

@@ -71,7 +71,7 @@ fn main() -> ExitCode {
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
-         {} invalid proposals refused; {} proposals built ahead; clocks skewed in {} seeds, one beyond the bound in {}; \
+         {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
          unequal voting powers in {} seeds; validator-set changes drawn in {} seeds, {} changes \
          in force; the national suite (SM3, SM2) in {} seeds",
         totals.heights,
@@ -91,7 +91,6 @@ fn main() -> ExitCode {
         totals.kinds[3],
         totals.conflicting,
         totals.refused,
-        totals.built_ahead,
         totals.skewed,
         totals.beyond,
         totals.weighted,
@@ -115,7 +114,6 @@ struct Totals {
     kinds: [u64; 4],
     conflicting: u64,
     refused: u64,
-    built_ahead: u64,
     skewed: u64,
     beyond: u64,
     weighted: u64,
@@ -143,7 +141,6 @@ impl Totals {
         self.accepted_proposals += report.accepted_proposals;
         self.set_changes += report.validator_set_changes;
         self.refused += report.refused;
-        self.built_ahead += report.built_ahead;
         if let Some(kind) = report.byzantine {
             use evidence_sim::ByzantineKind::*;
             let index = match kind {

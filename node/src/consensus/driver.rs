@@ -11,15 +11,11 @@
 //! - `GetValue` (this node proposes): wait until the mempool holds a transaction or a bounded
 //!   idle interval passes (not after a height that came by value sync), build the block with
 //!   the ledger (kept as pending), answer with its hash, then stream the block to the other
-//!   validators as proposal parts. In round 0, a block built ahead (below) whose parent was
-//!   committed is proposed at once instead.
+//!   validators as proposal parts.
 //! - `ReceivedProposalPart`: reassemble the stream; once complete, check that the parts come
 //!   from the round's proposer (its signature in the final part), decode the block and
 //!   validate it with the ledger against the local clock; answer with the value and its
 //!   validity.
-//! - After validating a proposal, or proposing one, that this node proposes after (round 0 of
-//!   the next height is its turn): build the next block on top of it on a blocking thread,
-//!   while the engine goes on with votes and the commit ([`Host::take_speculation`]).
 //! - `RestreamProposal`: stream a pending block again (a re-proposal in a later round).
 //! - `Decided`: convert the certificate, find the pending block by hash and commit it (the
 //!   ledger verifies the certificate against the validator set of that height with
@@ -83,7 +79,6 @@ use super::host::{ByzantineFaults, Host};
 use super::signing::{ConsensusSigner, ConsensusVerifier};
 use super::{network_keypair, peer_ids_of, validator_peer_id};
 use crate::app::{App, now_ms};
-use crate::block::Block;
 use crate::config::{ConsensusSection, TestingSection};
 use crate::ledger::LedgerError;
 
@@ -696,7 +691,6 @@ pub async fn start_with(
         app,
         timeouts: config.timeouts.to_engine(),
         idle_block_interval: config.idle_block_interval,
-        ahead: None,
         peers: PeerFollower {
             own: address.0,
             addresses: Arc::new(std::sync::Mutex::new(peer_addresses)),
@@ -892,34 +886,9 @@ struct Driver {
     timeouts: LinearTimeouts,
     idle_block_interval: Duration,
     peers: PeerFollower,
-    /// The next block being built ahead on a blocking thread ([`Host::take_speculation`]),
-    /// handed to the host when the engine asks for a proposal.
-    ahead: Option<tokio::task::JoinHandle<Option<Block>>>,
 }
 
 impl Driver {
-    /// Starts building the next block ahead if the host asks for it, on a blocking thread
-    /// while the engine goes on with the height. A build started earlier and not collected is
-    /// left to finish on its own.
-    fn build_ahead(&mut self) -> Result<(), DriverError> {
-        if let Some(speculation) = self.host()?.take_speculation() {
-            self.ahead = Some(tokio::task::spawn_blocking(move || {
-                speculation.build(now_ms())
-            }));
-        }
-        Ok(())
-    }
-
-    /// Hands the host the block built ahead, once built.
-    async fn collect_ahead(&mut self) -> Result<(), DriverError> {
-        if let Some(handle) = self.ahead.take()
-            && let Some(block) = handle.await.map_err(|e| DriverError::Task(e.to_string()))?
-        {
-            self.host()?.offer_speculated(block);
-        }
-        Ok(())
-    }
-
     /// The engine's parameters for the height the host works on.
     fn params(&mut self) -> Result<HeightParams<Ctx>, DriverError> {
         let timeouts = self.timeouts;
@@ -1009,12 +978,8 @@ impl Driver {
                 timeout,
                 reply,
             } => {
-                self.collect_ahead().await?;
                 let host = self.host()?;
-                if !host.has_proposed(height.0, round)
-                    && !host.propose_at_once(height.0)
-                    && !host.has_speculated(height.0, round)
-                {
+                if !host.has_proposed(height.0, round) && !host.propose_at_once(height.0) {
                     // A new block: wait until a transaction is there or a bounded idle
                     // interval passes (not while catching up: see `Host::propose_at_once`).
                     let wait = self.idle_block_interval.min(timeout / 2);
@@ -1028,7 +993,6 @@ impl Driver {
                     let _ = reply.send(value);
                     publish(network, parts).await;
                 }
-                self.build_ahead()?;
             }
             AppMsg::ExtendVote { reply, .. } => {
                 let _ = reply.send(None);
@@ -1074,7 +1038,6 @@ impl Driver {
                     None => None,
                 };
                 let _ = reply.send(value);
-                self.build_ahead()?;
             }
             AppMsg::Decided {
                 certificate, reply, ..

@@ -212,38 +212,6 @@ pub struct Host {
     next_peers: (Digest, HashSet<PeerId>),
     /// Other validators' proposals validated and kept pending, per (height, round).
     pending_per_round: BTreeMap<(u64, u32), usize>,
-    /// The next block to build before this height is decided, for whoever runs it
-    /// ([`Host::take_speculation`]).
-    speculation: Option<Speculation>,
-    /// A next block built so, waiting for this node's turn ([`Host::offer_speculated`]).
-    speculated: Option<Block>,
-}
-
-/// A block for the height after a proposal this node executed, to be built before that
-/// proposal is decided: this node proposes first in the next height. Building it takes about
-/// as long as executing the proposal, and would otherwise start only after the commit; built
-/// while the height is voted on and committed, it is ready when the next height starts (the
-/// issue's pipelining, ARCHITECTURE.md). [`Speculation::build`] runs on any thread.
-#[derive(Debug)]
-pub struct Speculation {
-    app: Arc<App>,
-    parent: Block,
-    proposer: PublicKey,
-}
-
-impl Speculation {
-    /// The block, built at `now_ms` after the parent (see [`App::propose_after`]); `None`
-    /// when there is nothing to build or the ledger failed (then logged).
-    pub fn build(self, now_ms: u64) -> Option<Block> {
-        let height = self.parent.header.height + 1;
-        match self.app.propose_after(&self.parent, now_ms, self.proposer) {
-            Ok(block) => block,
-            Err(error) => {
-                warn!(height, %error, "building the next block ahead failed");
-                None
-            }
-        }
-    }
 }
 
 impl std::fmt::Debug for Host {
@@ -288,79 +256,7 @@ impl Host {
             validator_peers,
             next_peers: (Digest::new(algorithm, [0; 32]), HashSet::new()),
             pending_per_round: BTreeMap::new(),
-            speculation: None,
-            speculated: None,
         }
-    }
-
-    /// The next block to build ahead, if the last proposal this node executed asks for one;
-    /// the caller builds it ([`Speculation::build`], on another thread in the node) and hands
-    /// it back with [`Host::offer_speculated`].
-    pub fn take_speculation(&mut self) -> Option<Speculation> {
-        self.speculation.take()
-    }
-
-    /// A block built ahead by a [`Speculation`], proposed in round 0 of its height if its
-    /// parent is committed by then ([`Host::propose`]).
-    pub fn offer_speculated(&mut self, block: Block) {
-        self.speculated = Some(block);
-    }
-
-    /// Whether a block built ahead waits for round `round` of `height` (the proposer need
-    /// not wait for transactions then).
-    pub fn has_speculated(&self, height: u64, round: Round) -> bool {
-        round.as_u32() == Some(0)
-            && self
-                .speculated
-                .as_ref()
-                .is_some_and(|block| block.header.height == height)
-    }
-
-    /// After this node executed `block` (its own proposal or another's, found valid): asks
-    /// for the next block to be built ahead if this node proposes first at the next height.
-    /// Not for a node with a test fault switched on, whose blocks are built otherwise.
-    fn speculate_after(&mut self, block: &Block) {
-        if self.byzantine != ByzantineFaults::default() {
-            return;
-        }
-        let next = block.header.height + 1;
-        if *mc_address(self.validators.proposer(next, 0)) != self.address {
-            return;
-        }
-        self.speculation = Some(Speculation {
-            app: Arc::clone(&self.app),
-            parent: block.clone(),
-            proposer: self.address.0,
-        });
-    }
-
-    /// The block built ahead for round `round` of `height`, made this node's proposal at the
-    /// clock reading `now_ms` if its parent is the committed tip (see [`App::adopt`]); its
-    /// hash.
-    fn adopt_speculated(&mut self, height: u64, round: u32, now_ms: u64) -> Option<Digest> {
-        let block = self.speculated.take()?;
-        if round != 0 || block.header.height != height {
-            return None;
-        }
-        match self.app.adopt(&block, now_ms) {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(error) => {
-                warn!(height, %error, "keeping the block built ahead failed");
-                return None;
-            }
-        }
-        let hash = block.hash(self.algorithm);
-        self.app.metrics().proposals_built_ahead.inc();
-        debug!(
-            height,
-            %hash,
-            transactions = block.transactions.len(),
-            ahead = true,
-            "proposing block"
-        );
-        self.speculate_after(&block);
-        Some(hash)
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -505,10 +401,7 @@ impl Host {
         };
         let hash = match self.own_proposals.get(&(height, r)) {
             Some(hash) => *hash,
-            None => match self.adopt_speculated(height, r, now_ms) {
-                Some(hash) => hash,
-                None => self.build_block(height, now_ms)?,
-            },
+            None => self.build_block(height, now_ms)?,
         };
         self.own_proposals.insert((height, r), hash);
         let value = LocallyProposedValue::new(BlockHeight(height), round, BlockHash(hash));
@@ -570,7 +463,6 @@ impl Host {
             warn!(height, %hash, "test fault: proposing a block with a wrong state root");
         }
         debug!(height, %hash, transactions = block.transactions.len(), "proposing block");
-        self.speculate_after(&block);
         Some(hash)
     }
 
@@ -798,14 +690,9 @@ impl Host {
                 );
                 return None;
             }
-            let next_is_ours = *mc_address(self.validators.proposer(height + 1, 0)) == self.address;
-            let kept = next_is_ours.then(|| block.clone());
             let validity = self.validate_block(block, block_proposer, now_ms)?;
             if validity == Validity::Valid {
                 *self.pending_per_round.entry((height, r)).or_default() += 1;
-                if let Some(block) = kept {
-                    self.speculate_after(&block);
-                }
             }
             validity
         };
