@@ -121,10 +121,15 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     context: &BlockContext<'_>,
     next_index: u64,
 ) -> Result<Applied, ApplyError> {
-    let Checked { tx_id, signer } = check_before_rules(state, prepared, context)?;
+    let Checked {
+        tx_id,
+        replay_key,
+        signer,
+    } = check_before_rules(state, prepared, context)?;
     // What an accepted transaction appends to the log is a function of the transaction alone,
     // so a node's store keeps its block and derives the entries from it (`Prepared::records`).
-    // A transaction has records exactly when it has an id, which the checks required.
+    // A transaction has records exactly when it has an id, which the checks required: this
+    // refusal is never reached, and is the checks' own if it were.
     let Some(records) = prepared.records() else {
         return Err(TxError::BadBatchLength {
             len: 0,
@@ -133,7 +138,6 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
         .into());
     };
     let transaction = prepared.transaction();
-    let replay_key = applied_transaction_key(&tx_id);
 
     // Rules run against a transaction-local overlay, merged only on success.
     let mut local = Overlay::new(&*state);
@@ -189,15 +193,18 @@ pub fn apply_prepared<S: StateStore + ?Sized>(
     Ok(Applied { tx_id, entries })
 }
 
-/// What [`check_before_rules`] found: the transaction's id and who signed it.
+/// What [`check_before_rules`] found: the transaction's id, its replay key and who signed it.
 struct Checked {
     tx_id: Digest,
+    replay_key: Vec<u8>,
     signer: Signer,
 }
 
 /// Every check of [`apply_prepared`] that comes before the contract's rules: the
 /// transaction's size and form, that it was not applied before, and that a filer active at
-/// the block's height (or a member's governance key) signed it.
+/// the block's height (or a member's governance key) signed it. A refusal here leaves no mark
+/// in state (nothing shows who signed it), which is why a node's ledger lets no block carry
+/// such a transaction.
 fn check_before_rules<S: StateStore + ?Sized>(
     state: &Overlay<'_, S>,
     prepared: &Prepared<'_>,
@@ -257,7 +264,11 @@ fn check_before_rules<S: StateStore + ?Sized>(
     }
 
     let signer = authenticate(state, prepared, &tx_id, context)?;
-    Ok(Checked { tx_id, signer })
+    Ok(Checked {
+        tx_id,
+        replay_key,
+        signer,
+    })
 }
 
 /// The checks a transaction relayed by another member's node must pass before it waits in

@@ -119,8 +119,9 @@ pub enum BlockError {
     TransactionCount { header: u32, carried: usize },
     #[error("transaction {position} does not decode: {error}")]
     MalformedTransaction { position: usize, error: DecodeError },
-    /// A transaction no honest proposer includes: it does not authenticate, is malformed or
-    /// oversized, or was already applied.
+    /// A transaction no honest proposer includes: it does not authenticate (an unknown,
+    /// inactive or revoked signer, or a bad signature), is malformed or oversized, or was
+    /// already applied.
     #[error("transaction {position} may not be in a block: {error}")]
     InadmissibleTransaction { position: usize, error: TxError },
     #[error("header's {field} is {found}, re-execution gives {computed}")]
@@ -339,14 +340,21 @@ impl std::fmt::Debug for Ledger {
 const STATE_FORMAT: &[u8] = b"spec-10/entries-from-blocks";
 
 /// Transactions a block may not carry: they leave no mark in state, so including them would
-/// let a proposer fill blocks with junk that nobody signed.
-fn is_inadmissible(error: &TxError) -> bool {
+/// let a proposer fill blocks with junk that nobody signed. These are the refusals of every
+/// check before the contract's rules (`check_before_rules` in the contracts crate): the
+/// signer is looked up, and its activity checked, before its signature is, so a refusal for
+/// a revoked, not yet active, removed or unknown signer says nothing of who signed either.
+pub(crate) fn is_inadmissible(error: &TxError) -> bool {
     matches!(
         error,
         TxError::Malformed(_)
             | TxError::TooLarge { .. }
             | TxError::BadBatchLength { .. }
             | TxError::UnknownFiler(_)
+            | TxError::FilerNotYetActive { .. }
+            | TxError::FilerRevoked { .. }
+            | TxError::MemberRemoved { .. }
+            | TxError::UnknownGovernanceKey(_)
             | TxError::BadSignature(_)
             | TxError::MixedFilers { .. }
             | TxError::Replayed { .. }
@@ -1599,6 +1607,50 @@ mod tests {
         for ledger in ledgers {
             ledger.commit(&block, &certificate).unwrap();
         }
+    }
+
+    /// A transaction refused before the contract's rules leaves no mark, so no block may carry
+    /// it: here a governance vote signed by a key no member holds. The proposer leaves it out,
+    /// and a validator refuses a block that carries it.
+    #[test]
+    fn a_transaction_from_an_unknown_governance_key_is_carried_by_no_block() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = &consortium.genesis;
+        let ledger = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
+        let stranger = SigningKey::generate();
+        let junk = crate::local::governance_transaction(
+            genesis,
+            "bureau",
+            &stranger,
+            evidence_core::governance::GovernanceAction::Vote(evidence_core::governance::Vote {
+                proposal_id: "P-404".to_owned(),
+                approve: true,
+            }),
+            now,
+        );
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let (block, left_out) = ledger.propose(now, proposer, vec![junk.clone()]).unwrap();
+        assert!(block.transactions.is_empty());
+        assert!(matches!(
+            left_out.as_slice(),
+            [(_, TxError::UnknownGovernanceKey(key))] if *key == stranger.public_key()
+        ));
+
+        let mut carrying = block;
+        carrying.transactions.push(junk);
+        carrying.header.transaction_count = 1;
+        let verdict = ledger.validate(&carrying, &proposer, now, 10_000).unwrap();
+        assert!(
+            matches!(
+                verdict,
+                Err(BlockError::InadmissibleTransaction {
+                    position: 0,
+                    error: TxError::UnknownGovernanceKey(_)
+                })
+            ),
+            "{verdict:?}"
+        );
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! Admission checks everything a block will check — size, encoding, the filer's signature,
 //! policy and replay — against the committed state, so a client learns of a refusal at once
 //! and blocks carry only transactions that were valid when admitted. A transaction another
-//! member's node relayed was admitted there so; here it is checked up to the contract's
-//! rules (size, encoding, replay, signer and signature), which run again when a block
-//! carrying it is executed ([`Mempool::admit_relayed`]). A full pool answers
+//! member's node relayed was admitted there so, if that node is honest; here it is checked
+//! up to the contract's rules (size, encoding, replay, signer and signature), which run when a
+//! block carrying it is executed ([`Mempool::admit_relayed`]). A full pool answers
 //! [`AdmitError::Busy`]; an admitted transaction stays until a committed block carries it (a
 //! proposal that is not decided leaves it in place), or until a proposer finds it can no
 //! longer be carried, and in both cases whoever waits for it is told.
@@ -115,8 +115,9 @@ impl Mempool {
         self.admit_observed(ledger, bytes, now_ms, |_, _| {})
     }
 
-    /// [`Mempool::admit`], calling `refused` with the transaction and the rule it broke when
-    /// the state refuses it (not when it is malformed, too large or the pool is full).
+    /// [`Mempool::admit`], calling `refused` with the transaction and the reason when a check
+    /// or a rule against the state refuses it (not when it is too large for any block, does
+    /// not decode, or the pool is full).
     ///
     /// # Errors
     /// As [`Mempool::admit`].
@@ -143,12 +144,12 @@ impl Mempool {
     /// Admits a transaction another member's node admitted and relayed. It is checked as
     /// [`Mempool::admit`] checks a submission up to the contract's rules: its size and form,
     /// that it was not applied before, and that an active filer (or a member's governance
-    /// key) signed it, its signature verified here ([`check_relayed`]). The rules, which
-    /// the relaying node ran on its own committed state, run again when a block carrying it
-    /// is executed; one it breaks by then is refused there, as it would be had the state
-    /// changed after it was admitted. So a relayed transaction costs this node no state reads
-    /// but the replay and signer lookups, and no faulty relaying node can make this node carry
-    /// a transaction that a block may not carry.
+    /// key) signed it, its signature verified here ([`check_relayed`]). The rules, which an
+    /// honest relaying node ran on its own committed state, run when a block carrying it is
+    /// executed; one it breaks by then is refused there and its id is used up, as it would be
+    /// had the state changed after it was admitted. So a relayed transaction costs this node
+    /// no state reads but the replay and signer lookups, and no faulty relaying node can make
+    /// this node propose a block its peers refuse.
     ///
     /// # Errors
     /// As [`Mempool::admit`], with [`AdmitError::Rejected`] for the checks above only.

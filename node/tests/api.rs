@@ -544,7 +544,9 @@ async fn relayed_transactions_are_checked_up_to_the_rules_and_their_block_runs_t
     let last = forged.len() - 1;
     forged[last] ^= 0x01;
     let stranger = SigningKey::generate();
-    let unknown = node.signed(&stranger, vec![node.body("bureau", DRAWING, "d-8", "a")]);
+    let mut unknown_body = node.body("bureau", DRAWING, "d-8", "a");
+    unknown_body.filer = stranger.public_key();
+    let unknown = node.signed(&stranger, vec![unknown_body]);
     // Version 1 of d-7 again, with other content: a submission is told of the conflict.
     let conflicting = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-7", "b")]);
     let refused = client
@@ -554,6 +556,14 @@ async fn relayed_transactions_are_checked_up_to_the_rules_and_their_block_runs_t
     assert_status(&refused, Code::InvalidArgument, "version-conflict");
     let good_body = node.body("bureau", DRAWING, "d-9", "c");
     let good = node.anchor("bureau", vec![good_body.clone()]);
+    let id = |bytes: &[u8]| {
+        Transaction::from_canonical_bytes(bytes)
+            .unwrap()
+            .id(node.app.ledger().algorithm())
+            .unwrap()
+    };
+    let (conflict_id, good_id) = (id(&conflicting), id(&good));
+    let refused_before = node.app.metrics().admission_refused.get();
 
     let relayed = |bytes: Vec<u8>| pb::Transaction { canonical: bytes };
     let response = client
@@ -571,17 +581,19 @@ async fn relayed_transactions_are_checked_up_to_the_rules_and_their_block_runs_t
         .unwrap()
         .into_inner();
     assert_eq!(response.admitted, 2, "the rule-breaker and the good one");
+    assert_eq!(
+        node.app.metrics().admission_refused.get() - refused_before,
+        4,
+        "malformed, forged, unknown filer, replayed"
+    );
     assert_eq!(node.app.mempool().len(), 2);
+    assert!(node.app.mempool().contains(&conflict_id) && node.app.mempool().contains(&good_id));
 
     let checkpoint = node.commit();
     assert_eq!(
         checkpoint.header.log_size, 2,
         "one entry more: the good one"
     );
-    let conflict_id = Transaction::from_canonical_bytes(&conflicting)
-        .unwrap()
-        .id(node.app.ledger().algorithm())
-        .unwrap();
     let status = client
         .get_receipt(receipt_request(
             ReceiptBy::TransactionId(conflict_id.bytes.to_vec()),
