@@ -507,17 +507,23 @@ mod tests {
     use evidence_genesis::default_consortium;
 
     use super::*;
+    use crate::ledger::tests::bureau_filer;
 
     /// The test consortium (genesis a minute before `now`) and an application over a fresh
     /// database in memory.
     fn memory_app(now: u64) -> (evidence_genesis::Consortium, App) {
+        memory_app_with(now, AppLimits::default())
+    }
+
+    /// As [`memory_app`], with `limits`.
+    fn memory_app_with(now: u64, limits: AppLimits) -> (evidence_genesis::Consortium, App) {
         let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
         let ledger = Ledger::open_memory(
             crate::storage::MemoryDatabase::new(),
             consortium.genesis.clone(),
         )
         .unwrap();
-        let app = App::new(ledger, AppLimits::default(), Arc::new(Metrics::new()));
+        let app = App::new(ledger, limits, Arc::new(Metrics::new()));
         (consortium, app)
     }
 
@@ -553,12 +559,7 @@ mod tests {
         let now = now_ms();
         let (consortium, app) = memory_app(now);
         let genesis = consortium.genesis.clone();
-        let filer = &consortium
-            .filer_keys
-            .iter()
-            .find(|(member, _)| member == "bureau")
-            .unwrap()
-            .1;
+        let filer = bureau_filer(&consortium);
         let bytes = crate::local::drawings(&genesis, filer, ["D-1".to_owned()], now).unwrap();
         let tx_id = app.submit(bytes).unwrap();
         assert!(app.mempool().contains(&tx_id));
@@ -667,6 +668,14 @@ mod tests {
         let last = forged.len() - 1;
         forged[last] ^= 0x01;
         assert_eq!(refused(forged), "bad-signature");
+        let vote =
+            evidence_core::governance::GovernanceAction::Vote(evidence_core::governance::Vote {
+                proposal_id: "P-404".to_owned(),
+                approve: true,
+            });
+        let stranger_vote =
+            crate::local::governance_transaction(&genesis, "bureau", &stranger, vote, now);
+        assert_eq!(refused(stranger_vote), "unknown-governance-key");
         assert!(app.mempool().is_empty());
 
         // The finance bureau's filer filing in the construction bureau's name breaks a rule.
@@ -694,5 +703,37 @@ mod tests {
         assert_eq!(rejection.code, code);
         assert_eq!(waiter.try_recv().unwrap().unwrap(), record);
         assert!(app.mempool().is_empty());
+    }
+
+    /// A full pool answers a relayed transaction as it answers a submission: busy, counted,
+    /// nothing admitted.
+    #[test]
+    fn a_full_pool_answers_a_relayed_transaction_busy() {
+        let now = now_ms();
+        let limits = AppLimits {
+            mempool: MempoolLimits {
+                transactions: 1,
+                ..MempoolLimits::default()
+            },
+            ..AppLimits::default()
+        };
+        let (consortium, app) = memory_app_with(now, limits);
+        let genesis = consortium.genesis.clone();
+        let filer = bureau_filer(&consortium);
+        let drawing =
+            |name: &str| crate::local::drawings(&genesis, filer, [name.to_owned()], now).unwrap();
+        let (first, new) = app.admit_relayed_at(drawing("D-1"), now).unwrap();
+        assert!(new);
+        assert!(matches!(
+            app.admit_relayed_at(drawing("D-2"), now),
+            Err(AdmitError::Busy { pending: 1, .. })
+        ));
+        assert_eq!(app.metrics().mempool_busy.get(), 1);
+        assert_eq!(app.mempool().len(), 1);
+        // The one waiting is answered as such, full or not.
+        assert_eq!(
+            app.admit_relayed_at(drawing("D-1"), now).unwrap(),
+            (first, false)
+        );
     }
 }

@@ -1525,7 +1525,7 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use evidence_core::keys::SigningKey;
     use evidence_genesis::default_consortium;
 
@@ -1534,7 +1534,7 @@ mod tests {
     use crate::local::anchor_transaction;
 
     /// The bureau's filer key in the test consortium.
-    fn bureau_filer(consortium: &evidence_genesis::Consortium) -> &SigningKey {
+    pub(crate) fn bureau_filer(consortium: &evidence_genesis::Consortium) -> &SigningKey {
         &consortium
             .filer_keys
             .iter()
