@@ -307,6 +307,16 @@ impl App {
         if !left_out.is_empty() {
             let algorithm = self.ledger.algorithm();
             for (bytes, error) in left_out {
+                // Left out on the state the block's earlier transactions leave: one the
+                // committed state still admits (its filer revoked earlier in this block)
+                // waits for a block that is decided, and is not answered yet.
+                if matches!(
+                    Mempool::refusal_on_committed_state(&self.ledger, &bytes, time_ms),
+                    Ok(None)
+                ) {
+                    tracing::debug!(%error, "transaction left out of this block only");
+                    continue;
+                }
                 let tx_id = evidence_core::encoding::Decode::from_canonical_bytes(&bytes)
                     .ok()
                     .and_then(|tx: evidence_contracts::transaction::Transaction| tx.id(algorithm));
@@ -735,5 +745,66 @@ mod tests {
             app.admit_relayed_at(drawing("D-1"), now).unwrap(),
             (first, false)
         );
+    }
+
+    /// A filing left out because a revocation earlier in the same block refuses its filer is
+    /// not dropped while that block is undecided: the committed state still admits it, and
+    /// another block may be decided instead. Once the revocation is committed, the next
+    /// proposal drops it and its waiter hears why.
+    #[test]
+    fn a_filing_refused_only_by_its_own_block_waits_for_a_decided_one() {
+        let now = now_ms();
+        let (consortium, app) = memory_app(now);
+        let genesis = consortium.genesis.clone();
+        let filer = bureau_filer(&consortium);
+        let governance = &consortium
+            .governance_keys
+            .iter()
+            .find(|(member, _)| member == "bureau")
+            .unwrap()
+            .1;
+        let revoke = crate::local::governance_transaction(
+            &genesis,
+            "bureau",
+            governance,
+            evidence_core::governance::GovernanceAction::RevokeFiler(
+                evidence_core::governance::FilerRevocation {
+                    public_key: filer.public_key(),
+                    reason: "the key left the bureau".to_owned(),
+                    effective_height: 1,
+                },
+            ),
+            now,
+        );
+        app.submit(revoke).unwrap();
+        let filing = crate::local::drawings(&genesis, filer, ["D-1".to_owned()], now).unwrap();
+        let filing_id = app.submit(filing).unwrap();
+        let mut waiter = app.subscribe(filing_id).unwrap();
+
+        let proposer = consortium.validator_keys[0].1.public_key();
+        let first = app.propose(now, proposer).unwrap();
+        assert_eq!(first.transactions.len(), 1, "the revocation alone");
+        assert!(app.mempool().contains(&filing_id), "still waiting");
+        assert!(waiter.try_recv().is_err(), "not answered while undecided");
+
+        let keys: Vec<_> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        let certificate = evidence_core::certificate::CommitCertificate::sign(
+            &genesis.chain_id,
+            1,
+            0,
+            first.hash(genesis.suite.digest),
+            &keys,
+        );
+        app.commit(&first, &certificate).unwrap();
+        let second = app.propose(now + 1, proposer).unwrap();
+        assert!(second.transactions.is_empty());
+        assert!(!app.mempool().contains(&filing_id));
+        assert!(matches!(
+            waiter.try_recv().unwrap(),
+            Err(TxError::FilerRevoked { .. })
+        ));
     }
 }

@@ -119,9 +119,10 @@ pub enum BlockError {
     TransactionCount { header: u32, carried: usize },
     #[error("transaction {position} does not decode: {error}")]
     MalformedTransaction { position: usize, error: DecodeError },
-    /// A transaction no honest proposer includes: it does not authenticate (an unknown,
-    /// inactive or revoked signer, or a bad signature), is malformed or oversized, or was
-    /// already applied.
+    /// A transaction no honest proposer includes: it does not authenticate (an unknown, not
+    /// yet active or revoked filer, a removed member's filer, an unknown governance key, a
+    /// batch of several filers, or a bad signature), is malformed or oversized, or was already
+    /// applied.
     #[error("transaction {position} may not be in a block: {error}")]
     InadmissibleTransaction { position: usize, error: TxError },
     #[error("header's {field} is {found}, re-execution gives {computed}")]

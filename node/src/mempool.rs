@@ -7,8 +7,9 @@
 //! up to the contract's rules (size, encoding, replay, signer and signature), which run when a
 //! block carrying it is executed ([`Mempool::admit_relayed`]). A full pool answers
 //! [`AdmitError::Busy`]; an admitted transaction stays until a committed block carries it (a
-//! proposal that is not decided leaves it in place), or until a proposer finds it can no
-//! longer be carried, and in both cases whoever waits for it is told.
+//! proposal that is not decided leaves it in place), or until this node, proposing, finds
+//! that the committed state no longer admits it in any block, and in both cases whoever waits
+//! for it is told.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -116,7 +117,7 @@ impl Mempool {
     }
 
     /// [`Mempool::admit`], calling `refused` with the transaction and the reason when a check
-    /// or a rule against the state refuses it (not when it is too large for any block, does
+    /// or a rule against the state refuses it (not when it is over the configured size, does
     /// not decode, or the pool is full).
     ///
     /// # Errors
@@ -148,8 +149,8 @@ impl Mempool {
     /// honest relaying node ran on its own committed state, run when a block carrying it is
     /// executed; one it breaks by then is refused there and its id is used up, as it would be
     /// had the state changed after it was admitted. So a relayed transaction costs this node
-    /// no state reads but the replay and signer lookups, and no faulty relaying node can make
-    /// this node propose a block its peers refuse.
+    /// no state reads but the replay and signer lookups, and what no block may carry (unsigned
+    /// junk from a faulty relaying node, say) never takes a place in the pool.
     ///
     /// # Errors
     /// As [`Mempool::admit`], with [`AdmitError::Rejected`] for the checks above only.
@@ -165,6 +166,40 @@ impl Mempool {
                 ApplyError::Store(error) => error.into(),
             })
         })
+    }
+
+    /// Why the checks before the contract's rules refuse `bytes` against the committed state,
+    /// as for the next block at `now_ms`; `None` when they pass. A proposer that left a waiting
+    /// transaction out of its block asks this before it drops it: the block's own earlier
+    /// transactions can refuse one the committed state admits (a filer revoked earlier in the
+    /// same block), and that block may not be decided.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    pub fn refusal_on_committed_state(
+        ledger: &Ledger,
+        bytes: &[u8],
+        now_ms: u64,
+    ) -> Result<Option<TxError>, StoreError> {
+        let transaction = match Transaction::from_canonical_bytes(bytes) {
+            Ok(transaction) => transaction,
+            Err(error) => return Ok(Some(TxError::Malformed(error))),
+        };
+        let tip = ledger.tip();
+        let prepared = Prepared::decoded(&transaction, ledger.algorithm(), bytes.len());
+        let context = BlockContext {
+            genesis: ledger.genesis(),
+            config: &tip.configuration,
+            height: tip.height + 1,
+            time_ms: now_ms.max(tip.time_ms + 1),
+            log_size: tip.log_size,
+            verified: Some(ledger.verified_signatures()),
+        };
+        match check_relayed(&Overlay::new(ledger.store()), &prepared, &context) {
+            Ok(_) => Ok(None),
+            Err(ApplyError::Rejected(error)) => Ok(Some(error)),
+            Err(ApplyError::Store(error)) => Err(error),
+        }
     }
 
     /// Admission around `check`, which is given a view of the committed state, the prepared

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
+use evidence_contracts::error::TxError;
 use evidence_contracts::transaction::Transaction;
 use evidence_core::certificate::CommitCertificate;
 use evidence_core::checkpoint::{Checkpoint, TrustAnchor};
@@ -24,7 +25,7 @@ use evidence_node::api::{
 use evidence_node::app::{App, AppLimits, now_ms};
 use evidence_node::config::ApiSection;
 use evidence_node::ledger::Ledger;
-use evidence_node::mempool::MempoolLimits;
+use evidence_node::mempool::{AdmitError, MempoolLimits};
 use evidence_node::metrics::Metrics;
 use evidence_proto::v1 as pb;
 use evidence_proto::v1::ledger_client::LedgerClient;
@@ -547,6 +548,10 @@ async fn relayed_transactions_are_checked_up_to_the_rules_and_their_block_runs_t
     let mut unknown_body = node.body("bureau", DRAWING, "d-8", "a");
     unknown_body.filer = stranger.public_key();
     let unknown = node.signed(&stranger, vec![unknown_body]);
+    assert!(matches!(
+        node.app.submit_relayed(unknown.clone()),
+        Err(AdmitError::Rejected(TxError::UnknownFiler(key))) if key == stranger.public_key()
+    ));
     // Version 1 of d-7 again, with other content: a submission is told of the conflict.
     let conflicting = node.anchor("bureau", vec![node.body("bureau", DRAWING, "d-7", "b")]);
     let refused = client
