@@ -525,6 +525,22 @@ mod tests {
         memory_app_with(now, AppLimits::default())
     }
 
+    /// A round-0 certificate of `block` signed by three of the test consortium's four
+    /// validators.
+    fn certified(consortium: &evidence_genesis::Consortium, block: &Block) -> CommitCertificate {
+        let keys: Vec<_> = consortium.validator_keys[..3]
+            .iter()
+            .map(|(_, key)| key)
+            .collect();
+        CommitCertificate::sign(
+            &consortium.genesis.chain_id,
+            block.header.height,
+            0,
+            block.hash(consortium.genesis.suite.digest),
+            &keys,
+        )
+    }
+
     /// As [`memory_app`], with `limits`.
     fn memory_app_with(now: u64, limits: AppLimits) -> (evidence_genesis::Consortium, App) {
         let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
@@ -579,18 +595,7 @@ mod tests {
         let proposer = consortium.validator_keys[0].1.public_key();
         let block = app.propose(now, proposer).unwrap();
         assert_eq!(block.transactions.len(), 1);
-        let keys: Vec<_> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
-        let certificate = evidence_core::certificate::CommitCertificate::sign(
-            &genesis.chain_id,
-            1,
-            0,
-            block.hash(genesis.suite.digest),
-            &keys,
-        );
-        app.commit(&block, &certificate).unwrap();
+        app.commit(&block, &certified(&consortium, &block)).unwrap();
         assert!(!app.mempool().contains(&tx_id));
         let stored = app.ledger().transaction(&tx_id).unwrap().unwrap();
         assert_eq!(before.try_recv().unwrap().unwrap(), stored);
@@ -605,14 +610,9 @@ mod tests {
         let bytes = crate::local::drawings(&genesis, filer, ["D-2".to_owned()], now).unwrap();
         let tx_id = app.submit(bytes).unwrap();
         let block = app.propose(now + 1, proposer).unwrap();
-        let certificate = evidence_core::certificate::CommitCertificate::sign(
-            &genesis.chain_id,
-            2,
-            0,
-            block.hash(genesis.suite.digest),
-            &keys,
-        );
-        app.ledger().commit(&block, &certificate).unwrap();
+        app.ledger()
+            .commit(&block, &certified(&consortium, &block))
+            .unwrap();
         assert!(app.mempool().contains(&tx_id));
         let mut stale = app.subscribe(tx_id).unwrap();
         assert!(
@@ -645,19 +645,8 @@ mod tests {
         };
         let bureau = filer_of("bureau");
         let proposer = consortium.validator_keys[0].1.public_key();
-        let keys: Vec<_> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
         let commit = |block: &Block| {
-            let certificate = evidence_core::certificate::CommitCertificate::sign(
-                &genesis.chain_id,
-                block.header.height,
-                0,
-                block.hash(genesis.suite.digest),
-                &keys,
-            );
-            app.commit(block, &certificate).unwrap();
+            app.commit(block, &certified(&consortium, block)).unwrap();
         };
         let first = crate::local::drawings(&genesis, bureau, ["D-1".to_owned()], now).unwrap();
         app.submit(first.clone()).unwrap();
@@ -787,18 +776,7 @@ mod tests {
         assert!(app.mempool().contains(&filing_id), "still waiting");
         assert!(waiter.try_recv().is_err(), "not answered while undecided");
 
-        let keys: Vec<_> = consortium.validator_keys[..3]
-            .iter()
-            .map(|(_, key)| key)
-            .collect();
-        let certificate = evidence_core::certificate::CommitCertificate::sign(
-            &genesis.chain_id,
-            1,
-            0,
-            first.hash(genesis.suite.digest),
-            &keys,
-        );
-        app.commit(&first, &certificate).unwrap();
+        app.commit(&first, &certified(&consortium, &first)).unwrap();
         let second = app.propose(now + 1, proposer).unwrap();
         assert!(second.transactions.is_empty());
         assert!(!app.mempool().contains(&filing_id));
