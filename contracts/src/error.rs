@@ -221,6 +221,23 @@ pub enum TxError {
     },
 }
 
+/// The codes of the refusals by the checks that come before the contract's rules
+/// (`execute::check_relayed` runs them alone): a transaction refused with one of them left no
+/// mark in state, and no block may carry it. A committed transaction record never holds one.
+pub const REFUSED_BEFORE_RULES: [&str; 11] = [
+    "malformed",
+    "too-large",
+    "bad-batch-length",
+    "replayed",
+    "unknown-filer",
+    "filer-not-yet-active",
+    "filer-revoked",
+    "member-removed",
+    "unknown-governance-key",
+    "bad-signature",
+    "mixed-filers",
+];
+
 impl TxError {
     /// A stable, machine-readable name of the rule broken (the API's error reason).
     pub fn code(&self) -> &'static str {
@@ -281,6 +298,13 @@ impl TxError {
         }
     }
 
+    /// True when the checks that come before the contract's rules refused the transaction
+    /// (its size and form, a replay, its signer or its signature): such a refusal leaves no
+    /// mark in state, and no block may carry the transaction ([`REFUSED_BEFORE_RULES`]).
+    pub fn is_refused_before_rules(&self) -> bool {
+        REFUSED_BEFORE_RULES.contains(&self.code())
+    }
+
     /// True when the rejection is about who may do what (the API maps these to "permission
     /// denied" rather than "invalid argument").
     pub fn is_policy_violation(&self) -> bool {
@@ -298,6 +322,58 @@ impl TxError {
             | Self::MemberRemoved { .. } => true,
             Self::InBatch { error, .. } => error.is_policy_violation(),
             _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evidence_core::digest::HashAlgorithm;
+    use evidence_core::keys::SigningKey;
+
+    use super::*;
+
+    /// The signer's refusals, which come before its signature is checked, count as refused
+    /// before the rules; a rule's refusal, even one about who may do what, does not.
+    #[test]
+    fn the_signers_refusals_come_before_the_rules_and_a_rules_do_not() {
+        let key = SigningKey::from_seed(&[7; 32]).public_key();
+        let before = [
+            TxError::UnknownFiler(key),
+            TxError::FilerNotYetActive {
+                filer: key,
+                from_height: 3,
+            },
+            TxError::FilerRevoked {
+                filer: key,
+                effective_height: 2,
+            },
+            TxError::MemberRemoved {
+                filer: key,
+                member: "archive".into(),
+            },
+            TxError::UnknownGovernanceKey(key),
+            TxError::BadSignature(key),
+            TxError::Replayed {
+                tx_id: HashAlgorithm::Blake3.hash(b"tx"),
+                height: 1,
+            },
+            TxError::BadBatchLength { len: 0, max: 4 },
+        ];
+        for error in &before {
+            assert!(error.is_refused_before_rules(), "{error}");
+        }
+        let rules = [
+            TxError::SourceSystemMismatch {
+                filer: key,
+                registered: "a".into(),
+                found: "b".into(),
+            },
+            TxError::MissingPayment,
+            TxError::ZeroAmount,
+        ];
+        for error in &rules {
+            assert!(!error.is_refused_before_rules(), "{error}");
         }
     }
 }

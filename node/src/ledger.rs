@@ -346,20 +346,7 @@ const STATE_FORMAT: &[u8] = b"spec-10/entries-from-blocks";
 /// signer is looked up, and its activity checked, before its signature is, so a refusal for
 /// a revoked, not yet active, removed or unknown signer says nothing of who signed either.
 pub(crate) fn is_inadmissible(error: &TxError) -> bool {
-    matches!(
-        error,
-        TxError::Malformed(_)
-            | TxError::TooLarge { .. }
-            | TxError::BadBatchLength { .. }
-            | TxError::UnknownFiler(_)
-            | TxError::FilerNotYetActive { .. }
-            | TxError::FilerRevoked { .. }
-            | TxError::MemberRemoved { .. }
-            | TxError::UnknownGovernanceKey(_)
-            | TxError::BadSignature(_)
-            | TxError::MixedFilers { .. }
-            | TxError::Replayed { .. }
-    )
+    error.is_refused_before_rules()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1988,13 +1988,28 @@ impl Simulation {
         for (tx_id, height) in &self.acknowledged {
             for (i, node) in honest.iter().copied() {
                 let tip = node.app().tip().height;
-                if tip >= *height && !matches!(node.app().ledger().transaction(tx_id), Ok(Some(_)))
-                {
+                let record = node.app().ledger().transaction(tx_id);
+                if tip >= *height && !matches!(record, Ok(Some(_))) {
                     return Err(Violation::LostTransaction {
                         tx_id: *tx_id,
                         height: *height,
                         node: i,
                         tip,
+                    });
+                }
+                // What the checks before the rules refuse leaves no mark, so no block may
+                // carry it: a committed record never holds such a refusal.
+                if let Ok(Some(record)) = record
+                    && let Some(rejection) = &record.rejection
+                    && evidence_contracts::error::REFUSED_BEFORE_RULES
+                        .contains(&rejection.code.as_str())
+                {
+                    return Err(Violation::Node {
+                        node: i,
+                        reason: format!(
+                            "block {} carries transaction {tx_id}, refused before the rules: {}",
+                            record.height, rejection.code
+                        ),
                     });
                 }
             }
