@@ -24,10 +24,11 @@ use evidence_genesis::{Configuration, Filer, Genesis};
 
 use crate::error::TxError;
 use crate::state::{
-    AppliedTransaction, DocumentRecord, FilerRecord, FilerRevocationRecord, MilestoneAccount,
-    MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError, Supersession,
-    VersionRecord, VersionRevocation, applied_transaction_key, document_key, filer_key,
-    governance_key_key, milestone_evidence_key, project_key, update_state_tree, version_key,
+    AppliedTransaction, BlockReads, DocumentRecord, FilerRecord, FilerRevocationRecord,
+    MilestoneAccount, MilestoneEvidence, Overlay, ProjectRecord, ReportRef, StateStore, StoreError,
+    Supersession, VersionRecord, VersionRevocation, applied_transaction_key, document_key,
+    filer_key, governance_key_key, milestone_evidence_key, project_key, update_state_tree,
+    version_key,
 };
 use crate::transaction::{Prepared, Transaction};
 use crate::verified::VerifiedSignatures;
@@ -360,7 +361,8 @@ pub fn execute_prepared_block<S: StateStore + ?Sized>(
     parent_tree: Slot,
     transactions: &[Prepared<'_>],
 ) -> Result<BlockOutcome, StoreError> {
-    let mut overlay = Overlay::new(state);
+    let reads = BlockReads::new(state);
+    let mut overlay = Overlay::new(&reads);
     let mut results = Vec::with_capacity(transactions.len());
     let mut next_index = context.log_size;
     for transaction in transactions {
@@ -374,20 +376,30 @@ pub fn execute_prepared_block<S: StateStore + ?Sized>(
         }
     }
     let mut writes = overlay.into_writes();
+    let seen = reads.into_seen();
     // Only changes count: a put that leaves a value as it was is not a write, so the state
-    // root depends on the state alone and not on how an implementation reached it. The reads
-    // are independent, so a large block's are shared over threads.
-    let written: Vec<(&Vec<u8>, &Vec<u8>)> = writes.iter().collect();
-    let split = written.len() >= PARALLEL_RECORDS_MIN;
-    let kept = evidence_core::parallel::map(&written, split, |(key, value)| {
+    // root depends on the state alone and not on how an implementation reached it. The rules
+    // read nearly every key they write, so most old values are known; the others are read
+    // here, independently, so a large block's are shared over threads.
+    let mut unchanged = Vec::new();
+    let mut unread: Vec<(&Vec<u8>, &Vec<u8>)> = Vec::new();
+    for (key, value) in &writes {
+        match seen.get(key) {
+            Some(old) if old.as_ref() == Some(value) => unchanged.push(key.clone()),
+            Some(_) => {}
+            None => unread.push((key, value)),
+        }
+    }
+    let split = unread.len() >= PARALLEL_RECORDS_MIN;
+    let kept = evidence_core::parallel::map(&unread, split, |(key, value)| {
         state.get(key).map(|old| old.as_ref() != Some(*value))
     });
-    let mut unchanged = Vec::new();
-    for ((key, _), kept) in written.into_iter().zip(kept) {
+    for ((key, _), kept) in unread.into_iter().zip(kept) {
         if !kept? {
             unchanged.push(key.clone());
         }
     }
+    drop(seen);
     for key in unchanged {
         writes.remove(&key);
     }

@@ -90,6 +90,57 @@ impl StateStore for MemoryState {
     }
 }
 
+/// Committed state as one block's execution reads it: each value read from `base` is kept, so
+/// a key read again costs no second read of the store. A block reads some keys once per
+/// transaction (its filers' records, the configuration), and the check that drops unchanged
+/// values reads every written key's old value, which the rules read already. Sound because
+/// `base` does not change while a block executes; state-tree pages are passed through.
+#[derive(Debug)]
+pub struct BlockReads<'a, S: StateStore + ?Sized> {
+    base: &'a S,
+    seen: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+impl<'a, S: StateStore + ?Sized> BlockReads<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Self {
+            base,
+            seen: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The values read, by key (`None` for a key the store did not hold).
+    pub fn into_seen(self) -> std::collections::HashMap<Vec<u8>, Option<Vec<u8>>> {
+        self.seen
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn seen(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<Vec<u8>, Option<Vec<u8>>>> {
+        // A panic while the map was held left it whole: each insert is one call.
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<S: StateStore + ?Sized> StateStore for BlockReads<'_, S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(value) = self.seen().get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.base.get(key)?;
+        self.seen().insert(key.to_vec(), value.clone());
+        Ok(value)
+    }
+
+    fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError> {
+        self.base.tree_page(path, height)
+    }
+}
+
 /// Buffered writes over a base store; reads see the buffer first.
 #[derive(Debug)]
 pub struct Overlay<'a, S: StateStore + ?Sized> {

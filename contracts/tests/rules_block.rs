@@ -431,3 +431,71 @@ fn a_large_block_prepared_on_threads_or_from_its_bytes_executes_as_one_prepared_
     assert_eq!(decoded_outcome, expected);
     assert_eq!(expected.entries().count(), 900);
 }
+
+/// A block reads each committed key from the store at most once: the filer's record, which
+/// each of its transactions looks up, and the old values of the keys it writes, which the
+/// rules read before the block's unchanged values are dropped. The outcome is the one read
+/// from the store directly.
+#[test]
+fn a_block_reads_each_committed_key_from_the_store_once() {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use evidence_contracts::state::{MemoryState, StateStore, StoreError, filer_key};
+    use evidence_core::state_tree::Page;
+
+    struct Counting<'a> {
+        inner: &'a MemoryState,
+        reads: Mutex<BTreeMap<Vec<u8>, usize>>,
+    }
+    impl StateStore for Counting<'_> {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+            *self.reads.lock().unwrap().entry(key.to_vec()).or_default() += 1;
+            self.inner.get(key)
+        }
+        fn tree_page(&self, path: &[u8], height: u64) -> Result<Option<Page>, StoreError> {
+            self.inner.tree_page(path, height)
+        }
+    }
+
+    let mut ledger = Ledger::new();
+    ledger.register_standard_project(PROJECT);
+    let block: Vec<Transaction> = (0..5)
+        .map(|d| {
+            ledger.signed(vec![ledger.body(
+                BUREAU,
+                COMPLETION_DRAWING,
+                PROJECT,
+                &format!("dwg-{d}"),
+            )])
+        })
+        .collect();
+    let context = ledger.next_context();
+    let counting = Counting {
+        inner: &ledger.state,
+        reads: Mutex::default(),
+    };
+    let outcome = execute_block(&counting, &context, ledger.tree, &block).unwrap();
+    assert!(outcome.results.iter().all(Result::is_ok), "{outcome:?}");
+    assert_eq!(
+        outcome,
+        execute_block(&ledger.state, &context, ledger.tree, &block).unwrap()
+    );
+
+    let reads = counting.reads.into_inner().unwrap();
+    let filer = filer_key(&ledger.filer(BUREAU));
+    assert_eq!(
+        reads.get(&filer),
+        Some(&1),
+        "the filer's record, by five transactions"
+    );
+    for key in outcome.writes.keys() {
+        assert_eq!(reads.get(key), Some(&1), "written key {key:02x?}");
+    }
+    let twice: Vec<String> = reads
+        .iter()
+        .filter(|(_, count)| **count > 1)
+        .map(|(key, count)| format!("{key:02x?} ({count})"))
+        .collect();
+    assert!(twice.is_empty(), "read more than once: {twice:?}");
+}
