@@ -1813,6 +1813,34 @@ pub(crate) mod tests {
         .unwrap();
     }
 
+    /// Keeping one height, the pruner deletes every stored page that no root reads: once the
+    /// block after a flush has applied the flush block's own stale list, the database holds
+    /// exactly the pages the flushed root reads (pages written at earlier flushes and made
+    /// stale since included; pages that died before any flush were never written).
+    #[test]
+    fn keeping_one_height_the_database_holds_exactly_the_pages_the_flushed_root_reads() {
+        let now = now_ms();
+        let consortium = default_consortium("evidence-test", now - 60_000, &mut rand_core::OsRng);
+        let genesis = consortium.genesis.clone();
+        let ledger = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
+        ledger.set_state_tree_keep(1);
+        ledger.store().set_tree_flush(4, usize::MAX);
+        let usual = Ledger::open_memory(MemoryDatabase::new(), genesis).unwrap();
+        for height in 1..=14u64 {
+            let names: Vec<String> = (0..20).map(|i| format!("DWG-{height}-{i}")).collect();
+            commit_drawings(&consortium, &usual, &[&usual, &ledger], height, &names, now);
+            assert_eq!(ledger.tip().state_tree, usual.tip().state_tree);
+            if height % 4 == 1 && height > 4 {
+                assert_eq!(
+                    ledger.store().stored_tree_pages(),
+                    ledger.store().reachable_tree_pages(height - 1),
+                    "the pages stored after the flush at {}",
+                    height - 1
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_state_tree_pages_are_written_early_when_the_cache_is_full() {
         use evidence_core::status::verify_status_proof;

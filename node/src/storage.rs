@@ -1162,6 +1162,50 @@ impl Store {
         matches!(self.get(CF_META, &tree_stale_key(height)), Ok(Some(_)))
     }
 
+    /// The keys of the state-tree rows the database holds.
+    #[cfg(test)]
+    pub(crate) fn stored_tree_pages(&self) -> std::collections::BTreeSet<Vec<u8>> {
+        let mut keys = std::collections::BTreeSet::new();
+        self.scan(CF_STATE_TREE, &[], |key| {
+            keys.insert(key.to_vec());
+            Ok(ControlFlow::Continue(()))
+        })
+        .unwrap();
+        keys
+    }
+
+    /// The row keys of the state-tree pages the root after `height` reads.
+    #[cfg(test)]
+    pub(crate) fn reachable_tree_pages(&self, height: u64) -> std::collections::BTreeSet<Vec<u8>> {
+        fn walk(
+            store: &Store,
+            path: &mut Vec<u8>,
+            slot: Slot,
+            keys: &mut std::collections::BTreeSet<Vec<u8>>,
+        ) {
+            if let Slot::Page { height, .. } = slot {
+                keys.insert(PageKey::new(path, height).as_bytes().to_vec());
+                let page = store
+                    .tree_page(path, height)
+                    .unwrap()
+                    .expect("a page the root reads");
+                for (nibble, child) in (0u8..).zip(page.slots) {
+                    path.push(nibble);
+                    walk(store, path, child, keys);
+                    path.pop();
+                }
+            }
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        walk(
+            self,
+            &mut Vec::new(),
+            self.tree_root(height).unwrap(),
+            &mut keys,
+        );
+        keys
+    }
+
     /// The version of the state's records this database holds (SPEC.md version 10 changed
     /// the document record), if it says.
     ///
