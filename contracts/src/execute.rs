@@ -313,8 +313,9 @@ impl BlockOutcome {
 }
 
 /// A block holding at least this many documents (or other transactions) is prepared on several
-/// threads ([`evidence_core::parallel`]), and one writing at least this many keys reads their
-/// old values on several threads: below it, starting a thread costs more than it shares.
+/// threads ([`evidence_core::parallel`]), and one writing at least this many keys its rules
+/// never read (a superseded version's) reads their old values on several threads: below it,
+/// starting a thread costs more than it shares.
 pub const PARALLEL_RECORDS_MIN: usize = 512;
 
 /// Whether a block of `transactions` is worth preparing on several threads.

@@ -92,9 +92,11 @@ impl StateStore for MemoryState {
 
 /// Committed state as one block's execution reads it: each value read from `base` is kept, so
 /// a key read again costs no second read of the store. A block reads some keys once per
-/// transaction (its filers' records, the configuration), and the check that drops unchanged
-/// values reads every written key's old value, which the rules read already. Sound because
-/// `base` does not change while a block executes; state-tree pages are passed through.
+/// transaction (its filers' records), and the check that drops unchanged values reads every
+/// written key's old value, most of which the rules read already. Sound only while `base`
+/// does not change during the block's execution: the node executes and commits blocks on one
+/// thread at a time (its consensus host), so no commit lands in between. State-tree pages
+/// are passed through.
 #[derive(Debug)]
 pub struct BlockReads<'a, S: StateStore + ?Sized> {
     base: &'a S,

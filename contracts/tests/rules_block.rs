@@ -375,8 +375,8 @@ fn remembered_signatures_change_no_outcome_and_a_forged_signature_still_fails() 
 
 /// A block large enough to be prepared on several threads, and the same block prepared from
 /// the bytes a node decoded it from, execute exactly as its transactions prepared one by one
-/// in order: results, entries, writes and root. (All three split the tree update and the
-/// old values' reads alike; `evidence-core`'s tests compare those splits with one thread.)
+/// in order: results, entries, writes and root. (All three split the tree update alike;
+/// `evidence-core`'s tests compare such splits with one thread.)
 #[test]
 fn a_large_block_prepared_on_threads_or_from_its_bytes_executes_as_one_prepared_in_order() {
     use evidence_contracts::execute::{PARALLEL_RECORDS_MIN, worth_splitting};
@@ -434,8 +434,9 @@ fn a_large_block_prepared_on_threads_or_from_its_bytes_executes_as_one_prepared_
 
 /// A block reads each committed key from the store at most once: the filer's record, which
 /// each of its transactions looks up, and the old values of the keys it writes, which the
-/// rules read before the block's unchanged values are dropped. The outcome is the one read
-/// from the store directly.
+/// rules read before the block's unchanged values are dropped. The keys the rules never read
+/// (a superseded version's, 600 of them here, enough to be read on several threads) are read
+/// once, by that check. The outcome is the one read from the store directly.
 #[test]
 fn a_block_reads_each_committed_key_from_the_store_once() {
     use std::collections::BTreeMap;
@@ -460,7 +461,12 @@ fn a_block_reads_each_committed_key_from_the_store_once() {
 
     let mut ledger = Ledger::new();
     ledger.register_standard_project(PROJECT);
-    let block: Vec<Transaction> = (0..5)
+    let filed: Vec<_> = (0..600)
+        .map(|d| ledger.body(BUREAU, COMPLETION_DRAWING, PROJECT, &format!("old-{d}")))
+        .collect();
+    let earlier = ledger.execute(&[ledger.signed(filed.clone())]);
+    assert!(earlier.results[0].is_ok(), "{:?}", earlier.results[0]);
+    let mut block: Vec<Transaction> = (0..5)
         .map(|d| {
             ledger.signed(vec![ledger.body(
                 BUREAU,
@@ -470,6 +476,7 @@ fn a_block_reads_each_committed_key_from_the_store_once() {
             )])
         })
         .collect();
+    block.push(ledger.signed(filed.iter().map(next_version).collect()));
     let context = ledger.next_context();
     let counting = Counting {
         inner: &ledger.state,
@@ -487,7 +494,11 @@ fn a_block_reads_each_committed_key_from_the_store_once() {
     assert_eq!(
         reads.get(&filer),
         Some(&1),
-        "the filer's record, by five transactions"
+        "the filer's record, by six transactions"
+    );
+    assert!(
+        outcome.writes.len() > 2 * 600,
+        "the superseded versions' keys are written"
     );
     for key in outcome.writes.keys() {
         assert_eq!(reads.get(key), Some(&1), "written key {key:02x?}");

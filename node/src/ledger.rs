@@ -1824,6 +1824,8 @@ pub(crate) mod tests {
         let genesis = consortium.genesis.clone();
         let ledger = Ledger::open_memory(MemoryDatabase::new(), genesis.clone()).unwrap();
         ledger.set_state_tree_keep(1);
+        // The pruner applies up to this many heights' lists a commit: all of a flush interval's.
+        const { assert!(4 <= crate::storage::PRUNE_HEIGHTS_PER_COMMIT) };
         ledger.store().set_tree_flush(4, usize::MAX);
         let usual = Ledger::open_memory(MemoryDatabase::new(), genesis).unwrap();
         for height in 1..=14u64 {
