@@ -619,6 +619,16 @@ fn decode<T: Decode>(bytes: &[u8], what: &'static str) -> Result<T, StorageError
 #[cfg(feature = "rocksdb")]
 const MEMTABLE_BLOOM_RATIO: f64 = 0.02;
 
+/// The most the write-ahead log's files may hold before RocksDB flushes the column families
+/// whose memtables keep its oldest file alive. A file is kept until every family that wrote
+/// to it has flushed, and the small families (headers, certificates, the indexes of a quiet
+/// project) fill their 64 MiB memtables slowly, so by RocksDB's own default (four times all
+/// the memtables' room, about 7 GiB for these families) a busy node held gigabytes
+/// of log it would replay at its next start: 1,100 bytes a document on disk after 30 s of
+/// batched load, against 334 compacted (BENCHMARKS.md, "The write-ahead log bounded").
+#[cfg(feature = "rocksdb")]
+const WAL_TOTAL_MAX: u64 = 256 << 20;
+
 impl Store {
     /// Opens the database at `path`, creating it and any missing column family.
     ///
@@ -627,7 +637,15 @@ impl Store {
     /// lock, damaged files).
     #[cfg(feature = "rocksdb")]
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        Self::open_with_wal_max(path, WAL_TOTAL_MAX)
+    }
+
+    /// [`Store::open`] with the write-ahead log bounded at `wal_max` bytes (0: RocksDB's
+    /// default); the tests bound it low.
+    #[cfg(feature = "rocksdb")]
+    fn open_with_wal_max(path: &Path, wal_max: u64) -> Result<Self, StorageError> {
         let mut options = Options::default();
+        options.set_max_total_wal_size(wal_max);
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
@@ -1991,6 +2009,78 @@ mod tests {
         assert_ne!(
             document_prefix("m", "ab", "c"),
             document_prefix("m", "a", "bc")
+        );
+    }
+
+    /// The `.log` files in a database directory: how many, and their bytes.
+    fn wal_files(dir: &Path) -> (usize, u64) {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".log"))
+            .fold((0, 0), |(n, bytes), entry| {
+                (n + 1, bytes + entry.metadata().unwrap().len())
+            })
+    }
+
+    /// Writes one small row to a family that is then left alone, and 6 MiB to another, the
+    /// way a quiet index and the blocks do.
+    fn pin_the_log_and_write_past_it(store: &Store) {
+        let mut batch = store.batch();
+        store.put(&mut batch, CF_HEADERS, b"quiet", b"row");
+        store.write(batch).unwrap();
+        let value = vec![7u8; 64 << 10];
+        for i in 0u32..96 {
+            let mut batch = store.batch();
+            store.put(&mut batch, CF_BLOCKS, &i.to_be_bytes(), &value);
+            store.write(batch).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_write_ahead_log_is_bounded_and_nothing_is_lost() {
+        let limit: u64 = 1 << 20;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with_wal_max(dir.path(), limit).unwrap();
+        pin_the_log_and_write_past_it(&store);
+        // RocksDB deletes a log file once the flushes it forced are done, in the background.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut held = wal_files(dir.path());
+        while held.1 > 2 * limit && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            held = wal_files(dir.path());
+        }
+        assert!(
+            held.1 <= 2 * limit,
+            "{} log files hold {} bytes, past twice the bound of {limit}",
+            held.0,
+            held.1
+        );
+        drop(store);
+        let store = Store::open_with_wal_max(dir.path(), limit).unwrap();
+        assert_eq!(
+            store.get(CF_HEADERS, b"quiet").unwrap().as_deref(),
+            Some(&b"row"[..])
+        );
+        for i in 0u32..96 {
+            assert_eq!(
+                store
+                    .get(CF_BLOCKS, &i.to_be_bytes())
+                    .unwrap()
+                    .map(|v| v.len()),
+                Some(64 << 10)
+            );
+        }
+
+        // Without the bound, all of it stays in the log.
+        let unbounded = tempfile::tempdir().unwrap();
+        let store = Store::open_with_wal_max(unbounded.path(), 0).unwrap();
+        pin_the_log_and_write_past_it(&store);
+        let held = wal_files(unbounded.path());
+        assert!(
+            held.1 >= 6 << 20,
+            "RocksDB's default kept only {} bytes",
+            held.1
         );
     }
 
