@@ -165,6 +165,11 @@ pub struct ConsensusSection {
     pub timeout_prevote_ms: u64,
     /// How long validators wait for more precommits after seeing a quorum of mixed ones.
     pub timeout_precommit_ms: u64,
+    /// How long validators wait for the proposal of a round 0 that probes a validator taken
+    /// for absent (it proposed none of its recent turns; ARCHITECTURE.md, "Who proposes").
+    /// One that is back proposes at once; one still away costs only this. At most
+    /// `timeout_propose_ms`.
+    pub timeout_probe_ms: u64,
     /// How long a proposer waits for a transaction before proposing an empty block; it
     /// proposes at once when transactions wait. Bounded by half the propose timeout.
     pub idle_block_interval_ms: u64,
@@ -190,6 +195,7 @@ impl Default for ConsensusSection {
             timeout_propose_ms: 2_000,
             timeout_prevote_ms: 500,
             timeout_precommit_ms: 500,
+            timeout_probe_ms: 250,
             idle_block_interval_ms: 1_000,
             clock_bound_ms: 500,
             block_age_max_ms: 10_000,
@@ -366,8 +372,18 @@ impl NodeConfig {
 
     fn check(&self) -> Result<(), String> {
         let c = &self.consensus;
-        if c.timeout_propose_ms == 0 || c.timeout_prevote_ms == 0 || c.timeout_precommit_ms == 0 {
+        if c.timeout_propose_ms == 0
+            || c.timeout_prevote_ms == 0
+            || c.timeout_precommit_ms == 0
+            || c.timeout_probe_ms == 0
+        {
             return Err("consensus timeouts must be positive".into());
+        }
+        if c.timeout_probe_ms > c.timeout_propose_ms {
+            return Err(format!(
+                "consensus.timeout_probe_ms ({}) exceeds consensus.timeout_propose_ms ({})",
+                c.timeout_probe_ms, c.timeout_propose_ms
+            ));
         }
         if c.block_age_max_ms == 0 {
             return Err("consensus.block_age_max_ms must be positive".into());
@@ -484,6 +500,11 @@ mod tests {
             ("[node]\nmonikr = \"x\"\n", "unknown field"),
             ("[api]\nlisten = \"not an address\"\n", "invalid"),
             ("[consensus]\ntimeout_propose_ms = 0\n", "positive"),
+            ("[consensus]\ntimeout_probe_ms = 0\n", "positive"),
+            (
+                "[consensus]\ntimeout_propose_ms = 500\ntimeout_probe_ms = 600\n",
+                "exceeds consensus.timeout_propose_ms",
+            ),
             ("[limits]\nblock_transactions = 100000000\n", "at most"),
             ("not toml at all [", "node.toml"),
             ("[api]\ncalls_max = 0\n", "positive"),

@@ -56,6 +56,11 @@ pub struct Metrics {
     pub audit_lines_lost: Counter,
     /// Proposal parts dropped because their publisher is no validator.
     pub consensus_parts_refused: Counter,
+    /// Validators taken for absent at the current height: they proposed none of their recent
+    /// turns, and propose only when probed.
+    pub validators_absent: Gauge,
+    /// Heights whose round 0 probed a validator taken for absent.
+    pub absence_probes: Counter,
 }
 
 impl Default for Metrics {
@@ -85,6 +90,19 @@ impl Metrics {
         let api_handshakes_failed = Counter::default();
         let audit_lines_lost = Counter::default();
         let consensus_parts_refused = Counter::default();
+        let validators_absent = Gauge::default();
+        let absence_probes = Counter::default();
+        registry.register(
+            "validators_absent",
+            "Validators taken for absent at the current height (no block of theirs in their \
+             recent turns); they propose only when probed",
+            validators_absent.clone(),
+        );
+        registry.register(
+            "absence_probes",
+            "Heights whose round 0 was given to a validator taken for absent, to show it is back",
+            absence_probes.clone(),
+        );
         registry.register(
             "consensus_parts_refused",
             "Proposal parts dropped because their publisher is not a genesis validator",
@@ -181,6 +199,8 @@ impl Metrics {
             api_handshakes_failed,
             audit_lines_lost,
             consensus_parts_refused,
+            validators_absent,
+            absence_probes,
         }
     }
 

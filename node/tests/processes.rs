@@ -1,7 +1,8 @@
 //! The real binary: four `evidence-node` processes on loopback. One is killed with SIGKILL
 //! (no shutdown of any kind) while the others go on, then started again from its home: every
 //! entry it had acknowledged is still there and it catches up. Its `/metrics` endpoint is read
-//! over HTTP.
+//! over HTTP. In another network one is paused with SIGSTOP: once taken for absent its turns
+//! cost nothing, and resumed it proposes again.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -192,6 +193,101 @@ async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
     // And it files again.
     let back = notarize(&mut restarted, file("DWG-K2", b"after restart")).await;
     verify_receipt(&digest(b"after restart"), &back[0], &anchor).unwrap();
+    drop(processes);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to a node process.
+fn signal(process: &Process, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(process.0.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// A gauge or counter's value in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let consortium = default_consortium("evidence-pause", now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(dir.path(), &consortium, |_, config| {
+        config.consensus.timeout_propose_ms = 1_000;
+        config.consensus.idle_block_interval_ms = 200;
+        config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
+    })
+    .unwrap();
+    let processes: Vec<Process> = homes.iter().map(spawn).collect();
+    let filer = &consortium.filer_keys[0].1;
+    let file = |id: &str| {
+        anchor_transaction(
+            &consortium.genesis,
+            filer,
+            "bureau",
+            "completion-drawing",
+            "P-PAUSE",
+            &[(id.to_owned(), digest(id.as_bytes()))],
+            now_ms(),
+        )
+        .unwrap()
+    };
+    let mut client = connect(dir.path(), &consortium.genesis, homes[0].config.api.listen).await;
+    notarize(&mut client, file("DWG-UP")).await;
+
+    // Node 2 hangs without crashing. Its first turns cost a propose timeout (1 s) each; once it
+    // has missed two, it is skipped, and one document at a time files without waiting.
+    signal(&processes[2], "STOP");
+    let mut latencies = Vec::new();
+    for i in 0..28 {
+        let started = Instant::now();
+        notarize(&mut client, file(&format!("DWG-P{i}"))).await;
+        latencies.push(started.elapsed());
+    }
+    let slow = |latencies: &[Duration]| {
+        latencies
+            .iter()
+            .filter(|l| **l >= Duration::from_millis(900))
+            .count()
+    };
+    assert!(
+        slow(&latencies[..12]) >= 1,
+        "no turn of the paused node was waited for: {latencies:?}"
+    );
+    assert!(
+        slow(&latencies[12..]) <= 1,
+        "filings still wait for the paused node's turns: {latencies:?}"
+    );
+    let metrics = get_metrics(homes[0].config.metrics.listen).await;
+    assert_eq!(metric(&metrics, "evidence_validators_absent"), 1.0);
+
+    // Resumed, it catches up, is probed within 10 s of block time and is present again.
+    signal(&processes[2], "CONT");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = get_metrics(homes[0].config.metrics.listen).await;
+        if metric(&metrics, "evidence_validators_absent") == 0.0 {
+            assert!(metric(&metrics, "evidence_absence_probes_total") >= 1.0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the resumed node is still taken for absent"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    notarize(&mut client, file("DWG-BACK")).await;
     drop(processes);
 }
 

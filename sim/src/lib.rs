@@ -457,6 +457,25 @@ pub struct Report {
     pub accepted_proposals: u64,
     /// Heights at which the validator set changed (on the first honest node's log).
     pub validator_set_changes: u64,
+    /// Every committed height of the first honest node's chain, in order.
+    pub chain: Vec<ChainHeight>,
+    /// Heights nodes entered with a validator taken for absent (counted per node), and of
+    /// those, the ones whose round 0 probed it.
+    pub absent_heights: u64,
+    pub probes: u64,
+}
+
+/// One committed height, as the report gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHeight {
+    pub height: u64,
+    /// The block's time, as the virtual milliseconds since the run began (the nodes' clocks
+    /// start a minute after the genesis time).
+    pub time_ms: u64,
+    /// The node whose validator proposed the block (`None`: a key no node holds now).
+    pub proposer: Option<usize>,
+    /// The highest round in which a node decided the height (past 0: a round failed first).
+    pub round: i64,
 }
 
 /// A message on the simulated network.
@@ -571,6 +590,11 @@ enum Output {
     Input(Input<Ctx>),
     Decided(u64, Digest, i64),
     Synced,
+    /// A node entered a height at which attendance takes a validator or more for absent,
+    /// probing one of them in round 0 or not.
+    Attendance {
+        probe: bool,
+    },
     Signed {
         what: &'static str,
         height: u64,
@@ -591,7 +615,7 @@ pub struct Simulation {
         evidence_core::keys::SigningKey,
     )>,
     algorithm: HashAlgorithm,
-    timeouts: LinearTimeouts,
+    timeouts: ConsensusTimeouts,
     nodes: Vec<SimNode>,
     /// Each node's validator key (twins share one).
     keys: Vec<evidence_core::keys::SigningKey>,
@@ -612,6 +636,12 @@ pub struct Simulation {
     replays: u64,
     synced: u64,
     round_max: i64,
+    /// The highest round in which each height was decided, by any node.
+    decided_rounds: HashMap<u64, i64>,
+    /// Heights a node entered with a validator taken for absent, and of those, the heights
+    /// whose round 0 probed one.
+    absent_heights: u64,
+    probes: u64,
     conflicting: u64,
     refused: u64,
     queue: BinaryHeap<Reverse<Event>>,
@@ -659,7 +689,7 @@ impl Simulation {
         }
         let genesis = consortium.genesis.clone();
         let algorithm = genesis.suite.digest;
-        let timeouts = ConsensusTimeouts::default().to_engine();
+        let timeouts = ConsensusTimeouts::default();
         let mut keys: Vec<evidence_core::keys::SigningKey> = consortium
             .validator_keys
             .iter()
@@ -773,6 +803,9 @@ impl Simulation {
             replays: 0,
             synced: 0,
             round_max: 0,
+            decided_rounds: HashMap::new(),
+            absent_heights: 0,
+            probes: 0,
             conflicting: 0,
             refused: 0,
             queue: BinaryHeap::new(),
@@ -900,7 +933,30 @@ impl Simulation {
             byzantine: self.config.byzantine.map(|b| b.kind),
             conflicting: self.conflicting,
             refused: self.refused,
+            chain: self.chain(),
+            absent_heights: self.absent_heights,
+            probes: self.probes,
         })
+    }
+
+    /// The first honest node's committed heights, with their proposers and rounds.
+    fn chain(&self) -> Vec<ChainHeight> {
+        let Some(first) = (0..self.nodes.len()).find(|&i| self.honest[i]) else {
+            return Vec::new();
+        };
+        let app = self.nodes[first].app();
+        let keys: Vec<_> = self.nodes.iter().map(|n| n.host.address().0).collect();
+        (1..=app.tip().height)
+            .filter_map(|height| {
+                let header = app.ledger().store().header(height).ok().flatten()?;
+                Some(ChainHeight {
+                    height,
+                    time_ms: header.time_ms.saturating_sub(GENESIS_TIME_MS + 60_000),
+                    proposer: keys.iter().position(|k| *k == header.proposer),
+                    round: self.decided_rounds.get(&height).copied().unwrap_or(-1),
+                })
+            })
+            .collect()
     }
 
     /// Starts consensus on node `node` at the height after its tip, replaying its write-ahead
@@ -1794,13 +1850,14 @@ impl Simulation {
                     ..
                 } = &mut self.nodes[node];
                 let wal = &mut self.wals[node];
+                let timeouts = self.timeouts.for_height(host.validators());
                 let mut effects = Effects {
                     peer: *peer,
                     host,
                     signer,
                     verifier,
                     wal,
-                    timeouts: &self.timeouts,
+                    timeouts,
                     now,
                     outputs: Vec::new(),
                     node,
@@ -1855,8 +1912,14 @@ impl Simulation {
                     }
                     Output::Input(input) => inputs.push_back(input),
                     Output::Synced => self.synced += 1,
+                    Output::Attendance { probe } => {
+                        self.absent_heights += 1;
+                        self.probes += u64::from(probe);
+                    }
                     Output::Decided(height, hash, round) => {
                         self.round_max = self.round_max.max(round);
+                        let decided = self.decided_rounds.entry(height).or_insert(round);
+                        *decided = (*decided).max(round);
                         self.check_decided(node, height, hash)?;
                     }
                     Output::Signed {
@@ -2704,7 +2767,7 @@ struct Effects<'a> {
     signer: &'a ConsensusSigner,
     verifier: &'a ConsensusVerifier,
     wal: &'a mut Wal,
-    timeouts: &'a LinearTimeouts,
+    timeouts: LinearTimeouts,
     now: u64,
     outputs: Vec<Output>,
     node: usize,
@@ -2816,6 +2879,12 @@ impl Effects<'_> {
             Effect::Finalize(certificate, _extensions, _evidence, r) => {
                 let next = certificate.height.as_u64() + 1;
                 self.host.enter_height(next);
+                let attendance = self.host.validators().attendance();
+                if attendance.absent_count() > 0 {
+                    self.outputs.push(Output::Attendance {
+                        probe: attendance.probe().is_some(),
+                    });
+                }
                 *self.wal = Wal {
                     height: next,
                     ..Wal::default()

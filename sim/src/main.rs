@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         "covered: {} heights, {} transactions committed ({} payments, {} filings by registered \
          filer keys, {} proposals of the members accepted), {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
+         {} heights entered with a validator taken for absent ({} probing it), \
          decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
          {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
@@ -84,6 +85,8 @@ fn main() -> ExitCode {
         totals.crashes,
         totals.replays,
         totals.synced,
+        totals.absent_heights,
+        totals.probes,
         totals.round_max,
         totals.kinds[0],
         totals.kinds[1],
@@ -110,6 +113,8 @@ struct Totals {
     crashes: u64,
     replays: u64,
     synced: u64,
+    absent_heights: u64,
+    probes: u64,
     round_max: i64,
     kinds: [u64; 4],
     conflicting: u64,
@@ -134,6 +139,8 @@ impl Totals {
         self.crashes += report.crashes;
         self.replays += report.replays;
         self.synced += report.synced;
+        self.absent_heights += report.absent_heights;
+        self.probes += report.probes;
         self.round_max = self.round_max.max(report.round_max);
         self.conflicting += report.conflicting;
         self.payments += report.payments;

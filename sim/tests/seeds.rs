@@ -2,7 +2,7 @@
 //! `SIM_SEED_START` (default 0), each with faults drawn from its seed. The long form is
 //! `cargo run -p evidence-sim -- --seeds 0..100000` (see TESTING.md).
 
-use evidence_sim::{SimConfig, Simulation, replay_command, run_seed};
+use evidence_sim::{Crash, SimConfig, Simulation, replay_command, run_seed};
 
 fn env(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -85,6 +85,69 @@ fn a_validator_joins_one_leaves_a_key_is_replaced_and_a_power_raised_on_a_health
     // new key and a new power; every header, certificate and receipt is checked against the
     // set of its own height.
     assert_eq!(report.validator_set_changes, 3, "{report:?}");
+}
+
+#[test]
+fn a_member_down_stops_being_asked_to_propose_and_is_asked_again_once_back() {
+    let mut config = SimConfig::healthy(11);
+    config.validators = 4;
+    config.voting_powers = Vec::new();
+    config.validator_changes = false;
+    config.tx_per_second = 0;
+    let (down_at, down_for) = (3_000, 50_000);
+    config.crashes = vec![Crash {
+        node: 3,
+        at_ms: down_at,
+        down_ms: down_for,
+    }];
+    config.heights = 700;
+    config.deadline_ms = 400_000;
+    let report = Simulation::new(config).unwrap().run().unwrap();
+    let back = down_at + down_for;
+    let down: Vec<_> = report
+        .chain
+        .iter()
+        .filter(|h| h.time_ms > down_at && h.time_ms < back)
+        .collect();
+    let late =
+        |heights: &[&evidence_sim::ChainHeight]| heights.iter().filter(|h| h.round > 0).count();
+    // Node 3's turns fail until it has missed two (its window), then it is skipped: besides
+    // those, only the probes fail, one each time block time crosses a multiple of 10 s.
+    let probes = (back / 10_000 - down_at / 10_000) as usize;
+    assert!(
+        down.len() > 100,
+        "{} heights while node 3 was down",
+        down.len()
+    );
+    assert!(
+        late(&down) <= 2 + probes,
+        "{} of {} heights decided after round 0 while node 3 was down",
+        late(&down),
+        down.len()
+    );
+    assert!(down.iter().all(|h| h.proposer != Some(3)));
+    // Back, it proposes again at the next probe (within 10 s of block time), and from then
+    // on in turn.
+    let after: Vec<_> = report.chain.iter().filter(|h| h.time_ms >= back).collect();
+    let first = after
+        .iter()
+        .find(|h| h.proposer == Some(3))
+        .unwrap_or_else(|| panic!("node 3 never proposed again: {after:?}"));
+    assert!(first.time_ms < back + 11_000, "{first:?}");
+    eprintln!(
+        "down: {} heights, {} late; back at {back} ms, proposing from {} ms",
+        down.len(),
+        late(&down),
+        first.time_ms
+    );
+    let last: Vec<_> = report.chain.iter().rev().take(40).collect();
+    for node in 0..4 {
+        let turns = last.iter().filter(|h| h.proposer == Some(node)).count();
+        assert!(
+            turns >= 8,
+            "node {node} proposed {turns} of the last 40 heights"
+        );
+    }
 }
 
 #[test]

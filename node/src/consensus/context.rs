@@ -214,12 +214,125 @@ impl mc::Validator<EvidenceContext> for ConsensusValidator {
     }
 }
 
+/// How many of its own turns a validator may go without a committed block of its own before
+/// it is taken for absent: its window is this many times its share of the rotation
+/// (`total_power / voting_power` heights, rounded up).
+pub const ATTENDANCE_TURNS: u64 = 2;
+
+/// The most committed blocks attendance looks back over: a validator whose window would be
+/// longer (a very small share of the power) is never taken for absent.
+pub const ATTENDANCE_HISTORY_MAX: usize = 4096;
+
+/// How often, in block time, an absent validator is given a round 0 to show it is back: at the
+/// first height whose parent's time has crossed a multiple of this (the absent validators
+/// taking turns when there are several).
+pub const ATTENDANCE_PROBE_MS: u64 = 10_000;
+
+/// One committed block, as attendance reads it: its height, time, proposer and the hash of the
+/// validator set that certified it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proposed {
+    pub height: u64,
+    pub time_ms: u64,
+    pub proposer: PublicKey,
+    pub validator_set_hash: Digest,
+}
+
+/// What the committed blocks before a height say of its validators (ARCHITECTURE.md, "Who
+/// proposes"): which are absent, and which absent one, if any, is given round 0 to show it is
+/// back. Every honest node reads the same committed blocks, so every one computes the same.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attendance {
+    /// By canonical index: `true` for a validator taken for absent. Empty: none is.
+    absent: Vec<bool>,
+    /// The canonical index of the absent validator that proposes in round 0.
+    probe: Option<usize>,
+}
+
+impl Attendance {
+    /// Attendance at `height` for `set` (whose hash is `set_hash`), from `history`: the
+    /// committed blocks just before `height`, in ascending height order, ending at
+    /// `height - 1` (more than [`ATTENDANCE_HISTORY_MAX`] are not read).
+    ///
+    /// Only the blocks the same set certified count, the newest run of them. A validator is
+    /// absent when it proposed none of the last `ATTENDANCE_TURNS × ⌈total / power⌉` of them,
+    /// and that many exist; when every validator would be, none is. When the newest block's
+    /// time has crossed a multiple of [`ATTENDANCE_PROBE_MS`] since the one before it, one
+    /// absent validator (in turn, by that multiple) is given round 0.
+    pub fn of(set: &ValidatorSet, set_hash: &Digest, height: u64, history: &[Proposed]) -> Self {
+        let consecutive = history
+            .last()
+            .is_some_and(|last| last.height.checked_add(1) == Some(height));
+        if !consecutive {
+            return Self::default();
+        }
+        let same_set = history
+            .iter()
+            .rev()
+            .take(ATTENDANCE_HISTORY_MAX)
+            .take_while(|block| block.validator_set_hash == *set_hash)
+            .count();
+        let blocks = &history[history.len() - same_set..];
+        let total = set.total_power().max(1);
+        let absent: Vec<bool> = set
+            .validators()
+            .iter()
+            .map(|validator| {
+                let share = total.div_ceil(validator.voting_power.max(1));
+                let window =
+                    usize::try_from(ATTENDANCE_TURNS.saturating_mul(share)).unwrap_or(usize::MAX);
+                window <= blocks.len()
+                    && !blocks[blocks.len() - window..]
+                        .iter()
+                        .any(|block| block.proposer == validator.public_key)
+            })
+            .collect();
+        if !absent.contains(&true) || !absent.contains(&false) {
+            return Self::default();
+        }
+        let probe = match blocks {
+            [.., before, last] => {
+                let crossed = last.time_ms / ATTENDANCE_PROBE_MS;
+                (crossed != before.time_ms / ATTENDANCE_PROBE_MS).then(|| {
+                    let absentees: Vec<usize> = (0..absent.len()).filter(|&i| absent[i]).collect();
+                    let turn = usize::try_from(crossed % absentees.len() as u64).unwrap_or(0);
+                    absentees[turn]
+                })
+            }
+            _ => None,
+        };
+        Self { absent, probe }
+    }
+
+    /// Whether the validator at canonical `index` is taken for absent.
+    pub fn is_absent(&self, index: usize) -> bool {
+        self.absent.get(index).copied().unwrap_or(false)
+    }
+
+    /// The canonical index of the absent validator given round 0, if any.
+    pub fn probe(&self) -> Option<usize> {
+        self.probe
+    }
+
+    /// How many validators are taken for absent.
+    pub fn absent_count(&self) -> usize {
+        self.absent.iter().filter(|absent| **absent).count()
+    }
+
+    /// The canonical indexes of the validators taken for absent, ascending.
+    pub fn absentees(&self) -> Vec<usize> {
+        (0..self.absent.len()).filter(|&i| self.absent[i]).collect()
+    }
+}
+
 /// The validator set as consensus sees it: the genesis set, in the same canonical order
-/// (ascending public-key bytes, SPEC.md §13.2), with the same quorum rule.
+/// (ascending public-key bytes, SPEC.md §13.2), with the same quorum rule, and what committed
+/// history says of who is present ([`Attendance`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsensusValidatorSet {
     set: ValidatorSet,
     validators: Vec<ConsensusValidator>,
+    attendance: Attendance,
 }
 
 impl ConsensusValidatorSet {
@@ -230,7 +343,23 @@ impl ConsensusValidatorSet {
             .iter()
             .map(|v| ConsensusValidator::new(v.public_key, v.voting_power))
             .collect();
-        Self { set, validators }
+        Self {
+            set,
+            validators,
+            attendance: Attendance::default(),
+        }
+    }
+
+    /// This set with `attendance` deciding who proposes.
+    #[must_use]
+    pub fn with_attendance(mut self, attendance: Attendance) -> Self {
+        self.attendance = attendance;
+        self
+    }
+
+    /// What committed history says of who is present.
+    pub fn attendance(&self) -> &Attendance {
+        &self.attendance
     }
 
     /// The ledger's validator set this view was built from.
@@ -245,23 +374,46 @@ impl ConsensusValidatorSet {
 
     /// The proposer of `round` at `height`: round-robin weighted by voting power. Each
     /// validator holds as many consecutive slots as its power, in canonical order; the
-    /// proposer is the holder of slot `(height + round) mod total_power`, so over any
-    /// `total_power` consecutive heights each validator proposes in proportion to its power,
-    /// and each new round moves one slot on. With equal powers this is plain round-robin,
-    /// index `(height + round) mod n`. Every honest node computes the same proposer from the
-    /// same set, so a block's `proposer` field can be checked.
+    /// proposer is the holder of slot `(height + round) mod (their total power)`, so over that
+    /// many consecutive heights each proposes in proportion to its power, and each new round
+    /// moves one slot on. With equal powers this is plain round-robin, index
+    /// `(height + round) mod n`.
+    ///
+    /// While [`Attendance`] takes validators for absent, the rounds below the number of
+    /// validators present rotate over those only, so a height whose proposer fails moves on
+    /// to another present one; later rounds rotate over every validator, so a height always
+    /// reaches every validator's turn, whatever committed history says. Round 0 of a probe
+    /// goes to the absent validator attendance names. Every honest node computes the same
+    /// proposer from the same set and the same committed blocks, so a block's `proposer`
+    /// field can be checked.
     pub fn proposer(&self, height: u64, round: u32) -> &ConsensusValidator {
-        // A ValidatorSet is never empty and every power is at least 1: total >= n >= 1.
-        let total = u128::from(self.set.total_power().max(1));
+        if round == 0
+            && let Some(probed) = self.attendance.probe
+            && let Some(validator) = self.validators.get(probed)
+        {
+            return validator;
+        }
+        let absent = self.attendance.absent_count();
+        let among_present =
+            absent > 0 && (round as usize) < self.validators.len().saturating_sub(absent);
+        let present = |index: &usize| !among_present || !self.attendance.is_absent(*index);
+        // A ValidatorSet is never empty and every power is at least 1; attendance never takes
+        // every validator for absent. So total >= 1.
+        let total: u128 = (0..self.validators.len())
+            .filter(present)
+            .map(|i| u128::from(self.validators[i].voting_power))
+            .sum::<u128>()
+            .max(1);
         let mut slot = (u128::from(height) + u128::from(round)) % total;
-        for validator in &self.validators {
+        for index in (0..self.validators.len()).filter(present) {
+            let validator = &self.validators[index];
             let power = u128::from(validator.voting_power);
             if slot < power {
                 return validator;
             }
             slot -= power;
         }
-        unreachable!("the slots of the validators cover the total power")
+        unreachable!("the slots of the present validators cover their total power")
     }
 }
 
@@ -659,6 +811,207 @@ mod tests {
             )
             .unwrap(),
         )
+    }
+
+    /// Four validators of equal power in canonical order, their set and its hash.
+    fn four() -> (Vec<PublicKey>, ValidatorSet, Digest) {
+        let mut keys: Vec<PublicKey> = keys(4).iter().map(SigningKey::public_key).collect();
+        keys.sort();
+        let set = ValidatorSet::new(
+            keys.iter()
+                .map(|k| Validator {
+                    public_key: *k,
+                    voting_power: 1,
+                })
+                .collect(),
+        )
+        .unwrap();
+        let hash = set.hash(HashAlgorithm::Blake3);
+        (keys, set, hash)
+    }
+
+    /// Blocks `first..=last`, one a second from time 1,000 s, proposed by `proposer(height)`.
+    fn blocks(
+        first: u64,
+        last: u64,
+        set_hash: Digest,
+        proposer: impl Fn(u64) -> PublicKey,
+    ) -> Vec<Proposed> {
+        (first..=last)
+            .map(|height| Proposed {
+                height,
+                time_ms: 1_000_000 + height * 1_000,
+                proposer: proposer(height),
+                validator_set_hash: set_hash,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn everyone_proposing_in_turn_leaves_plain_round_robin() {
+        let (keys, set, hash) = four();
+        let history = blocks(1, 40, hash, |h| keys[(h % 4) as usize]);
+        let attendance = Attendance::of(&set, &hash, 41, &history);
+        assert_eq!(attendance, Attendance::default());
+        let consensus = ConsensusValidatorSet::new(set).with_attendance(attendance);
+        for height in 41..49u64 {
+            for round in 0..3u32 {
+                assert_eq!(
+                    consensus.proposer(height, round).address.0,
+                    keys[((height + u64::from(round)) % 4) as usize]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_validator_without_a_block_in_its_window_is_skipped_and_the_rest_share_its_turns() {
+        let (keys, set, hash) = four();
+        // Validator 2 stopped after height 20: its turns went to the next round's proposer.
+        let proposer = |h: u64| {
+            let i = (h % 4) as usize;
+            if h > 20 && i == 2 { keys[3] } else { keys[i] }
+        };
+        // Its window is 2 turns of 4 heights: 8 blocks without one of its own. Its last
+        // block is height 18.
+        let history = blocks(1, 25, hash, proposer);
+        assert!(!Attendance::of(&set, &hash, 26, &history).is_absent(2));
+        let history = blocks(1, 26, hash, proposer);
+        assert!(Attendance::of(&set, &hash, 27, &history).is_absent(2));
+        let history = blocks(1, 38, hash, proposer);
+        let attendance = Attendance::of(&set, &hash, 39, &history);
+        assert!(attendance.is_absent(2));
+        assert_eq!(attendance.absent_count(), 1);
+        assert_eq!(attendance.probe(), None, "no multiple of 10 s crossed");
+        let consensus = ConsensusValidatorSet::new(set).with_attendance(attendance);
+        // Over 3 heights and over 3 rounds of one height, each present validator once.
+        let mut by_height: Vec<PublicKey> = (39..42u64)
+            .map(|h| consensus.proposer(h, 0).address.0)
+            .collect();
+        let mut by_round: Vec<PublicKey> = (0..3u32)
+            .map(|r| consensus.proposer(39, r).address.0)
+            .collect();
+        // From round 3 (as many as are present) on, every validator's turn comes again.
+        assert_eq!(
+            consensus.proposer(39, 3).address.0,
+            keys[((39 + 3) % 4) as usize]
+        );
+        assert_eq!(consensus.proposer(38, 4).address.0, keys[2]);
+        by_height.sort();
+        by_round.sort();
+        let present = vec![keys[0], keys[1], keys[3]];
+        assert_eq!(by_height, present);
+        assert_eq!(by_round, present);
+    }
+
+    #[test]
+    fn an_absent_validator_is_probed_when_block_time_crosses_the_interval_and_back_once_it_proposes()
+     {
+        let (keys, set, hash) = four();
+        let proposer = |h: u64| {
+            let i = (h % 4) as usize;
+            if i == 2 { keys[3] } else { keys[i] }
+        };
+        let mut history = blocks(1, 40, hash, proposer);
+        // The last block's time crosses a multiple of the interval.
+        let crossing = (history[38].time_ms / ATTENDANCE_PROBE_MS + 1) * ATTENDANCE_PROBE_MS;
+        history[39].time_ms = crossing;
+        let attendance = Attendance::of(&set, &hash, 41, &history);
+        assert_eq!(attendance.probe(), Some(2));
+        let consensus = ConsensusValidatorSet::new(set.clone()).with_attendance(attendance);
+        assert_eq!(consensus.proposer(41, 0).address.0, keys[2]);
+        assert_ne!(consensus.proposer(41, 1).address.0, keys[2]);
+        // It proposed the probed height: present again at once.
+        history.push(Proposed {
+            height: 41,
+            time_ms: crossing + 5,
+            proposer: keys[2],
+            validator_set_hash: hash,
+        });
+        assert_eq!(
+            Attendance::of(&set, &hash, 42, &history),
+            Attendance::default()
+        );
+    }
+
+    #[test]
+    fn only_the_current_sets_consecutive_blocks_count_and_never_everyone_is_absent() {
+        let (keys, set, hash) = four();
+        let other = Digest::new(HashAlgorithm::Blake3, [9; 32]);
+        // 30 blocks of another set, all by validator 0, then 7 of this set: too few to judge.
+        let mut history = blocks(1, 30, other, |_| keys[0]);
+        history.extend(blocks(31, 37, hash, |_| keys[0]));
+        assert_eq!(
+            Attendance::of(&set, &hash, 38, &history),
+            Attendance::default()
+        );
+        history.extend(blocks(38, 40, hash, |_| keys[0]));
+        assert_eq!(Attendance::of(&set, &hash, 41, &history).absent_count(), 3);
+        // Each of the four among the last eight: nobody is.
+        let mut history: Vec<Proposed> = history[..36].to_vec();
+        history.extend(blocks(37, 40, hash, |h| keys[(h % 4) as usize]));
+        assert_eq!(
+            Attendance::of(&set, &hash, 41, &history),
+            Attendance::default()
+        );
+        // Ten more of this set by validator 0 alone: the other three are absent.
+        history.extend(blocks(41, 50, hash, |_| keys[0]));
+        let attendance = Attendance::of(&set, &hash, 51, &history);
+        assert_eq!(attendance.absent_count(), 3);
+        // Block 50's time (1,050 s) crossed a multiple of 10 s, the 105th: of the three absent
+        // validators, the first (105 mod 3 = 0) has round 0.
+        assert_eq!(attendance.probe(), Some(1));
+        let consensus = ConsensusValidatorSet::new(set.clone()).with_attendance(attendance);
+        assert_eq!(consensus.proposer(51, 0).address.0, keys[1]);
+        // One validator present: rounds from 1 on go round all four, as without attendance, so
+        // the height reaches a live proposer whatever history says.
+        for round in 1..9u32 {
+            assert_eq!(
+                consensus.proposer(51, round).address.0,
+                keys[((51 + u64::from(round)) % 4) as usize]
+            );
+        }
+        // History that does not end just below the height says nothing.
+        assert_eq!(
+            Attendance::of(&set, &hash, 52, &history),
+            Attendance::default()
+        );
+        assert_eq!(Attendance::of(&set, &hash, 1, &[]), Attendance::default());
+        // A set none of whose validators proposed (blocks by a key outside it): nobody.
+        let stranger = SigningKey::from_seed(&[77; 32]).public_key();
+        let history = blocks(1, 40, hash, |_| stranger);
+        assert_eq!(
+            Attendance::of(&set, &hash, 41, &history),
+            Attendance::default()
+        );
+    }
+
+    #[test]
+    fn a_validator_with_a_small_share_has_a_longer_window() {
+        let mut keys: Vec<PublicKey> = keys(2).iter().map(SigningKey::public_key).collect();
+        keys.sort();
+        let set = ValidatorSet::new(vec![
+            Validator {
+                public_key: keys[0],
+                voting_power: 1,
+            },
+            Validator {
+                public_key: keys[1],
+                voting_power: 9,
+            },
+        ])
+        .unwrap();
+        let hash = set.hash(HashAlgorithm::Blake3);
+        // Validator 0's window is 2 × 10 blocks; validator 1's, 2 × 2.
+        let history = blocks(1, 19, hash, |_| keys[1]);
+        assert_eq!(
+            Attendance::of(&set, &hash, 20, &history),
+            Attendance::default()
+        );
+        let history = blocks(1, 20, hash, |_| keys[1]);
+        let attendance = Attendance::of(&set, &hash, 21, &history);
+        assert!(attendance.is_absent(0));
+        assert!(!attendance.is_absent(1));
     }
 
     #[test]

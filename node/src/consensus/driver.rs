@@ -87,9 +87,11 @@ type Ctx = EvidenceContext;
 /// How long shutting down waits for the engine's actors.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
-/// Consensus timeouts. The defaults suit a four-member consortium on a LAN: a proposal is
-/// waited for 1 s, a mixed quorum of prevotes or precommits 500 ms. Each grows by half its
-/// base per round, so a network that is slower than assumed still converges.
+/// Consensus timeouts. These defaults (the simulator's and the tests') suit a four-member
+/// consortium on a LAN: a proposal is waited for 1 s, a mixed quorum of prevotes or
+/// precommits 500 ms, an absent validator's probe 250 ms. Each grows by half its base per
+/// round, so a network that is slower than assumed still converges. A node's configuration
+/// sets its own (`[consensus]`, where the propose timeout defaults to 2 s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsensusTimeouts {
     /// How long validators wait for the round's proposal before prevoting nil.
@@ -98,6 +100,10 @@ pub struct ConsensusTimeouts {
     pub prevote: Duration,
     /// How long validators wait after a quorum of precommits for different values.
     pub precommit: Duration,
+    /// How long validators wait for the proposal of round 0 when it probes a validator taken
+    /// for absent (`Attendance`): one that is back proposes at once, and one still away costs
+    /// only this (at most the propose timeout).
+    pub probe: Duration,
 }
 
 impl Default for ConsensusTimeouts {
@@ -106,6 +112,7 @@ impl Default for ConsensusTimeouts {
             propose: Duration::from_secs(1),
             prevote: Duration::from_millis(500),
             precommit: Duration::from_millis(500),
+            probe: Duration::from_millis(250),
         }
     }
 }
@@ -125,6 +132,21 @@ impl ConsensusTimeouts {
             rebroadcast: self.propose + self.prevote + self.precommit,
             max_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// The engine's timeouts for a height whose validators are `validators`: as
+    /// [`ConsensusTimeouts::to_engine`], except when round 0 probes an absent validator. Then
+    /// round 0 waits `probe` for its proposal, round 1 exactly as long as usual and each
+    /// later round longer (the growth per round makes up what round 0 saved), so that a
+    /// present proposer that waits for transactions in round 1 is not cut short.
+    pub fn for_height(self, validators: &ConsensusValidatorSet) -> LinearTimeouts {
+        let mut engine = self.to_engine();
+        if validators.attendance().probe().is_some() {
+            let probe = self.probe.min(self.propose);
+            engine.propose = probe;
+            engine.propose_delta = (self.propose + self.propose / 2).saturating_sub(probe);
+        }
+        engine
     }
 }
 
@@ -277,6 +299,7 @@ fn config_from_sections(
         propose: Duration::from_millis(section.timeout_propose_ms),
         prevote: Duration::from_millis(section.timeout_prevote_ms),
         precommit: Duration::from_millis(section.timeout_precommit_ms),
+        probe: Duration::from_millis(section.timeout_probe_ms),
     };
     config.idle_block_interval = section.idle_block_interval();
     config.gossipsub = section.gossipsub;
@@ -689,7 +712,7 @@ pub async fn start_with(
     let driver = Driver {
         host: Some(host),
         app,
-        timeouts: config.timeouts.to_engine(),
+        timeouts: config.timeouts,
         idle_block_interval: config.idle_block_interval,
         peers: PeerFollower {
             own: address.0,
@@ -883,7 +906,7 @@ struct Driver {
     /// `None` only while a blocking call holds it.
     host: Option<Host>,
     app: Arc<App>,
-    timeouts: LinearTimeouts,
+    timeouts: ConsensusTimeouts,
     idle_block_interval: Duration,
     peers: PeerFollower,
 }
@@ -893,7 +916,8 @@ impl Driver {
     fn params(&mut self) -> Result<HeightParams<Ctx>, DriverError> {
         let timeouts = self.timeouts;
         let host = self.host()?;
-        Ok(HeightParams::new(host.validators().clone(), timeouts, None))
+        let engine = timeouts.for_height(host.validators());
+        Ok(HeightParams::new(host.validators().clone(), engine, None))
     }
 
     /// Points the network at the validators of the height the host works on.
@@ -1203,5 +1227,53 @@ mod tests {
         assert_eq!(engine.prevote, Duration::from_millis(500));
         assert_eq!(engine.propose_delta, Duration::from_millis(500));
         assert_eq!(engine.max_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_probed_round_zero_is_short_and_later_rounds_are_not() {
+        use malachite_core_types::{Round, Timeout, TimeoutKind};
+
+        use super::super::context::{Attendance, Proposed};
+        let keys: Vec<_> = (1..=4u8)
+            .map(|i| SigningKey::from_seed(&[i; 32]).public_key())
+            .collect();
+        let set = evidence_core::validators::ValidatorSet::new(
+            keys.iter()
+                .map(|k| evidence_core::validators::Validator {
+                    public_key: *k,
+                    voting_power: 1,
+                })
+                .collect(),
+        )
+        .unwrap();
+        let hash = set.hash(evidence_core::digest::HashAlgorithm::Blake3);
+        let timeouts = ConsensusTimeouts::default();
+        let propose = |engine: &LinearTimeouts, round: u32| {
+            engine.duration_for(Timeout::new(Round::new(round), TimeoutKind::Propose))
+        };
+        // Everyone present: the usual timeouts.
+        let everyone = ConsensusValidatorSet::new(set.clone());
+        assert_eq!(timeouts.for_height(&everyone), timeouts.to_engine());
+        // One validator never proposed, and block time crossed a probe interval.
+        let history: Vec<Proposed> = (1..=12u64)
+            .map(|height| Proposed {
+                height,
+                time_ms: height * 10_000,
+                proposer: keys[(height % 3) as usize],
+                validator_set_hash: hash,
+            })
+            .collect();
+        let attendance = Attendance::of(&set, &hash, 13, &history);
+        assert!(attendance.probe().is_some());
+        let probing = ConsensusValidatorSet::new(set).with_attendance(attendance);
+        let engine = timeouts.for_height(&probing);
+        let usual = timeouts.to_engine();
+        assert_eq!(propose(&engine, 0), Duration::from_millis(250));
+        assert_eq!(propose(&engine, 1), propose(&usual, 1));
+        for round in 2..6 {
+            assert!(propose(&engine, round) > propose(&usual, round));
+        }
+        assert_eq!(engine.prevote, usual.prevote);
+        assert_eq!(engine.precommit, usual.precommit);
     }
 }

@@ -26,9 +26,9 @@ use tracing::{debug, error, info, warn};
 
 use super::codec::SYNC_RESPONSE_BYTES_MAX;
 use super::context::{
-    BlockHash, BlockHeight, ConsensusSignature, ConsensusValidatorSet, EvidenceContext,
-    PART_DATA_MAX, ProposalPart, ValidatorAddress, from_ledger_certificate, proposal_signing_bytes,
-    to_ledger_certificate,
+    ATTENDANCE_HISTORY_MAX, Attendance, BlockHash, BlockHeight, ConsensusSignature,
+    ConsensusValidatorSet, EvidenceContext, PART_DATA_MAX, ProposalPart, Proposed,
+    ValidatorAddress, from_ledger_certificate, proposal_signing_bytes, to_ledger_certificate,
 };
 use super::driver::DriverError;
 use super::peer_ids_of;
@@ -212,6 +212,9 @@ pub struct Host {
     next_peers: (Digest, HashSet<PeerId>),
     /// Other validators' proposals validated and kept pending, per (height, round).
     pending_per_round: BTreeMap<(u64, u32), usize>,
+    /// The last committed blocks as attendance reads them (at most
+    /// [`ATTENDANCE_HISTORY_MAX`], ascending), read from the ledger as heights commit.
+    history: VecDeque<Proposed>,
 }
 
 impl std::fmt::Debug for Host {
@@ -256,6 +259,7 @@ impl Host {
             validator_peers,
             next_peers: (Digest::new(algorithm, [0; 32]), HashSet::new()),
             pending_per_round: BTreeMap::new(),
+            history: VecDeque::new(),
         }
     }
 
@@ -308,16 +312,44 @@ impl Host {
     pub fn enter_height(&mut self, height: u64) {
         self.current_height = height;
         let tip = self.app.tip();
-        if tip.height + 1 == height && *tip.validators != *self.validators.ledger_set() {
-            info!(
-                height,
-                validators = tip.validators.len(),
-                total_power = tip.validators.total_power(),
-                set = %tip.validator_set_hash,
-                "the validator set changes"
-            );
-            self.validators = ConsensusValidatorSet::new((*tip.validators).clone());
-            self.validator_peers = peers_of(&self.validators, &self.app);
+        if tip.height + 1 == height {
+            if *tip.validators != *self.validators.ledger_set() {
+                info!(
+                    height,
+                    validators = tip.validators.len(),
+                    total_power = tip.validators.total_power(),
+                    set = %tip.validator_set_hash,
+                    "the validator set changes"
+                );
+                self.validators = ConsensusValidatorSet::new((*tip.validators).clone());
+                self.validator_peers = peers_of(&self.validators, &self.app);
+            }
+            self.read_history(tip.height);
+            let history = self.history.make_contiguous();
+            let attendance =
+                Attendance::of(&tip.validators, &tip.validator_set_hash, height, history);
+            let absentees = attendance.absentees();
+            if absentees != self.validators.attendance().absentees() {
+                let absent: Vec<String> = absentees
+                    .iter()
+                    .filter_map(|&i| self.validators.validators().get(i))
+                    .map(|v| mc_address(v).0.to_string())
+                    .collect();
+                info!(
+                    height,
+                    absent = ?absent,
+                    "the validators taken for absent change (they propose only when probed)"
+                );
+            }
+            let metrics = self.app.metrics();
+            metrics
+                .validators_absent
+                .set(i64::try_from(absentees.len()).unwrap_or(i64::MAX));
+            if let Some(probed) = attendance.probe() {
+                metrics.absence_probes.inc();
+                debug!(height, probed, "round 0 probes an absent validator");
+            }
+            self.validators = self.validators.clone().with_attendance(attendance);
         }
         self.streams.started_round(0);
         self.pending_per_round.retain(|(h, _), _| *h >= height);
@@ -326,6 +358,42 @@ impl Host {
         self.undecided.retain(|(h, _), _| *h >= height);
         self.own_proposals.retain(|(h, _), _| *h >= height);
         self.fin_signatures.retain(|(h, _, _), _| *h >= height);
+    }
+
+    /// Brings [`Host::history`] up to the committed block at `tip`: reads the headers it lacks
+    /// (one a height as blocks commit; up to [`ATTENDANCE_HISTORY_MAX`] after a start or a
+    /// jump). A header that cannot be read leaves the history empty, which takes nobody for
+    /// absent, and is logged.
+    fn read_history(&mut self, tip: u64) {
+        let first = tip.saturating_sub(ATTENDANCE_HISTORY_MAX as u64 - 1).max(1);
+        let next = match self.history.back() {
+            Some(last) if last.height <= tip && last.height + 1 >= first => last.height + 1,
+            _ => {
+                self.history.clear();
+                first
+            }
+        };
+        for height in next..=tip {
+            match self.app.ledger().store().header(height) {
+                Ok(Some(header)) => self.history.push_back(Proposed {
+                    height,
+                    time_ms: header.time_ms,
+                    proposer: header.proposer,
+                    validator_set_hash: header.validator_set_hash,
+                }),
+                Ok(None) | Err(_) => {
+                    error!(
+                        height,
+                        "a committed header could not be read for attendance"
+                    );
+                    self.history.clear();
+                    return;
+                }
+            }
+        }
+        while self.history.len() > ATTENDANCE_HISTORY_MAX {
+            self.history.pop_front();
+        }
     }
 
     /// A round started: the values to hand the engine for it, those validated earlier for
@@ -376,7 +444,19 @@ impl Host {
     /// answered. Waiting there would cost the idle interval at every height this node
     /// proposes while it catches up (a quarter of them among four).
     pub fn propose_at_once(&self, height: u64) -> bool {
-        self.catch_up.follows_sync(height)
+        self.catch_up.follows_sync(height) || self.probed(height)
+    }
+
+    /// Whether round 0 of `height` probes this validator, taken for absent: it proposes at
+    /// once, so that a validator that is back shows it within the probe's round.
+    fn probed(&self, height: u64) -> bool {
+        height == self.current_height
+            && self
+                .validators
+                .attendance()
+                .probe()
+                .and_then(|i| self.validators.validators().get(i))
+                .is_some_and(|v| *mc_address(v) == self.address)
     }
 
     /// Whether this node already built its proposal for `round` of `height`.
