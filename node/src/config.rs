@@ -168,7 +168,8 @@ pub struct ConsensusSection {
     /// How long validators wait for the proposal of a round 0 that probes a validator taken
     /// for absent (it proposed none of its recent turns; ARCHITECTURE.md, "Who proposes").
     /// One that is back proposes at once; one still away costs only this. At most
-    /// `timeout_propose_ms`.
+    /// `timeout_propose_ms`. A member whose block cannot reach the others this fast stays
+    /// skipped: 250 ms suits a LAN, 500–1,000 ms a WAN consortium.
     pub timeout_probe_ms: u64,
     /// How long a proposer waits for a transaction before proposing an empty block; it
     /// proposes at once when transactions wait. Bounded by half the propose timeout.

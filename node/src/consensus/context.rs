@@ -214,13 +214,16 @@ impl mc::Validator<EvidenceContext> for ConsensusValidator {
     }
 }
 
-/// How many of its own turns a validator may go without a committed block of its own before
-/// it is taken for absent: its window is this many times its share of the rotation
-/// (`total_power / voting_power` heights, rounded up).
+/// How many whole rotations a validator may go without a committed block of its own before it
+/// is taken for absent: the window is this many times the set's total power, in blocks. A
+/// validator holds its slots of the rotation consecutively, so a present one proposes at least
+/// once in any `total power` consecutive heights (more often while others are skipped), and
+/// only one that failed all its turns of two rotations is taken for absent: with equal powers,
+/// its last two turns.
 pub const ATTENDANCE_TURNS: u64 = 2;
 
-/// The most committed blocks attendance looks back over: a validator whose window would be
-/// longer (a very small share of the power) is never taken for absent.
+/// The most committed blocks attendance looks back over: with a set whose total power is more
+/// than half of this, nobody is ever taken for absent.
 pub const ATTENDANCE_HISTORY_MAX: usize = 4096;
 
 /// How often, in block time, an absent validator is given a round 0 to show it is back: at the
@@ -255,8 +258,8 @@ impl Attendance {
     /// `height - 1` (more than [`ATTENDANCE_HISTORY_MAX`] are not read).
     ///
     /// Only the blocks the same set certified count, the newest run of them. A validator is
-    /// absent when it proposed none of the last `ATTENDANCE_TURNS × ⌈total / power⌉` of them,
-    /// and that many exist; when every validator would be, none is. When the newest block's
+    /// absent when it proposed none of the last [`Attendance::window`] of them, and that many
+    /// exist; when every validator would be, none is. When the newest block's
     /// time has crossed a multiple of [`ATTENDANCE_PROBE_MS`] since the one before it, one
     /// absent validator (in turn, by that multiple) is given round 0.
     pub fn of(set: &ValidatorSet, set_hash: &Digest, height: u64, history: &[Proposed]) -> Self {
@@ -273,19 +276,15 @@ impl Attendance {
             .take_while(|block| block.validator_set_hash == *set_hash)
             .count();
         let blocks = &history[history.len() - same_set..];
-        let total = set.total_power().max(1);
+        let window = Self::window(set);
+        if window > blocks.len() {
+            return Self::default();
+        }
+        let recent = &blocks[blocks.len() - window..];
         let absent: Vec<bool> = set
             .validators()
             .iter()
-            .map(|validator| {
-                let share = total.div_ceil(validator.voting_power.max(1));
-                let window =
-                    usize::try_from(ATTENDANCE_TURNS.saturating_mul(share)).unwrap_or(usize::MAX);
-                window <= blocks.len()
-                    && !blocks[blocks.len() - window..]
-                        .iter()
-                        .any(|block| block.proposer == validator.public_key)
-            })
+            .map(|validator| !recent.iter().any(|b| b.proposer == validator.public_key))
             .collect();
         if !absent.contains(&true) || !absent.contains(&false) {
             return Self::default();
@@ -302,6 +301,15 @@ impl Attendance {
             _ => None,
         };
         Self { absent, probe }
+    }
+
+    /// How many of the newest committed blocks of `set` attendance reads:
+    /// `ATTENDANCE_TURNS × total power`, or more than [`ATTENDANCE_HISTORY_MAX`] (never
+    /// enough blocks, so nobody is absent) when that is larger.
+    pub fn window(set: &ValidatorSet) -> usize {
+        usize::try_from(ATTENDANCE_TURNS.saturating_mul(set.total_power().max(1)))
+            .unwrap_or(usize::MAX)
+            .min(ATTENDANCE_HISTORY_MAX + 1)
     }
 
     /// Whether the validator at canonical `index` is taken for absent.
@@ -986,23 +994,74 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_validator_with_a_small_share_has_a_longer_window() {
-        let mut keys: Vec<PublicKey> = keys(2).iter().map(SigningKey::public_key).collect();
+    /// A set of `powers` in canonical order, with its keys and hash.
+    fn weighted(powers: &[u64]) -> (Vec<PublicKey>, ValidatorSet, Digest) {
+        let n = u8::try_from(powers.len()).unwrap();
+        let mut keys: Vec<PublicKey> = keys(n).iter().map(SigningKey::public_key).collect();
         keys.sort();
-        let set = ValidatorSet::new(vec![
-            Validator {
-                public_key: keys[0],
-                voting_power: 1,
-            },
-            Validator {
-                public_key: keys[1],
-                voting_power: 9,
-            },
-        ])
+        let set = ValidatorSet::new(
+            keys.iter()
+                .zip(powers)
+                .map(|(key, power)| Validator {
+                    public_key: *key,
+                    voting_power: *power,
+                })
+                .collect(),
+        )
         .unwrap();
         let hash = set.hash(HashAlgorithm::Blake3);
-        // Validator 0's window is 2 × 10 blocks; validator 1's, 2 × 2.
+        (keys, set, hash)
+    }
+
+    #[test]
+    fn with_unequal_powers_a_healthy_network_takes_nobody_for_absent() {
+        // Each height proposed by its round-0 proposer under the rule itself, as on a network
+        // where everyone is up: the consecutive slots of a heavy validator leave gaps of up
+        // to `total − power` heights between another's blocks, which must not look like
+        // absence.
+        for powers in [
+            &[3u64, 3, 3, 4][..],
+            &[10, 10, 10, 10],
+            &[1, 9],
+            &[1, 2, 3, 5, 8],
+        ] {
+            let (_, set, hash) = weighted(powers);
+            let mut history: Vec<Proposed> = Vec::new();
+            let mut proposed = vec![0u64; powers.len()];
+            for height in 1..=2_000u64 {
+                let attendance = Attendance::of(&set, &hash, height, &history);
+                assert_eq!(
+                    attendance.absent_count(),
+                    0,
+                    "powers {powers:?}, height {height}"
+                );
+                let consensus = ConsensusValidatorSet::new(set.clone()).with_attendance(attendance);
+                let proposer = consensus.proposer(height, 0).address.0;
+                proposed[set.index_of(&proposer).unwrap()] += 1;
+                history.push(Proposed {
+                    height,
+                    time_ms: 1_000_000 + height * 100,
+                    proposer,
+                    validator_set_hash: hash,
+                });
+            }
+            // Each proposes in proportion to its power.
+            let total: u64 = powers.iter().sum();
+            for (i, power) in powers.iter().enumerate() {
+                let share = 2_000 * power / total;
+                assert!(
+                    proposed[i].abs_diff(share) <= *power,
+                    "{powers:?}: {proposed:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn with_unequal_powers_the_window_is_two_rotations() {
+        let (keys, set, hash) = weighted(&[1, 9]);
+        assert_eq!(Attendance::window(&set), 20);
+        // Validator 0 (power 1) has not proposed for 19 blocks: not yet absent; for 20, it is.
         let history = blocks(1, 19, hash, |_| keys[1]);
         assert_eq!(
             Attendance::of(&set, &hash, 20, &history),
@@ -1012,6 +1071,14 @@ mod tests {
         let attendance = Attendance::of(&set, &hash, 21, &history);
         assert!(attendance.is_absent(0));
         assert!(!attendance.is_absent(1));
+        // A set too heavy for the history read takes nobody for absent.
+        let (_, heavy, heavy_hash) = weighted(&[1_000, 1_000, 1_000, 1_000]);
+        assert_eq!(Attendance::window(&heavy), ATTENDANCE_HISTORY_MAX + 1);
+        let history = blocks(1, 5_000, heavy_hash, |_| keys[1]);
+        assert_eq!(
+            Attendance::of(&heavy, &heavy_hash, 5_001, &history),
+            Attendance::default()
+        );
     }
 
     #[test]

@@ -136,9 +136,9 @@ impl ConsensusTimeouts {
 
     /// The engine's timeouts for a height whose validators are `validators`: as
     /// [`ConsensusTimeouts::to_engine`], except when round 0 probes an absent validator. Then
-    /// round 0 waits `probe` for its proposal, round 1 exactly as long as usual and each
-    /// later round longer (the growth per round makes up what round 0 saved), so that a
-    /// present proposer that waits for transactions in round 1 is not cut short.
+    /// round 0 waits `probe` for its proposal, round 1 exactly as long as usual, and each
+    /// later round `propose − probe` longer per round than usual, so that a present proposer
+    /// that waits for transactions in round 1 is not cut short.
     pub fn for_height(self, validators: &ConsensusValidatorSet) -> LinearTimeouts {
         let mut engine = self.to_engine();
         if validators.attendance().probe().is_some() {

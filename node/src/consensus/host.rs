@@ -324,7 +324,7 @@ impl Host {
                 self.validators = ConsensusValidatorSet::new((*tip.validators).clone());
                 self.validator_peers = peers_of(&self.validators, &self.app);
             }
-            self.read_history(tip.height);
+            self.read_history(tip.height, Attendance::window(&tip.validators));
             let history = self.history.make_contiguous();
             let attendance =
                 Attendance::of(&tip.validators, &tip.validator_set_hash, height, history);
@@ -350,6 +350,12 @@ impl Host {
                 debug!(height, probed, "round 0 probes an absent validator");
             }
             self.validators = self.validators.clone().with_attendance(attendance);
+        } else if self.validators.attendance().absent_count() > 0 {
+            // Not at the tip: no history to judge by. Never keep another height's probe.
+            self.validators = self
+                .validators
+                .clone()
+                .with_attendance(Attendance::default());
         }
         self.streams.started_round(0);
         self.pending_per_round.retain(|(h, _), _| *h >= height);
@@ -360,14 +366,22 @@ impl Host {
         self.fin_signatures.retain(|(h, _, _), _| *h >= height);
     }
 
-    /// Brings [`Host::history`] up to the committed block at `tip`: reads the headers it lacks
-    /// (one a height as blocks commit; up to [`ATTENDANCE_HISTORY_MAX`] after a start or a
-    /// jump). A header that cannot be read leaves the history empty, which takes nobody for
-    /// absent, and is logged.
-    fn read_history(&mut self, tip: u64) {
-        let first = tip.saturating_sub(ATTENDANCE_HISTORY_MAX as u64 - 1).max(1);
-        let next = match self.history.back() {
-            Some(last) if last.height <= tip && last.height + 1 >= first => last.height + 1,
+    /// Brings [`Host::history`] up to the committed block at `tip`, keeping the newest `keep`
+    /// blocks (at most [`ATTENDANCE_HISTORY_MAX`]): reads the headers it lacks, one a height
+    /// as blocks commit, up to `keep` after a start or a jump (8 for four equal members). A
+    /// header that cannot be read leaves the history empty, which takes nobody for absent at
+    /// this node for that height, and is logged.
+    fn read_history(&mut self, tip: u64, keep: usize) {
+        let keep = keep.clamp(2, ATTENDANCE_HISTORY_MAX);
+        let first = tip.saturating_sub(keep as u64 - 1).max(1);
+        // Every node must hold the same newest blocks, so what is kept is always read back to
+        // `first`: a history that starts later (the window grew with the set) is read again.
+        let next = match (self.history.front(), self.history.back()) {
+            (Some(oldest), Some(last))
+                if oldest.height <= first && last.height <= tip && last.height + 1 >= first =>
+            {
+                last.height + 1
+            }
             _ => {
                 self.history.clear();
                 first
@@ -391,7 +405,7 @@ impl Host {
                 }
             }
         }
-        while self.history.len() > ATTENDANCE_HISTORY_MAX {
+        while self.history.len() > keep {
             self.history.pop_front();
         }
     }
