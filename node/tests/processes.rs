@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use evidence_core::digest::{Digest, HashAlgorithm};
 use evidence_core::receipt::{Receipt, verify_receipt};
 use evidence_genesis::Genesis;
-use evidence_genesis::default_consortium;
 use evidence_genesis::pki::ROLE_FILER_SYSTEM;
+use evidence_genesis::{Consortium, default_consortium};
 use evidence_node::app::now_ms;
 use evidence_node::local::{
     MemberHome, anchor_transaction, caller_files, channel, free_port, write_homes,
@@ -118,16 +118,23 @@ fn digest(content: &[u8]) -> Digest {
     HashAlgorithm::Blake3.hash(content)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let consortium = default_consortium("evidence-kill", now_ms() - 60_000, &mut rand_core::OsRng);
-    let homes = write_homes(dir.path(), &consortium, |_, config| {
+/// A consortium of four members on chain `chain_id` and their homes under `root`: a 1 s
+/// propose timeout, empty blocks after 200 ms, metrics on a free loopback port.
+fn four_members(root: &Path, chain_id: &str) -> (Consortium, Vec<MemberHome>) {
+    let consortium = default_consortium(chain_id, now_ms() - 60_000, &mut rand_core::OsRng);
+    let homes = write_homes(root, &consortium, |_, config| {
         config.consensus.timeout_propose_ms = 1_000;
         config.consensus.idle_block_interval_ms = 200;
         config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
     })
     .unwrap();
+    (consortium, homes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_keeps_what_it_acknowledged_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (consortium, homes) = four_members(dir.path(), "evidence-kill");
     let mut processes: Vec<Option<Process>> = homes.iter().map(|h| Some(spawn(h))).collect();
     let anchor = consortium.genesis.trust_anchor().unwrap();
     let filer = &consortium.filer_keys[0].1;
@@ -222,13 +229,7 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed() {
     let dir = tempfile::tempdir().unwrap();
-    let consortium = default_consortium("evidence-pause", now_ms() - 60_000, &mut rand_core::OsRng);
-    let homes = write_homes(dir.path(), &consortium, |_, config| {
-        config.consensus.timeout_propose_ms = 1_000;
-        config.consensus.idle_block_interval_ms = 200;
-        config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
-    })
-    .unwrap();
+    let (consortium, homes) = four_members(dir.path(), "evidence-pause");
     let processes: Vec<Process> = homes.iter().map(spawn).collect();
     let filer = &consortium.filer_keys[0].1;
     let file = |id: &str| {

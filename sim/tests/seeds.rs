@@ -151,6 +151,39 @@ fn a_member_down_stops_being_asked_to_propose_and_is_asked_again_once_back() {
 }
 
 #[test]
+fn a_healthy_network_of_unequal_powers_takes_nobody_for_absent() {
+    // A first version of attendance counted each validator's window in its own share of the
+    // power; with consecutive slots, healthy validators of unequal power went longer than that
+    // between their runs and were skipped from about the 16th height on.
+    let seed = (0..)
+        .find(|seed| {
+            let config = SimConfig::from_seed(*seed);
+            !config.validator_changes
+                && config
+                    .voting_powers
+                    .iter()
+                    .any(|p| *p != config.voting_powers[0])
+        })
+        .unwrap();
+    let mut config = SimConfig::healthy(seed);
+    config.heights = 120;
+    config.tx_per_second = 0;
+    let powers = config.voting_powers.clone();
+    let report = Simulation::new(config).unwrap().run().unwrap();
+    assert_eq!(
+        (report.absent_heights, report.probes),
+        (0, 0),
+        "seed {seed}, powers {powers:?}"
+    );
+    for node in 0..powers.len() {
+        assert!(
+            report.chain.iter().any(|h| h.proposer == Some(node)),
+            "seed {seed}: node {node} never proposed"
+        );
+    }
+}
+
+#[test]
 fn the_same_seed_gives_the_same_ledger_digest() {
     for seed in [3, 17] {
         let first = run_seed(seed).unwrap();
