@@ -10,6 +10,7 @@
 //! cargo run -p evidence-node --example load -- --mode batched --batch 100 --seconds 20
 //! cargo run -p evidence-node --example load -- --mode single --rate 1000 --seconds 20
 //! cargo run -p evidence-node --example load -- --mode single --concurrency 1 --seconds 10
+//! cargo run -p evidence-node --example load -- --concurrency 1024 --stop-node 3 --stop-after 5
 //! ```
 
 use std::sync::Arc;
@@ -82,6 +83,18 @@ struct Args {
     /// it catches up on the blocks it missed (the load goes to the other three).
     #[arg(long)]
     catch_up_node: Option<usize>,
+    /// Stop this node (1 to 3) `--stop-after` seconds into the run, as a member's node that is
+    /// killed or crashes, and keep it stopped (the load goes to the other three throughout);
+    /// the figures are then also given for the calls begun after it stopped.
+    #[arg(long)]
+    stop_node: Option<usize>,
+    /// Seconds into the run at which `--stop-node` stops.
+    #[arg(long, default_value_t = 5)]
+    stop_after: u64,
+    /// The nodes' `consensus.timeout_floor_ms` (default: the node's). At or above the propose
+    /// timeout (2,000) it turns the adaptation of busy heights' timeouts off, to compare.
+    #[arg(long)]
+    timeout_floor_ms: Option<u64>,
     /// Write each answered call to this file, one line each in the order they began: when
     /// it began (milliseconds since the run began) and how long it took (microseconds),
     /// after a first line `# started T` with the run's start in Unix milliseconds, to see
@@ -128,11 +141,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let block_transactions = args.block_transactions;
     let plaintext = args.plaintext;
+    let timeout_floor_ms = args.timeout_floor_ms;
     let homes = write_homes(dir.path(), &consortium, |_, config| {
         config.api.plaintext = plaintext;
         config.metrics.enabled = false;
         config.limits.block_transactions = block_transactions;
         config.consensus.idle_block_interval_ms = 200;
+        if let Some(floor) = timeout_floor_ms {
+            config.consensus.timeout_floor_ms = floor;
+        }
     })?;
     if let Some(node) = args.catch_up_node.filter(|node| *node >= homes.len()) {
         return Err(format!(
@@ -140,6 +157,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             homes.len() - 1
         )
         .into());
+    }
+    if let Some(node) = args.stop_node {
+        if node == 0 || node >= homes.len() {
+            return Err(format!(
+                "--stop-node {node}: choose one of nodes 1 to {} (one call at a time goes to \
+                 node 0)",
+                homes.len() - 1
+            )
+            .into());
+        }
+        if args.catch_up_node.is_some() {
+            return Err("--stop-node and --catch-up-node cannot be combined".into());
+        }
+        if args.stop_after >= args.seconds {
+            return Err(format!(
+                "--stop-after {} must be less than --seconds {}",
+                args.stop_after, args.seconds
+            )
+            .into());
+        }
     }
     let first_home = homes[0].home.clone();
     let mut network = LocalNetwork::start(consortium.genesis.clone(), homes).await?;
@@ -153,7 +190,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         network.stop_node(node).await;
         behind_from = Some((node, tip.height, tip.log_size));
     }
-    let endpoints = network.endpoints();
+    let mut endpoints = network.endpoints();
+    if let Some(node) = args.stop_node {
+        // Every node runs, in order: the load goes to the others from the start.
+        endpoints.remove(node);
+    }
 
     let per_tx = match args.mode {
         Mode::Single => 1,
@@ -243,6 +284,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
     let started_ms = now_ms();
     let end = start + Duration::from_secs(args.seconds);
+    let stop_at = start + Duration::from_secs(args.stop_after);
+    let mut to_stop = args.stop_node;
     // Every 10 s, what the last 10 s committed: a long run shows whether the rate holds.
     let progress = {
         let tally = Arc::clone(&tally);
@@ -375,6 +418,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut k = 0usize;
         while Instant::now() < end {
             ticker.tick().await;
+            if let Some(node) = to_stop.filter(|_| Instant::now() >= stop_at) {
+                // The calls already started go on; the node's part of the network stops.
+                network.stop_node(node).await;
+                eprintln!(
+                    "{:.1} s: node {node} stopped",
+                    start.elapsed().as_secs_f64()
+                );
+                to_stop = None;
+            }
             let client = clients[k % clients.len()].clone();
             k += 1;
             tasks.push(callers.runtime().spawn(call(client)));
@@ -392,6 +444,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 true
             }));
         }
+    }
+    if let Some(node) = to_stop.take() {
+        tokio::time::sleep_until(stop_at.into()).await;
+        network.stop_node(node).await;
+        eprintln!(
+            "{:.1} s: node {node} stopped",
+            start.elapsed().as_secs_f64()
+        );
     }
     for task in tasks {
         let _ = task.await;
@@ -450,6 +510,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0)
     );
+    if let Some(node) = args.stop_node {
+        let from = Duration::from_secs(args.stop_after).as_micros() as u64;
+        let mut after: Vec<u64> = calls
+            .iter()
+            .filter(|(at, _)| *at >= from)
+            .map(|(_, latency)| *latency)
+            .collect();
+        after.sort_unstable();
+        println!(
+            "after node {node} stopped ({} s in): {} calls, {:.0} calls/s; \
+             p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            args.stop_after,
+            after.len(),
+            after.len() as f64 / (elapsed - args.stop_after as f64).max(0.001),
+            percentile(&after, 0.50),
+            percentile(&after, 0.99),
+            percentile(&after, 1.0)
+        );
+    }
     println!(
         "busy answers: {}, errors: {}",
         tally.busy.load(Ordering::Relaxed),

@@ -171,6 +171,14 @@ pub struct ConsensusSection {
     /// `timeout_propose_ms`. A member whose block cannot reach the others this fast stays
     /// skipped: 250 ms suits a LAN, 500–1,000 ms a WAN consortium.
     pub timeout_probe_ms: u64,
+    /// The least the timeouts of a busy height (transactions waiting in this node's mempool
+    /// when it began) adapt down to. At such a height round 0 waits twice the longest this
+    /// node waited for round 0's proposal over its last 32 busy heights, within this floor
+    /// and the configured timeouts; later rounds wait as configured or longer (ARCHITECTURE.md,
+    /// "Timeouts that fit the network"). A member down then costs this instead of the propose
+    /// timeout under load until it is taken for absent. 200 ms suits a LAN, 500 ms a WAN
+    /// consortium; a floor at or above `timeout_propose_ms` turns adaptation off.
+    pub timeout_floor_ms: u64,
     /// How long a proposer waits for a transaction before proposing an empty block; it
     /// proposes at once when transactions wait. Bounded by half the propose timeout.
     pub idle_block_interval_ms: u64,
@@ -197,6 +205,7 @@ impl Default for ConsensusSection {
             timeout_prevote_ms: 500,
             timeout_precommit_ms: 500,
             timeout_probe_ms: 250,
+            timeout_floor_ms: 200,
             idle_block_interval_ms: 1_000,
             clock_bound_ms: 500,
             block_age_max_ms: 10_000,
@@ -377,6 +386,7 @@ impl NodeConfig {
             || c.timeout_prevote_ms == 0
             || c.timeout_precommit_ms == 0
             || c.timeout_probe_ms == 0
+            || c.timeout_floor_ms == 0
         {
             return Err("consensus timeouts must be positive".into());
         }
@@ -502,6 +512,7 @@ mod tests {
             ("[api]\nlisten = \"not an address\"\n", "invalid"),
             ("[consensus]\ntimeout_propose_ms = 0\n", "positive"),
             ("[consensus]\ntimeout_probe_ms = 0\n", "positive"),
+            ("[consensus]\ntimeout_floor_ms = 0\n", "positive"),
             (
                 "[consensus]\ntimeout_propose_ms = 500\ntimeout_probe_ms = 600\n",
                 "exceeds consensus.timeout_propose_ms",

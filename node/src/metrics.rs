@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -61,6 +62,14 @@ pub struct Metrics {
     pub validators_absent: Gauge,
     /// Heights whose round 0 probed a validator taken for absent.
     pub absence_probes: Counter,
+    /// How long this node waited for round 0's proposal at heights it began with
+    /// transactions waiting, to its validation, in seconds.
+    pub proposal_wait: Histogram,
+    /// Round 0's propose timeout at the current height, in seconds (shorter than configured
+    /// at a busy height or a probe).
+    pub propose_timeout: Gauge<f64, AtomicU64>,
+    /// Rounds started after round 0 (a proposer down or late, or split votes).
+    pub later_rounds: Counter,
 }
 
 impl Default for Metrics {
@@ -92,6 +101,27 @@ impl Metrics {
         let consensus_parts_refused = Counter::default();
         let validators_absent = Gauge::default();
         let absence_probes = Counter::default();
+        // 0.5 ms to ~8 s.
+        let proposal_wait = Histogram::new(exponential_buckets(0.0005, 2.0, 15));
+        let propose_timeout = Gauge::<f64, AtomicU64>::default();
+        let later_rounds = Counter::default();
+        registry.register(
+            "proposal_wait_seconds",
+            "Time this node waited for round 0's proposal (to its validation) at heights it \
+             began with transactions waiting; busy heights' timeouts adapt to it",
+            proposal_wait.clone(),
+        );
+        registry.register(
+            "propose_timeout_seconds",
+            "Round 0's propose timeout at the current height (shortened at busy heights and \
+             probes)",
+            propose_timeout.clone(),
+        );
+        registry.register(
+            "later_rounds",
+            "Consensus rounds started after round 0 (a proposer down or late, or split votes)",
+            later_rounds.clone(),
+        );
         registry.register(
             "validators_absent",
             "Validators taken for absent at the current height (no block of theirs in their \
@@ -198,6 +228,9 @@ impl Metrics {
             api_connections_refused,
             api_handshakes_failed,
             audit_lines_lost,
+            proposal_wait,
+            propose_timeout,
+            later_rounds,
             consensus_parts_refused,
             validators_absent,
             absence_probes,

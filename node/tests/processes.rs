@@ -124,6 +124,9 @@ fn four_members(root: &Path, chain_id: &str) -> (Consortium, Vec<MemberHome>) {
     let consortium = default_consortium(chain_id, now_ms() - 60_000, &mut rand_core::OsRng);
     let homes = write_homes(root, &consortium, |_, config| {
         config.consensus.timeout_propose_ms = 1_000;
+        // The timeouts of busy heights do not adapt here, so that a paused member's turn
+        // costs the propose timeout whether or not a filing was waiting when its height began.
+        config.consensus.timeout_floor_ms = 1_000;
         config.consensus.idle_block_interval_ms = 200;
         config.metrics.listen = SocketAddr::from(([127, 0, 0, 1], free_port().unwrap()));
     })
@@ -227,7 +230,7 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed() {
+async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed_twice() {
     let dir = tempfile::tempdir().unwrap();
     let (consortium, homes) = four_members(dir.path(), "evidence-pause");
     let processes: Vec<Process> = homes.iter().map(spawn).collect();
@@ -261,50 +264,53 @@ async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed()
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // Node 2 hangs without crashing. Its first turns cost a propose timeout (1 s) each; once it
-    // has missed two, it is skipped, and one document at a time files without waiting.
-    signal(&processes[2], "STOP");
-    let mut latencies = Vec::new();
-    for i in 0..28 {
-        let started = Instant::now();
-        notarize(&mut client, file(&format!("DWG-P{i}"))).await;
-        latencies.push(started.elapsed());
-    }
-    // A turn of the paused node costs the propose timeout and a second round: 1.5 s here.
-    // Well below that, a call only slowed by a busy machine is not counted.
-    let slow = |latencies: &[Duration]| {
-        latencies
-            .iter()
-            .filter(|l| **l >= Duration::from_millis(1_200))
-            .count()
-    };
-    assert!(
-        slow(&latencies[..12]) >= 1,
-        "no turn of the paused node was waited for: {latencies:?}"
-    );
-    assert!(
-        slow(&latencies[12..]) <= 1,
-        "filings still wait for the paused node's turns: {latencies:?}"
-    );
-    let metrics = get_metrics(homes[0].config.metrics.listen).await;
-    assert_eq!(metric(&metrics, "evidence_validators_absent"), 1.0);
-
-    // Resumed, it catches up, is probed within 10 s of block time and is present again.
-    signal(&processes[2], "CONT");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let metrics = get_metrics(homes[0].config.metrics.listen).await;
-        if metric(&metrics, "evidence_validators_absent") == 0.0 {
-            assert!(metric(&metrics, "evidence_absence_probes_total") >= 1.0);
-            break;
+    for cycle in 0..2 {
+        // Node 2 hangs without crashing. Its first turns cost a propose timeout (1 s) each; once it
+        // has missed two, it is skipped, and one document at a time files without waiting. Then
+        // it flaps: resumed and taken back, it hangs a second time, and the same holds.
+        signal(&processes[2], "STOP");
+        let mut latencies = Vec::new();
+        for i in 0..28 {
+            let started = Instant::now();
+            notarize(&mut client, file(&format!("DWG-P{cycle}-{i}"))).await;
+            latencies.push(started.elapsed());
         }
+        // A turn of the paused node costs the propose timeout and a second round: 1.5 s here.
+        // Well below that, a call only slowed by a busy machine is not counted.
+        let slow = |latencies: &[Duration]| {
+            latencies
+                .iter()
+                .filter(|l| **l >= Duration::from_millis(1_200))
+                .count()
+        };
         assert!(
-            Instant::now() < deadline,
-            "the resumed node is still taken for absent"
+            slow(&latencies[..12]) >= 1,
+            "pause {cycle}: no turn of the paused node was waited for: {latencies:?}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            slow(&latencies[12..]) <= 1,
+            "pause {cycle}: filings still wait for the paused node's turns: {latencies:?}"
+        );
+        let metrics = get_metrics(homes[0].config.metrics.listen).await;
+        assert_eq!(metric(&metrics, "evidence_validators_absent"), 1.0);
+
+        // Resumed, it catches up, is probed within 10 s of block time and is present again.
+        signal(&processes[2], "CONT");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let metrics = get_metrics(homes[0].config.metrics.listen).await;
+            if metric(&metrics, "evidence_validators_absent") == 0.0 {
+                assert!(metric(&metrics, "evidence_absence_probes_total") >= 1.0 + cycle as f64);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pause {cycle}: the resumed node is still taken for absent"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        notarize(&mut client, file(&format!("DWG-BACK-{cycle}"))).await;
     }
-    notarize(&mut client, file("DWG-BACK")).await;
     drop(processes);
 }
 

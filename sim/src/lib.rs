@@ -29,7 +29,6 @@ use evidence_node::app::{App, AppLimits};
 use evidence_node::consensus::context::{
     BlockHash, BlockHeight, ConsensusValidatorSet, EvidenceContext, ProposalPart, ValidatorAddress,
 };
-use evidence_node::consensus::driver::ConsensusTimeouts;
 use evidence_node::consensus::host::{ByzantineFaults, Host};
 use evidence_node::consensus::network_keypair;
 use evidence_node::consensus::signing::{ConsensusSigner, ConsensusVerifier};
@@ -60,7 +59,9 @@ pub const GENESIS_TIME_MS: u64 = 1_767_225_600_000;
 /// How often each node tells its peers its committed height (the engine's sync status).
 const STATUS_INTERVAL_MS: u64 = 200;
 /// How long a proposer waits for transactions before proposing an empty block (not after a
-/// height that came by value sync: `Host::propose_at_once`, as the node's driver does).
+/// height that came by value sync: `Host::propose_at_once`, as the node's driver does), and
+/// at most half the round's propose timeout. (The driver's proposer also stops waiting when a
+/// transaction arrives; the simulator's waits the whole interval.)
 const IDLE_BLOCK_MS: u64 = 100;
 /// The contract workload (registration, inspections, payments, a revocation) is filed in
 /// this much virtual time, and a run with a workload lasts at least until it is over.
@@ -463,6 +464,9 @@ pub struct Report {
     /// those, the ones whose round 0 probed it.
     pub absent_heights: u64,
     pub probes: u64,
+    /// Heights nodes began with transactions waiting and a window of waits, whose round 0
+    /// was shortened to the network's pace (counted per node).
+    pub adapted_heights: u64,
 }
 
 /// One committed height, as the report gives it.
@@ -585,11 +589,14 @@ enum Output {
     Schedule(Timeout, Duration),
     Cancel(Timeout),
     CancelAll,
-    Propose(u64, Round),
+    /// This node proposes for (height, round); the round's propose timeout.
+    Propose(u64, Round, Duration),
     /// More inputs for the same node, in order, at the same virtual time.
     Input(Input<Ctx>),
     Decided(u64, Digest, i64),
     Synced,
+    /// A node began a height with its round 0 shortened to the network's pace.
+    Adapted,
     /// A node entered a height at which attendance takes a validator or more for absent,
     /// probing one of them in round 0 or not.
     Attendance {
@@ -615,7 +622,6 @@ pub struct Simulation {
         evidence_core::keys::SigningKey,
     )>,
     algorithm: HashAlgorithm,
-    timeouts: ConsensusTimeouts,
     nodes: Vec<SimNode>,
     /// Each node's validator key (twins share one).
     keys: Vec<evidence_core::keys::SigningKey>,
@@ -642,6 +648,8 @@ pub struct Simulation {
     /// whose round 0 probed one.
     absent_heights: u64,
     probes: u64,
+    /// Heights a node began with its round 0 shortened to the network's pace.
+    adapted_heights: u64,
     conflicting: u64,
     refused: u64,
     queue: BinaryHeap<Reverse<Event>>,
@@ -689,7 +697,6 @@ impl Simulation {
         }
         let genesis = consortium.genesis.clone();
         let algorithm = genesis.suite.digest;
-        let timeouts = ConsensusTimeouts::default();
         let mut keys: Vec<evidence_core::keys::SigningKey> = consortium
             .validator_keys
             .iter()
@@ -789,7 +796,6 @@ impl Simulation {
             consortium,
             joiner,
             algorithm,
-            timeouts,
             nodes,
             keys,
             honest,
@@ -805,6 +811,7 @@ impl Simulation {
             round_max: 0,
             decided_rounds: HashMap::new(),
             absent_heights: 0,
+            adapted_heights: 0,
             probes: 0,
             conflicting: 0,
             refused: 0,
@@ -935,6 +942,7 @@ impl Simulation {
             refused: self.refused,
             chain: self.chain(),
             absent_heights: self.absent_heights,
+            adapted_heights: self.adapted_heights,
             probes: self.probes,
         })
     }
@@ -1624,7 +1632,9 @@ impl Simulation {
                 let Some(proposal) = host.received_part(publisher, part) else {
                     return Ok(());
                 };
-                match host.validate_streamed(proposal, now) {
+                let validated = host.validate_streamed(proposal, now);
+                host.proposal_timed(now);
+                match validated {
                     Some(value) => {
                         if value.validity == malachite_core_types::Validity::Invalid
                             && self.honest[node]
@@ -1850,7 +1860,7 @@ impl Simulation {
                     ..
                 } = &mut self.nodes[node];
                 let wal = &mut self.wals[node];
-                let timeouts = self.timeouts.for_height(host.validators());
+                let timeouts = host.timeouts();
                 let mut effects = Effects {
                     peer: *peer,
                     host,
@@ -1891,11 +1901,12 @@ impl Simulation {
                         self.nodes[node].timers.remove(&timeout);
                     }
                     Output::CancelAll => self.nodes[node].timers.clear(),
-                    Output::Propose(height, round) => {
+                    Output::Propose(height, round, timeout) => {
+                        // As the driver: at most half the round's propose timeout.
                         let wait = if self.nodes[node].app().mempool().is_empty()
                             && !self.nodes[node].host.propose_at_once(height)
                         {
-                            IDLE_BLOCK_MS
+                            IDLE_BLOCK_MS.min(timeout.as_millis() as u64 / 2).max(1)
                         } else {
                             1
                         };
@@ -1912,6 +1923,7 @@ impl Simulation {
                     }
                     Output::Input(input) => inputs.push_back(input),
                     Output::Synced => self.synced += 1,
+                    Output::Adapted => self.adapted_heights += 1,
                     Output::Attendance { probe } => {
                         self.absent_heights += 1;
                         self.probes += u64::from(probe);
@@ -2820,8 +2832,10 @@ impl Effects<'_> {
                 )));
                 r.resume_with(())
             }
-            Effect::GetValue(height, round, _timeout, r) => {
-                self.outputs.push(Output::Propose(height.as_u64(), round));
+            Effect::GetValue(height, round, timeout, r) => {
+                let timeout = self.timeouts.duration_for(timeout);
+                self.outputs
+                    .push(Output::Propose(height.as_u64(), round, timeout));
                 r.resume_with(())
             }
             Effect::RestreamProposal(height, round, valid_round, address, value_id, r) => {
@@ -2884,6 +2898,9 @@ impl Effects<'_> {
                     self.outputs.push(Output::Attendance {
                         probe: attendance.probe().is_some(),
                     });
+                }
+                if self.host.adapted().is_some() {
+                    self.outputs.push(Output::Adapted);
                 }
                 *self.wal = Wal {
                     height: next,

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
          filer keys, {} proposals of the members accepted), {} messages sent ({} lost), \
          {} crashes ({} restarts replayed a write-ahead log), {} heights synced, \
          {} heights entered with a validator taken for absent ({} probing it), \
-         decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
+         {} heights begun with round 0 shortened to the network's pace, decisions in rounds up to {}; Byzantine: {} seeds with a wrong state root, \
          {} equivocating, {} double-voting, {} with twins; {} conflicting messages sent, \
          {} invalid proposals refused; clocks skewed in {} seeds, one beyond the bound in {}; \
          unequal voting powers in {} seeds; validator-set changes drawn in {} seeds, {} changes \
@@ -87,6 +87,7 @@ fn main() -> ExitCode {
         totals.synced,
         totals.absent_heights,
         totals.probes,
+        totals.adapted,
         totals.round_max,
         totals.kinds[0],
         totals.kinds[1],
@@ -115,6 +116,7 @@ struct Totals {
     synced: u64,
     absent_heights: u64,
     probes: u64,
+    adapted: u64,
     round_max: i64,
     kinds: [u64; 4],
     conflicting: u64,
@@ -141,6 +143,7 @@ impl Totals {
         self.synced += report.synced;
         self.absent_heights += report.absent_heights;
         self.probes += report.probes;
+        self.adapted += report.adapted_heights;
         self.round_max = self.round_max.max(report.round_max);
         self.conflicting += report.conflicting;
         self.payments += report.payments;

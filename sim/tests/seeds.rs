@@ -150,6 +150,122 @@ fn a_member_down_stops_being_asked_to_propose_and_is_asked_again_once_back() {
     }
 }
 
+/// The virtual milliseconds of block time each height of `report`'s chain took after the one
+/// before, with the height, for the heights decided after round 0 among those for which `keep`
+/// holds.
+fn late_gaps(
+    report: &evidence_sim::Report,
+    keep: impl Fn(&evidence_sim::ChainHeight) -> bool,
+) -> Vec<(u64, u64)> {
+    report
+        .chain
+        .windows(2)
+        .filter(|pair| pair[1].round > 0 && keep(&pair[1]))
+        .map(|pair| (pair[1].height, pair[1].time_ms - pair[0].time_ms))
+        .collect()
+}
+
+#[test]
+fn a_member_down_under_load_costs_a_short_round_not_the_propose_timeout() {
+    // A LAN (messages take 1-20 ms) where transactions keep arriving, so every node begins
+    // most heights with some waiting and adapts its round 0 to the network's pace (the 200 ms
+    // floor here, instead of the configured 1 s propose timeout). Node 3 crashes: the turns it
+    // misses before it is taken for absent, and the probes, each cost a short round 0.
+    let mut config = SimConfig::healthy(12);
+    config.delay_min_ms = 1;
+    config.delay_max_ms = 20;
+    config.validators = 4;
+    config.voting_powers = Vec::new();
+    config.validator_changes = false;
+    config.tx_per_second = 300;
+    let (down_at, down_for) = (6_000, 30_000);
+    config.crashes = vec![Crash {
+        node: 3,
+        at_ms: down_at,
+        down_ms: down_for,
+    }];
+    config.heights = 300;
+    config.deadline_ms = 300_000;
+    let report = Simulation::new(config).unwrap().run().unwrap();
+    let back = down_at + down_for;
+    let late = late_gaps(&report, |h| h.time_ms > down_at && h.time_ms < back);
+    assert!(!late.is_empty(), "node 3's first turns failed: {report:?}");
+    for (height, gap) in &late {
+        assert!(
+            *gap < 800,
+            "height {height} took {gap} ms of block time; late heights: {late:?}"
+        );
+    }
+    eprintln!(
+        "late heights while node 3 was down (height, ms): {late:?}; {} node-heights adapted",
+        report.adapted_heights
+    );
+}
+
+#[test]
+fn a_flapping_member_costs_a_few_turns_each_time_and_rotation_returns_once_it_stays_up() {
+    // Node 3 goes down for 8 s and comes back for 8 s, five times, then stays up. Safety and
+    // every other invariant hold throughout (the run checks them); each time it is down, only
+    // the turns it misses before it is taken for absent and the probes fail; once it stays
+    // up, every member proposes its share again.
+    let mut config = SimConfig::healthy(13);
+    config.validators = 4;
+    config.voting_powers = Vec::new();
+    config.validator_changes = false;
+    config.tx_per_second = 20;
+    let (down_for, up_for) = (8_000, 8_000);
+    config.crashes = (0..5)
+        .map(|k| Crash {
+            node: 3,
+            at_ms: 3_000 + k * (down_for + up_for),
+            down_ms: down_for,
+        })
+        .collect();
+    let last_back = 3_000 + 4 * (down_for + up_for) + down_for;
+    config.heights = 900;
+    config.deadline_ms = 600_000;
+    let report = Simulation::new(config.clone()).unwrap().run().unwrap();
+    assert_eq!(report.crashes, 5, "{report:?}");
+    for crash in &config.crashes {
+        let (from, to) = (crash.at_ms, crash.at_ms + crash.down_ms);
+        let down: Vec<_> = report
+            .chain
+            .iter()
+            .filter(|h| h.time_ms > from && h.time_ms < to)
+            .collect();
+        let late = down.iter().filter(|h| h.round > 0).count();
+        // Its two turns before it is skipped, and a probe each time block time crosses a
+        // multiple of 10 s (at most one in 8 s), and one spare for a turn it had just begun.
+        assert!(
+            late <= 4,
+            "{late} of {} heights late while node 3 was down from {from} ms",
+            down.len()
+        );
+    }
+    let settled: Vec<_> = report
+        .chain
+        .iter()
+        .filter(|h| h.time_ms > last_back + 11_000)
+        .collect();
+    assert!(
+        settled.len() >= 40,
+        "{} heights after it settled",
+        settled.len()
+    );
+    let last: Vec<_> = settled.iter().rev().take(40).collect();
+    for node in 0..4 {
+        let turns = last.iter().filter(|h| h.proposer == Some(node)).count();
+        assert!(
+            turns >= 8,
+            "node {node} proposed {turns} of the last 40 heights"
+        );
+    }
+    assert!(
+        last.iter().all(|h| h.round == 0),
+        "heights late after every member is back: {last:?}"
+    );
+}
+
 #[test]
 fn a_healthy_network_of_unequal_powers_takes_nobody_for_absent() {
     // A first version of attendance counted each validator's window in its own share of the

@@ -63,7 +63,6 @@ use malachite_config::{
     ConsensusConfig as EngineConsensusConfig, P2pConfig, PubSubProtocol, ValuePayload,
     ValueSyncConfig,
 };
-use malachite_core_types::LinearTimeouts;
 use malachite_engine::host::{HeightParams, Next};
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -87,68 +86,7 @@ type Ctx = EvidenceContext;
 /// How long shutting down waits for the engine's actors.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 
-/// Consensus timeouts. These defaults (the simulator's and the tests') suit a four-member
-/// consortium on a LAN: a proposal is waited for 1 s, a mixed quorum of prevotes or
-/// precommits 500 ms, an absent validator's probe 250 ms. Each grows by half its base per
-/// round, so a network that is slower than assumed still converges. A node's configuration
-/// sets its own (`[consensus]`, where the propose timeout defaults to 2 s).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConsensusTimeouts {
-    /// How long validators wait for the round's proposal before prevoting nil.
-    pub propose: Duration,
-    /// How long validators wait after a quorum of prevotes for different values.
-    pub prevote: Duration,
-    /// How long validators wait after a quorum of precommits for different values.
-    pub precommit: Duration,
-    /// How long validators wait for the proposal of round 0 when it probes a validator taken
-    /// for absent (`Attendance`): one that is back proposes at once, and one still away costs
-    /// only this (at most the propose timeout).
-    pub probe: Duration,
-}
-
-impl Default for ConsensusTimeouts {
-    fn default() -> Self {
-        Self {
-            propose: Duration::from_secs(1),
-            prevote: Duration::from_millis(500),
-            precommit: Duration::from_millis(500),
-            probe: Duration::from_millis(250),
-        }
-    }
-}
-
-impl ConsensusTimeouts {
-    /// The engine's timeouts: these bases, each growing by half its base per round, a
-    /// rebroadcast of the node's votes after a whole round's worth of time, and no timeout
-    /// above 30 s.
-    pub fn to_engine(self) -> LinearTimeouts {
-        LinearTimeouts {
-            propose: self.propose,
-            propose_delta: self.propose / 2,
-            prevote: self.prevote,
-            prevote_delta: self.prevote / 2,
-            precommit: self.precommit,
-            precommit_delta: self.precommit / 2,
-            rebroadcast: self.propose + self.prevote + self.precommit,
-            max_timeout: Duration::from_secs(30),
-        }
-    }
-
-    /// The engine's timeouts for a height whose validators are `validators`: as
-    /// [`ConsensusTimeouts::to_engine`], except when round 0 probes an absent validator. Then
-    /// round 0 waits `probe` for its proposal, round 1 exactly as long as usual, and each
-    /// later round `propose − probe` longer per round than usual, so that a present proposer
-    /// that waits for transactions in round 1 is not cut short.
-    pub fn for_height(self, validators: &ConsensusValidatorSet) -> LinearTimeouts {
-        let mut engine = self.to_engine();
-        if validators.attendance().probe().is_some() {
-            let probe = self.probe.min(self.propose);
-            engine.propose = probe;
-            engine.propose_delta = (self.propose + self.propose / 2).saturating_sub(probe);
-        }
-        engine
-    }
-}
+pub use super::timeouts::ConsensusTimeouts;
 
 /// Everything the driver needs besides the application.
 #[derive(Debug, Clone)]
@@ -300,6 +238,7 @@ fn config_from_sections(
         prevote: Duration::from_millis(section.timeout_prevote_ms),
         precommit: Duration::from_millis(section.timeout_precommit_ms),
         probe: Duration::from_millis(section.timeout_probe_ms),
+        floor: Duration::from_millis(section.timeout_floor_ms),
     };
     config.idle_block_interval = section.idle_block_interval();
     config.gossipsub = section.gossipsub;
@@ -707,12 +646,12 @@ pub async fn start_with(
             equivocate: false,
             skip_validation: false,
         },
-    );
+    )
+    .with_timeouts(config.timeouts);
     let synced = host.synced();
     let driver = Driver {
         host: Some(host),
         app,
-        timeouts: config.timeouts,
         idle_block_interval: config.idle_block_interval,
         peers: PeerFollower {
             own: address.0,
@@ -906,7 +845,6 @@ struct Driver {
     /// `None` only while a blocking call holds it.
     host: Option<Host>,
     app: Arc<App>,
-    timeouts: ConsensusTimeouts,
     idle_block_interval: Duration,
     peers: PeerFollower,
 }
@@ -914,10 +852,12 @@ struct Driver {
 impl Driver {
     /// The engine's parameters for the height the host works on.
     fn params(&mut self) -> Result<HeightParams<Ctx>, DriverError> {
-        let timeouts = self.timeouts;
         let host = self.host()?;
-        let engine = timeouts.for_height(host.validators());
-        Ok(HeightParams::new(host.validators().clone(), engine, None))
+        Ok(HeightParams::new(
+            host.validators().clone(),
+            host.timeouts(),
+            None,
+        ))
     }
 
     /// Points the network at the validators of the height the host works on.
@@ -1056,8 +996,12 @@ impl Driver {
                 let publisher = published_by.unwrap_or(from);
                 let value = match self.host()?.received_part(publisher, part) {
                     Some(proposal) => {
-                        self.blocking(move |host| host.validate_streamed(proposal, now_ms()))
-                            .await?
+                        self.blocking(move |host| {
+                            let value = host.validate_streamed(proposal, now_ms());
+                            host.proposal_timed(now_ms());
+                            value
+                        })
+                        .await?
                     }
                     None => None,
                 };
@@ -1218,62 +1162,5 @@ mod tests {
             config_from_sections(&key, &consortium.genesis, &section, &testing, wal_dir, "b"),
             Err(DriverError::InvalidListenAddress { .. })
         ));
-    }
-
-    #[test]
-    fn timeouts_grow_per_round_and_are_capped() {
-        let engine = ConsensusTimeouts::default().to_engine();
-        assert_eq!(engine.propose, Duration::from_secs(1));
-        assert_eq!(engine.prevote, Duration::from_millis(500));
-        assert_eq!(engine.propose_delta, Duration::from_millis(500));
-        assert_eq!(engine.max_timeout, Duration::from_secs(30));
-    }
-
-    #[test]
-    fn a_probed_round_zero_is_short_and_later_rounds_are_not() {
-        use malachite_core_types::{Round, Timeout, TimeoutKind};
-
-        use super::super::context::{Attendance, Proposed};
-        let keys: Vec<_> = (1..=4u8)
-            .map(|i| SigningKey::from_seed(&[i; 32]).public_key())
-            .collect();
-        let set = evidence_core::validators::ValidatorSet::new(
-            keys.iter()
-                .map(|k| evidence_core::validators::Validator {
-                    public_key: *k,
-                    voting_power: 1,
-                })
-                .collect(),
-        )
-        .unwrap();
-        let hash = set.hash(evidence_core::digest::HashAlgorithm::Blake3);
-        let timeouts = ConsensusTimeouts::default();
-        let propose = |engine: &LinearTimeouts, round: u32| {
-            engine.duration_for(Timeout::new(Round::new(round), TimeoutKind::Propose))
-        };
-        // Everyone present: the usual timeouts.
-        let everyone = ConsensusValidatorSet::new(set.clone());
-        assert_eq!(timeouts.for_height(&everyone), timeouts.to_engine());
-        // One validator never proposed, and block time crossed a probe interval.
-        let history: Vec<Proposed> = (1..=12u64)
-            .map(|height| Proposed {
-                height,
-                time_ms: height * 10_000,
-                proposer: keys[(height % 3) as usize],
-                validator_set_hash: hash,
-            })
-            .collect();
-        let attendance = Attendance::of(&set, &hash, 13, &history);
-        assert!(attendance.probe().is_some());
-        let probing = ConsensusValidatorSet::new(set).with_attendance(attendance);
-        let engine = timeouts.for_height(&probing);
-        let usual = timeouts.to_engine();
-        assert_eq!(propose(&engine, 0), Duration::from_millis(250));
-        assert_eq!(propose(&engine, 1), propose(&usual, 1));
-        for round in 2..6 {
-            assert!(propose(&engine, round) > propose(&usual, round));
-        }
-        assert_eq!(engine.prevote, usual.prevote);
-        assert_eq!(engine.precommit, usual.precommit);
     }
 }

@@ -18,7 +18,9 @@ use evidence_core::keys::PublicKey;
 use malachite::app::types::streaming::{StreamId, StreamMessage};
 use malachite::app::types::sync::RawDecidedValue;
 use malachite::app::types::{LocallyProposedValue, PeerId, ProposedValue};
-use malachite_core_types::{CommitCertificate as EngineCertificate, Round, Validity};
+use malachite_core_types::{
+    CommitCertificate as EngineCertificate, LinearTimeouts, Round, Validity,
+};
 use malachite_engine::host::SyncedValueOutcome;
 use malachite_engine::util::streaming::StreamContent;
 use thiserror::Error;
@@ -33,6 +35,7 @@ use super::context::{
 use super::driver::DriverError;
 use super::peer_ids_of;
 use super::signing::ConsensusSigner;
+use super::timeouts::{ConsensusTimeouts, Pace};
 use crate::app::App;
 use crate::block::{BLOCK_BYTES_MAX, Block};
 use crate::ledger::LedgerError;
@@ -215,6 +218,15 @@ pub struct Host {
     /// The last committed blocks as attendance reads them (at most
     /// [`ATTENDANCE_HISTORY_MAX`], ascending), read from the ledger as heights commit.
     history: VecDeque<Proposed>,
+    /// The configured timeouts, and the engine's for the current height.
+    timeouts: ConsensusTimeouts,
+    engine_timeouts: LinearTimeouts,
+    /// Whether transactions waited in the mempool when the current height began, and the
+    /// bound its round 0 was shortened to then.
+    began_busy: bool,
+    adapted: Option<std::time::Duration>,
+    /// The waits for round 0's proposal at busy heights (see [`super::timeouts`]).
+    pace: Pace,
 }
 
 impl std::fmt::Debug for Host {
@@ -260,6 +272,40 @@ impl Host {
             next_peers: (Digest::new(algorithm, [0; 32]), HashSet::new()),
             pending_per_round: BTreeMap::new(),
             history: VecDeque::new(),
+            timeouts: ConsensusTimeouts::default(),
+            engine_timeouts: ConsensusTimeouts::default().to_engine(),
+            began_busy: false,
+            adapted: None,
+            pace: Pace::default(),
+        }
+    }
+
+    /// The host with these configured timeouts (else [`ConsensusTimeouts::default`]).
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: ConsensusTimeouts) -> Self {
+        self.timeouts = timeouts;
+        self.engine_timeouts = timeouts.for_height(&self.validators, None);
+        self
+    }
+
+    /// The engine's timeouts for the current height, fixed when the height began: the
+    /// configured ones, with round 0 shortened at a busy height (to the network's pace,
+    /// [`super::timeouts`]) and when it probes an absent validator.
+    pub fn timeouts(&self) -> LinearTimeouts {
+        self.engine_timeouts
+    }
+
+    /// The bound round 0 of the current height was shortened to, when the height began busy
+    /// and the node had a window of waits ([`ConsensusTimeouts::adapted`]).
+    pub fn adapted(&self) -> Option<std::time::Duration> {
+        self.adapted
+    }
+
+    /// The clock reads `now_ms` after a proposal's validation: times the wait for round 0's
+    /// proposal when it was that one ([`Pace::timed`]).
+    pub fn proposal_timed(&mut self, now_ms: u64) {
+        if let Some(wait) = self.pace.timed(now_ms) {
+            self.app.metrics().proposal_wait.observe(wait.as_secs_f64());
         }
     }
 
@@ -357,6 +403,17 @@ impl Host {
                 .clone()
                 .with_attendance(Attendance::default());
         }
+        self.began_busy = !self.app.mempool().is_empty();
+        self.adapted = if self.began_busy {
+            self.timeouts.adapted(self.pace.longest())
+        } else {
+            None
+        };
+        self.engine_timeouts = self.timeouts.for_height(&self.validators, self.adapted);
+        self.app
+            .metrics()
+            .propose_timeout
+            .set(self.engine_timeouts.propose.as_secs_f64());
         self.streams.started_round(0);
         self.pending_per_round.retain(|(h, _), _| *h >= height);
         self.streams.prune_below(height);
@@ -426,6 +483,12 @@ impl Host {
             && let Some(round) = round.as_u32()
         {
             self.streams.started_round(round);
+            if round == 0 {
+                self.pace
+                    .round_zero_started(height, now_ms, self.began_busy);
+            } else {
+                self.app.metrics().later_rounds.inc();
+            }
         }
         let early: Vec<StreamedProposal> = {
             let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.future)
@@ -440,6 +503,7 @@ impl Host {
                 values.push(value);
             }
         }
+        self.proposal_timed(now_ms);
         if let Some(r) = round.as_u32()
             && let Some(seen) = self.undecided.get(&(height, r))
         {
@@ -787,6 +851,9 @@ impl Host {
             let validity = self.validate_block(block, block_proposer, now_ms)?;
             if validity == Validity::Valid {
                 *self.pending_per_round.entry((height, r)).or_default() += 1;
+                if r == 0 && pol_round.is_nil() {
+                    self.pace.proposal_validated(height);
+                }
             }
             validity
         };

@@ -6,6 +6,7 @@
 //! - [`signing`]: the signer and verifier, over exactly the bytes SPEC.md §13 defines.
 //! - [`codec`]: the canonical, strict encodings of everything sent to peers or logged.
 //! - [`driver`]: starts the engine and answers its requests with the ledger.
+//! - [`timeouts`]: the round timeouts, and how a busy node shortens them to its network's pace.
 //!
 //! # Network identity and admission
 //!
@@ -32,6 +33,7 @@ pub mod context;
 pub mod driver;
 pub mod host;
 pub mod signing;
+pub mod timeouts;
 
 use std::collections::HashMap;
 
