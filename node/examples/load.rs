@@ -483,8 +483,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| n.app().tip().height)
         .max()
         .unwrap_or(0);
+    // Rounds past round 0 (a proposer down or late, or split votes), as node 0 saw them.
+    let later_rounds = network
+        .node(0)
+        .map_or(0, |n| n.app().metrics().later_rounds.get());
     println!("mode: {:?} ({per_tx} documents per transaction)", args.mode);
-    println!("elapsed: {elapsed:.1} s, blocks: {height}");
+    println!("elapsed: {elapsed:.1} s, blocks: {height}, later rounds (node 0): {later_rounds}");
     if next.load(Ordering::Relaxed) >= planned {
         println!(
             "warning: all {planned} transactions signed for the run were sent before its end; \

@@ -166,9 +166,9 @@ pub struct ConsensusSection {
     /// How long validators wait for more precommits after seeing a quorum of mixed ones.
     pub timeout_precommit_ms: u64,
     /// How long validators wait for the proposal of a round 0 that probes a validator taken
-    /// for absent (it proposed none of its recent turns; ARCHITECTURE.md, "Who proposes").
-    /// One that is back proposes at once; one still away costs only this. At most
-    /// `timeout_propose_ms`. A member whose block cannot reach the others this fast stays
+    /// for absent (it proposed none of its recent turns; ARCHITECTURE.md, "Who proposes"),
+    /// and then for that round's precommits. One that is back proposes at once; one still away
+    /// costs twice this. At most `timeout_propose_ms`. A member whose block cannot reach the others this fast stays
     /// skipped: 250 ms suits a LAN, 500–1,000 ms a WAN consortium.
     pub timeout_probe_ms: u64,
     /// The least the timeouts of a busy height (transactions waiting in this node's mempool

@@ -48,9 +48,9 @@ pub struct ConsensusTimeouts {
     pub prevote: Duration,
     /// How long validators wait after a quorum of precommits for different values.
     pub precommit: Duration,
-    /// How long validators wait for the proposal of round 0 when it probes a validator taken
-    /// for absent (`Attendance`): one that is back proposes at once, and one still away costs
-    /// only this (at most the propose timeout).
+    /// How long validators wait for the proposal of round 0, and then for its precommits,
+    /// when it probes a validator taken for absent (`Attendance`): one that is back proposes
+    /// at once, and one still away costs twice this (at most the propose timeout).
     pub probe: Duration,
     /// The least the timeouts of a busy height adapt down to ([`Pace`]). At or above
     /// `propose`, the timeouts do not adapt.
@@ -100,31 +100,32 @@ impl ConsensusTimeouts {
 
     /// The engine's timeouts for a height whose validators are `validators`, where `adapted`
     /// is the bound [`ConsensusTimeouts::adapted`] gave for a busy height (`None` for a height
-    /// begun with an empty mempool): as [`ConsensusTimeouts::to_engine`], except that round 0
-    /// is shorter in two cases. At a busy height, its propose, prevote and precommit timeouts
-    /// are at most `adapted`; when round 0 probes an absent validator, its propose timeout is
-    /// at most `probe`. Round 1 then waits exactly as long as usual, and each later round
-    /// longer than usual (by the amount cut from round 0), so that a proposer that rightly
-    /// waits for transactions in round 1 is not cut short.
+    /// begun with an empty mempool): as [`ConsensusTimeouts::to_engine`], except that round
+    /// 0's propose, prevote and precommit timeouts are at most `adapted` at a busy height, and
+    /// at most `probe` when round 0 probes an absent validator. Round 1 then waits exactly as
+    /// long as usual, and each later round longer than usual (by the amount cut from round
+    /// 0), so that a proposer that rightly waits for transactions in round 1 is not cut short.
+    ///
+    /// The precommit timeout counts as much as the propose timeout: a round whose proposer is
+    /// down ends with a quorum of nil precommits, and the engine then waits the precommit
+    /// timeout before the next round, as it does after any mixed quorum.
     pub fn for_height(
         self,
         validators: &ConsensusValidatorSet,
         adapted: Option<Duration>,
     ) -> LinearTimeouts {
         let mut engine = self.to_engine();
-        let bound = adapted.unwrap_or(Duration::MAX);
-        let probe = if validators.attendance().probe().is_some() {
-            self.probe
-        } else {
-            Duration::MAX
-        };
-        let shorten = |base: Duration, first: Duration| -> (Duration, Duration) {
-            let first = first.min(base);
+        let mut bound = adapted.unwrap_or(Duration::MAX);
+        if validators.attendance().probe().is_some() {
+            bound = bound.min(self.probe);
+        }
+        let shorten = |base: Duration| -> (Duration, Duration) {
+            let first = bound.min(base);
             (first, (base + base / 2).saturating_sub(first))
         };
-        (engine.propose, engine.propose_delta) = shorten(self.propose, bound.min(probe));
-        (engine.prevote, engine.prevote_delta) = shorten(self.prevote, bound);
-        (engine.precommit, engine.precommit_delta) = shorten(self.precommit, bound);
+        (engine.propose, engine.propose_delta) = shorten(self.propose);
+        (engine.prevote, engine.prevote_delta) = shorten(self.prevote);
+        (engine.precommit, engine.precommit_delta) = shorten(self.precommit);
         engine
     }
 }
@@ -257,8 +258,11 @@ mod tests {
         for round in 2..6 {
             assert!(duration(&engine, propose, round) > duration(&usual, propose, round));
         }
-        assert_eq!(engine.prevote, usual.prevote);
-        assert_eq!(engine.precommit, usual.precommit);
+        // The round's nil precommits are waited for no longer than its proposal.
+        for kind in [TimeoutKind::Prevote, TimeoutKind::Precommit] {
+            assert_eq!(duration(&engine, kind, 0), Duration::from_millis(250));
+            assert_eq!(duration(&engine, kind, 1), duration(&usual, kind, 1));
+        }
 
         // Busy as well, with a bound below the probe's: the shorter wins.
         let busy = timeouts.for_height(&probing, Some(Duration::from_millis(200)));
