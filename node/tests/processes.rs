@@ -293,6 +293,7 @@ async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed_t
         );
         let metrics = get_metrics(homes[0].config.metrics.listen).await;
         assert_eq!(metric(&metrics, "evidence_validators_absent"), 1.0);
+        let probes_before = metric(&metrics, "evidence_absence_probes_total");
 
         // Resumed, it catches up, is probed within 10 s of block time and is present again.
         signal(&processes[2], "CONT");
@@ -300,7 +301,8 @@ async fn a_paused_node_stops_costing_its_turns_and_proposes_again_once_resumed_t
         loop {
             let metrics = get_metrics(homes[0].config.metrics.listen).await;
             if metric(&metrics, "evidence_validators_absent") == 0.0 {
-                assert!(metric(&metrics, "evidence_absence_probes_total") >= 1.0 + cycle as f64);
+                // Taken back by a probe of its own, after the metrics read while paused.
+                assert!(metric(&metrics, "evidence_absence_probes_total") > probes_before);
                 break;
             }
             assert!(

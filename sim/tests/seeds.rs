@@ -189,7 +189,10 @@ fn a_member_down_under_load_costs_a_short_round_not_the_propose_timeout() {
     let report = Simulation::new(config).unwrap().run().unwrap();
     let back = down_at + down_for;
     let late = late_gaps(&report, |h| h.time_ms > down_at && h.time_ms < back);
-    assert!(!late.is_empty(), "node 3's first turns failed: {report:?}");
+    assert!(report.adapted_heights > 0, "no height was adapted");
+    // Node 3's first two turns fail: heights that are not probes (a probe's round 0 is short
+    // whatever the pace), each short because of the pace.
+    assert!(late.len() >= 2, "node 3's first turns failed: {late:?}");
     for (height, gap) in &late {
         assert!(
             *gap < 800,
