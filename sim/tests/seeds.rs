@@ -126,6 +126,19 @@ fn a_member_down_stops_being_asked_to_propose_and_is_asked_again_once_back() {
         down.len()
     );
     assert!(down.iter().all(|h| h.proposer != Some(3)));
+    // Each probe of the absent node waits the probe timeout (250 ms) for its proposal and
+    // again for its nil precommits, then round 1 runs: about 770 ms of block time here. When
+    // the engine waited the precommit timeout (500 ms) after the probe's nil precommits, each
+    // took 990-1,030 ms. The first two late heights are node 3's own turns, at full timeouts.
+    let gaps = late_gaps(&report, |h| h.time_ms > down_at && h.time_ms < back);
+    assert!(gaps.len() > 2, "no probe while node 3 was down: {gaps:?}");
+    for (height, gap) in &gaps[2..] {
+        assert!(
+            *gap < 900,
+            "the probe at height {height} took {gap} ms of block time; late heights: {gaps:?}"
+        );
+    }
+    eprintln!("late heights while node 3 was down (height, ms): {gaps:?}");
     // Back, it proposes again at the next probe (within 10 s of block time), and from then
     // on in turn.
     let after: Vec<_> = report.chain.iter().filter(|h| h.time_ms >= back).collect();
